@@ -1,0 +1,33 @@
+# OrderDesk: every target creates the virtualenv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint run demo migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest
+
+migrate: $(STAMP)
+	$(BIN)/python -m bot migrate
+
+run: $(STAMP)
+	$(BIN)/python -m bot
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

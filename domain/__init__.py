@@ -1,0 +1,1 @@
+"""The order model and every business rule; standard library only."""

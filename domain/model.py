@@ -1,0 +1,205 @@
+"""The order aggregate: data, status changes through the transition table, and its audit trail."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from domain.errors import DomainError, NotPermitted
+from domain.events import Event, OrderNumbered, OrderStatusChanged
+from domain.status import (
+    ACTION_ROLES,
+    INTERRUPTIONS,
+    Action,
+    Channel,
+    ExceptionType,
+    OrderStatus,
+    Role,
+    Service,
+    next_status,
+)
+
+# Crockford-style alphabet: no I, L, O, U so references read back unambiguously over the phone.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    """Makes an internal reference (e.g. R-7K3F9P2Q) quotable before the order has a number."""
+    return "R-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+@dataclass
+class Customer:
+    """Who ordered, and how to reach them (R-1.2)."""
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    telegram_user_id: int | None = None
+    language: str = "en"
+
+
+@dataclass
+class Address:
+    """Delivery address (R-1.2, R-2.1)."""
+
+    country: str
+    city: str
+    street: str
+    postcode: str | None = None
+    area: str | None = None
+
+
+@dataclass
+class Item:
+    """One line of goods: what pricing and screening need (R-1.2, R-2.2)."""
+
+    name: str
+    quantity: int
+    weight_kg: Decimal
+    declared_value: Decimal
+    sku: str | None = None
+    fragile: bool = False
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One line of the order's trail: who did what, when, and the result (R-P traceability)."""
+
+    at: datetime
+    actor_id: int | None
+    actor_role: Role
+    action: str
+    from_status: OrderStatus | None
+    to_status: OrderStatus | None
+    note: str = ""
+
+
+@dataclass
+class StageClock:
+    """One SLA clock: a stage entered, its due time, and whether it was met."""
+
+    stage: str
+    started_at: datetime
+    due_at: datetime
+    finished_at: datetime | None = None
+    met: bool | None = None
+    paused_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the stage is still open."""
+        return self.finished_at is None
+
+
+@dataclass
+class Order:
+    """The order aggregate; status changes only through apply()."""
+
+    id: str
+    reference: str
+    customer: Customer
+    address: Address
+    items: list[Item]
+    service: Service
+    payment_method: str
+    amount: Decimal
+    currency: str
+    channel: Channel
+    created_at: datetime
+    status: OrderStatus = OrderStatus.SUBMITTED
+    number: str | None = None
+    paid: bool = False
+    remarks: str = ""
+    urgent: bool = False
+    entered_by: int | None = None
+    received_at: datetime | None = None
+    resume_status: OrderStatus | None = None
+    exception_type: ExceptionType | None = None
+    version: int = 0
+    audit: list[AuditEvent] = field(default_factory=list)
+    clocks: list[StageClock] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def apply(
+        self,
+        action: Action,
+        *,
+        actor_id: int | None,
+        roles: frozenset[Role],
+        now: datetime,
+        note: str = "",
+        exception_type: ExceptionType | None = None,
+    ) -> OrderStatus:
+        """Performs an action through the transition table and records it; raises if not allowed."""
+        allowed = ACTION_ROLES[action]
+        if not roles & allowed:
+            raise NotPermitted(action, roles)
+        target = next_status(self.status, action, self.service, self.resume_status)
+        if action is Action.RAISE_EXCEPTION and exception_type is None:
+            raise DomainError("an exception needs its type")
+        previous = self.status
+        if target in INTERRUPTIONS and previous not in INTERRUPTIONS:
+            self.resume_status = previous
+        elif target not in INTERRUPTIONS:
+            self.resume_status = None
+        if exception_type is not None:
+            self.exception_type = exception_type
+        elif target not in INTERRUPTIONS and target is not OrderStatus.CANCELLED:
+            self.exception_type = None
+        self.status = target
+        role = self._acting_role(roles, allowed)
+        self.audit.append(AuditEvent(now, actor_id, role, action.value, previous, target, note))
+        self.events.append(OrderStatusChanged(self.id, action, previous, target, actor_id, now))
+        return target
+
+    def assign_number(self, number: str, *, now: datetime) -> None:
+        """Gives a confirmed order its formal number (R-3.3); a number is never replaced."""
+        if self.number is not None:
+            raise DomainError(f"order already has number {self.number}")
+        self.number = number
+        self.audit.append(
+            AuditEvent(now, None, Role.SYSTEM, "assign_number", self.status, self.status, number)
+        )
+        self.events.append(OrderNumbered(self.id, number))
+
+    def note(self, text: str, *, actor_id: int | None, role: Role, now: datetime, action: str = "note") -> None:
+        """Records something that happened without a status change (e.g. a question to the customer)."""
+        self.audit.append(AuditEvent(now, actor_id, role, action, self.status, self.status, text))
+
+    def open_clock(self, stage: str, *, started_at: datetime, due_at: datetime) -> StageClock:
+        """Starts the SLA clock of a stage."""
+        clock = StageClock(stage, started_at, due_at)
+        self.clocks.append(clock)
+        return clock
+
+    def close_clock(self, stage: str, *, now: datetime) -> StageClock | None:
+        """Stops the running clock of a stage and records whether it was met."""
+        for clock in self.clocks:
+            if clock.stage == stage and clock.running:
+                clock.finished_at = now
+                clock.met = now <= clock.due_at
+                return clock
+        return None
+
+    @property
+    def display_id(self) -> str:
+        """The number once confirmed, the internal reference before."""
+        return self.number or self.reference
+
+    @property
+    def total_weight_kg(self) -> Decimal:
+        """Sum of item weights times quantities."""
+        return sum((item.weight_kg * item.quantity for item in self.items), Decimal(0))
+
+    def pull_events(self) -> list[Event]:
+        """Hands the recorded events to the service layer and forgets them."""
+        events, self.events = self.events, []
+        return events
+
+    @staticmethod
+    def _acting_role(roles: frozenset[Role], allowed: frozenset[Role]) -> Role:
+        """Picks the role under which the actor acted, for the audit line."""
+        return sorted(roles & allowed)[0]
