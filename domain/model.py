@@ -180,7 +180,9 @@ class Order:
         for clock in self.clocks:
             if clock.stage == stage and clock.running:
                 clock.finished_at = now
-                clock.met = now <= clock.due_at
+                # Time spent paused (waiting for the customer) does not count against the stage.
+                judged_at = clock.paused_at or now
+                clock.met = judged_at <= clock.due_at
                 return clock
         return None
 

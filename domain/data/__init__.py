@@ -1,0 +1,1 @@
+"""Policy data files (tariff, prohibited goods) shipped with the domain package."""
