@@ -1,0 +1,252 @@
+"""Database tables (SQLAlchemy 2 declarative); rows only, the domain model lives in domain/."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC and read back as aware UTC, also on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuses naive datetimes and converts aware ones to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        # SQLite keeps no offset; every stored value is UTC, re-attached on read.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Returns the value as an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(12, 2, asdecimal=True)
+
+
+def utcnow() -> datetime:
+    """Returns the current UTC time for technical timestamps (row creation)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute as is
+        datetime: UtcDateTime(),
+        date: Date(),
+        Decimal: Money,
+        dict[str, Any]: JsonDocument,
+        list[dict[str, Any]]: JsonDocument,
+    }
+
+
+class OrderRow(Base):
+    """One order; `version` is the optimistic lock checked on every update."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    resume_status: Mapped[str | None] = mapped_column(String(32))
+    exception_type: Mapped[str | None] = mapped_column(String(32))
+    service: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_phone: Mapped[str | None] = mapped_column(String(32))
+    customer_email: Mapped[str | None] = mapped_column(String(254))
+    customer_telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    customer_language: Mapped[str] = mapped_column(String(8))
+    address_country: Mapped[str] = mapped_column(String(2))
+    address_city: Mapped[str] = mapped_column(String(200))
+    address_street: Mapped[str] = mapped_column(String(500))
+    address_postcode: Mapped[str | None] = mapped_column(String(20))
+    address_area: Mapped[str | None] = mapped_column(String(200))
+    items: Mapped[list[dict[str, Any]]]
+    payment_method: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    remarks: Mapped[str] = mapped_column(Text, default="")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    entered_by: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+
+    audit: Mapped[list[OrderAuditRow]] = relationship(
+        back_populates="order", order_by="OrderAuditRow.id", lazy="raise", cascade="all, delete-orphan"
+    )
+    clocks: Mapped[list[OrderClockRow]] = relationship(
+        back_populates="order", order_by="OrderClockRow.id", lazy="raise", cascade="all, delete-orphan"
+    )
+
+    # The repository sets the next version itself; the mapper adds "WHERE version = <read>" to updates.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
+
+class OrderAuditRow(Base):
+    """One line of an order's audit trail (R-P traceability)."""
+
+    __tablename__ = "order_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    order: Mapped[OrderRow] = relationship(back_populates="audit", lazy="raise")
+
+
+class OrderClockRow(Base):
+    """One SLA clock of an order; sweeps scan open clocks by due time."""
+
+    __tablename__ = "order_clocks"
+    __table_args__ = (Index("ix_order_clocks_open_due", "finished_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    met: Mapped[bool | None] = mapped_column(Boolean)
+    paused_at: Mapped[datetime | None]
+
+    order: Mapped[OrderRow] = relationship(back_populates="clocks", lazy="raise")
+
+
+class OrderNumberCounterRow(Base):
+    """The last serial handed out per business day (R-3.3)."""
+
+    __tablename__ = "order_number_counters"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
+class ProcessedUpdateRow(Base):
+    """A Telegram update already handled; redelivery is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxRow(Base):
+    """A Bot API call waiting to be sent by the outbox sender."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]]
+    # No foreign key: messages outlive orders removed by retention.
+    order_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # pending -> sent | failed (gave up) | blocked (the user blocked the bot)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+
+
+class StaffRoleRow(Base):
+    """One role held by one Telegram user."""
+
+    __tablename__ = "staff_roles"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime]
+
+
+class StaffAuditRow(Base):
+    """Who granted or revoked which role of whom, and when."""
+
+    __tablename__ = "staff_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+
+
+class UserRow(Base):
+    """What the bot remembers of a Telegram user."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FsmStateRow(Base):
+    """aiogram FSM state and data of one storage key."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,508 @@
+"""SQL implementations of the repository ports of domain/ports.py.
+
+How an order is saved: the order repository remembers every aggregate it loads or adds in its
+unit of work, together with its row and a snapshot of the column values it was read with.
+`SqlUnitOfWork.commit()` calls `save_changes()`, which writes back only the aggregates that
+changed: changed columns, the audit lines appended since loading (the trail is append-only),
+new or changed clocks; and it raises the row's `version` by one. The version column is the
+mapper's `version_id_col` (set by us, not by a generator), so the UPDATE carries
+`WHERE version = <version read>`: if another transaction saved the order in between, no row
+matches and the save fails with ConcurrentModification instead of overwriting that change.
+
+Counters, processed updates, outbox de-duplication and staff grants are single upsert
+statements (INSERT ... ON CONFLICT) so that racing transactions never abort each other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, Table, delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from domain.errors import ConcurrentModification, OrderNotFound
+from domain.model import Address, AuditEvent, Customer, Item, Order, StageClock
+from domain.ports import OutboxMessage
+from domain.status import Channel, ExceptionType, OrderStatus, Role, Service
+from storage.models import (
+    OrderAuditRow,
+    OrderClockRow,
+    OrderNumberCounterRow,
+    OrderRow,
+    OutboxRow,
+    ProcessedUpdateRow,
+    StaffAuditRow,
+    StaffRoleRow,
+    UserRow,
+    utcnow,
+)
+
+Upsert = sqlite.Insert | postgresql.Insert
+
+
+def upsert(session: AsyncSession, table: Table) -> Upsert:
+    """Starts an INSERT that supports ON CONFLICT in the session's SQL dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for SQL dialect {dialect!r}")
+
+
+def _table(entity: type[Any]) -> Table:
+    """Returns the Core table of a mapped class."""
+    table: Table = entity.__table__
+    return table
+
+
+def _item_to_json(item: Item) -> dict[str, Any]:
+    """Turns an item into JSON, decimals as strings so no precision is lost."""
+    return {
+        "name": item.name,
+        "quantity": item.quantity,
+        "weight_kg": str(item.weight_kg),
+        "declared_value": str(item.declared_value),
+        "sku": item.sku,
+        "fragile": item.fragile,
+    }
+
+
+def _item_from_json(data: dict[str, Any]) -> Item:
+    """Reads an item back from its JSON form."""
+    return Item(
+        name=data["name"],
+        quantity=int(data["quantity"]),
+        weight_kg=Decimal(data["weight_kg"]),
+        declared_value=Decimal(data["declared_value"]),
+        sku=data.get("sku"),
+        fragile=bool(data.get("fragile", False)),
+    )
+
+
+def _order_columns(order: Order) -> dict[str, Any]:
+    """Lists the orders-row column values of an aggregate (id and version excluded)."""
+    customer, address = order.customer, order.address
+    return {
+        "reference": order.reference,
+        "number": order.number,
+        "status": order.status.value,
+        "resume_status": order.resume_status.value if order.resume_status else None,
+        "exception_type": order.exception_type.value if order.exception_type else None,
+        "service": order.service.value,
+        "channel": order.channel.value,
+        "customer_name": customer.name,
+        "customer_phone": customer.phone,
+        "customer_email": customer.email,
+        "customer_telegram_user_id": customer.telegram_user_id,
+        "customer_language": customer.language,
+        "address_country": address.country,
+        "address_city": address.city,
+        "address_street": address.street,
+        "address_postcode": address.postcode,
+        "address_area": address.area,
+        "items": [_item_to_json(item) for item in order.items],
+        "payment_method": order.payment_method,
+        "amount": order.amount,
+        "currency": order.currency,
+        "paid": order.paid,
+        "remarks": order.remarks,
+        "urgent": order.urgent,
+        "entered_by": order.entered_by,
+        "received_at": order.received_at,
+        "created_at": order.created_at,
+    }
+
+
+def _audit_row(event: AuditEvent) -> OrderAuditRow:
+    """Makes the row of one audit line."""
+    return OrderAuditRow(
+        at=event.at,
+        actor_id=event.actor_id,
+        actor_role=event.actor_role.value,
+        action=event.action,
+        from_status=event.from_status.value if event.from_status else None,
+        to_status=event.to_status.value if event.to_status else None,
+        note=event.note,
+    )
+
+
+def _audit_event(row: OrderAuditRow) -> AuditEvent:
+    """Reads one audit line back."""
+    return AuditEvent(
+        at=row.at,
+        actor_id=row.actor_id,
+        actor_role=Role(row.actor_role),
+        action=row.action,
+        from_status=OrderStatus(row.from_status) if row.from_status else None,
+        to_status=OrderStatus(row.to_status) if row.to_status else None,
+        note=row.note,
+    )
+
+
+def _clock_columns(clock: StageClock) -> dict[str, Any]:
+    """Lists the column values of one clock."""
+    return {
+        "stage": clock.stage,
+        "started_at": clock.started_at,
+        "due_at": clock.due_at,
+        "finished_at": clock.finished_at,
+        "met": clock.met,
+        "paused_at": clock.paused_at,
+    }
+
+
+def _to_order(row: OrderRow) -> Order:
+    """Builds the aggregate from its row, audit lines and clocks."""
+    return Order(
+        id=row.id,
+        reference=row.reference,
+        number=row.number,
+        status=OrderStatus(row.status),
+        resume_status=OrderStatus(row.resume_status) if row.resume_status else None,
+        exception_type=ExceptionType(row.exception_type) if row.exception_type else None,
+        service=Service(row.service),
+        channel=Channel(row.channel),
+        customer=Customer(
+            name=row.customer_name,
+            phone=row.customer_phone,
+            email=row.customer_email,
+            telegram_user_id=row.customer_telegram_user_id,
+            language=row.customer_language,
+        ),
+        address=Address(
+            country=row.address_country,
+            city=row.address_city,
+            street=row.address_street,
+            postcode=row.address_postcode,
+            area=row.address_area,
+        ),
+        items=[_item_from_json(item) for item in row.items],
+        payment_method=row.payment_method,
+        amount=row.amount,
+        currency=row.currency,
+        paid=row.paid,
+        remarks=row.remarks,
+        urgent=row.urgent,
+        entered_by=row.entered_by,
+        received_at=row.received_at,
+        created_at=row.created_at,
+        version=row.version,
+        audit=[_audit_event(line) for line in row.audit],
+        clocks=[StageClock(**_clock_columns(clock)) for clock in row.clocks],
+    )
+
+
+@dataclass
+class _Tracked:
+    """An aggregate of this unit of work, its row, and what the row held when last read or written."""
+
+    order: Order
+    row: OrderRow
+    columns: dict[str, Any]
+    audit_count: int
+    # Clocks are matched to rows by identity: the aggregate mutates its clock objects in place.
+    clock_rows: list[tuple[StageClock, OrderClockRow]] = field(default_factory=list)
+
+
+class SqlOrderRepository:
+    """Loads order aggregates and writes their changes back with a version check."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._tracked: dict[str, _Tracked] = {}
+
+    async def add(self, order: Order) -> None:
+        """Inserts a new order with its audit lines and clocks."""
+        row = OrderRow(
+            id=order.id,
+            **_order_columns(order),
+            updated_at=utcnow(),
+            version=1,
+            audit=[_audit_row(event) for event in order.audit],
+            clocks=[OrderClockRow(**_clock_columns(clock)) for clock in order.clocks],
+        )
+        self._session.add(row)
+        # Flushed now so rows written by plain statements later in the transaction can refer to it.
+        await self._session.flush()
+        order.version = row.version
+        self._tracked[order.id] = _Tracked(
+            order,
+            row,
+            _order_columns(order),
+            len(order.audit),
+            list(zip(order.clocks, row.clocks, strict=True)),
+        )
+
+    async def get(self, order_id: str) -> Order:
+        """Loads an order by id or raises OrderNotFound."""
+        if order_id in self._tracked:
+            return self._tracked[order_id].order
+        orders = await self._load(self._select().where(OrderRow.id == order_id))
+        if not orders:
+            raise OrderNotFound(order_id)
+        return orders[0]
+
+    async def find(self, reference_or_number: str) -> Order | None:
+        """Loads an order by internal reference or formal number, if there is one."""
+        key = reference_or_number.strip().upper()
+        stmt = self._select().where(or_(OrderRow.reference == key, OrderRow.number == key))
+        orders = await self._load(stmt)
+        return orders[0] if orders else None
+
+    async def list_by_status(self, statuses: Iterable[OrderStatus], limit: int = 100) -> list[Order]:
+        """Lists orders in any of the statuses, oldest first."""
+        values = [OrderStatus(status).value for status in statuses]
+        stmt = self._select().where(OrderRow.status.in_(values)).order_by(OrderRow.created_at, OrderRow.id)
+        return await self._load(stmt.limit(limit))
+
+    async def list_for_customer(self, telegram_user_id: int, limit: int = 20) -> list[Order]:
+        """Lists a customer's orders, newest first."""
+        stmt = (
+            self._select()
+            .where(OrderRow.customer_telegram_user_id == telegram_user_id)
+            .order_by(OrderRow.created_at.desc(), OrderRow.id)
+        )
+        return await self._load(stmt.limit(limit))
+
+    async def save_changes(self) -> None:
+        """Writes changed aggregates back; raises ConcurrentModification if one was saved meanwhile."""
+        changed = [tracked for tracked in self._tracked.values() if self._stage(tracked)]
+        if not changed:
+            return
+        try:
+            await self._session.flush()
+        except StaleDataError as error:
+            raise ConcurrentModification("the order was changed by someone else; reload and retry") from error
+        for tracked in changed:
+            tracked.order.version = tracked.row.version
+            tracked.columns = _order_columns(tracked.order)
+            tracked.audit_count = len(tracked.order.audit)
+
+    def forget(self) -> None:
+        """Drops every tracked aggregate (after a rollback their rows no longer hold)."""
+        self._tracked.clear()
+
+    @staticmethod
+    def _select() -> Select[tuple[OrderRow]]:
+        """Selects order rows with their audit lines and clocks."""
+        return select(OrderRow).options(selectinload(OrderRow.audit), selectinload(OrderRow.clocks))
+
+    async def _load(self, stmt: Select[tuple[OrderRow]]) -> list[Order]:
+        """Runs the select and returns tracked aggregates, one object per order in this unit of work."""
+        rows = (await self._session.scalars(stmt)).all()
+        orders = []
+        for row in rows:
+            tracked = self._tracked.get(row.id)
+            if tracked is None:
+                order = _to_order(row)
+                tracked = _Tracked(
+                    order,
+                    row,
+                    _order_columns(order),
+                    len(order.audit),
+                    list(zip(order.clocks, row.clocks, strict=True)),
+                )
+                self._tracked[row.id] = tracked
+            orders.append(tracked.order)
+        return orders
+
+    def _stage(self, tracked: _Tracked) -> bool:
+        """Puts an aggregate's changes on its rows; returns whether there were any."""
+        order, row = tracked.order, tracked.row
+        changed = False
+        columns = _order_columns(order)
+        for name, value in columns.items():
+            if tracked.columns[name] != value:
+                setattr(row, name, value)
+                changed = True
+        if len(order.audit) < tracked.audit_count:
+            raise ValueError(f"audit lines of order {order.id} were removed; the trail is append-only")
+        for event in order.audit[tracked.audit_count :]:
+            row.audit.append(_audit_row(event))
+            changed = True
+        changed = self._stage_clocks(tracked) or changed
+        if changed:
+            row.updated_at = utcnow()
+            row.version = row.version + 1
+        return changed
+
+    @staticmethod
+    def _stage_clocks(tracked: _Tracked) -> bool:
+        """Puts new, changed and removed clocks on the rows; returns whether there were any."""
+        known = {id(clock): clock_row for clock, clock_row in tracked.clock_rows}
+        current = {id(clock) for clock in tracked.order.clocks}
+        changed = False
+        for clock, clock_row in tracked.clock_rows:
+            if id(clock) not in current:
+                tracked.row.clocks.remove(clock_row)
+                changed = True
+        pairs = []
+        for clock in tracked.order.clocks:
+            values = _clock_columns(clock)
+            clock_row = known.get(id(clock))
+            if clock_row is None:
+                clock_row = OrderClockRow(**values)
+                tracked.row.clocks.append(clock_row)
+                changed = True
+            else:
+                for name, value in values.items():
+                    if getattr(clock_row, name) != value:
+                        setattr(clock_row, name, value)
+                        changed = True
+            pairs.append((clock, clock_row))
+        tracked.clock_rows = pairs
+        return changed
+
+
+class SqlStaffRepository:
+    """Staff roles by Telegram user id; every grant and revoke is audited."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def roles_of(self, user_id: int) -> frozenset[Role]:
+        """Returns the roles a user holds."""
+        result = await self._session.scalars(select(StaffRoleRow.role).where(StaffRoleRow.user_id == user_id))
+        return frozenset(Role(role) for role in result)
+
+    async def grant(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
+        """Gives a user a role; returns False if they already held it."""
+        table = _table(StaffRoleRow)
+        stmt = (
+            upsert(self._session, table)
+            .values(user_id=user_id, role=role.value, granted_by=by, granted_at=at)
+            .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.role])
+            .returning(table.c.user_id)
+        )
+        if (await self._session.execute(stmt)).scalar_one_or_none() is None:
+            return False
+        await self._audit(user_id, role, "grant", by, at)
+        return True
+
+    async def revoke(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
+        """Takes a role away; returns False if the user did not hold it."""
+        table = _table(StaffRoleRow)
+        stmt = (
+            delete(table)
+            .where(table.c.user_id == user_id, table.c.role == role.value)
+            .returning(table.c.user_id)
+        )
+        if (await self._session.execute(stmt)).scalar_one_or_none() is None:
+            return False
+        await self._audit(user_id, role, "revoke", by, at)
+        return True
+
+    async def list_all(self) -> dict[int, frozenset[Role]]:
+        """Returns every staff member with their roles."""
+        roles: dict[int, set[Role]] = defaultdict(set)
+        for user_id, role in await self._session.execute(select(StaffRoleRow.user_id, StaffRoleRow.role)):
+            roles[user_id].add(Role(role))
+        return {user_id: frozenset(held) for user_id, held in roles.items()}
+
+    async def _audit(self, user_id: int, role: Role, action: str, by: int | None, at: datetime) -> None:
+        """Records who changed which role of whom, and when."""
+        self._session.add(StaffAuditRow(at=at, actor_id=by, user_id=user_id, role=role.value, action=action))
+        await self._session.flush()
+
+
+class SqlUserRepository:
+    """Language and blocked flag of each Telegram user."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def language_of(self, user_id: int) -> str | None:
+        """Returns the user's chosen language, if any."""
+        return await self._session.scalar(select(UserRow.language).where(UserRow.id == user_id))
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        """Remembers the user's language."""
+        await self._upsert(user_id, language=language)
+
+    async def mark_blocked(self, user_id: int, blocked: bool = True) -> None:
+        """Remembers whether the user blocked the bot."""
+        await self._upsert(user_id, blocked=blocked)
+
+    async def _upsert(self, user_id: int, **values: Any) -> None:
+        """Creates the user row or updates the given columns."""
+        table = _table(UserRow)
+        stmt = upsert(self._session, table).values(id=user_id, first_seen=utcnow(), **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.id], set_={name: stmt.excluded[name] for name in values}
+        )
+        await self._session.execute(stmt)
+
+
+class SqlOutboxRepository:
+    """Writes outbox messages in the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def enqueue(self, message: OutboxMessage) -> bool:
+        """Queues a message; returns False, writing nothing, if its dedup_key was queued before."""
+        table = _table(OutboxRow)
+        stmt = upsert(self._session, table).values(
+            chat_id=message.chat_id,
+            method=message.method,
+            params=message.params,
+            order_id=message.order_id,
+            dedup_key=message.dedup_key,
+            created_at=message.created_at,
+            attempts=message.attempts,
+            next_attempt_at=message.created_at,
+            sent_at=message.sent_at,
+            telegram_message_id=message.telegram_message_id,
+            state="pending" if message.sent_at is None else "sent",
+        )
+        if message.dedup_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.dedup_key])
+        new_id = (await self._session.execute(stmt.returning(table.c.id))).scalar_one_or_none()
+        if new_id is None:
+            return False
+        message.id = new_id
+        return True
+
+
+class SqlOrderNumberAllocator:
+    """Daily serials from a counter row that stays locked until the transaction ends."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def next_serial(self, day: date) -> int:
+        """Returns the next serial of the day; a rolled-back transaction gives its serial back."""
+        table = _table(OrderNumberCounterRow)
+        stmt = upsert(self._session, table).values(day=day, last_serial=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.day], set_={"last_serial": table.c.last_serial + 1}
+        ).returning(table.c.last_serial)
+        serial: int = (await self._session.execute(stmt)).scalar_one()
+        return serial
+
+
+class SqlProcessedUpdates:
+    """Telegram update ids handled so far, recorded in the handling transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def mark(self, update_id: int) -> bool:
+        """Records the update; returns False if it had been processed already."""
+        table = _table(ProcessedUpdateRow)
+        stmt = (
+            upsert(self._session, table)
+            .values(update_id=update_id, processed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[table.c.update_id])
+            .returning(table.c.update_id)
+        )
+        return (await self._session.execute(stmt)).scalar_one_or_none() is not None

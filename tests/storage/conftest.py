@@ -1,0 +1,82 @@
+"""Storage fixtures: every test runs on a migrated SQLite file and on a private PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.database import create_engine, create_session_factory, migrate
+from storage.models import Base
+from storage.uow import SqlUnitOfWork
+
+PG_ADMIN_URL = os.environ.get("ORDERDESK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def _admin(sql: str) -> None:
+    """Runs one statement outside a transaction on the PostgreSQL admin database."""
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """Creates and migrates a throwaway PostgreSQL database for this test session."""
+    name = f"orderdesk_test_{secrets.token_hex(6)}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # refused connections and asyncpg's own errors alike
+        reason = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error!r}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of the database under test; the SQLite file sits in a folder that does not exist yet."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/nested/orderdesk.sqlite3"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database."""
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The session factory on the test database."""
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+def new_uow(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[], SqlUnitOfWork]:
+    """Makes a fresh unit of work for each call."""
+    return lambda: SqlUnitOfWork(session_factory)

@@ -1,0 +1,288 @@
+"""Order repository: round trips, queries and the version compare-and-set (R-P accuracy, traceability)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+
+from domain.errors import ConcurrentModification, IllegalTransition, OrderNotFound
+from domain.model import Order
+from domain.status import Action, ExceptionType, OrderStatus, Role
+from storage.models import OrderAuditRow, OrderRow
+from storage.uow import SqlUnitOfWork
+from tests.storage.factories import T0, make_order, reviewed_order
+
+DESK = frozenset({Role.ORDER_DESK})
+NewUow = Callable[[], SqlUnitOfWork]
+
+
+def _persistent_state(order: Order) -> Order:
+    """Returns the order without what is never stored (pending events)."""
+    order.events = []
+    return order
+
+
+async def _store(new_uow: NewUow, order: Order) -> None:
+    """Adds the order in its own committed transaction."""
+    async with new_uow() as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+
+
+async def test_order_round_trips_with_items_audit_and_clocks(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    order.note("customer called", actor_id=42, role=Role.ORDER_DESK, now=T0 + timedelta(minutes=5))
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+
+    assert loaded == _persistent_state(order)
+    assert loaded.version == 1
+    assert [line.action for line in loaded.audit] == ["pass_validation", "note"]
+    assert loaded.items[0].weight_kg.as_tuple() == order.items[0].weight_kg.as_tuple()
+    assert loaded.clocks[0].running
+
+
+async def test_saved_changes_are_read_back(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+        loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0 + timedelta(hours=3), note="ok")
+        loaded.close_clock("review", now=T0 + timedelta(hours=3))
+        loaded.open_clock("confirmation", started_at=T0 + timedelta(hours=3), due_at=T0 + timedelta(hours=4))
+        loaded.paid = True
+        await uow.commit()
+
+    async with new_uow() as uow:
+        again = await uow.orders.get(order.id)
+
+    assert again == _persistent_state(loaded)
+    assert again.status is OrderStatus.AWAITING_CONFIRMATION
+    assert again.version == 2
+    assert [(clock.stage, clock.met) for clock in again.clocks] == [("review", False), ("confirmation", None)]
+    assert again.audit[-1].actor_id == 7
+
+
+async def test_interruption_fields_round_trip(new_uow: NewUow) -> None:
+    order = make_order(status=OrderStatus.PICKED)
+    order.apply(
+        Action.RAISE_EXCEPTION,
+        actor_id=9,
+        roles=frozenset({Role.WAREHOUSE}),
+        now=T0,
+        exception_type=ExceptionType.DAMAGED,
+    )
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+
+    assert (loaded.status, loaded.resume_status, loaded.exception_type) == (
+        OrderStatus.EXCEPTION,
+        OrderStatus.PICKED,
+        ExceptionType.DAMAGED,
+    )
+
+
+async def test_unchanged_order_keeps_its_version(new_uow: NewUow) -> None:
+    order = make_order()
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        await uow.orders.get(order.id)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert (await uow.orders.get(order.id)).version == 1
+
+
+async def test_changes_without_commit_are_discarded(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+        loaded.apply(Action.REJECT, actor_id=7, roles=DESK, now=T0)
+        await uow.orders.add(make_order())
+
+    async with new_uow() as uow:
+        again = await uow.orders.get(order.id)
+        everything = await uow.orders.list_by_status(list(OrderStatus))
+    assert again.status is OrderStatus.PENDING_REVIEW
+    assert [o.id for o in everything] == [order.id]
+
+
+async def test_get_unknown_order_raises(new_uow: NewUow) -> None:
+    async with new_uow() as uow:
+        with pytest.raises(OrderNotFound):
+            await uow.orders.get("00000000-0000-0000-0000-000000000000")
+
+
+async def test_get_twice_returns_the_same_aggregate(new_uow: NewUow) -> None:
+    order = make_order()
+    await _store(new_uow, order)
+    async with new_uow() as uow:
+        first = await uow.orders.get(order.id)
+        assert await uow.orders.find(order.reference) is first
+
+
+async def test_find_by_reference_or_number(new_uow: NewUow) -> None:
+    numbered, other = make_order(), make_order()
+    numbered.assign_number("20260315001", now=T0)
+    await _store(new_uow, numbered)
+    await _store(new_uow, other)
+
+    async with new_uow() as uow:
+        by_number = await uow.orders.find("20260315001")
+        by_reference = await uow.orders.find(f" {other.reference.lower()} ")
+        missing = await uow.orders.find("20260315002")
+
+    assert by_number is not None and by_number.id == numbered.id
+    assert by_reference is not None and by_reference.id == other.id
+    assert missing is None
+
+
+async def test_lists_by_status_and_customer(new_uow: NewUow) -> None:
+    old = make_order(status=OrderStatus.PENDING_REVIEW, created_at=T0)
+    new = make_order(status=OrderStatus.PENDING_REVIEW, created_at=T0 + timedelta(hours=1))
+    confirmed = make_order(status=OrderStatus.CONFIRMED, created_at=T0 + timedelta(hours=2))
+    stranger = make_order(status=OrderStatus.PENDING_REVIEW, telegram_user_id=1, created_at=T0)
+    for order in (new, confirmed, old, stranger):
+        await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        pending = await uow.orders.list_by_status([OrderStatus.PENDING_REVIEW])
+        first_only = await uow.orders.list_by_status([OrderStatus.PENDING_REVIEW], limit=1)
+        mine = await uow.orders.list_for_customer(old.customer.telegram_user_id or 0)
+
+    assert {o.id for o in pending} == {old.id, new.id, stranger.id}
+    assert pending[-1].id == new.id
+    assert first_only[0].created_at == T0
+    assert [o.id for o in mine] == [confirmed.id, new.id, old.id]
+
+
+async def test_racing_saves_of_one_order_let_exactly_one_win(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    async def decide(action: Action) -> None:
+        async with new_uow() as uow:
+            loaded = await uow.orders.get(order.id)
+            await asyncio.sleep(0.01)
+            loaded.apply(action, actor_id=7, roles=DESK, now=T0 + timedelta(hours=1))
+            await uow.commit()
+
+    results = await asyncio.gather(decide(Action.APPROVE), decide(Action.REJECT), return_exceptions=True)
+
+    failures = [result for result in results if isinstance(result, BaseException)]
+    # PostgreSQL lets both read version 1 (the loser's UPDATE finds no row); SQLite's BEGIN IMMEDIATE
+    # queues the second transaction, which then sees the new status and is refused by the table.
+    assert len(failures) == 1
+    assert isinstance(failures[0], ConcurrentModification | IllegalTransition)
+    async with new_uow() as uow:
+        final = await uow.orders.get(order.id)
+    assert final.version == 2
+    winner = Action.APPROVE if results[0] is None else Action.REJECT
+    assert [line.action for line in final.audit] == ["pass_validation", winner.value]
+
+
+async def test_overlapping_transactions_compare_and_set_the_version(
+    new_uow: NewUow, database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite writers never overlap (BEGIN IMMEDIATE), so both cannot hold version 1")
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    async with new_uow() as first, new_uow() as second:
+        mine = await first.orders.get(order.id)
+        theirs = await second.orders.get(order.id)
+        mine.apply(Action.APPROVE, actor_id=1, roles=DESK, now=T0 + timedelta(hours=1))
+        theirs.apply(Action.REJECT, actor_id=2, roles=DESK, now=T0 + timedelta(hours=1))
+        await first.commit()
+        with pytest.raises(ConcurrentModification):
+            await second.commit()
+
+    async with new_uow() as uow:
+        final = await uow.orders.get(order.id)
+    assert final.status is OrderStatus.AWAITING_CONFIRMATION
+    assert [(line.action, line.actor_id) for line in final.audit] == [
+        ("pass_validation", None),
+        ("approve", 1),
+    ]
+
+
+async def test_saving_over_a_newer_version_raises_and_writes_nothing(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+        # Another writer's commit, as seen from here: the row moved on to version 2.
+        await uow.session.execute(text("UPDATE orders SET version = 2 WHERE id = :id"), {"id": order.id})
+        loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0)
+        with pytest.raises(ConcurrentModification):
+            await uow.commit()
+
+    async with new_uow() as uow:
+        lines = (
+            await uow.session.scalars(select(OrderAuditRow).where(OrderAuditRow.order_id == order.id))
+        ).all()
+        status = await uow.session.scalar(select(OrderRow.status).where(OrderRow.id == order.id))
+    assert len(lines) == 1
+    assert status == OrderStatus.PENDING_REVIEW.value
+
+
+async def test_datetimes_come_back_aware_utc(new_uow: NewUow) -> None:
+    beijing = timezone(timedelta(hours=8))
+    order = reviewed_order()
+    order.received_at = T0.astimezone(beijing)
+    order.created_at = T0.astimezone(beijing)
+    await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+        updated_at = await uow.session.scalar(select(OrderRow.updated_at).where(OrderRow.id == order.id))
+
+    clock = loaded.clocks[0]
+    read_back = [
+        loaded.created_at,
+        loaded.received_at,
+        loaded.audit[0].at,
+        clock.started_at,
+        clock.due_at,
+        updated_at,
+    ]
+    assert all(value is not None and value.tzinfo is UTC for value in read_back)
+    assert loaded.received_at == T0
+    assert loaded.created_at == T0
+
+
+async def test_naive_datetimes_are_refused(new_uow: NewUow) -> None:
+    order = make_order(created_at=T0.replace(tzinfo=None))
+    async with new_uow() as uow:
+        with pytest.raises(Exception, match="naive datetime"):
+            await uow.orders.add(order)
+
+
+async def test_entering_an_open_unit_of_work_joins_its_transaction(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    async with new_uow() as outer:
+        assert await outer.updates.mark(1)
+        async with outer as inner:
+            loaded = await inner.orders.get(order.id)
+            loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0)
+        assert outer.session is inner.session
+        await outer.rollback()
+
+    async with new_uow() as uow:
+        assert (await uow.orders.get(order.id)).status is OrderStatus.PENDING_REVIEW
+        assert await uow.updates.mark(1)
