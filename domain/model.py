@@ -165,7 +165,9 @@ class Order:
         )
         self.events.append(OrderNumbered(self.id, number))
 
-    def note(self, text: str, *, actor_id: int | None, role: Role, now: datetime, action: str = "note") -> None:
+    def note(
+        self, text: str, *, actor_id: int | None, role: Role, now: datetime, action: str = "note"
+    ) -> None:
         """Records something that happened without a status change (e.g. a question to the customer)."""
         self.audit.append(AuditEvent(now, actor_id, role, action, self.status, self.status, text))
 

@@ -50,7 +50,9 @@ def test_layers_do_not_import_each_other_or_the_root(package: str) -> None:
 
 
 def test_sandbox_imports_nothing_of_ours() -> None:
-    offenders = [str(p) for p in modules_of("sandbox") if imported_top_levels(p) & (OUR_PACKAGES - {"sandbox"})]
+    offenders = [
+        str(p) for p in modules_of("sandbox") if imported_top_levels(p) & (OUR_PACKAGES - {"sandbox"})
+    ]
     assert offenders == []
 
 

@@ -1,1 +1,1 @@
-"""Policy data files (tariff, prohibited goods) shipped with the domain package."""
+"""Policy data files shipped with the domain package: SLA policy, tariff, prohibited goods."""

@@ -164,7 +164,10 @@ def test_apply_records_audit_and_event() -> None:
     assert order.status is OrderStatus.AWAITING_CONFIRMATION
     line = order.audit[-1]
     assert (line.actor_id, line.actor_role, line.at, line.note) == (7, Role.ORDER_DESK, NOW, "paid")
-    assert (line.from_status, line.to_status) == (OrderStatus.PENDING_REVIEW, OrderStatus.AWAITING_CONFIRMATION)
+    assert (line.from_status, line.to_status) == (
+        OrderStatus.PENDING_REVIEW,
+        OrderStatus.AWAITING_CONFIRMATION,
+    )
     [event] = order.pull_events()
     assert isinstance(event, OrderStatusChanged) and event.to_status is OrderStatus.AWAITING_CONFIRMATION
     assert order.pull_events() == []

