@@ -1,0 +1,29 @@
+"""Chat handlers: one Router per module, collected here."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import common
+from handlers.common import CommandSpec
+
+# Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
+MODULE_ROUTERS: tuple[Router, ...] = (common.router,)
+
+
+def build_root_router() -> Router:
+    """Returns a fresh root router holding every module's router."""
+    root = Router(name="root")
+    for module_router in MODULE_ROUTERS:
+        # aiogram lets a router have one parent; a new dispatcher (each test, each run) takes it over.
+        previous = module_router.parent_router
+        if previous is not None:
+            previous.sub_routers.remove(module_router)
+            module_router._parent_router = None
+        root.include_router(module_router)
+    return root
+
+
+def all_commands() -> tuple[CommandSpec, ...]:
+    """Lists every module's slash commands, for /help and Telegram's command menus."""
+    return common.COMMANDS

@@ -1,0 +1,48 @@
+"""`python -m bot` runs the bot; `python -m bot migrate` only applies the database migrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from aiogram.exceptions import TelegramUnauthorizedError
+
+from bot.app import apply_migrations, run
+from bot.config import MISSING_TOKEN_MESSAGE, ConfigError, load_settings
+from bot.logging import setup_logging
+
+# Exit status for configuration the bot cannot start with (as for command-line usage errors).
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parses the command line, checks the settings and runs the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="OrderDesk Telegram bot")
+    parser.add_argument("command", nargs="?", choices=["run", "migrate"], default="run")
+    command = parser.parse_args(argv).command
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print("\n".join(error.lines), file=sys.stderr)
+        return EXIT_CONFIG
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    setup_logging(settings.log_level, token)
+    try:
+        if command == "migrate":
+            asyncio.run(apply_migrations(settings))
+            return 0
+        if settings.bot_token is None:
+            print(MISSING_TOKEN_MESSAGE, file=sys.stderr)
+            return EXIT_CONFIG
+        asyncio.run(run(settings))
+    except TelegramUnauthorizedError:
+        print("BOT_TOKEN was refused by Telegram (Unauthorized): check it with @BotFather", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Settings read from the environment and `.env`, validated before anything starts."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.status import Role
+
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+BOT_TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+# Telegram's rule for the secret_token of setWebhook.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MISSING_TOKEN_MESSAGE = "BOT_TOKEN is not set: put it in .env (see .env.example) or the environment"
+
+# Which staff roles work in each team chat; the chat's command menu is chosen by these.
+TEAM_CHAT_ROLES: dict[str, frozenset[Role]] = {
+    "order_desk_chat_id": frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD}),
+    "warehouse_chat_id": frozenset({Role.WAREHOUSE}),
+    "logistics_chat_id": frozenset({Role.LOGISTICS}),
+    "customer_service_chat_id": frozenset({Role.CUSTOMER_SERVICE}),
+    "finance_chat_id": frozenset({Role.FINANCE}),
+    "management_chat_id": frozenset({Role.MANAGEMENT}),
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; each line names the key and what is wrong."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # An empty `KEY=` line in .env means "not set", as in .env.example.
+        env_ignore_empty=True,
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///data/orderdesk.sqlite3"
+    redis_url: str | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    order_desk_chat_id: int | None = None
+    warehouse_chat_id: int | None = None
+    logistics_chat_id: int | None = None
+    customer_service_chat_id: int | None = None
+    finance_chat_id: int | None = None
+    management_chat_id: int | None = None
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["en", "zh"] = "en"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "/telegram/webhook"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _check_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuses a token that cannot be a Telegram bot token."""
+        if value is not None and not BOT_TOKEN_PATTERN.match(value.get_secret_value()):
+            raise ValueError("does not look like a bot token (expected digits, ':', then letters)")
+        return value
+
+    @field_validator("telegram_api_base", "webhook_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        """Requires an absolute http(s) URL."""
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        """Accepts only the async drivers the storage layer supports."""
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(DATABASE_SCHEMES)}, got {scheme or value!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        """Requires a redis:// (or rediss://, unix://) URL."""
+        if value is not None and value.split("://", 1)[0] not in REDIS_SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(REDIS_SCHEMES)}")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: Any) -> Any:
+        """Reads "1, 2" as [1, 2]."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        """Requires an IANA time zone name."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _lower_language(cls, value: Any) -> Any:
+        """Accepts `ZH` as well as `zh`."""
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        """Accepts `info` as well as `INFO`."""
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Requires a Telegram-valid secret whenever a webhook is configured."""
+        if value is None:
+            if info.data.get("webhook_url"):
+                raise ValueError("required when WEBHOOK_URL is set")
+            return None
+        if not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _check_webhook_path(cls, value: str) -> str:
+        """Requires an absolute path for the local route."""
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The business time zone."""
+        return ZoneInfo(self.timezone)
+
+    def team_chats(self) -> dict[int, frozenset[Role]]:
+        """Maps each configured team chat to the staff roles working in it."""
+        return {
+            chat_id: roles
+            for key, roles in TEAM_CHAT_ROLES.items()
+            if (chat_id := getattr(self, key)) is not None
+        }
+
+
+def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
+    """Reads the settings, raising ConfigError with one line per bad key."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ConfigError(describe_errors(error)) from None
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """Turns pydantic's errors into `Configuration error: KEY: reason` lines without the values' secrets."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        key = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
+        reason = item["msg"].removeprefix("Value error, ")
+        lines.append(f"Configuration error: {key}: {reason}")
+    return lines

@@ -1,0 +1,48 @@
+"""Builds the Bot and the Dispatcher with middlewares and routers, for production and tests alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import LanguageMiddleware
+from bot.middlewares import RolesMiddleware, UnitOfWorkFactory, UnitOfWorkMiddleware
+from handlers import all_commands, build_root_router
+
+# Handler data key of the command list /help shows.
+COMMAND_SPECS_KEY = "command_specs"
+
+
+def build_bot(token: str, api_base: str, session: BaseSession | None = None) -> Bot:
+    """Creates the Bot talking to the configured Bot API server, HTML by default."""
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_dispatcher(
+    *,
+    uow_factory: UnitOfWorkFactory,
+    i18n: I18n,
+    admin_ids: Iterable[int] = (),
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    """Wires the middlewares in order (transaction, roles, language) and includes every router."""
+    dispatcher = Dispatcher(storage=storage or MemoryStorage(), **{COMMAND_SPECS_KEY: all_commands()})
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
+    dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))
+    language = LanguageMiddleware(i18n)
+    dispatcher.update.outer_middleware(language)
+    # Error handlers run outside the update's middlewares; this gives them the user's language back.
+    dispatcher.errors.outer_middleware(language)
+    dispatcher.include_router(build_root_router())
+    return dispatcher

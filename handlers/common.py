@@ -1,0 +1,163 @@
+"""Commands every user has (/start, /help, /lang) and the last-resort error reply."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiogram import Bot, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from domain.ports import UnitOfWork
+from domain.status import Role
+from handlers.keyboards import (
+    HELP,
+    LANGUAGE_NAMES,
+    N_,
+    LanguageChoice,
+    MenuButton,
+    language_picker,
+    main_menu,
+)
+
+logger = logging.getLogger(__name__)
+
+router = Router(name="common")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A slash command as shown in /help and in Telegram's command menu."""
+
+    name: str
+    description: str
+    # None: everybody, customers included.
+    roles: frozenset[Role] | None = None
+
+    def applies_to(self, roles: frozenset[Role]) -> bool:
+        """Whether a user with these roles may use the command."""
+        return self.roles is None or bool(self.roles & roles) or Role.ADMIN in roles
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("start", N_("Show the main menu")),
+    CommandSpec("help", N_("List the commands you can use")),
+    CommandSpec("lang", N_("Choose your language")),
+)
+
+ROLE_NAMES: dict[Role, str] = {
+    Role.ADMIN: N_("administrator"),
+    Role.ORDER_DESK: N_("order desk"),
+    Role.ORDER_DESK_HEAD: N_("order desk head"),
+    Role.WAREHOUSE: N_("warehouse"),
+    Role.LOGISTICS: N_("logistics"),
+    Role.CUSTOMER_SERVICE: N_("customer service"),
+    Role.FINANCE: N_("finance"),
+    Role.MANAGEMENT: N_("management"),
+}
+
+
+def staff_roles(roles: frozenset[Role]) -> list[Role]:
+    """Returns the user's staff roles in a stable order (customers have none)."""
+    return [role for role in ROLE_NAMES if role in roles]
+
+
+@router.message(CommandStart())
+async def start(message: Message, roles: frozenset[Role]) -> None:
+    """Greets the user: staff with their roles, customers with the main menu."""
+    name = html.escape(message.from_user.full_name if message.from_user else "")
+    private = message.chat.type == ChatType.PRIVATE
+    staff = staff_roles(roles)
+    if staff:
+        text = _("Hello, {name}. You work here as: {roles}. Send /help to see your commands.").format(
+            name=name, roles=", ".join(_(ROLE_NAMES[role]) for role in staff)
+        )
+        await message.answer(text, reply_markup=ReplyKeyboardRemove() if private else None)
+    elif private:
+        text = _(
+            "Hello, {name}! Welcome to OrderDesk. Place an order, follow your orders or ask for help "
+            "with the menu below."
+        ).format(name=name)
+        await message.answer(text, reply_markup=main_menu())
+    else:
+        text = _("Hello, {name}! Write to me in a private chat to place and follow your orders.").format(
+            name=name
+        )
+        await message.answer(text)
+
+
+@router.message(Command("help"))
+@router.message(MenuButton(HELP))
+async def show_help(message: Message, roles: frozenset[Role], command_specs: Sequence[CommandSpec]) -> None:
+    """Lists the commands the user's roles allow."""
+    lines = [_("Commands you can use:")]
+    lines += [f"/{spec.name} — {_(spec.description)}" for spec in command_specs if spec.applies_to(roles)]
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("lang"))
+async def choose_language(message: Message) -> None:
+    """Offers the languages as buttons."""
+    await message.answer(_("Choose your language:"), reply_markup=language_picker())
+
+
+@router.callback_query(LanguageChoice.filter())
+async def set_language(
+    query: CallbackQuery,
+    callback_data: LanguageChoice,
+    uow: UnitOfWork,
+    i18n: I18n,
+    roles: frozenset[Role],
+) -> None:
+    """Saves the chosen language and confirms in it."""
+    code = callback_data.code
+    if code not in i18n.available_locales or code not in LANGUAGE_NAMES:
+        await query.answer(_("This language is not available."), show_alert=True)
+        return
+    await uow.users.set_language(query.from_user.id, code)
+    with i18n.use_locale(code):
+        text = _("Done: I will speak {language} with you from now on.").format(language=LANGUAGE_NAMES[code])
+        message = query.message
+        if not isinstance(message, Message):
+            await query.answer(text, show_alert=True)
+            return
+        await query.answer()
+        if message.chat.type == ChatType.PRIVATE and not staff_roles(roles):
+            # The reply keyboard carries labels in the old language, so it is sent again.
+            await message.edit_reply_markup(reply_markup=None)
+            await message.answer(text, reply_markup=main_menu())
+        else:
+            await message.edit_text(text)
+
+
+@router.errors()
+async def apologise(
+    event: ErrorEvent, bot: Bot, event_chat: Chat | None = None, event_thread_id: int | None = None
+) -> None:
+    """Logs the failure once and tells the user that nothing was changed."""
+    update = event.update
+    # Only ids and the exception: message texts and names are personal data.
+    logger.error(
+        "Update %s (%s) failed: %s",
+        update.update_id,
+        update.event_type,
+        type(event.exception).__name__,
+        exc_info=event.exception,
+    )
+    if event_chat is None:
+        return
+    try:
+        await bot.send_message(
+            event_chat.id,
+            _("Something went wrong on our side; please try again. Nothing was changed."),
+            message_thread_id=event_thread_id,
+        )
+    except TelegramAPIError as error:
+        logger.warning("Could not tell chat %s about the failure: %s", event_chat.id, type(error).__name__)

@@ -1,0 +1,73 @@
+"""Keyboards shared by the handlers, their typed callback data and the filter matching menu buttons."""
+
+from __future__ import annotations
+
+from aiogram.filters import Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs without translating it (it is translated where shown)."""
+    return message
+
+
+# Main-menu button labels (msgids); handlers of other modules match them with MenuButton.
+NEW_ORDER = N_("New order")
+MY_ORDERS = N_("My orders")
+HELP = N_("Help")
+
+# Language names are written in their own language, so they are not translated.
+LANGUAGE_NAMES: dict[str, str] = {"en": "English", "zh": "中文"}
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    """The language button pressed in the /lang picker."""
+
+    code: str
+
+
+class MenuButton(Filter):
+    """Matches a message whose text is the given button label in any of the bot's languages."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool:
+        """Compares the text with the label's translation in every loaded language."""
+        if message.text is None:
+            return False
+        labels = {self.label} | {i18n.gettext(self.label, locale=code) for code in i18n.available_locales}
+        return message.text in labels
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    """Builds the customer's main menu in the current language."""
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=_(NEW_ORDER)), KeyboardButton(text=_(MY_ORDERS))],
+            [KeyboardButton(text=_(HELP))],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def language_picker() -> InlineKeyboardMarkup:
+    """Builds one button per language the bot speaks."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=name, callback_data=LanguageChoice(code=code).pack())
+                for code, name in LANGUAGE_NAMES.items()
+            ]
+        ]
+    )
