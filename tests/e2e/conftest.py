@@ -1,0 +1,77 @@
+"""Runs the real bot process (`python -m bot`) against the loopback fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.server import FakeBotApi, run_fake_bot_api
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
+
+
+class BotProcess:
+    """A running `python -m bot` whose log is collected when it stops."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.log = ""
+
+    async def stop(self) -> None:
+        """Stops the bot with SIGTERM, as a service manager would, and keeps its log."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = await asyncio.wait_for(self.process.communicate(), timeout=20)
+        except TimeoutError:
+            self.process.kill()
+            _, stderr = await self.process.communicate()
+        self.log = stderr.decode(errors="replace")
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    """Serves the fake Bot API on a free loopback port; no test may leave a spec violation."""
+    async with run_fake_bot_api() as server:
+        yield server
+        assert server.violations == []
+
+
+@pytest.fixture
+async def start_bot(
+    telegram: FakeBotApi, tmp_path: Path
+) -> AsyncIterator[Callable[..., Coroutine[Any, Any, BotProcess]]]:
+    """Starts the bot process with a temporary database; extra settings come as keyword arguments."""
+    started: list[BotProcess] = []
+
+    async def start(**settings: str) -> BotProcess:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE": telegram.base_url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+            "LOG_LEVEL": "DEBUG",
+            **settings,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+        )
+        bot = BotProcess(process)
+        started.append(bot)
+        return bot
+
+    yield start
+    for bot in started:
+        await bot.stop()
+        assert TOKEN not in bot.log
+        assert "Traceback" not in bot.log, bot.log
