@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
@@ -27,16 +26,16 @@ async def test_migrations_build_exactly_the_models_schema(engine: AsyncEngine) -
     assert head == "0001"
 
 
-async def test_sqlite_connections_are_tuned_for_concurrent_writers(
-    engine: AsyncEngine, database_url: str
-) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite pragmas only")
-    async with engine.connect() as connection:
-        settings = [
-            (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
-            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
-        ]
+async def test_sqlite_connections_are_tuned_for_concurrent_writers(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/orderdesk.sqlite3")
+    try:
+        async with engine.connect() as connection:
+            settings = [
+                (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            ]
+    finally:
+        await engine.dispose()
 
     # synchronous=1 is NORMAL
     assert settings == ["wal", 1, 10000, 1]

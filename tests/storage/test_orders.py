@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta, timezone
 
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from domain.errors import ConcurrentModification, IllegalTransition, OrderNotFound
 from domain.model import Order
 from domain.status import Action, ExceptionType, OrderStatus, Role
+from storage.database import create_engine, create_session_factory
 from storage.models import OrderAuditRow, OrderRow
 from storage.uow import SqlUnitOfWork
 from tests.storage.factories import T0, make_order, reviewed_order
@@ -192,11 +193,17 @@ async def test_racing_saves_of_one_order_let_exactly_one_win(new_uow: NewUow) ->
     assert [line.action for line in final.audit] == ["pass_validation", winner.value]
 
 
-async def test_overlapping_transactions_compare_and_set_the_version(
-    new_uow: NewUow, database_url: str
-) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite writers never overlap (BEGIN IMMEDIATE), so both cannot hold version 1")
+@pytest.fixture
+async def pg_uow(pg_url: str) -> AsyncIterator[NewUow]:
+    """Units of work on PostgreSQL only: there transactions overlap, while SQLite writers queue up."""
+    engine = create_engine(pg_url)
+    factory = create_session_factory(engine)
+    yield lambda: SqlUnitOfWork(factory)
+    await engine.dispose()
+
+
+async def test_overlapping_transactions_compare_and_set_the_version(pg_uow: NewUow) -> None:
+    new_uow = pg_uow
     order = reviewed_order()
     await _store(new_uow, order)
 
