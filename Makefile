@@ -29,5 +29,9 @@ migrate: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m bot
 
+# The offline demo: the real bot against the built-in Bot API sandbox; prints the page's URL (DEMO_PORT).
+demo: $(STAMP)
+	$(BIN)/python -m bot demo
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""`python -m bot` runs the bot; `python -m bot migrate` only applies the database migrations."""
+"""`python -m bot` runs the bot; `migrate` only applies the migrations; `demo` runs the offline demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiogram.exceptions import TelegramUnauthorizedError
 
 from bot.app import apply_migrations, run
 from bot.config import MISSING_TOKEN_MESSAGE, ConfigError, load_settings
+from bot.demo import main as run_demo
 from bot.logging import setup_logging
 
 # Exit status for configuration the bot cannot start with (as for command-line usage errors).
@@ -19,8 +20,11 @@ EXIT_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     """Parses the command line, checks the settings and runs the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="OrderDesk Telegram bot")
-    parser.add_argument("command", nargs="?", choices=["run", "migrate"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "migrate", "demo"], default="run")
     command = parser.parse_args(argv).command
+    if command == "demo":
+        # The demo brings its own settings (sandbox, demo database); .env is not read.
+        return run_demo()
     try:
         settings = load_settings()
     except ConfigError as error:

@@ -1,0 +1,318 @@
+"""`python -m bot demo`: the real bot against the built-in Bot API sandbox, played from a browser page.
+
+One process runs three things on loopback: the sandbox Bot API (``sandbox.server``), the bot itself
+(``bot.app.run``, the production code, long polling) with a fast-forwardable clock, and the demo
+page (``sandbox.demo_app``). Each start and each Reset wipes ``data/demo/``, creates the cast (demo
+customers and one staff member per role, granted in the database), the six team group chats, and
+starts the bot afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import sys
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.app import apply_migrations, run, wait_for_stop_signal
+from bot.config import ConfigError, Settings, load_settings
+from bot.logging import setup_logging
+from domain.calendar import BusinessCalendar, Duration
+from domain.clock import OffsetClock
+from domain.status import Role
+from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
+from sandbox.server import FakeBotApi, run_fake_bot_api
+from storage.database import create_engine, create_session_factory
+from storage.uow import SqlUnitOfWork
+
+logger = logging.getLogger(__name__)
+
+DEMO_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DATA_DIR = Path("data/demo")
+DEMO_TIMEZONE = "Asia/Shanghai"
+# A token of the right shape; it only ever reaches the loopback sandbox.
+DEMO_TOKEN = "7000000001:AAdemo-sandbox-token-never-sent-to-telegram"
+DATABASE_FILE = "orderdesk.sqlite3"
+DEMO_BOT_USERNAME = "orderdesk_demo_bot"
+BOT_START_SECONDS = 60.0
+BOT_STOP_SECONDS = 15.0
+EXIT_CONFIG = 2
+
+
+class PortUnavailable(Exception):
+    """The page's port cannot be listened on (taken, or not allowed)."""
+
+
+@dataclass(frozen=True)
+class TeamChatSpec:
+    """One of the six team group chats: its settings key, title and fixed sandbox chat id."""
+
+    key: str
+    title: str
+    chat_id: int
+
+    @property
+    def setting(self) -> str:
+        """The Settings field configuring this chat (e.g. order_desk_chat_id)."""
+        return f"{self.key}_chat_id"
+
+
+@dataclass(frozen=True)
+class CastMember:
+    """A demo Telegram user: a customer (no role) or a staff member with one role and a team chat."""
+
+    user_id: int
+    first_name: str
+    last_name: str
+    language: str
+    role: Role | None = None
+    team: str | None = None
+
+
+TEAM_CHATS: tuple[TeamChatSpec, ...] = (
+    TeamChatSpec("order_desk", "Order desk", -1_001_000_000_001),
+    TeamChatSpec("warehouse", "Warehouse", -1_001_000_000_002),
+    TeamChatSpec("logistics", "Logistics", -1_001_000_000_003),
+    TeamChatSpec("customer_service", "Customer service", -1_001_000_000_004),
+    TeamChatSpec("finance", "Finance", -1_001_000_000_005),
+    TeamChatSpec("management", "Management", -1_001_000_000_006),
+)
+
+CUSTOMERS: tuple[CastMember, ...] = (
+    CastMember(8_001, "Emma", "Brown", "en"),
+    CastMember(8_002, "李娜", "", "zh"),
+)
+
+STAFF: tuple[CastMember, ...] = (
+    CastMember(7_001, "Ada", "Admin", "en", Role.ADMIN, "management"),
+    CastMember(7_002, "Olivia", "Desk", "en", Role.ORDER_DESK, "order_desk"),
+    CastMember(7_003, "Henry", "Head", "en", Role.ORDER_DESK_HEAD, "order_desk"),
+    CastMember(7_004, "王伟", "", "zh", Role.WAREHOUSE, "warehouse"),
+    CastMember(7_005, "Lena", "Logistics", "en", Role.LOGISTICS, "logistics"),
+    CastMember(7_006, "Chloe", "Care", "en", Role.CUSTOMER_SERVICE, "customer_service"),
+    CastMember(7_007, "Felix", "Finance", "en", Role.FINANCE, "finance"),
+    CastMember(7_008, "Maya", "Manager", "en", Role.MANAGEMENT, "management"),
+)
+
+FAST_FORWARD_HOUR = timedelta(hours=1)
+FAST_FORWARD_WORKING_DAY = Duration.parse("1wd")
+
+
+class DemoRuntime:
+    """Owns one run of the demo world (sandbox, database, bot) and can fast-forward or start it over."""
+
+    def __init__(self, data_dir: Path, *, timezone: str = DEMO_TIMEZONE) -> None:
+        self.data_dir = data_dir
+        self.timezone = timezone
+        self.calendar = BusinessCalendar(timezone)
+        self.clock = OffsetClock()
+        self.world: DemoWorld | None = None
+        self.status = "stopped"
+        self._stack: AsyncExitStack | None = None
+        self._stop: asyncio.Event | None = None
+        self._bot_task: asyncio.Task[None] | None = None
+
+    def hooks(self) -> DemoHooks:
+        """Returns the callbacks the demo page uses for the clock, Reset and the bot's state."""
+        return DemoHooks(
+            now=lambda: self.clock.now(),
+            fast_forward=self.fast_forward,
+            reset=self.reset,
+            bot_status=lambda: self.status,
+            timezone=self.timezone,
+        )
+
+    async def start(self) -> DemoWorld:
+        """Wipes the data directory, creates the cast and chats, and starts the bot; returns the world."""
+        self.status = "starting"
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = OffsetClock()
+        self._stack = AsyncExitStack()
+        clock = self.clock
+        server = await self._stack.enter_async_context(
+            run_fake_bot_api(
+                DEMO_HOST, 0, bot_username=DEMO_BOT_USERNAME, clock=lambda: clock.now().timestamp()
+            )
+        )
+        self.world = create_world(server)
+        settings = demo_settings(server.base_url, self.data_dir / DATABASE_FILE, self.timezone)
+        await apply_migrations(settings)
+        await grant_staff_roles(settings, self.clock.now())
+        self._stop = asyncio.Event()
+        self._bot_task = asyncio.create_task(self._run_bot(settings, self._stop), name="demo-bot")
+        await self._wait_until_polling(server)
+        return self.world
+
+    async def stop(self) -> None:
+        """Stops the bot gracefully (as SIGTERM would) and closes the sandbox."""
+        if self._stop is not None:
+            self._stop.set()
+        if self._bot_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._bot_task), BOT_STOP_SECONDS)
+            except TimeoutError:
+                logger.warning("The demo bot did not stop within %ss; cancelling it", BOT_STOP_SECONDS)
+                self._bot_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._bot_task
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._stack = self._stop = self._bot_task = None
+        self.status = "stopped"
+
+    async def reset(self) -> DemoWorld:
+        """Starts over: stops everything, wipes the database and builds a fresh world."""
+        await self.stop()
+        return await self.start()
+
+    async def fast_forward(self, step: str) -> None:
+        """Moves the bot's clock forward one hour or one working day (09:00-18:00, CN calendar)."""
+        now = self.clock.now()
+        if step == "hour":
+            self.clock.advance(FAST_FORWARD_HOUR)
+        elif step == "working_day":
+            self.clock.advance(self.calendar.add(now, FAST_FORWARD_WORKING_DAY) - now)
+        else:
+            raise ValueError(f"unknown fast-forward step {step!r}")
+        logger.info("Demo clock moved to %s", self.clock.now().isoformat(timespec="minutes"))
+
+    async def _run_bot(self, settings: Settings, stop: asyncio.Event) -> None:
+        """Runs the bot until stopped, keeping its fate in `status` for the page."""
+        try:
+            await run(settings, clock=self.clock, stop=stop)
+        except Exception:
+            logger.exception("The demo bot stopped with an error; press Reset on the page to start over")
+            self.status = "failed"
+            return
+        self.status = "stopped"
+
+    async def _wait_until_polling(self, server: FakeBotApi) -> None:
+        """Returns once the bot asks for updates; raises if it died or took too long."""
+        assert self._bot_task is not None
+        polling = asyncio.create_task(server.wait_for_call("getUpdates", timeout=BOT_START_SECONDS))
+        done, _ = await asyncio.wait({polling, self._bot_task}, return_when=asyncio.FIRST_COMPLETED)
+        if polling not in done:
+            polling.cancel()
+            raise RuntimeError("the demo bot stopped while starting; see the log above")
+        polling.result()
+        self.status = "running"
+
+
+def create_world(server: FakeBotApi) -> DemoWorld:
+    """Creates the demo customers, staff and team group chats in the sandbox."""
+    people = []
+    for member in CUSTOMERS:
+        user = server.create_user(
+            member.first_name,
+            last_name=member.last_name or None,
+            language_code=member.language,
+            user_id=member.user_id,
+        )
+        label = f"{user.first_name} {member.last_name}".strip() + f" (customer, {member.language})"
+        people.append(DemoPerson(user, "customer", label=label))
+    staff_users = {}
+    for member in STAFF:
+        assert member.role is not None
+        user = server.create_user(
+            member.first_name,
+            last_name=member.last_name or None,
+            language_code=member.language,
+            user_id=member.user_id,
+        )
+        staff_users[member.user_id] = user
+        label = f"{user.first_name} {member.last_name}".strip() + f" ({member.role.value})"
+        people.append(DemoPerson(user, "staff", (member.role.value,), label, home=member.team or "private"))
+    teams = []
+    for spec in TEAM_CHATS:
+        members = [staff_users[m.user_id] for m in STAFF if m.team == spec.key or m.role == Role.ADMIN]
+        chat = server.create_group(spec.title, members, chat_id=spec.chat_id)
+        teams.append(DemoTeamChat(spec.key, chat))
+    return DemoWorld(server, people, teams)
+
+
+def demo_settings(api_base: str, database: Path, timezone: str = DEMO_TIMEZONE) -> Settings:
+    """Returns the bot's settings for the demo: sandbox API, demo database, admins and team chats."""
+    admins = [member.user_id for member in STAFF if member.role == Role.ADMIN]
+    # No .env: a developer's real token, database or Redis must never leak into the demo.
+    return load_settings(
+        env_file=None,
+        bot_token=DEMO_TOKEN,
+        telegram_api_base=api_base,
+        database_url=f"sqlite+aiosqlite:///{database.resolve()}",
+        redis_url=None,
+        admin_ids=admins,
+        timezone=timezone,
+        webhook_url=None,
+        webhook_secret=None,
+        **{spec.setting: spec.chat_id for spec in TEAM_CHATS},
+    )
+
+
+async def grant_staff_roles(settings: Settings, now: datetime) -> None:
+    """Grants every demo staff member their role in the database (the admin too, as ADMIN_IDS does)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with SqlUnitOfWork(create_session_factory(engine)) as uow:
+            for member in STAFF:
+                assert member.role is not None
+                await uow.staff.grant(member.user_id, member.role, by=None, at=now)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+
+async def serve_demo(
+    port: int = DEFAULT_PORT, data_dir: Path = DEFAULT_DATA_DIR, *, stop: asyncio.Event | None = None
+) -> None:
+    """Runs the demo until SIGINT/SIGTERM (or `stop`), printing the page's URL once it is ready."""
+    runtime = DemoRuntime(data_dir)
+    world = await runtime.start()
+    page = DemoPage(world, runtime.hooks())
+    runner = web.AppRunner(page.make_app(), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, DEMO_HOST, port).start()
+        except OSError as error:
+            raise PortUnavailable(f"{DEMO_HOST}:{port} ({error.strerror})") from error
+        bound = runner.addresses[0][1]
+        print(f"open http://{DEMO_HOST}:{bound}", flush=True)
+        if stop is None:
+            await wait_for_stop_signal()
+        else:
+            await stop.wait()
+    finally:
+        await runner.cleanup()
+        await runtime.stop()
+
+
+def main() -> int:
+    """Reads DEMO_PORT, DEMO_DATA_DIR and LOG_LEVEL from the environment and runs the demo."""
+    try:
+        port = int(os.environ.get("DEMO_PORT", DEFAULT_PORT))
+    except ValueError:
+        print("Configuration error: DEMO_PORT: must be a port number", file=sys.stderr)
+        return EXIT_CONFIG
+    data_dir = Path(os.environ.get("DEMO_DATA_DIR", DEFAULT_DATA_DIR))
+    setup_logging(os.environ.get("LOG_LEVEL", "WARNING").upper(), DEMO_TOKEN)
+    try:
+        asyncio.run(serve_demo(port, data_dir))
+    except ConfigError as error:
+        print("\n".join(error.lines), file=sys.stderr)
+        return EXIT_CONFIG
+    except PortUnavailable as error:
+        print(f"The demo cannot listen on {error}: set DEMO_PORT to a free port", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return 0

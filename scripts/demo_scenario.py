@@ -1,0 +1,420 @@
+"""Plays the README's guided scenario against a running demo (`make demo`) through the page's HTTP API.
+
+    python scripts/demo_scenario.py [--url http://127.0.0.1:8080] [--no-reset] [--sla-wait 200]
+
+Each step prints whether it ran, or which feature it needs that the bot does not have yet; a step
+that needs an earlier one's result (the order) says so. Exit status 1 when a step that could run
+failed, 0 otherwise. Only the standard library is used, so any Python 3.11 runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+Predicate = Callable[[Json], bool]
+
+REFERENCE = re.compile(r"\bR-[0-9A-Z]{6,}\b")
+ORDER_NUMBER = re.compile(r"\b20\d{9,}\b")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+REPLY_SECONDS = 8.0
+WIZARD_TURNS = 30
+SKIP = "<press Skip>"
+NO = "<press No>"
+# Answers for the order wizard, chosen by words in its question; the first match wins, so the more
+# specific words come first ("Email address, e.g. name@..." is not the name question).
+WIZARD_ANSWERS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("remarks", "备注"), SKIP),
+    (("another goods", "another line", "urgent", "另一", "加急"), NO),
+    (("phone", "mobile", "电话", "手机"), "+1 212 736 3100"),
+    (("email", "e-mail", "邮箱"), "emma.brown@example.com"),
+    (("postcode", "postal", "zip", "邮编"), "10118"),
+    (("street", "address", "地址"), "350 Fifth Avenue"),
+    (("state or province", "province", "州", "省"), "NY"),
+    (("city", "城市"), "New York"),
+    (("country", "where do the goods go", "国家"), "US"),
+    (("full name", "name", "姓名", "名字"), "Emma Brown"),
+    (("declared value", "value", "价值"), "120.00"),
+    (("weight", "重量"), "0.5"),
+    (("how many", "quantity", "数量"), "2"),
+    (("what are the goods", "goods", "货物"), "Cotton T-shirts"),
+)
+NAVIGATION = re.compile(r"cancel|back|change|edit|取消|返回|修改|✖|«|✎", re.I)
+# The wizard's buttons name the field asked (wz:<field>:<action>:...), a surer hint than the wording.
+WIZARD_FIELD = re.compile(r"^wz:([a-z_]+):")
+CONFIRM_BUTTON = re.compile(r"confirm|submit|确认|提交", re.I)
+CHOICE_BUTTONS = {SKIP: re.compile(r"skip|跳过", re.I), NO: re.compile(r"^\W*(no|否|没有|不)\b", re.I)}
+
+
+class StepUnavailable(Exception):
+    """The step needs a feature the bot does not have yet (or a result an earlier step did not give)."""
+
+
+class StepFailed(Exception):
+    """The feature is there but did not behave as the scenario expects."""
+
+
+@dataclass
+class DemoClient:
+    """Talks to the demo page's HTTP API as the page itself does."""
+
+    url: str
+    state: Json = field(default_factory=dict)
+
+    def request(self, path: str, body: Json | None = None) -> Json:
+        """GETs (no body) or POSTs JSON; raises StepFailed with the page's error message."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = urllib.request.Request(self.url + path, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=90) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            raise StepFailed(f"{path}: HTTP {error.code}: {detail}") from None
+
+    def refresh(self) -> Json:
+        """Reloads the demo state."""
+        self.state = self.request("/api/state")
+        return self.state
+
+    def person(self, *, kind: str, role: str | None = None, language: str | None = None) -> Json:
+        """Finds a member of the cast."""
+        for person in self.refresh()["people"]:
+            if person["kind"] != kind:
+                continue
+            if role is not None and role not in person["roles"]:
+                continue
+            if language is not None and person["language"] != language:
+                continue
+            return person
+        raise StepFailed(f"the demo has no {kind} {role or language or ''}")
+
+    def team_chat(self, key: str) -> Json:
+        """Returns a team chat by its key (order_desk, warehouse...)."""
+        return next(chat for chat in self.refresh()["chats"] if chat["kind"] == "team" and chat["key"] == key)
+
+    def chat(self, chat_id: int) -> Json:
+        """Returns a chat by id from a fresh state."""
+        return next(chat for chat in self.refresh()["chats"] if chat["id"] == chat_id)
+
+    def last_id(self, chat_id: int) -> int:
+        """Returns the newest message id of a chat (0 when empty)."""
+        messages = self.chat(chat_id)["messages"]
+        return messages[-1]["id"] if messages else 0
+
+    def send(self, person: Json, text: str, chat_id: int | None = None) -> int:
+        """Sends a text as person (to their private chat by default); returns the chat's previous last id."""
+        target = chat_id if chat_id is not None else person["id"]
+        before = self.last_id(target)
+        self.request("/api/send", {"as": person["id"], "chat_id": target, "text": text})
+        return before
+
+    def press(self, person: Json, chat_id: int, message: Json, callback_data: str) -> None:
+        """Presses an inline button as person."""
+        self.request(
+            "/api/press",
+            {
+                "as": person["id"],
+                "chat_id": chat_id,
+                "message_id": message["id"],
+                "callback_data": callback_data,
+            },
+        )
+
+    def wait_for(
+        self, chat_id: int, predicate: Predicate, *, after: int = 0, timeout: float = REPLY_SECONDS
+    ) -> Json | None:
+        """Waits for a bot message newer than `after` in a chat that matches predicate (newest first)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in reversed(self.chat(chat_id)["messages"]):
+                if (
+                    message["from_bot"]
+                    and not message["deleted"]
+                    and message["id"] > after
+                    and predicate(message)
+                ):
+                    return message
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+
+    def bot_replies(self, chat_id: int, after: int) -> list[Json]:
+        """Returns the bot's messages in a chat newer than `after`."""
+        return [m for m in self.chat(chat_id)["messages"] if m["from_bot"] and m["id"] > after]
+
+
+def buttons(message: Json) -> list[Json]:
+    """Returns the callback buttons of a message."""
+    return [b for row in message["inline_keyboard"] for b in row if "callback_data" in b]
+
+
+def approvals(message: Json) -> list[Json]:
+    """Returns the Approve buttons of a review card."""
+    return [b for b in buttons(message) if "approve" in b["text"].lower() or "批准" in b["text"]]
+
+
+@dataclass
+class Scenario:
+    """The guided scenario; `order` holds the reference and number once the wizard produced them."""
+
+    demo: DemoClient
+    sla_wait: float
+    reference: str | None = None
+    number: str | None = None
+
+    def order_key(self) -> str:
+        """The order's number once confirmed, its reference before."""
+        if self.reference is None:
+            raise StepUnavailable("needs the order placed in the wizard step")
+        return self.number or self.reference
+
+    def mentions_order(self, message: Json) -> bool:
+        """Tells whether a message names the scenario's order."""
+        return any(key and key in message["text"] for key in (self.reference, self.number))
+
+    def customer_start(self) -> str:
+        """An English customer opens the bot with /start and gets the main menu."""
+        emma = self.demo.person(kind="customer", language="en")
+        after = self.demo.send(emma, "/start")
+        reply = self.demo.wait_for(emma["id"], lambda m: True, after=after)
+        if reply is None:
+            raise StepFailed("no answer to /start")
+        menu = self.demo.chat(emma["id"])["reply_keyboard"]
+        labels = [label for row in (menu or {}).get("rows", []) for label in row]
+        return f"greeted: {reply['text'][:60]!r}; menu: {labels}"
+
+    def chinese_customer_start(self) -> str:
+        """A Chinese customer gets the greeting in Chinese."""
+        li = self.demo.person(kind="customer", language="zh")
+        after = self.demo.send(li, "/start")
+        reply = self.demo.wait_for(li["id"], lambda m: True, after=after)
+        if reply is None:
+            raise StepFailed("no answer to /start")
+        if not CJK.search(reply["text"]):
+            raise StepFailed(f"the greeting is not in Chinese: {reply['text']!r}")
+        return f"greeted: {reply['text'][:40]!r}"
+
+    def inline_button(self) -> str:
+        """The customer opens /lang and presses the English button."""
+        emma = self.demo.person(kind="customer", language="en")
+        after = self.demo.send(emma, "/lang")
+        picker = self.demo.wait_for(emma["id"], lambda m: bool(buttons(m)), after=after)
+        if picker is None:
+            raise StepFailed("/lang showed no buttons")
+        english = next((b for b in buttons(picker) if b["text"] == "English"), buttons(picker)[0])
+        before = self.demo.last_id(emma["id"])
+        self.demo.press(emma, emma["id"], picker, english["callback_data"])
+        done = self.demo.wait_for(
+            emma["id"], lambda m: m["id"] > before or m["id"] == picker["id"], after=before
+        )
+        if done is None:
+            raise StepFailed("pressing the language button changed nothing")
+        return f"answer: {done['text'][:60]!r}"
+
+    def place_order(self) -> str:
+        """The customer presses "New order" and answers the wizard until the order gets a reference."""
+        emma = self.demo.person(kind="customer", language="en")
+        menu = self.demo.chat(emma["id"])["reply_keyboard"] or {"rows": []}
+        label = next(
+            (x for row in menu["rows"] for x in row if "order" in x.lower() and "my" not in x.lower()), None
+        )
+        if label is None:
+            raise StepUnavailable("the main menu has no 'New order' button")
+        after = self.demo.send(emma, label)
+        previous = ""
+        for turn in range(WIZARD_TURNS):
+            replies = self.wait_for_replies(emma["id"], after)
+            if not replies and turn == 0:
+                raise StepUnavailable("the order wizard did not answer 'New order' (wizard not built yet)")
+            if not replies:
+                raise StepFailed(f"the wizard stopped answering after {previous[:80]!r}")
+            last = replies[-1]
+            for message in replies:
+                if match := REFERENCE.search(message["text"]):
+                    self.reference = match.group(0)
+                    return f"order placed: {self.reference} after {turn} answers"
+            if last["text"] == previous:
+                raise StepFailed(f"the wizard refused the answer: {replies[0]['text'][:160]!r}")
+            previous = last["text"]
+            after = self.answer_wizard(emma, last)
+        raise StepFailed(f"the wizard did not finish within {WIZARD_TURNS} answers")
+
+    def wait_for_replies(self, chat_id: int, after: int) -> list[Json]:
+        """Waits for the bot's answer to the last user message and returns all its new messages."""
+        if self.demo.wait_for(chat_id, lambda m: True, after=after) is None:
+            return []
+        time.sleep(0.5)
+        return self.demo.bot_replies(chat_id, after)
+
+    def answer_wizard(self, customer: Json, question: Json) -> int:
+        """Answers one wizard question: Confirm when offered, else a canned answer, else the first choice."""
+        chat_id = customer["id"]
+        fields = [m.group(1) for b in buttons(question) if (m := WIZARD_FIELD.match(b["callback_data"]))]
+        choices = [b for b in buttons(question) if not NAVIGATION.search(b["text"])]
+        button = next((b for b in choices if CONFIRM_BUTTON.search(b["text"])), None)
+        answer = None
+        for text in (fields[0].replace("_", " ") if fields else "", question["text"].lower()):
+            answer = next((a for words, a in WIZARD_ANSWERS if any(w in text for w in words)), None)
+            if answer is not None:
+                break
+        if button is None and answer in CHOICE_BUTTONS:
+            button = next((b for b in choices if CHOICE_BUTTONS[answer].search(b["text"])), None)
+        if button is None and answer is None and choices:
+            button = choices[0]
+        if button is not None:
+            before = self.demo.last_id(chat_id)
+            self.demo.press(customer, chat_id, question, button["callback_data"])
+            return before
+        if answer is None or answer in CHOICE_BUTTONS:
+            raise StepFailed(f"cannot answer the wizard's {question['text'][:100]!r}")
+        return self.demo.send(customer, answer)
+
+    def review(self) -> str:
+        """The order desk approves the review card (the head too when a second review is asked)."""
+        key = self.order_key()
+        desk_chat = self.demo.team_chat("order_desk")["id"]
+        card = self.demo.wait_for(desk_chat, lambda m: self.mentions_order(m) and bool(buttons(m)))
+        if card is None:
+            raise StepUnavailable(
+                f"no review card for {key} in the order-desk chat (review cards not built yet)"
+            )
+        pressed: set[str] = set()
+        for role in ("order_desk", "order_desk_head"):
+            approve = next((b for b in approvals(card) if b["callback_data"] not in pressed), None)
+            if approve is None:
+                break
+            pressed.add(approve["callback_data"])
+            self.demo.press(
+                self.demo.person(kind="staff", role=role), desk_chat, card, approve["callback_data"]
+            )
+            # A second review (R-3.2) shows a new or edited card with a fresh Approve button for the head.
+            card = self.demo.wait_for(
+                desk_chat,
+                lambda m: (
+                    self.mentions_order(m) and any(b["callback_data"] not in pressed for b in approvals(m))
+                ),
+                timeout=3,
+            )
+            if card is None:
+                break
+        emma = self.demo.person(kind="customer", language="en")
+        confirmation = self.demo.wait_for(emma["id"], lambda m: bool(ORDER_NUMBER.search(m["text"])))
+        if confirmation is None:
+            raise StepFailed("the customer got no confirmation with an order number")
+        self.number = ORDER_NUMBER.search(confirmation["text"]).group(0)  # type: ignore[union-attr]
+        pdf = any(m.get("document") for m in self.demo.chat(emma["id"])["messages"])
+        return f"confirmed as {self.number}" + ("; the confirmation PDF arrived" if pdf else "")
+
+    def move_on(self, team: str, role: str) -> str:
+        """Staff of a team press the action button on the order's message in their chat."""
+        self.order_key()
+        if self.number is None:
+            raise StepUnavailable("needs the order confirmed in the review step")
+        chat_id = self.demo.team_chat(team)["id"]
+        task = self.demo.wait_for(chat_id, lambda m: self.mentions_order(m) and bool(buttons(m)))
+        if task is None:
+            raise StepUnavailable(f"no action buttons for {self.number} in the {team} chat (not built yet)")
+        button = buttons(task)[0]
+        before = self.demo.last_id(chat_id)
+        self.demo.press(self.demo.person(kind="staff", role=role), chat_id, task, button["callback_data"])
+        result = self.demo.wait_for(chat_id, self.mentions_order, after=before)
+        if result is None:
+            raise StepFailed(f"pressing {button['text']!r} in the {team} chat changed nothing")
+        return f"pressed {button['text']!r}: {result['text'][:60]!r}"
+
+    def sla_alert(self) -> str:
+        """Fast-forwards the bot's clock a working day at a time until an SLA alert reaches a team chat."""
+        self.order_key()
+        teams = [chat for chat in self.demo.refresh()["chats"] if chat["kind"] == "team"]
+        seen = {chat["id"]: (chat["messages"][-1]["id"] if chat["messages"] else 0) for chat in teams}
+        for day in range(1, 4):
+            self.demo.request("/api/clock", {"step": "working_day"})
+            deadline = time.monotonic() + self.sla_wait / 3
+            while time.monotonic() < deadline:
+                for chat in self.demo.refresh()["chats"]:
+                    for message in chat["messages"]:
+                        if (
+                            chat["id"] in seen
+                            and message["id"] > seen[chat["id"]]
+                            and "SLA" in message["text"]
+                        ):
+                            return f"after {day} working day(s), in {chat['title']}: {message['text'][:70]!r}"
+                time.sleep(1)
+        raise StepUnavailable(
+            f"no SLA alert within 3 working days and {self.sla_wait:.0f} s (SLA sweeps not wired yet)"
+        )
+
+    def track(self) -> str:
+        """The customer asks for the order with /track (or /order) and sees its status."""
+        key = self.order_key()
+        emma = self.demo.person(kind="customer", language="en")
+        for command in ("/track", "/order"):
+            after = self.demo.send(emma, f"{command} {key}")
+            reply = self.demo.wait_for(emma["id"], lambda m: True, after=after)
+            if reply is not None and self.mentions_order(reply):
+                return f"{command}: {reply['text'][:80]!r}"
+        raise StepUnavailable(f"neither /track nor /order showed {key} (order tracking not built yet)")
+
+
+def run(url: str, *, reset: bool, sla_wait: float) -> int:
+    """Plays every step, printing one line each; returns the exit status."""
+    demo = DemoClient(url.rstrip("/"))
+    scenario = Scenario(demo, sla_wait)
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("English customer: /start", scenario.customer_start),
+        ("Chinese customer: /start", scenario.chinese_customer_start),
+        ("Inline button: /lang -> English", scenario.inline_button),
+        ("Customer places an order (wizard)", scenario.place_order),
+        ("Order desk reviews and confirms", scenario.review),
+        ("Warehouse moves the order on", lambda: scenario.move_on("warehouse", "warehouse")),
+        ("Logistics moves the order on", lambda: scenario.move_on("logistics", "logistics")),
+        ("Fast-forward to an SLA alert", scenario.sla_alert),
+        ("Customer tracks the order", scenario.track),
+    ]
+    if reset:
+        demo.request("/api/reset", {})
+        print("reset: fresh database, fresh chats")
+    failures = 0
+    for name, step in steps:
+        try:
+            outcome = step()
+        except StepUnavailable as reason:
+            print(f"[not available yet] {name}: {reason}")
+        except (StepFailed, urllib.error.URLError) as problem:
+            failures += 1
+            print(f"[FAILED] {name}: {problem}")
+        else:
+            print(f"[ran] {name}: {outcome}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parses the command line and plays the scenario."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the demo page (default %(default)s)")
+    parser.add_argument("--no-reset", action="store_true", help="keep the current chats and database")
+    parser.add_argument("--sla-wait", type=float, default=200.0, help="seconds to wait for an SLA alert")
+    args = parser.parse_args(argv)
+    try:
+        return run(args.url, reset=not args.no_reset, sla_wait=args.sla_wait)
+    except urllib.error.URLError as error:
+        print(
+            f"Cannot reach the demo at {args.url} ({error.reason}): start it with `make demo`",
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The composition root's injected clock and stop event, and the demo runtime built on them (issue 7)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.app import run
+from bot.demo import CUSTOMERS, STAFF, TEAM_CHATS, DemoRuntime, demo_settings
+from domain.clock import FixedClock
+from domain.status import Role
+from sandbox.server import run_fake_bot_api
+from storage.database import create_engine, create_session_factory
+from storage.models import StaffRoleRow
+from storage.uow import SqlUnitOfWork
+
+
+async def test_run_uses_the_injected_clock_and_stops_when_told(tmp_path: Path) -> None:
+    """run(clock=...) stamps the admin bootstrap with the injected time; setting `stop` ends polling."""
+    moment = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
+    async with run_fake_bot_api() as server:
+        settings = demo_settings(server.base_url, tmp_path / "bot.sqlite3")
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(settings, clock=FixedClock(moment), stop=stop))
+        await server.wait_for_call("getUpdates", timeout=30)
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        assert server.violations == []
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            rows = (await session.execute(select(StaffRoleRow))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert [(row.user_id, row.role) for row in rows] == [(settings.admin_ids[0], Role.ADMIN.value)]
+    assert rows[0].granted_at.replace(tzinfo=UTC) == moment
+
+
+async def test_demo_runtime_casts_configures_fast_forwards_and_resets(tmp_path: Path) -> None:
+    """Every role is granted, the team chats are the configured ones, the clock jumps, Reset starts over."""
+    runtime = DemoRuntime(tmp_path / "demo")
+    world = await runtime.start()
+    try:
+        server = world.server
+        assert runtime.status == "running"
+        assert {(team.key, team.chat.id) for team in world.team_chats} == {
+            (spec.key, spec.chat_id) for spec in TEAM_CHATS
+        }
+        assert {person.user.id for person in world.people} == {m.user_id for m in CUSTOMERS + STAFF}
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'demo' / 'orderdesk.sqlite3'}")
+        try:
+            async with SqlUnitOfWork(create_session_factory(engine)) as uow:
+                granted = await uow.staff.list_all()
+        finally:
+            await engine.dispose()
+        assert {role for roles in granted.values() for role in roles} == {m.role for m in STAFF}
+
+        logistics = server.users[7_005]
+        logistics_chat = next(team.chat for team in world.team_chats if team.key == "logistics")
+        server.send_text(logistics, logistics_chat, "/start")
+        greeting = await server.wait_for_bot_message(logistics_chat, timeout=10)
+        assert "You work here as: logistics" in greeting["text"]
+
+        before = runtime.clock.now()
+        await runtime.fast_forward("hour")
+        assert timedelta(minutes=59) < runtime.clock.now() - before < timedelta(minutes=61)
+        before = runtime.clock.now()
+        await runtime.fast_forward("working_day")
+        assert runtime.clock.now() - before >= timedelta(hours=9)
+
+        fresh = await runtime.reset()
+        assert fresh.server is not server
+        assert all(not team.chat.messages for team in fresh.team_chats)
+        assert abs(runtime.clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
+        assert runtime.status == "running"
+        emma = fresh.server.users[CUSTOMERS[0].user_id]
+        fresh.server.send_text(emma, None, "/start")
+        assert "Welcome" in (await fresh.server.wait_for_bot_message(emma.id, timeout=10))["text"]
+        assert fresh.server.violations == []
+    finally:
+        await runtime.stop()
+    assert runtime.status == "stopped"

@@ -1,0 +1,368 @@
+"""The demo page in a real browser: Debian's Chromium driven by Playwright, no browser download (issue 7).
+
+`test_guided_scenario_by_clicking` starts `python -m bot demo` (the real bot against the sandbox)
+and plays the guided scenario as far as the bot's features go today; screenshots land in
+tests/artifacts/. `test_messages_render_safely_and_live` serves the page over a bare sandbox and
+plays the bot's side itself: Telegram HTML, an edit, a deletion and a document, all pushed live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
+from sandbox.server import FakeBotApi, run_fake_bot_api
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_START_SECONDS = 60
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
+
+
+def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """Makes a one-colour PNG, the photo a customer uploads for a claim."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def free_port() -> int:
+    """Returns a loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Launches Debian's Chromium headless; fails (never skips) when it is not installed."""
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: install it with `apt-get install chromium` "
+            "(.ci/run does this when it is missing); the browser tests never download a browser"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser page with short timeouts, so a missing answer fails fast."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> Iterator[str]:
+    """Runs `python -m bot demo` on a free port with its data in tmp_path; yields the page's URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEMO_PORT": str(port),
+        "DEMO_DATA_DIR": str(tmp_path / "demo"),
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + DEMO_START_SECONDS
+        line = ""
+        while time.monotonic() < deadline and process.poll() is None:
+            line = process.stdout.readline()
+            if line.startswith("open http://"):
+                break
+        if not line.startswith("open http://"):
+            process.kill()
+            raise AssertionError(f"the demo did not start: {process.communicate()[1]}")
+        assert line.strip() == f"open http://127.0.0.1:{port}"
+        yield line.removeprefix("open ").strip()
+    finally:
+        process.terminate()
+        try:
+            _, log = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, log = process.communicate()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log, log
+    assert TOKEN not in log
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Saves a full-page screenshot under tests/artifacts/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
+
+
+def act_as(page: Page, user_id: int) -> None:
+    """Picks the person the page acts as."""
+    page.select_option("#identity", str(user_id))
+
+
+def send(page: Page, text: str) -> None:
+    """Types a message into the composer and sends it with Enter."""
+    page.fill("#composer-input", text)
+    page.press("#composer-input", "Enter")
+
+
+def bot_messages(page: Page) -> Any:
+    """The bot's messages in the open chat."""
+    return page.locator("#messages .message.from-bot")
+
+
+def clock_utc(page: Page) -> datetime:
+    """Reads the bot's time shown by the clock control."""
+    return datetime.fromisoformat(page.get_attribute("#clock-now", "data-utc") or "")
+
+
+def test_guided_scenario_by_clicking(page: Page, demo_url: str) -> None:
+    """Customers in English and Chinese, an inline button, a photo, the order desk, the clock and Reset."""
+    page.goto(demo_url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#bot-status")).to_have_text("bot: running")
+
+    act_as(page, 8001)
+    expect(page.locator("#chat-title")).to_contain_text("Emma Brown")
+    send(page, "/start")
+    expect(bot_messages(page).last).to_contain_text("Welcome to OrderDesk")
+    expect(page.locator("#reply-keyboard .reply-button", has_text="New order")).to_be_visible()
+    page.locator("#reply-keyboard .reply-button", has_text="Help").click()
+    expect(bot_messages(page).last).to_contain_text("Commands you can use")
+    screenshot(page, "1-customer-en")
+
+    send(page, "/lang")
+    page.locator(".inline-button", has_text="中文").click()
+    expect(bot_messages(page).last).to_contain_text("今后我将使用中文与您交流")
+    expect(page.locator("#reply-keyboard .reply-button").first).not_to_have_text("New order")
+
+    act_as(page, 8002)
+    expect(page.locator("#messages .empty")).to_be_visible()
+    send(page, "/start")
+    expect(bot_messages(page).last).to_contain_text("欢迎使用 OrderDesk")
+    page.set_input_files(
+        "#file-input",
+        files=[
+            {
+                "name": "damaged-box.png",
+                "mimeType": "image/png",
+                "buffer": solid_png(160, 100, (200, 120, 40)),
+            }
+        ],
+    )
+    photo = page.locator("#messages .message.mine img.photo")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.complete && img.naturalWidth") == 160
+    screenshot(page, "2-customer-zh")
+
+    act_as(page, 7002)
+    expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "order_desk")
+    expect(page.locator("#chat-title")).to_have_text("Order desk")
+    send(page, "/start")
+    expect(bot_messages(page).last).to_contain_text("Hello, Olivia Desk. You work here as: order desk")
+    expect(page.locator("#messages .message.mine .sender").last).to_have_text("Olivia Desk")
+    screenshot(page, "3-order-desk")
+
+    before = clock_utc(page)
+    page.click("#ff-hour")
+    expect(page.locator("#clock-now")).not_to_have_attribute("data-utc", before.isoformat())
+    after_hour = clock_utc(page)
+    assert timedelta(minutes=59) <= after_hour - before <= timedelta(minutes=61)
+    page.click("#ff-working-day")
+    expect(page.locator("#clock-now")).not_to_have_attribute("data-utc", after_hour.isoformat())
+    # One working day is nine business hours: at least that much wall time passes.
+    assert clock_utc(page) - after_hour >= timedelta(hours=9)
+    screenshot(page, "4-clock-forwarded")
+
+    expect(page.locator("#violation-count")).to_have_text("0")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#reset")
+    expect(page.locator("#messages .empty")).to_be_visible(timeout=30_000)
+    expect(page.locator("#bot-status")).to_have_text("bot: running", timeout=30_000)
+    assert abs(clock_utc(page) - datetime.now(UTC)) < timedelta(minutes=5)
+    page.locator(".tab", has_text="Private chat").click()
+    act_as(page, 8001)
+    expect(page.locator("#messages .empty")).to_be_visible()
+    send(page, "/start")
+    expect(bot_messages(page).last).to_contain_text("Welcome to OrderDesk")
+    screenshot(page, "5-after-reset")
+
+
+class SandboxPage:
+    """The demo page over a bare sandbox, served from a background event loop; the test plays the bot."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready: Future[tuple[FakeBotApi, str]] = Future()
+        self.stopped = asyncio.Event()
+        self.thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self._serve(),), daemon=True
+        )
+
+    async def _serve(self) -> None:
+        async with run_fake_bot_api() as server:
+            customer = server.create_user("Emma", last_name="Brown", user_id=8001)
+            desk = server.create_group("Order desk", chat_id=-1_001_000_000_001)
+            world = DemoWorld(server, [DemoPerson(customer, "customer")], [DemoTeamChat("order_desk", desk)])
+
+            async def nothing(*_: Any) -> Any:
+                return world
+
+            hooks = DemoHooks(now=lambda: datetime.now(UTC), fast_forward=nothing, reset=nothing)
+            runner = web.AppRunner(DemoPage(world, hooks).make_app(), shutdown_timeout=0.5)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self.ready.set_result((server, f"http://127.0.0.1:{runner.addresses[0][1]}"))
+            await self.stopped.wait()
+            await runner.cleanup()
+
+    def bot_call(self, method: str, **params: Any) -> Any:
+        """Calls the sandbox's Bot API as the bot would; returns the result."""
+        server, _ = self.ready.result()
+
+        async def call() -> Any:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{server.base_url}/bot{TOKEN}/{method}", json=params) as response:
+                    body = await response.json()
+            assert body["ok"], body
+            return body["result"]
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=10)
+
+    def upload(self, chat_id: int, content: bytes, name: str) -> Any:
+        """Sends a document as the bot (multipart, as aiogram uploads it)."""
+        server, _ = self.ready.result()
+
+        async def call() -> Any:
+            form = aiohttp.FormData()
+            form.add_field("chat_id", str(chat_id))
+            form.add_field("document", content, filename=name, content_type="application/pdf")
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{server.base_url}/bot{TOKEN}/sendDocument", data=form) as response:
+                    return (await response.json())["result"]
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=10)
+
+    def __enter__(self) -> tuple[SandboxPage, FakeBotApi, str]:
+        self.thread.start()
+        server, url = self.ready.result(timeout=10)
+        return self, server, url
+
+    def __exit__(self, *_: object) -> None:
+        self.loop.call_soon_threadsafe(self.stopped.set)
+        self.thread.join(timeout=10)
+
+
+def test_messages_render_safely_and_live(page: Page) -> None:
+    """Bot HTML becomes formatting, never markup; edits, deletions and a PDF show up without reloading."""
+    with SandboxPage() as (sandbox, server, url):
+        page.goto(url)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        act_as(page, 8001)
+        sent = sandbox.bot_call(
+            "sendMessage",
+            chat_id=8001,
+            parse_mode="HTML",
+            text=(
+                "<b>Order R-7K3F9P2Q</b> <i>received</i> <u>u</u> <s>s</s> <code>code</code>\n"
+                '<pre>pre</pre> <a href="https://example.com/track">track</a> '
+                '<a href="javascript:alert(1)">bad</a> <tg-spoiler>secret</tg-spoiler>\n'
+                "<blockquote>quote</blockquote> &lt;script&gt;window.hacked=1&lt;/script&gt; &amp; done"
+            ),
+            reply_markup={"inline_keyboard": [[{"text": "Cancel order", "callback_data": "co:1:cancel"}]]},
+        )
+        message = page.locator(f'#messages .message[data-message-id="{sent["message_id"]}"]')
+        expect(message.locator("b")).to_have_text("Order R-7K3F9P2Q")
+        for tag, text in (("i", "received"), ("u", "u"), ("s", "s"), ("code", "code"), ("pre", "pre")):
+            expect(message.locator(tag)).to_have_text(text)
+        expect(message.locator("blockquote")).to_have_text("quote")
+        expect(message.locator("a", has_text="track")).to_have_attribute("href", "https://example.com/track")
+        assert message.locator("a", has_text="bad").count() == 0
+        expect(message.locator(".spoiler")).to_have_text("secret")
+        expect(message.locator(".text")).to_contain_text("<script>window.hacked=1</script> & done")
+        assert page.locator("#messages script").count() == 0
+        assert page.evaluate("window.hacked") is None
+
+        message.locator(".inline-button", has_text="Cancel order").click()
+        deadline = time.monotonic() + 5
+        while not server.pending_updates and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pressed = server.pending_updates[-1]["callback_query"]
+        assert (pressed["data"], pressed["from"]["id"]) == ("co:1:cancel", 8001)
+
+        sandbox.bot_call(
+            "editMessageText",
+            chat_id=8001,
+            message_id=sent["message_id"],
+            text="Order <b>cancelled</b>",
+            parse_mode="HTML",
+        )
+        expect(message.locator(".text")).to_have_text("Order cancelled")
+        expect(message.locator("b")).to_have_text("cancelled")
+        expect(message.locator(".edited")).to_be_visible()
+        assert message.locator(".inline-button").count() == 0
+
+        pdf = b"%PDF-1.4\n% demo confirmation\n"
+        document = sandbox.upload(8001, pdf, "confirmation-R-7K3F9P2Q.pdf")
+        link = page.locator("#messages .doc-open", has_text="confirmation-R-7K3F9P2Q.pdf")
+        expect(link).to_be_visible()
+        response = page.request.get(url + (link.get_attribute("href") or ""))
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.body() == pdf
+
+        sandbox.bot_call("deleteMessage", chat_id=8001, message_id=document["message_id"])
+        deleted = page.locator(f'#messages .message[data-message-id="{document["message_id"]}"]')
+        expect(deleted).to_have_class(re.compile(r"\bdeleted\b"))
+        expect(page.locator("#violation-count")).to_have_text("0")
+        screenshot(page, "6-rendering")
