@@ -95,6 +95,50 @@ class StageClock:
 
 
 @dataclass
+class Shipment:
+    """What the warehouse and logistics recorded while executing the order (R-4), step by step."""
+
+    # Picking (R-4.1): counted quantity per item key (SKU, else the item's name); fragile items labelled.
+    picked: dict[str, int] = field(default_factory=dict)
+    fragile_labelled: list[str] = field(default_factory=list)
+    picked_at: datetime | None = None
+    picked_by: int | None = None
+    # Outbound scan (R-4.2): who scanned, when, and the outbound note document.
+    outbound_operator: str | None = None
+    outbound_operator_id: int | None = None
+    outbound_at: datetime | None = None
+    outbound_note_id: int | None = None
+    # Booking (R-4.3).
+    carrier: str | None = None
+    waybill: str | None = None
+    etd: datetime | None = None
+    customs_declaration: str | None = None
+    booked_at: datetime | None = None
+    departed_at: datetime | None = None
+    # Arrival and clearance (R-4.4).
+    destination: str | None = None
+    arrived_at: datetime | None = None
+    clearance_result: str | None = None
+    cleared_at: datetime | None = None
+    hold_reason: str | None = None
+    held_at: datetime | None = None
+    # Last mile (R-4.5).
+    courier_name: str | None = None
+    courier_phone: str | None = None
+    eta: datetime | None = None
+    out_for_delivery_at: datetime | None = None
+    signed_by: str | None = None
+    proof_photo: str | None = None
+    delivered_at: datetime | None = None
+    receipt_confirmed_at: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing has been recorded yet."""
+        return self == Shipment()
+
+
+@dataclass
 class Order:
     """The order aggregate; status changes only through apply()."""
 
@@ -121,6 +165,7 @@ class Order:
     version: int = 0
     audit: list[AuditEvent] = field(default_factory=list)
     clocks: list[StageClock] = field(default_factory=list)
+    shipment: Shipment = field(default_factory=Shipment)
     events: list[Event] = field(default_factory=list)
 
     def apply(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from domain.model import Order
+from domain.sla_alerts import DueClock, NewAlert, SlaAlert
 from domain.status import OrderStatus, Role
 
 
@@ -93,6 +94,8 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     numbers: OrderNumberAllocator
     updates: ProcessedUpdates
+    sla: SlaRepository
+    reviews: ReviewRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -106,3 +109,145 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+
+class SlaRepository(Protocol):
+    """Stage clocks by due time, and the SLA alerts and tracking log the sweeps write (issue 6)."""
+
+    async def try_lock_sweep(self) -> bool: ...
+
+    async def due_for_breach(self, now: datetime, limit: int) -> list[DueClock]: ...
+
+    async def due_for_warning(
+        self, thresholds: Mapping[str, datetime], now: datetime, limit: int
+    ) -> list[DueClock]: ...
+
+    async def at_risk_or_breached(self, thresholds: Mapping[str, datetime], limit: int) -> list[DueClock]: ...
+
+    async def record_alert(self, alert: NewAlert) -> int | None: ...
+
+    async def get_alert(self, alert_id: int) -> SlaAlert | None: ...
+
+    async def alerts_in_batch(self, batch: str) -> list[SlaAlert]: ...
+
+    async def unacknowledged(self, level: int, older_than: datetime, limit: int) -> list[SlaAlert]: ...
+
+    async def escalate(self, alert_id: int, level: int, at: datetime) -> bool: ...
+
+    async def acknowledge(self, alert_ids: Sequence[int], user_id: int, name: str, at: datetime) -> int: ...
+
+    async def record_digest(self, slot: str, at: datetime, content: dict[str, Any]) -> bool: ...
+
+
+class OutboxQueue(Protocol):
+    """The outbox as its sender sees it; every call is one short transaction of its own."""
+
+    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxMessage]: ...
+
+    async def postpone(self, due_at: dict[int, datetime]) -> None: ...
+
+    async def mark_sent(self, message_id: int, telegram_message_id: int | None, at: datetime) -> None: ...
+
+    async def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None: ...
+
+    async def mark_blocked(self, message_id: int, error: str) -> None: ...
+
+    async def mark_failed(self, message_id: int, error: str) -> None: ...
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int, at: datetime) -> int: ...
+
+    async def next_due(self) -> datetime | None: ...
+
+
+class TeamChats(Protocol):
+    """The chat of each department, stored so that it follows a group's move to a supergroup."""
+
+    async def seed(self, key: str, configured_chat_id: int, at: datetime) -> int: ...
+
+    async def chat_of(self, key: str) -> int | None: ...
+
+    async def all(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class ApiOrderLink:
+    """Which platform API key created an order, and under which Idempotency-Key and request fingerprint."""
+
+    key_name: str
+    order_id: str
+    created_at: datetime
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    external_ref: str | None = None
+
+
+class ApiOrderRepository(Protocol):
+    """The orders the platform intake API created, by key, for idempotent retries and visibility."""
+
+    async def add(self, link: ApiOrderLink) -> bool: ...
+
+    async def by_idempotency_key(self, key_name: str, idempotency_key: str) -> ApiOrderLink | None: ...
+
+    async def by_order(self, order_id: str) -> ApiOrderLink | None: ...
+
+
+class PlatformUnitOfWork(UnitOfWork, Protocol):
+    """A unit of work that also knows the API-created orders (platform intake, R-1.1)."""
+
+    api: ApiOrderRepository
+
+
+@dataclass(frozen=True)
+class ReviewQuestion:
+    """A reviewer's question to the customer and where its answer goes (the review card's thread)."""
+
+    id: int
+    order_id: str
+    asked_by: int
+    asked_at: datetime
+    question: str
+    card_chat_id: int | None
+    card_message_id: int | None
+    answered_at: datetime | None = None
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A generated document (e.g. the order confirmation PDF) waiting to be sent or re-sent."""
+
+    id: int
+    order_id: str
+    kind: str
+    filename: str
+    content: bytes
+    created_at: datetime
+
+
+class ReviewRepository(Protocol):
+    """Questions to customers, generated documents and staff display names of the review flow (issue 4)."""
+
+    async def add_question(
+        self,
+        order_id: str,
+        asked_by: int,
+        question: str,
+        at: datetime,
+        *,
+        card_chat_id: int | None,
+        card_message_id: int | None,
+    ) -> int: ...
+
+    async def open_question(self, order_id: str) -> ReviewQuestion | None: ...
+
+    async def answer_question(self, question_id: int, answer: str, at: datetime) -> bool: ...
+
+    async def save_document(
+        self, order_id: str, kind: str, filename: str, content: bytes, at: datetime
+    ) -> int: ...
+
+    async def get_document(self, document_id: int) -> StoredDocument | None: ...
+
+    async def remember_name(self, user_id: int, name: str, at: datetime) -> None: ...
+
+    async def name_of(self, user_id: int) -> str | None: ...

@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.clock import Clock
+from domain.errors import DomainError, NotPermitted
 from domain.events import Event
 from domain.model import Order
 from domain.numbering import business_day, format_order_number
 from domain.ports import UnitOfWork
+from domain.sla import SlaContext, pause, resume, running_clock, sync_clocks
 from domain.status import Action, OrderStatus, Role
 
 # An event handler turns a domain event into outbox rows inside the same transaction.
@@ -43,11 +45,15 @@ async def perform_action(
     *,
     note: str = "",
     handlers: EventHandlers | None = None,
+    sla: SlaContext | None = None,
 ) -> Order:
-    """Applies one action to an order and commits it with its side effects."""
+    """Applies one action to an order and commits it with its side effects (and SLA clocks, given sla)."""
     async with uow:
         order = await uow.orders.get(order_id)
-        order.apply(action, actor_id=actor.user_id, roles=actor.roles, now=clock.now(), note=note)
+        now = clock.now()
+        order.apply(action, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
+        if sla is not None:
+            sync_clocks(order, now, sla)
         await dispatch_events(order, uow, handlers or {})
         await uow.commit()
     return order
@@ -60,12 +66,15 @@ async def confirm_order(
     timezone: str,
     *,
     handlers: EventHandlers | None = None,
+    sla: SlaContext | None = None,
 ) -> Order:
     """Confirms a reviewed order and gives it its formal number in the same transaction (R-3.3)."""
     async with uow:
         order = await uow.orders.get(order_id)
         now = clock.now()
         order.apply(Action.CONFIRM, actor_id=None, roles=SYSTEM, now=now)
+        if sla is not None:
+            sync_clocks(order, now, sla)
         day = business_day(now, timezone)
         order.assign_number(format_order_number(day, await uow.numbers.next_serial(day)), now=now)
         await dispatch_events(order, uow, handlers or {})
@@ -76,3 +85,52 @@ async def confirm_order(
 def is_awaiting_confirmation(order: Order) -> bool:
     """Whether the order passed review and only waits for its number."""
     return order.status is OrderStatus.AWAITING_CONFIRMATION
+
+
+async def pause_stage(
+    uow: UnitOfWork, order_id: str, actor: Actor, clock: Clock, *, reason: str = ""
+) -> Order:
+    """Stops the clock of the order's current stage while it waits for the customer (issue 6)."""
+    _check_clock_keeper(actor, "pause_clock")
+    async with uow:
+        order = await uow.orders.get(order_id)
+        now = clock.now()
+        stage_clock = running_clock(order)
+        if stage_clock is None:
+            raise DomainError(f"order {order.display_id} has no running stage clock to pause")
+        pause(stage_clock, now)
+        order.note(reason, actor_id=actor.user_id, role=_staff_role(actor), now=now, action="pause_clock")
+        await uow.commit()
+    return order
+
+
+async def resume_stage(uow: UnitOfWork, order_id: str, actor: Actor, clock: Clock, sla: SlaContext) -> Order:
+    """Restarts the paused clock of the order's current stage; its due time moves on by the pause."""
+    _check_clock_keeper(actor, "resume_clock")
+    async with uow:
+        order = await uow.orders.get(order_id)
+        now = clock.now()
+        stage_clock = running_clock(order)
+        if stage_clock is None:
+            raise DomainError(f"order {order.display_id} has no running stage clock to resume")
+        resume(stage_clock, now, policy=sla.policy, calendar=sla.calendar)
+        order.note("", actor_id=actor.user_id, role=_staff_role(actor), now=now, action="resume_clock")
+        await uow.commit()
+    return order
+
+
+# Who may stop a stage clock while the customer is asked for something: staff, not customers.
+CLOCK_KEEPERS = frozenset(
+    {Role.ADMIN, Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.CUSTOMER_SERVICE, Role.SYSTEM}
+)
+
+
+def _check_clock_keeper(actor: Actor, action: str) -> None:
+    """Refuses a pause or resume by someone who may not keep clocks."""
+    if not actor.roles & CLOCK_KEEPERS:
+        raise NotPermitted(action, frozenset(actor.roles))
+
+
+def _staff_role(actor: Actor) -> Role:
+    """Picks the role the actor's audit line names."""
+    return sorted(actor.roles & CLOCK_KEEPERS)[0]

@@ -48,7 +48,7 @@ and while paused its status and lateness are judged at the moment it was paused.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -60,8 +60,8 @@ from typing import Any, TypeVar
 
 from domain.calendar import BusinessCalendar, Duration
 from domain.errors import DomainError
-from domain.model import StageClock
-from domain.status import ExceptionType, OrderStatus, Service
+from domain.model import Order, StageClock
+from domain.status import INTERRUPTIONS, ExceptionType, OrderStatus, Service
 
 # The share of a stage's time after which the clock is at risk and the department is warned.
 WARNING_PERCENT = 80
@@ -430,3 +430,119 @@ def overdue_by(clock: StageClock, now: datetime) -> timedelta:
     """Returns how long (wall-clock) a clock has run past its due time, zero if it has not."""
     end = clock.finished_at or clock.paused_at or now
     return max(end - clock.due_at, timedelta(0))
+
+
+@dataclass(frozen=True)
+class SlaContext:
+    """The policy and business calendar a use case needs to keep an order's clocks."""
+
+    policy: SlaPolicy
+    calendar: BusinessCalendar
+
+
+# Statuses before the outbound scan: only then is a cancellation done within cancel_done (R-6.1).
+_BEFORE_OUTBOUND = frozenset(
+    {
+        OrderStatus.SUBMITTED,
+        OrderStatus.VALIDATION_FAILED,
+        OrderStatus.PENDING_REVIEW,
+        OrderStatus.PENDING_SECOND_REVIEW,
+        OrderStatus.AWAITING_CONFIRMATION,
+        OrderStatus.CONFIRMED,
+        OrderStatus.PICKED,
+    }
+)
+# The stages sync_clocks opens and closes from the order status; the others end with events it does not see.
+STATUS_STAGES = frozenset(
+    {
+        *_STATUS_STAGES.values(),
+        *_EXCEPTION_STAGES.values(),
+        Stage.PICKING,
+        Stage.PICKING_OVERSEAS,
+        Stage.BOOKING,
+        Stage.LAST_MILE,
+        Stage.CANCEL_DONE,
+    }
+)
+
+
+def open_stage(order: Order, stage: Stage, now: datetime, sla: SlaContext) -> StageClock:
+    """Starts the clock of a stage with its due time from the policy."""
+    return order.open_clock(stage.value, started_at=now, due_at=due_at(sla.policy, sla.calendar, stage, now))
+
+
+def sync_clocks(order: Order, now: datetime, sla: SlaContext) -> list[StageClock]:
+    """Makes the order's status clocks follow its status; returns the clocks opened, closed or moved.
+
+    Entering an interruption (exception, cancellation request) pauses the stage the order will
+    resume, so the interruption does not count against it; coming back resumes that clock. Any
+    other status clock of a stage the order has left is closed, recording whether it was met, and
+    the clock of the stage the order is in now is opened if it is not running yet.
+    """
+    current = stage_for(order.status, order.service, order.exception_type)
+    interrupted = order.status in INTERRUPTIONS
+    waiting = (
+        stage_for(order.resume_status, order.service) if interrupted and order.resume_status else None
+    )
+    cancelling = order.status is OrderStatus.CANCELLATION_REQUESTED
+    touched: list[StageClock] = []
+    for clock in list(order.clocks):
+        if not clock.running or clock.stage not in STATUS_STAGES:
+            continue
+        if clock.stage == current or (clock.stage == Stage.CANCEL_DONE and cancelling):
+            if clock.paused_at is not None and clock.stage == current and not interrupted:
+                resume(clock, now, policy=sla.policy, calendar=sla.calendar)
+                touched.append(clock)
+            continue
+        if clock.stage == waiting:
+            if clock.paused_at is None:
+                pause(clock, max(now, clock.started_at))
+                touched.append(clock)
+            continue
+        closed = order.close_clock(clock.stage, now=now)
+        if closed is not None:
+            touched.append(closed)
+    running = {clock.stage for clock in order.clocks if clock.running}
+    if current is not None and current not in running:
+        touched.append(open_stage(order, current, now, sla))
+    if cancelling and Stage.CANCEL_DONE not in running and order.resume_status in _BEFORE_OUTBOUND:
+        touched.append(open_stage(order, Stage.CANCEL_DONE, now, sla))
+    return touched
+
+
+def running_clock(order: Order, stage: str | None = None) -> StageClock | None:
+    """Returns the running status clock of the order (of the given stage, if named)."""
+    wanted = stage or stage_for(order.status, order.service, order.exception_type)
+    if wanted is None:
+        return None
+    return next((clock for clock in order.clocks if clock.running and clock.stage == wanted), None)
+
+
+def risk_thresholds(
+    sla: SlaContext, now: datetime, stages: Iterable[Stage] = tuple(Stage)
+) -> dict[str, datetime]:
+    """Returns, per stage, the latest due time whose clock has reached its warning at now.
+
+    A running clock of stage s is at risk (80 % used) or breached exactly when its due time is at
+    most thresholds[s]; the sweeps look clocks up by due time with these bounds, on an index.
+    """
+    thresholds = {}
+    for stage in stages:
+        limit = sla.policy.stage(stage).limit
+        left = sla.calendar.length(limit) * (100 - WARNING_PERCENT) / 100
+        if limit.working_days:
+            thresholds[stage.value] = sla.calendar.add_working_time(now, left)
+        else:
+            thresholds[stage.value] = now + left
+    return thresholds
+
+
+def department_of(sla: SlaContext, stage: str) -> Department:
+    """Returns the department that answers for a stage."""
+    return sla.policy.stage(stage).department
+
+
+def stages_of(sla: SlaContext, departments: Iterable[Department]) -> list[Stage]:
+    """Lists the stages the departments answer for."""
+    wanted = set(departments)
+    return [policy.key for policy in sla.policy if policy.department in wanted]

@@ -1,14 +1,17 @@
 """aiogram FSM storage in the fsm_states table, so dialogs survive a restart.
 
-Each call runs in its own short transaction. On SQLite every transaction takes the write lock
-(BEGIN IMMEDIATE), so awaiting an FSM call while a unit of work of the same process has written
-and not yet committed waits out busy_timeout and fails: set FSM state before opening, or after
-committing, the unit of work.
+Inside an update the middleware has a unit of work open; the storage then reads and writes in
+that unit of work's session, so the dialog state is committed (or rolled back) with the update's
+changes. That is also what keeps SQLite working: every SQLite transaction takes the write lock
+(BEGIN IMMEDIATE), and a second session of the same task would wait for it until busy_timeout.
+Outside a unit of work (aiogram reads the state before the middleware opens one) each call runs
+in its own short transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmStateRow, utcnow
 from storage.repositories import upsert
+from storage.uow import active_session
 
 
 def storage_key(key: StorageKey) -> str:
@@ -49,7 +53,7 @@ class SqlFsmStorage(BaseStorage):
 
     async def get_state(self, key: StorageKey) -> str | None:
         """Returns the dialog state of the key."""
-        async with self._session_factory() as session:
+        async with self._session() as session:
             return await session.scalar(select(FsmStateRow.state).where(FsmStateRow.key == storage_key(key)))
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
@@ -60,18 +64,36 @@ class SqlFsmStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """Returns a copy of the dialog data of the key."""
-        async with self._session_factory() as session:
+        async with self._session() as session:
             data = await session.scalar(select(FsmStateRow.data).where(FsmStateRow.key == storage_key(key)))
         return dict(data or {})
 
     async def close(self) -> None:
         """Nothing to release: the engine belongs to the composition root."""
 
+    @asynccontextmanager
+    async def _session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """Yields the open unit of work's session on this database, else a session of its own.
+
+        A session of its own commits a write at the end; the unit of work's session is committed
+        by its owner, together with the rest of the update.
+        """
+        joined = active_session()
+        if joined is not None and joined.bind is self._session_factory.kw.get("bind"):
+            yield joined
+            return
+        async with self._session_factory() as session:
+            if not write:
+                yield session
+                return
+            async with session.begin():
+                yield session
+
     async def _write(self, key: StorageKey, **values: Any) -> None:
         """Creates or updates the key's row, and removes it once it holds neither state nor data."""
         table = FsmStateRow.__table__
         flat = storage_key(key)
-        async with self._session_factory() as session, session.begin():
+        async with self._session(write=True) as session:
             stmt = upsert(session, table).values(key=flat, state=None, data={}, updated_at=utcnow())
             stmt = stmt.values(**values)
             stmt = stmt.on_conflict_do_update(

@@ -16,11 +16,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -106,6 +109,8 @@ class OrderRow(Base):
     address_postcode: Mapped[str | None] = mapped_column(String(20))
     address_area: Mapped[str | None] = mapped_column(String(200))
     items: Mapped[list[dict[str, Any]]]
+    # What execution recorded (carrier, waybill, courier...: domain.model.Shipment); NULL until then.
+    shipment: Mapped[dict[str, Any] | None]
     payment_method: Mapped[str] = mapped_column(String(32))
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
@@ -250,3 +255,125 @@ class FsmStateRow(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Running clocks by stage and due time: the warning sweep, /sla and the digest ask per stage.
+Index(
+    "ix_order_clocks_running_stage_due",
+    OrderClockRow.stage,
+    OrderClockRow.due_at,
+    postgresql_where=OrderClockRow.finished_at.is_(None),
+    sqlite_where=OrderClockRow.finished_at.is_(None),
+)
+
+
+class SlaAlertRow(Base):
+    """A warning or breach alert about one stage clock; each is recorded (and sent) once."""
+
+    __tablename__ = "sla_alerts"
+    __table_args__ = (
+        # clock_id first: the sweeps look alerts up by clock.
+        UniqueConstraint("clock_id", "kind", "order_id"),
+        Index(
+            "ix_sla_alerts_pending_escalation",
+            "escalation_level",
+            "created_at",
+            postgresql_where=text("acknowledged_at IS NULL AND kind = 'breach'"),
+            sqlite_where=text("acknowledged_at IS NULL AND kind = 'breach'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("order_clocks.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    batch: Mapped[str | None] = mapped_column(String(32), index=True)
+    acknowledged_by: Mapped[int | None] = mapped_column(BigInteger)
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None]
+
+
+class TrackingLogRow(Base):
+    """One progress digest of the order desk (R-5.1, 09:00 and 15:00): the day's tracking log."""
+
+    __tablename__ = "tracking_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # e.g. "2026-03-16T09:00+08:00": one digest per slot, however many instances run.
+    slot: Mapped[str] = mapped_column(String(40), unique=True)
+    at: Mapped[datetime]
+    content: Mapped[dict[str, Any]]
+
+
+class TeamChatRow(Base):
+    """The chat of one department: seeded from the configuration, moved when the group migrates."""
+
+    __tablename__ = "team_chats"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Not unique: several departments may share one group.
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # The configured id the row was seeded from: a changed configuration wins over a past migration.
+    configured_chat_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class ApiIdempotencyRow(Base):
+    """An order the platform API created: the key that created it and its Idempotency-Key, if sent."""
+
+    __tablename__ = "api_idempotency"
+    # NULL idempotency keys never collide, so requests without the header each get an order.
+    __table_args__ = (UniqueConstraint("key_name", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_name: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the canonical request body.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    external_ref: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class ReviewQuestionRow(Base):
+    """A reviewer's question to a customer; the answer is relayed into the review card's thread."""
+
+    __tablename__ = "review_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    asked_by: Mapped[int] = mapped_column(BigInteger)
+    asked_at: Mapped[datetime]
+    question: Mapped[str] = mapped_column(Text)
+    card_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+
+
+class OrderDocumentRow(Base):
+    """A generated document of an order (the confirmation PDF); the outbox sender uploads it by id."""
+
+    __tablename__ = "order_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class StaffNameRow(Base):
+    """The display name a staff member last acted under, for "already handled by <name>"."""
+
+    __tablename__ = "staff_names"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]

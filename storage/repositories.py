@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import ConcurrentModification, OrderNotFound
-from domain.model import Address, AuditEvent, Customer, Item, Order, StageClock
+from domain.model import Address, AuditEvent, Customer, Item, Order, Shipment, StageClock
 from domain.ports import OutboxMessage
 from domain.status import Channel, ExceptionType, OrderStatus, Role, Service
 from storage.models import (
@@ -88,6 +88,37 @@ def _item_from_json(data: dict[str, Any]) -> Item:
     )
 
 
+# Shipment fields holding moments, stored as ISO 8601 strings in the JSON document.
+_SHIPMENT_TIMES = frozenset(f.name for f in fields(Shipment) if "datetime" in str(f.type))
+
+
+def _shipment_to_json(shipment: Shipment) -> dict[str, Any] | None:
+    """Turns the execution record into JSON (None while nothing is recorded), times as ISO strings."""
+    if shipment.empty:
+        return None
+    data: dict[str, Any] = {}
+    for name in (f.name for f in fields(Shipment)):
+        value = getattr(shipment, name)
+        if name in _SHIPMENT_TIMES and value is not None:
+            value = value.isoformat()
+        elif isinstance(value, dict | list):
+            value = value.copy()
+        data[name] = value
+    return data
+
+
+def _shipment_from_json(data: dict[str, Any] | None) -> Shipment:
+    """Reads the execution record back; keys it does not know (newer writers) are ignored."""
+    if not data:
+        return Shipment()
+    known = {f.name for f in fields(Shipment)}
+    values = {name: value for name, value in data.items() if name in known}
+    for name in _SHIPMENT_TIMES & values.keys():
+        if values[name] is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    return Shipment(**values)
+
+
 def _order_columns(order: Order) -> dict[str, Any]:
     """Lists the orders-row column values of an aggregate (id and version excluded)."""
     customer, address = order.customer, order.address
@@ -110,6 +141,7 @@ def _order_columns(order: Order) -> dict[str, Any]:
         "address_postcode": address.postcode,
         "address_area": address.area,
         "items": [_item_to_json(item) for item in order.items],
+        "shipment": _shipment_to_json(order.shipment),
         "payment_method": order.payment_method,
         "amount": order.amount,
         "currency": order.currency,
@@ -198,6 +230,7 @@ def _to_order(row: OrderRow) -> Order:
         version=row.version,
         audit=[_audit_event(line) for line in row.audit],
         clocks=[StageClock(**_clock_columns(clock)) for clock in row.clocks],
+        shipment=_shipment_from_json(row.shipment),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Self
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import ConcurrentModification
+from storage.api_repository import SqlApiOrderRepository
 from storage.repositories import (
     SqlOrderNumberAllocator,
     SqlOrderRepository,
@@ -17,6 +19,28 @@ from storage.repositories import (
     SqlStaffRepository,
     SqlUserRepository,
 )
+from storage.review_repository import SqlReviewRepository
+from storage.sla_repository import SqlSlaRepository
+
+
+class _OpenSession:
+    """The session of an open unit of work, for as long as it is open."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session: AsyncSession | None = session
+
+
+# The session of the unit of work the current task has open: other storage of the same database
+# (the FSM storage) joins it, because on SQLite a second transaction would wait for this one's
+# write lock until busy_timeout. Tasks started inside inherit it, and lose it when the unit of
+# work closes, so a late write never lands in a session nobody commits.
+_ACTIVE_SESSION: ContextVar[_OpenSession | None] = ContextVar("active_session", default=None)
+
+
+def active_session() -> AsyncSession | None:
+    """Returns the session of the unit of work open in the current context, if any."""
+    active = _ACTIVE_SESSION.get()
+    return active.session if active is not None else None
 
 
 class SqlUnitOfWork:
@@ -32,11 +56,15 @@ class SqlUnitOfWork:
     outbox: SqlOutboxRepository
     numbers: SqlOrderNumberAllocator
     updates: SqlProcessedUpdates
+    sla: SqlSlaRepository
+    reviews: SqlReviewRepository
+    api: SqlApiOrderRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
         self._depth = 0
+        self._active: tuple[_OpenSession, Token[_OpenSession | None]] | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -51,6 +79,8 @@ class SqlUnitOfWork:
         if self._session is None:
             self._session = self._session_factory()
             self._bind_repositories(self._session)
+            opened = _OpenSession(self._session)
+            self._active = (opened, _ACTIVE_SESSION.set(opened))
         return self
 
     async def __aexit__(
@@ -64,6 +94,11 @@ class SqlUnitOfWork:
         if self._depth > 0:
             return
         session, self._session = self.session, None
+        if self._active is not None:
+            opened, token = self._active
+            opened.session = None
+            _ACTIVE_SESSION.reset(token)
+            self._active = None
         # close() rolls the transaction back without expiring loaded rows, so they stay readable.
         await session.close()
 
@@ -88,3 +123,6 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session)
         self.numbers = SqlOrderNumberAllocator(session)
         self.updates = SqlProcessedUpdates(session)
+        self.sla = SqlSlaRepository(session)
+        self.reviews = SqlReviewRepository(session)
+        self.api = SqlApiOrderRepository(session)

@@ -1,0 +1,38 @@
+"""Team chats: the chat id of each department, which follows a group's migration to a supergroup.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-03-08
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Applies this revision."""
+    op.create_table(
+        "team_chats",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("chat_id", sa.BigInteger(), nullable=False),
+        sa.Column("configured_chat_id", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_team_chats")),
+    )
+
+
+def downgrade() -> None:
+    """Reverts this revision."""
+    op.drop_table("team_chats")

@@ -1,0 +1,46 @@
+"""Orders created through the platform intake API: the key that created each, and its Idempotency-Key.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-03-03
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Applies this revision."""
+    op.create_table(
+        "api_idempotency",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("key_name", sa.String(length=64), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("external_ref", sa.String(length=100), nullable=True),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_api_idempotency_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_idempotency")),
+        sa.UniqueConstraint("key_name", "idempotency_key", name=op.f("uq_api_idempotency_key_name_idempotency_key")),
+        sa.UniqueConstraint("order_id", name=op.f("uq_api_idempotency_order_id")),
+    )
+
+
+def downgrade() -> None:
+    """Reverts this revision."""
+    op.drop_table("api_idempotency")

@@ -1,0 +1,72 @@
+"""Review flow: questions to customers, generated order documents, staff display names.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-03-03
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Applies this revision."""
+    op.create_table(
+        "review_questions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("asked_by", sa.BigInteger(), nullable=False),
+        sa.Column("asked_at", UTC_DATETIME, nullable=False),
+        sa.Column("question", sa.Text(), nullable=False),
+        sa.Column("card_chat_id", sa.BigInteger(), nullable=True),
+        sa.Column("card_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("answered_at", UTC_DATETIME, nullable=True),
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_review_questions_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_review_questions")),
+    )
+    op.create_index(op.f("ix_review_questions_order_id"), "review_questions", ["order_id"])
+    op.create_table(
+        "order_documents",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("filename", sa.String(length=200), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_order_documents_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_documents")),
+    )
+    op.create_index(op.f("ix_order_documents_order_id"), "order_documents", ["order_id"])
+    op.create_table(
+        "staff_names",
+        sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_staff_names")),
+    )
+
+
+def downgrade() -> None:
+    """Reverts this revision."""
+    op.drop_table("staff_names")
+    op.drop_index(op.f("ix_order_documents_order_id"), table_name="order_documents")
+    op.drop_table("order_documents")
+    op.drop_index(op.f("ix_review_questions_order_id"), table_name="review_questions")
+    op.drop_table("review_questions")

@@ -1,0 +1,113 @@
+"""SQL of the review flow: questions to customers, generated documents, staff display names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.ports import ReviewQuestion, StoredDocument
+from storage.models import OrderDocumentRow, ReviewQuestionRow, StaffNameRow
+from storage.repositories import upsert
+
+NAME_MAX = 200
+
+
+def _question(row: ReviewQuestionRow) -> ReviewQuestion:
+    """Reads one question row."""
+    return ReviewQuestion(
+        id=row.id,
+        order_id=row.order_id,
+        asked_by=row.asked_by,
+        asked_at=row.asked_at,
+        question=row.question,
+        card_chat_id=row.card_chat_id,
+        card_message_id=row.card_message_id,
+        answered_at=row.answered_at,
+        answer=row.answer,
+    )
+
+
+class SqlReviewRepository:
+    """Review-flow rows in the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_question(
+        self,
+        order_id: str,
+        asked_by: int,
+        question: str,
+        at: datetime,
+        *,
+        card_chat_id: int | None,
+        card_message_id: int | None,
+    ) -> int:
+        """Records a question to the customer; returns its id."""
+        row = ReviewQuestionRow(
+            order_id=order_id,
+            asked_by=asked_by,
+            asked_at=at,
+            question=question,
+            card_chat_id=card_chat_id,
+            card_message_id=card_message_id,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def open_question(self, order_id: str) -> ReviewQuestion | None:
+        """Returns the latest unanswered question about the order."""
+        stmt = (
+            select(ReviewQuestionRow)
+            .where(ReviewQuestionRow.order_id == order_id, ReviewQuestionRow.answered_at.is_(None))
+            .order_by(ReviewQuestionRow.id.desc())
+            .limit(1)
+        )
+        row = await self._session.scalar(stmt)
+        return _question(row) if row is not None else None
+
+    async def answer_question(self, question_id: int, answer: str, at: datetime) -> bool:
+        """Records the answer once; False if the question was answered already."""
+        table: Table = ReviewQuestionRow.__table__
+        stmt = (
+            update(table)
+            .where(table.c.id == question_id, table.c.answered_at.is_(None))
+            .values(answer=answer, answered_at=at)
+            .returning(table.c.id)
+        )
+        return (await self._session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def save_document(
+        self, order_id: str, kind: str, filename: str, content: bytes, at: datetime
+    ) -> int:
+        """Stores a generated document; returns its id for the outbox row."""
+        row = OrderDocumentRow(
+            order_id=order_id, kind=kind, filename=filename, content=content, created_at=at
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def get_document(self, document_id: int) -> StoredDocument | None:
+        """Loads a stored document."""
+        row = await self._session.get(OrderDocumentRow, document_id)
+        if row is None:
+            return None
+        return StoredDocument(row.id, row.order_id, row.kind, row.filename, row.content, row.created_at)
+
+    async def remember_name(self, user_id: int, name: str, at: datetime) -> None:
+        """Keeps the name a staff member acts under."""
+        table: Table = StaffNameRow.__table__
+        stmt = upsert(self._session, table).values(user_id=user_id, name=name[:NAME_MAX], updated_at=at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.user_id],
+            set_={"name": stmt.excluded.name, "updated_at": stmt.excluded.updated_at},
+        )
+        await self._session.execute(stmt)
+
+    async def name_of(self, user_id: int) -> str | None:
+        """Returns the name a staff member last acted under."""
+        return await self._session.scalar(select(StaffNameRow.name).where(StaffNameRow.user_id == user_id))

@@ -1,0 +1,262 @@
+"""SQL side of the SLA sweeps: running clocks by due time, alerts recorded once, the tracking log.
+
+Every query that finds clocks bounds them by due time on an index: the breach sweep on
+ix_order_clocks_open_due (finished_at IS NULL, due_at < now), the warning sweep, /sla and the
+digest on the partial ix_order_clocks_running_stage_due (stage, due_at <= that stage's threshold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, exists, false, func, select, text, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.sla import Department
+from domain.sla_alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
+from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, TrackingLogRow
+from storage.repositories import upsert
+
+# Any constant shared by every instance: pg_try_advisory_xact_lock takes one bigint key.
+SWEEP_LOCK_KEY = 0x0D_5A_5E_E9
+
+
+class SqlSlaRepository:
+    """Reads clocks and writes alerts in the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def try_lock_sweep(self) -> bool:
+        """Takes the sweep lock until the transaction ends; False if another instance holds it."""
+        if self._session.get_bind().dialect.name != "postgresql":
+            # SQLite has one writer at a time (BEGIN IMMEDIATE), and one process per file.
+            return True
+        locked = await self._session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK_KEY}
+        )
+        return bool(locked)
+
+    async def due_for_breach(self, now: datetime, limit: int) -> list[DueClock]:
+        """Lists running, unpaused clocks past their due time that have no breach alert yet, oldest first."""
+        return await self._with_last_actions(await self._session.execute(breach_query(now, limit)))
+
+    async def due_for_warning(
+        self, thresholds: Mapping[str, datetime], now: datetime, limit: int
+    ) -> list[DueClock]:
+        """Lists running, unpaused clocks not yet due whose due time is within their stage's threshold."""
+        stmt = warning_query(thresholds, now, limit)
+        return await self._with_last_actions(await self._session.execute(stmt))
+
+    async def at_risk_or_breached(self, thresholds: Mapping[str, datetime], limit: int) -> list[DueClock]:
+        """Lists running clocks (paused ones too) within their stage's threshold, most overdue first."""
+        return await self._with_last_actions(await self._session.execute(_per_stage(thresholds, limit)))
+
+    async def record_alert(self, alert: NewAlert) -> int | None:
+        """Records an alert; returns its id, or None (writing nothing) if it was recorded before."""
+        table = SlaAlertRow.__table__
+        stmt = (
+            upsert(self._session, table)
+            .values(
+                order_id=alert.order_id,
+                clock_id=alert.clock_id,
+                stage=alert.stage,
+                kind=alert.kind.value,
+                department=alert.department.value,
+                created_at=alert.created_at,
+                batch=alert.batch,
+                escalation_level=EscalationLevel.NONE,
+            )
+            .on_conflict_do_nothing(index_elements=["clock_id", "kind", "order_id"])
+            .returning(table.c.id)
+        )
+        alert_id: int | None = (await self._session.execute(stmt)).scalar_one_or_none()
+        return alert_id
+
+    async def get_alert(self, alert_id: int) -> SlaAlert | None:
+        """Returns one alert, if it exists."""
+        row = (await self._session.execute(_alerts().where(SlaAlertRow.id == alert_id))).first()
+        return _to_alert(row) if row else None
+
+    async def alerts_in_batch(self, batch: str) -> list[SlaAlert]:
+        """Returns the alerts merged into one digest message."""
+        rows = await self._session.execute(
+            _alerts().where(SlaAlertRow.batch == batch).order_by(SlaAlertRow.id)
+        )
+        return [_to_alert(row) for row in rows]
+
+    async def unacknowledged(self, level: int, older_than: datetime, limit: int) -> list[SlaAlert]:
+        """Lists breach alerts of a level unacknowledged since before older_than whose stage is still open."""
+        alert = SlaAlertRow
+        told_at = alert.created_at if level == EscalationLevel.NONE else alert.escalated_at
+        stmt = (
+            _alerts()
+            .where(
+                alert.acknowledged_at.is_(None),
+                alert.kind == AlertKind.BREACH.value,
+                alert.escalation_level == level,
+                told_at <= older_than,
+                OrderClockRow.finished_at.is_(None),
+            )
+            .order_by(alert.created_at, alert.id)
+            .limit(limit)
+        )
+        return [_to_alert(row) for row in await self._session.execute(stmt)]
+
+    async def escalate(self, alert_id: int, level: int, at: datetime) -> bool:
+        """Raises an unacknowledged alert to level; False if it was acknowledged or raised already."""
+        alert = SlaAlertRow
+        stmt = (
+            update(alert)
+            .where(alert.id == alert_id, alert.escalation_level == level - 1, alert.acknowledged_at.is_(None))
+            .values(escalation_level=level, escalated_at=at)
+            .returning(alert.id)
+        )
+        return (await self._session.execute(stmt)).first() is not None
+
+    async def acknowledge(self, alert_ids: Sequence[int], user_id: int, name: str, at: datetime) -> int:
+        """Marks the alerts nobody acknowledged yet as taken on by the user; returns how many."""
+        if not alert_ids:
+            return 0
+        alert = SlaAlertRow
+        stmt = (
+            update(alert)
+            .where(alert.id.in_(list(alert_ids)), alert.acknowledged_at.is_(None))
+            .values(acknowledged_by=user_id, acknowledged_by_name=name[:200], acknowledged_at=at)
+            .returning(alert.id)
+        )
+        return len((await self._session.execute(stmt)).all())
+
+    async def record_digest(self, slot: str, at: datetime, content: dict[str, Any]) -> bool:
+        """Records the digest of a slot; False, writing nothing, if that slot's digest exists."""
+        table = TrackingLogRow.__table__
+        stmt = (
+            upsert(self._session, table)
+            .values(slot=slot, at=at, content=content)
+            .on_conflict_do_nothing(index_elements=["slot"])
+            .returning(table.c.id)
+        )
+        return (await self._session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def _with_last_actions(self, rows: Any) -> list[DueClock]:
+        """Turns clock rows into DueClocks carrying their order's last audit line."""
+        rows = list(rows)
+        order_ids = {row.order_id for row in rows}
+        last: dict[str, LastAction] = {}
+        if order_ids:
+            audit = OrderAuditRow
+            newest = select(func.max(audit.id)).where(audit.order_id.in_(order_ids)).group_by(audit.order_id)
+            for line in (await self._session.scalars(select(audit).where(audit.id.in_(newest)))).all():
+                last[line.order_id] = LastAction(line.actor_id, line.actor_role, line.action, line.at)
+        return [
+            DueClock(
+                clock_id=row.id,
+                order_id=row.order_id,
+                order_ref=row.order_ref,
+                stage=row.stage,
+                started_at=row.started_at,
+                due_at=row.due_at,
+                paused_at=row.paused_at,
+                last_action=last.get(row.order_id),
+            )
+            for row in rows
+        ]
+
+
+def breach_query(now: datetime, limit: int) -> Select[Any]:
+    """Selects running, unpaused clocks past due without a breach alert (on ix_order_clocks_open_due)."""
+    clock = OrderClockRow
+    return (
+        _due_clocks()
+        .where(clock.finished_at.is_(None), clock.paused_at.is_(None), clock.due_at < now)
+        .where(~_alerted(AlertKind.BREACH))
+        .order_by(clock.due_at, clock.id)
+        .limit(limit)
+    )
+
+
+def warning_query(thresholds: Mapping[str, datetime], now: datetime, limit: int) -> Select[Any]:
+    """Selects running, unpaused clocks within their stage's warning threshold without a warning alert."""
+    clock = OrderClockRow
+    return _per_stage(
+        thresholds, limit, clock.paused_at.is_(None), clock.due_at >= now, ~_alerted(AlertKind.WARNING)
+    )
+
+
+def _per_stage(
+    thresholds: Mapping[str, datetime], limit: int, *conditions: ColumnElement[bool]
+) -> Select[Any]:
+    """Selects running clocks due within their own stage's threshold, earliest due first.
+
+    One branch per stage, so each is a range on ix_order_clocks_running_stage_due (stage, due_at);
+    a single OR over the stages lets SQLite fall back to every running clock not yet due.
+    """
+    clock = OrderClockRow
+    branches = [
+        _due_clocks().where(
+            clock.finished_at.is_(None), clock.stage == stage, clock.due_at <= bound, *conditions
+        )
+        for stage, bound in thresholds.items()
+    ]
+    if not branches:
+        return _due_clocks().where(false())
+    union = union_all(*branches).subquery()
+    return select(union).order_by(union.c.due_at, union.c.id).limit(limit)
+
+
+def _due_clocks() -> Select[Any]:
+    """Selects clock columns with the order's number (or reference before it has one)."""
+    clock = OrderClockRow
+    return select(
+        clock.id,
+        clock.order_id,
+        clock.stage,
+        clock.started_at,
+        clock.due_at,
+        clock.paused_at,
+        func.coalesce(OrderRow.number, OrderRow.reference).label("order_ref"),
+    ).join(OrderRow, OrderRow.id == clock.order_id)
+
+
+def _alerted(kind: AlertKind) -> ColumnElement[bool]:
+    """Matches clocks that already have an alert of this kind."""
+    return exists().where(SlaAlertRow.clock_id == OrderClockRow.id, SlaAlertRow.kind == kind.value)
+
+
+def _alerts() -> Select[Any]:
+    """Selects alerts with their order reference and clock due time."""
+    return (
+        select(
+            SlaAlertRow,
+            func.coalesce(OrderRow.number, OrderRow.reference).label("order_ref"),
+            OrderClockRow.due_at,
+        )
+        .join(OrderRow, OrderRow.id == SlaAlertRow.order_id)
+        .join(OrderClockRow, OrderClockRow.id == SlaAlertRow.clock_id)
+        # Alerts are changed by plain UPDATEs; reading one back must not return the stale loaded object.
+        .execution_options(populate_existing=True)
+    )
+
+
+def _to_alert(row: Row[Any]) -> SlaAlert:
+    """Builds an alert from its row, order reference and due time."""
+    alert: SlaAlertRow = row[0]
+    return SlaAlert(
+        id=alert.id,
+        order_id=alert.order_id,
+        order_ref=row.order_ref,
+        clock_id=alert.clock_id,
+        stage=alert.stage,
+        kind=AlertKind(alert.kind),
+        department=Department(alert.department),
+        created_at=alert.created_at,
+        due_at=row.due_at,
+        batch=alert.batch,
+        acknowledged_by=alert.acknowledged_by,
+        acknowledged_by_name=alert.acknowledged_by_name,
+        acknowledged_at=alert.acknowledged_at,
+        escalation_level=EscalationLevel(alert.escalation_level),
+        escalated_at=alert.escalated_at,
+    )
