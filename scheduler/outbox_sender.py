@@ -1,0 +1,260 @@
+"""Delivers outbox messages to Telegram within its limits and records each outcome.
+
+Each round claims the due messages (at most one per chat: the oldest pending one) under a lease,
+sends them one at a time and records each outcome in its own short transaction:
+
+- accepted: `sent`, with the Telegram message id ("message is not modified" counts as accepted);
+- 429: due again after `retry_after`, and the chat's bucket is held back as long;
+- network or server error (also 401 and an unreadable answer, which a fix on our side or
+  Telegram's may cure): due again after an exponential backoff with jitter, given up (`failed`)
+  after `max_attempts` attempts, 429s included;
+- 403 (the user blocked the bot, or the bot left the group): `blocked`, never retried; a private
+  chat's user is marked blocked;
+- the group became a supergroup: team chats and pending messages move to the new chat id, and the
+  message is due again at once, now for the new chat;
+- any other refusal (bad request, chat not found, unknown method): `failed` with the description.
+
+A message whose chat has no token yet is not attempted: its lease ends at the moment the chat's
+bucket will have one. Waiting for the overall bucket (a few tens of milliseconds) happens in place.
+
+Crash bound: a message counts as delivered once `mark_sent` commits. If the process dies after
+Telegram accepted a message but before that commit, the message stays pending and is sent again
+when its lease runs out. Messages go out one at a time, so at most ONE message per sender process
+is duplicated by a crash; everything committed to the outbox is delivered. Claimed messages not yet
+attempted at the crash wait for their lease to run out (`lease`, 3 minutes by default).
+
+The lease must outlast a round: the sender starts no send once half the lease has passed and gives
+the rest of the round back. Keep `lease / 2` above the Bot API request timeout.
+
+The rate limits are kept in memory, per sender process: run one sender per bot token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import aiogram.methods
+from aiogram import Bot
+from aiogram.exceptions import (
+    AiogramError,
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.types import BufferedInputFile, Message
+from pydantic import ValidationError
+
+from domain.clock import Clock
+from domain.ports import OutboxMessage, OutboxQueue, StoredDocument
+from scheduler.rate_limit import TelegramRateLimiter
+
+logger = logging.getLogger(__name__)
+
+NOT_MODIFIED = "message is not modified"
+# Errors worth retrying: the request may succeed later without any change on our side.
+_TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError, ClientDecodeError)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class UnknownMethod(LookupError):
+    """The outbox names a Bot API method aiogram does not know."""
+
+
+class DocumentSource(Protocol):
+    """Where generated documents wait to be uploaded (e.g. the confirmation PDF)."""
+
+    async def get_document(self, document_id: int) -> StoredDocument | None: ...
+
+
+# An outbox row names a stored document by id; the sender uploads its bytes under this Bot API field.
+DOCUMENT_ID = "document_id"
+
+
+def build_method(message: OutboxMessage, document: StoredDocument | None = None) -> TelegramMethod[Any]:
+    """Builds the aiogram method object of a stored message; its chat id comes from the row."""
+    name = message.method
+    method_class = getattr(aiogram.methods, name[:1].upper() + name[1:], None)
+    if not (isinstance(method_class, type) and issubclass(method_class, TelegramMethod)):
+        raise UnknownMethod(f"unknown Bot API method {name!r}")
+    params = dict(message.params)
+    if DOCUMENT_ID in params:
+        if document is None:
+            raise UnknownMethod(f"document {params[DOCUMENT_ID]} of {name} is not stored")
+        del params[DOCUMENT_ID]
+        params["document"] = BufferedInputFile(document.content, filename=document.filename)
+    if "chat_id" in method_class.model_fields:
+        params["chat_id"] = message.chat_id
+    method: TelegramMethod[Any] = method_class.model_validate(params)
+    return method
+
+
+def _later(now: datetime, seconds: float) -> datetime:
+    """Returns `now` plus `seconds`, rounded up to the microsecond so the wait is never cut short."""
+    return now + timedelta(microseconds=math.ceil(seconds * 1_000_000))
+
+
+class OutboxSender:
+    """Sends due outbox messages through the bot, respecting Telegram's limits."""
+
+    def __init__(
+        self,
+        queue: OutboxQueue,
+        bot: Bot,
+        clock: Clock,
+        *,
+        overall_per_second: float = 30.0,
+        group_per_minute: float = 20.0,
+        private_per_second: float = 1.0,
+        batch_size: int = 100,
+        lease: timedelta = timedelta(minutes=3),
+        max_attempts: int = 10,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 600.0,
+        idle_interval: float = 1.0,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        documents: DocumentSource | None = None,
+    ) -> None:
+        self._queue = queue
+        self._documents = documents
+        self._bot = bot
+        self._clock = clock
+        self._batch_size = batch_size
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._idle_interval = idle_interval
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        epoch = clock.now()
+        # Seconds since the sender started: small floats keep the buckets exact to the microsecond.
+        self.limiter = TelegramRateLimiter(
+            lambda: (self._clock.now() - epoch).total_seconds(),
+            overall_per_second=overall_per_second,
+            group_per_minute=group_per_minute,
+            private_per_second=private_per_second,
+        )
+
+    async def run_once(self) -> int:
+        """Attempts every message due now whose chat has a token; returns how many were delivered."""
+        started = self._clock.now()
+        give_back_at = started + self._lease / 2
+        batch = await self._queue.claim_due(started, self._batch_size, started + self._lease)
+        delivered = 0
+        later: dict[int, datetime] = {}
+        for index, message in enumerate(batch):
+            assert message.id is not None, "claimed messages come from the database"
+            now = self._clock.now()
+            if now >= give_back_at:
+                later.update({rest.id: now for rest in batch[index:] if rest.id is not None})
+                break
+            wait = self.limiter.chat_delay(message.chat_id)
+            if wait > 0:
+                later[message.id] = _later(now, wait)
+                continue
+            if (wait := self.limiter.overall_delay()) > 0:
+                await self._sleep(wait)
+            self.limiter.acquire(message.chat_id)
+            delivered += await self._deliver(message, message.id)
+        await self._queue.postpone(later)
+        return delivered
+
+    async def run_forever(self, stop_event: asyncio.Event) -> None:
+        """Delivers messages until `stop_event` is set, sleeping until the next one is due."""
+        while not stop_event.is_set():
+            wait = self._idle_interval
+            try:
+                await self.run_once()
+                due = await self._queue.next_due()
+            except Exception:
+                # A database or programming error must not stop the delivery of other messages.
+                logger.exception("outbox round failed")
+            else:
+                if due is not None:
+                    wait = min(wait, max(0.0, (due - self._clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), timeout=wait)
+
+    async def _deliver(self, message: OutboxMessage, message_id: int) -> int:
+        """Sends one message and records the outcome; returns 1 if Telegram accepted it, else 0."""
+        try:
+            method = build_method(message, await self._document_of(message))
+        except (UnknownMethod, ValidationError) as error:
+            await self._queue.mark_failed(message_id, f"cannot build {message.method}: {error}")
+            return 0
+        try:
+            result = await self._bot(method)
+        except TelegramRetryAfter as error:
+            self.limiter.pause(message.chat_id, error.retry_after)
+            retry_at = _later(self._clock.now(), error.retry_after)
+            await self._queue.mark_retry(message_id, retry_at, str(error))
+        except TelegramMigrateToChat as error:
+            new_chat_id = error.migrate_to_chat_id
+            moved = await self._queue.move_chat(message.chat_id, new_chat_id, self._clock.now())
+            logger.info("chat %s became %s; %d messages follow", message.chat_id, new_chat_id, moved)
+            await self._queue.mark_retry(message_id, self._clock.now(), str(error))
+        except TelegramForbiddenError as error:
+            await self._queue.mark_blocked(message_id, str(error))
+        except TelegramBadRequest as error:
+            if NOT_MODIFIED in error.message:
+                await self._queue.mark_sent(message_id, _edited_message_id(message), self._clock.now())
+                return 1
+            await self._queue.mark_failed(message_id, str(error))
+        except TelegramEntityTooLarge as error:
+            await self._queue.mark_failed(message_id, str(error))
+        except _TRANSIENT as error:
+            await self._retry_later(message, message_id, error)
+        except TelegramAPIError as error:
+            await self._queue.mark_failed(message_id, str(error))
+        else:
+            await self._queue.mark_sent(message_id, _sent_message_id(result, message), self._clock.now())
+            return 1
+        return 0
+
+    async def _document_of(self, message: OutboxMessage) -> StoredDocument | None:
+        """Loads the stored document a sendDocument row refers to, if any."""
+        document_id = message.params.get(DOCUMENT_ID)
+        if document_id is None or self._documents is None:
+            return None
+        return await self._documents.get_document(int(document_id))
+
+    async def _retry_later(self, message: OutboxMessage, message_id: int, error: AiogramError) -> None:
+        """Schedules another attempt after a backoff, or gives up after `max_attempts` attempts."""
+        attempts = message.attempts + 1
+        if attempts >= self._max_attempts:
+            await self._queue.mark_failed(message_id, f"gave up after {attempts} attempts: {error}")
+            return
+        backoff = min(self._backoff_cap, self._backoff_base * 2 ** (attempts - 1))
+        # Jitter spreads the retries of many messages that failed together.
+        delay = backoff * self._rng.uniform(0.5, 1.0)
+        await self._queue.mark_retry(message_id, _later(self._clock.now(), delay), str(error))
+
+
+def _sent_message_id(result: object, message: OutboxMessage) -> int | None:
+    """Returns the id of the message Telegram created or edited, if the method deals with one."""
+    if isinstance(result, Message):
+        return result.message_id
+    return _edited_message_id(message)
+
+
+def _edited_message_id(message: OutboxMessage) -> int | None:
+    """Returns the id of the message an edit refers to, if any."""
+    message_id = message.params.get("message_id")
+    return int(message_id) if message_id is not None else None

@@ -1,0 +1,175 @@
+"""A fake Bot API session: answers each request by a policy, on a controlled clock, and records it.
+
+Answers go through aiogram's own check_response, so the sender sees the same exceptions as with
+the real server. A policy may also raise (a network error, or a simulated crash of the process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from domain.clock import Clock
+
+TOKEN = "42:TEST"
+
+
+class SimulatedCrash(BaseException):
+    """The sender process dies here; a BaseException, so nothing in the sender catches it."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the fake server answers: ok, or an error code with its description and parameters."""
+
+    error_code: int = 200
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    # The sender process dies "before" the request reaches Telegram or "after" Telegram handled it.
+    crash: Literal["before", "after"] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Tells whether Telegram accepted the request."""
+        return self.error_code == 200
+
+
+OK = Answer()
+CRASH_BEFORE_SENDING = Answer(crash="before")
+CRASH_AFTER_TELEGRAM_ACCEPTED = Answer(crash="after")
+
+
+def retry_after(seconds: int) -> Answer:
+    """A 429 flood-control answer."""
+    return Answer(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
+
+
+def blocked() -> Answer:
+    """A 403 from a user who blocked the bot."""
+    return Answer(403, "Forbidden: bot was blocked by the user")
+
+
+def migrated(to_chat_id: int) -> Answer:
+    """A 400 telling that the group became a supergroup."""
+    return Answer(
+        400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": to_chat_id}
+    )
+
+
+def bad_request(description: str) -> Answer:
+    """A 400 with the given description."""
+    return Answer(400, f"Bad Request: {description}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request the fake received, when, and what it answered."""
+
+    at: datetime
+    method: str
+    chat_id: int | None
+    text: str | None
+    answer: Answer
+
+
+Policy = Callable[[TelegramMethod[Any]], Answer | Exception]
+
+
+class FakeTelegram(BaseSession):
+    """Records every request with the clock's time and answers it by the policy (OK by default)."""
+
+    def __init__(self, clock: Clock, policy: Policy | None = None) -> None:
+        super().__init__()
+        self.clock = clock
+        self.policy: Policy = policy or (lambda _method: OK)
+        self.requests: list[Request] = []
+        self._message_ids = itertools.count(1)
+        self._arrived = asyncio.Event()
+
+    def delivered(self) -> list[Request]:
+        """Returns the requests Telegram accepted, oldest first."""
+        return [request for request in self.requests if request.answer.ok]
+
+    async def wait_delivered(self, count: int) -> None:
+        """Waits until Telegram has accepted `count` requests."""
+        while len(self.delivered()) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
+    ) -> TelegramType:
+        """Answers the request like the Bot API would, after recording it."""
+        answer = self.policy(method)
+        if isinstance(answer, Exception):
+            raise answer
+        if answer.crash == "before":
+            raise SimulatedCrash
+        chat_id = getattr(method, "chat_id", None)
+        self.requests.append(
+            Request(self.clock.now(), method.__api_method__, chat_id, getattr(method, "text", None), answer)
+        )
+        self._arrived.set()
+        if answer.crash == "after":
+            raise SimulatedCrash
+        payload: dict[str, Any] = {"ok": answer.ok}
+        if answer.ok:
+            payload["result"] = self._result(method, chat_id)
+        else:
+            payload.update(error_code=answer.error_code, description=answer.description)
+            if answer.parameters:
+                payload["parameters"] = answer.parameters
+        response = self.check_response(bot, method, answer.error_code, json.dumps(payload))
+        return response.result  # type: ignore[return-value]
+
+    def _result(self, method: TelegramMethod[Any], chat_id: Any) -> Any:
+        """Fabricates the result of a successful call."""
+        if method.__api_method__ in ("sendMessage", "editMessageText"):
+            chat_type = "private" if int(chat_id) > 0 else "supergroup"
+            message_id = getattr(method, "message_id", None) or next(self._message_ids)
+            return {
+                "message_id": message_id,
+                "date": int(self.clock.now().timestamp()),
+                "chat": {"id": int(chat_id), "type": chat_type},
+                "text": getattr(method, "text", ""),
+            }
+        return True
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        """The sender downloads nothing."""
+        raise AssertionError("no downloads expected")
+        yield b""
+
+
+def network_error(method: TelegramMethod[Any]) -> TelegramNetworkError:
+    """The error AiohttpSession raises when the connection fails."""
+    return TelegramNetworkError(method=method, message="ClientConnectorError: connection reset")
+
+
+def fake_bot(session: FakeTelegram) -> Bot:
+    """A Bot talking to the fake session."""
+    return Bot(TOKEN, session=session)

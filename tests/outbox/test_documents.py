@@ -1,0 +1,70 @@
+"""Stored documents (e.g. the confirmation PDF) are uploaded by the sender from the outbox (R-3.3)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram.types import BufferedInputFile
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.clock import FixedClock
+from domain.ports import OutboxMessage, StoredDocument
+from scheduler.outbox_sender import OutboxSender
+from storage.models import OutboxRow
+from storage.outbox_queue import SqlOutboxQueue
+from storage.uow import SqlUnitOfWork
+from tests.mocked_bot import MockedBot
+from tests.outbox.conftest import T0
+from tests.outbox.test_sender import fake_sleep
+
+
+class StoredDocuments:
+    """Serves documents like the review repository does, from a dict."""
+
+    def __init__(self, documents: dict[int, StoredDocument]) -> None:
+        self.documents = documents
+
+    async def get_document(self, document_id: int) -> StoredDocument | None:
+        """Returns the document or None."""
+        return self.documents.get(document_id)
+
+
+def pdf(document_id: int, created_at: datetime) -> StoredDocument:
+    """A tiny stand-in PDF."""
+    return StoredDocument(document_id, "o-1", "confirmation", "20260315001.pdf", b"%PDF-1.4 demo", created_at)
+
+
+async def test_a_send_document_row_uploads_the_stored_bytes_and_a_missing_one_fails(
+    new_uow: Callable[[], SqlUnitOfWork],
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    mocked_bot: MockedBot,
+) -> None:
+    async with new_uow() as uow:
+        present = OutboxMessage(7, "sendDocument", {"document_id": 1, "caption": "Order 20260315001"}, T0)
+        missing = OutboxMessage(8, "sendDocument", {"document_id": 2, "caption": "lost"}, T0)
+        await uow.outbox.enqueue(present)
+        await uow.outbox.enqueue(missing)
+        await uow.commit()
+    sender = OutboxSender(
+        SqlOutboxQueue(session_factory),
+        mocked_bot,
+        clock,
+        rng=random.Random(1),
+        sleep=fake_sleep(clock),
+        documents=StoredDocuments({1: pdf(1, T0)}),
+    )
+
+    assert await sender.run_once() == 1
+
+    [request] = mocked_bot.requests_for("sendDocument")
+    assert request.params["chat_id"] in (7, "7")
+    [upload] = request.files.values()
+    assert isinstance(upload, BufferedInputFile)
+    assert (upload.filename, upload.data) == ("20260315001.pdf", b"%PDF-1.4 demo")
+    async with session_factory() as session:
+        states = dict((await session.execute(select(OutboxRow.id, OutboxRow.state))).all())
+    assert (states[present.id], states[missing.id]) == ("sent", "failed")
