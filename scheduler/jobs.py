@@ -1,0 +1,48 @@
+"""The APScheduler jobs of the bot's event loop: sweeps over the database, never one timer per order."""
+
+from __future__ import annotations
+
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler.sla import SlaSweeper
+
+SLA_SWEEP_JOB = "sla-sweep"
+SLA_DIGEST_JOB = "sla-digest"
+# A digest or sweep that could not start on time (event loop busy, process suspended) still runs
+# within this many seconds; a later one is skipped, and the next run catches up from the database.
+DEFAULT_MISFIRE_GRACE_SECONDS = 300
+
+
+def build_scheduler(
+    sweeper: SlaSweeper,
+    *,
+    timezone: str,
+    misfire_grace_time: int = DEFAULT_MISFIRE_GRACE_SECONDS,
+) -> AsyncIOScheduler:
+    """Creates the scheduler with the SLA sweep and the twice-daily digest; start() it in the running loop."""
+    scheduler = AsyncIOScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": AsyncIOExecutor()},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace_time},
+        timezone=timezone,
+    )
+    settings = sweeper.settings
+    scheduler.add_job(
+        sweeper.sweep,
+        IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
+        id=SLA_SWEEP_JOB,
+        name="SLA warnings, breaches and escalations",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        sweeper.digest,
+        CronTrigger(hour=",".join(str(hour) for hour in settings.digest_hours), minute=0, timezone=timezone),
+        id=SLA_DIGEST_JOB,
+        name="Order desk progress check (R-5.1)",
+        replace_existing=True,
+    )
+    return scheduler

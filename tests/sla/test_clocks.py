@@ -1,0 +1,170 @@
+"""Clocks follow the order through its statuses (issue 6, time-limit table), and the SLA button data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.callbacks import (
+    MAX_CALLBACK_BYTES,
+    pack_sla_ack,
+    pack_sla_ack_batch,
+    pack_sla_open,
+    parse_sla,
+)
+from domain.clock import FixedClock
+from domain.errors import NotPermitted
+from domain.model import Order
+from domain.services import Actor, confirm_order, pause_stage, perform_action
+from domain.sla import Department, sync_clocks
+from domain.sla_alerts import chat_for, departments_of_chat, format_span
+from domain.status import Action, ExceptionType, OrderStatus, Role, Service
+from tests.sla.conftest import SLA, TEAM_CHATS, UowFactory
+from tests.storage.factories import make_order
+
+T0 = datetime(2026, 3, 16, 2, tzinfo=UTC)  # Monday 10:00 in Shanghai
+SYSTEM = frozenset({Role.SYSTEM})
+DESK = frozenset({Role.ORDER_DESK})
+
+
+def step(order: Order, action: Action, at: datetime, roles: frozenset[Role] = DESK, **kwargs: object) -> None:
+    """Applies an action and lets the clocks follow."""
+    order.apply(action, actor_id=1, roles=roles, now=at, **kwargs)  # type: ignore[arg-type]
+    sync_clocks(order, at, SLA)
+
+
+def running(order: Order) -> dict[str, datetime]:
+    """Returns the running clocks by stage with their due times."""
+    return {clock.stage: clock.due_at for clock in order.clocks if clock.running}
+
+
+def test_each_status_change_closes_the_stage_left_and_opens_the_next() -> None:
+    order = make_order(created_at=T0)
+    step(order, Action.PASS_VALIDATION, T0, SYSTEM)
+    assert running(order) == {"first_review": T0 + timedelta(hours=2)}
+
+    step(order, Action.APPROVE, T0 + timedelta(hours=3))
+    assert running(order) == {"confirmation": T0 + timedelta(hours=4)}
+    (review,) = [clock for clock in order.clocks if clock.stage == "first_review"]
+    assert (review.finished_at, review.met) == (T0 + timedelta(hours=3), False)
+
+    step(order, Action.CONFIRM, T0 + timedelta(hours=3, minutes=30), SYSTEM)
+    assert running(order) == {"picking": T0 + timedelta(hours=27, minutes=30)}
+    assert [clock.met for clock in order.clocks if not clock.running] == [False, True]
+
+
+def test_an_overseas_warehouse_order_picks_in_12_hours_and_goes_to_last_mile_after_outbound() -> None:
+    order = make_order(created_at=T0)
+    order.service = Service.OVERSEAS_WAREHOUSE
+    order.status = OrderStatus.AWAITING_CONFIRMATION
+    step(order, Action.CONFIRM, T0, SYSTEM)
+    assert running(order) == {"picking_overseas": T0 + timedelta(hours=12)}
+    step(order, Action.PICK, T0 + timedelta(hours=1), frozenset({Role.WAREHOUSE}))
+    step(order, Action.OUTBOUND_SCAN, T0 + timedelta(hours=2), frozenset({Role.WAREHOUSE}))
+    assert running(order) == {"last_mile": T0 + timedelta(hours=26)}
+
+
+def test_an_exception_pauses_the_interrupted_stage_and_resolving_it_resumes_with_the_time_left() -> None:
+    order = make_order(created_at=T0)
+    order.status = OrderStatus.AWAITING_CONFIRMATION
+    step(order, Action.CONFIRM, T0, SYSTEM)
+    step(
+        order,
+        Action.RAISE_EXCEPTION,
+        T0 + timedelta(hours=4),
+        frozenset({Role.WAREHOUSE}),
+        exception_type=ExceptionType.DAMAGED,
+    )
+    assert running(order) == {"picking": T0 + timedelta(hours=24), "evidence": T0 + timedelta(hours=6)}
+    picking = next(clock for clock in order.clocks if clock.stage == "picking")
+    assert picking.paused_at == T0 + timedelta(hours=4)
+
+    step(order, Action.RESOLVE_EXCEPTION, T0 + timedelta(hours=9))
+    assert running(order) == {"picking": T0 + timedelta(hours=29)}  # 5 hours in the exception do not count
+    assert picking.paused_at is None
+
+
+def test_a_cancellation_before_outbound_runs_check_and_done_clocks_and_ends_in_completion() -> None:
+    order = make_order(created_at=T0)
+    order.status = OrderStatus.AWAITING_CONFIRMATION
+    step(order, Action.CONFIRM, T0, SYSTEM)
+    step(order, Action.REQUEST_CANCELLATION, T0 + timedelta(hours=1), frozenset({Role.CUSTOMER}))
+    assert running(order) == {
+        "picking": T0 + timedelta(hours=24),
+        "cancel_check": T0 + timedelta(hours=2),
+        "cancel_done": T0 + timedelta(hours=3),
+    }
+    step(order, Action.CONFIRM_CANCELLATION, T0 + timedelta(hours=2, minutes=30))
+    assert running(order) == {"completion": T0 + timedelta(hours=26, minutes=30)}
+    met = {clock.stage: clock.met for clock in order.clocks if not clock.running}
+    # The picking clock is judged when it was paused (1h in), the cancellation check was late.
+    assert met == {"picking": True, "cancel_check": False, "cancel_done": True}
+
+
+def test_a_status_without_a_limit_closes_the_clock_and_opens_none() -> None:
+    order = make_order(created_at=T0)
+    order.status = OrderStatus.OUTBOUND
+    step(order, Action.BOOK, T0, frozenset({Role.LOGISTICS}))
+    assert running(order) == {}
+
+
+async def test_use_cases_keep_the_clocks_when_given_the_sla_context(new_uow: UowFactory) -> None:
+    order = make_order(created_at=T0)
+    async with new_uow() as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    clock = FixedClock(T0)
+    await perform_action(new_uow(), order.id, Action.PASS_VALIDATION, Actor(None, SYSTEM), clock, sla=SLA)
+    clock.advance(timedelta(minutes=30))
+    await perform_action(new_uow(), order.id, Action.APPROVE, Actor(5, DESK), clock, sla=SLA)
+    clock.advance(timedelta(minutes=30))
+    await confirm_order(new_uow(), order.id, clock, "Asia/Shanghai", sla=SLA)
+    await perform_action(new_uow(), order.id, Action.PICK, Actor(6, frozenset({Role.WAREHOUSE})), clock)
+
+    async with new_uow() as uow:
+        stored = await uow.orders.get(order.id)
+    # Without the context (the last call) the clocks are left as they were.
+    assert [(clock.stage, clock.met) for clock in stored.clocks] == [
+        ("first_review", True),
+        ("confirmation", True),
+        ("picking", None),
+    ]
+
+
+async def test_only_staff_may_pause_a_clock(new_uow: UowFactory) -> None:
+    with pytest.raises(NotPermitted):
+        await pause_stage(new_uow(), "any", Actor(9, frozenset({Role.CUSTOMER})), FixedClock(T0))
+
+
+def test_button_data_round_trips_and_fits_telegrams_limit() -> None:
+    order_id = "0f8e7a52-7d4c-4b9e-9a57-3c1d2e4f5a6b"
+    for data in (pack_sla_ack(2**62), pack_sla_ack_batch("a" * 16), pack_sla_open(order_id)):
+        assert len(data.encode()) <= MAX_CALLBACK_BYTES
+    assert parse_sla(pack_sla_ack(12)).alert_id == 12  # type: ignore[union-attr]
+    assert parse_sla(pack_sla_open(order_id)).value == order_id  # type: ignore[union-attr]
+    for garbage in (None, "", "sa:ack:", "sa:ack:x1", "sa:nope:1", "lang:zh", "sa:ack"):
+        assert parse_sla(garbage) is None
+
+
+def test_departments_without_a_chat_are_told_in_the_order_desk_chat() -> None:
+    chats = {"order_desk": -1, "warehouse": -2}
+    assert chat_for(Department.WAREHOUSE, chats) == -2
+    assert chat_for(Department.FINANCE, chats) == -1
+    assert chat_for(Department.FINANCE, {}) is None
+    assert Department.ORDER_DESK_HEAD in departments_of_chat(TEAM_CHATS["order_desk"], TEAM_CHATS)
+    assert departments_of_chat(-2, chats) == {Department.WAREHOUSE}
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(0), "0m"),
+        (timedelta(minutes=5), "5m"),
+        (timedelta(hours=2), "2h"),
+        (timedelta(days=1, minutes=1), "1d 1m"),
+        (timedelta(seconds=-5), "0m"),
+    ],
+)
+def test_format_span(span: timedelta, text: str) -> None:
+    assert format_span(span) == text

@@ -1,0 +1,271 @@
+"""/sla in a team chat and the Acknowledge button, through Dispatcher.feed_update on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.types import Update
+from babel.messages.pofile import read_po
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import LOCALES_DIR, LanguageMiddleware, create_i18n
+from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from domain.clock import FixedClock
+from domain.sla import Stage
+from domain.sla_alerts import DEPARTMENT_LABELS, STAGE_LABELS
+from domain.status import Role
+from handlers import sla as sla_handlers
+from scheduler import sla as scheduler_sla
+from scheduler.sla import SlaSweeper
+from tests.mocked_bot import MockedBot
+from tests.sla.conftest import (
+    ORDER_DESK_CHAT,
+    SLA,
+    TEAM_CHATS,
+    WAREHOUSE_CHAT,
+    UowFactory,
+    outbox_rows,
+    recorded_alerts,
+    seed_clock,
+)
+
+START = datetime(2026, 3, 16, 2, tzinfo=UTC)  # Monday 10:00 in Shanghai
+CLERK = 301
+PICKER = 302
+OTHER_CLERK = 303
+ADMIN = 900
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The controlled time of the test."""
+    return FixedClock(START)
+
+
+@pytest.fixture
+def dispatcher(new_uow: UowFactory, clock: FixedClock) -> Dispatcher:
+    """A dispatcher with the production middlewares and the SLA router on the test database."""
+    dispatcher = Dispatcher(sla=SLA, clock=clock, team_chats=TEAM_CHATS)
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
+    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN]))
+    dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n("en")))
+    router = sla_handlers.router
+    if router.parent_router is not None:  # taken over from the previous test's dispatcher
+        router.parent_router.sub_routers.remove(router)
+        router._parent_router = None
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[MockedBot]:
+    """A recording bot with the production defaults; fails the test on any Bot API violation."""
+    mocked = MockedBot(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    yield mocked
+    mocked.assert_no_violations()
+
+
+@pytest.fixture
+async def staff(new_uow: UowFactory) -> None:
+    """An order-desk clerk, another clerk and a warehouse picker."""
+    async with new_uow() as uow:
+        for user_id, role in (
+            (CLERK, Role.ORDER_DESK),
+            (OTHER_CLERK, Role.ORDER_DESK),
+            (PICKER, Role.WAREHOUSE),
+        ):
+            await uow.staff.grant(user_id, role, by=None, at=START)
+        await uow.commit()
+
+
+def _user(user_id: int, name: str) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
+
+
+def command(update_id: int, text: str, chat_id: int, user_id: int = CLERK) -> Update:
+    """Builds a command message in a team chat."""
+    return Update.model_validate(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": int(START.timestamp()),
+                "chat": {"id": chat_id, "type": "supergroup", "title": "Team"},
+                "from": _user(user_id, "Ann"),
+                "text": text,
+                "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+            },
+        }
+    )
+
+
+def press(update_id: int, data: str, user_id: int, name: str, alert: dict[str, Any]) -> Update:
+    """Builds a button press on an alert message as the bot sent it."""
+    return Update.model_validate(
+        {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cb{update_id}",
+                "from": _user(user_id, name),
+                "chat_instance": "team",
+                "data": data,
+                "message": {
+                    "message_id": 77,
+                    "date": int(START.timestamp()),
+                    "chat": {"id": alert["chat_id"], "type": "supergroup", "title": "Team"},
+                    "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
+                    "text": alert["text"],
+                    "reply_markup": alert["reply_markup"],
+                },
+            },
+        }
+    )
+
+
+async def breach_alert(
+    new_uow: UowFactory, session_factory: Sessions, clock: FixedClock, render: Any
+) -> dict[str, Any]:
+    """Lets a first review run late, sweeps, and returns the alert message queued for the order desk."""
+    await seed_clock(new_uow, Stage.FIRST_REVIEW, START)
+    clock.current = START + timedelta(hours=2, minutes=10)
+    await SlaSweeper(uow_factory=new_uow, clock=clock, sla=SLA, team_chats=TEAM_CHATS, render=render).sweep()
+    (row,) = await outbox_rows(session_factory)
+    # The bot's copy of the message: plain text, as Telegram returns it (entities aside).
+    text = row.params["text"].replace("<b>", "").replace("</b>", "")
+    return {"chat_id": row.chat_id, "text": text, "reply_markup": row.params["reply_markup"]}
+
+
+def answers(bot: MockedBot) -> list[dict[str, Any]]:
+    """Returns the answerCallbackQuery params so far."""
+    return [request.params for request in bot.requests_for("answerCallbackQuery")]
+
+
+@pytest.mark.usefixtures("staff")
+async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
+    dispatcher: Dispatcher,
+    bot: MockedBot,
+    new_uow: UowFactory,
+    session_factory: Sessions,
+    clock: FixedClock,
+    render: Any,
+) -> None:
+    alert = await breach_alert(new_uow, session_factory, clock, render)
+    acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+    await dispatcher.feed_update(bot, press(1, acknowledge, CLERK, "Ann", alert))
+    await dispatcher.feed_update(bot, press(2, acknowledge, OTHER_CLERK, "Bo", alert))
+
+    (edit,) = bot.requests_for("editMessageText")
+    assert edit.params["text"].endswith("✅ Acknowledged by Ann at 03-16 12:10.")
+    assert [button["text"] for button in edit.decoded("reply_markup")["inline_keyboard"][0]] == ["Open order"]
+    first, second = answers(bot)
+    assert first["text"] == "Acknowledged; the escalation is stopped."
+    assert second["text"] == "Already acknowledged by Ann at 03-16 12:10." and second["show_alert"] == "true"
+    (row,) = await recorded_alerts(session_factory)
+    assert (row.acknowledged_by, row.acknowledged_by_name) == (CLERK, "Ann")
+
+
+@pytest.mark.usefixtures("staff")
+async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
+    dispatcher: Dispatcher,
+    bot: MockedBot,
+    new_uow: UowFactory,
+    session_factory: Sessions,
+    clock: FixedClock,
+    render: Any,
+) -> None:
+    alert = await breach_alert(new_uow, session_factory, clock, render)
+    acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+    await dispatcher.feed_update(bot, press(1, acknowledge, PICKER, "Pat", alert))
+
+    assert bot.requests_for("editMessageText") == []
+    (answer,) = answers(bot)
+    assert answer["text"] == "Only order desk staff, the order desk or an admin can acknowledge this alert."
+    (row,) = await recorded_alerts(session_factory)
+    assert row.acknowledged_at is None
+
+
+@pytest.mark.usefixtures("staff")
+async def test_open_order_shows_the_running_clock(
+    dispatcher: Dispatcher,
+    bot: MockedBot,
+    new_uow: UowFactory,
+    session_factory: Sessions,
+    clock: FixedClock,
+    render: Any,
+) -> None:
+    alert = await breach_alert(new_uow, session_factory, clock, render)
+    open_order = alert["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+
+    await dispatcher.feed_update(bot, press(1, open_order, CLERK, "Ann", alert))
+
+    (message,) = bot.requests_for("sendMessage")
+    assert "first review (order desk): due 03-16 12:00, 10m overdue" in message.params["text"]
+
+
+@pytest.mark.usefixtures("staff")
+async def test_sla_lists_the_teams_overdue_and_at_risk_orders_worst_first(
+    dispatcher: Dispatcher, bot: MockedBot, new_uow: UowFactory, clock: FixedClock
+) -> None:
+    late = await seed_clock(new_uow, Stage.FIRST_REVIEW, START - timedelta(hours=3))  # 1h overdue
+    later = await seed_clock(new_uow, Stage.CONFIRMATION, START - timedelta(hours=4))  # 3h overdue
+    risky = await seed_clock(new_uow, Stage.FIRST_REVIEW, START - timedelta(minutes=100))  # 20m left
+    await seed_clock(new_uow, Stage.FIRST_REVIEW, START)  # fine
+    await seed_clock(new_uow, Stage.PICKING, START - timedelta(days=2))  # the warehouse's, not listed
+
+    await dispatcher.feed_update(bot, command(1, "/sla", ORDER_DESK_CHAT))
+
+    (message,) = bot.requests_for("sendMessage")
+    lines = message.params["text"].split("\n")
+    assert lines[0] == "⏱ order desk, order desk head: 2 overdue, 1 at risk."
+    assert lines[1:] == [
+        f"🚨 <b>{later.reference}</b> · confirmation · 3h overdue",
+        f"🚨 <b>{late.reference}</b> · first review · 1h overdue",
+        f"⚠️ <b>{risky.reference}</b> · first review · 20m left",
+    ]
+
+
+@pytest.mark.usefixtures("staff")
+async def test_sla_in_the_warehouse_chat_lists_only_warehouse_stages_and_outside_a_team_chat_explains(
+    dispatcher: Dispatcher, bot: MockedBot, new_uow: UowFactory
+) -> None:
+    await seed_clock(new_uow, Stage.FIRST_REVIEW, START - timedelta(hours=3))
+
+    await dispatcher.feed_update(bot, command(1, "/sla", WAREHOUSE_CHAT, PICKER))
+    await dispatcher.feed_update(bot, command(2, "/sla", -999, PICKER))
+
+    first, second = (request.params["text"] for request in bot.requests_for("sendMessage"))
+    assert first == "✅ warehouse: every step is within its time limit."
+    assert second.startswith("Send /sla in a team chat")
+
+
+async def test_sla_is_for_staff_only(dispatcher: Dispatcher, bot: MockedBot) -> None:
+    await dispatcher.feed_update(bot, command(1, "/sla", ORDER_DESK_CHAT, user_id=12345))
+
+    (message,) = bot.requests_for("sendMessage")
+    assert message.params["text"] == "/sla is for staff."
+
+
+def test_every_sla_text_is_translated_into_chinese() -> None:
+    with (LOCALES_DIR / "zh" / "LC_MESSAGES" / "sla.po").open("rb") as po_file:
+        catalog = read_po(po_file, locale="zh")
+    msgids = [
+        value for name, value in vars(scheduler_sla).items() if name.endswith(("_TEXT", "_LINE", "_BUTTON"))
+    ]
+    msgids += [
+        *STAGE_LABELS.values(),
+        *DEPARTMENT_LABELS.values(),
+        "Acknowledged; the escalation is stopped.",
+    ]
+    missing = [msgid for msgid in msgids if msgid not in catalog or not catalog[msgid].string]
+    assert len(msgids) > 40 and missing == []
+    i18n = create_i18n("en")
+    assert i18n.gettext(scheduler_sla.ACKNOWLEDGE_BUTTON, locale="zh") == "确认处理"

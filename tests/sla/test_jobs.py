@@ -1,0 +1,72 @@
+"""The APScheduler wiring: one sweep job and the 09:00/15:00 digest, coalesced, one instance, in memory."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.memory import MemoryJobStore
+
+from domain.clock import FixedClock
+from scheduler.jobs import SLA_DIGEST_JOB, SLA_SWEEP_JOB, build_scheduler
+from scheduler.sla import SlaSweeper, SweepReport, SweepSettings
+from tests.sla.conftest import SLA, TEAM_CHATS
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class CountingSweeper(SlaSweeper):
+    """A sweeper that only counts its runs."""
+
+    def __init__(self, settings: SweepSettings) -> None:
+        super().__init__(
+            uow_factory=lambda: None,  # type: ignore[arg-type, return-value]
+            clock=FixedClock(datetime(2026, 3, 16, tzinfo=UTC)),
+            sla=SLA,
+            team_chats=TEAM_CHATS,
+            render=lambda msgid, locale, **params: msgid,
+            settings=settings,
+        )
+        self.sweeps = 0
+
+    async def sweep(self) -> SweepReport:
+        """Counts a sweep."""
+        self.sweeps += 1
+        return SweepReport()
+
+
+async def test_the_jobs_are_configured_as_the_issue_asks() -> None:
+    scheduler = build_scheduler(CountingSweeper(SweepSettings(sweep_seconds=60)), timezone="Asia/Shanghai")
+    scheduler.start(paused=True)  # jobs get their defaults when the scheduler adds them to the store
+    scheduler.shutdown(wait=False)
+
+    sweep, digest = scheduler.get_job(SLA_SWEEP_JOB), scheduler.get_job(SLA_DIGEST_JOB)
+    assert isinstance(scheduler._jobstores["default"], MemoryJobStore)
+    for job in (sweep, digest):
+        assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 300)
+    assert sweep.trigger.interval.total_seconds() == 60
+    fire = digest.trigger.get_next_fire_time(None, datetime(2026, 3, 16, 9, 30, tzinfo=SHANGHAI))
+    assert fire == datetime(2026, 3, 16, 15, tzinfo=SHANGHAI)
+    fire = digest.trigger.get_next_fire_time(None, datetime(2026, 3, 16, 15, 1, tzinfo=SHANGHAI))
+    assert fire == datetime(2026, 3, 17, 9, tzinfo=SHANGHAI)
+
+
+async def test_the_sweep_runs_in_the_event_loop_every_interval() -> None:
+    sweeper = CountingSweeper(SweepSettings(sweep_seconds=1))
+    scheduler = build_scheduler(sweeper, timezone="Asia/Shanghai")
+    scheduler.start()
+    try:
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if sweeper.sweeps >= 2:
+                break
+    finally:
+        scheduler.shutdown(wait=False)
+    assert sweeper.sweeps >= 2
+
+
+def test_a_short_sweep_interval_keeps_a_chat_under_20_messages_a_minute() -> None:
+    assert SweepSettings(sweep_seconds=60).messages_per_sweep == 20
+    assert SweepSettings(sweep_seconds=5).messages_per_sweep == 1
+    assert SweepSettings(sweep_seconds=30).messages_per_sweep == 10
