@@ -1,0 +1,633 @@
+"""Order intake on every channel (R-1, R-2): check a draft, price it, and store it as a new order.
+
+`place_order` is the one way an order comes in, from the customer's chat, staff entry of offline
+orders and the platform API alike. A draft is checked as a whole (every FieldError at once); an
+invalid draft raises InvalidInput and stores nothing. A valid one becomes an Order that is
+submitted and passes validation (SUBMITTED -> PENDING_REVIEW) in one transaction, with:
+
+- the submission in the audit trail (who, which channel, and for offline orders when the order was
+  received and that the customer confirmed it, R-1.3);
+- for offline orders the entry clock (R-1.4: 1 hour after receipt, 30 minutes when urgent, from the
+  SLA policy), opened at the time received and closed at entry, and a `late_entry` audit line when
+  the limit was missed;
+- goods that screening allows only after a second review (R-2.2, R-3.2) as a `needs_second_review`
+  audit line; `second_review_flags(order)` reads them back for the review step.
+
+`place_platform_order` adds what the platform API needs: the order remembers the API key that
+created it, and an Idempotency-Key makes a retried request return the same order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any, TypeVar
+
+from domain.clock import Clock
+from domain.errors import DomainError, NotPermitted
+from domain.model import Address, AuditEvent, Customer, Item, Order, new_reference
+from domain.ports import ApiOrderLink, PlatformUnitOfWork, UnitOfWork
+from domain.pricing import Quote, quote
+from domain.services import EventHandlers, dispatch_events
+from domain.sla import SlaContext, SlaPolicy, entry_stage, load_policy, sync_clocks
+from domain.status import Action, Channel, OrderStatus, Role
+from domain.validation import (
+    PAYMENT_METHOD_MAX,
+    FieldError,
+    InvalidInput,
+    check_items,
+    normalize_city,
+    normalize_customer_name,
+    normalize_email,
+    normalize_item_name,
+    normalize_phone,
+    normalize_postcode,
+    normalize_street,
+    parse_country,
+    parse_declared_value,
+    parse_quantity,
+    parse_service,
+    parse_weight_kg,
+    review_flags,
+    validate_order,
+)
+from domain.validation import describe as describe_validation
+
+Number = Decimal | int | float | str | None
+T = TypeVar("T")
+
+SUBMIT_ACTION = "submit"
+LATE_ENTRY_ACTION = "late_entry"
+SECOND_REVIEW_ACTION = "needs_second_review"
+# Staff who may enter offline orders (R-1.3).
+OFFLINE_ENTRY_ROLES = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
+SYSTEM = frozenset({Role.SYSTEM})
+
+# Sized to the columns that store them.
+PAYMENT_METHOD_COLUMN = 32
+SKU_MAX = 64
+EXTERNAL_REF_MAX = 100
+LANGUAGE_MAX = 8
+HS_CODE_DIGITS = (6, 10)
+DIMENSION_MAX_CM = Decimal(1000)
+DIMENSIONS = ("length_cm", "width_cm", "height_cm")
+
+
+@dataclass
+class CustomerDraft:
+    """The customer as entered, not yet checked."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    telegram_user_id: int | None = None
+    language: str = "en"
+
+
+@dataclass
+class AddressDraft:
+    """The delivery address as entered; country is an ISO code or a name (English or Chinese)."""
+
+    country: str | None = None
+    city: str | None = None
+    street: str | None = None
+    postcode: str | None = None
+    area: str | None = None
+
+
+@dataclass
+class ItemDraft:
+    """One goods line as entered; declared_value is the value of the whole line."""
+
+    name: str | None = None
+    quantity: Number = None
+    weight_kg: Number = None
+    declared_value: Number = None
+    sku: str | None = None
+    fragile: bool = False
+    hs_code: str | None = None
+    length_cm: Number = None
+    width_cm: Number = None
+    height_cm: Number = None
+
+
+@dataclass
+class OrderDraft:
+    """Everything an order is made from, on any channel (R-1.2), before it is checked.
+
+    amount None means the customer pays the quote (the chat wizard shows it in the preview);
+    an amount given must equal the quote to the cent (R-2.3). entered_by, received_at and
+    customer_confirmed are for offline orders (R-1.3, R-1.4); source names who sent a platform
+    order (the API key's name).
+    """
+
+    customer: CustomerDraft = field(default_factory=CustomerDraft)
+    address: AddressDraft = field(default_factory=AddressDraft)
+    items: list[ItemDraft] = field(default_factory=list)
+    service: str | None = None
+    payment_method: str | None = None
+    amount: Number = None
+    currency: str | None = None
+    paid: bool = False
+    remarks: str | None = None
+    urgent: bool = False
+    channel: Channel = Channel.TELEGRAM
+    external_ref: str | None = None
+    entered_by: int | None = None
+    received_at: datetime | None = None
+    customer_confirmed: bool = False
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """A stored order with its quote, its second-review flags and, for a late offline entry, by how much."""
+
+    order: Order
+    quote: Quote
+    review_flags: tuple[FieldError, ...] = ()
+    late_by: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class PlatformOrder:
+    """The answer to a platform order request: the order, its quote, and whether it was a retry."""
+
+    order: Order
+    quote: Quote
+    replayed: bool
+    review_flags: tuple[FieldError, ...] = ()
+
+
+class IdempotencyConflict(DomainError):
+    """An Idempotency-Key was used before for a different request."""
+
+    def __init__(self, idempotency_key: str, reference: str) -> None:
+        self.idempotency_key = idempotency_key
+        self.reference = reference
+        super().__init__(
+            f"Idempotency-Key {idempotency_key!r} was used for a different request (order {reference})"
+        )
+
+
+# English sentences for the intake codes validation.MESSAGES does not have.
+MESSAGES: dict[str, str] = {
+    "offline.entered_by_required": "an offline order needs the staff member who enters it",
+    "offline.received_at_required": "an offline order needs the time it was received; please give it",
+    "offline.received_at_naive": "the time received needs a time zone; please give it with its offset",
+    "offline.received_at_future": "the time received ({received_at}) is later than now ({now}); "
+    "please check it",
+    "offline.unconfirmed": "the customer has not confirmed the order; check every field with them "
+    "and record their confirmation first",
+    "channel.unknown": "'{text}' is not an order channel; use one of {choices}",
+    "telegram_user_id.invalid": "the Telegram user id must be a positive whole number",
+    "telegram_user_id.required": "an order from the chat needs the customer's Telegram user id",
+    "language.invalid": "the language must be a language code such as en or zh",
+    "external_ref.too_long": "the external reference is too long (at most {max} characters)",
+    "item.sku_too_long": "the SKU is too long (at most {max} characters); please shorten it",
+    "item.hs_code_invalid": "'{text}' is not an HS code; it has {min} to {max} digits, "
+    "e.g. 8517.12 or 851712",
+    "item.dimension_invalid": "the dimension must be a number of cm, more than 0 and at most {max}, e.g. 30",
+    "item.dimensions_incomplete": "give all three dimensions (length, width, height in cm) or none",
+}
+
+
+def describe(error: FieldError) -> str:
+    """Says in English which field is wrong, what is wrong and how to fix it (intake codes included)."""
+    template = MESSAGES.get(error.code)
+    if template is None:
+        return describe_validation(error)
+    params = {**error.params}
+    try:
+        return f"{error.field}: {template.format(**params)}"
+    except KeyError:
+        return f"{error.field}: {template}"
+
+
+def _text(value: object) -> str:
+    """Returns the value as trimmed text ('' for None)."""
+    return "" if value is None else str(value).strip()
+
+
+def _parsed(parse: Callable[[Any], T], value: object) -> T | None:
+    """Returns what a single-field parser makes of the value, or None if it refuses it."""
+    try:
+        return parse(value)
+    except InvalidInput:
+        return None
+
+
+def _number(value: Number) -> Decimal | None:
+    """Reads a finite decimal from a number or numeric text; None if it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _dimension(value: Number, path: str, errors: list[FieldError]) -> Decimal | None:
+    """Reads one dimension in cm; notes an error if it is not a sane positive number."""
+    number = _number(value)
+    if number is None or not Decimal(0) < number <= DIMENSION_MAX_CM:
+        errors.append(FieldError(path, "item.dimension_invalid", {"max": str(DIMENSION_MAX_CM)}))
+        return None
+    return number
+
+
+def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemDraft:
+    """Returns the line with its numbers parsed where possible; notes errors the validator misses."""
+    prefix = f"items[{index}]"
+    quantity = _parsed(parse_quantity, item.quantity)
+    weight = _parsed(parse_weight_kg, item.weight_kg)
+    value = _parsed(parse_declared_value, item.declared_value)
+    given = [name for name in DIMENSIONS if getattr(item, name) is not None]
+    dimensions: dict[str, Decimal | None] = dict.fromkeys(DIMENSIONS)
+    if given and len(given) < len(DIMENSIONS):
+        errors.append(FieldError(f"{prefix}.{DIMENSIONS[0]}", "item.dimensions_incomplete"))
+    elif given:
+        parsed = {name: _dimension(getattr(item, name), f"{prefix}.{name}", errors) for name in DIMENSIONS}
+        if all(number is not None for number in parsed.values()):
+            dimensions = parsed
+    if item.sku is not None and len(_text(item.sku)) > SKU_MAX:
+        errors.append(FieldError(f"{prefix}.sku", "item.sku_too_long", {"max": str(SKU_MAX)}))
+    if item.hs_code is not None and _hs_code(item.hs_code) is None:
+        low, high = HS_CODE_DIGITS
+        params = {"text": _text(item.hs_code), "min": str(low), "max": str(high)}
+        errors.append(FieldError(f"{prefix}.hs_code", "item.hs_code_invalid", params))
+    # Parsed values where parsing worked, so pricing never sees '2 kg' or '3.0'; the validator
+    # reports the raw values that did not parse.
+    return replace(
+        item,
+        quantity=item.quantity if quantity is None else quantity,
+        weight_kg=item.weight_kg if weight is None else weight,
+        declared_value=item.declared_value if value is None else value,
+        **dimensions,
+    )
+
+
+def _hs_code(text: object) -> str | None:
+    """Returns the HS code as digits only (dots and spaces dropped), or None if it is not one."""
+    digits = "".join(ch for ch in _text(text) if ch not in ". ")
+    low, high = HS_CODE_DIGITS
+    return digits if digits.isdigit() and digits.isascii() and low <= len(digits) <= high else None
+
+
+def _priced_draft(draft: OrderDraft) -> tuple[OrderDraft, list[FieldError]]:
+    """Returns the draft with its lines' numbers parsed, and the line errors the validator does not check."""
+    errors: list[FieldError] = []
+    lines = [_priced_line(item, index, errors) for index, item in enumerate(draft.items or [])]
+    return replace(draft, items=lines), errors
+
+
+def _channel(value: object) -> Channel | None:
+    """Returns the channel, or None if the value names none."""
+    try:
+        return Channel(value)
+    except ValueError:
+        return None
+
+
+def check_draft(draft: OrderDraft, now: datetime) -> list[FieldError]:
+    """Lists every problem of a draft at once: R-2 validation plus the intake rules of each channel."""
+    priced, errors = _priced_draft(draft)
+    errors = [*validate_order(priced), *errors]
+    customer = draft.customer or CustomerDraft()
+    user_id = customer.telegram_user_id
+    if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int) or user_id <= 0):
+        errors.append(FieldError("customer.telegram_user_id", "telegram_user_id.invalid"))
+    language = _text(customer.language)
+    if not (language.replace("-", "").isalpha() and language.isascii() and len(language) <= LANGUAGE_MAX):
+        errors.append(FieldError("customer.language", "language.invalid"))
+    method = _text(draft.payment_method)
+    # The validator allows a longer method than the column holds.
+    if PAYMENT_METHOD_COLUMN < len(method) <= PAYMENT_METHOD_MAX:
+        errors.append(
+            FieldError("payment.method", "payment_method.too_long", {"max": str(PAYMENT_METHOD_COLUMN)})
+        )
+    if draft.external_ref is not None and len(_text(draft.external_ref)) > EXTERNAL_REF_MAX:
+        errors.append(FieldError("external_ref", "external_ref.too_long", {"max": str(EXTERNAL_REF_MAX)}))
+    channel = _channel(draft.channel)
+    if channel is None:
+        choices = ", ".join(c.value for c in Channel)
+        errors.append(
+            FieldError("channel", "channel.unknown", {"text": _text(draft.channel), "choices": choices})
+        )
+    elif channel.offline:
+        errors.extend(_check_offline(draft, now))
+    elif channel is Channel.TELEGRAM and user_id is None:
+        errors.append(FieldError("customer.telegram_user_id", "telegram_user_id.required"))
+    return errors
+
+
+def _check_offline(draft: OrderDraft, now: datetime) -> list[FieldError]:
+    """Lists what an offline order lacks: who entered it, when it was received, the customer's consent."""
+    errors = []
+    if draft.entered_by is None:
+        errors.append(FieldError("entered_by", "offline.entered_by_required"))
+    received = draft.received_at
+    if received is None:
+        errors.append(FieldError("received_at", "offline.received_at_required"))
+    elif received.tzinfo is None:
+        errors.append(FieldError("received_at", "offline.received_at_naive"))
+    elif received > now:
+        errors.append(
+            FieldError(
+                "received_at",
+                "offline.received_at_future",
+                {
+                    "received_at": received.isoformat(timespec="minutes"),
+                    "now": now.isoformat(timespec="minutes"),
+                },
+            )
+        )
+    if not draft.customer_confirmed:
+        errors.append(FieldError("customer_confirmed", "offline.unconfirmed"))
+    return errors
+
+
+def quote_for(draft: OrderDraft) -> Quote:
+    """Prices a draft from what the price depends on (destination, goods, service, urgency).
+
+    Raises InvalidInput listing every problem with those fields; goods that may not be shipped
+    have no price.
+    """
+    priced, line_errors = _priced_draft(draft)
+    errors: list[FieldError] = []
+    country = service = None
+    try:
+        country = parse_country((draft.address or AddressDraft()).country)
+    except InvalidInput as failure:
+        errors.extend(failure.errors)
+    errors.extend(check_items(priced.items))
+    errors.extend(line_errors)
+    try:
+        service = parse_service(draft.service)
+    except InvalidInput as failure:
+        errors.extend(failure.errors)
+    if errors or country is None or service is None:
+        raise InvalidInput(errors)
+    return quote(service, country.code, priced.items, urgent=bool(draft.urgent))
+
+
+@cache
+def _shipped_policy() -> SlaPolicy:
+    """Loads the shipped SLA policy once."""
+    return load_policy()
+
+
+def _entry_limit(policy: SlaPolicy, urgent: bool) -> timedelta:
+    """The R-1.4 entry time limit: 1 hour after receipt, 30 minutes when urgent (per the policy)."""
+    return policy.stage(entry_stage(urgent)).limit.wall_time
+
+
+async def _submitter(uow: UnitOfWork, draft: OrderDraft, channel: Channel) -> tuple[int | None, Role]:
+    """Says who submits the order and in which role; offline entry needs an order-desk role (R-1.3)."""
+    if channel.offline:
+        assert draft.entered_by is not None
+        roles = await uow.staff.roles_of(draft.entered_by)
+        if not roles & OFFLINE_ENTRY_ROLES:
+            raise NotPermitted("enter_offline_order", roles)
+        return draft.entered_by, sorted(roles & OFFLINE_ENTRY_ROLES)[0]
+    if channel is Channel.TELEGRAM:
+        return draft.customer.telegram_user_id, Role.CUSTOMER
+    # A platform orders on the customer's behalf; the audit note names the platform's key.
+    return None, Role.CUSTOMER
+
+
+def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: datetime) -> Order:
+    """Makes the order aggregate from a checked draft, every value in its normalized form."""
+    priced, _ = _priced_draft(draft)
+    country = parse_country(draft.address.country).code
+    customer = draft.customer
+    phone = normalize_phone(customer.phone, country) if _text(customer.phone) else None
+    email = normalize_email(customer.email) if _text(customer.email) else None
+    items = [
+        Item(
+            name=normalize_item_name(line.name, field=f"items[{index}].name"),
+            quantity=parse_quantity(line.quantity),
+            weight_kg=parse_weight_kg(line.weight_kg),
+            declared_value=parse_declared_value(line.declared_value),
+            sku=_text(line.sku) or None,
+            fragile=bool(line.fragile),
+        )
+        for index, line in enumerate(priced.items)
+    ]
+    return Order(
+        id=str(uuid.uuid4()),
+        reference=new_reference(),
+        customer=Customer(
+            name=normalize_customer_name(customer.name),
+            phone=phone,
+            email=email,
+            telegram_user_id=customer.telegram_user_id,
+            language=_text(customer.language).lower(),
+        ),
+        address=Address(
+            country=country,
+            city=normalize_city(draft.address.city),
+            street=normalize_street(draft.address.street),
+            postcode=normalize_postcode(country, draft.address.postcode, draft.address.area),
+            area=" ".join(_text(draft.address.area).split()) or None,
+        ),
+        items=items,
+        service=parse_service(draft.service),
+        payment_method=" ".join(_text(draft.payment_method).split()),
+        amount=order_quote.amount,
+        currency=order_quote.currency,
+        channel=channel,
+        created_at=now,
+        paid=bool(draft.paid),
+        remarks=_text(draft.remarks),
+        urgent=bool(draft.urgent),
+        entered_by=draft.entered_by if channel.offline else None,
+        received_at=draft.received_at if channel.offline else now,
+    )
+
+
+def _submission_note(draft: OrderDraft, channel: Channel) -> str:
+    """Words the submission audit line: channel, source, and the offline facts of R-1.3."""
+    parts = [f"submitted via {channel.value}"]
+    if draft.source:
+        parts.append(f"by {draft.source}")
+    if _text(draft.external_ref):
+        parts.append(f"external ref {_text(draft.external_ref)}")
+    if channel.offline and draft.received_at is not None:
+        parts.append(f"received {draft.received_at.isoformat(timespec='minutes')}")
+        parts.append("customer confirmed")
+    return "; ".join(parts)
+
+
+def _flag_note(flag: FieldError) -> str:
+    """Words one second-review flag: where, what matched, and the category id."""
+    return f"{flag.field} '{flag.params.get('matched', '')}' ({flag.params.get('category', '')})"
+
+
+def _record_entry(
+    order: Order, draft: OrderDraft, policy: SlaPolicy, actor: tuple[int | None, Role], now: datetime
+) -> timedelta | None:
+    """Opens and closes the entry clock of an offline order (R-1.4); returns how late it was, if it was."""
+    assert draft.received_at is not None
+    stage = entry_stage(order.urgent).value
+    limit = _entry_limit(policy, order.urgent)
+    order.open_clock(stage, started_at=draft.received_at, due_at=draft.received_at + limit)
+    order.close_clock(stage, now=now)
+    taken = now - draft.received_at
+    if taken <= limit:
+        return None
+    actor_id, role = actor
+    minutes = int(taken.total_seconds() // 60)
+    order.note(
+        f"entered {minutes} min after receipt; the limit is {int(limit.total_seconds() // 60)} min"
+        + (" (urgent)" if order.urgent else ""),
+        actor_id=actor_id,
+        role=role,
+        now=now,
+        action=LATE_ENTRY_ACTION,
+    )
+    return taken - limit
+
+
+async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaContext | None) -> PlacedOrder:
+    """Checks the draft and builds the submitted, validated order (not yet stored)."""
+    errors = check_draft(draft, now)
+    if errors:
+        raise InvalidInput(errors)
+    channel = Channel(draft.channel)
+    actor = await _submitter(uow, draft, channel)
+    order_quote = quote_for(draft)
+    order = _build_order(draft, channel, order_quote, now)
+    actor_id, role = actor
+    order.audit.append(
+        AuditEvent(
+            now, actor_id, role, SUBMIT_ACTION, None, OrderStatus.SUBMITTED, _submission_note(draft, channel)
+        )
+    )
+    late_by = None
+    if channel.offline:
+        late_by = _record_entry(order, draft, sla.policy if sla else _shipped_policy(), actor, now)
+    flags = tuple(review_flags(draft.items))
+    order.apply(Action.PASS_VALIDATION, actor_id=None, roles=SYSTEM, now=now, note="checks passed (R-2)")
+    if sla is not None:
+        sync_clocks(order, now, sla)
+    if flags:
+        order.note(
+            "second review needed (R-3.2): " + "; ".join(_flag_note(flag) for flag in flags),
+            actor_id=None,
+            role=Role.SYSTEM,
+            now=now,
+            action=SECOND_REVIEW_ACTION,
+        )
+    return PlacedOrder(order, order_quote, flags, late_by)
+
+
+async def place_order(
+    uow: UnitOfWork,
+    draft: OrderDraft,
+    clock: Clock,
+    *,
+    handlers: EventHandlers | None = None,
+    sla: SlaContext | None = None,
+) -> PlacedOrder:
+    """Checks a draft and stores it as a new order waiting for review (its review clock running, given sla).
+
+    Raises InvalidInput, storing nothing, if the draft is invalid.
+    """
+    async with uow:
+        placed = await _prepare(uow, draft, clock.now(), sla)
+        await uow.orders.add(placed.order)
+        await dispatch_events(placed.order, uow, handlers or {})
+        await uow.commit()
+    return placed
+
+
+async def place_platform_order(
+    uow: PlatformUnitOfWork,
+    draft: OrderDraft,
+    clock: Clock,
+    *,
+    key_name: str,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+    handlers: EventHandlers | None = None,
+    sla: SlaContext | None = None,
+) -> PlatformOrder:
+    """Places an order sent by a platform (R-1.1); a retry with the same key and request gets the same order.
+
+    fingerprint identifies the request body: the same Idempotency-Key with another fingerprint
+    raises IdempotencyConflict.
+    """
+    draft = replace(draft, channel=Channel.PLATFORM_API, source=key_name)
+    async with uow:
+        if idempotency_key is not None:
+            earlier = await _earlier(uow, draft, key_name, idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
+        now = clock.now()
+        placed = await _prepare(uow, draft, now, sla)
+        await uow.orders.add(placed.order)
+        link = ApiOrderLink(
+            key_name=key_name,
+            order_id=placed.order.id,
+            created_at=now,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            external_ref=_text(draft.external_ref) or None,
+        )
+        if not await uow.api.add(link):
+            # Another request with the same key committed first: answer as its retry.
+            await uow.rollback()
+            assert idempotency_key is not None
+            earlier = await _earlier(uow, draft, key_name, idempotency_key, fingerprint)
+            if earlier is None:
+                raise DomainError("the Idempotency-Key was taken but its order is gone")
+            return earlier
+        await dispatch_events(placed.order, uow, handlers or {})
+        await uow.commit()
+    return PlatformOrder(placed.order, placed.quote, replayed=False, review_flags=placed.review_flags)
+
+
+async def _earlier(
+    uow: PlatformUnitOfWork, draft: OrderDraft, key_name: str, idempotency_key: str, fingerprint: str | None
+) -> PlatformOrder | None:
+    """Returns the order an earlier request with this Idempotency-Key made, or None if there was none."""
+    link = await uow.api.by_idempotency_key(key_name, idempotency_key)
+    if link is None:
+        return None
+    order = await uow.orders.get(link.order_id)
+    if link.fingerprint != fingerprint:
+        raise IdempotencyConflict(idempotency_key, order.reference)
+    # Same request body, so the same quote (the tariff is data and changes only with a release).
+    return PlatformOrder(
+        order, quote_for(draft), replayed=True, review_flags=tuple(review_flags(draft.items))
+    )
+
+
+async def find_platform_order(
+    uow: PlatformUnitOfWork, key_name: str, reference_or_number: str
+) -> tuple[Order, ApiOrderLink] | None:
+    """Finds an order the API key created, by reference or number; other keys' orders are not found."""
+    async with uow:
+        order = await uow.orders.find(reference_or_number)
+        if order is None:
+            return None
+        link = await uow.api.by_order(order.id)
+        if link is None or link.key_name != key_name:
+            return None
+        return order, link
+
+
+def second_review_notes(order: Order) -> list[str]:
+    """Lists the second-review flags intake recorded on the order (R-3.2), for the review step."""
+    return [event.note for event in order.audit if event.action == SECOND_REVIEW_ACTION]
+
+
+def needs_second_review(order: Order) -> bool:
+    """Whether intake found goods allowed only after a second review (e.g. lithium batteries)."""
+    return bool(second_review_notes(order))

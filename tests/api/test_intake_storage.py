@@ -1,0 +1,58 @@
+"""place_order on the real databases: an offline order's entry clock and audit lines survive a reload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from domain.clock import FixedClock
+from domain.intake import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, needs_second_review, place_order
+from domain.status import Channel, OrderStatus, Role
+from storage.uow import SqlUnitOfWork
+from tests.api.conftest import T0
+
+CLERK = 4242
+
+
+async def test_a_late_urgent_offline_order_is_stored_with_its_entry_clock_and_flags(
+    new_uow: Callable[[], SqlUnitOfWork],
+) -> None:
+    async with new_uow() as uow:
+        await uow.staff.grant(CLERK, Role.ORDER_DESK, by=None, at=T0)
+        await uow.commit()
+    draft = OrderDraft(
+        customer=CustomerDraft("Tanaka Yui", email="yui@example.jp"),
+        address=AddressDraft("JP", "Tokyo", "1-1 Chiyoda", "100-0001"),
+        items=[ItemDraft("Power bank", 1, "0.3", "25")],
+        service="air_freight",
+        payment_method="bank transfer",
+        urgent=True,
+        channel=Channel.SERVICE_POINT,
+        entered_by=CLERK,
+        received_at=T0 - timedelta(minutes=45),
+        customer_confirmed=True,
+    )
+
+    placed = await place_order(new_uow(), draft, FixedClock(T0))
+
+    async with new_uow() as uow:
+        order = await uow.orders.get(placed.order.id)
+        link = await uow.api.by_order(order.id)
+    assert order.status is OrderStatus.PENDING_REVIEW and order.urgent
+    assert order.entered_by == CLERK and order.received_at == T0 - timedelta(minutes=45)
+    [entry] = order.clocks
+    assert (entry.stage, entry.due_at, entry.finished_at, entry.met) == (
+        "entry_urgent",
+        T0 - timedelta(minutes=15),
+        T0,
+        False,
+    )
+    assert [event.action for event in order.audit] == [
+        "submit",
+        "late_entry",
+        "pass_validation",
+        "needs_second_review",
+    ]
+    assert needs_second_review(order)
+    # Not created through the API, so no key sees it there.
+    assert link is None
