@@ -1,0 +1,229 @@
+"""Buttons of the order wizard: fixed choices, the country picker, Back / Change / Cancel on every step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+from domain.status import Channel, Service
+from domain.validation import InvalidInput, parse_country
+from handlers.field_errors import FIELD_LABELS, ITEM_FIELD_LABELS
+from handlers.intake_states import (
+    ITEM_KEYS,
+    Step,
+    draft_of,
+    is_answered,
+    is_offline,
+    may_skip,
+    previous_step,
+    sequence,
+)
+from handlers.keyboards import N_
+
+# Longest goods name shown on a button.
+BUTTON_TEXT_MAX = 32
+
+SERVICE_LABELS: dict[str, str] = {
+    Service.AIR_FREIGHT.value: N_("✈ Air freight + customs agency"),
+    Service.SEA_FREIGHT.value: N_("🚢 Sea freight + customs agency"),
+    Service.OVERSEAS_WAREHOUSE.value: N_("🏬 Overseas warehouse + local delivery"),
+}
+PAYMENT_LABELS: dict[str, str] = {
+    "alipay": N_("Alipay"),
+    "wechat_pay": N_("WeChat Pay"),
+    "bank_transfer": N_("Bank transfer"),
+    "card": N_("Bank card"),
+}
+CHANNEL_LABELS: dict[str, str] = {
+    Channel.HOTLINE.value: N_("☎ Hotline"),
+    Channel.SERVICE_POINT.value: N_("🏢 Service point"),
+    Channel.EMAIL.value: N_("✉ Email"),
+}
+# The destinations most orders go to, offered as buttons (others are typed).
+COMMON_COUNTRIES = ("US", "GB", "DE", "FR", "JP", "KR", "AU", "CA", "SG", "AE", "BR", "HK")
+COUNTRIES_PER_ROW = 3
+
+BACK = N_("« Back")
+CHANGE = N_("✎ Change a field")
+CANCEL = N_("✖ Cancel order")
+SKIP = N_("Skip »")
+NOW = N_("Just now")
+URGENT = N_("⚡ Urgent")
+NOT_URGENT = N_("Not urgent")
+ADD_ITEM = N_("➕ Add another goods line")
+NO_MORE_ITEMS = N_("No, continue »")
+CONFIRM = N_("✔ Confirm order")
+SUBMIT = N_("✔ Submit order")
+CUSTOMER_CONFIRMED = N_("☑ Customer confirmed the details")
+CUSTOMER_NOT_CONFIRMED = N_("☐ Customer confirmed the details")
+REMOVE_ITEM = N_("🗑 Remove this goods line")
+
+# The steps whose field the "change a field" list offers, with the field label they show.
+STEP_FIELDS: dict[str, str] = {
+    "channel": "channel",
+    "received_at": "received_at",
+    "name": "customer.name",
+    "country": "address.country",
+    "phone": "customer.phone",
+    "email": "customer.email",
+    "city": "address.city",
+    "street": "address.street",
+    "postcode": "address.postcode",
+    "service": "service",
+    "payment": "payment.method",
+    "remarks": "remarks",
+}
+URGENT_LABEL = N_("Urgent")
+
+
+class WizardAction(CallbackData, prefix="wz"):
+    """A wizard button: the step it belongs to (stale buttons are refused), what it does, a value."""
+
+    step: str
+    act: str
+    value: str = ""
+
+
+def step_key(step: Step) -> str:
+    """Names a step for callback data and the FSM data, e.g. 'item_weight.1'."""
+    return step.name if step.index is None else f"{step.name}.{step.index}"
+
+
+def parse_step_key(key: str) -> Step:
+    """Reads a step key back."""
+    name, _, index = key.partition(".")
+    return Step(name, int(index) if index.isdigit() else None)
+
+
+def _button(text: str, step: Step, act: str, value: str = "") -> InlineKeyboardButton:
+    """One wizard button."""
+    return InlineKeyboardButton(
+        text=text, callback_data=WizardAction(step=step_key(step), act=act, value=value).pack()
+    )
+
+
+def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
+    """Shortens user text for a button label (buttons are plain text, not HTML)."""
+    value = " ".join(text.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def country_label(code: str, locale: str) -> str:
+    """The country's name in the user's language (its code if unknown)."""
+    try:
+        country = parse_country(code)
+    except InvalidInput:
+        return code
+    if locale.startswith("zh") and country.name_zh:
+        return country.name_zh
+    return country.name_en
+
+
+def navigation_row(data: dict[str, Any], step: Step) -> list[InlineKeyboardButton]:
+    """Back (except on the first step), Change a field (once something is answered), Cancel."""
+    row = []
+    if previous_step(data, step) is not None:
+        row.append(_button(_(BACK), step, "back"))
+    if any(is_answered(data, other) for other in sequence(data)):
+        row.append(_button(_(CHANGE), step, "edit"))
+    row.append(_button(_(CANCEL), step, "cancel"))
+    return row
+
+
+def _choices(step: Step, locale: str) -> list[list[InlineKeyboardButton]]:
+    """The fixed choices of a step, as rows of buttons."""
+    if step.name == "channel":
+        return [[_button(_(label), step, "pick", value)] for value, label in CHANNEL_LABELS.items()]
+    if step.name == "received_at":
+        return [[_button(_(NOW), step, "pick", "now")]]
+    if step.name == "urgent":
+        return [[_button(_(URGENT), step, "pick", "1"), _button(_(NOT_URGENT), step, "pick", "0")]]
+    if step.name == "country":
+        buttons = [_button(country_label(code, locale), step, "pick", code) for code in COMMON_COUNTRIES]
+        return [buttons[i : i + COUNTRIES_PER_ROW] for i in range(0, len(buttons), COUNTRIES_PER_ROW)]
+    if step.name == "more_items":
+        return [
+            [_button(_(ADD_ITEM), step, "pick", "more")],
+            [_button(_(NO_MORE_ITEMS), step, "pick", "done")],
+        ]
+    if step.name == "service":
+        return [[_button(_(label), step, "pick", value)] for value, label in SERVICE_LABELS.items()]
+    if step.name == "payment":
+        buttons = [_button(_(label), step, "pick", value) for value, label in PAYMENT_LABELS.items()]
+        return [buttons[:2], buttons[2:]]
+    return []
+
+
+def step_keyboard(
+    data: dict[str, Any], step: Step, locale: str, *, can_add_item: bool
+) -> InlineKeyboardMarkup:
+    """The buttons under a question: its choices, Skip if optional, then the navigation row."""
+    rows = _choices(step, locale)
+    if step.name == "more_items" and not can_add_item:
+        rows = rows[1:]
+    if may_skip(data, step):
+        rows.append([_button(_(SKIP), step, "skip")])
+    rows.append(navigation_row(data, step))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def preview_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
+    """Confirm / Change / Cancel under the preview; offline orders also record the customer's consent."""
+    step = Step("preview")
+    rows = []
+    if is_offline(data):
+        confirmed = bool(draft_of(data).get("confirmed"))
+        label = CUSTOMER_CONFIRMED if confirmed else CUSTOMER_NOT_CONFIRMED
+        rows.append([_button(_(label), step, "toggle")])
+        rows.append([_button(_(SUBMIT), step, "confirm")])
+    else:
+        rows.append([_button(_(CONFIRM), step, "confirm")])
+    rows.append(
+        [_button(_(BACK), step, "back"), _button(_(CHANGE), step, "edit"), _button(_(CANCEL), step, "cancel")]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def fields_keyboard(data: dict[str, Any], *, can_add_item: bool) -> InlineKeyboardMarkup:
+    """The answered fields as buttons, to pick one to change; each goods line opens its own list."""
+    step = Step("edit_fields")
+    rows: list[list[InlineKeyboardButton]] = []
+    answered = [other for other in sequence(data) if is_answered(data, other)]
+    single = [
+        _button(_(FIELD_LABELS[STEP_FIELDS[other.name]]), step, "field", other.name)
+        for other in answered
+        if other.name in STEP_FIELDS
+    ]
+    if any(other.name == "urgent" for other in answered):
+        single.insert(
+            2 if len(single) >= 2 else len(single), _button(_(URGENT_LABEL), step, "field", "urgent")
+        )
+    rows += [single[i : i + 2] for i in range(0, len(single), 2)]
+    items = draft_of(data)["items"]
+    for index, item in enumerate(items):
+        if item.get("name"):
+            text = _("Goods {number}: {name}").format(number=index + 1, name=short(item["name"]))
+            rows.append([_button(text, step, "item", str(index))])
+    if can_add_item and any(is_answered(data, Step("item_value", index)) for index in range(len(items))):
+        rows.append([_button(_(ADD_ITEM), step, "add_item")])
+    rows.append([_button(_(BACK), step, "back"), _button(_(CANCEL), step, "cancel")])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def item_fields_keyboard(data: dict[str, Any], index: int) -> InlineKeyboardMarkup:
+    """The fields of one goods line, and removing it (when it is not the only one)."""
+    step = Step("edit_item", index)
+    item = draft_of(data)["items"][index]
+    buttons = [
+        _button(_(ITEM_FIELD_LABELS[key]).format(number=index + 1), step, "item_field", name)
+        for name, key in ITEM_KEYS.items()
+        if key in item
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    if len(draft_of(data)["items"]) > 1:
+        rows.append([_button(_(REMOVE_ITEM), step, "remove", str(index))])
+    rows.append([_button(_(BACK), step, "back"), _button(_(CANCEL), step, "cancel")])
+    return InlineKeyboardMarkup(inline_keyboard=rows)

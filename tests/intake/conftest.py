@@ -1,0 +1,200 @@
+"""Fixtures for the order wizard: the production dispatcher on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.types import Update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from domain.clock import FixedClock
+from domain.model import Order
+from domain.status import Role
+from storage.fsm import SqlFsmStorage
+from storage.uow import SqlUnitOfWork
+from tests.mocked_bot import MockedBot, RecordedRequest
+from tests.storage.conftest import database_url, engine, pg_url, session_factory
+
+__all__ = ["database_url", "engine", "pg_url", "session_factory"]
+
+TIMEZONE = "Asia/Shanghai"
+# 10:00 in Shanghai.
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+ADMIN_ID = 900
+BOT_ID = 42
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The time every handler reads."""
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def update_ids() -> Iterator[int]:
+    """Update ids, unique for the whole test (restarts included), as Telegram's are."""
+    return itertools.count(1)
+
+
+def wizard_dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Dispatcher:
+    """The production dispatcher with SQL units of work and the SQL FSM storage on one database."""
+    dispatcher = build_dispatcher(
+        uow_factory=lambda: SqlUnitOfWork(session_factory),
+        i18n=create_i18n("en"),
+        admin_ids=[ADMIN_ID],
+        storage=SqlFsmStorage(session_factory),
+    )
+    dispatcher["clock"] = clock
+    dispatcher["timezone"] = TIMEZONE
+    return dispatcher
+
+
+@dataclass
+class Chat:
+    """One user's private chat with the bot: sends texts, presses buttons, reads the bot's replies."""
+
+    dispatcher: Dispatcher
+    bot: MockedBot
+    update_ids: Iterator[int]
+    user_id: int = 100
+    language_code: str = "en"
+    first_name: str = "Ann"
+    seen: int = field(default=0)
+
+    def _user(self) -> dict[str, Any]:
+        return {
+            "id": self.user_id,
+            "is_bot": False,
+            "first_name": self.first_name,
+            "language_code": self.language_code,
+        }
+
+    def _chat(self) -> dict[str, Any]:
+        return {"id": self.user_id, "type": "private", "first_name": self.first_name}
+
+    async def send(self, text: str) -> list[RecordedRequest]:
+        """Sends a text message; returns the requests the bot made in reply."""
+        update_id = next(self.update_ids)
+        message: dict[str, Any] = {
+            "message_id": update_id,
+            "date": int(NOW.timestamp()),
+            "chat": self._chat(),
+            "from": self._user(),
+            "text": text,
+        }
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return await self._feed(Update.model_validate({"update_id": update_id, "message": message}))
+
+    async def send_photo(self) -> list[RecordedRequest]:
+        """Sends a photo without caption."""
+        update_id = next(self.update_ids)
+        message = {
+            "message_id": update_id,
+            "date": int(NOW.timestamp()),
+            "chat": self._chat(),
+            "from": self._user(),
+            "photo": [{"file_id": "p", "file_unique_id": "up", "width": 1, "height": 1}],
+        }
+        return await self._feed(Update.model_validate({"update_id": update_id, "message": message}))
+
+    async def press_data(self, data: str) -> list[RecordedRequest]:
+        """Presses a button with this callback data."""
+        update_id = next(self.update_ids)
+        message = {
+            "message_id": 1,
+            "date": int(NOW.timestamp()),
+            "chat": self._chat(),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "OrderDesk"},
+            "text": "question",
+        }
+        query = {
+            "id": f"cb{update_id}",
+            "from": self._user(),
+            "chat_instance": "ci",
+            "message": message,
+            "data": data,
+        }
+        return await self._feed(Update.model_validate({"update_id": update_id, "callback_query": query}))
+
+    async def press(self, label: str) -> list[RecordedRequest]:
+        """Presses the button of the last question whose label contains the text."""
+        return await self.press_data(self.button_data(label))
+
+    async def _feed(self, update: Update) -> list[RecordedRequest]:
+        await self.dispatcher.feed_update(self.bot, update)
+        new = self.bot.requests[self.seen :]
+        self.seen = len(self.bot.requests)
+        return new
+
+    def last_message(self) -> RecordedRequest:
+        """The last message the bot sent."""
+        sent = self.bot.requests_for("sendMessage")
+        assert sent, "the bot sent no message"
+        return sent[-1]
+
+    @property
+    def text(self) -> str:
+        """The text of the bot's last message (HTML as sent)."""
+        return str(self.last_message().params["text"])
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """The inline buttons of the last message: (label, callback data)."""
+        markup = self.last_message().decoded("reply_markup") or {}
+        return [
+            (button["text"], button["callback_data"])
+            for row in markup.get("inline_keyboard", [])
+            for button in row
+        ]
+
+    def button_data(self, label: str) -> str:
+        """The callback data of the last message's button whose label contains the text."""
+        matches = [data for text, data in self.buttons() if label in text]
+        assert matches, f"no button {label!r} in {[text for text, _ in self.buttons()]}"
+        return matches[0]
+
+
+ChatFactory = Callable[..., Chat]
+
+
+@pytest.fixture
+def dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Dispatcher:
+    """The production dispatcher on the test database."""
+    return wizard_dispatcher(session_factory, clock)
+
+
+@pytest.fixture
+def chat(dispatcher: Dispatcher, mocked_bot: MockedBot, update_ids: Iterator[int]) -> ChatFactory:
+    """Opens a user's chat with the bot."""
+
+    def open_chat(**kwargs: Any) -> Chat:
+        return Chat(dispatcher, mocked_bot, update_ids, **kwargs)
+
+    return open_chat
+
+
+async def grant(session_factory: async_sessionmaker[AsyncSession], user_id: int, role: Role) -> None:
+    """Gives a staff member a role."""
+    async with SqlUnitOfWork(session_factory) as uow:
+        await uow.staff.grant(user_id, role, by=None, at=NOW)
+        await uow.commit()
+
+
+async def orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
+    """The customer's stored orders."""
+    async with SqlUnitOfWork(session_factory) as uow:
+        return await uow.orders.list_for_customer(user_id)
+
+
+async def find_order(session_factory: async_sessionmaker[AsyncSession], reference: str) -> Order | None:
+    """Loads one stored order."""
+    async with SqlUnitOfWork(session_factory) as uow:
+        return await uow.orders.find(reference)

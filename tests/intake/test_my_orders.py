@@ -1,0 +1,61 @@
+"""/myorders and /track show a customer their own orders only, in customer words (R-1)."""
+
+from __future__ import annotations
+
+from tests.intake.conftest import Chat, ChatFactory
+from tests.intake.test_wizard import answer_up_to_preview, reference_in
+
+
+async def place(customer: Chat) -> str:
+    """Places a small order; returns its reference."""
+    await answer_up_to_preview(customer)
+    await customer.press("Confirm order")
+    return reference_in(customer.text)
+
+
+async def test_each_customer_sees_and_tracks_only_their_own_orders(chat: ChatFactory) -> None:
+    ann, bob = chat(user_id=100, first_name="Ann"), chat(user_id=200, first_name="Bob")
+    ann_order, bob_order = await place(ann), await place(bob)
+
+    await ann.send("/myorders")
+    assert ann_order in ann.text
+    assert bob_order not in ann.text
+    assert "being checked by our order desk" in ann.text
+
+    await ann.send(f"/track {ann_order.lower()}")
+    assert f"<b>Order {ann_order}</b>" in ann.text
+    assert "Now: being checked by our order desk" in ann.text
+    assert "2026-03-02 10:00 — Order received" in ann.text
+    assert "Details checked" in ann.text
+    assert "pending_review" not in ann.text
+    assert "submitted via" not in ann.text
+
+    await ann.send(f"/track {bob_order}")
+    not_yours = ann.text
+    await ann.send("/track R-ZZZZZZZZ")
+    assert not_yours == ann.text.replace("R-ZZZZZZZZ", bob_order)
+    assert "I found no order" in not_yours
+
+
+async def test_my_orders_button_and_empty_list(chat: ChatFactory) -> None:
+    ann = chat()
+
+    await ann.send("My orders")
+
+    assert ann.text == "You have no orders yet. Place one with /neworder."
+
+
+async def test_track_without_a_reference_explains_itself(chat: ChatFactory) -> None:
+    ann = chat()
+
+    await ann.send("/track")
+
+    assert "Send /track and the order’s reference or number" in ann.text
+
+
+async def test_track_escapes_what_it_quotes(chat: ChatFactory) -> None:
+    ann = chat()
+
+    await ann.send("/track <b>&")
+
+    assert "&lt;b&gt;&amp;" in ann.text

@@ -1,0 +1,118 @@
+"""Offline orders by order-desk staff: channel, time received, urgency, consent, late entry (R-1.3, R-1.4)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.intake import LATE_ENTRY_ACTION
+from domain.status import Channel, OrderStatus, Role
+from tests.intake.conftest import Chat, ChatFactory, find_order, grant
+from tests.intake.test_wizard import reference_in
+
+DESK_ID = 300
+
+
+async def answer_offline_order(desk: Chat, *, received: str, urgent: bool) -> None:
+    """Enters an offline order up to its preview."""
+    await desk.send("/offline")
+    await desk.press("Hotline")
+    await desk.send(received)
+    await desk.press("⚡ Urgent" if urgent else "Not urgent")
+    await desk.send("Wang Wei")
+    await desk.press("Germany")
+    await desk.send("+49 1512 3456789")
+    await desk.press("Skip")
+    await desk.send("Berlin")
+    await desk.send("Unter den Linden 1")
+    await desk.send("10117")
+    await desk.send("Tea set")
+    await desk.send("1")
+    await desk.send("1")
+    await desk.send("50")
+    await desk.press("No, continue")
+    await desk.press("Air freight")
+    await desk.press("Bank transfer")
+    await desk.press("Skip")
+
+
+@pytest.mark.parametrize(
+    ("received", "urgent", "late_minutes"),
+    [("08:30", False, 90), ("09:20", False, None), ("09:20", True, 40), ("2026-03-02 09:45", True, None)],
+)
+async def test_an_offline_order_is_entered_and_late_entry_is_recorded(
+    chat: ChatFactory,
+    session_factory: async_sessionmaker[AsyncSession],
+    received: str,
+    urgent: bool,
+    late_minutes: int | None,
+) -> None:
+    await grant(session_factory, DESK_ID, Role.ORDER_DESK)
+    desk = chat(user_id=DESK_ID, first_name="Desk")
+    await answer_offline_order(desk, received=received, urgent=urgent)
+
+    assert "Order channel: ☎ Hotline" in desk.text
+    assert f"Urgent: {'yes' if urgent else 'no'}" in desk.text
+    assert "☐ Customer confirmed the details" in [label for label, _ in desk.buttons()]
+
+    await desk.press("Submit order")
+    assert "the customer has not confirmed the order yet" in desk.text
+    await desk.press("Customer confirmed the details")
+    assert "☑ Customer confirmed the details" in [label for label, _ in desk.buttons()]
+    await desk.press("Submit order")
+
+    assert "is entered and waits for review" in desk.text
+    order = await find_order(session_factory, reference_in(desk.text))
+    assert order is not None
+    assert (order.channel, order.entered_by, order.urgent, order.status) == (
+        Channel.HOTLINE,
+        DESK_ID,
+        urgent,
+        OrderStatus.PENDING_REVIEW,
+    )
+    assert order.customer.telegram_user_id is None
+    late = [event for event in order.audit if event.action == LATE_ENTRY_ACTION]
+    if late_minutes is None:
+        assert late == []
+        assert "late entry" not in desk.text
+    else:
+        limit = 30 if urgent else 60
+        assert len(late) == 1
+        assert f"entered {late_minutes} min after receipt; the limit is {limit} min" in desk.text
+
+
+async def test_the_time_received_must_be_a_time_and_not_in_the_future(
+    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await grant(session_factory, DESK_ID, Role.ORDER_DESK_HEAD)
+    desk = chat(user_id=DESK_ID)
+    await desk.send("/offline")
+    await desk.press("Service point")
+
+    await desk.send("noon")
+    assert "<b>Time received</b>: “noon” is not a time" in desk.text
+    await desk.send("10:30")
+    assert "the time received (2026-03-02 10:30) is later than now (2026-03-02 10:00)" in desk.text
+    await desk.press("Just now")
+    assert "Is the order urgent?" in desk.text
+
+
+async def test_a_customer_cannot_enter_offline_orders(chat: ChatFactory) -> None:
+    ann = chat()
+
+    await ann.send("/offline")
+
+    assert ann.text == "Only order-desk staff can enter offline orders."
+    # No wizard started: the next text is not taken as an answer.
+    assert await ann.send("Hotline") == []
+
+
+async def test_a_warehouse_worker_cannot_enter_offline_orders(
+    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await grant(session_factory, 301, Role.WAREHOUSE)
+    worker = chat(user_id=301)
+
+    await worker.send("/offline")
+
+    assert worker.text == "Only order-desk staff can enter offline orders."

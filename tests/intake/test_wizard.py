@@ -1,0 +1,376 @@
+"""The customer's order wizard end to end through the production dispatcher and a real database (R-1.2)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.status import Channel, OrderStatus, Service
+from storage.fsm import SqlFsmStorage
+from tests.intake.conftest import BOT_ID, Chat, ChatFactory, find_order, orders_of, wizard_dispatcher
+from tests.mocked_bot import MockedBot
+
+
+async def answer_up_to_preview(
+    chat: Chat, *, country: str = "Germany", postcode: str | None = "10117"
+) -> None:
+    """Answers every question of a small, valid order until the preview."""
+    await chat.send("/neworder")
+    await chat.send("Ann Smith")
+    await chat.press(country)
+    await chat.send("+49 1512 3456789")
+    await chat.press("Skip")
+    await chat.send("Berlin")
+    await chat.send("Unter den Linden 1")
+    if postcode is not None:
+        await chat.send(postcode)
+    await chat.send("Cotton T-shirts")
+    await chat.send("2")
+    await chat.send("0.5")
+    await chat.send("40")
+    await chat.press("No, continue")
+    await chat.press("Air freight")
+    await chat.press("Alipay")
+    await chat.press("Skip")
+
+
+def reference_in(text: str) -> str:
+    """The order reference a message mentions."""
+    match = re.search(r"R-[0-9A-Z]{8}", text)
+    assert match, text
+    return match.group(0)
+
+
+async def test_a_full_order_in_english(
+    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ann = chat()
+
+    await answer_up_to_preview(ann)
+
+    preview = ann.text
+    assert "Please check the order" in preview
+    assert "Ann Smith" in preview
+    assert "+4915123456789" in preview
+    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
+    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+    assert "Price: 85.00 CNY" in preview
+    assert [label for label, _ in ann.buttons()] == [
+        "✔ Confirm order",
+        "« Back",
+        "✎ Change a field",
+        "✖ Cancel order",
+    ]
+
+    await ann.press("Confirm order")
+
+    reference = reference_in(ann.text)
+    assert "is placed" in ann.text
+    assert "Amount to pay: 85.00 CNY by Alipay (not paid yet)" in ann.text
+    assert f"/track {reference}" in ann.text
+    order = await find_order(session_factory, reference)
+    assert order is not None
+    assert order.status is OrderStatus.PENDING_REVIEW
+    assert order.channel is Channel.TELEGRAM
+    assert order.customer.name == "Ann Smith"
+    assert order.customer.phone == "+4915123456789"
+    assert order.customer.email is None
+    assert order.customer.telegram_user_id == ann.user_id
+    assert (order.address.country, order.address.city, order.address.postcode) == ("DE", "Berlin", "10117")
+    assert [(item.name, item.quantity, item.weight_kg) for item in order.items] == [
+        ("Cotton T-shirts", 2, Decimal("0.5"))
+    ]
+    assert order.service is Service.AIR_FREIGHT
+    assert (order.amount, order.currency, order.payment_method, order.paid) == (
+        Decimal("85.00"),
+        "CNY",
+        "alipay",
+        False,
+    )
+
+
+async def test_a_chinese_user_gets_chinese_questions_and_errors(chat: ChatFactory) -> None:
+    li = chat(user_id=101, language_code="zh-hans", first_name="李")
+
+    await li.send("/neworder")
+    assert "客户的全名是什么" in li.text
+    await li.send("李雷")
+    assert "货物寄往哪里" in li.text
+    assert "德国" in [label for label, _ in li.buttons()]
+    await li.send("德国")
+    await li.send("13812345678")
+    await li.press("跳过")
+    await li.send("柏林")
+    await li.send("Unter den Linden 1")
+    await li.send("1011")
+
+    assert "<b>邮编</b>: “1011”不是德国的邮编格式；请检查，例如 26133。" in li.text
+    assert "德国的邮编" in li.text
+
+
+async def test_invalid_answers_are_explained_and_the_same_question_is_asked_again(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+
+    await ann.send("Atlantis")
+    assert "<b>Destination country</b>: “Atlantis” is not a country or region we know" in ann.text
+    assert "Where do the goods go?" in ann.text
+    await ann.send("United States")
+
+    await ann.send("12345")
+    assert "<b>Phone</b>: this is not a valid phone number" in ann.text
+    await ann.send("13812345")
+    assert "a mainland China mobile number has 11 digits, this one has 8" in ann.text
+    await ann.send("+1 201 555 0123")
+    await ann.press("Skip")
+    await ann.send("New York")
+    await ann.send("350 Fifth Avenue")
+
+    await ann.send("ABCDE")
+    assert "<b>Postcode</b>: “ABCDE” is not a postcode of United States" in ann.text
+    assert "Postcode in United States" in ann.text
+    await ann.send("10118")
+
+    await ann.send("fireworks")
+    assert "<b>Goods 1: name</b>: “firework” counts as explosives, which we cannot ship" in ann.text
+    await ann.send("Tea set")
+
+    await ann.send("0")
+    assert "<b>Goods 1: quantity</b>: the quantity must be from 1 to 10000." in ann.text
+    await ann.send("1")
+    await ann.send("heavy")
+    assert "<b>Goods 1: weight</b>: the weight must be a number of kilograms" in ann.text
+    await ann.send("1.2")
+    await ann.send("-5")
+    assert "<b>Goods 1: declared value</b>: the declared value cannot be negative." in ann.text
+    await ann.send("100")
+
+    assert "Is there another goods line" in ann.text
+
+
+async def test_a_german_postcode_must_have_five_digits(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("Germany")
+    await ann.send("+49 1512 3456789")
+    await ann.press("Skip")
+    await ann.send("Berlin")
+    await ann.send("Unter den Linden 1")
+
+    await ann.send("1011")
+
+    assert "“1011” is not a postcode of Germany; please check it, e.g. 26133." in ann.text
+    assert "Postcode in Germany" in ann.text
+
+
+async def test_a_country_without_postcodes_skips_the_question(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("United Arab Emirates")
+    await ann.send("+971 50 123 4567")
+    await ann.press("Skip")
+    await ann.send("Dubai")
+    await ann.send("Sheikh Zayed Road 1")
+
+    assert "Goods line 1: what are the goods?" in ann.text
+
+
+async def test_the_email_is_required_when_the_phone_is_skipped(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("Germany")
+    await ann.press("Skip")
+
+    assert "Email address" in ann.text
+    assert not [label for label, _ in ann.buttons() if "Skip" in label]
+    await ann.send("not-an-email")
+    assert "<b>Email</b>: this is not a valid email address" in ann.text
+    await ann.send("ann@example.com")
+    assert "City in Germany" in ann.text
+
+
+async def test_back_returns_to_the_previous_question_and_keeps_the_answers(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("Germany")
+
+    await ann.press("Back")
+    assert "Where do the goods go?" in ann.text
+    assert "Now: <i>Germany</i>" in ann.text
+    await ann.press("Back")
+    assert "full name" in ann.text
+    assert "Now: <i>Ann Smith</i>" in ann.text
+    await ann.send("Ann Smith-Jones")
+
+    # The country is still answered, so the wizard goes on where it was.
+    assert "Phone number" in ann.text
+
+
+async def test_an_old_button_is_refused(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    old_germany = ann.button_data("Germany")
+    await ann.press("Germany")
+
+    requests = await ann.press_data(old_germany)
+
+    assert [request.name for request in requests] == ["answerCallbackQuery"]
+    assert "earlier question" in requests[0].params["text"]
+
+
+async def test_edit_from_the_preview_changes_one_field_and_returns_to_the_preview(
+    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ann = chat()
+    await answer_up_to_preview(ann)
+
+    await ann.press("Change a field")
+    assert "Which field do you want to change?" in ann.text
+    await ann.press("Service type")
+    assert "Which service do you need?" in ann.text
+    await ann.press("Sea freight")
+    assert "Please check the order" in ann.text
+    assert "Sea freight + customs agency" in ann.text
+    assert "Price: 45.00 CNY" in ann.text
+
+    await ann.press("Change a field")
+    await ann.press("Goods 1: Cotton T-shirts")
+    await ann.press("Goods 1: quantity")
+    await ann.send("3")
+    assert "Cotton T-shirts × 3" in ann.text
+    assert "Price: 57.00 CNY" in ann.text
+
+    await ann.press("Change a field")
+    await ann.press("Destination country")
+    await ann.press("United Kingdom")
+    # The German postcode is not a British one, so it is asked again before the preview.
+    assert "Postcode in United Kingdom" in ann.text
+    await ann.send("sw1a 1aa")
+    assert "Please check the order" in ann.text
+
+    await ann.press("Confirm order")
+    order = await find_order(session_factory, reference_in(ann.text))
+    assert order is not None
+    assert (order.service, order.items[0].quantity, order.address.country, order.address.postcode) == (
+        Service.SEA_FREIGHT,
+        3,
+        "GB",
+        "SW1A 1AA",
+    )
+
+
+async def test_another_goods_line_can_be_added_and_removed(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("Germany")
+    await ann.send("+49 1512 3456789")
+    await ann.press("Skip")
+    await ann.send("Berlin")
+    await ann.send("Unter den Linden 1")
+    await ann.send("10117")
+    await ann.send("Tea set")
+    await ann.send("1")
+    await ann.send("1")
+    await ann.send("50")
+    await ann.press("Add another goods line")
+    assert "Goods line 2" in ann.text
+    await ann.send("Power bank 10000mAh")
+    await ann.send("1")
+    await ann.send("0.3")
+    await ann.send("150")
+    await ann.press("No, continue")
+    await ann.press("Air freight")
+    await ann.press("Bank transfer")
+    await ann.send("Please call before delivery <b>&</b>")
+
+    assert "2. Power bank 10000mAh × 1" in ann.text
+    assert "needs a second review before it can ship" in ann.text
+    assert "Please call before delivery &lt;b&gt;&amp;&lt;/b&gt;" in ann.text
+
+    await ann.press("Change a field")
+    await ann.press("Goods 2: Power bank")
+    await ann.press("Remove this goods line")
+    assert "The goods line was removed." in ann.text
+    assert "Power bank" not in ann.text
+
+
+async def test_cancel_throws_the_answers_away(
+    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ann = chat()
+    await answer_up_to_preview(ann)
+
+    await ann.press("Cancel order")
+
+    assert "The order was cancelled; nothing was saved." in ann.text
+    assert ann.last_message().decoded("reply_markup")["keyboard"][0][0]["text"] == "New order"
+    assert await orders_of(session_factory, ann.user_id) == []
+    # The wizard is over: a text is not taken as an answer any more.
+    assert await ann.send("Ann Smith") == []
+
+
+async def test_the_wizard_resumes_after_a_restart(
+    chat: ChatFactory,
+    mocked_bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    update_ids: object,
+    clock: object,
+) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("Germany")
+    await ann.send("+49 1512 3456789")
+    germany_skip = ann.button_data("Skip")
+
+    # A new process: new dispatcher, new storage objects, the same database.
+    restarted = Chat(wizard_dispatcher(session_factory, clock), mocked_bot, update_ids)  # type: ignore[arg-type]
+    restarted.seen = len(mocked_bot.requests)
+    await restarted.press_data(germany_skip)
+    assert "City in Germany" in restarted.text
+    await restarted.send("Berlin")
+    assert "Street address" in restarted.text
+
+    state = await SqlFsmStorage(session_factory).get_state(
+        StorageKey(bot_id=BOT_ID, chat_id=100, user_id=100)
+    )
+    assert state == "OrderWizard:street"
+
+
+async def test_a_new_order_button_in_the_main_menu_starts_the_wizard(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("New order")
+
+    assert "full name" in ann.text
+
+
+async def test_a_photo_is_not_an_answer(chat: ChatFactory) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+
+    await ann.send_photo()
+
+    assert "I can only read text here" in ann.text
+    assert "full name" in ann.text
+
+
+async def test_a_button_of_a_finished_wizard_is_answered(chat: ChatFactory) -> None:
+    ann = chat()
+    await answer_up_to_preview(ann)
+    confirm = ann.button_data("Confirm order")
+    await ann.press_data(confirm)
+
+    requests = await ann.press_data(confirm)
+
+    assert [request.name for request in requests] == ["answerCallbackQuery"]
+    assert "closed" in requests[0].params["text"]
