@@ -1,0 +1,63 @@
+"""Typed callback data of the review, order and staff buttons: ids and actions only (<= 64 bytes).
+
+A button never carries a role or an amount: whoever presses it is checked against the database
+at the moment of the press, and the order is reloaded.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from domain.review import RejectReason
+
+
+class ReviewStep(StrEnum):
+    """What a review-card button does."""
+
+    APPROVE = "ap"
+    REJECT = "rj"
+    ASK = "ask"
+    BACK = "bk"
+    NOT_PAID = "np"
+    INCONSISTENT = "inc"
+    CANNOT_SERVE = "cs"
+    OTHER = "oth"
+
+
+REASON_STEPS: dict[ReviewStep, RejectReason] = {
+    ReviewStep.NOT_PAID: RejectReason.NOT_PAID,
+    ReviewStep.INCONSISTENT: RejectReason.INCONSISTENT,
+    ReviewStep.CANNOT_SERVE: RejectReason.CANNOT_SERVE,
+    ReviewStep.OTHER: RejectReason.OTHER,
+}
+
+
+class ReviewAction(CallbackData, prefix="rv"):
+    """A button on a review card; stage 1 is the first review, 2 the head's."""
+
+    order_id: str
+    action: ReviewStep
+    stage: int = 1
+
+
+class CustomerStep(StrEnum):
+    """What a button in the customer's chat does."""
+
+    CANCEL = "cancel"
+    ANSWER = "answer"
+
+
+class CustomerAction(CallbackData, prefix="co"):
+    """A button on a message to the customer about their order."""
+
+    order_id: str
+    action: CustomerStep
+
+
+class OrderFix(CallbackData, prefix="fix"):
+    """Back into the order wizard at a field (handled by the wizard's router)."""
+
+    order_id: str
+    field: str

@@ -1,0 +1,109 @@
+"""/order <reference or number>: the order card, its timeline and the actions the user may take now."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+
+from domain.model import Order
+from domain.ports import UnitOfWork
+from domain.review import ReviewSetup
+from domain.status import ACTION_ROLES, OrderStatus, Role, allowed_actions
+from handlers.common import CommandSpec, staff_roles
+from handlers.keyboards import N_
+from handlers.render import (
+    ACTION_NAMES,
+    STATUS_NAMES,
+    Translate,
+    esc,
+    local_time,
+    order_summary,
+    review_keyboard,
+    timeline,
+)
+from handlers.review import DESK, HEAD, in_desk_place
+
+router = Router(name="orders")
+
+COMMANDS: tuple[CommandSpec, ...] = (CommandSpec("order", N_("Show an order: /order <reference or number>")),)
+# What a customer sees of the trail: status changes, not who or internal notes.
+CUSTOMER_VISIBLE = frozenset({"assign_number"})
+
+
+def staff_card(order: Order, roles: frozenset[Role], t: Translate, timezone: str) -> str:
+    """The staff view: summary, status, full timeline and the actions their roles allow now."""
+    actions = [
+        action for action in allowed_actions(order.status, order.service) if ACTION_ROLES[action] & roles
+    ]
+    names = [t(ACTION_NAMES.get(action.value, action.value)) for action in actions]
+    lines = [
+        f"<b>{t(N_('Order'))} {esc(order.display_id)}</b> ({esc(order.reference)})",
+        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
+        *order_summary(order, t),
+        "",
+        f"<b>{t(N_('Timeline'))}</b>",
+        *timeline(order, t, timezone),
+        "",
+        f"{t(N_('You can now'))}: " + (", ".join(names) if names else t(N_("nothing"))),
+    ]
+    return "\n".join(lines)
+
+
+def customer_card(order: Order, t: Translate, timezone: str) -> str:
+    """The customer's view: their order, its status and when it changed."""
+    lines = [
+        f"<b>{t(N_('Order'))} {esc(order.display_id)}</b>",
+        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
+        "",
+        f"<b>{t(N_('Timeline'))}</b>",
+    ]
+    for event in order.audit:
+        if event.to_status is not None and (event.from_status is not event.to_status):
+            lines.append(f"• {local_time(event.at, timezone)} {t(STATUS_NAMES[event.to_status])}")
+        elif event.action in CUSTOMER_VISIBLE:
+            lines.append(f"• {local_time(event.at, timezone)} {t(N_('order number'))} {esc(event.note)}")
+    return "\n".join(lines)
+
+
+def card_keyboard(order: Order, roles: frozenset[Role], t: Translate) -> InlineKeyboardMarkup | None:
+    """The review buttons, when the order waits for a review the user may do."""
+    if order.status is OrderStatus.PENDING_REVIEW and roles & DESK:
+        return review_keyboard(order.id, 1, t)
+    if order.status is OrderStatus.PENDING_SECOND_REVIEW and roles & HEAD:
+        return review_keyboard(order.id, 2, t)
+    return None
+
+
+@router.message(Command("order"))
+async def show_order(
+    message: Message,
+    command: CommandObject,
+    uow: UnitOfWork,
+    roles: frozenset[Role],
+    review_setup: ReviewSetup,
+) -> None:
+    """Shows one order: staff see any, customers only their own (others get the same 'not found')."""
+    user = message.from_user
+    key = (command.args or "").strip()
+    if user is None or not key:
+        await message.answer(_("Usage: /order <reference or number>"))
+        return
+    order = await uow.orders.find(key)
+    staff = bool(staff_roles(roles))
+    if order is None or (not staff and order.customer.telegram_user_id != user.id):
+        await message.answer(_("No order with that reference."))
+        return
+    timezone = review_setup.timezone
+    if not staff:
+        if message.chat.type != ChatType.PRIVATE:
+            await message.answer(_("Write to me in a private chat to see your orders."))
+            return
+        await message.answer(customer_card(order, _, timezone))
+        return
+    markup = None
+    if in_desk_place(message.chat.id, message.chat.type, user.id, review_setup):
+        markup = card_keyboard(order, roles, _)
+    await message.answer(staff_card(order, roles, _, timezone), reply_markup=markup)

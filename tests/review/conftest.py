@@ -1,0 +1,306 @@
+"""Review tests: the real middlewares and routers on a migrated SQLite and PostgreSQL database."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from base64 import a85decode
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zlib import decompress
+
+import pytest
+from aiogram import Dispatcher, Router
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import Update
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import LanguageMiddleware, PoI18n, create_i18n
+from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from domain.clock import FixedClock
+from domain.model import Address, Customer, Item, Order, new_reference
+from domain.ports import OutboxMessage
+from domain.review import ReviewPolicy, ReviewSetup
+from domain.status import Action, Channel, Role, Service
+from handlers import orders, review, staff
+from handlers.review import build_review_setup
+from scheduler.outbox_sender import build_method
+from storage.models import OutboxRow
+from storage.uow import SqlUnitOfWork
+from tests.mocked_bot import MockedBot
+from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
+
+ADMIN_ID = 900
+DESK_ID = 701
+DESK2_ID = 702
+HEAD_ID = 801
+HEAD2_ID = 802
+WAREHOUSE_ID = 301
+CUSTOMER_ID = 555_000_111
+OTHER_CUSTOMER_ID = 555_000_222
+DESK_CHAT = -1001000000001
+OTHER_CHAT = -1001000000009
+T0 = datetime(2026, 3, 15, 1, 30, tzinfo=UTC)
+TIMEZONE = "Asia/Shanghai"
+POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY", rates={"EUR": Decimal("7.8")})
+NAMES = {DESK_ID: "Dora Desk", DESK2_ID: "Dan Desk", HEAD_ID: "Hana Head", HEAD2_ID: "Hugo Head"}
+
+
+@pytest.fixture
+def i18n() -> PoI18n:
+    """Every catalog, English by default."""
+    return create_i18n("en")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """09:30 in Shanghai on 2026-03-15."""
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def setup(i18n: PoI18n, clock: FixedClock) -> ReviewSetup:
+    """The review setup the composition root would build."""
+    return build_review_setup(
+        i18n=i18n, clock=clock, timezone=TIMEZONE, order_desk_chat_id=DESK_CHAT, policy=POLICY
+    )
+
+
+def _detached(router: Router) -> Router:
+    """Frees a module router from the dispatcher of a previous test."""
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None
+    return router
+
+
+@pytest.fixture
+def dispatcher(
+    new_uow: Callable[[], SqlUnitOfWork],  # noqa: F811
+    i18n: PoI18n,
+    setup: ReviewSetup,
+) -> Dispatcher:
+    """The project's middlewares in production order with the review, staff and order routers."""
+    dispatcher = Dispatcher(storage=MemoryStorage(), review_setup=setup)
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
+    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
+    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
+    for module in (review, staff, orders):
+        dispatcher.include_router(_detached(module.router))
+    return dispatcher
+
+
+@pytest.fixture
+async def staffed(new_uow: Callable[[], SqlUnitOfWork]) -> None:  # noqa: F811
+    """Desk clerks, heads and a warehouse user in the database."""
+    async with new_uow() as uow:
+        for user_id, role in (
+            (DESK_ID, Role.ORDER_DESK),
+            (DESK2_ID, Role.ORDER_DESK),
+            (HEAD_ID, Role.ORDER_DESK_HEAD),
+            (HEAD_ID, Role.ORDER_DESK),
+            (HEAD2_ID, Role.ORDER_DESK_HEAD),
+            (WAREHOUSE_ID, Role.WAREHOUSE),
+        ):
+            await uow.staff.grant(user_id, role, by=ADMIN_ID, at=T0)
+        await uow.commit()
+
+
+def make_order(
+    *,
+    amount: str = "245.80",
+    customer_id: int = CUSTOMER_ID,
+    language: str = "zh",
+    name: str = "Li <b>Wei</b> & Co",
+    remarks: str = "ring twice",
+    items: list[Item] | None = None,
+    service: Service = Service.AIR_FREIGHT,
+    entered_by: int | None = None,
+) -> Order:
+    """An order that passed validation and waits for the first review."""
+    order = Order(
+        id=str(uuid.uuid4()),
+        reference=new_reference(),
+        customer=Customer(name, phone="+8613800138000", telegram_user_id=customer_id, language=language),
+        address=Address(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
+        items=items or [Item("Tea set", 2, Decimal("1.250"), Decimal("39.90"), fragile=True)],
+        service=service,
+        payment_method="card",
+        amount=Decimal(amount),
+        currency="EUR",
+        channel=Channel.TELEGRAM,
+        created_at=T0,
+        paid=True,
+        remarks=remarks,
+        entered_by=entered_by,
+    )
+    order.apply(Action.PASS_VALIDATION, actor_id=None, roles=frozenset({Role.SYSTEM}), now=T0)
+    order.pull_events()
+    return order
+
+
+async def store(uows: Callable[[], SqlUnitOfWork], order: Order) -> Order:
+    """Saves a new order."""
+    async with uows() as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    return order
+
+
+async def load(uows: Callable[[], SqlUnitOfWork], order_id: str) -> Order:
+    """Reads an order back."""
+    async with uows() as uow:
+        return await uow.orders.get(order_id)
+
+
+async def outbox(
+    sessions: async_sessionmaker[AsyncSession], chat_id: int | None = None
+) -> list[OutboxMessage]:
+    """Every queued outbox message (of one chat), oldest first."""
+    async with sessions() as session:
+        stmt = select(OutboxRow).order_by(OutboxRow.id)
+        if chat_id is not None:
+            stmt = stmt.where(OutboxRow.chat_id == chat_id)
+        rows = (await session.scalars(stmt)).all()
+    return [
+        OutboxMessage(
+            row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key, row.id
+        )
+        for row in rows
+    ]
+
+
+async def deliver(
+    bot: MockedBot, messages: Iterable[OutboxMessage], uows: Callable[[], SqlUnitOfWork]
+) -> None:
+    """Sends outbox messages as the sender does, uploading stored documents, so the spec check sees them."""
+    for message in messages:
+        document = None
+        if "document_id" in message.params:
+            async with uows() as uow:
+                document = await uow.reviews.get_document(int(message.params["document_id"]))
+            assert document is not None
+        await bot(build_method(message, document))
+
+
+def _user(user_id: int, language_code: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": NAMES.get(user_id, f"User{user_id}"),
+        "language_code": language_code,
+    }
+
+
+def _chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": "User"}
+    return {"id": chat_id, "type": "supergroup", "title": "Team"}
+
+
+def command(
+    update_id: int, text: str, *, user_id: int, chat_id: int | None = None, language_code: str = "en"
+) -> Update:
+    """A text message (commands get their entity)."""
+    message: dict[str, Any] = {
+        "message_id": 10_000 + update_id,
+        "date": int(T0.timestamp()),
+        "chat": _chat(chat_id if chat_id is not None else user_id),
+        "from": _user(user_id, language_code),
+        "text": text,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return Update.model_validate({"update_id": update_id, "message": message})
+
+
+@dataclass(frozen=True)
+class Card:
+    """A message of the bot with buttons, as Telegram would show it."""
+
+    chat_id: int
+    message_id: int
+    text: str
+
+
+def card_of(message: OutboxMessage, message_id: int = 77) -> Card:
+    """The card an outbox message became once sent (plain text as Telegram keeps it)."""
+    plain = re.sub(r"<[^>]+>", "", message.params["text"])
+    plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return Card(message.chat_id, message_id, plain)
+
+
+def buttons(message: OutboxMessage) -> list[str]:
+    """The callback data of an outbox message's buttons."""
+    markup = message.params.get("reply_markup") or {"inline_keyboard": []}
+    return [button.get("callback_data", "") for row in markup["inline_keyboard"] for button in row]
+
+
+def press(update_id: int, data: str, *, user_id: int, card: Card, language_code: str = "en") -> Update:
+    """A button press on a card."""
+    message = {
+        "message_id": card.message_id,
+        "date": int(T0.timestamp()),
+        "chat": _chat(card.chat_id),
+        "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
+        "text": card.text,
+    }
+    return Update.model_validate(
+        {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cb{update_id}",
+                "from": _user(user_id, language_code),
+                "chat_instance": "ci",
+                "message": message,
+                "data": data,
+            },
+        }
+    )
+
+
+def alerts(bot: MockedBot) -> list[str]:
+    """The texts of every callback answer so far."""
+    return [request.params.get("text", "") for request in bot.requests_for("answerCallbackQuery")]
+
+
+def sent_texts(bot: MockedBot, method: str = "sendMessage") -> list[str]:
+    """The texts the bot sent directly."""
+    return [request.params.get("text", "") for request in bot.requests_for(method)]
+
+
+def _unescape(literal: bytes) -> bytes:
+    """Resolves the escapes of a PDF literal string (octal codes, backslashed characters)."""
+    return re.sub(
+        rb"\\([0-7]{1,3}|.)",
+        lambda m: bytes([int(m.group(1), 8)]) if m.group(1)[:1].isdigit() else m.group(1),
+        literal,
+        flags=re.S,
+    )
+
+
+def pdf_text(content: bytes) -> str:
+    """Extracts the text a reportlab CID-font PDF shows (ASCII85+Flate streams of UCS-2 strings)."""
+    shown = []
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", content, re.S):
+        raw = match.group(1).strip()
+        try:
+            data = decompress(a85decode(raw, adobe=True) if raw.endswith(b"~>") else raw)
+        except ValueError:
+            continue
+        for hexed in re.findall(rb"<([0-9A-Fa-f\s]+)>\s*Tj", data):
+            shown.append(bytes.fromhex(hexed.decode()).decode("utf-16-be"))
+        for literal in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", data):
+            shown.append(_unescape(literal).decode("utf-16-be", errors="replace"))
+    return "\n".join(shown)
+
+
+def decoded(value: Any) -> Any:
+    """Decodes a JSON string param."""
+    return json.loads(value) if isinstance(value, str) else value
