@@ -1,0 +1,93 @@
+"""The outbound note (R-4.2): goods list, scan time and operator, as a PDF for the hand-over to logistics."""
+
+from __future__ import annotations
+
+from functools import cache
+from io import BytesIO
+
+from aiogram.utils.i18n import I18n
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from domain.model import Order
+from domain.review import Document
+from handlers.keyboards import N_
+from handlers.render import SERVICE_NAMES, Translate, esc, local_time, route, translator
+
+# The same built-in CID font as the confirmation PDF: Chinese renders offline, nothing is embedded.
+FONT = "STSong-Light"
+
+
+@cache
+def _font() -> str:
+    """Registers the CJK font once per process."""
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return FONT
+
+
+def outbound_note_pdf(order: Order, t: Translate, timezone: str) -> bytes:
+    """Renders the outbound note: order, scan time and operator, destination and the goods table."""
+    font = _font()
+    body = ParagraphStyle("body", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
+    title = ParagraphStyle("title", parent=body, fontSize=16, leading=22, spaceAfter=6)
+    shipment = order.shipment
+    scanned = local_time(shipment.outbound_at, timezone) if shipment.outbound_at else ""
+    rows = [[t(N_("SKU")), t(N_("Goods")), t(N_("Quantity")), t(N_("Weight (kg)")), t(N_("Handling"))]]
+    for item in order.items:
+        handling = t(N_("FRAGILE")) if item.fragile else ""
+        rows.append([item.sku or "", item.name, str(item.quantity), str(item.weight_kg), handling])
+    table = Table(
+        [[Paragraph(esc(cell), body) for cell in row] for row in rows],
+        colWidths=[32 * mm, 70 * mm, 20 * mm, 25 * mm, 25 * mm],
+    )
+    table.setStyle(
+        TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "#555555"), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+    )
+    story = [
+        Paragraph(esc(t(N_("Outbound note"))), title),
+        Paragraph(f"{esc(t(N_('Order number')))}: {esc(order.display_id)} ({esc(order.reference)})", body),
+        Paragraph(f"{esc(t(N_('Scanned at')))}: {scanned}", body),
+        Paragraph(f"{esc(t(N_('Operator')))}: {esc(shipment.outbound_operator or '')}", body),
+        Paragraph(f"{esc(t(N_('Service')))}: {esc(t(SERVICE_NAMES[order.service]))}", body),
+        Paragraph(f"{esc(t(N_('Destination')))}: {route(order)}", body),
+        Spacer(1, 4 * mm),
+        table,
+        Spacer(1, 4 * mm),
+        Paragraph(esc(t(N_("Handed over to logistics."))), body),
+    ]
+    buffer = BytesIO()
+    SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        title=f"{t(N_('Outbound note'))} {order.display_id}",
+        author="OrderDesk",
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+    ).build(story)
+    return buffer.getvalue()
+
+
+class TelegramOutboundNotes:
+    """Produces outbound notes in the team's language (domain.execution.OutboundNotes)."""
+
+    def __init__(self, i18n: I18n, timezone: str, language: str = "en") -> None:
+        self.i18n = i18n
+        self.timezone = timezone
+        self.language = language
+
+    def outbound_note(self, order: Order) -> Document:
+        """The outbound note of an order whose scan has just been recorded."""
+        t = translator(self.i18n, self.language)
+        filename = f"outbound-{safe_filename(order.display_id)}.pdf"
+        return Document(filename, outbound_note_pdf(order, t, self.timezone))
+
+
+def safe_filename(text: str) -> str:
+    """Keeps a file name to letters, digits and dashes."""
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in text)

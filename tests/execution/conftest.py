@@ -1,0 +1,133 @@
+"""Execution tests: the real middlewares and routers, the review flow and a migrated SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import Update
+
+from bot.i18n import LanguageMiddleware, PoI18n
+from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from domain.calendar import BusinessCalendar
+from domain.clock import FixedClock
+from domain.execution import ExecutionSetup
+from domain.model import Item, Order
+from domain.review import ReviewSetup
+from domain.services import EventHandlers
+from domain.sla import SlaContext, load_policy
+from domain.status import Role, Service
+from handlers import execution, my_orders, review, tracking
+from handlers.notifications import build_event_handlers, fixed_team_chats
+from handlers.outbound_note import TelegramOutboundNotes
+from storage.uow import SqlUnitOfWork
+from tests.review.conftest import (  # noqa: F401
+    ADMIN_ID,
+    DESK_CHAT,
+    DESK_ID,
+    T0,
+    TIMEZONE,
+    _detached,
+    clock,
+    i18n,
+    make_order,
+    setup,
+)
+from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
+
+WAREHOUSE_ID = 301
+WAREHOUSE2_ID = 302
+LOGISTICS_ID = 401
+LOGISTICS2_ID = 402
+WAREHOUSE_CHAT = -1002000000001
+LOGISTICS_CHAT = -1003000000001
+TEAM_CHATS = {"order_desk": DESK_CHAT, "warehouse": WAREHOUSE_CHAT, "logistics": LOGISTICS_CHAT}
+SLA = SlaContext(load_policy(), BusinessCalendar())
+
+
+@pytest.fixture
+def handlers(i18n: PoI18n, setup: ReviewSetup) -> EventHandlers:  # noqa: F811
+    """The status-change side effects as the composition root wires them."""
+    return build_event_handlers(
+        i18n=i18n, timezone=TIMEZONE, team_chat=fixed_team_chats(TEAM_CHATS), review=setup
+    )
+
+
+@pytest.fixture
+def review_setup(setup: ReviewSetup, handlers: EventHandlers) -> ReviewSetup:  # noqa: F811
+    """The review flow with the notifications and SLA clocks wired."""
+    return replace(setup, handlers=handlers, sla=SLA)
+
+
+@pytest.fixture
+def execution_setup(clock: FixedClock, i18n: PoI18n, handlers: EventHandlers) -> ExecutionSetup:  # noqa: F811
+    """The execution use cases' setup."""
+    return ExecutionSetup(clock, TIMEZONE, TelegramOutboundNotes(i18n, TIMEZONE), handlers, sla=SLA)
+
+
+@pytest.fixture
+def dispatcher(
+    new_uow: Callable[[], SqlUnitOfWork],  # noqa: F811
+    i18n: PoI18n,  # noqa: F811
+    review_setup: ReviewSetup,
+    execution_setup: ExecutionSetup,
+) -> Dispatcher:
+    """The project's middlewares in production order with the review, execution and tracking routers."""
+    dispatcher = Dispatcher(
+        storage=MemoryStorage(),
+        review_setup=review_setup,
+        execution_setup=execution_setup,
+        team_chats=TEAM_CHATS,
+        timezone=TIMEZONE,
+    )
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
+    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
+    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
+    for module in (review, execution, tracking, my_orders):
+        dispatcher.include_router(_detached(module.router))
+    return dispatcher
+
+
+@pytest.fixture
+async def staffed(new_uow: Callable[[], SqlUnitOfWork]) -> None:  # noqa: F811
+    """The order desk, two warehouse and two logistics staff in the database."""
+    async with new_uow() as uow:
+        for user_id, role in (
+            (DESK_ID, Role.ORDER_DESK),
+            (WAREHOUSE_ID, Role.WAREHOUSE),
+            (WAREHOUSE2_ID, Role.WAREHOUSE),
+            (LOGISTICS_ID, Role.LOGISTICS),
+            (LOGISTICS2_ID, Role.LOGISTICS),
+        ):
+            await uow.staff.grant(user_id, role, by=ADMIN_ID, at=T0)
+        await uow.commit()
+
+
+def execution_order(service: Service = Service.AIR_FREIGHT, language: str = "zh") -> Order:
+    """An order waiting for the first review, with SKUs and one fragile item."""
+    return make_order(
+        service=service,
+        language=language,
+        name="Li Wei",
+        items=[
+            Item("Tea set", 2, Decimal("1.250"), Decimal("39.90"), sku="TEA-01", fragile=True),
+            Item("Silk scarf", 3, Decimal("0.200"), Decimal("12.00"), sku="SILK-7"),
+        ],
+    )
+
+
+def photo_message(update_id: int, file_id: str, *, user_id: int, chat_id: int) -> Update:
+    """A photo sent in a chat."""
+    message: dict[str, Any] = {
+        "message_id": 20_000 + update_id,
+        "date": int(T0.timestamp()),
+        "chat": {"id": chat_id, "type": "supergroup", "title": "Team"},
+        "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "en"},
+        "photo": [{"file_id": file_id, "file_unique_id": "u" + file_id, "width": 800, "height": 600}],
+    }
+    return Update.model_validate({"update_id": update_id, "message": message})
