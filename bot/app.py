@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
@@ -13,16 +16,30 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.commands import set_commands
-from bot.config import Settings
+from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher
-from bot.i18n import create_i18n
+from bot.i18n import PoI18n, create_i18n
 from bot.middlewares import bootstrap_admins
 from bot.webhook import build_webhook_app
+from domain.calendar import BusinessCalendar
 from domain.clock import Clock, SystemClock
-from domain.ports import UnitOfWork
+from domain.events import Event, OrderStatusChanged
+from domain.execution import ExecutionSetup
+from domain.ports import StoredDocument, UnitOfWork
+from domain.review import ReviewPolicy, ReviewSetup, parse_threshold
+from domain.services import EventHandler
+from domain.sla import SlaContext, load_policy
 from handlers import all_commands
+from handlers.api import build_api_app, parse_api_keys
+from handlers.notifications import build_event_handlers
+from handlers.outbound_note import TelegramOutboundNotes
+from handlers.review import build_review_setup
+from scheduler.jobs import build_scheduler
+from scheduler.outbox_sender import OutboxSender
+from scheduler.sla import SlaSweeper, SweepSettings, render_with
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
+from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
 from storage.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -45,6 +62,121 @@ async def apply_migrations(settings: Settings) -> None:
 CLOCK_KEY = "clock"
 
 
+@dataclass
+class Workflow:
+    """The business wiring every handler, use case and job shares."""
+
+    clock: Clock
+    timezone: str
+    sla: SlaContext
+    team_chats: dict[str, int]
+    event_handlers: dict[type[Event], list[EventHandler]]
+    review_setup: ReviewSetup
+    execution_setup: ExecutionSetup
+
+    def handler_data(self) -> dict[str, object]:
+        """The values handlers receive by parameter name."""
+        return {
+            CLOCK_KEY: self.clock,
+            "timezone": self.timezone,
+            "sla": self.sla,
+            "team_chats": self.team_chats,
+            "event_handlers": self.event_handlers,
+            "review_setup": self.review_setup,
+            "execution_setup": self.execution_setup,
+        }
+
+
+def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
+    """Builds SLA policy, team chats and the side effects of every status change from the settings."""
+    sla = SlaContext(
+        load_policy(settings.sla_policy_file),
+        BusinessCalendar(settings.timezone, settings.holiday_country, settings.working_time),
+    )
+    team_chats = {
+        key.removesuffix("_chat_id"): chat_id
+        for key in TEAM_CHAT_ROLES
+        if (chat_id := getattr(settings, key)) is not None
+    }
+    # One mapping shared by every use case; filled below, once the handlers that need it exist.
+    event_handlers: dict[type[Event], list[EventHandler]] = {OrderStatusChanged: []}
+    threshold, currency = parse_threshold(settings.large_order_threshold)
+    review_setup = build_review_setup(
+        i18n=i18n,
+        clock=clock,
+        timezone=settings.timezone,
+        order_desk_chat_id=settings.order_desk_chat_id,
+        policy=ReviewPolicy(threshold, currency),
+        desk_language=settings.default_language,
+        sla=sla,
+        handlers=event_handlers,
+    )
+    side_effects = build_event_handlers(
+        i18n=i18n,
+        timezone=settings.timezone,
+        team_chat=team_chat_of,
+        review=review_setup,
+        team_language=settings.default_language,
+    )
+    for event_type, handlers in side_effects.items():
+        event_handlers.setdefault(event_type, []).extend(handlers)
+    execution_setup = ExecutionSetup(
+        clock, settings.timezone, TelegramOutboundNotes(i18n, settings.timezone), event_handlers, sla=sla
+    )
+    return Workflow(clock, settings.timezone, sla, team_chats, event_handlers, review_setup, execution_setup)
+
+
+async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:
+    """Looks a department's chat up in the database, where it follows supergroup migrations."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("team chats live in the SQL database")
+    return await SqlTeamChats(uow.session).chat_of(department)
+
+
+class StoredDocuments:
+    """Lets the outbox sender load generated documents in a short transaction of its own."""
+
+    def __init__(self, uow_factory: Callable[[], SqlUnitOfWork]) -> None:
+        self._uow_factory = uow_factory
+
+    async def get_document(self, document_id: int) -> StoredDocument | None:
+        """Loads one stored document."""
+        async with self._uow_factory() as uow:
+            return await uow.reviews.get_document(document_id)
+
+
+async def seed_team_chats(
+    uow_factory: Callable[[], SqlUnitOfWork], settings: Settings, now: datetime
+) -> None:
+    """Records the configured team chats so a group's migration to a supergroup can be followed."""
+    async with uow_factory() as uow:
+        chats = SqlTeamChats(uow.session)
+        for key in TEAM_CHAT_ROLES:
+            if (chat_id := getattr(settings, key)) is not None:
+                await chats.seed(key.removesuffix("_chat_id"), chat_id, now)
+        await uow.commit()
+
+
+async def start_platform_api(
+    settings: Settings, uow_factory: Callable[[], SqlUnitOfWork], workflow: Workflow
+) -> web.AppRunner | None:
+    """Serves the platform intake API when API_PORT is set."""
+    if settings.api_port is None or settings.api_keys is None:
+        return None
+    app = build_api_app(
+        uow_factory,
+        workflow.clock,
+        parse_api_keys(settings.api_keys.get_secret_value()),
+        handlers=workflow.event_handlers,
+        sla=workflow.sla,
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    logger.info("Platform API listening on %s:%s", settings.api_host, settings.api_port)
+    return runner
+
+
 async def run(settings: Settings, *, clock: Clock | None = None, stop: asyncio.Event | None = None) -> None:
     """Migrates, wires everything, publishes the command menus and serves updates until stopped.
 
@@ -58,11 +190,12 @@ async def run(settings: Settings, *, clock: Clock | None = None, stop: asyncio.E
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
 
-    def uow_factory() -> UnitOfWork:
+    def uow_factory() -> SqlUnitOfWork:
         """Opens a new SQL unit of work."""
         return SqlUnitOfWork(session_factory)
 
     i18n = create_i18n(settings.default_language)
+    workflow = build_workflow(settings, clock, i18n)
     bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)
     dispatcher = build_dispatcher(
         uow_factory=uow_factory,
@@ -70,15 +203,44 @@ async def run(settings: Settings, *, clock: Clock | None = None, stop: asyncio.E
         admin_ids=settings.admin_ids,
         storage=build_storage(settings, session_factory),
     )
-    dispatcher[CLOCK_KEY] = clock
+    for key, value in workflow.handler_data().items():
+        dispatcher[key] = value
+    sender = OutboxSender(SqlOutboxQueue(session_factory), bot, clock, documents=StoredDocuments(uow_factory))
+    sweeper = SlaSweeper(
+        uow_factory=uow_factory,
+        clock=clock,
+        sla=workflow.sla,
+        team_chats=workflow.team_chats,
+        render=render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+        settings=SweepSettings(
+            sweep_seconds=settings.sla_sweep_seconds,
+            escalate_after=settings.escalation_delay,
+            locale=settings.default_language,
+        ),
+    )
+    scheduler = build_scheduler(sweeper, timezone=settings.timezone)
+    sender_stop = asyncio.Event()
+    sender_task: asyncio.Task[None] | None = None
+    api_runner: web.AppRunner | None = None
     try:
         await bootstrap_admins(uow_factory, settings.admin_ids, clock.now())
+        await seed_team_chats(uow_factory, settings, clock.now())
         await set_commands(bot, i18n, all_commands(), settings.team_chats())
+        sender_task = asyncio.create_task(sender.run_forever(sender_stop), name="outbox-sender")
+        scheduler.start()
+        api_runner = await start_platform_api(settings, uow_factory, workflow)
         if settings.webhook_url:
             await serve_webhook(bot, dispatcher, settings)
         else:
             await poll(bot, dispatcher, stop)
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        sender_stop.set()
+        if sender_task is not None:
+            await sender_task
+        if api_runner is not None:
+            await api_runner.cleanup()
         # The dispatcher closes its FSM storage itself on shutdown.
         await bot.session.close()
         await engine.dispose()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.calendar import Duration
+from domain.review import parse_threshold
+from domain.sla import SlaPolicyError, load_policy
 from domain.status import Role
+from handlers.api import parse_api_keys
 
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -67,6 +73,15 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
+    sla_policy_file: str | None = None
+    sla_sweep_seconds: int = Field(default=60, ge=1, le=3600)
+    escalate_after: str = "30m"
+    holiday_country: str = "CN"
+    working_hours: str = "09:00-18:00"
+    large_order_threshold: str = "10000 CNY"
+    api_port: int | None = Field(default=None, ge=1, le=65535)
+    api_host: str = "127.0.0.1"
+    api_keys: SecretStr | None = Field(default=None, validate_default=True)
 
     @field_validator("bot_token")
     @classmethod
@@ -153,6 +168,70 @@ class Settings(BaseSettings):
             raise ValueError("must start with '/'")
         return value
 
+    @field_validator("sla_policy_file")
+    @classmethod
+    def _check_sla_policy_file(cls, value: str | None) -> str | None:
+        """Loads the policy now so a bad file stops start-up naming the key inside it."""
+        if value is not None:
+            try:
+                load_policy(value)
+            except SlaPolicyError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _check_escalate_after(cls, value: str) -> str:
+        """Requires a wall-clock duration such as 30m or 2h."""
+        duration = Duration.parse(value)
+        if duration.working_days:
+            raise ValueError("must be wall-clock time (e.g. 30m, 2h), not working days")
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _check_holiday_country(cls, value: str) -> str:
+        """Requires a country the holidays package knows."""
+        value = value.upper()
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"no public-holiday calendar for {value!r}")
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str) -> str:
+        """Requires HH:MM-HH:MM with the opening before the closing."""
+        parse_working_hours(value)
+        return value
+
+    @field_validator("large_order_threshold")
+    @classmethod
+    def _check_threshold(cls, value: str) -> str:
+        """Requires an amount and a currency, e.g. 10000 CNY."""
+        parse_threshold(value)
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_api_keys(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Requires `name:key` pairs whenever the platform API is served."""
+        if value is None:
+            if info.data.get("api_port"):
+                raise ValueError("required when API_PORT is set (name:key pairs, comma-separated)")
+            return None
+        parse_api_keys(value.get_secret_value())
+        return value
+
+    @property
+    def escalation_delay(self) -> timedelta:
+        """How long a breach may stay unacknowledged before it escalates."""
+        return Duration.parse(self.escalate_after).wall_time
+
+    @property
+    def working_time(self) -> tuple[time, time]:
+        """The company's daily opening and closing time."""
+        return parse_working_hours(self.working_hours)
+
     @property
     def zone(self) -> ZoneInfo:
         """The business time zone."""
@@ -165,6 +244,21 @@ class Settings(BaseSettings):
             for key, roles in TEAM_CHAT_ROLES.items()
             if (chat_id := getattr(self, key)) is not None
         }
+
+
+def parse_working_hours(value: str) -> tuple[time, time]:
+    """Reads 09:00-18:00 as (09:00, 18:00)."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not HH:MM-HH:MM, e.g. 09:00-18:00")
+    try:
+        opening = time(int(match[1]), int(match[2]))
+        closing = time(int(match[3]), int(match[4]))
+    except ValueError:
+        raise ValueError(f"{value!r} has an hour or minute out of range") from None
+    if opening >= closing:
+        raise ValueError("the opening time must come before the closing time")
+    return opening, closing
 
 
 def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:

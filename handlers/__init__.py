@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import common
+from handlers import common, execution, intake, my_orders, offline, orders, review, sla, staff, tracking
 from handlers.common import CommandSpec
 
 # Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
-MODULE_ROUTERS: tuple[Router, ...] = (common.router,)
+# my_orders and offline come before intake, whose wizard takes any text while an order is entered.
+MODULE_ROUTERS: tuple[Router, ...] = (
+    my_orders.router,
+    offline.router,
+    staff.router,
+    review.router,
+    orders.router,
+    sla.router,
+    execution.router,
+    tracking.router,
+    intake.router,
+    common.router,
+)
 
 
 def build_root_router() -> Router:
@@ -26,4 +38,14 @@ def build_root_router() -> Router:
 
 def all_commands() -> tuple[CommandSpec, ...]:
     """Lists every module's slash commands, for /help and Telegram's command menus."""
-    return common.COMMANDS
+    return (
+        common.COMMANDS
+        + intake.COMMANDS
+        + my_orders.COMMANDS
+        + offline.COMMANDS
+        + review.COMMANDS
+        + orders.COMMANDS
+        + staff.COMMANDS
+        + sla.COMMANDS
+        + tracking.COMMANDS
+    )

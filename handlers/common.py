@@ -98,7 +98,12 @@ async def start(message: Message, roles: frozenset[Role]) -> None:
 async def show_help(message: Message, roles: frozenset[Role], command_specs: Sequence[CommandSpec]) -> None:
     """Lists the commands the user's roles allow."""
     lines = [_("Commands you can use:")]
-    lines += [f"/{spec.name} — {_(spec.description)}" for spec in command_specs if spec.applies_to(roles)]
+    # Descriptions such as "/order <reference or number>" carry angle brackets: escape them for HTML.
+    lines += [
+        f"/{spec.name} — {html.escape(_(spec.description))}"
+        for spec in command_specs
+        if spec.applies_to(roles)
+    ]
     await message.answer("\n".join(lines))
 
 
