@@ -13,6 +13,9 @@ submitted and passes validation (SUBMITTED -> PENDING_REVIEW) in one transaction
 - goods that screening allows only after a second review (R-2.2, R-3.2) as a `needs_second_review`
   audit line; `second_review_flags(order)` reads them back for the review step.
 
+`resubmit_order` lets the customer correct a rejected order and send the same order (same
+reference) for review again (R-3.1); the audit trail says what changed.
+
 `place_platform_order` adds what the platform API needs: the order remembers the API key that
 created it, and an Idempotency-Key makes a retried request return the same order.
 """
@@ -34,7 +37,7 @@ from domain.ports import ApiOrderLink, PlatformUnitOfWork, UnitOfWork
 from domain.pricing import Quote, quote
 from domain.services import EventHandlers, dispatch_events
 from domain.sla import SlaContext, SlaPolicy, entry_stage, load_policy, sync_clocks
-from domain.status import Action, Channel, OrderStatus, Role
+from domain.status import Action, Channel, OrderStatus, Role, next_status
 from domain.validation import (
     PAYMENT_METHOD_MAX,
     FieldError,
@@ -66,6 +69,7 @@ SECOND_REVIEW_ACTION = "needs_second_review"
 # Staff who may enter offline orders (R-1.3).
 OFFLINE_ENTRY_ROLES = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
 SYSTEM = frozenset({Role.SYSTEM})
+CUSTOMER = frozenset({Role.CUSTOMER})
 
 # Sized to the columns that store them.
 PAYMENT_METHOD_COLUMN = 32
@@ -545,6 +549,96 @@ async def place_order(
         await dispatch_events(placed.order, uow, handlers or {})
         await uow.commit()
     return placed
+
+
+async def resubmit_order(
+    uow: UnitOfWork,
+    order_id: str,
+    draft: OrderDraft,
+    clock: Clock,
+    *,
+    actor_id: int,
+    handlers: EventHandlers | None = None,
+    sla: SlaContext | None = None,
+) -> PlacedOrder:
+    """Replaces a rejected order's details with the corrected draft and sends it for review again (R-3.1).
+
+    The order keeps its id and reference and is priced anew. Raises NotPermitted unless the actor is
+    the order's own customer, IllegalTransition if the order is not waiting for a fix, InvalidInput
+    if the draft is invalid, OrderNotFound if there is no such order; each before anything changes.
+    """
+    async with uow:
+        order = await uow.orders.get(order_id)
+        owner = order.customer.telegram_user_id
+        if owner is None or owner != actor_id:
+            raise NotPermitted(Action.RESUBMIT, CUSTOMER)
+        next_status(order.status, Action.RESUBMIT, order.service, order.resume_status)
+        now = clock.now()
+        errors = check_draft(draft, now)
+        if errors:
+            raise InvalidInput(errors)
+        order_quote = quote_for(draft)
+        corrected = _build_order(draft, order.channel, order_quote, now)
+        changes = _changes(order, corrected)
+        note = ("corrected by the customer: " + "; ".join(changes)) if changes else "sent again unchanged"
+        order.apply(Action.RESUBMIT, actor_id=actor_id, roles=CUSTOMER, now=now, note=note)
+        order.revise(
+            customer=replace(corrected.customer, telegram_user_id=owner),
+            address=corrected.address,
+            items=corrected.items,
+            service=corrected.service,
+            payment_method=corrected.payment_method,
+            amount=corrected.amount,
+            currency=corrected.currency,
+            remarks=corrected.remarks,
+        )
+        flags = tuple(review_flags(draft.items))
+        order.apply(Action.PASS_VALIDATION, actor_id=None, roles=SYSTEM, now=now, note="checks passed (R-2)")
+        if sla is not None:
+            sync_clocks(order, now, sla)
+        if flags:
+            order.note(
+                "second review needed (R-3.2): " + "; ".join(_flag_note(flag) for flag in flags),
+                actor_id=None,
+                role=Role.SYSTEM,
+                now=now,
+                action=SECOND_REVIEW_ACTION,
+            )
+        await dispatch_events(order, uow, handlers or {})
+        await uow.commit()
+    return PlacedOrder(order, order_quote, flags)
+
+
+def _changes(before: Order, after: Order) -> list[str]:
+    """Words what a correction changes, one part each, e.g. 'service: air_freight → sea_freight'."""
+    parts = [
+        ("name", before.customer.name, after.customer.name),
+        ("phone", before.customer.phone, after.customer.phone),
+        ("email", before.customer.email, after.customer.email),
+        ("address", _address_text(before.address), _address_text(after.address)),
+        ("goods", _goods_text(before.items), _goods_text(after.items)),
+        ("service", before.service.value, after.service.value),
+        ("payment method", before.payment_method, after.payment_method),
+        ("remarks", before.remarks, after.remarks),
+        ("amount", f"{before.amount:.2f} {before.currency}", f"{after.amount:.2f} {after.currency}"),
+    ]
+    return [f"{name}: {old or '-'} → {new or '-'}" for name, old, new in parts if old != new]
+
+
+def _address_text(address: Address) -> str:
+    """The address on one line, for the audit trail."""
+    parts = (address.street, address.city, address.postcode, address.area, address.country)
+    return ", ".join(part for part in parts if part)
+
+
+def _goods_text(items: list[Item]) -> str:
+    """The goods lines on one line, for the audit trail (numbers normalized so equal values read equal)."""
+    return "; ".join(
+        f"{item.name} × {item.quantity}, {item.weight_kg.normalize():f} kg, {item.declared_value:.2f}"
+        + (f", SKU {item.sku}" if item.sku else "")
+        + (", fragile" if item.fragile else "")
+        for item in items
+    )
 
 
 async def place_platform_order(

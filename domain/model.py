@@ -200,6 +200,36 @@ class Order:
         self.events.append(OrderStatusChanged(self.id, action, previous, target, actor_id, now))
         return target
 
+    def revise(
+        self,
+        *,
+        customer: Customer,
+        address: Address,
+        items: list[Item],
+        service: Service,
+        payment_method: str,
+        amount: Decimal,
+        currency: str,
+        remarks: str,
+    ) -> list[str]:
+        """Replaces the details the customer may correct before validation; returns the names that changed."""
+        if self.status not in (OrderStatus.SUBMITTED, OrderStatus.VALIDATION_FAILED):
+            raise DomainError(f"order {self.display_id} cannot be changed in status {self.status.value}")
+        details = {
+            "customer": customer,
+            "address": address,
+            "items": items,
+            "service": service,
+            "payment_method": payment_method,
+            "amount": amount,
+            "currency": currency,
+            "remarks": remarks,
+        }
+        changed = [name for name, value in details.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, details[name])
+        return changed
+
     def assign_number(self, number: str, *, now: datetime) -> None:
         """Gives a confirmed order its formal number (R-3.3); a number is never replaced."""
         if self.number is not None:

@@ -4,8 +4,11 @@ Every free-text answer is checked the moment it arrives with the domain's single
 a failure names the field, what is wrong and how to fix it, in the user's language, and asks the
 same question again. Fixed choices are buttons; Back, Change a field and Cancel sit under every
 question. The preview card shows everything with the price quote; Confirm hands the draft to
-domain.intake.place_order. Staff entering offline orders (/offline, handlers/offline.py) use the
-same wizard with the offline steps in front.
+domain.intake.place_order. The Fix button on a rejection (handlers/callbacks.OrderFix) opens the same
+wizard filled in with the rejected order, at the field the rejection names; Confirm then hands the
+corrected draft to domain.intake.resubmit_order, which sends that same order for review again.
+Staff entering offline orders (/offline, handlers/offline.py) use the same wizard with the offline
+steps in front.
 
 Handler data used besides the middlewares' `uow`, `roles` and `locale`: `clock` (domain.clock.Clock,
 the wall clock if absent) and `timezone` (IANA name for times staff type, Asia/Shanghai if absent).
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,13 +33,15 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 
 from domain.clock import Clock, SystemClock
-from domain.errors import NotPermitted
-from domain.intake import PlacedOrder, place_order, quote_for
+from domain.errors import ConcurrentModification, IllegalTransition, NotPermitted, OrderNotFound
+from domain.intake import OrderDraft, PlacedOrder, place_order, quote_for, resubmit_order
+from domain.model import Order
 from domain.ports import UnitOfWork
 from domain.pricing import Quote, QuoteLine, load_tariff
 from domain.screening import Verdict, screen
 from domain.services import EventHandlers
 from domain.sla import SlaContext
+from domain.status import OrderStatus
 from domain.validation import (
     REMARKS_MAX,
     FieldError,
@@ -54,6 +59,7 @@ from domain.validation import (
     parse_weight_kg,
     phone_example,
 )
+from handlers.callbacks import OrderFix
 from handlers.common import CommandSpec
 from handlers.field_errors import describe_all
 from handlers.intake_keyboards import (
@@ -93,6 +99,7 @@ from handlers.intake_states import (
     step_for_error,
 )
 from handlers.keyboards import HELP, MY_ORDERS, N_, NEW_ORDER, MenuButton, main_menu
+from handlers.render import STATUS_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +116,10 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 # Weights and values are stored with 2 decimal places and at most 12 digits (storage/models.py Money).
 CENT = Decimal("0.01")
 STORABLE_MAX = Decimal("9999999999.99")
+# Where the fix wizard keeps the rejected order it corrects (its id and reference).
+FIX_KEY = "fix"
+# The wizard step each OrderFix field opens; any other field opens the preview with "Change a field".
+FIX_STEPS: dict[str, str] = {"service": "service", "payment": "payment"}
 
 PROMPTS: dict[str, str] = {
     "channel": N_("How did the customer place this order?"),
@@ -297,6 +308,13 @@ def preview_text(data: dict[str, Any], quote: Quote, locale: str, timezone: str)
     """The preview card: everything entered plus the price quote, user text escaped."""
     draft = draft_of(data)
     lines = [f"<b>{_('Please check the order')}</b>", ""]
+    if FIX_KEY in data:
+        lines[1:1] = [
+            _("You are correcting order {reference}; confirming sends it for review again.").format(
+                reference=f"<b>{esc(data[FIX_KEY]['reference'])}</b>"
+            ),
+            "",
+        ]
     if is_offline(data):
         received = datetime.fromisoformat(draft["received_at"]).astimezone(ZoneInfo(timezone))
         lines.append(f"{_('Order channel')}: {_(CHANNEL_LABELS[draft['channel']])}")
@@ -350,7 +368,7 @@ async def show_preview(
 ) -> None:
     """Shows the preview card with Confirm / Change / Cancel; an unpriceable draft goes back to its field."""
     try:
-        quote = quote_for(order_draft(data, user_id=0, language=locale))
+        quote = quote_for(wizard_draft(data, user_id=0, language=locale))
     except InvalidInput as failure:
         await return_to_field(message, state, data, failure.errors, locale, timezone)
         return
@@ -426,6 +444,11 @@ async def cancel(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
     await state.clear()
     text = _("The order was cancelled; nothing was saved.")
+    if FIX_KEY in data:
+        text = _(
+            "Your changes were discarded. Order {reference} stays rejected; you can still fix or cancel "
+            "it with the buttons under our message."
+        ).format(reference=esc(data[FIX_KEY]["reference"]))
     await message.answer(text, reply_markup=None if is_offline(data) else main_menu())
 
 
@@ -636,6 +659,9 @@ async def wizard_button(
         draft = draft_of(data)
         draft["confirmed"] = not draft.get("confirmed")
         await show_preview(message, state, data, locale, timezone)
+    elif act == "confirm" and step.name == "preview" and FIX_KEY in data:
+        workflow = Placement(_clock(clock), timezone, event_handlers, sla)
+        await _confirm_fix(message, state, data, uow, query.from_user.id, locale, workflow)
     elif act == "confirm" and step.name == "preview":
         workflow = Placement(_clock(clock), timezone, event_handlers, sla)
         await _confirm(message, state, data, uow, query.from_user.id, locale, workflow)
@@ -791,3 +817,155 @@ def offline_done_text(placed: PlacedOrder, draft: dict[str, Any]) -> str:
 async def closed_wizard_button(query: CallbackQuery) -> None:
     """Answers a button of a wizard that is over (placed, cancelled or replaced)."""
     await query.answer(_("This order form is closed. Start a new one with /neworder."), show_alert=True)
+
+
+def fix_data(order: Order) -> dict[str, Any]:
+    """The wizard's answers taken from a rejected order, ready to correct and send again."""
+    data = new_data(CUSTOMER)
+    customer, address = order.customer, order.address
+    data["draft"] = {
+        "name": customer.name,
+        "country": address.country,
+        "phone": customer.phone,
+        "email": customer.email,
+        "city": address.city,
+        "street": address.street,
+        "postcode": address.postcode,
+        # Kept for the order although the wizard does not ask for them (platform orders may have them).
+        "area": address.area,
+        "items": [
+            {
+                "name": item.name,
+                "quantity": item.quantity,
+                "weight_kg": f"{item.weight_kg:f}",
+                "declared_value": f"{item.declared_value:f}",
+                "sku": item.sku,
+                "fragile": item.fragile,
+            }
+            for item in order.items
+        ],
+        "items_done": True,
+        "service": order.service.value,
+        "payment_method": order.payment_method,
+        "remarks": order.remarks or None,
+    }
+    data[FIX_KEY] = {"order_id": order.id, "reference": order.reference}
+    return data
+
+
+def wizard_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDraft:
+    """The use case's draft from the answers; a fix keeps the order's SKUs, fragile marks and area."""
+    draft = order_draft(data, user_id=user_id, language=language)
+    if FIX_KEY not in data:
+        return draft
+    answers = draft_of(data)
+    lines = [item for item in answers["items"] if item]
+    items = [
+        replace(line, sku=item.get("sku"), fragile=bool(item.get("fragile")))
+        for line, item in zip(draft.items, lines, strict=True)
+    ]
+    return replace(draft, items=items, address=replace(draft.address, area=answers.get("area")))
+
+
+@router.callback_query(OrderFix.filter())
+async def fix_order(
+    query: CallbackQuery,
+    callback_data: OrderFix,
+    state: FSMContext,
+    uow: UnitOfWork,
+    locale: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> None:
+    """Opens the wizard on the customer's rejected order, filled in, at the field the rejection names."""
+    user = query.from_user
+    message = query.message
+    try:
+        order: Order | None = await uow.orders.get(callback_data.order_id)
+    except OrderNotFound:
+        order = None
+    private = message is not None and message.chat.id == user.id
+    if order is None or order.customer.telegram_user_id != user.id or message is None or not private:
+        await query.answer(_("This is not your order."), show_alert=True)
+        return
+    if order.status is not OrderStatus.REJECTED:
+        await query.answer(not_fixable_text(order), show_alert=True)
+        return
+    await query.answer()
+    data = fix_data(order)
+    intro = _(
+        "Let’s fix your order {reference}. Your earlier answers are filled in: change what needs "
+        "changing, then confirm to send the order for review again."
+    ).format(reference=f"<b>{esc(order.reference)}</b>")
+    # The rejection may be too old to reply to; the intro is a fresh message in the same chat.
+    sent = await message.answer(intro, parse_mode=ParseMode.HTML, reply_markup=ReplyKeyboardRemove())
+    step = FIX_STEPS.get(callback_data.field)
+    if step is None:
+        await show_preview(sent, state, data, locale, timezone)
+    else:
+        await ask(sent, state, data, Step(step), locale, timezone)
+
+
+def not_fixable_text(order: Order) -> str:
+    """Says a rejected order moved on (cancelled, resubmitted...) and cannot be fixed any more."""
+    return _("Order {reference} is no longer waiting for a fix (now: {status}); nothing was changed.").format(
+        reference=esc(order.reference), status=_(STATUS_NAMES[order.status])
+    )
+
+
+async def _confirm_fix(
+    message: Message,
+    state: FSMContext,
+    data: dict[str, Any],
+    uow: UnitOfWork,
+    user_id: int,
+    locale: str,
+    workflow: Placement,
+) -> None:
+    """Sends the corrected order for review again, as the same order (same reference)."""
+    draft = wizard_draft(data, user_id=user_id, language=locale)
+    order_id = data[FIX_KEY]["order_id"]
+    try:
+        placed = await resubmit_order(
+            uow,
+            order_id,
+            draft,
+            workflow.clock,
+            actor_id=user_id,
+            handlers=workflow.event_handlers,
+            sla=workflow.sla,
+        )
+    except InvalidInput as failure:
+        await return_to_field(message, state, data, failure.errors, locale, workflow.timezone)
+        return
+    except (NotPermitted, OrderNotFound):
+        await uow.rollback()
+        await state.clear()
+        await message.answer(_("This is not your order."), reply_markup=main_menu())
+        return
+    except (IllegalTransition, ConcurrentModification):
+        # Cancelled or resubmitted meanwhile (another device, a double press): say what it is now.
+        await uow.rollback()
+        await state.clear()
+        order = await uow.orders.get(order_id)
+        await message.answer(not_fixable_text(order), parse_mode=ParseMode.HTML, reply_markup=main_menu())
+        return
+    await state.clear()
+    await message.answer(resubmitted_text(placed), parse_mode=ParseMode.HTML, reply_markup=main_menu())
+
+
+def resubmitted_text(placed: PlacedOrder) -> str:
+    """Tells the customer the corrected order is back with the order desk, and its new price."""
+    order = placed.order
+    lines = [
+        _("Thank you! Your order <b>{reference}</b> was corrected and is back with our order desk.").format(
+            reference=esc(order.reference)
+        ),
+        _("Amount: {amount}.").format(amount=_money(order.amount, order.currency)),
+        _("You will get a message here when it is confirmed, or if we need anything from you."),
+        _("Follow it any time with /track {reference} or /myorders.").format(reference=esc(order.reference)),
+    ]
+    if placed.review_flags:
+        lines.append(
+            _("Some goods need a second review before they can ship; this may take a little longer.")
+        )
+    return "\n".join(lines)

@@ -1,0 +1,443 @@
+"""Fixing a rejected order (issue 4 part 5, R-3.1): Fix opens the wizard filled in, the same order goes back.
+
+Everything runs through the production dispatcher on a real database: the customer places an order
+in the wizard, the order desk rejects its review card, the customer presses Fix on the rejection
+(an outbox message, as the sender would deliver it), corrects the order and confirms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.types import Update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import create_i18n
+from domain.calendar import BusinessCalendar
+from domain.clock import FixedClock
+from domain.errors import NotPermitted
+from domain.events import Event, OrderStatusChanged
+from domain.intake import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, resubmit_order
+from domain.model import Order
+from domain.ports import OutboxMessage
+from domain.review import ReviewPolicy, review_card_handler
+from domain.services import EventHandler
+from domain.sla import SlaContext, load_policy
+from domain.status import OrderStatus, Role, Service
+from handlers.callbacks import OrderFix, ReviewAction, ReviewStep
+from handlers.review import build_review_setup
+from storage.fsm import SqlFsmStorage
+from storage.uow import SqlUnitOfWork
+from tests.intake.conftest import BOT_ID, NOW, TIMEZONE, Chat, ChatFactory, find_order, grant, orders_of
+from tests.intake.test_wizard import answer_up_to_preview, reference_in
+from tests.mocked_bot import MockedBot
+from tests.review.conftest import buttons, outbox
+
+DESK_ID = 701
+DESK_CHAT = -1001000000001
+STRANGER_ID = 333
+PRICE = re.compile(r"Price: ([\d.]+) CNY")
+
+
+@pytest.fixture
+def dispatcher(dispatcher: Dispatcher, clock: FixedClock) -> Dispatcher:
+    """The wizard's production dispatcher wired as bot/app.py does: review setup, event handlers, SLA."""
+    sla = SlaContext(load_policy(), BusinessCalendar())
+    event_handlers: dict[type[Event], list[EventHandler]] = {}
+    setup = build_review_setup(
+        i18n=create_i18n("en"),
+        clock=clock,
+        timezone=TIMEZONE,
+        order_desk_chat_id=DESK_CHAT,
+        policy=ReviewPolicy(Decimal(10000), "CNY"),
+        sla=sla,
+        handlers=event_handlers,
+    )
+    event_handlers[OrderStatusChanged] = [review_card_handler(setup)]
+    dispatcher["review_setup"] = setup
+    dispatcher["event_handlers"] = event_handlers
+    dispatcher["sla"] = sla
+    return dispatcher
+
+
+@pytest.fixture
+async def desk(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    """An order-desk clerk in the database."""
+    await grant(session_factory, DESK_ID, Role.ORDER_DESK)
+    return DESK_ID
+
+
+async def press_as_desk(
+    dispatcher: Dispatcher, bot: MockedBot, update_ids: Iterator[int], data: str, card_text: str
+) -> None:
+    """The clerk presses a button on a review card in the order-desk chat."""
+    update_id = next(update_ids)
+    query = {
+        "id": f"cb{update_id}",
+        "from": {"id": DESK_ID, "is_bot": False, "first_name": "Dora", "language_code": "en"},
+        "chat_instance": "desk",
+        "message": {
+            "message_id": 500 + update_id,
+            "date": int(NOW.timestamp()),
+            "chat": {"id": DESK_CHAT, "type": "supergroup", "title": "Order desk"},
+            "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
+            "text": card_text,
+        },
+        "data": data,
+    }
+    await dispatcher.feed_update(
+        bot, Update.model_validate({"update_id": update_id, "callback_query": query})
+    )
+
+
+async def press_act(chat: Chat, act: str, value: str = "") -> list[Any]:
+    """Presses the wizard button doing this (language-independent: matched on the callback data)."""
+    matches = [data for _, data in chat.buttons() if data.endswith(f":{act}:{value}")]
+    assert matches, f"no {act}:{value} button in {chat.buttons()}"
+    return await chat.press_data(matches[0])
+
+
+async def place_in_chat(chat: Chat) -> str:
+    """Places the small order of answer_up_to_preview (air freight, Alipay); returns its reference."""
+    if chat.language_code.startswith("zh"):
+        await chat.send("/neworder")
+        await chat.send("李雷")
+        await chat.send("德国")
+        await chat.send("+49 1512 3456789")
+        await press_act(chat, "skip")
+        await chat.send("柏林")
+        await chat.send("Unter den Linden 1")
+        await chat.send("10117")
+        await chat.send("Cotton T-shirts")
+        await chat.send("2")
+        await chat.send("0.5")
+        await chat.send("40")
+        await press_act(chat, "pick", "done")
+        await press_act(chat, "pick", Service.AIR_FREIGHT.value)
+        await press_act(chat, "pick", "alipay")
+        await press_act(chat, "skip")
+    else:
+        await answer_up_to_preview(chat)
+    await press_act(chat, "confirm")
+    return reference_in(chat.text)
+
+
+def desk_cards(messages: list[OutboxMessage], order: Order) -> list[OutboxMessage]:
+    """The review cards of an order queued for the order-desk chat."""
+    return [
+        message
+        for message in messages
+        if message.chat_id == DESK_CHAT
+        and message.order_id == order.id
+        and (message.dedup_key or "").startswith("review-card:")
+    ]
+
+
+async def reject(
+    dispatcher: Dispatcher,
+    bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    reference: str,
+    reason: ReviewStep,
+) -> tuple[Order, str]:
+    """The clerk rejects the order's review card for a reason; returns the order and the Fix button's data."""
+    order = await find_order(session_factory, reference)
+    assert order is not None
+    [card] = desk_cards(await outbox(session_factory), order)
+    text = re.sub(r"<[^>]+>", "", card.params["text"])
+    await press_as_desk(
+        dispatcher, bot, update_ids, ReviewAction(order_id=order.id, action=reason).pack(), text
+    )
+    rejected = await find_order(session_factory, reference)
+    assert rejected is not None
+    assert rejected.status is OrderStatus.REJECTED
+    [rejection] = [
+        message
+        for message in await outbox(session_factory, order.customer.telegram_user_id)
+        if (message.dedup_key or "").startswith("rejection:")
+    ]
+    [fix] = [data for data in buttons(rejection) if data.startswith("fix:")]
+    return rejected, fix
+
+
+async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_back(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    desk: int,
+) -> None:
+    ann = chat()
+    reference = await place_in_chat(ann)
+    order, fix = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.CANNOT_SERVE
+    )
+    assert OrderFix.unpack(fix).field == "service"
+
+    replies = await ann.press_data(fix)
+
+    sent = [request.params["text"] for request in replies if request.name == "sendMessage"]
+    assert f"Let’s fix your order <b>{reference}</b>" in sent[0]
+    assert "Which service do you need?" in ann.text
+    assert "Now: <i>✈ Air freight + customs agency</i>" in ann.text
+
+    await ann.press("Sea freight")
+
+    preview = ann.text
+    assert f"You are correcting order <b>{reference}</b>" in preview
+    assert "Name: Ann Smith" in preview
+    assert "Phone: +4915123456789" in preview
+    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
+    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+    assert "Service type: 🚢 Sea freight + customs agency" in preview
+    assert "Payment method: Alipay" in preview
+    match = PRICE.search(preview)
+    assert match
+    new_price = Decimal(match.group(1))
+    assert new_price != order.amount
+
+    await ann.press("Confirm order")
+
+    assert f"Your order <b>{reference}</b> was corrected" in ann.text
+    assert f"Amount: {new_price:.2f} CNY." in ann.text
+    [stored] = await orders_of(session_factory, ann.user_id)
+    assert (stored.id, stored.reference) == (order.id, reference)
+    assert stored.status is OrderStatus.PENDING_REVIEW
+    assert stored.service is Service.SEA_FREIGHT
+    assert stored.amount == new_price
+    assert (stored.customer.name, stored.customer.phone, stored.payment_method) == (
+        "Ann Smith",
+        "+4915123456789",
+        "alipay",
+    )
+    assert [(item.name, item.quantity) for item in stored.items] == [("Cotton T-shirts", 2)]
+    assert [event.action for event in stored.audit] == [
+        "submit",
+        "pass_validation",
+        "reject",
+        "resubmit",
+        "pass_validation",
+    ]
+    resubmit = next(event for event in stored.audit if event.action == "resubmit")
+    assert (resubmit.actor_id, resubmit.actor_role) == (ann.user_id, Role.CUSTOMER)
+    assert (resubmit.from_status, resubmit.to_status) == (OrderStatus.REJECTED, OrderStatus.SUBMITTED)
+    assert "service: air_freight → sea_freight" in resubmit.note
+    assert f"amount: {order.amount:.2f} CNY → {new_price:.2f} CNY" in resubmit.note
+    assert "name:" not in resubmit.note
+    cards = desk_cards(await outbox(session_factory), stored)
+    assert len(cards) == 2
+    assert cards[0].dedup_key != cards[1].dedup_key
+    assert reference in cards[1].params["text"]
+    assert "sea freight" in cards[1].params["text"].lower()
+    assert [running.stage for running in stored.clocks if running.running] == ["first_review"]
+
+
+async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    desk: int,
+) -> None:
+    ann = chat()
+    reference = await place_in_chat(ann)
+    order, fix = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.INCONSISTENT
+    )
+
+    await ann.press_data(fix)
+
+    assert "Please check the order" in ann.text
+    assert f"You are correcting order <b>{reference}</b>" in ann.text
+    await ann.press("Change a field")
+    await press_act(ann, "field", "name")
+    assert "Now: <i>Ann Smith</i>" in ann.text
+    await ann.send("Ann Smythe")
+    assert "Name: Ann Smythe" in ann.text
+    await ann.press("Confirm order")
+
+    stored = await find_order(session_factory, reference)
+    assert stored is not None
+    assert stored.id == order.id
+    assert stored.status is OrderStatus.PENDING_REVIEW
+    assert stored.customer.name == "Ann Smythe"
+    assert stored.amount == order.amount
+    resubmit = next(event for event in stored.audit if event.action == "resubmit")
+    assert resubmit.note == "corrected by the customer: name: Ann Smith → Ann Smythe"
+
+
+async def test_a_stranger_pressing_fix_changes_nothing(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    desk: int,
+) -> None:
+    ann = chat()
+    reference = await place_in_chat(ann)
+    order, fix = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.CANNOT_SERVE
+    )
+    stranger = chat(user_id=STRANGER_ID, first_name="Eve", seen=len(mocked_bot.requests))
+
+    replies = await stranger.press_data(fix)
+    ann.seen = len(mocked_bot.requests)
+    forged = await ann.press_data(OrderFix(order_id="no-such-order", field="service").pack())
+
+    for answered in (replies, forged):
+        assert [request.name for request in answered] == ["answerCallbackQuery"]
+        assert answered[0].params["text"] == "This is not your order."
+    key = StorageKey(bot_id=BOT_ID, chat_id=STRANGER_ID, user_id=STRANGER_ID)
+    assert await SqlFsmStorage(session_factory).get_state(key) is None
+    after = await find_order(session_factory, reference)
+    assert after is not None
+    assert (after.status, after.version, len(after.audit)) == (
+        OrderStatus.REJECTED,
+        order.version,
+        len(order.audit),
+    )
+
+
+async def test_the_customer_only_may_resubmit(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    desk: int,
+) -> None:
+    ann = chat()
+    reference = await place_in_chat(ann)
+    order, _ = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.NOT_PAID
+    )
+    draft = OrderDraft(
+        customer=CustomerDraft(name="Eve", phone="+4915123456789", telegram_user_id=STRANGER_ID),
+        address=AddressDraft(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
+        items=[ItemDraft(name="Cotton T-shirts", quantity=2, weight_kg="0.5", declared_value="40")],
+        service="sea_freight",
+        payment_method="alipay",
+    )
+
+    with pytest.raises(NotPermitted):
+        await resubmit_order(SqlUnitOfWork(session_factory), order.id, draft, clock, actor_id=STRANGER_ID)
+
+    after = await find_order(session_factory, reference)
+    assert after is not None
+    assert (after.status, after.customer.name, after.version) == (
+        OrderStatus.REJECTED,
+        "Ann Smith",
+        order.version,
+    )
+
+
+async def test_fix_on_an_order_that_moved_on_is_refused_politely(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    desk: int,
+) -> None:
+    ann = chat()
+    reference = await place_in_chat(ann)
+    order, fix = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.CANNOT_SERVE
+    )
+    [rejection] = [
+        message
+        for message in await outbox(session_factory, ann.user_id)
+        if (message.dedup_key or "").startswith("rejection:")
+    ]
+    [cancel] = [data for data in buttons(rejection) if data.startswith("co:")]
+    # The wizard is open when the order is cancelled from the rejection message.
+    await ann.press_data(fix)
+    await ann.press("Sea freight")
+    confirm = ann.button_data("Confirm order")
+
+    await ann.press_data(cancel)
+    await ann.press_data(confirm)
+
+    assert (
+        ann.text == f"Order {reference} is no longer waiting for a fix (now: cancelled); nothing was changed."
+    )
+    replies = await ann.press_data(fix)
+    assert [request.name for request in replies] == ["answerCallbackQuery"]
+    assert replies[0].params["text"] == ann.text
+    stored = await find_order(session_factory, reference)
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    assert stored.service is Service.AIR_FREIGHT
+    assert "resubmit" not in [event.action for event in stored.audit]
+    assert len(desk_cards(await outbox(session_factory), order)) == 1
+
+
+async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    desk: int,
+) -> None:
+    ann = chat()
+    reference = await place_in_chat(ann)
+    order, fix = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.NOT_PAID
+    )
+    await ann.press_data(fix)
+
+    await ann.press("Cancel order")
+
+    assert f"Order {reference} stays rejected" in ann.text
+    stored = await find_order(session_factory, reference)
+    assert stored is not None
+    assert (stored.status, stored.version) == (OrderStatus.REJECTED, order.version)
+
+
+async def test_a_chinese_customer_fixes_the_payment_in_chinese(
+    chat: ChatFactory,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    update_ids: Iterator[int],
+    session_factory: async_sessionmaker[AsyncSession],
+    desk: int,
+) -> None:
+    li = chat(user_id=101, language_code="zh-hans", first_name="李")
+    reference = await place_in_chat(li)
+    order, fix = await reject(
+        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.NOT_PAID
+    )
+    assert OrderFix.unpack(fix).field == "payment"
+
+    replies = await li.press_data(fix)
+
+    sent = [request.params["text"] for request in replies if request.name == "sendMessage"]
+    assert f"我们来修改您的订单 <b>{reference}</b>" in sent[0]
+    assert "您将如何付款？" in li.text
+    await li.press("微信支付")
+    assert f"您正在修改订单 <b>{reference}</b>" in li.text
+    assert "请核对订单" in li.text
+    await press_act(li, "confirm")
+
+    assert f"您的订单 <b>{reference}</b> 已修改" in li.text
+    stored = await find_order(session_factory, reference)
+    assert stored is not None
+    assert (stored.id, stored.status, stored.payment_method) == (
+        order.id,
+        OrderStatus.PENDING_REVIEW,
+        "wechat_pay",
+    )
+    assert stored.customer.name == "李雷"
+    assert stored.customer.language == "zh"
