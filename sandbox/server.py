@@ -246,8 +246,12 @@ class FakeBotApi:
         bot_first_name: str = "OrderDesk",
         bot_username: str = "orderdesk_test_bot",
         clock: Callable[[], float] = time.time,
+        answer_delay: float = 0.0,
     ) -> None:
         self.spec = spec or BotApiSpec.load()
+        # Seconds every method but getUpdates waits, after taking effect, before answering: a slow
+        # Telegram, and a wide window for a bot to die between Telegram's acceptance and its answer.
+        self.answer_delay = answer_delay
         self.bot_first_name = bot_first_name
         self.bot_username = bot_username
         self.bot_id = 0
@@ -343,6 +347,8 @@ class FakeBotApi:
             result = await handler(_Call(method, params, files))
         except ApiError as error:
             return _answer_error(error)
+        if self.answer_delay > 0 and method != "getUpdates":
+            await asyncio.sleep(self.answer_delay)
         return web.json_response({"ok": True, "result": result})
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
@@ -716,9 +722,17 @@ class FakeBotApi:
                 raise ApiError(400, f"Bad Request: can't parse entities: {parsed.errors[0]}")
             text, entities = parsed.text, [entity.to_dict() for entity in parsed.entities]
         result: Json = {text_key: text}
+        entities = [full for entity in entities or [] if (full := self._with_user(entity)) is not None]
         if entities:
             result[entities_key] = entities
         return result
+
+    def _with_user(self, entity: Json) -> Json | None:
+        """Gives a text_mention the whole User as Telegram answers; drops a mention of an unknown user."""
+        if entity.get("type") != "text_mention":
+            return entity
+        user = self.users.get(int((entity.get("user") or {}).get("id", 0)))
+        return {**entity, "user": user.to_json()} if user is not None else None
 
     def _new_bot_message(self, call: _Call, chat: FakeChat, content: Json) -> Json:
         message: Json = {
