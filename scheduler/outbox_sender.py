@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 
 NOT_MODIFIED = "message is not modified"
 # Errors worth retrying: the request may succeed later without any change on our side.
-_TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError, ClientDecodeError)
+_TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -102,6 +102,18 @@ def build_method(message: OutboxMessage, document: StoredDocument | None = None)
         params["chat_id"] = message.chat_id
     method: TelegramMethod[Any] = method_class.model_validate(params)
     return method
+
+
+def _accepted(answer: object) -> bool:
+    """Whether an answer aiogram could not read still says Telegram accepted the request."""
+    return isinstance(answer, dict) and answer.get("ok") is True
+
+
+def _raw_message_id(answer: object) -> int | None:
+    """The message id in an unreadable but accepted answer, if it has one."""
+    result = answer.get("result") if isinstance(answer, dict) else None
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    return message_id if isinstance(message_id, int) else None
 
 
 def _later(now: datetime, seconds: float) -> datetime:
@@ -219,6 +231,14 @@ class OutboxSender:
             await self._queue.mark_failed(message_id, str(error))
         except TelegramEntityTooLarge as error:
             await self._queue.mark_failed(message_id, str(error))
+        except ClientDecodeError as error:
+            if not _accepted(error.data):
+                await self._retry_later(message, message_id, error)
+                return 0
+            # Telegram took the message but its answer did not parse: sending again would duplicate it.
+            logger.warning("%s was accepted but its answer could not be read", message.method)
+            await self._queue.mark_sent(message_id, _raw_message_id(error.data), self._clock.now())
+            return 1
         except _TRANSIENT as error:
             await self._retry_later(message, message_id, error)
         except TelegramAPIError as error:

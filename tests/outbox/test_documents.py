@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram.types import BufferedInputFile
 from sqlalchemy import select
@@ -68,3 +68,33 @@ async def test_a_send_document_row_uploads_the_stored_bytes_and_a_missing_one_fa
     async with session_factory() as session:
         states = dict((await session.execute(select(OutboxRow.id, OutboxRow.state))).all())
     assert (states[present.id], states[missing.id]) == ("sent", "failed")
+
+
+async def test_an_accepted_send_whose_answer_cannot_be_read_is_not_sent_again(
+    new_uow: Callable[[], SqlUnitOfWork],
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    mocked_bot: MockedBot,
+) -> None:
+    async with new_uow() as uow:
+        alert = OutboxMessage(-100, "sendMessage", {"text": "SLA breach"}, T0)
+        following = OutboxMessage(-100, "sendMessage", {"text": "next card"}, T0)
+        await uow.outbox.enqueue(alert)
+        await uow.outbox.enqueue(following)
+        await uow.commit()
+    # Telegram says ok, but the Message lacks fields aiogram needs, so aiogram cannot read it.
+    mocked_bot.add_result_for("sendMessage", ok=True, result={"message_id": 41})
+    sender = OutboxSender(
+        SqlOutboxQueue(session_factory), mocked_bot, clock, rng=random.Random(1), sleep=fake_sleep(clock)
+    )
+
+    for _ in range(5):
+        await sender.run_once()
+        clock.advance(timedelta(seconds=5))
+
+    texts = [request.params["text"] for request in mocked_bot.requests_for("sendMessage")]
+    assert texts == ["SLA breach", "next card"]
+    async with session_factory() as session:
+        rows = {row.id: row for row in (await session.scalars(select(OutboxRow))).all()}
+    assert (rows[alert.id].state, rows[alert.id].telegram_message_id) == ("sent", 41)
+    assert rows[following.id].state == "sent"
