@@ -33,6 +33,7 @@ class LastAction:
     actor_role: str
     action: str
     at: datetime
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True)

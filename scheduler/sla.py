@@ -459,10 +459,11 @@ class SlaSweeper:
         last = due.last_action
         if last is None:
             return self._t(NO_LAST_ACTION)
-        actor = f'<a href="tg://user?id={last.actor_id}">{last.actor_id}</a>' if last.actor_id else "—"
+        label = html.escape(last.actor_name or str(last.actor_id))
+        actor = f'<a href="tg://user?id={last.actor_id}">{label}</a>' if last.actor_id else "—"
         return self._t(
             LAST_ACTION_TEXT,
-            action=html.escape(last.action),
+            action=html.escape(last.action.replace("_", " ")),
             actor=actor,
             role=html.escape(last.actor_role),
             at=self._time(last.at),

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.sla import Department
 from domain.sla_alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
-from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, TrackingLogRow
+from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, StaffNameRow, TrackingLogRow
 from storage.repositories import upsert
 
 # Any constant shared by every instance: pg_try_advisory_xact_lock takes one bigint key.
@@ -148,8 +148,24 @@ class SqlSlaRepository:
         if order_ids:
             audit = OrderAuditRow
             newest = select(func.max(audit.id)).where(audit.order_id.in_(order_ids)).group_by(audit.order_id)
-            for line in (await self._session.scalars(select(audit).where(audit.id.in_(newest)))).all():
-                last[line.order_id] = LastAction(line.actor_id, line.actor_role, line.action, line.at)
+            lines = (await self._session.scalars(select(audit).where(audit.id.in_(newest)))).all()
+            actor_ids = {line.actor_id for line in lines if line.actor_id is not None}
+            names = (
+                dict(
+                    (
+                        await self._session.execute(
+                            select(StaffNameRow.user_id, StaffNameRow.name).where(
+                                StaffNameRow.user_id.in_(actor_ids)
+                            )
+                        )
+                    ).all()
+                )
+                if actor_ids
+                else {}
+            )
+            for line in lines:
+                name = names.get(line.actor_id) if line.actor_id is not None else None
+                last[line.order_id] = LastAction(line.actor_id, line.actor_role, line.action, line.at, name)
         return [
             DueClock(
                 clock_id=row.id,

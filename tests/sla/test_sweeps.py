@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -366,3 +366,22 @@ async def test_only_one_instance_sweeps_while_another_holds_the_lock(
     assert sum(report.breaches for report in reports) == 1
     assert [row.kind for row in await recorded_alerts(session_factory)] == ["breach"]
     assert len(await outbox_rows(session_factory)) == 1
+
+
+async def test_a_breach_names_who_acted_last_by_their_staff_name(
+    new_uow: UowFactory, session_factory: Sessions, make_sweeper: SweeperFactory
+) -> None:
+    order = make_order(created_at=START.astimezone(UTC))
+    order.note("goods counted", actor_id=7004, role=Role.WAREHOUSE, now=START, action="outbound_scan")
+    open_stage(order, Stage.BOOKING, START.astimezone(UTC), SLA)
+    async with new_uow() as uow:
+        await uow.orders.add(order)
+        await uow.reviews.remember_name(7004, "Wang <Wei>", START)
+        await uow.commit()
+
+    await make_sweeper(FixedClock(sh(2026, 3, 17, 12, 5))).sweep()
+
+    (message,) = await outbox_rows(session_factory)
+    assert 'Last action: outbound scan by <a href="tg://user?id=7004">Wang &lt;Wei&gt;</a> (warehouse)' in (
+        message.params["text"]
+    )
