@@ -177,11 +177,19 @@ async def start_platform_api(
     return runner
 
 
-async def run(settings: Settings, *, clock: Clock | None = None, stop: asyncio.Event | None = None) -> None:
+async def run(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    on_sweeper: Callable[[SlaSweeper], None] | None = None,
+) -> None:
     """Migrates, wires everything, publishes the command menus and serves updates until stopped.
 
     clock: the time everything reads (the demo injects a fast-forwardable one); the wall clock by default.
     stop: when given, setting it stops long polling and the process's signals are left alone.
+    on_sweeper: when given, receives the SLA sweeper the scheduler runs, so the demo can sweep (and post
+    a digest) right after moving its clock instead of waiting for the next scheduled run.
     """
     clock = clock or SystemClock()
     if settings.bot_token is None:
@@ -205,7 +213,13 @@ async def run(settings: Settings, *, clock: Clock | None = None, stop: asyncio.E
     )
     for key, value in workflow.handler_data().items():
         dispatcher[key] = value
-    sender = OutboxSender(SqlOutboxQueue(session_factory), bot, clock, documents=StoredDocuments(uow_factory))
+    sender = OutboxSender(
+        SqlOutboxQueue(session_factory),
+        bot,
+        clock,
+        lease=settings.outbox_lease,
+        documents=StoredDocuments(uow_factory),
+    )
     sweeper = SlaSweeper(
         uow_factory=uow_factory,
         clock=clock,
@@ -218,6 +232,8 @@ async def run(settings: Settings, *, clock: Clock | None = None, stop: asyncio.E
             locale=settings.default_language,
         ),
     )
+    if on_sweeper is not None:
+        on_sweeper(sweeper)
     scheduler = build_scheduler(sweeper, timezone=settings.timezone)
     sender_stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None

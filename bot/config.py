@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     api_port: int | None = Field(default=None, ge=1, le=65535)
     api_host: str = "127.0.0.1"
     api_keys: SecretStr | None = Field(default=None, validate_default=True)
+    outbox_lease_seconds: int = Field(default=180, ge=2, le=86400)
 
     @field_validator("bot_token")
     @classmethod
@@ -226,6 +227,11 @@ class Settings(BaseSettings):
     def escalation_delay(self) -> timedelta:
         """How long a breach may stay unacknowledged before it escalates."""
         return Duration.parse(self.escalate_after).wall_time
+
+    @property
+    def outbox_lease(self) -> timedelta:
+        """How long a claimed outbox message stays reserved for the sender that claimed it."""
+        return timedelta(seconds=self.outbox_lease_seconds)
 
     @property
     def working_time(self) -> tuple[time, time]:

@@ -4,6 +4,7 @@
 "use strict";
 
 const SAFE_SCHEMES = ["http:", "https:", "mailto:", "tg:"];
+const DEFAULT_PLACEHOLDER = "Write a message… (Shift+Enter: new line)";
 const ENTITY_TAGS = {
   bold: "b", italic: "i", underline: "u", strikethrough: "s", code: "code",
   blockquote: "blockquote", expandable_blockquote: "blockquote",
@@ -194,7 +195,7 @@ function renderReplyKeyboard(chat) {
   const signature = keyboard ? JSON.stringify(keyboard) : "";
   if (!keyboard || view.hiddenKeyboards[chat.id] === signature) {
     area.hidden = true;
-    $("composer-input").placeholder = "Write a message…";
+    $("composer-input").placeholder = DEFAULT_PLACEHOLDER;
     return;
   }
   for (const row of keyboard.rows) {
@@ -210,7 +211,7 @@ function renderReplyKeyboard(chat) {
     }
     area.append(line);
   }
-  $("composer-input").placeholder = keyboard.placeholder || "Write a message…";
+  $("composer-input").placeholder = keyboard.placeholder || DEFAULT_PLACEHOLDER;
   area.hidden = false;
 }
 
@@ -343,6 +344,13 @@ function bind() {
     const text = input.value;
     input.value = "";
     sendText(text).catch(() => { input.value = text; });
+  });
+  // Enter sends, Shift+Enter starts a new line (a picking count has one line per SKU); an input
+  // method still composing (e.g. Chinese pinyin) keeps its Enter.
+  $("composer-input").addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    $("composer").requestSubmit();
   });
   $("identity").addEventListener("change", (event) => {
     view.actAs = Number(event.target.value);

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.app import run
-from bot.demo import CUSTOMERS, STAFF, TEAM_CHATS, DemoRuntime, demo_settings
+from bot.demo import CUSTOMERS, STAFF, TEAM_CHATS, DemoRuntime, demo_settings, digest_times
 from domain.clock import FixedClock
 from domain.status import Role
 from sandbox.server import run_fake_bot_api
@@ -64,12 +65,21 @@ async def test_demo_runtime_casts_configures_fast_forwards_and_resets(tmp_path: 
         greeting = await server.wait_for_bot_message(logistics_chat, timeout=10)
         assert "You work here as: logistics" in greeting["text"]
 
-        before = runtime.clock.now()
+        started = before = runtime.clock.now()
         await runtime.fast_forward("hour")
         assert timedelta(minutes=59) < runtime.clock.now() - before < timedelta(minutes=61)
         before = runtime.clock.now()
         await runtime.fast_forward("working_day")
         assert runtime.clock.now() - before >= timedelta(hours=9)
+        # Nine business hours always pass a 09:00 or a 15:00: the order desk gets that progress check
+        # right away, stamped with its own slot, not the time the clock landed on.
+        passed = digest_times(started, runtime.clock.now(), runtime.timezone, (9, 15))
+        assert passed
+        desk = next(team.chat for team in world.team_chats if team.key == "order_desk")
+        for moment in passed:
+            slot = f"{moment.astimezone(ZoneInfo(runtime.timezone)):%Y-%m-%d %H}:00"
+            digest = await server.wait_for_bot_message(desk, timeout=10)
+            assert digest["text"].startswith(f"📋 Progress check {slot}:"), digest["text"]
 
         fresh = await runtime.reset()
         assert fresh.server is not server
@@ -83,3 +93,22 @@ async def test_demo_runtime_casts_configures_fast_forwards_and_resets(tmp_path: 
     finally:
         await runtime.stop()
     assert runtime.status == "stopped"
+
+
+def test_digest_times_are_the_nine_and_three_oclocks_passed() -> None:
+    """Every 09:00 and 15:00 (company time, weekends too, as the cron job runs) after start, up to end."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    friday_afternoon = datetime(2026, 11, 27, 14, 30, tzinfo=shanghai)
+    monday_nine = datetime(2026, 11, 30, 9, 0, tzinfo=shanghai)
+    expected = [
+        datetime(2026, 11, day, hour, tzinfo=shanghai)
+        for day, hour in ((27, 15), (28, 9), (28, 15), (29, 9), (29, 15), (30, 9))
+    ]
+    passed = digest_times(friday_afternoon, monday_nine, "Asia/Shanghai", (15, 9))
+    assert passed == expected
+    assert {moment.tzinfo for moment in passed} == {UTC}
+    assert digest_times(monday_nine, monday_nine + timedelta(hours=5), "Asia/Shanghai", (9, 15)) == []
+    assert digest_times(monday_nine, monday_nine + timedelta(hours=6), "Asia/Shanghai", (9, 15)) == [
+        datetime(2026, 11, 30, 15, tzinfo=shanghai)
+    ]
+    assert digest_times(friday_afternoon, monday_nine, "Asia/Shanghai", ()) == []
