@@ -63,11 +63,11 @@ BREACH_TEXT = N_(
     "Last action: {last}"
 )
 ESCALATION_HEAD_TEXT = N_(
-    "🔺 Escalation to the order desk head {mention}: order <b>{order}</b>, stage {stage} ({department}) "
+    "🔺 Escalation to the order desk head{mention}: order <b>{order}</b>, stage {stage} ({department}) "
     "is {late} late and nobody has acknowledged the alert."
 )
 ESCALATION_MANAGEMENT_TEXT = N_(
-    "🔺 Escalation to management {mention}: order <b>{order}</b>, stage {stage} ({department}) is {late} "
+    "🔺 Escalation to management{mention}: order <b>{order}</b>, stage {stage} ({department}) is {late} "
     "late; neither the department nor the order desk head has acknowledged it."
 )
 MERGED_HEADER_TEXT = N_("🚨 {count} SLA alerts at once ({part} of {parts}):")
@@ -447,7 +447,8 @@ class SlaSweeper:
         )
         return self._t(
             msgid,
-            mention=mention,
+            # The mention joins the sentence with a space only when there is somebody to mention.
+            mention=f" {mention}" if mention else "",
             order=html.escape(alert.order_ref),
             stage=self._stage(alert.stage),
             department=self._department(alert.department),

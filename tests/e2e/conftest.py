@@ -19,22 +19,34 @@ TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 
 
 class BotProcess:
-    """A running `python -m bot` whose log is collected when it stops."""
+    """A running `python -m bot`; its log is read as it comes so a chatty bot never blocks on a full pipe."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.log = ""
+        self._lines: list[str] = []
+        self._reader = asyncio.create_task(self._read_log())
+
+    @property
+    def log(self) -> str:
+        """Everything the bot logged so far."""
+        return "".join(self._lines)
+
+    async def _read_log(self) -> None:
+        """Collects stderr line by line until the process closes it."""
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            self._lines.append(line.decode(errors="replace"))
 
     async def stop(self) -> None:
         """Stops the bot with SIGTERM, as a service manager would, and keeps its log."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, stderr = await asyncio.wait_for(self.process.communicate(), timeout=20)
+            await asyncio.wait_for(self.process.wait(), timeout=20)
         except TimeoutError:
             self.process.kill()
-            _, stderr = await self.process.communicate()
-        self.log = stderr.decode(errors="replace")
+            await self.process.wait()
+        await self._reader
 
 
 @pytest.fixture
