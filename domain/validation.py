@@ -131,6 +131,9 @@ QUANTITY_MIN, QUANTITY_MAX = 1, 10_000
 WEIGHT_MAX_KG = Decimal(1000)
 PAYMENT_METHOD_MAX = 40
 REMARKS_MAX = 500
+# Money is kept to the cent with at most 10 digits before the point (storage's Numeric(12, 2)).
+CENT = Decimal("0.01")
+DECLARED_VALUE_MAX = Decimal("9999999999.99")
 
 
 def _fail(field_path: str, code: str, **params: str) -> InvalidInput:
@@ -423,6 +426,10 @@ def parse_declared_value(value: object, *, field: str = "items[0].declared_value
         raise _fail(field, "item.value_invalid")
     if number < 0:
         raise _fail(field, "item.value_range")
+    if number > DECLARED_VALUE_MAX:
+        raise _fail(field, "item.number_too_large", max=f"{DECLARED_VALUE_MAX:,}")
+    if number != number.quantize(CENT):
+        raise _fail(field, "item.too_precise", places="2")
     return number
 
 
@@ -583,6 +590,8 @@ MESSAGES: dict[str, str] = {
     "item.weight_range": "the weight of one piece must be more than 0 and at most {max} kg",
     "item.value_invalid": "the declared value must be a number, e.g. 120.00",
     "item.value_range": "the declared value cannot be negative",
+    "item.number_too_large": "this number is too large (at most {max}); please check it",
+    "item.too_precise": "please give at most {places} decimal places, e.g. 0.25",
     "goods.prohibited": "'{matched}' is {category_label}, which we cannot ship; please remove this item",
     "goods.needs_review": "'{matched}' is {category_label}, allowed only after a second review",
     "service.required": "the service type is missing; please choose one of {choices}",

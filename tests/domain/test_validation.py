@@ -23,6 +23,7 @@ from domain.validation import (
     normalize_phone,
     normalize_postcode,
     parse_country,
+    parse_declared_value,
     parse_quantity,
     parse_service,
     parse_weight_kg,
@@ -527,3 +528,22 @@ def test_every_error_the_validators_produce_has_a_message() -> None:
 
 def test_describe_falls_back_for_an_unknown_code() -> None:
     assert describe(FieldError("x.y", "made.up", {})) == "x.y: made.up {}"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("12345678901", "item.number_too_large"), ("19.999", "item.too_precise"), ("-1", "item.value_range")],
+)
+def test_declared_value_must_fit_money_to_the_cent(text: str, code: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_declared_value(text, field="items[2].declared_value")
+
+    [error] = caught.value.errors
+    assert (error.field, error.code) == ("items[2].declared_value", code)
+    assert describe(error).startswith("items[2].declared_value: ")
+    assert "{" not in describe(error)
+
+
+def test_declared_value_to_the_cent_is_accepted() -> None:
+    assert parse_declared_value("9999999999.99") == Decimal("9999999999.99")
+    assert parse_declared_value("120.5") == Decimal("120.5")
