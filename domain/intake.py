@@ -516,6 +516,14 @@ async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaCo
     late_by = None
     if channel.offline:
         late_by = _record_entry(order, draft, sla.policy if sla else _shipped_policy(), actor, now)
+    flags = _pass_validation(order, draft, now, sla)
+    return PlacedOrder(order, order_quote, flags, late_by)
+
+
+def _pass_validation(
+    order: Order, draft: OrderDraft, now: datetime, sla: SlaContext | None
+) -> tuple[FieldError, ...]:
+    """Moves a checked order on to review, starts its clock and notes goods that need a second review."""
     flags = tuple(review_flags(draft.items))
     order.apply(Action.PASS_VALIDATION, actor_id=None, roles=SYSTEM, now=now, note="checks passed (R-2)")
     if sla is not None:
@@ -528,7 +536,7 @@ async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaCo
             now=now,
             action=SECOND_REVIEW_ACTION,
         )
-    return PlacedOrder(order, order_quote, flags, late_by)
+    return flags
 
 
 async def place_order(
@@ -592,18 +600,7 @@ async def resubmit_order(
             currency=corrected.currency,
             remarks=corrected.remarks,
         )
-        flags = tuple(review_flags(draft.items))
-        order.apply(Action.PASS_VALIDATION, actor_id=None, roles=SYSTEM, now=now, note="checks passed (R-2)")
-        if sla is not None:
-            sync_clocks(order, now, sla)
-        if flags:
-            order.note(
-                "second review needed (R-3.2): " + "; ".join(_flag_note(flag) for flag in flags),
-                actor_id=None,
-                role=Role.SYSTEM,
-                now=now,
-                action=SECOND_REVIEW_ACTION,
-            )
+        flags = _pass_validation(order, draft, now, sla)
         await dispatch_events(order, uow, handlers or {})
         await uow.commit()
     return PlacedOrder(order, order_quote, flags)
