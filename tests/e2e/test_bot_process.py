@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox.server import FakeBotApi
-from tests.e2e.conftest import BotProcess
+from tests.e2e.conftest import TOKEN, BotProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +52,19 @@ async def test_a_redelivered_update_changes_nothing_twice(telegram: FakeBotApi, 
     ]
     assert len(pickers) == 1, "the redelivered /lang was answered a second time"
     assert "您可以使用的命令" in help_reply["text"], "the language choice was lost"
+
+
+async def test_the_bot_publishes_its_menus_and_stops_cleanly_on_sigterm(
+    telegram: FakeBotApi, start_bot: StartBot
+) -> None:
+    bot = await start_bot()
+    user = telegram.create_user("Li", language_code="zh-hans")
+    telegram.send_text(user, None, "/start")
+    await telegram.wait_for_bot_message(user.id, timeout=20)
+    assert telegram.commands, "the command menus were not published"
+
+    await bot.stop()
+
+    assert bot.process.returncode == 0, bot.log
+    assert "Traceback" not in bot.log
+    assert TOKEN not in bot.log
