@@ -481,8 +481,8 @@ def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, time
             field = f"items[{index}].weight_kg"
             return _storable(parse_weight_kg(text, field=field), field)
         case "item_value":
-            field = f"items[{index}].declared_value"
-            return _storable(parse_declared_value(text, field=field), field)
+            # The domain already holds a declared value to money's cent and size.
+            return f"{parse_declared_value(text, field=f'items[{index}].declared_value'):f}"
         case "remarks":
             remarks = " ".join(text.split())
             if len(remarks) > REMARKS_MAX:
@@ -492,7 +492,7 @@ def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, time
 
 
 def _storable(number: Decimal, field: str) -> str:
-    """Refuses a number the order's columns cannot hold (2 decimal places, 10 digits before the point)."""
+    """Refuses a weight the order's columns cannot hold (2 decimal places, 10 digits before the point)."""
     if number > STORABLE_MAX:
         raise InvalidInput([FieldError(field, "item.number_too_large", {"max": f"{STORABLE_MAX:,}"})])
     if number != number.quantize(CENT):
