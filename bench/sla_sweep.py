@@ -29,9 +29,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from domain.calendar import BusinessCalendar
 from domain.clock import FixedClock
-from domain.sla import SlaContext, Stage, load_policy, risk_thresholds
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext, risk_thresholds
+from domain.sla.policy import Stage, load_policy
 from scheduler.sla import SlaSweeper, SweepSettings
 from storage.database import create_engine, create_session_factory, migrate
 from storage.sla_repository import breach_query, warning_query

@@ -15,25 +15,27 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.app import build_api_app, parse_api_keys
+from application.execution import ExecutionSetup
+from application.ports import StoredDocument, UnitOfWork
+from application.review import ReviewSetup
+from application.services import EventHandler
 from bot.commands import set_commands
 from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.i18n import PoI18n, create_i18n
 from bot.middlewares import bootstrap_admins
 from bot.webhook import build_webhook_app
-from domain.calendar import BusinessCalendar
 from domain.clock import Clock, SystemClock
-from domain.events import Event, OrderStatusChanged
-from domain.execution import ExecutionSetup
-from domain.ports import StoredDocument, UnitOfWork
-from domain.review import ReviewPolicy, ReviewSetup, parse_threshold
-from domain.services import EventHandler
-from domain.sla import SlaContext, load_policy
+from domain.orders.events import Event, OrderStatusChanged
+from domain.review import ReviewPolicy, parse_threshold
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext
+from domain.sla.policy import load_policy
 from handlers import all_commands
-from handlers.api import build_api_app, parse_api_keys
-from handlers.notifications import build_event_handlers
-from handlers.outbound_note import TelegramOutboundNotes
-from handlers.review import build_review_setup
+from presentation.notifications import build_event_handlers
+from presentation.outbound_note import TelegramOutboundNotes
+from presentation.review_renderers import build_review_setup
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from scheduler.sla import SlaSweeper, SweepSettings, render_with

@@ -8,7 +8,7 @@ from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 
-from domain.status import Role
+from domain.orders.status import Role
 from handlers.common import CommandSpec
 
 

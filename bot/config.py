@@ -11,11 +11,11 @@ import holidays
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from domain.calendar import Duration
+from api.app import parse_api_keys
+from domain.orders.status import Role
 from domain.review import parse_threshold
-from domain.sla import SlaPolicyError, load_policy
-from domain.status import Role
-from handlers.api import parse_api_keys
+from domain.sla.calendar import Duration
+from domain.sla.policy import SlaPolicyError, load_policy
 
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 REDIS_SCHEMES = ("redis", "rediss", "unix")

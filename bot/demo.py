@@ -31,9 +31,9 @@ from aiohttp import web
 from bot.app import apply_migrations, run, wait_for_stop_signal
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging import setup_logging
-from domain.calendar import BusinessCalendar, Duration
 from domain.clock import OffsetClock
-from domain.status import Role
+from domain.orders.status import Role
+from domain.sla.calendar import BusinessCalendar, Duration
 from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
 from sandbox.server import FakeBotApi, run_fake_bot_api
 from scheduler.sla import SlaSweeper

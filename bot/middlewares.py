@@ -10,8 +10,8 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
-from domain.ports import UnitOfWork
-from domain.status import Role
+from application.ports import UnitOfWork
+from domain.orders.status import Role
 
 logger = logging.getLogger(__name__)
 

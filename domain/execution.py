@@ -14,32 +14,19 @@ words in the user's language.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted
-from domain.model import AuditEvent, Item, Order
-from domain.ports import UnitOfWork
-from domain.review import Document
-from domain.services import Actor, EventHandlers, dispatch_events
-from domain.sla import SlaContext, sync_clocks
-from domain.status import (
-    ACTION_ROLES,
-    TRANSITIONS,
-    Action,
-    ExceptionType,
-    OrderStatus,
-    Role,
-    Service,
-)
-from domain.validation import phone_example
+from domain.intake.validation import phone_example
+from domain.orders.model import AuditEvent, Item, Order
+from domain.orders.status import ACTION_ROLES, TRANSITIONS, Action, OrderStatus, Role, Service
 
 # Longest free text a step records (destination, clearance result, names, reasons).
 TEXT_MAX = 200
@@ -292,23 +279,6 @@ def fragile_keys(order: Order) -> list[str]:
 # --- the use cases ------------------------------------------------------------------------------
 
 
-class OutboundNotes(Protocol):
-    """Produces the outbound note with the goods list (R-4.2)."""
-
-    def outbound_note(self, order: Order) -> Document: ...
-
-
-@dataclass(frozen=True)
-class ExecutionSetup:
-    """What the execution use cases need besides the unit of work."""
-
-    clock: Clock
-    timezone: str
-    notes: OutboundNotes
-    handlers: EventHandlers = field(default_factory=dict)
-    sla: SlaContext | None = None
-
-
 def step_statuses(order: Order, action: Action) -> frozenset[OrderStatus]:
     """The statuses in which the action is this order's next step (the transition table decides)."""
     if action is Action.RAISE_EXCEPTION:
@@ -346,211 +316,3 @@ def check_step(order: Order, action: Action, roles: frozenset[Role]) -> None:
     raise IllegalTransition(order.status, action, order.service if not statuses else None)
 
 
-Record = Callable[[Order, datetime], Awaitable[None]]
-
-
-async def _nothing(order: Order, now: datetime) -> None:
-    """Records no values (a step that is only a press)."""
-
-
-async def _step(
-    uow: UnitOfWork,
-    order_id: str,
-    action: Action,
-    actor: Actor,
-    setup: ExecutionSetup,
-    record: Record = _nothing,
-    *,
-    note: str = "",
-    exception_type: ExceptionType | None = None,
-    owner: int | None = None,
-) -> Order:
-    """Checks, records, applies one step and commits it with its side effects (owner: the customer's own)."""
-    async with uow:
-        order = await uow.orders.get(order_id)
-        if owner is not None and order.customer.telegram_user_id != owner:
-            raise NotPermitted(action, actor.roles)
-        check_step(order, action, actor.roles)
-        now = setup.clock.now()
-        await record(order, now)
-        order.apply(
-            action,
-            actor_id=actor.user_id,
-            roles=actor.roles,
-            now=now,
-            note=note,
-            exception_type=exception_type,
-        )
-        if setup.sla is not None:
-            sync_clocks(order, now, setup.sla)
-        await dispatch_events(order, uow, setup.handlers)
-        await uow.commit()
-    return order
-
-
-async def pick(
-    uow: UnitOfWork, order_id: str, actor: Actor, counted: Mapping[str, int], setup: ExecutionSetup
-) -> Order:
-    """Records the picked goods, checked SKU by SKU against the order, fragile items labelled (R-4.1)."""
-
-    async def record(order: Order, now: datetime) -> None:
-        shipment = order.shipment
-        shipment.picked = check_picked(order, counted)
-        shipment.fragile_labelled = fragile_keys(order)
-        shipment.picked_at, shipment.picked_by = now, actor.user_id
-
-    note = ", ".join(f"{key} × {quantity}" for key, quantity in counted.items())
-    return await _step(uow, order_id, Action.PICK, actor, setup, record, note=note)
-
-
-async def outbound_scan(
-    uow: UnitOfWork, order_id: str, actor: Actor, operator: str, setup: ExecutionSetup
-) -> Order:
-    """Records the outbound scan (operator and time) and produces the outbound note (R-4.2)."""
-    name = clean_text(operator, "operator.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        shipment = order.shipment
-        shipment.outbound_operator, shipment.outbound_operator_id, shipment.outbound_at = (
-            name,
-            actor.user_id,
-            now,
-        )
-        note = setup.notes.outbound_note(order)
-        shipment.outbound_note_id = await uow.reviews.save_document(
-            order.id, "outbound_note", note.filename, note.content, now
-        )
-
-    return await _step(uow, order_id, Action.OUTBOUND_SCAN, actor, setup, record, note=name)
-
-
-async def book(
-    uow: UnitOfWork,
-    order_id: str,
-    actor: Actor,
-    *,
-    carrier: str,
-    waybill: str,
-    etd: datetime,
-    declaration: str,
-    setup: ExecutionSetup,
-) -> Order:
-    """Records the booking: carrier, waybill, estimated departure, filed customs declaration (R-4.3)."""
-    code = normalize_carrier(carrier)
-    number = normalize_waybill(code, waybill)
-    filed = normalize_declaration(declaration)
-
-    async def record(order: Order, now: datetime) -> None:
-        shipment = order.shipment
-        shipment.etd = check_future(etd, setup.timezone, now)
-        shipment.carrier, shipment.waybill, shipment.customs_declaration = code, number, filed
-        shipment.booked_at = now
-
-    note = f"{carrier_name(code)} {number}, declaration {filed}"
-    return await _step(uow, order_id, Action.BOOK, actor, setup, record, note=note)
-
-
-async def depart(uow: UnitOfWork, order_id: str, actor: Actor, setup: ExecutionSetup) -> Order:
-    """Records that the goods left with the carrier."""
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.departed_at = now
-
-    return await _step(uow, order_id, Action.DEPART, actor, setup, record)
-
-
-async def arrive(
-    uow: UnitOfWork, order_id: str, actor: Actor, destination: str, setup: ExecutionSetup
-) -> Order:
-    """Records the arrival in the destination (the clearance clock starts, R-4.4)."""
-    place = clean_text(destination, "destination.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.destination, order.shipment.arrived_at = place, now
-
-    return await _step(uow, order_id, Action.ARRIVE, actor, setup, record, note=place)
-
-
-async def clear_customs(
-    uow: UnitOfWork, order_id: str, actor: Actor, result: str, setup: ExecutionSetup
-) -> Order:
-    """Records the clearance result (R-4.4)."""
-    text = clean_text(result, "clearance.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.clearance_result, order.shipment.cleared_at = text, now
-        order.shipment.hold_reason = None
-
-    return await _step(uow, order_id, Action.CLEAR_CUSTOMS, actor, setup, record, note=text)
-
-
-async def hold_by_customs(
-    uow: UnitOfWork, order_id: str, actor: Actor, reason: str, setup: ExecutionSetup
-) -> Order:
-    """Records that customs holds the goods, which opens a customs-hold exception (R-4.4, R-6)."""
-    text = clean_text(reason, "hold.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.hold_reason, order.shipment.held_at = text, now
-
-    return await _step(
-        uow,
-        order_id,
-        Action.RAISE_EXCEPTION,
-        actor,
-        setup,
-        record,
-        note=text,
-        exception_type=ExceptionType.CUSTOMS_HOLD,
-    )
-
-
-async def start_last_mile(
-    uow: UnitOfWork,
-    order_id: str,
-    actor: Actor,
-    *,
-    courier_name: str,
-    courier_phone: str,
-    eta: datetime,
-    setup: ExecutionSetup,
-) -> Order:
-    """Records the courier's name and phone and the estimated delivery time (R-4.5)."""
-    name = clean_text(courier_name, "courier.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        shipment = order.shipment
-        shipment.courier_phone = normalize_courier_phone(courier_phone, order.address.country)
-        shipment.eta = check_future(eta, setup.timezone, now)
-        shipment.courier_name, shipment.out_for_delivery_at = name, now
-
-    return await _step(uow, order_id, Action.START_LAST_MILE, actor, setup, record, note=name)
-
-
-async def deliver(
-    uow: UnitOfWork,
-    order_id: str,
-    actor: Actor,
-    *,
-    signed_by: str,
-    proof_photo: str | None,
-    setup: ExecutionSetup,
-) -> Order:
-    """Records the delivery: who signed and, optionally, the proof photo (a Telegram file id)."""
-    name = clean_text(signed_by, "signed_by.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        shipment = order.shipment
-        shipment.signed_by, shipment.proof_photo, shipment.delivered_at = name, proof_photo, now
-
-    return await _step(uow, order_id, Action.DELIVER, actor, setup, record, note=name)
-
-
-async def confirm_receipt(uow: UnitOfWork, order_id: str, customer_id: int, setup: ExecutionSetup) -> Order:
-    """The customer confirms receipt of their own delivered order (R-7.1 starts here)."""
-    customer = Actor(customer_id, frozenset({Role.CUSTOMER}))
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.receipt_confirmed_at = now
-
-    return await _step(uow, order_id, Action.CONFIRM_RECEIPT, customer, setup, record, owner=customer_id)

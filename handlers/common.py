@@ -15,9 +15,9 @@ from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from domain.ports import UnitOfWork
-from domain.status import Role
-from handlers.keyboards import (
+from application.ports import UnitOfWork
+from domain.orders.status import Role
+from presentation.keyboards import (
     HELP,
     LANGUAGE_NAMES,
     N_,

@@ -32,42 +32,44 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from domain.errors import ConcurrentModification, IllegalTransition, NotPermitted, OrderNotFound
-from domain.execution import (
-    AlreadyDone,
-    ExecutionError,
+from application.execution import (
     ExecutionSetup,
     arrive,
     book,
-    carriers_for,
-    check_picked,
-    check_step,
-    clean_text,
     clear_customs,
     confirm_receipt,
     deliver,
     depart,
+    hold_by_customs,
+    outbound_scan,
+    pick,
+    start_last_mile,
+)
+from application.ports import UnitOfWork
+from application.services import Actor
+from domain.errors import ConcurrentModification, IllegalTransition, NotPermitted, OrderNotFound
+from domain.execution import (
+    AlreadyDone,
+    ExecutionError,
+    carriers_for,
+    check_picked,
+    check_step,
+    clean_text,
     expected_picks,
     future_time,
-    hold_by_customs,
     normalize_carrier,
     normalize_courier_phone,
     normalize_declaration,
     normalize_waybill,
-    outbound_scan,
     parse_picked,
-    pick,
-    start_last_mile,
     step_statuses,
     who_handled,
 )
-from domain.model import AuditEvent, Order
-from domain.ports import UnitOfWork
-from domain.services import Actor
-from domain.sla import Department
-from domain.sla_alerts import DEPARTMENT_LABELS, chat_for
-from domain.status import ACTION_ROLES, OrderStatus, Role
-from handlers.execution_cards import (
+from domain.orders.model import AuditEvent, Order
+from domain.orders.status import ACTION_ROLES, OrderStatus, Role
+from domain.sla.alerts import chat_for
+from domain.sla.policy import Department
+from presentation.execution_cards import (
     NEXT_DEPARTMENT,
     STEP_ACTIONS,
     STEP_DEPARTMENTS,
@@ -79,8 +81,9 @@ from handlers.execution_cards import (
     card_keyboard,
     card_text,
 )
-from handlers.keyboards import N_
-from handlers.render import STATUS_NAMES, esc, local_time
+from presentation.keyboards import N_
+from presentation.labels import DEPARTMENT_LABELS
+from presentation.render import STATUS_NAMES, esc, local_time
 
 logger = logging.getLogger(__name__)
 

@@ -32,20 +32,17 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 
+from application.intake import PlacedOrder, place_order, resubmit_order
+from application.ports import UnitOfWork
+from application.services import EventHandlers
 from domain.clock import Clock, SystemClock
 from domain.errors import ConcurrentModification, IllegalTransition, NotPermitted, OrderNotFound
-from domain.intake import OrderDraft, PlacedOrder, place_order, quote_for, resubmit_order
-from domain.model import Order
-from domain.ports import UnitOfWork
-from domain.pricing import Quote, QuoteLine, load_tariff
-from domain.screening import Verdict, screen
-from domain.services import EventHandlers
-from domain.sla import SlaContext
-from domain.status import OrderStatus
-from domain.validation import (
+from domain.intake.drafts import OrderDraft, quote_for
+from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.pricing import Quote, QuoteLine, load_tariff
+from domain.intake.screening import Verdict, screen
+from domain.intake.validation import (
     REMARKS_MAX,
-    FieldError,
-    InvalidInput,
     normalize_city,
     normalize_customer_name,
     normalize_email,
@@ -59,9 +56,10 @@ from domain.validation import (
     parse_weight_kg,
     phone_example,
 )
-from handlers.callbacks import OrderFix
+from domain.orders.model import Order
+from domain.orders.status import OrderStatus
+from domain.sla.clocks import SlaContext
 from handlers.common import CommandSpec
-from handlers.field_errors import describe_all
 from handlers.intake_keyboards import (
     CHANNEL_LABELS,
     PAYMENT_LABELS,
@@ -98,8 +96,10 @@ from handlers.intake_states import (
     remove_item,
     step_for_error,
 )
-from handlers.keyboards import HELP, MY_ORDERS, N_, NEW_ORDER, MenuButton, main_menu
-from handlers.render import STATUS_NAMES
+from presentation.callbacks import OrderFix
+from presentation.field_errors import describe_all
+from presentation.keyboards import HELP, MY_ORDERS, N_, NEW_ORDER, MenuButton, main_menu
+from presentation.render import STATUS_NAMES
 
 logger = logging.getLogger(__name__)
 

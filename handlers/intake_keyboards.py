@@ -8,9 +8,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from domain.status import Channel, Service
-from domain.validation import InvalidInput, parse_country
-from handlers.field_errors import FIELD_LABELS, ITEM_FIELD_LABELS
+from domain.intake.errors import InvalidInput
+from domain.intake.validation import parse_country
+from domain.orders.status import Channel, Service
 from handlers.intake_states import (
     ITEM_KEYS,
     Step,
@@ -21,7 +21,8 @@ from handlers.intake_states import (
     previous_step,
     sequence,
 )
-from handlers.keyboards import N_
+from presentation.field_errors import FIELD_LABELS, ITEM_FIELD_LABELS
+from presentation.keyboards import N_
 
 # Longest goods name shown on a button.
 BUTTON_TEXT_MAX = 32

@@ -14,15 +14,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram.fsm.state import State, StatesGroup
 
-from domain.intake import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
-from domain.status import Channel
-from domain.validation import (
-    FieldError,
-    InvalidInput,
-    normalize_postcode,
-    postcode_required,
-    postcode_used,
-)
+from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
+from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.validation import normalize_postcode, postcode_required, postcode_used
+from domain.orders.status import Channel
 
 CUSTOMER = "customer"
 OFFLINE = "offline"

@@ -15,13 +15,13 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from domain.model import Order
-from domain.ports import UnitOfWork
-from domain.status import Action, OrderStatus
+from application.ports import UnitOfWork
+from domain.orders.model import Order
+from domain.orders.status import Action, OrderStatus
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE
-from handlers.keyboards import MY_ORDERS, N_, MenuButton
-from handlers.tracking import progress_lines
+from presentation.keyboards import MY_ORDERS, N_, MenuButton
+from presentation.tracking import progress_lines
 
 router = Router(name="my_orders")
 

@@ -15,12 +15,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from domain.intake import OFFLINE_ENTRY_ROLES
-from domain.status import Role
+from domain.intake.drafts import OFFLINE_ENTRY_ROLES
+from domain.orders.status import Role
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE, start_wizard
 from handlers.intake_states import OFFLINE
-from handlers.keyboards import N_
+from presentation.keyboards import N_
 
 router = Router(name="offline")
 

@@ -8,13 +8,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from domain.model import Order
-from domain.ports import UnitOfWork
-from domain.review import ReviewSetup
-from domain.status import ACTION_ROLES, OrderStatus, Role, allowed_actions
+from application.ports import UnitOfWork
+from application.review import ReviewSetup
+from domain.orders.model import Order
+from domain.orders.status import ACTION_ROLES, OrderStatus, Role, allowed_actions
 from handlers.common import CommandSpec, staff_roles
-from handlers.keyboards import N_
-from handlers.render import (
+from handlers.review import DESK, HEAD, in_desk_place
+from presentation.keyboards import N_
+from presentation.render import (
     ACTION_NAMES,
     STATUS_NAMES,
     Translate,
@@ -24,7 +25,6 @@ from handlers.render import (
     review_keyboard,
     timeline,
 )
-from handlers.review import DESK, HEAD, in_desk_place
 
 router = Router(name="orders")
 

@@ -14,55 +14,42 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
-from aiogram.utils.i18n import I18n
+from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.i18n import gettext as _
 
-from domain.clock import Clock
-from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted, OrderNotFound
-from domain.model import Order
-from domain.ports import UnitOfWork
-from domain.review import (
-    REVIEW_STATUSES,
-    AlreadyHandled,
-    Document,
-    FourEyesViolation,
-    Outgoing,
-    RejectReason,
-    ReviewPolicy,
+from application.ports import UnitOfWork
+from application.review import (
     ReviewSetup,
-    SecondReviewReason,
     answer_question,
     approve,
     ask_customer,
     cancel_by_customer,
-    last_decision,
     record_payment_receipt,
     reject,
+)
+from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.orders.model import Order
+from domain.orders.status import OrderStatus, Role
+from domain.review import (
+    REVIEW_STATUSES,
+    AlreadyHandled,
+    FourEyesViolation,
+    RejectReason,
+    last_decision,
     time_left,
 )
-from domain.services import EventHandlers
-from domain.sla import SlaContext
-from domain.status import OrderStatus, Role
-from handlers.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
 from handlers.common import CommandSpec
-from handlers.documents import confirmation_pdf
-from handlers.keyboards import N_
-from handlers.render import (
+from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
+from presentation.keyboards import N_
+from presentation.render import (
     REASON_NAMES,
     Translate,
-    confirmation_text,
     decided_text,
     duration,
     esc,
-    keyboard_json,
     local_time,
     reason_keyboard,
-    rejection_keyboard,
-    rejection_text,
-    review_card_text,
     review_keyboard,
-    translator,
 )
 
 logger = logging.getLogger(__name__)
@@ -92,93 +79,6 @@ class CustomerDialog(StatesGroup):
     """A customer typing the answer to a reviewer's question."""
 
     answer = State()
-
-
-class TelegramReviewRenderers:
-    """Renders the review flow's messages for Telegram in the recipient's language."""
-
-    def __init__(self, i18n: I18n, timezone: str) -> None:
-        self.i18n = i18n
-        self.timezone = timezone
-
-    def _t(self, locale: str) -> Translate:
-        """Returns the translator of a locale the bot speaks, else of the default."""
-        known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
-        return translator(self.i18n, known)
-
-    def review_card(
-        self, order: Order, reasons: list[SecondReviewReason], *, second: bool, language: str
-    ) -> Outgoing:
-        """The review card with its buttons."""
-        t = self._t(language)
-        markup = review_keyboard(order.id, 2 if second else 1, t)
-        text = review_card_text(order, reasons, second=second, t=t)
-        return Outgoing(
-            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
-        )
-
-    def confirmation(self, order: Order) -> Outgoing:
-        """The confirmation text for the customer."""
-        text = confirmation_text(order, self._t(order.customer.language))
-        return Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"})
-
-    def confirmation_document(self, order: Order) -> tuple[Document, Outgoing]:
-        """The confirmation PDF and the sendDocument call carrying it."""
-        t = self._t(order.customer.language)
-        document = Document(f"order-{order.number}.pdf", confirmation_pdf(order, t, self.timezone))
-        caption = t(N_("Order confirmation {number} (PDF)")).format(number=esc(order.number or ""))
-        return document, Outgoing("sendDocument", {"caption": caption, "parse_mode": "HTML"})
-
-    def rejection(self, order: Order, reason: RejectReason, text: str) -> Outgoing:
-        """The rejection message with Fix and Cancel."""
-        t = self._t(order.customer.language)
-        markup = rejection_keyboard(order, reason, t)
-        params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
-        return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})
-
-    def question(self, order: Order, question: str) -> Outgoing:
-        """A reviewer's question, with an Answer button."""
-        t = self._t(order.customer.language)
-        button = InlineKeyboardButton(
-            text=t(N_("Answer")),
-            callback_data=CustomerAction(order_id=order.id, action=CustomerStep.ANSWER).pack(),
-        )
-        title = t(N_("A question about your order {reference}")).format(reference=esc(order.reference))
-        text = f"<b>{title}</b>\n{esc(question)}\n\n{t(N_('Press Answer and write your reply.'))}"
-        markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
-        return Outgoing(
-            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
-        )
-
-    def answer(self, order: Order, answer: str, *, language: str) -> Outgoing:
-        """The customer's answer, for the review card's thread."""
-        t = self._t(language)
-        title = t(N_("Customer’s answer about {reference}")).format(reference=esc(order.reference))
-        return Outgoing("sendMessage", {"text": f"<b>{title}</b>\n{esc(answer)}", "parse_mode": "HTML"})
-
-
-def build_review_setup(
-    *,
-    i18n: I18n,
-    clock: Clock,
-    timezone: str,
-    order_desk_chat_id: int | None,
-    policy: ReviewPolicy,
-    desk_language: str = "en",
-    sla: SlaContext | None = None,
-    handlers: EventHandlers | None = None,
-) -> ReviewSetup:
-    """Builds the ReviewSetup with the Telegram renderers (for the composition root and tests)."""
-    return ReviewSetup(
-        policy=policy,
-        clock=clock,
-        renderers=TelegramReviewRenderers(i18n, timezone),
-        timezone=timezone,
-        order_desk_chat_id=order_desk_chat_id,
-        desk_language=desk_language,
-        sla=sla,
-        handlers=handlers or {},
-    )
 
 
 def in_desk_place(chat_id: int, chat_type: str, user_id: int, setup: ReviewSetup) -> bool:

@@ -15,7 +15,18 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from domain.callbacks import (
+from application.ports import UnitOfWork
+from domain.clock import Clock
+from domain.errors import OrderNotFound
+from domain.orders.model import StageClock
+from domain.orders.status import Role
+from domain.sla.alerts import DueClock, SlaAlert, departments_of_chat
+from domain.sla.clocks import SlaContext, department_of, overdue_by, risk_thresholds, stages_of, status_of
+from domain.sla.policy import ClockStatus, Department
+from handlers.common import CommandSpec
+from presentation.keyboards import N_
+from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS, format_span
+from presentation.sla_callbacks import (
     SLA_ACKNOWLEDGE,
     SLA_ACKNOWLEDGE_BATCH,
     SLA_OPEN_ORDER,
@@ -23,31 +34,6 @@ from domain.callbacks import (
     SlaCallback,
     parse_sla,
 )
-from domain.clock import Clock
-from domain.errors import OrderNotFound
-from domain.model import StageClock
-from domain.ports import UnitOfWork
-from domain.sla import (
-    ClockStatus,
-    Department,
-    SlaContext,
-    department_of,
-    overdue_by,
-    risk_thresholds,
-    stages_of,
-    status_of,
-)
-from domain.sla_alerts import (
-    DEPARTMENT_LABELS,
-    STAGE_LABELS,
-    DueClock,
-    SlaAlert,
-    departments_of_chat,
-    format_span,
-)
-from domain.status import Role
-from handlers.common import CommandSpec
-from handlers.keyboards import N_
 
 router = Router(name="sla")
 

@@ -7,12 +7,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from domain.ports import UnitOfWork
-from domain.review import ReviewSetup
-from domain.status import Role
+from application.ports import UnitOfWork
+from application.review import ReviewSetup
+from domain.orders.status import Role
 from handlers.common import ROLE_NAMES, CommandSpec
-from handlers.keyboards import N_
-from handlers.render import esc
+from presentation.keyboards import N_
+from presentation.render import esc
 
 router = Router(name="staff")
 

@@ -59,8 +59,8 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import BufferedInputFile, Message
 from pydantic import ValidationError
 
+from application.ports import OutboxMessage, OutboxQueue, StoredDocument
 from domain.clock import Clock
-from domain.ports import OutboxMessage, OutboxQueue, StoredDocument
 from scheduler.rate_limit import TelegramRateLimiter
 
 logger = logging.getLogger(__name__)

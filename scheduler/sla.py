@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from domain.callbacks import pack_sla_ack, pack_sla_ack_batch, pack_sla_open
+from application.ports import OutboxMessage, UnitOfWork
 from domain.clock import Clock
-from domain.model import StageClock
-from domain.ports import OutboxMessage, UnitOfWork
-from domain.sla import (
-    ClockStatus,
-    Department,
+from domain.orders.model import StageClock
+from domain.orders.status import Role
+from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, NewAlert, SlaAlert, chat_for
+from domain.sla.clocks import (
     SlaContext,
     clock_warning_at,
     department_of,
@@ -31,19 +30,9 @@ from domain.sla import (
     risk_thresholds,
     status_of,
 )
-from domain.sla_alerts import (
-    DEPARTMENT_LABELS,
-    N_,
-    STAGE_LABELS,
-    AlertKind,
-    DueClock,
-    EscalationLevel,
-    NewAlert,
-    SlaAlert,
-    chat_for,
-    format_span,
-)
-from domain.status import Role
+from domain.sla.policy import ClockStatus, Department
+from presentation.labels import DEPARTMENT_LABELS, N_, STAGE_LABELS, format_span
+from presentation.sla_callbacks import pack_sla_ack, pack_sla_ack_batch, pack_sla_open
 
 logger = logging.getLogger(__name__)
 

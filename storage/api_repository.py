@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.ports import ApiOrderLink
+from application.ports import ApiOrderLink
 from storage.models import ApiIdempotencyRow
 from storage.repositories import upsert
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Table, Update, and_, exists, func, select,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from domain.ports import OutboxMessage
+from application.ports import OutboxMessage
 from storage.models import OutboxRow, TeamChatRow
 from storage.repositories import SqlUserRepository, upsert
 

@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from application.ports import OutboxMessage
 from domain.errors import ConcurrentModification, OrderNotFound
-from domain.model import Address, AuditEvent, Customer, Item, Order, Shipment, StageClock
-from domain.ports import OutboxMessage
-from domain.status import Channel, ExceptionType, OrderStatus, Role, Service
+from domain.orders.model import Address, AuditEvent, Customer, Item, Order, Shipment, StageClock
+from domain.orders.status import Channel, ExceptionType, OrderStatus, Role, Service
 from storage.models import (
     OrderAuditRow,
     OrderClockRow,

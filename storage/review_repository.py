@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.ports import ReviewQuestion, StoredDocument
+from application.ports import ReviewQuestion, StoredDocument
 from storage.models import OrderDocumentRow, ReviewQuestionRow, StaffNameRow
 from storage.repositories import upsert
 

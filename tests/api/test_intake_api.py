@@ -13,11 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from domain.clock import FixedClock
-from domain.intake import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, place_order
-from domain.model import Order
-from domain.status import Channel, OrderStatus, Service
-from handlers.api import (
+from api.app import (
     ADDRESS_FIELDS,
     CUSTOMER_FIELDS,
     ITEM_FIELDS,
@@ -26,7 +22,12 @@ from handlers.api import (
     build_api_app,
     parse_api_keys,
 )
-from handlers.api_openapi import ORDER_EXAMPLE, openapi_document
+from api.openapi import ORDER_EXAMPLE, openapi_document
+from application.intake import place_order
+from domain.clock import FixedClock
+from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
+from domain.orders.model import Order
+from domain.orders.status import Channel, OrderStatus, Service
 from storage.uow import SqlUnitOfWork
 from tests.api.conftest import KEYS, T0, bearer
 from tests.api.openapi_check import check_answer

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from application.intake import place_order
 from domain.clock import FixedClock
-from domain.intake import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, needs_second_review, place_order
-from domain.status import Channel, OrderStatus, Role
+from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, needs_second_review
+from domain.orders.status import Channel, OrderStatus, Role
 from storage.uow import SqlUnitOfWork
 from tests.api.conftest import T0
 

@@ -9,10 +9,10 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 
+from application.ports import OutboxMessage
 from domain.errors import OrderNotFound
-from domain.model import Order
-from domain.ports import OutboxMessage
-from domain.status import OrderStatus, Role
+from domain.orders.model import Order
+from domain.orders.status import OrderStatus, Role
 
 
 @dataclass

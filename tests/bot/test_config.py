@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
-from domain.status import Role
+from domain.orders.status import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:" + "A" * 35

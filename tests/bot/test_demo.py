@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.app import run
 from bot.demo import CUSTOMERS, STAFF, TEAM_CHATS, DemoRuntime, demo_settings, digest_times
 from domain.clock import FixedClock
-from domain.status import Role
+from domain.orders.status import Role
 from sandbox.server import run_fake_bot_api
 from storage.database import create_engine, create_session_factory
 from storage.models import StaffRoleRow

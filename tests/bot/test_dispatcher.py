@@ -8,8 +8,8 @@ import pytest
 from aiogram import Dispatcher, F, Router
 from aiogram.types import Message
 
-from domain.ports import UnitOfWork
-from domain.status import Role
+from application.ports import UnitOfWork
+from domain.orders.status import Role
 from tests.bot.conftest import ADMIN_ID, CUSTOMER_ID, callback_update, message_update
 from tests.bot.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot, RecordedRequest

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from bot.i18n import LOCALES_DIR, create_i18n, language_from_telegram
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED_PACKAGES = ("handlers", "bot", "scheduler", "domain")
+SCANNED_PACKAGES = ("handlers", "presentation", "api", "bot", "scheduler", "application", "domain")
 # Call names that mark a message for translation.
 MARKERS = frozenset({"_", "__", "N_", "gettext", "lazy_gettext"})
 

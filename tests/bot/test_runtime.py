@@ -15,7 +15,7 @@ from bot.dispatcher import build_bot, build_dispatcher
 from bot.i18n import PoI18n
 from bot.middlewares import bootstrap_admins
 from bot.webhook import build_webhook_app
-from domain.status import Role
+from domain.orders.status import Role
 from handlers import all_commands
 from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.calendar import BusinessCalendar, Duration
+from domain.sla.calendar import BusinessCalendar, Duration
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = BusinessCalendar()

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain.calendar import BusinessCalendar
+from application.intake import place_order
+from application.ports import UnitOfWork
 from domain.clock import FixedClock
 from domain.errors import NotPermitted
-from domain.events import Event, OrderStatusChanged
-from domain.intake import (
+from domain.intake.drafts import (
     AddressDraft,
     CustomerDraft,
     ItemDraft,
@@ -20,15 +20,16 @@ from domain.intake import (
     check_draft,
     describe,
     needs_second_review,
-    place_order,
     quote_for,
     second_review_notes,
 )
-from domain.model import Order
-from domain.ports import UnitOfWork
-from domain.sla import SlaContext, load_policy
-from domain.status import Action, Channel, OrderStatus, Role
-from domain.validation import InvalidInput
+from domain.intake.errors import InvalidInput
+from domain.orders.events import Event, OrderStatusChanged
+from domain.orders.model import Order
+from domain.orders.status import Action, Channel, OrderStatus, Role
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext
+from domain.sla.policy import load_policy
 from tests.bot.fakes import FakeDatabase
 
 NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)

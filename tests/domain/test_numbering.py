@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.numbering import business_day, format_order_number, parse_order_number
+from domain.orders.numbering import business_day, format_order_number, parse_order_number
 
 
 def test_format_pads_to_three_digits() -> None:

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from domain.pricing import Quote, Tariff, check_payment, load_tariff, quote
-from domain.status import Service
+from domain.intake.pricing import Quote, Tariff, check_payment, load_tariff, quote
+from domain.orders.status import Service
 
 
 def line(weight: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domain.screening import (
+from domain.intake.screening import (
     ScreeningResult,
     Verdict,
     category_label,

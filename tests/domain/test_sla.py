@@ -10,19 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.calendar import BusinessCalendar, Duration
 from domain.errors import DomainError
-from domain.model import StageClock
-from domain.sla import (
-    ClockEvent,
-    ClockStatus,
-    Department,
-    SlaPolicyError,
-    Stage,
+from domain.orders.model import StageClock
+from domain.orders.status import ExceptionType, OrderStatus, Service
+from domain.sla.calendar import BusinessCalendar, Duration
+from domain.sla.clocks import (
     clock_warning_at,
     due_at,
     entry_stage,
-    load_policy,
     overdue_by,
     pause,
     resume,
@@ -30,7 +25,7 @@ from domain.sla import (
     status_of,
     warning_at,
 )
-from domain.status import ExceptionType, OrderStatus, Service
+from domain.sla.policy import ClockEvent, ClockStatus, Department, SlaPolicyError, Stage, load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import DomainError, IllegalTransition, NotPermitted
-from domain.events import OrderStatusChanged
-from domain.model import Address, Customer, Item, Order
-from domain.status import (
+from domain.orders.events import OrderStatusChanged
+from domain.orders.model import Address, Customer, Item, Order
+from domain.orders.status import (
     ACTION_ROLES,
     RESUME,
     TRANSITIONS,

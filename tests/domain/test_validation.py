@@ -7,16 +7,13 @@ from typing import Any
 
 import pytest
 
-from domain.model import Address, Customer, Item
-from domain.validation import (
-    CHINESE_NAMES,
-    MESSAGES,
+from domain.intake.countries import CHINESE_NAMES
+from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.messages import MESSAGES, describe
+from domain.intake.validation import (
     Country,
-    FieldError,
-    InvalidInput,
     check_address,
     check_items,
-    describe,
     normalize_city,
     normalize_email,
     normalize_item_name,
@@ -32,6 +29,7 @@ from domain.validation import (
     review_flags,
     validate_order,
 )
+from domain.orders.model import Address, Customer, Item
 
 
 def codes(errors: list[FieldError]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from domain.ports import OutboxMessage
+from application.ports import OutboxMessage
 from sandbox.server import FakeBotApi
 from storage.database import create_engine, create_session_factory, migrate
 from storage.models import OutboxRow

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handlers.api_openapi import ORDER_EXAMPLE
+from api.openapi import ORDER_EXAMPLE
 from sandbox.server import FakeBotApi, Json
 from tests.e2e.conftest import BotProcess
 

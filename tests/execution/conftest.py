@@ -12,19 +12,20 @@ from aiogram import Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
+from application.execution import ExecutionSetup
+from application.review import ReviewSetup
+from application.services import EventHandlers
 from bot.i18n import LanguageMiddleware, PoI18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
-from domain.calendar import BusinessCalendar
 from domain.clock import FixedClock
-from domain.execution import ExecutionSetup
-from domain.model import Item, Order
-from domain.review import ReviewSetup
-from domain.services import EventHandlers
-from domain.sla import SlaContext, load_policy
-from domain.status import Role, Service
+from domain.orders.model import Item, Order
+from domain.orders.status import Role, Service
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext
+from domain.sla.policy import load_policy
 from handlers import execution, my_orders, review, tracking
-from handlers.notifications import build_event_handlers, fixed_team_chats
-from handlers.outbound_note import TelegramOutboundNotes
+from presentation.notifications import build_event_handlers, fixed_team_chats
+from presentation.outbound_note import TelegramOutboundNotes
 from storage.uow import SqlUnitOfWork
 from tests.review.conftest import (  # noqa: F401
     ADMIN_ID,

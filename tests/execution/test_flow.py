@@ -14,15 +14,15 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.execution import ExecutionSetup, outbound_scan, pick
+from application.ports import OutboxMessage
+from application.services import Actor
 from domain.clock import FixedClock
-from domain.events import OrderStatusChanged
-from domain.execution import ExecutionSetup, outbound_scan, pick
-from domain.ports import OutboxMessage
-from domain.services import Actor
-from domain.status import OrderStatus, Role, Service
-from domain.validation import phone_example
-from handlers.callbacks import ReviewAction, ReviewStep
-from handlers.execution_cards import CarrierChoice, ExecAction, ExecStep, ReceiptAction
+from domain.intake.validation import phone_example
+from domain.orders.events import OrderStatusChanged
+from domain.orders.status import OrderStatus, Role, Service
+from presentation.callbacks import ReviewAction, ReviewStep
+from presentation.execution_cards import CarrierChoice, ExecAction, ExecStep, ReceiptAction
 from storage.models import OrderAuditRow
 from storage.uow import SqlUnitOfWork
 from tests.execution.conftest import (

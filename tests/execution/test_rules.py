@@ -19,7 +19,7 @@ from domain.execution import (
     parse_local_time,
     parse_picked,
 )
-from domain.status import Action, OrderStatus, Role, Service
+from domain.orders.status import Action, OrderStatus, Role, Service
 from tests.execution.conftest import execution_order
 
 NOW = datetime(2026, 3, 15, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
-from domain.model import Order
-from domain.status import Role
+from domain.orders.model import Order
+from domain.orders.status import Role
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot, RecordedRequest

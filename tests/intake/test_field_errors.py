@@ -6,8 +6,8 @@ import pytest
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import create_i18n
-from domain.validation import FieldError
-from handlers.field_errors import DOMAIN_CODES, MESSAGES, describe
+from domain.intake.errors import FieldError
+from presentation.field_errors import DOMAIN_CODES, MESSAGES, describe
 
 I18N = create_i18n("en")
 

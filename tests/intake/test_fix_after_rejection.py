@@ -18,20 +18,23 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.intake import resubmit_order
+from application.ports import OutboxMessage
+from application.review import review_card_handler
+from application.services import EventHandler
 from bot.i18n import create_i18n
-from domain.calendar import BusinessCalendar
 from domain.clock import FixedClock
 from domain.errors import NotPermitted
-from domain.events import Event, OrderStatusChanged
-from domain.intake import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, resubmit_order
-from domain.model import Order
-from domain.ports import OutboxMessage
-from domain.review import ReviewPolicy, review_card_handler
-from domain.services import EventHandler
-from domain.sla import SlaContext, load_policy
-from domain.status import OrderStatus, Role, Service
-from handlers.callbacks import OrderFix, ReviewAction, ReviewStep
-from handlers.review import build_review_setup
+from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
+from domain.orders.events import Event, OrderStatusChanged
+from domain.orders.model import Order
+from domain.orders.status import OrderStatus, Role, Service
+from domain.review import ReviewPolicy
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext
+from domain.sla.policy import load_policy
+from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
+from presentation.review_renderers import build_review_setup
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
 from tests.intake.conftest import BOT_ID, NOW, TIMEZONE, Chat, ChatFactory, find_order, grant, orders_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.intake import LATE_ENTRY_ACTION
-from domain.status import Channel, OrderStatus, Role
+from domain.intake.drafts import LATE_ENTRY_ACTION
+from domain.orders.status import Channel, OrderStatus, Role
 from tests.intake.conftest import Chat, ChatFactory, find_order, grant
 from tests.intake.test_wizard import reference_in
 

@@ -11,7 +11,7 @@ from aiogram.fsm.storage.base import StorageKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.validation import CITY_MAX, ITEM_NAME_MAX, NAME_MAX, REMARKS_MAX, STREET_MAX
+from domain.intake.validation import CITY_MAX, ITEM_NAME_MAX, NAME_MAX, REMARKS_MAX, STREET_MAX
 from handlers.intake_states import CUSTOMER, OFFLINE, WIZARD_ITEMS_MAX, OrderWizard
 from tests.intake.conftest import BOT_ID, ChatFactory
 from tests.mocked_bot import MockedBot

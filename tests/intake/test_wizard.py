@@ -8,7 +8,7 @@ from decimal import Decimal
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.status import Channel, OrderStatus, Service
+from domain.orders.status import Channel, OrderStatus, Service
 from storage.fsm import SqlFsmStorage
 from tests.intake.conftest import BOT_ID, Chat, ChatFactory, find_order, orders_of, wizard_dispatcher
 from tests.mocked_bot import MockedBot

@@ -10,8 +10,8 @@ from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.ports import OutboxMessage, StoredDocument
 from domain.clock import FixedClock
-from domain.ports import OutboxMessage, StoredDocument
 from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow
 from storage.outbox_queue import SqlOutboxQueue

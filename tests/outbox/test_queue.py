@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.ports import OutboxMessage
+from application.ports import OutboxMessage
 from storage.models import OutboxRow, UserRow
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
 from storage.uow import SqlUnitOfWork

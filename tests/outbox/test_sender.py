@@ -19,8 +19,8 @@ from aiogram.methods import TelegramMethod
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.ports import OutboxMessage
 from domain.clock import FixedClock, SystemClock
-from domain.ports import OutboxMessage
 from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow, UserRow
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats

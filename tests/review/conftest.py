@@ -20,15 +20,16 @@ from aiogram.types import Update
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.ports import OutboxMessage
+from application.review import ReviewSetup
 from bot.i18n import LanguageMiddleware, PoI18n, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.clock import FixedClock
-from domain.model import Address, Customer, Item, Order, new_reference
-from domain.ports import OutboxMessage
-from domain.review import ReviewPolicy, ReviewSetup
-from domain.status import Action, Channel, Role, Service
+from domain.orders.model import Address, Customer, Item, Order, new_reference
+from domain.orders.status import Action, Channel, Role, Service
+from domain.review import ReviewPolicy
 from handlers import orders, review, staff
-from handlers.review import build_review_setup
+from presentation.review_renderers import build_review_setup
 from scheduler.outbox_sender import build_method
 from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork

@@ -13,12 +13,12 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.review import ReviewSetup, review_card_handler
+from application.services import Actor, perform_action
 from domain.clock import FixedClock
-from domain.events import OrderStatusChanged
-from domain.review import ReviewSetup, review_card_handler
-from domain.services import Actor, perform_action
-from domain.status import Action, OrderStatus, Role
-from handlers.callbacks import ReviewAction, ReviewStep
+from domain.orders.events import OrderStatusChanged
+from domain.orders.status import Action, OrderStatus, Role
+from presentation.callbacks import ReviewAction, ReviewStep
 from storage.models import OrderAuditRow, StaffAuditRow
 from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot
@@ -502,7 +502,7 @@ async def test_receipt_marks_an_offline_order_paid_and_audits_it(
 async def test_confirmation_pdf_carries_the_number_and_renders_chinese(
     new_uow: Uows, setup: ReviewSetup, session_factory: Sessions, staffed: None
 ) -> None:
-    from domain.review import approve
+    from application.review import approve
 
     order = await store(new_uow, make_order(amount="100.00"))
     await approve(new_uow(), order.id, actor_id=DESK_ID, roles=frozenset({Role.ORDER_DESK}), setup=setup)

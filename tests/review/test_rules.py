@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.model import Item
+from domain.orders.model import Item
+from domain.orders.status import Action, Role, Service
 from domain.review import (
     FourEyesViolation,
     ReviewPolicy,
@@ -15,7 +16,6 @@ from domain.review import (
     parse_threshold,
     second_review_reasons,
 )
-from domain.status import Action, Role, Service
 from tests.review.conftest import T0, make_order
 
 POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY", rates={"EUR": Decimal("7.8")})

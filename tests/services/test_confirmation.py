@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from application.services import confirm_order
 from domain.clock import FixedClock
 from domain.errors import ConcurrentModification, IllegalTransition
-from domain.services import confirm_order
-from domain.status import OrderStatus
+from domain.orders.status import OrderStatus
 from storage.uow import SqlUnitOfWork
 from tests.storage.factories import make_order
 

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
-from domain.calendar import BusinessCalendar
 from domain.clock import FixedClock
-from domain.model import Order
-from domain.sla import SlaContext, Stage, load_policy, open_stage
+from domain.orders.model import Order
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext, open_stage
+from domain.sla.policy import Stage, load_policy
 from scheduler.sla import Render, SlaSweeper, SweepSettings, render_with
 from storage.models import OutboxRow, SlaAlertRow, TrackingLogRow
 from storage.uow import SqlUnitOfWork

@@ -6,20 +6,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.callbacks import (
+from application.services import Actor, confirm_order, pause_stage, perform_action
+from domain.clock import FixedClock
+from domain.errors import NotPermitted
+from domain.orders.model import Order
+from domain.orders.status import Action, ExceptionType, OrderStatus, Role, Service
+from domain.sla.alerts import chat_for, departments_of_chat
+from domain.sla.clocks import sync_clocks
+from domain.sla.policy import Department
+from presentation.labels import format_span
+from presentation.sla_callbacks import (
     MAX_CALLBACK_BYTES,
     pack_sla_ack,
     pack_sla_ack_batch,
     pack_sla_open,
     parse_sla,
 )
-from domain.clock import FixedClock
-from domain.errors import NotPermitted
-from domain.model import Order
-from domain.services import Actor, confirm_order, pause_stage, perform_action
-from domain.sla import Department, sync_clocks
-from domain.sla_alerts import chat_for, departments_of_chat, format_span
-from domain.status import Action, ExceptionType, OrderStatus, Role, Service
 from tests.sla.conftest import SLA, TEAM_CHATS, UowFactory
 from tests.storage.factories import make_order
 

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import LOCALES_DIR, LanguageMiddleware, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.clock import FixedClock
-from domain.sla import Stage
-from domain.sla_alerts import DEPARTMENT_LABELS, STAGE_LABELS
-from domain.status import Role
+from domain.orders.status import Role
+from domain.sla.policy import Stage
 from handlers import sla as sla_handlers
+from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
 from scheduler import sla as scheduler_sla
 from scheduler.sla import SlaSweeper
 from tests.mocked_bot import MockedBot

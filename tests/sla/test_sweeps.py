@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.callbacks import parse_sla
+from application.services import Actor, pause_stage, resume_stage
 from domain.clock import FixedClock
-from domain.services import Actor, pause_stage, resume_stage
-from domain.sla import Stage, open_stage, sync_clocks
-from domain.sla_alerts import EscalationLevel
-from domain.status import Action, Role
+from domain.orders.status import Action, Role
+from domain.sla.alerts import EscalationLevel
+from domain.sla.clocks import open_stage, sync_clocks
+from domain.sla.policy import Stage
+from presentation.sla_callbacks import parse_sla
 from scheduler.sla import MAX_MESSAGE_CHARS, SlaSweeper
 from tests.sla.conftest import (
     FINANCE_CHAT,

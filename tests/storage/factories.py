@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain.model import Address, Customer, Item, Order, new_reference
-from domain.status import Action, Channel, OrderStatus, Role, Service
+from domain.orders.model import Address, Customer, Item, Order, new_reference
+from domain.orders.status import Action, Channel, OrderStatus, Role, Service
 
 T0 = datetime(2026, 3, 15, 1, 30, tzinfo=UTC)
 CUSTOMER_ID = 555_000_111

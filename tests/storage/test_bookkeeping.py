@@ -7,8 +7,8 @@ from datetime import UTC, timedelta
 
 from sqlalchemy import func, select
 
-from domain.ports import OutboxMessage
-from domain.status import Role
+from application.ports import OutboxMessage
+from domain.orders.status import Role
 from storage.models import OutboxRow, StaffAuditRow, UserRow
 from storage.uow import SqlUnitOfWork
 from tests.storage.factories import T0

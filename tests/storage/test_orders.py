@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, text
 
 from domain.errors import ConcurrentModification, IllegalTransition, OrderNotFound
-from domain.model import Order
-from domain.status import Action, ExceptionType, OrderStatus, Role
+from domain.orders.model import Order
+from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from storage.database import create_engine, create_session_factory
 from storage.models import OrderAuditRow, OrderRow
 from storage.uow import SqlUnitOfWork

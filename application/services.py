@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from application.ports import UnitOfWork
 from domain.clock import Clock
 from domain.errors import DomainError, NotPermitted
-from domain.events import Event
-from domain.model import Order
-from domain.numbering import business_day, format_order_number
-from domain.ports import UnitOfWork
-from domain.sla import SlaContext, pause, resume, running_clock, sync_clocks
-from domain.status import Action, OrderStatus, Role
+from domain.orders.events import Event
+from domain.orders.model import Order
+from domain.orders.numbering import business_day, format_order_number
+from domain.orders.status import Action, OrderStatus, Role
+from domain.sla.clocks import SlaContext, pause, resume, running_clock, sync_clocks
 
 # An event handler turns a domain event into outbox rows inside the same transaction.
 EventHandler = Callable[[Event, Order, UnitOfWork], Awaitable[None]]

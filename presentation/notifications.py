@@ -23,18 +23,18 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
-from domain.events import Event, OrderStatusChanged
+from application.ports import OutboxMessage, UnitOfWork
+from application.review import ReviewSetup, post_review_card
+from application.services import EventHandlers
 from domain.execution import carrier_name
-from domain.model import Order
-from domain.ports import OutboxMessage, UnitOfWork
-from domain.review import ReviewSetup, post_review_card
-from domain.services import EventHandlers
-from domain.sla import Department
-from domain.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus
-from handlers.execution_cards import NEXT_DEPARTMENT, ReceiptAction, card_keyboard, card_text
-from handlers.keyboards import N_
-from handlers.render import Translate, esc, keyboard_json, translator
-from handlers.tracking import progress_lines
+from domain.orders.events import Event, OrderStatusChanged
+from domain.orders.model import Order
+from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus
+from domain.sla.policy import Department
+from presentation.execution_cards import NEXT_DEPARTMENT, ReceiptAction, card_keyboard, card_text
+from presentation.keyboards import N_
+from presentation.render import Translate, esc, keyboard_json, translator
+from presentation.tracking import progress_lines
 
 # Looks up a department's chat id in the caller's transaction (e.g. storage's SqlTeamChats.chat_of).
 TeamChatLookup = Callable[[UnitOfWork, str], Awaitable[int | None]]

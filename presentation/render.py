@@ -13,19 +13,19 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from domain.errors import DomainError
-from domain.model import Order
-from domain.pricing import QuoteLine, quote
+from domain.intake.pricing import QuoteLine, quote
+from domain.intake.screening import Verdict, screen
+from domain.orders.model import Order
+from domain.orders.status import Action, OrderStatus, Service
 from domain.review import (
     RejectReason,
     SecondReviewCause,
     SecondReviewReason,
     first_reviewer,
 )
-from domain.screening import Verdict, screen
-from domain.sla import load_policy
-from domain.status import Action, OrderStatus, Service
-from handlers.callbacks import CustomerAction, CustomerStep, OrderFix, ReviewAction, ReviewStep
-from handlers.keyboards import N_
+from domain.sla.policy import load_policy
+from presentation.callbacks import CustomerAction, CustomerStep, OrderFix, ReviewAction, ReviewStep
+from presentation.keyboards import N_
 
 Translate = Callable[[str], str]
 

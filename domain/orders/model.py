@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.errors import DomainError, NotPermitted
-from domain.events import Event, OrderNumbered, OrderStatusChanged
-from domain.status import (
+from domain.orders.events import Event, OrderNumbered, OrderStatusChanged
+from domain.orders.status import (
     ACTION_ROLES,
     INTERRUPTIONS,
     Action,

@@ -8,9 +8,9 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from domain.model import Order
-from domain.sla_alerts import DueClock, NewAlert, SlaAlert
-from domain.status import OrderStatus, Role
+from domain.orders.model import Order
+from domain.orders.status import OrderStatus, Role
+from domain.sla.alerts import DueClock, NewAlert, SlaAlert
 
 
 @dataclass
@@ -251,3 +251,18 @@ class ReviewRepository(Protocol):
     async def remember_name(self, user_id: int, name: str, at: datetime) -> None: ...
 
     async def name_of(self, user_id: int) -> str | None: ...
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message a renderer made; the use case addresses and queues it."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A generated file to be sent with sendDocument."""
+
+    filename: str
+    content: bytes

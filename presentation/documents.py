@@ -13,9 +13,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-from domain.model import Order
-from handlers.keyboards import N_
-from handlers.render import (
+from domain.orders.model import Order
+from presentation.keyboards import N_
+from presentation.render import (
     SERVICE_NAMES,
     Translate,
     esc,

@@ -13,10 +13,10 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from domain.model import Order
-from domain.review import Document
-from handlers.keyboards import N_
-from handlers.render import SERVICE_NAMES, Translate, esc, local_time, route, translator
+from application.ports import Document
+from domain.orders.model import Order
+from presentation.keyboards import N_
+from presentation.render import SERVICE_NAMES, Translate, esc, local_time, route, translator
 
 # The same built-in CID font as the confirmation PDF: Chinese renders offline, nothing is embedded.
 FONT = "STSong-Light"

@@ -20,9 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
+from api.openapi import openapi_document
+from application.intake import find_platform_order, place_platform_order
+from application.ports import PlatformUnitOfWork
+from application.services import EventHandlers
 from domain.clock import Clock
 from domain.errors import DomainError
-from domain.intake import (
+from domain.intake.drafts import (
     AddressDraft,
     CustomerDraft,
     IdempotencyConflict,
@@ -30,17 +34,13 @@ from domain.intake import (
     OrderDraft,
     check_draft,
     describe,
-    find_platform_order,
-    place_platform_order,
     quote_for,
 )
-from domain.ports import PlatformUnitOfWork
-from domain.pricing import Quote, load_tariff
-from domain.services import EventHandlers
-from domain.sla import SlaContext
-from domain.status import Channel, Service
-from domain.validation import FieldError, InvalidInput, parse_declared_value, parse_quantity
-from handlers.api_openapi import openapi_document
+from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.pricing import Quote, load_tariff
+from domain.intake.validation import parse_declared_value, parse_quantity
+from domain.orders.status import Channel, Service
+from domain.sla.clocks import SlaContext
 
 logger = logging.getLogger(__name__)
 

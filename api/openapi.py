@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.status import OrderStatus, Service
+from domain.orders.status import OrderStatus, Service
 
 NUMBER = {"type": ["number", "string"], "description": 'a number, or a string holding one (e.g. "1.5")'}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["245.80"]}

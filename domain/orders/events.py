@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.status import Action, OrderStatus
+from domain.orders.status import Action, OrderStatus
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import re
 
 from aiogram.utils.i18n import gettext as _
 
-from domain import intake
-from domain.screening import category_label
-from domain.validation import MESSAGES as VALIDATION_MESSAGES
-from domain.validation import FieldError, InvalidInput, parse_country
-from handlers.keyboards import N_
+from domain.intake import drafts as intake
+from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.messages import MESSAGES as VALIDATION_MESSAGES
+from domain.intake.screening import category_label
+from domain.intake.validation import parse_country
+from presentation.keyboards import N_
 
 # Longest piece of the user's own text quoted back in an error.
 QUOTE_MAX = 40

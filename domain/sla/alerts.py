@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from domain.sla import Department
+from domain.sla.policy import Department
 
 
 class AlertKind(StrEnum):
@@ -105,58 +105,3 @@ def departments_of_chat(chat_id: int, team_chats: Mapping[str, int]) -> frozense
     return frozenset(department for department in Department if chat_for(department, team_chats) == chat_id)
 
 
-def format_span(span: timedelta) -> str:
-    """Writes a length of time as 2d 3h 5m (minutes rounded down, at least 0m)."""
-    minutes = max(int(span.total_seconds()) // 60, 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{days}d"] if days else []
-    if hours:
-        parts.append(f"{hours}h")
-    if minutes or not parts:
-        parts.append(f"{minutes}m")
-    return " ".join(parts)
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogs without translating it (it is translated where shown)."""
-    return message
-
-
-# English labels (translation msgids) of stages and departments in alerts, /sla and the digest.
-STAGE_LABELS: Mapping[str, str] = {
-    "entry": N_("offline entry"),
-    "entry_urgent": N_("urgent offline entry"),
-    "first_review": N_("first review"),
-    "second_review": N_("second review"),
-    "confirmation": N_("confirmation"),
-    "picking": N_("picking"),
-    "picking_overseas": N_("overseas picking"),
-    "outbound": N_("outbound scan"),
-    "booking": N_("booking and customs declaration"),
-    "clearance": N_("customs clearance"),
-    "last_mile": N_("last-mile start"),
-    "customer_notice": N_("customer told of status change"),
-    "cancel_check": N_("cancellation check"),
-    "cancel_done": N_("cancellation done"),
-    "refund": N_("refund"),
-    "modification": N_("modification"),
-    "delay_cause": N_("delay cause"),
-    "delay_notice": N_("delay told to customer"),
-    "evidence": N_("damage or loss evidence"),
-    "claim_contact": N_("customer contacted about claim"),
-    "compensation": N_("compensation paid"),
-    "exception_record": N_("exception record"),
-    "completion": N_("completion"),
-    "survey": N_("follow-up survey"),
-    "archive": N_("archive"),
-}
-DEPARTMENT_LABELS: Mapping[str, str] = {
-    "order_desk": N_("order desk"),
-    "order_desk_head": N_("order desk head"),
-    "warehouse": N_("warehouse"),
-    "logistics": N_("logistics"),
-    "customer_service": N_("customer service"),
-    "finance": N_("finance"),
-    "management": N_("management"),
-}

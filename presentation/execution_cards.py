@@ -15,11 +15,12 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from domain.execution import carrier_name, item_key, step_statuses
-from domain.model import Order
-from domain.sla import Department, running_clock
-from domain.status import Action, OrderStatus
-from handlers.keyboards import N_
-from handlers.render import SERVICE_NAMES, STATUS_NAMES, Translate, esc, route
+from domain.orders.model import Order
+from domain.orders.status import Action, OrderStatus
+from domain.sla.clocks import running_clock
+from domain.sla.policy import Department
+from presentation.keyboards import N_
+from presentation.render import SERVICE_NAMES, STATUS_NAMES, Translate, esc, route
 
 
 class ExecStep(StrEnum):

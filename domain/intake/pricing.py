@@ -16,8 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from domain.status import Service
-from domain.validation import FieldError
+from domain.intake.errors import FieldError
+from domain.orders.status import Service
 
 CENT = Decimal("0.01")
 _DIMENSIONS = ("length_cm", "width_cm", "height_cm")

@@ -1,0 +1,26 @@
+"""What intake refuses: one FieldError per wrong field, all of them at once in InvalidInput."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from domain.errors import DomainError
+from domain.intake.messages import describe
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One thing wrong with one field: where (path), what (stable code), and the message's values."""
+
+    field: str
+    code: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class InvalidInput(DomainError):
+    """Raised by the single-field functions; carries the field errors."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(describe(e) for e in self.errors))

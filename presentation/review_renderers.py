@@ -1,0 +1,121 @@
+"""The review flow's messages and documents, rendered for Telegram in the recipient's language."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+
+from application.ports import Document, Outgoing
+from application.review import (
+    ReviewSetup,
+)
+from application.services import EventHandlers
+from domain.clock import Clock
+from domain.orders.model import Order
+from domain.review import (
+    RejectReason,
+    ReviewPolicy,
+    SecondReviewReason,
+)
+from domain.sla.clocks import SlaContext
+from presentation.callbacks import CustomerAction, CustomerStep
+from presentation.documents import confirmation_pdf
+from presentation.keyboards import N_
+from presentation.render import (
+    Translate,
+    confirmation_text,
+    esc,
+    keyboard_json,
+    rejection_keyboard,
+    rejection_text,
+    review_card_text,
+    review_keyboard,
+    translator,
+)
+
+
+class TelegramReviewRenderers:
+    """Renders the review flow's messages for Telegram in the recipient's language."""
+
+    def __init__(self, i18n: I18n, timezone: str) -> None:
+        self.i18n = i18n
+        self.timezone = timezone
+
+    def _t(self, locale: str) -> Translate:
+        """Returns the translator of a locale the bot speaks, else of the default."""
+        known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
+        return translator(self.i18n, known)
+
+    def review_card(
+        self, order: Order, reasons: list[SecondReviewReason], *, second: bool, language: str
+    ) -> Outgoing:
+        """The review card with its buttons."""
+        t = self._t(language)
+        markup = review_keyboard(order.id, 2 if second else 1, t)
+        text = review_card_text(order, reasons, second=second, t=t)
+        return Outgoing(
+            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
+        )
+
+    def confirmation(self, order: Order) -> Outgoing:
+        """The confirmation text for the customer."""
+        text = confirmation_text(order, self._t(order.customer.language))
+        return Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"})
+
+    def confirmation_document(self, order: Order) -> tuple[Document, Outgoing]:
+        """The confirmation PDF and the sendDocument call carrying it."""
+        t = self._t(order.customer.language)
+        document = Document(f"order-{order.number}.pdf", confirmation_pdf(order, t, self.timezone))
+        caption = t(N_("Order confirmation {number} (PDF)")).format(number=esc(order.number or ""))
+        return document, Outgoing("sendDocument", {"caption": caption, "parse_mode": "HTML"})
+
+    def rejection(self, order: Order, reason: RejectReason, text: str) -> Outgoing:
+        """The rejection message with Fix and Cancel."""
+        t = self._t(order.customer.language)
+        markup = rejection_keyboard(order, reason, t)
+        params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
+        return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})
+
+    def question(self, order: Order, question: str) -> Outgoing:
+        """A reviewer's question, with an Answer button."""
+        t = self._t(order.customer.language)
+        button = InlineKeyboardButton(
+            text=t(N_("Answer")),
+            callback_data=CustomerAction(order_id=order.id, action=CustomerStep.ANSWER).pack(),
+        )
+        title = t(N_("A question about your order {reference}")).format(reference=esc(order.reference))
+        text = f"<b>{title}</b>\n{esc(question)}\n\n{t(N_('Press Answer and write your reply.'))}"
+        markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+        return Outgoing(
+            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
+        )
+
+    def answer(self, order: Order, answer: str, *, language: str) -> Outgoing:
+        """The customer's answer, for the review card's thread."""
+        t = self._t(language)
+        title = t(N_("Customer’s answer about {reference}")).format(reference=esc(order.reference))
+        return Outgoing("sendMessage", {"text": f"<b>{title}</b>\n{esc(answer)}", "parse_mode": "HTML"})
+
+
+def build_review_setup(
+    *,
+    i18n: I18n,
+    clock: Clock,
+    timezone: str,
+    order_desk_chat_id: int | None,
+    policy: ReviewPolicy,
+    desk_language: str = "en",
+    sla: SlaContext | None = None,
+    handlers: EventHandlers | None = None,
+) -> ReviewSetup:
+    """Builds the ReviewSetup with the Telegram renderers (for the composition root and tests)."""
+    return ReviewSetup(
+        policy=policy,
+        clock=clock,
+        renderers=TelegramReviewRenderers(i18n, timezone),
+        timezone=timezone,
+        order_desk_chat_id=order_desk_chat_id,
+        desk_language=desk_language,
+        sla=sla,
+        handlers=handlers or {},
+    )
