@@ -68,7 +68,6 @@ from domain.execution import (
 from domain.orders.model import AuditEvent, Order
 from domain.orders.status import ACTION_ROLES, OrderStatus, Role
 from domain.sla.alerts import chat_for
-from domain.sla.policy import Department
 from presentation.execution_cards import (
     NEXT_DEPARTMENT,
     STEP_ACTIONS,
@@ -172,7 +171,7 @@ def staff_name(user: User) -> str:
 
 
 def in_team_place(
-    chat_id: int, chat_type: str, user_id: int, department: Department, chats: Mapping[str, int]
+    chat_id: int, chat_type: str, user_id: int, department: Role, chats: Mapping[str, int]
 ) -> bool:
     """Whether the chat is the department's chat (the order desk's if it has none) or the user's own."""
     return chat_id == chat_for(department, chats) or (chat_type == ChatType.PRIVATE and chat_id == user_id)
@@ -221,7 +220,7 @@ async def on_open(
     except OrderNotFound:
         await query.answer(_("This button does not belong to an order."), show_alert=True)
         return
-    department = NEXT_DEPARTMENT.get(order.status, Department.LOGISTICS)
+    department = NEXT_DEPARTMENT.get(order.status, Role.LOGISTICS)
     await query.answer()
     await query.message.answer(
         card_text(order, department, _, execution_setup.timezone), reply_markup=card_keyboard(order, _)

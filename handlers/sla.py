@@ -22,7 +22,7 @@ from domain.orders.model import StageClock
 from domain.orders.status import Role
 from domain.sla.alerts import DueClock, SlaAlert, departments_of_chat
 from domain.sla.clocks import SlaContext, department_of, overdue_by, risk_thresholds, stages_of, status_of
-from domain.sla.policy import ClockStatus, Department
+from domain.sla.policy import ClockStatus
 from handlers.common import CommandSpec
 from presentation.keyboards import N_
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS, format_span
@@ -256,7 +256,7 @@ def _keeps(button: InlineKeyboardButton) -> bool:
     return data is not None and data.action == SLA_OPEN_ORDER
 
 
-def _role_of(department: Department) -> Role:
+def _role_of(department: Role) -> Role:
     """Returns the staff role of a department (their values are the same)."""
     return Role(department.value)
 

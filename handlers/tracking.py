@@ -25,7 +25,6 @@ from domain.orders.model import Order
 from domain.orders.status import OrderStatus, Role
 from domain.sla.alerts import departments_of_chat
 from domain.sla.clocks import running_clock
-from domain.sla.policy import Department
 from handlers.common import CommandSpec
 from presentation.execution_cards import ExecAction, ExecStep, entered_status_at
 from presentation.keyboards import N_
@@ -42,9 +41,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("todo", N_("This team's open orders, oldest first"), EXECUTION_STAFF - {Role.ADMIN}),
 )
 # The statuses in which each department must act next; the transition table names the action.
-DEPARTMENT_WORK: Mapping[Department, tuple[OrderStatus, ...]] = {
-    Department.WAREHOUSE: (OrderStatus.CONFIRMED, OrderStatus.PICKED),
-    Department.LOGISTICS: (
+DEPARTMENT_WORK: Mapping[Role, tuple[OrderStatus, ...]] = {
+    Role.WAREHOUSE: (OrderStatus.CONFIRMED, OrderStatus.PICKED),
+    Role.LOGISTICS: (
         OrderStatus.OUTBOUND,
         OrderStatus.BOOKED,
         OrderStatus.IN_TRANSIT,

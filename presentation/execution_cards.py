@@ -16,9 +16,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from domain.execution import carrier_name, item_key, step_statuses
 from domain.orders.model import Order
-from domain.orders.status import Action, OrderStatus
+from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.clocks import running_clock
-from domain.sla.policy import Department
 from presentation.keyboards import N_
 from presentation.render import SERVICE_NAMES, STATUS_NAMES, Translate, esc, route
 
@@ -81,24 +80,24 @@ STEP_LABELS: Mapping[ExecStep, str] = {
     ExecStep.LAST_MILE: N_("🚚 Out for delivery"),
     ExecStep.DELIVER: N_("✍️ Delivered"),
 }
-STEP_DEPARTMENTS: Mapping[ExecStep, Department] = {
-    step: Department.WAREHOUSE if step in (ExecStep.PICK, ExecStep.SCAN) else Department.LOGISTICS
+STEP_DEPARTMENTS: Mapping[ExecStep, Role] = {
+    step: Role.WAREHOUSE if step in (ExecStep.PICK, ExecStep.SCAN) else Role.LOGISTICS
     for step in STEP_ACTIONS
 }
 # The department that must act when an order reaches a status; its chat receives the card then.
-NEXT_DEPARTMENT: Mapping[OrderStatus, Department] = {
-    OrderStatus.CONFIRMED: Department.WAREHOUSE,
-    OrderStatus.PICKED: Department.WAREHOUSE,
-    OrderStatus.OUTBOUND: Department.LOGISTICS,
-    OrderStatus.BOOKED: Department.LOGISTICS,
-    OrderStatus.IN_TRANSIT: Department.LOGISTICS,
-    OrderStatus.ARRIVED: Department.LOGISTICS,
-    OrderStatus.CLEARED: Department.LOGISTICS,
-    OrderStatus.OUT_FOR_DELIVERY: Department.LOGISTICS,
+NEXT_DEPARTMENT: Mapping[OrderStatus, Role] = {
+    OrderStatus.CONFIRMED: Role.WAREHOUSE,
+    OrderStatus.PICKED: Role.WAREHOUSE,
+    OrderStatus.OUTBOUND: Role.LOGISTICS,
+    OrderStatus.BOOKED: Role.LOGISTICS,
+    OrderStatus.IN_TRANSIT: Role.LOGISTICS,
+    OrderStatus.ARRIVED: Role.LOGISTICS,
+    OrderStatus.CLEARED: Role.LOGISTICS,
+    OrderStatus.OUT_FOR_DELIVERY: Role.LOGISTICS,
 }
-CARD_TITLES: Mapping[Department, str] = {
-    Department.WAREHOUSE: N_("Warehouse"),
-    Department.LOGISTICS: N_("Logistics"),
+CARD_TITLES: Mapping[Role, str] = {
+    Role.WAREHOUSE: N_("Warehouse"),
+    Role.LOGISTICS: N_("Logistics"),
 }
 
 
@@ -186,7 +185,7 @@ def recorded_lines(order: Order, t: Translate, timezone: str) -> list[str]:
     return lines
 
 
-def card_text(order: Order, department: Department, t: Translate, timezone: str) -> str:
+def card_text(order: Order, department: Role, t: Translate, timezone: str) -> str:
     """The department's card: order, status, service, destination, goods, what is recorded, due time."""
     title = t(CARD_TITLES.get(department, N_("Order")))
     lines = [

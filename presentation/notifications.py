@@ -29,8 +29,7 @@ from application.services import EventHandlers
 from domain.execution import carrier_name
 from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.model import Order
-from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus
-from domain.sla.policy import Department
+from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus, Role
 from presentation.execution_cards import NEXT_DEPARTMENT, ReceiptAction, card_keyboard, card_text
 from presentation.keyboards import N_
 from presentation.render import Translate, esc, keyboard_json, translator
@@ -144,7 +143,7 @@ def build_event_handlers(
         if department is None:
             await tell_desk_of_hold(event, order, uow, key)
             return
-        chat_id = await team_chat(uow, department.value) or await team_chat(uow, Department.ORDER_DESK.value)
+        chat_id = await team_chat(uow, department.value) or await team_chat(uow, Role.ORDER_DESK.value)
         if chat_id is None:
             return
         t = t_for(team_language)
@@ -170,7 +169,7 @@ def build_event_handlers(
             or order.exception_type is not ExceptionType.CUSTOMS_HOLD
         ):
             return
-        chat_id = await team_chat(uow, Department.ORDER_DESK.value)
+        chat_id = await team_chat(uow, Role.ORDER_DESK.value)
         if chat_id is None:
             return
         t = t_for(team_language)

@@ -30,7 +30,7 @@ from domain.sla.clocks import (
     risk_thresholds,
     status_of,
 )
-from domain.sla.policy import ClockStatus, Department
+from domain.sla.policy import ClockStatus
 from presentation.labels import DEPARTMENT_LABELS, N_, STAGE_LABELS, format_span
 from presentation.sla_callbacks import pack_sla_ack, pack_sla_ack_batch, pack_sla_open
 
@@ -159,7 +159,7 @@ class SlaSweeper:
         self.uow_factory = uow_factory
         self.clock = clock
         self.sla = sla
-        # Department value -> chat id; read at every sweep, so a mapping updated in place is followed.
+        # Role value -> chat id; read at every sweep, so a mapping updated in place is followed.
         self.team_chats = team_chats
         self.render = render
         self.settings = settings or SweepSettings()
@@ -208,7 +208,7 @@ class SlaSweeper:
         now = self.clock.now()
         local = now.astimezone(self.sla.calendar.zone)
         slot = f"{local:%Y-%m-%d}T{local:%H}:00"
-        chat_id = chat_for(Department.ORDER_DESK, self.team_chats)
+        chat_id = chat_for(Role.ORDER_DESK, self.team_chats)
         async with self.uow_factory() as uow:
             clocks = await uow.sla.at_risk_or_breached(risk_thresholds(self.sla, now), 100_000)
             by_department = self._judge(clocks, now)
@@ -242,8 +242,8 @@ class SlaSweeper:
         """Queues the escalation of every breach alert left unacknowledged for too long."""
         older_than = now - self.settings.escalate_after
         targets = {
-            EscalationLevel.ORDER_DESK_HEAD: Department.ORDER_DESK_HEAD,
-            EscalationLevel.MANAGEMENT: Department.MANAGEMENT,
+            EscalationLevel.ORDER_DESK_HEAD: Role.ORDER_DESK_HEAD,
+            EscalationLevel.MANAGEMENT: Role.MANAGEMENT,
         }
         for level, department in targets.items():
             chat_id = chat_for(department, self.team_chats)
@@ -461,9 +461,9 @@ class SlaSweeper:
 
     def _judge(
         self, clocks: Sequence[DueClock], now: datetime
-    ) -> dict[Department, dict[ClockStatus, list[DueClock]]]:
+    ) -> dict[Role, dict[ClockStatus, list[DueClock]]]:
         """Sorts clocks into overdue and at risk per department, worst first."""
-        judged: dict[Department, dict[ClockStatus, list[DueClock]]] = {}
+        judged: dict[Role, dict[ClockStatus, list[DueClock]]] = {}
         for due in clocks:
             status = status_of(_stage_clock(due), now, policy=self.sla.policy, calendar=self.sla.calendar)
             if status not in (ClockStatus.BREACHED, ClockStatus.AT_RISK):
@@ -475,7 +475,7 @@ class SlaSweeper:
         return judged
 
     def _digest_texts(
-        self, slot: str, judged: Mapping[Department, Mapping[ClockStatus, list[DueClock]]], now: datetime
+        self, slot: str, judged: Mapping[Role, Mapping[ClockStatus, list[DueClock]]], now: datetime
     ) -> list[str]:
         """Writes the progress digest, split into messages within Telegram's length limit."""
         overdue = sum(len(lists[ClockStatus.BREACHED]) for lists in judged.values())
@@ -483,7 +483,7 @@ class SlaSweeper:
         blocks = [self._t(DIGEST_HEADER_TEXT, slot=slot.replace("T", " "), overdue=overdue, at_risk=at_risk)]
         if not judged:
             blocks.append(self._t(DIGEST_ALL_CLEAR_TEXT))
-        for department in Department:
+        for department in Role:
             if department not in judged:
                 continue
             lists = judged[department]
@@ -524,7 +524,7 @@ class SlaSweeper:
         """Names a stage in the team chats' language."""
         return self._t(STAGE_LABELS.get(stage, stage))
 
-    def _department(self, department: Department) -> str:
+    def _department(self, department: Role) -> str:
         """Names a department in the team chats' language."""
         return self._t(DEPARTMENT_LABELS[department.value])
 
@@ -591,7 +591,7 @@ def _pack_blocks(blocks: Sequence[str]) -> list[str]:
 
 
 def _tracking_content(
-    judged: Mapping[Department, Mapping[ClockStatus, list[DueClock]]], now: datetime
+    judged: Mapping[Role, Mapping[ClockStatus, list[DueClock]]], now: datetime
 ) -> dict[str, Any]:
     """Summarises a digest for the tracking log: counts per department and the worst orders."""
     departments: dict[str, Any] = {}

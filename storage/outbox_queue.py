@@ -168,7 +168,7 @@ class SqlOutboxQueue:
 
 
 class SqlTeamChats:
-    """Department chats in the caller's transaction (a unit of work's session)."""
+    """Role chats in the caller's transaction (a unit of work's session)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, exists, false, func, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.orders.status import Role
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
-from domain.sla.policy import Department
 from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, StaffNameRow, TrackingLogRow
 from storage.repositories import upsert
 
@@ -266,7 +266,7 @@ def _to_alert(row: Row[Any]) -> SlaAlert:
         clock_id=alert.clock_id,
         stage=alert.stage,
         kind=AlertKind(alert.kind),
-        department=Department(alert.department),
+        department=Role(alert.department),
         created_at=alert.created_at,
         due_at=row.due_at,
         batch=alert.batch,

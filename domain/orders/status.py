@@ -51,6 +51,20 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+# The roles that are departments: each has a team chat, answers for stages and receives cards and alerts.
+TEAMS = frozenset(
+    {
+        Role.ORDER_DESK,
+        Role.ORDER_DESK_HEAD,
+        Role.WAREHOUSE,
+        Role.LOGISTICS,
+        Role.CUSTOMER_SERVICE,
+        Role.FINANCE,
+        Role.MANAGEMENT,
+    }
+)
+
+
 class OrderStatus(StrEnum):
     """Every status an order passes through, exceptions included."""
 

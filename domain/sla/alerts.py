@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from domain.sla.policy import Department
+from domain.orders.status import TEAMS, Role
 
 
 class AlertKind(StrEnum):
@@ -58,7 +58,7 @@ class NewAlert:
     clock_id: int
     stage: str
     kind: AlertKind
-    department: Department
+    department: Role
     created_at: datetime
     # Alerts merged into one digest message share a batch, acknowledged by one button.
     batch: str | None = None
@@ -74,7 +74,7 @@ class SlaAlert:
     clock_id: int
     stage: str
     kind: AlertKind
-    department: Department
+    department: Role
     created_at: datetime
     due_at: datetime
     batch: str | None = None
@@ -90,18 +90,18 @@ class SlaAlert:
         return self.acknowledged_at is not None
 
 
-def chat_for(department: Department, team_chats: Mapping[str, int]) -> int | None:
+def chat_for(department: Role, team_chats: Mapping[str, int]) -> int | None:
     """Returns the chat of the department (department value -> chat id), else the order desk's."""
     # The order desk watches every order (R-5.1), so a department without a chat is told there.
-    for candidate in (department, Department.ORDER_DESK):
+    for candidate in (department, Role.ORDER_DESK):
         chat_id = team_chats.get(candidate.value)
         if chat_id is not None:
             return chat_id
     return None
 
 
-def departments_of_chat(chat_id: int, team_chats: Mapping[str, int]) -> frozenset[Department]:
+def departments_of_chat(chat_id: int, team_chats: Mapping[str, int]) -> frozenset[Role]:
     """Returns the departments whose alerts go to this chat."""
-    return frozenset(department for department in Department if chat_for(department, team_chats) == chat_id)
+    return frozenset(team for team in TEAMS if chat_for(team, team_chats) == chat_id)
 
 

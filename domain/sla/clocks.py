@@ -9,9 +9,9 @@ from types import MappingProxyType
 
 from domain.errors import DomainError
 from domain.orders.model import Order, StageClock
-from domain.orders.status import INTERRUPTIONS, ExceptionType, OrderStatus, Service
+from domain.orders.status import INTERRUPTIONS, ExceptionType, OrderStatus, Role, Service
 from domain.sla.calendar import BusinessCalendar
-from domain.sla.policy import WARNING_PERCENT, ClockStatus, Department, SlaPolicy, Stage
+from domain.sla.policy import WARNING_PERCENT, ClockStatus, SlaPolicy, Stage
 
 
 def entry_stage(urgent: bool) -> Stage:
@@ -240,12 +240,12 @@ def risk_thresholds(
     return thresholds
 
 
-def department_of(sla: SlaContext, stage: str) -> Department:
+def department_of(sla: SlaContext, stage: str) -> Role:
     """Returns the department that answers for a stage."""
     return sla.policy.stage(stage).department
 
 
-def stages_of(sla: SlaContext, departments: Iterable[Department]) -> list[Stage]:
+def stages_of(sla: SlaContext, departments: Iterable[Role]) -> list[Stage]:
     """Lists the stages the departments answer for."""
     wanted = set(departments)
     return [policy.key for policy in sla.policy if policy.department in wanted]

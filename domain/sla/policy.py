@@ -57,6 +57,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from domain.orders.status import TEAMS, Role
 from domain.sla.calendar import Duration
 
 # The share of a stage's time after which the clock is at risk and the department is warned.
@@ -118,18 +119,6 @@ class ClockEvent(StrEnum):
     COMPLETED = "completed"
 
 
-class Department(StrEnum):
-    """Who answers for a stage; the values equal the staff Role values, so each maps to a team chat."""
-
-    ORDER_DESK = "order_desk"
-    ORDER_DESK_HEAD = "order_desk_head"
-    WAREHOUSE = "warehouse"
-    LOGISTICS = "logistics"
-    CUSTOMER_SERVICE = "customer_service"
-    FINANCE = "finance"
-    MANAGEMENT = "management"
-
-
 class ClockStatus(StrEnum):
     """Where a stage clock stands."""
 
@@ -140,9 +129,9 @@ class ClockStatus(StrEnum):
 
 
 E = ClockEvent
-D = Department
+D = Role
 # Who does each step follows the roles table of REQUIREMENTS.md ("Who uses it").
-DEFAULT_STAGES: Mapping[Stage, tuple[ClockEvent, Department]] = MappingProxyType(
+DEFAULT_STAGES: Mapping[Stage, tuple[ClockEvent, Role]] = MappingProxyType(
     {
         Stage.ENTRY: (E.ORDER_RECEIVED, D.ORDER_DESK),
         Stage.ENTRY_URGENT: (E.ORDER_RECEIVED, D.ORDER_DESK),
@@ -175,7 +164,7 @@ del E, D
 
 _STAGE_TABLE_KEYS = ("starts_on", "department")
 _BUILT_IN = "built-in sla_policy.toml"
-_Member = TypeVar("_Member", ClockEvent, Department)
+_Member = TypeVar("_Member", ClockEvent, Role)
 
 
 class SlaPolicyError(ValueError):
@@ -196,7 +185,7 @@ class StagePolicy:
     key: Stage
     limit: Duration
     starts_on: ClockEvent
-    department: Department
+    department: Role
 
 
 @dataclass(frozen=True)
@@ -259,7 +248,7 @@ def _overlay(
     source: str,
     limits: dict[Stage, Duration],
     starts: dict[Stage, ClockEvent],
-    departments: dict[Stage, Department],
+    departments: dict[Stage, Role],
 ) -> None:
     """Checks a policy document and writes what it names over the values so far."""
     for key in document:
@@ -280,7 +269,11 @@ def _overlay(
             if field_name == "starts_on":
                 starts[stage] = _member(ClockEvent, value, name, "event", source)
             elif field_name == "department":
-                departments[stage] = _member(Department, value, name, "department", source)
+                department = _member(Role, value, name, "department", source)
+                if department not in TEAMS:
+                    teams = ", ".join(sorted(TEAMS))
+                    raise SlaPolicyError(name, f"{value!r} is not a department; use one of {teams}", source)
+                departments[stage] = department
             else:
                 raise SlaPolicyError(name, f"unknown setting; use {' or '.join(_STAGE_TABLE_KEYS)}", source)
 

@@ -12,7 +12,7 @@ import pytest
 
 from domain.errors import DomainError
 from domain.orders.model import StageClock
-from domain.orders.status import ExceptionType, OrderStatus, Service
+from domain.orders.status import ExceptionType, OrderStatus, Role, Service
 from domain.sla.calendar import BusinessCalendar, Duration
 from domain.sla.clocks import (
     clock_warning_at,
@@ -25,7 +25,7 @@ from domain.sla.clocks import (
     status_of,
     warning_at,
 )
-from domain.sla.policy import ClockEvent, ClockStatus, Department, SlaPolicyError, Stage, load_policy
+from domain.sla.policy import ClockEvent, ClockStatus, SlaPolicyError, Stage, load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()
@@ -94,12 +94,12 @@ def test_every_default_limit_loads_and_sets_the_due_time(stage: str, limit: str,
 
 def test_default_start_events_and_departments_follow_the_table() -> None:
     assert POLICY.stage("first_review").starts_on is ClockEvent.VALIDATION_PASSED
-    assert POLICY.stage("first_review").department is Department.ORDER_DESK
-    assert POLICY.stage("second_review").department is Department.ORDER_DESK_HEAD
-    assert POLICY.stage("picking_overseas").department is Department.WAREHOUSE
+    assert POLICY.stage("first_review").department is Role.ORDER_DESK
+    assert POLICY.stage("second_review").department is Role.ORDER_DESK_HEAD
+    assert POLICY.stage("picking_overseas").department is Role.WAREHOUSE
     assert POLICY.stage("booking").starts_on is ClockEvent.HANDED_TO_LOGISTICS
-    assert POLICY.stage("refund").department is Department.FINANCE
-    assert POLICY.stage("survey").department is Department.CUSTOMER_SERVICE
+    assert POLICY.stage("refund").department is Role.FINANCE
+    assert POLICY.stage("survey").department is Role.CUSTOMER_SERVICE
     assert [policy.key for policy in POLICY.starting_on(ClockEvent.COMPLETED)] == [
         Stage.SURVEY,
         Stage.ARCHIVE,
@@ -301,10 +301,10 @@ def test_a_partial_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     assert policy.stage("first_review").limit == Duration(3, "h")
     assert policy.stage("archive").limit == Duration(2, "w")
     assert policy.stage("first_review").starts_on is ClockEvent.VALIDATION_PASSED
-    assert policy.stage("refund").department is Department.CUSTOMER_SERVICE
+    assert policy.stage("refund").department is Role.CUSTOMER_SERVICE
     assert policy.stage("refund").limit == Duration(3, "wd")
     assert policy.stage("second_review").starts_on is ClockEvent.VALIDATION_PASSED
-    assert policy.stage("second_review").department is Department.ORDER_DESK_HEAD
+    assert policy.stage("second_review").department is Role.ORDER_DESK_HEAD
     unchanged = {stage for stage in Stage} - {
         Stage.FIRST_REVIEW,
         Stage.ARCHIVE,

@@ -13,7 +13,6 @@ from domain.orders.model import Order
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role, Service
 from domain.sla.alerts import chat_for, departments_of_chat
 from domain.sla.clocks import sync_clocks
-from domain.sla.policy import Department
 from presentation.labels import format_span
 from presentation.sla_callbacks import (
     MAX_CALLBACK_BYTES,
@@ -151,11 +150,11 @@ def test_button_data_round_trips_and_fits_telegrams_limit() -> None:
 
 def test_departments_without_a_chat_are_told_in_the_order_desk_chat() -> None:
     chats = {"order_desk": -1, "warehouse": -2}
-    assert chat_for(Department.WAREHOUSE, chats) == -2
-    assert chat_for(Department.FINANCE, chats) == -1
-    assert chat_for(Department.FINANCE, {}) is None
-    assert Department.ORDER_DESK_HEAD in departments_of_chat(TEAM_CHATS["order_desk"], TEAM_CHATS)
-    assert departments_of_chat(-2, chats) == {Department.WAREHOUSE}
+    assert chat_for(Role.WAREHOUSE, chats) == -2
+    assert chat_for(Role.FINANCE, chats) == -1
+    assert chat_for(Role.FINANCE, {}) is None
+    assert Role.ORDER_DESK_HEAD in departments_of_chat(TEAM_CHATS["order_desk"], TEAM_CHATS)
+    assert departments_of_chat(-2, chats) == {Role.WAREHOUSE}
 
 
 @pytest.mark.parametrize(
