@@ -195,12 +195,11 @@ async def hold_by_customs(
     return await _step(
         uow,
         order_id,
-        Action.RAISE_EXCEPTION,
+        Action.HOLD_AT_CUSTOMS,
         actor,
         setup,
         record,
         note=text,
-        exception_type=ExceptionType.CUSTOMS_HOLD,
     )
 
 

@@ -11,7 +11,6 @@ from domain.clock import Clock
 from domain.errors import DomainError, NotPermitted
 from domain.intake.drafts import (
     CUSTOMER,
-    OFFLINE_ENTRY_ROLES,
     SUBMIT_ACTION,
     IdempotencyConflict,
     OrderDraft,
@@ -31,6 +30,7 @@ from domain.intake.validation import (
     review_flags,
 )
 from domain.orders.model import AuditEvent, Order
+from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, Channel, OrderStatus, Role, next_status
 from domain.sla.clocks import SlaContext
 
@@ -60,9 +60,7 @@ async def _submitter(uow: UnitOfWork, draft: OrderDraft, channel: Channel) -> tu
     if channel.offline:
         assert draft.entered_by is not None
         roles = await uow.staff.roles_of(draft.entered_by)
-        if not roles & OFFLINE_ENTRY_ROLES:
-            raise NotPermitted("enter_offline_order", roles)
-        return draft.entered_by, sorted(roles & OFFLINE_ENTRY_ROLES)[0]
+        return draft.entered_by, require(roles, Duty.ENTER_OFFLINE_ORDER)
     if channel is Channel.TELEGRAM:
         return draft.customer.telegram_user_id, Role.CUSTOMER
     # A platform orders on the customer's behalf; the audit note names the platform's key.

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.ports import UnitOfWork
 from domain.clock import Clock
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError
 from domain.orders.events import Event
 from domain.orders.model import Order
 from domain.orders.numbering import business_day, format_order_number
+from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.clocks import SlaContext, pause, resume, running_clock, sync_clocks
 
@@ -59,6 +61,15 @@ async def perform_action(
     return order
 
 
+async def confirm_and_number(order: Order, uow: UnitOfWork, now: datetime, timezone: str) -> str:
+    """Confirms a reviewed order and gives it its formal number in the caller's transaction (R-3.3)."""
+    order.apply(Action.CONFIRM, actor_id=None, roles=SYSTEM, now=now)
+    day = business_day(now, timezone)
+    number = format_order_number(day, await uow.numbers.next_serial(day))
+    order.assign_number(number, now=now)
+    return number
+
+
 async def confirm_order(
     uow: UnitOfWork,
     order_id: str,
@@ -68,15 +79,13 @@ async def confirm_order(
     handlers: EventHandlers | None = None,
     sla: SlaContext | None = None,
 ) -> Order:
-    """Confirms a reviewed order and gives it its formal number in the same transaction (R-3.3)."""
+    """Confirms a reviewed order and numbers it in a transaction of its own (R-3.3)."""
     async with uow:
         order = await uow.orders.get(order_id)
         now = clock.now()
-        order.apply(Action.CONFIRM, actor_id=None, roles=SYSTEM, now=now)
+        await confirm_and_number(order, uow, now, timezone)
         if sla is not None:
             sync_clocks(order, now, sla)
-        day = business_day(now, timezone)
-        order.assign_number(format_order_number(day, await uow.numbers.next_serial(day)), now=now)
         await dispatch_events(order, uow, handlers or {})
         await uow.commit()
     return order
@@ -91,7 +100,7 @@ async def pause_stage(
     uow: UnitOfWork, order_id: str, actor: Actor, clock: Clock, *, reason: str = ""
 ) -> Order:
     """Stops the clock of the order's current stage while it waits for the customer (issue 6)."""
-    _check_clock_keeper(actor, "pause_clock")
+    require(actor.roles, Duty.KEEP_CLOCKS)
     async with uow:
         order = await uow.orders.get(order_id)
         now = clock.now()
@@ -106,7 +115,7 @@ async def pause_stage(
 
 async def resume_stage(uow: UnitOfWork, order_id: str, actor: Actor, clock: Clock, sla: SlaContext) -> Order:
     """Restarts the paused clock of the order's current stage; its due time moves on by the pause."""
-    _check_clock_keeper(actor, "resume_clock")
+    require(actor.roles, Duty.KEEP_CLOCKS)
     async with uow:
         order = await uow.orders.get(order_id)
         now = clock.now()
@@ -119,18 +128,6 @@ async def resume_stage(uow: UnitOfWork, order_id: str, actor: Actor, clock: Cloc
     return order
 
 
-# Who may stop a stage clock while the customer is asked for something: staff, not customers.
-CLOCK_KEEPERS = frozenset(
-    {Role.ADMIN, Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.CUSTOMER_SERVICE, Role.SYSTEM}
-)
-
-
-def _check_clock_keeper(actor: Actor, action: str) -> None:
-    """Refuses a pause or resume by someone who may not keep clocks."""
-    if not actor.roles & CLOCK_KEEPERS:
-        raise NotPermitted(action, frozenset(actor.roles))
-
-
 def _staff_role(actor: Actor) -> Role:
     """Picks the role the actor's audit line names."""
-    return sorted(actor.roles & CLOCK_KEEPERS)[0]
+    return require(actor.roles, Duty.KEEP_CLOCKS)

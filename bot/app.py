@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
 from application.execution import ExecutionSetup
+from application.notifications import build_notifier
 from application.ports import StoredDocument, UnitOfWork
 from application.review import ReviewSetup
-from application.services import EventHandler
+from application.services import EventHandlers
 from bot.commands import set_commands
 from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher
@@ -27,15 +28,13 @@ from bot.i18n import PoI18n, create_i18n
 from bot.middlewares import bootstrap_admins
 from bot.webhook import build_webhook_app
 from domain.clock import Clock, SystemClock
-from domain.orders.events import Event, OrderStatusChanged
 from domain.review import ReviewPolicy, parse_threshold
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
-from presentation.notifications import build_event_handlers
+from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
-from presentation.review_renderers import build_review_setup
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from scheduler.sla import SlaSweeper, SweepSettings, render_with
@@ -72,7 +71,7 @@ class Workflow:
     timezone: str
     sla: SlaContext
     team_chats: dict[str, int]
-    event_handlers: dict[type[Event], list[EventHandler]]
+    event_handlers: EventHandlers
     review_setup: ReviewSetup
     execution_setup: ExecutionSetup
 
@@ -100,28 +99,23 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
         for key in TEAM_CHAT_ROLES
         if (chat_id := getattr(settings, key)) is not None
     }
-    # One mapping shared by every use case; filled below, once the handlers that need it exist.
-    event_handlers: dict[type[Event], list[EventHandler]] = {OrderStatusChanged: []}
     threshold, currency = parse_threshold(settings.large_order_threshold)
+    review_policy = ReviewPolicy(threshold, currency)
+    # The one notification policy, shared by every use case: domain events -> outbox rows.
+    event_handlers = build_notifier(
+        TelegramNotices(i18n, settings.timezone, review_policy),
+        team_chat_of,
+        team_language=settings.default_language,
+    )
     review_setup = build_review_setup(
         i18n=i18n,
         clock=clock,
         timezone=settings.timezone,
         order_desk_chat_id=settings.order_desk_chat_id,
-        policy=ReviewPolicy(threshold, currency),
-        desk_language=settings.default_language,
+        policy=review_policy,
         sla=sla,
         handlers=event_handlers,
     )
-    side_effects = build_event_handlers(
-        i18n=i18n,
-        timezone=settings.timezone,
-        team_chat=team_chat_of,
-        review=review_setup,
-        team_language=settings.default_language,
-    )
-    for event_type, handlers in side_effects.items():
-        event_handlers.setdefault(event_type, []).extend(handlers)
     execution_setup = ExecutionSetup(
         clock, settings.timezone, TelegramOutboundNotes(i18n, settings.timezone), event_handlers, sla=sla
     )

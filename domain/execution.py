@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from domain.errors import DomainError, IllegalTransition, NotPermitted
+from domain.errors import DomainError, IllegalTransition
 from domain.intake.validation import phone_example
 from domain.orders.model import AuditEvent, Item, Order
-from domain.orders.status import ACTION_ROLES, TRANSITIONS, Action, OrderStatus, Role, Service
+from domain.orders.responsibilities import require
+from domain.orders.status import TRANSITIONS, Action, OrderStatus, Role, Service
 
 # Longest free text a step records (destination, clearance result, names, reasons).
 TEXT_MAX = 200
@@ -281,9 +282,6 @@ def fragile_keys(order: Order) -> list[str]:
 
 def step_statuses(order: Order, action: Action) -> frozenset[OrderStatus]:
     """The statuses in which the action is this order's next step (the transition table decides)."""
-    if action is Action.RAISE_EXCEPTION:
-        # Held by customs is only a step of an order waiting at customs.
-        return frozenset({OrderStatus.ARRIVED})
     return frozenset(
         status
         for (status, act), rule in TRANSITIONS.items()
@@ -305,8 +303,7 @@ def who_handled(order: Order, statuses: frozenset[OrderStatus]) -> AuditEvent | 
 
 def check_step(order: Order, action: Action, roles: frozenset[Role]) -> None:
     """Refuses a step the roles may not do, or one the order is not (or no longer) waiting for."""
-    if not roles & ACTION_ROLES[action]:
-        raise NotPermitted(action, roles)
+    require(roles, action)
     statuses = step_statuses(order, action)
     if order.status in statuses:
         return

@@ -15,7 +15,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from domain.intake.drafts import OFFLINE_ENTRY_ROLES
+from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Role
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE, start_wizard
@@ -26,14 +26,16 @@ router = Router(name="offline")
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
-        "offline", N_("Enter an order received by phone, at a service point or by email"), OFFLINE_ENTRY_ROLES
+        "offline",
+        N_("Enter an order received by phone, at a service point or by email"),
+        roles_for(Duty.ENTER_OFFLINE_ORDER),
     ),
 )
 
 
 def may_enter_offline_orders(roles: frozenset[Role]) -> bool:
     """Whether the user works at the order desk (or is an admin)."""
-    return bool(roles & OFFLINE_ENTRY_ROLES)
+    return may(roles, Duty.ENTER_OFFLINE_ORDER)
 
 
 @router.message(Command("offline"), F.chat.type == ChatType.PRIVATE)

@@ -11,9 +11,10 @@ from aiogram.utils.i18n import gettext as _
 from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from domain.orders.model import Order
-from domain.orders.status import ACTION_ROLES, OrderStatus, Role, allowed_actions
+from domain.orders.responsibilities import DESK, HEAD, may
+from domain.orders.status import OrderStatus, Role, allowed_actions
 from handlers.common import CommandSpec, staff_roles
-from handlers.review import DESK, HEAD, in_desk_place
+from handlers.review import in_desk_place
 from presentation.keyboards import N_
 from presentation.render import (
     ACTION_NAMES,
@@ -36,7 +37,7 @@ CUSTOMER_VISIBLE = frozenset({"assign_number"})
 def staff_card(order: Order, roles: frozenset[Role], t: Translate, timezone: str) -> str:
     """The staff view: summary, status, full timeline and the actions their roles allow now."""
     actions = [
-        action for action in allowed_actions(order.status, order.service) if ACTION_ROLES[action] & roles
+        action for action in allowed_actions(order.status, order.service) if may(roles, action)
     ]
     names = [t(ACTION_NAMES.get(action.value, action.value)) for action in actions]
     lines = [

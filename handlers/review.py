@@ -29,6 +29,7 @@ from application.review import (
 )
 from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted, OrderNotFound
 from domain.orders.model import Order
+from domain.orders.responsibilities import DESK, HEAD
 from domain.orders.status import OrderStatus, Role
 from domain.review import (
     REVIEW_STATUSES,
@@ -58,8 +59,6 @@ router = Router(name="review")
 
 # Handler data key of the ReviewSetup the composition root puts into the dispatcher.
 SETUP_KEY = "review_setup"
-DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
-HEAD = frozenset({Role.ORDER_DESK_HEAD, Role.ADMIN})
 STAGE_STATUS = {1: OrderStatus.PENDING_REVIEW, 2: OrderStatus.PENDING_SECOND_REVIEW}
 
 COMMANDS: tuple[CommandSpec, ...] = (

@@ -19,6 +19,7 @@ from application.ports import UnitOfWork
 from domain.clock import Clock
 from domain.errors import OrderNotFound
 from domain.orders.model import StageClock
+from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Role
 from domain.sla.alerts import DueClock, SlaAlert, departments_of_chat
 from domain.sla.clocks import SlaContext, department_of, overdue_by, risk_thresholds, stages_of, status_of
@@ -40,13 +41,13 @@ router = Router(name="sla")
 MAX_MESSAGE_CHARS = 4096
 # /sla lists this many orders at most; the digest and the alerts cover the rest.
 SLA_LIST_LIMIT = 60
-STAFF = frozenset(Role) - {Role.CUSTOMER, Role.SYSTEM}
-# Besides the responsible department: the order desk watches every order, and escalations reach
-# its head and management, so they may take an alert on too.
-ACKNOWLEDGERS = frozenset({Role.ADMIN, Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.MANAGEMENT})
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("sla", N_("Show this team's overdue and at-risk orders"), roles=STAFF - {Role.ADMIN}),
+    CommandSpec(
+        "sla",
+        N_("Show this team's overdue and at-risk orders"),
+        roles=roles_for(Duty.SEE_DEADLINES) - {Role.ADMIN},
+    ),
 )
 
 
@@ -64,7 +65,7 @@ async def show_sla(
     if not departments:
         await message.answer(_("Send /sla in a team chat: it lists that team's overdue and at-risk orders."))
         return
-    if not roles & STAFF:
+    if not may(roles, Duty.SEE_DEADLINES):
         await message.answer(_("/sla is for staff."))
         return
     now = clock.now()
@@ -153,7 +154,7 @@ async def _acknowledge(
     # Authority is read from the database at the press, never from the button (configured admins aside).
     held = await uow.staff.roles_of(user.id) | (roles & {Role.ADMIN})
     departments = {alert.department for alert in alerts}
-    if not held & (ACKNOWLEDGERS | {_role_of(department) for department in departments}):
+    if not may(held, Duty.ACKNOWLEDGE_ANY_ALERT) and not held & departments:
         await query.answer(
             _("Only {team} staff, the order desk or an admin can acknowledge this alert.").format(
                 team=", ".join(sorted(_(DEPARTMENT_LABELS[department.value]) for department in departments))
@@ -193,7 +194,7 @@ async def _open_order(
     order_id: str,
 ) -> None:
     """Shows the order's status and its running stage clocks in the chat."""
-    if not roles & STAFF:
+    if not may(roles, Duty.SEE_DEADLINES):
         await query.answer(_("Only staff can open orders here."), show_alert=True)
         return
     try:
@@ -254,11 +255,6 @@ def _keeps(button: InlineKeyboardButton) -> bool:
     """Whether a button stays once the alert is acknowledged."""
     data = parse_sla(button.callback_data)
     return data is not None and data.action == SLA_OPEN_ORDER
-
-
-def _role_of(department: Role) -> Role:
-    """Returns the staff role of a department (their values are the same)."""
-    return Role(department.value)
 
 
 def _stage_clock(due: DueClock) -> StageClock:

@@ -22,6 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from application.execution import ExecutionSetup
 from application.ports import UnitOfWork
 from domain.orders.model import Order
+from domain.orders.responsibilities import EXECUTION_TEAMS, Duty, may, roles_for, work_of
 from domain.orders.status import OrderStatus, Role
 from domain.sla.alerts import departments_of_chat
 from domain.sla.clocks import running_clock
@@ -34,24 +35,13 @@ from presentation.tracking import local
 router = Router(name="tracking")
 
 TODO_LIMIT = 30
-EXECUTION_STAFF = frozenset(
-    {Role.WAREHOUSE, Role.LOGISTICS, Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN}
-)
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("todo", N_("This team's open orders, oldest first"), EXECUTION_STAFF - {Role.ADMIN}),
-)
-# The statuses in which each department must act next (R-4); the transition table names the action.
-DEPARTMENT_WORK: Mapping[Role, tuple[OrderStatus, ...]] = {
-    Role.WAREHOUSE: (OrderStatus.CONFIRMED, OrderStatus.PICKED),
-    Role.LOGISTICS: (
-        OrderStatus.OUTBOUND,
-        OrderStatus.BOOKED,
-        OrderStatus.IN_TRANSIT,
-        OrderStatus.ARRIVED,
-        OrderStatus.CLEARED,
-        OrderStatus.OUT_FOR_DELIVERY,
+    CommandSpec(
+        "todo", N_("This team's open orders, oldest first"), roles_for(Duty.SEE_TEAM_WORK) - {Role.ADMIN}
     ),
-}
+)
+# The teams with open execution work (R-4); the responsibility table says in which statuses.
+DEPARTMENT_WORK: Mapping[Role, tuple[OrderStatus, ...]] = {team: work_of(team) for team in EXECUTION_TEAMS}
 
 
 def todo_line(order: Order, now: datetime, timezone: str) -> str:
@@ -76,7 +66,7 @@ async def show_todo(
     execution_setup: ExecutionSetup,
 ) -> None:
     """Lists the open work of the chat's department(s), oldest first, with a button per order."""
-    if not roles & EXECUTION_STAFF:
+    if not may(roles, Duty.SEE_TEAM_WORK):
         await message.answer(_("/todo is for staff."))
         return
     departments = [d for d in DEPARTMENT_WORK if d in departments_of_chat(message.chat.id, team_chats)]

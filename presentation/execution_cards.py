@@ -65,7 +65,7 @@ STEP_ACTIONS: Mapping[ExecStep, Action] = {
     ExecStep.DEPART: Action.DEPART,
     ExecStep.ARRIVE: Action.ARRIVE,
     ExecStep.CLEAR: Action.CLEAR_CUSTOMS,
-    ExecStep.HOLD: Action.RAISE_EXCEPTION,
+    ExecStep.HOLD: Action.HOLD_AT_CUSTOMS,
     ExecStep.LAST_MILE: Action.START_LAST_MILE,
     ExecStep.DELIVER: Action.DELIVER,
 }

@@ -1,45 +1,42 @@
-"""Every side effect of an order's status change, in one place, as outbox rows in the same transaction.
+"""The words of every notice the notification policy sends (application/notifications.py).
 
-build_event_handlers() returns the EventHandlers the use cases run before they commit. For each
-OrderStatusChanged it queues:
-
-(a) the customer's update (R-5.2), in the customer's language and words, with the waybill, the
-    courier's contact and the expected time when known; "Confirm receipt" on the delivered one;
-(b) the card of the department that must act next, into its team chat (warehouse on confirmed
-    and picked, logistics from outbound on; the outbound note PDF goes with the logistics card);
-(c) the review card of the review flow (domain.review.post_review_card) when the order reaches a
-    review; its dedup key makes a card the review use case queued itself not go out twice.
-
-What the review flow tells the customer itself (confirmation, rejection) is not repeated here.
-Every row has a dedup key naming the order and the audit line of the change, so running the
-handlers twice for one change (a retried transaction) queues nothing twice.
+TelegramNotices renders each notice for Telegram in the recipient's language: the customer's
+status updates (with the waybill, the courier's contact and the expected time when known, and
+*Confirm receipt* on the delivered one), the review flow's messages, and the team cards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
-from application.ports import OutboxMessage, UnitOfWork
-from application.review import ReviewSetup, post_review_card
+from application.notifications import (
+    Audience,
+    Notice,
+    NoticeKind,
+    Rendered,
+    TeamChatLookup,
+    build_notifier,
+)
+from application.ports import Outgoing, UnitOfWork
+from application.review import ReviewSetup
 from application.services import EventHandlers
+from domain.clock import Clock
 from domain.execution import carrier_name
-from domain.orders.events import Event, OrderStatusChanged
+from domain.orders.events import CustomerAnswered, CustomerAsked, Event, OrderRejected, OrderStatusChanged
 from domain.orders.model import Order
-from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus, Role
-from presentation.execution_cards import NEXT_DEPARTMENT, ReceiptAction, card_keyboard, card_text
+from domain.orders.status import ExceptionType, OrderStatus, Role
+from domain.review import RejectReason, ReviewPolicy, second_review_reasons
+from domain.sla.clocks import SlaContext
+from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.keyboards import N_
 from presentation.render import Translate, esc, keyboard_json, translator
+from presentation.review_renderers import TelegramReviewRenderers
 from presentation.tracking import progress_lines
 
-# Looks up a department's chat id in the caller's transaction (e.g. storage's SqlTeamChats.chat_of).
-TeamChatLookup = Callable[[UnitOfWork, str], Awaitable[int | None]]
-
-# Statuses whose news reaches the customer through another flow (intake, review), or not at all.
-TOLD_ELSEWHERE = frozenset({*BEFORE_CONFIRMATION, OrderStatus.CONFIRMED, OrderStatus.ARCHIVED})
 HEADLINES: Mapping[OrderStatus, str] = {
     OrderStatus.PICKED: N_("📦 Your order {id} is packed at our warehouse."),
     OrderStatus.OUTBOUND: N_("🚚 Your order {id} has left our warehouse."),
@@ -80,9 +77,7 @@ def headline(order: Order, event: OrderStatusChanged, t: Translate) -> str | Non
         return t(CUSTOMS_HOLD if hold else PROBLEM).format(id=shown)
     if event.from_status is OrderStatus.EXCEPTION and event.to_status is not OrderStatus.CANCELLED:
         return t(RESUMED).format(id=shown)
-    if event.to_status in TOLD_ELSEWHERE or event.to_status not in HEADLINES:
-        return None
-    if event.to_status is OrderStatus.CANCELLED and event.from_status in BEFORE_CONFIRMATION:
+    if event.to_status not in HEADLINES:
         return None
     carrier = esc(carrier_name(order.shipment.carrier))
     return t(HEADLINES[event.to_status]).format(id=shown, carrier=carrier)
@@ -110,112 +105,97 @@ def customer_update(
     return params
 
 
-def build_event_handlers(
-    *,
-    i18n: I18n,
-    timezone: str,
-    team_chat: TeamChatLookup,
-    review: ReviewSetup | None = None,
-    team_language: str = "en",
-) -> EventHandlers:
-    """Returns the handlers turning status changes into the customer's update, team cards and review cards."""
+HOLD_NOTICE = N_("⛔ Customs holds {id} ({reference}): {reason}")
+OUTBOUND_NOTE_CAPTION = N_("Outbound note of {id}")
 
-    def t_for(locale: str) -> Translate:
+
+class TelegramNotices:
+    """Renders every notice of the policy for Telegram (the NoticeRenderer port)."""
+
+    def __init__(self, i18n: I18n, timezone: str, review_policy: ReviewPolicy) -> None:
+        self.i18n = i18n
+        self.timezone = timezone
+        self.review = TelegramReviewRenderers(i18n, timezone)
+        self.review_policy = review_policy
+
+    def _t(self, locale: str) -> Translate:
         """The translator of a locale the bot speaks, else of the default one."""
-        known = locale if locale in i18n.available_locales else i18n.default_locale
-        return translator(i18n, known)
+        known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
+        return translator(self.i18n, known)
 
-    async def tell_customer(event: OrderStatusChanged, order: Order, uow: UnitOfWork, key: str) -> None:
-        """(a) Queues the customer's update in their language (their /lang choice wins)."""
-        chat_id = order.customer.telegram_user_id
-        if chat_id is None:
-            return
-        language = await uow.users.language_of(chat_id) or order.customer.language
-        params = customer_update(order, event, t_for(language), timezone)
-        if params is not None:
-            await uow.outbox.enqueue(
-                OutboxMessage(chat_id, "sendMessage", params, event.at, order.id, f"customer:{key}")
-            )
+    def render(self, notice: Notice, event: Event, order: Order, audience: Audience) -> Rendered | None:
+        """Renders one notice; None when there is nothing to say."""
+        t, language = self._t(audience.language), audience.language
+        match notice.kind, event:
+            case NoticeKind.REVIEW_CARD, OrderStatusChanged():
+                second = event.to_status is OrderStatus.PENDING_SECOND_REVIEW
+                reasons = second_review_reasons(order, self.review_policy)
+                return Rendered(self.review.review_card(order, reasons, second=second, language=language))
+            case NoticeKind.REJECTION, OrderRejected():
+                reason = RejectReason(event.reason)
+                return Rendered(self.review.rejection(order, reason, event.text, language=language))
+            case NoticeKind.QUESTION, CustomerAsked():
+                return Rendered(self.review.question(order, event.question, language=language))
+            case NoticeKind.ANSWER, CustomerAnswered():
+                message = self.review.answer(order, event.answer, language=language)
+                if audience.reply_to is not None:
+                    reply = {"message_id": audience.reply_to, "allow_sending_without_reply": True}
+                    message = Outgoing(message.method, {**message.params, "reply_parameters": reply})
+                return Rendered(message)
+            case NoticeKind.CONFIRMATION, _:
+                return Rendered(self.review.confirmation(order, language=language))
+            case NoticeKind.CONFIRMATION_PDF, _:
+                document, message = self.review.confirmation_document(order, language=language)
+                return Rendered(message, document)
+            case NoticeKind.CUSTOMER_UPDATE, OrderStatusChanged():
+                params = customer_update(order, event, t, self.timezone)
+                return None if params is None else Rendered(Outgoing("sendMessage", params))
+            case NoticeKind.TEAM_CARD, _ if isinstance(notice.to, Role):
+                return Rendered(Outgoing("sendMessage", self._card(order, notice.to, t)))
+            case NoticeKind.OUTBOUND_NOTE, _ if order.shipment.outbound_note_id is not None:
+                caption = t(OUTBOUND_NOTE_CAPTION).format(id=esc(order.display_id))
+                note_id = order.shipment.outbound_note_id
+                note = {"document_id": note_id, "caption": caption, "parse_mode": "HTML"}
+                return Rendered(Outgoing("sendDocument", note))
+            case NoticeKind.CUSTOMS_HOLD, _:
+                text = t(HOLD_NOTICE).format(
+                    id=esc(order.display_id),
+                    reference=esc(order.reference),
+                    reason=esc(order.shipment.hold_reason or ""),
+                )
+                return Rendered(Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"}))
+        return None
 
-    async def post_team_card(event: OrderStatusChanged, order: Order, uow: UnitOfWork, key: str) -> None:
-        """(b) Queues the next department's card in its chat (the order desk's if it has none)."""
-        department = NEXT_DEPARTMENT.get(event.to_status)
-        if department is None:
-            await tell_desk_of_hold(event, order, uow, key)
-            return
-        chat_id = await team_chat(uow, department.value) or await team_chat(uow, Role.ORDER_DESK.value)
-        if chat_id is None:
-            return
-        t = t_for(team_language)
-        params: dict[str, Any] = {"text": card_text(order, department, t, timezone), "parse_mode": "HTML"}
+    def _card(self, order: Order, team: Role, t: Translate) -> dict[str, Any]:
+        """The team's card of the order with the buttons of its next step."""
+        params: dict[str, Any] = {"text": card_text(order, team, t, self.timezone), "parse_mode": "HTML"}
         markup = card_keyboard(order, t)
         if markup is not None:
             params["reply_markup"] = keyboard_json(markup)
-        note_id = order.shipment.outbound_note_id
-        if event.to_status is OrderStatus.OUTBOUND and note_id is not None:
-            caption = t(N_("Outbound note of {id}")).format(id=esc(order.display_id))
-            document = {"document_id": note_id, "caption": caption, "parse_mode": "HTML"}
-            await uow.outbox.enqueue(
-                OutboxMessage(chat_id, "sendDocument", document, event.at, order.id, f"note:{key}")
-            )
-        await uow.outbox.enqueue(
-            OutboxMessage(chat_id, "sendMessage", params, event.at, order.id, f"card:{key}")
-        )
+        return params
 
-    async def tell_desk_of_hold(event: OrderStatusChanged, order: Order, uow: UnitOfWork, key: str) -> None:
-        """Tells the order desk that customs holds an order, with the reason logistics gave."""
-        if (
-            event.to_status is not OrderStatus.EXCEPTION
-            or order.exception_type is not ExceptionType.CUSTOMS_HOLD
-        ):
-            return
-        chat_id = await team_chat(uow, Role.ORDER_DESK.value)
-        if chat_id is None:
-            return
-        t = t_for(team_language)
-        text = t(N_("⛔ Customs holds {id} ({reference}): {reason}")).format(
-            id=esc(order.display_id),
-            reference=esc(order.reference),
-            reason=esc(order.shipment.hold_reason or ""),
-        )
-        await uow.outbox.enqueue(
-            OutboxMessage(
-                chat_id,
-                "sendMessage",
-                {"text": text, "parse_mode": "HTML"},
-                event.at,
-                order.id,
-                f"hold:{key}",
-            )
-        )
 
-    async def post_review(event: OrderStatusChanged, order: Order, uow: UnitOfWork) -> None:
-        """(c) The review flow's card when the order reaches a review."""
-        if review is None:
-            return
-        if event.to_status is OrderStatus.PENDING_REVIEW:
-            await post_review_card(order, uow, review)
-        elif event.to_status is OrderStatus.PENDING_SECOND_REVIEW:
-            await post_review_card(order, uow, review, second=True)
-
-    async def on_status_changed(event: Event, order: Order, uow: UnitOfWork) -> None:
-        """Queues everything one status change causes."""
-        if not isinstance(event, OrderStatusChanged):
-            return
-        # The audit line of this change names it uniquely, also when a status is reached again.
-        line = next(
-            (
-                index
-                for index in range(len(order.audit) - 1, -1, -1)
-                if order.audit[index].action == event.action.value
-                and order.audit[index].from_status is event.from_status
-                and order.audit[index].at == event.at
-            ),
-            len(order.audit),
-        )
-        key = f"{order.id}:{line}"
-        await tell_customer(event, order, uow, key)
-        await post_team_card(event, order, uow, key)
-        await post_review(event, order, uow)
-
-    return {OrderStatusChanged: [on_status_changed]}
+def build_review_setup(
+    *,
+    i18n: I18n,
+    clock: Clock,
+    timezone: str,
+    order_desk_chat_id: int | None,
+    policy: ReviewPolicy,
+    sla: SlaContext | None = None,
+    handlers: EventHandlers | None = None,
+    team_language: str = "en",
+) -> ReviewSetup:
+    """Builds the review use cases' setup; without handlers, the policy's notices go to fixed chats."""
+    if handlers is None:
+        chats = {} if order_desk_chat_id is None else {Role.ORDER_DESK.value: order_desk_chat_id}
+        notices = TelegramNotices(i18n, timezone, policy)
+        handlers = build_notifier(notices, fixed_team_chats(chats), team_language=team_language)
+    return ReviewSetup(
+        policy=policy,
+        clock=clock,
+        timezone=timezone,
+        order_desk_chat_id=order_desk_chat_id,
+        sla=sla,
+        handlers=handlers,
+    )

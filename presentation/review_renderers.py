@@ -6,18 +6,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from application.ports import Document, Outgoing
-from application.review import (
-    ReviewSetup,
-)
-from application.services import EventHandlers
-from domain.clock import Clock
 from domain.orders.model import Order
 from domain.review import (
     RejectReason,
-    ReviewPolicy,
     SecondReviewReason,
 )
-from domain.sla.clocks import SlaContext
 from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.documents import confirmation_pdf
 from presentation.keyboards import N_
@@ -57,28 +50,28 @@ class TelegramReviewRenderers:
             "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
         )
 
-    def confirmation(self, order: Order) -> Outgoing:
+    def confirmation(self, order: Order, *, language: str) -> Outgoing:
         """The confirmation text for the customer."""
-        text = confirmation_text(order, self._t(order.customer.language))
+        text = confirmation_text(order, self._t(language))
         return Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"})
 
-    def confirmation_document(self, order: Order) -> tuple[Document, Outgoing]:
+    def confirmation_document(self, order: Order, *, language: str) -> tuple[Document, Outgoing]:
         """The confirmation PDF and the sendDocument call carrying it."""
-        t = self._t(order.customer.language)
+        t = self._t(language)
         document = Document(f"order-{order.number}.pdf", confirmation_pdf(order, t, self.timezone))
         caption = t(N_("Order confirmation {number} (PDF)")).format(number=esc(order.number or ""))
         return document, Outgoing("sendDocument", {"caption": caption, "parse_mode": "HTML"})
 
-    def rejection(self, order: Order, reason: RejectReason, text: str) -> Outgoing:
+    def rejection(self, order: Order, reason: RejectReason, text: str, *, language: str) -> Outgoing:
         """The rejection message with Fix and Cancel."""
-        t = self._t(order.customer.language)
+        t = self._t(language)
         markup = rejection_keyboard(order, reason, t)
         params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
         return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})
 
-    def question(self, order: Order, question: str) -> Outgoing:
+    def question(self, order: Order, question: str, *, language: str) -> Outgoing:
         """A reviewer's question, with an Answer button."""
-        t = self._t(order.customer.language)
+        t = self._t(language)
         button = InlineKeyboardButton(
             text=t(N_("Answer")),
             callback_data=CustomerAction(order_id=order.id, action=CustomerStep.ANSWER).pack(),
@@ -95,27 +88,3 @@ class TelegramReviewRenderers:
         t = self._t(language)
         title = t(N_("Customer’s answer about {reference}")).format(reference=esc(order.reference))
         return Outgoing("sendMessage", {"text": f"<b>{title}</b>\n{esc(answer)}", "parse_mode": "HTML"})
-
-
-def build_review_setup(
-    *,
-    i18n: I18n,
-    clock: Clock,
-    timezone: str,
-    order_desk_chat_id: int | None,
-    policy: ReviewPolicy,
-    desk_language: str = "en",
-    sla: SlaContext | None = None,
-    handlers: EventHandlers | None = None,
-) -> ReviewSetup:
-    """Builds the ReviewSetup with the Telegram renderers (for the composition root and tests)."""
-    return ReviewSetup(
-        policy=policy,
-        clock=clock,
-        renderers=TelegramReviewRenderers(i18n, timezone),
-        timezone=timezone,
-        order_desk_chat_id=order_desk_chat_id,
-        desk_language=desk_language,
-        sla=sla,
-        handlers=handlers or {},
-    )

@@ -63,8 +63,6 @@ T = TypeVar("T")
 SUBMIT_ACTION = "submit"
 LATE_ENTRY_ACTION = "late_entry"
 SECOND_REVIEW_ACTION = "needs_second_review"
-# Staff who may enter offline orders.
-OFFLINE_ENTRY_ROLES = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
 SYSTEM = frozenset({Role.SYSTEM})
 CUSTOMER = frozenset({Role.CUSTOMER})
 

@@ -1,4 +1,8 @@
-"""Domain events (past tense): what happened, turned into outbox messages by the service layer."""
+"""Domain events (past tense): what happened to an order, for the notification policy to act on.
+
+Every event carries an id unique per order and stable across retries of the same change: the
+order id and the index of the audit line the change wrote. Outbox dedup keys are built from it.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +14,44 @@ from domain.orders.status import Action, OrderStatus
 
 @dataclass(frozen=True)
 class Event:
-    """Base of every domain event."""
+    """Base of every domain event: its id and the order it is about."""
+
+    id: str
+    order_id: str
+    at: datetime
 
 
 @dataclass(frozen=True)
 class OrderStatusChanged(Event):
     """An order moved from one status to another."""
 
-    order_id: str
     action: Action
     from_status: OrderStatus
     to_status: OrderStatus
     actor_id: int | None
-    at: datetime
 
 
 @dataclass(frozen=True)
-class OrderNumbered(Event):
-    """An order received its formal number on confirmation (R-3.3)."""
+class OrderRejected(Event):
+    """A reviewer rejected the order for a reason the customer can fix (R-3.1)."""
 
-    order_id: str
-    number: str
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CustomerAsked(Event):
+    """A reviewer asked the customer a question about the order (R-3.1)."""
+
+    question_id: int
+    question: str
+
+
+@dataclass(frozen=True)
+class CustomerAnswered(Event):
+    """The customer answered a reviewer's question; the answer goes to the review card's thread."""
+
+    question_id: int
+    answer: str
+    card_chat_id: int | None
+    card_message_id: int | None

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from domain.errors import DomainError, NotPermitted
-from domain.orders.events import Event, OrderNumbered, OrderStatusChanged
+from domain.errors import DomainError
+from domain.orders.events import Event, OrderStatusChanged
+from domain.orders.responsibilities import require
 from domain.orders.status import (
-    ACTION_ROLES,
     INTERRUPTIONS,
     Action,
     Channel,
@@ -19,6 +19,7 @@ from domain.orders.status import (
     Role,
     Service,
     next_status,
+    rule_for,
 )
 
 # Crockford-style alphabet: no I, L, O, U so references read back unambiguously over the phone.
@@ -179,11 +180,11 @@ class Order:
         exception_type: ExceptionType | None = None,
     ) -> OrderStatus:
         """Performs an action through the transition table and records it; raises if not allowed."""
-        allowed = ACTION_ROLES[action]
-        if not roles & allowed:
-            raise NotPermitted(action, roles)
+        role = require(roles, action)
+        rule = rule_for(self.status, action, self.service)
         target = next_status(self.status, action, self.service, self.resume_status)
-        if action is Action.RAISE_EXCEPTION and exception_type is None:
+        exception_type = exception_type or rule.exception
+        if target is OrderStatus.EXCEPTION and exception_type is None:
             raise DomainError("an exception needs its type")
         previous = self.status
         if target in INTERRUPTIONS and previous not in INTERRUPTIONS:
@@ -195,9 +196,8 @@ class Order:
         elif target not in INTERRUPTIONS and target is not OrderStatus.CANCELLED:
             self.exception_type = None
         self.status = target
-        role = self._acting_role(roles, allowed)
         self.audit.append(AuditEvent(now, actor_id, role, action.value, previous, target, note))
-        self.events.append(OrderStatusChanged(self.id, action, previous, target, actor_id, now))
+        self.record(OrderStatusChanged(self.event_id(), self.id, now, action, previous, target, actor_id))
         return target
 
     def revise(
@@ -238,7 +238,6 @@ class Order:
         self.audit.append(
             AuditEvent(now, None, Role.SYSTEM, "assign_number", self.status, self.status, number)
         )
-        self.events.append(OrderNumbered(self.id, number))
 
     def note(
         self, text: str, *, actor_id: int | None, role: Role, now: datetime, action: str = "note"
@@ -273,12 +272,15 @@ class Order:
         """Sum of item weights times quantities."""
         return sum((item.weight_kg * item.quantity for item in self.items), Decimal(0))
 
+    def event_id(self) -> str:
+        """The id of an event about the latest audit line: stable for one change, unique per order."""
+        return f"{self.id}:{len(self.audit) - 1}"
+
+    def record(self, event: Event) -> None:
+        """Keeps a domain event for the use case to hand on when it commits."""
+        self.events.append(event)
+
     def pull_events(self) -> list[Event]:
         """Hands the recorded events to the service layer and forgets them."""
         events, self.events = self.events, []
         return events
-
-    @staticmethod
-    def _acting_role(roles: frozenset[Role], allowed: frozenset[Role]) -> Role:
-        """Picks the role under which the actor acted, for the audit line."""
-        return sorted(roles & allowed)[0]

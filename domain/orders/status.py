@@ -113,6 +113,7 @@ class Action(StrEnum):
     DEPART = "depart"
     ARRIVE = "arrive"
     CLEAR_CUSTOMS = "clear_customs"
+    HOLD_AT_CUSTOMS = "hold_at_customs"
     START_LAST_MILE = "start_last_mile"
     DELIVER = "deliver"
     CONFIRM_RECEIPT = "confirm_receipt"
@@ -153,6 +154,8 @@ class Rule:
 
     target: OrderStatus | str
     services: frozenset[Service] | None = None
+    # The exception an action into EXCEPTION opens by itself (e.g. a customs hold).
+    exception: ExceptionType | None = None
 
     def applies_to(self, service: Service) -> bool:
         """Whether the rule holds for orders of this service."""
@@ -180,16 +183,6 @@ IN_EXECUTION = (
     S.CLEARED,
     S.OUT_FOR_DELIVERY,
 )
-# Recall is needed once the goods have left the warehouse (R-6.1).
-AFTER_OUTBOUND = (
-    S.OUTBOUND,
-    S.BOOKED,
-    S.IN_TRANSIT,
-    S.ARRIVED,
-    S.CLEARED,
-    S.OUT_FOR_DELIVERY,
-)
-
 TRANSITIONS: dict[tuple[OrderStatus, Action], Rule] = {
     # Intake and validation (R-1, R-2)
     (S.SUBMITTED, A.PASS_VALIDATION): Rule(S.PENDING_REVIEW),
@@ -211,6 +204,8 @@ TRANSITIONS: dict[tuple[OrderStatus, Action], Rule] = {
     (S.BOOKED, A.DEPART): Rule(S.IN_TRANSIT, INTERNATIONAL),
     (S.IN_TRANSIT, A.ARRIVE): Rule(S.ARRIVED, INTERNATIONAL),
     (S.ARRIVED, A.CLEAR_CUSTOMS): Rule(S.CLEARED, INTERNATIONAL),
+    # Customs holds goods only while it checks them at the destination (R-4.4).
+    (S.ARRIVED, A.HOLD_AT_CUSTOMS): Rule(S.EXCEPTION, INTERNATIONAL, ExceptionType.CUSTOMS_HOLD),
     (S.CLEARED, A.START_LAST_MILE): Rule(S.OUT_FOR_DELIVERY, INTERNATIONAL),
     # Overseas-warehouse orders go from the warehouse straight to local delivery.
     (S.OUTBOUND, A.START_LAST_MILE): Rule(S.OUT_FOR_DELIVERY, DOMESTIC_ONLY),
@@ -242,38 +237,14 @@ del _status
 # Statuses an order may resume to are the ones an interruption can start from.
 INTERRUPTIONS = frozenset({S.CANCELLATION_REQUESTED, S.EXCEPTION})
 
-# Who may perform each action (R-P, issue 4): checked against roles loaded from the database.
-_DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
-ACTION_ROLES: dict[Action, frozenset[Role]] = {
-    A.PASS_VALIDATION: frozenset({Role.SYSTEM}),
-    A.FAIL_VALIDATION: frozenset({Role.SYSTEM}),
-    A.RESUBMIT: frozenset({Role.CUSTOMER, *_DESK}),
-    A.APPROVE: _DESK,
-    A.REFER_SECOND_REVIEW: _DESK,
-    A.APPROVE_SECOND: frozenset({Role.ORDER_DESK_HEAD, Role.ADMIN}),
-    A.REJECT: _DESK,
-    A.CONFIRM: frozenset({Role.SYSTEM, *_DESK}),
-    A.PICK: frozenset({Role.WAREHOUSE, Role.ADMIN}),
-    A.OUTBOUND_SCAN: frozenset({Role.WAREHOUSE, Role.ADMIN}),
-    A.BOOK: frozenset({Role.LOGISTICS, Role.ADMIN}),
-    A.DEPART: frozenset({Role.LOGISTICS, Role.ADMIN}),
-    A.ARRIVE: frozenset({Role.LOGISTICS, Role.ADMIN}),
-    A.CLEAR_CUSTOMS: frozenset({Role.LOGISTICS, Role.ADMIN}),
-    A.START_LAST_MILE: frozenset({Role.LOGISTICS, Role.ADMIN}),
-    A.DELIVER: frozenset({Role.LOGISTICS, Role.ADMIN}),
-    A.CONFIRM_RECEIPT: frozenset({Role.CUSTOMER}),
-    A.COMPLETE: frozenset({Role.SYSTEM, *_DESK}),
-    A.ARCHIVE: frozenset({Role.SYSTEM, Role.ADMIN}),
-    A.CANCEL: frozenset({Role.CUSTOMER, *_DESK}),
-    A.REQUEST_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *_DESK}),
-    A.DECLINE_CANCELLATION: _DESK,
-    A.START_RECALL: frozenset({Role.LOGISTICS, *_DESK}),
-    A.CONFIRM_CANCELLATION: _DESK,
-    A.RAISE_EXCEPTION: frozenset(
-        {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *_DESK}
-    ),
-    A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *_DESK}),
-}
+def rule_for(status: OrderStatus, action: Action, service: Service) -> Rule:
+    """Returns the table's rule for the action in this status, or raises IllegalTransition."""
+    rule = TRANSITIONS.get((status, action))
+    if rule is None:
+        raise IllegalTransition(status, action)
+    if not rule.applies_to(service):
+        raise IllegalTransition(status, action, service)
+    return rule
 
 
 def next_status(
@@ -283,11 +254,7 @@ def next_status(
     resume_status: OrderStatus | None = None,
 ) -> OrderStatus:
     """Returns where the action leads, or raises IllegalTransition."""
-    rule = TRANSITIONS.get((status, action))
-    if rule is None:
-        raise IllegalTransition(status, action)
-    if not rule.applies_to(service):
-        raise IllegalTransition(status, action, service)
+    rule = rule_for(status, action, service)
     if rule.target == RESUME:
         if resume_status is None:
             raise IllegalTransition(status, action)

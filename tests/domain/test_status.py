@@ -11,8 +11,8 @@ import pytest
 from domain.errors import DomainError, IllegalTransition, NotPermitted
 from domain.orders.events import OrderStatusChanged
 from domain.orders.model import Address, Customer, Item, Order
+from domain.orders.responsibilities import ACTION_ROLES
 from domain.orders.status import (
-    ACTION_ROLES,
     RESUME,
     TRANSITIONS,
     Action,
@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[OrderStatus, Action], OrderStatus | str] = {
     (OrderStatus.BOOKED, Action.DEPART): OrderStatus.IN_TRANSIT,
     (OrderStatus.IN_TRANSIT, Action.ARRIVE): OrderStatus.ARRIVED,
     (OrderStatus.ARRIVED, Action.CLEAR_CUSTOMS): OrderStatus.CLEARED,
+    (OrderStatus.ARRIVED, Action.HOLD_AT_CUSTOMS): OrderStatus.EXCEPTION,
     (OrderStatus.CLEARED, Action.START_LAST_MILE): OrderStatus.OUT_FOR_DELIVERY,
     (OrderStatus.OUTBOUND, Action.START_LAST_MILE): OrderStatus.OUT_FOR_DELIVERY,
     (OrderStatus.OUT_FOR_DELIVERY, Action.DELIVER): OrderStatus.DELIVERED,
@@ -90,6 +91,7 @@ INTERNATIONAL_ONLY = {
     (OrderStatus.BOOKED, Action.DEPART),
     (OrderStatus.IN_TRANSIT, Action.ARRIVE),
     (OrderStatus.ARRIVED, Action.CLEAR_CUSTOMS),
+    (OrderStatus.ARRIVED, Action.HOLD_AT_CUSTOMS),
     (OrderStatus.CLEARED, Action.START_LAST_MILE),
 }
 OVERSEAS_ONLY = {(OrderStatus.OUTBOUND, Action.START_LAST_MILE)}

@@ -13,6 +13,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from application.execution import ExecutionSetup
+from application.notifications import build_notifier
 from application.review import ReviewSetup
 from application.services import EventHandlers
 from bot.i18n import LanguageMiddleware, PoI18n
@@ -24,7 +25,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import execution, my_orders, review, tracking
-from presentation.notifications import build_event_handlers, fixed_team_chats
+from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes
 from storage.uow import SqlUnitOfWork
 from tests.review.conftest import (  # noqa: F401
@@ -54,9 +55,7 @@ SLA = SlaContext(load_policy(), BusinessCalendar())
 @pytest.fixture
 def handlers(i18n: PoI18n, setup: ReviewSetup) -> EventHandlers:  # noqa: F811
     """The status-change side effects as the composition root wires them."""
-    return build_event_handlers(
-        i18n=i18n, timezone=TIMEZONE, team_chat=fixed_team_chats(TEAM_CHATS), review=setup
-    )
+    return build_notifier(TelegramNotices(i18n, TIMEZONE, setup.policy), fixed_team_chats(TEAM_CHATS))
 
 
 @pytest.fixture

@@ -20,13 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.intake import resubmit_order
 from application.ports import OutboxMessage
-from application.review import review_card_handler
-from application.services import EventHandler
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.errors import NotPermitted
 from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
-from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.model import Order
 from domain.orders.status import OrderStatus, Role, Service
 from domain.review import ReviewPolicy
@@ -34,7 +31,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
-from presentation.review_renderers import build_review_setup
+from presentation.notifications import build_review_setup
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
 from tests.intake.conftest import BOT_ID, NOW, TIMEZONE, Chat, ChatFactory, find_order, grant, orders_of
@@ -52,7 +49,6 @@ PRICE = re.compile(r"Price: ([\d.]+) CNY")
 def dispatcher(dispatcher: Dispatcher, clock: FixedClock) -> Dispatcher:
     """The wizard's production dispatcher wired as bot/app.py does: review setup, event handlers, SLA."""
     sla = SlaContext(load_policy(), BusinessCalendar())
-    event_handlers: dict[type[Event], list[EventHandler]] = {}
     setup = build_review_setup(
         i18n=create_i18n("en"),
         clock=clock,
@@ -60,11 +56,9 @@ def dispatcher(dispatcher: Dispatcher, clock: FixedClock) -> Dispatcher:
         order_desk_chat_id=DESK_CHAT,
         policy=ReviewPolicy(Decimal(10000), "CNY"),
         sla=sla,
-        handlers=event_handlers,
     )
-    event_handlers[OrderStatusChanged] = [review_card_handler(setup)]
     dispatcher["review_setup"] = setup
-    dispatcher["event_handlers"] = event_handlers
+    dispatcher["event_handlers"] = setup.handlers
     dispatcher["sla"] = sla
     return dispatcher
 

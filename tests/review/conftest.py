@@ -29,7 +29,7 @@ from domain.orders.model import Address, Customer, Item, Order, new_reference
 from domain.orders.status import Action, Channel, Role, Service
 from domain.review import ReviewPolicy
 from handlers import orders, review, staff
-from presentation.review_renderers import build_review_setup
+from presentation.notifications import build_review_setup
 from scheduler.outbox_sender import build_method
 from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork

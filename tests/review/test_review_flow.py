@@ -13,10 +13,9 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from application.review import ReviewSetup, review_card_handler
+from application.review import ReviewSetup
 from application.services import Actor, perform_action
 from domain.clock import FixedClock
-from domain.orders.events import OrderStatusChanged
 from domain.orders.status import Action, OrderStatus, Role
 from presentation.callbacks import ReviewAction, ReviewStep
 from storage.models import OrderAuditRow, StaffAuditRow
@@ -69,7 +68,7 @@ async def validated_with_card(new_uow: Uows, setup: ReviewSetup, session_factory
     order.status = OrderStatus.SUBMITTED
     order.audit.clear()
     await store(new_uow, order)
-    handlers = {OrderStatusChanged: [review_card_handler(setup)]}
+    handlers = setup.handlers
     system = Actor(None, frozenset({Role.SYSTEM}))
     await perform_action(new_uow(), order.id, Action.PASS_VALIDATION, system, setup.clock, handlers=handlers)
     cards = [m for m in await outbox(session_factory, DESK_CHAT) if m.order_id == order.id]
@@ -100,7 +99,7 @@ async def test_validated_order_posts_an_escaped_review_card_that_passes_the_spec
     order = make_order()
     order.status = OrderStatus.SUBMITTED
     await store(new_uow, order)
-    handlers = {OrderStatusChanged: [review_card_handler(setup)]}
+    handlers = setup.handlers
     system = Actor(None, frozenset({Role.SYSTEM}))
 
     await perform_action(new_uow(), order.id, Action.PASS_VALIDATION, system, setup.clock, handlers=handlers)

@@ -1,0 +1,144 @@
+"""Who does what: the roles that may perform each action and duty, and the team that acts next.
+
+This is the one responsibility table. The order aggregate checks it on every status change
+(`Order.apply`), the use cases check it for duties that change no status, and the chat layer
+reads it to word buttons, menus and refusals; nothing else lists roles. Which department answers
+for each time limit is the SLA policy's `department` column (domain/data/sla_policy.toml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from domain.errors import NotPermitted
+from domain.orders.status import Action, OrderStatus, Role
+
+
+class Duty(StrEnum):
+    """What staff do besides moving an order's status."""
+
+    ENTER_OFFLINE_ORDER = "enter_offline_order"
+    ASK_CUSTOMER = "ask_customer"
+    RECORD_PAYMENT = "record_payment_receipt"
+    KEEP_CLOCKS = "keep_clocks"
+    OPEN_ORDER_CARD = "open_order_card"
+    SEE_TEAM_WORK = "see_team_work"
+    SEE_DEADLINES = "see_deadlines"
+    ACKNOWLEDGE_ANY_ALERT = "acknowledge_any_alert"
+    MANAGE_STAFF = "manage_staff"
+
+
+DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
+HEAD = frozenset({Role.ORDER_DESK_HEAD, Role.ADMIN})
+STAFF = frozenset(Role) - {Role.CUSTOMER, Role.SYSTEM}
+_WAREHOUSE = frozenset({Role.WAREHOUSE, Role.ADMIN})
+_LOGISTICS = frozenset({Role.LOGISTICS, Role.ADMIN})
+_EXECUTION = frozenset({Role.WAREHOUSE, Role.LOGISTICS, *DESK})
+
+A = Action
+# Who may perform each action (R-P): checked against roles loaded from the database, never a button.
+ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
+    {
+        A.PASS_VALIDATION: frozenset({Role.SYSTEM}),
+        A.FAIL_VALIDATION: frozenset({Role.SYSTEM}),
+        A.RESUBMIT: frozenset({Role.CUSTOMER, *DESK}),
+        A.APPROVE: DESK,
+        A.REFER_SECOND_REVIEW: DESK,
+        A.APPROVE_SECOND: HEAD,
+        A.REJECT: DESK,
+        A.CONFIRM: frozenset({Role.SYSTEM, *DESK}),
+        A.PICK: _WAREHOUSE,
+        A.OUTBOUND_SCAN: _WAREHOUSE,
+        A.BOOK: _LOGISTICS,
+        A.DEPART: _LOGISTICS,
+        A.ARRIVE: _LOGISTICS,
+        A.CLEAR_CUSTOMS: _LOGISTICS,
+        A.HOLD_AT_CUSTOMS: _LOGISTICS,
+        A.START_LAST_MILE: _LOGISTICS,
+        A.DELIVER: _LOGISTICS,
+        A.CONFIRM_RECEIPT: frozenset({Role.CUSTOMER}),
+        A.COMPLETE: frozenset({Role.SYSTEM, *DESK}),
+        A.ARCHIVE: frozenset({Role.SYSTEM, Role.ADMIN}),
+        A.CANCEL: frozenset({Role.CUSTOMER, *DESK}),
+        A.REQUEST_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
+        A.DECLINE_CANCELLATION: DESK,
+        A.START_RECALL: frozenset({Role.LOGISTICS, *DESK}),
+        A.CONFIRM_CANCELLATION: DESK,
+        A.RAISE_EXCEPTION: frozenset(
+            {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
+        ),
+        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+    }
+)
+del A
+
+DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
+    {
+        # R-1.3: staff enter hotline, service-point and email orders.
+        Duty.ENTER_OFFLINE_ORDER: DESK,
+        Duty.ASK_CUSTOMER: DESK,
+        # R-3.1: offline orders are paid by receipt, recorded by the order desk.
+        Duty.RECORD_PAYMENT: DESK,
+        # Stopping a stage clock while the customer is asked for something: staff, not customers.
+        Duty.KEEP_CLOCKS: frozenset({Role.CUSTOMER_SERVICE, Role.SYSTEM, *DESK}),
+        Duty.OPEN_ORDER_CARD: _EXECUTION,
+        Duty.SEE_TEAM_WORK: _EXECUTION,
+        Duty.SEE_DEADLINES: STAFF,
+        # Besides the department an alert is for, the desk and management take any alert on (R-5.1).
+        Duty.ACKNOWLEDGE_ANY_ALERT: frozenset({Role.MANAGEMENT, *DESK}),
+        Duty.MANAGE_STAFF: frozenset({Role.ADMIN}),
+    }
+)
+
+# The team that must act when an order is in a status (R-4): its chat gets the order's card then.
+NEXT_TEAM: Mapping[OrderStatus, Role] = MappingProxyType(
+    {
+        OrderStatus.PENDING_REVIEW: Role.ORDER_DESK,
+        OrderStatus.PENDING_SECOND_REVIEW: Role.ORDER_DESK_HEAD,
+        OrderStatus.CONFIRMED: Role.WAREHOUSE,
+        OrderStatus.PICKED: Role.WAREHOUSE,
+        OrderStatus.OUTBOUND: Role.LOGISTICS,
+        OrderStatus.BOOKED: Role.LOGISTICS,
+        OrderStatus.IN_TRANSIT: Role.LOGISTICS,
+        OrderStatus.ARRIVED: Role.LOGISTICS,
+        OrderStatus.CLEARED: Role.LOGISTICS,
+        OrderStatus.OUT_FOR_DELIVERY: Role.LOGISTICS,
+    }
+)
+# The teams whose members carry out the execution steps, with a card per order (R-4).
+EXECUTION_TEAMS = (Role.WAREHOUSE, Role.LOGISTICS)
+
+
+def may(roles: frozenset[Role], what: Action | Duty) -> bool:
+    """Whether any of the roles may perform the action or duty."""
+    allowed = ACTION_ROLES[what] if isinstance(what, Action) else DUTY_ROLES[what]
+    return bool(roles & allowed)
+
+
+def require(roles: frozenset[Role], what: Action | Duty) -> Role:
+    """Refuses unless the roles may do it; returns the role acted in (for the audit line)."""
+    allowed = ACTION_ROLES[what] if isinstance(what, Action) else DUTY_ROLES[what]
+    held = roles & allowed
+    if not held:
+        raise NotPermitted(what, roles)
+    return sorted(held)[0]
+
+
+def roles_for(what: Action | Duty) -> frozenset[Role]:
+    """The roles that may perform the action or duty (for menus and refusals)."""
+    return ACTION_ROLES[what] if isinstance(what, Action) else DUTY_ROLES[what]
+
+
+def team_of(action: Action) -> Role:
+    """The team whose members perform an execution step (warehouse or logistics)."""
+    teams = [team for team in EXECUTION_TEAMS if team in ACTION_ROLES[action]]
+    if len(teams) != 1:
+        raise ValueError(f"{action} is not a step of exactly one execution team")
+    return teams[0]
+
+
+def work_of(team: Role) -> tuple[OrderStatus, ...]:
+    """The statuses in which the team must act next, in workflow order (for /todo)."""
+    return tuple(status for status, owner in NEXT_TEAM.items() if owner is team)
