@@ -29,6 +29,7 @@ from domain.orders.responsibilities import NEXT_TEAM, Duty, may, team_of
 from domain.orders.status import Role
 from domain.sla.alerts import chat_for
 from handlers import execution_dialog
+from handlers.cards import order_of_card
 from handlers.execution_dialog import FIELDS, FIRST_STATES, finish
 from presentation.execution_cards import (
     STEP_ACTIONS,
@@ -54,12 +55,6 @@ def in_team_place(
 ) -> bool:
     """Whether the chat is the department's chat (the order desk's if it has none) or the user's own."""
     return chat_id == chat_for(department, chats) or (chat_type == ChatType.PRIVATE and chat_id == user_id)
-
-
-def shows_order(message: Message, order: Order) -> bool:
-    """Whether the pressed message is about this order (a forged id on another card is refused)."""
-    text = message.text or message.caption or ""
-    return order.reference in text or (order.number is not None and order.number in text)
 
 
 @router.callback_query(ExecAction.filter(F.step == ExecStep.OPEN))
@@ -108,13 +103,8 @@ async def on_step(
         team = _(DEPARTMENT_LABELS[department.value])
         await query.answer(_("Do this in the {team} chat.").format(team=team), show_alert=True)
         return
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        await query.answer(_("This button does not belong to an order."), show_alert=True)
-        return
-    if not shows_order(message, order):
-        await query.answer(_("This button does not belong to this card."), show_alert=True)
+    order = await order_of_card(query, message, uow, callback_data.order_id)
+    if order is None:
         return
     try:
         check_step(order, action, roles)

@@ -39,6 +39,7 @@ from domain.review import (
     last_decision,
     time_left,
 )
+from handlers.cards import order_of_card
 from handlers.common import CommandSpec
 from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
 from presentation.keyboards import N_
@@ -85,12 +86,6 @@ def in_desk_place(chat_id: int, chat_type: str, user_id: int, setup: ReviewSetup
     if setup.order_desk_chat_id is not None and chat_id == setup.order_desk_chat_id:
         return True
     return chat_type == ChatType.PRIVATE and chat_id == user_id
-
-
-def card_belongs_to(message: Message, order: Order) -> bool:
-    """Whether the pressed message is about this order (a forged id on another card is refused)."""
-    text = message.text or message.caption or ""
-    return order.reference in text or (order.number is not None and order.number in text)
 
 
 async def handled_by_text(uow: UnitOfWork, order: Order, timezone: str) -> str:
@@ -145,13 +140,8 @@ async def on_review_button(
     if not in_desk_place(message.chat.id, message.chat.type, user.id, setup):
         await query.answer(_("Review orders in the order-desk chat."), show_alert=True)
         return
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        await query.answer(_("This button does not belong to an order."), show_alert=True)
-        return
-    if not card_belongs_to(message, order):
-        await query.answer(_("This button does not belong to this card."), show_alert=True)
+    order = await order_of_card(query, message, uow, callback_data.order_id)
+    if order is None:
         return
     expected = STAGE_STATUS.get(callback_data.stage)
     if expected is None or order.status is not expected:

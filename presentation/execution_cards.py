@@ -1,4 +1,4 @@
-"""The warehouse's and logistics' order cards: text, typed buttons and which department acts next (R-4).
+"""The warehouse's and logistics' order cards: text and typed buttons (R-4).
 
 A button carries the order id and the step only; whoever presses it is checked against the
 database at that moment and the order is reloaded (handlers/execution.py).
@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from domain.execution import carrier_name, item_key, step_statuses
 from domain.orders.model import Order
-from domain.orders.status import Action, OrderStatus, Role
+from domain.orders.status import Action, Role
 from domain.sla.clocks import running_clock
 from presentation.keyboards import N_
 from presentation.render import SERVICE_NAMES, STATUS_NAMES, Translate, esc, route
@@ -79,21 +79,6 @@ STEP_LABELS: Mapping[ExecStep, str] = {
     ExecStep.HOLD: N_("⛔ Held by customs"),
     ExecStep.LAST_MILE: N_("🚚 Out for delivery"),
     ExecStep.DELIVER: N_("✍️ Delivered"),
-}
-STEP_DEPARTMENTS: Mapping[ExecStep, Role] = {
-    step: Role.WAREHOUSE if step in (ExecStep.PICK, ExecStep.SCAN) else Role.LOGISTICS
-    for step in STEP_ACTIONS
-}
-# The department that must act when an order reaches a status; its chat receives the card then.
-NEXT_DEPARTMENT: Mapping[OrderStatus, Role] = {
-    OrderStatus.CONFIRMED: Role.WAREHOUSE,
-    OrderStatus.PICKED: Role.WAREHOUSE,
-    OrderStatus.OUTBOUND: Role.LOGISTICS,
-    OrderStatus.BOOKED: Role.LOGISTICS,
-    OrderStatus.IN_TRANSIT: Role.LOGISTICS,
-    OrderStatus.ARRIVED: Role.LOGISTICS,
-    OrderStatus.CLEARED: Role.LOGISTICS,
-    OrderStatus.OUT_FOR_DELIVERY: Role.LOGISTICS,
 }
 CARD_TITLES: Mapping[Role, str] = {
     Role.WAREHOUSE: N_("Warehouse"),
