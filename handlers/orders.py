@@ -21,6 +21,7 @@ from presentation.render import (
     STATUS_NAMES,
     Translate,
     esc,
+    fit,
     local_time,
     order_summary,
     review_keyboard,
@@ -32,6 +33,16 @@ router = Router(name="orders")
 COMMANDS: tuple[CommandSpec, ...] = (CommandSpec("order", N_("Show an order: /order <reference or number>")),)
 # What a customer sees of the trail: status changes, not who or internal notes.
 CUSTOMER_VISIBLE = frozenset({"assign_number"})
+# The staff card shows the latest lines of the trail; the whole trail is in the archive.
+TIMELINE_SHOWN = 40
+
+
+def latest_lines(lines: list[str], shown: int, t: Translate) -> list[str]:
+    """The last lines of a trail, and how many earlier ones there are."""
+    if len(lines) <= shown:
+        return lines
+    earlier = t(N_("… {count} earlier lines")).format(count=len(lines) - shown)
+    return [earlier, *lines[-shown:]]
 
 
 def staff_card(order: Order, roles: frozenset[Role], t: Translate, timezone: str) -> str:
@@ -46,11 +57,11 @@ def staff_card(order: Order, roles: frozenset[Role], t: Translate, timezone: str
         *order_summary(order, t),
         "",
         f"<b>{t(N_('Timeline'))}</b>",
-        *timeline(order, t, timezone),
+        *latest_lines(timeline(order, t, timezone), TIMELINE_SHOWN, t),
         "",
         f"{t(N_('You can now'))}: " + (", ".join(names) if names else t(N_("nothing"))),
     ]
-    return "\n".join(lines)
+    return fit(lines, t)
 
 
 def customer_card(order: Order, t: Translate, timezone: str) -> str:
@@ -66,7 +77,7 @@ def customer_card(order: Order, t: Translate, timezone: str) -> str:
             lines.append(f"• {local_time(event.at, timezone)} {t(STATUS_NAMES[event.to_status])}")
         elif event.action in CUSTOMER_VISIBLE:
             lines.append(f"• {local_time(event.at, timezone)} {t(N_('order number'))} {esc(event.note)}")
-    return "\n".join(lines)
+    return fit(lines, t)
 
 
 def card_keyboard(order: Order, roles: frozenset[Role], t: Translate) -> InlineKeyboardMarkup | None:

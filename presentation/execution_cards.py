@@ -19,7 +19,17 @@ from domain.orders.model import Order
 from domain.orders.status import Action, Role
 from domain.sla.clocks import running_clock
 from presentation.keyboards import N_
-from presentation.render import SERVICE_NAMES, STATUS_NAMES, Translate, esc, route
+from presentation.render import (
+    CARD_LIMIT,
+    GOODS_SHOWN,
+    SERVICE_NAMES,
+    STATUS_NAMES,
+    Translate,
+    esc,
+    fit,
+    route,
+    shown_lines,
+)
 
 
 class ExecStep(StrEnum):
@@ -179,11 +189,11 @@ def card_text(order: Order, department: Role, t: Translate, timezone: str) -> st
         f"{t(N_('Service'))}: {t(SERVICE_NAMES[order.service])}",
         f"{t(N_('Destination'))}: {route(order)}",
         f"{t(N_('Goods'))}:",
-        *goods_with_marks(order, t),
+        *shown_lines(goods_with_marks(order, t), GOODS_SHOWN, t),
         *recorded_lines(order, t, timezone),
     ]
     clock = running_clock(order)
     if clock is not None:
         due = clock.due_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
         lines.append(t(N_("Due by {time}")).format(time=due))
-    return "\n".join(lines)
+    return fit(lines, t, limit=CARD_LIMIT)

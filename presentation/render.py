@@ -29,6 +29,16 @@ from presentation.keyboards import N_
 
 Translate = Callable[[str], str]
 
+# Telegram's limits on a message's text and on a media caption. They count the text after its
+# entities are parsed; the HTML source is never shorter, so a source within them always fits.
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# Room kept on a card for what is added to it later (who decided, and when).
+CARD_LIMIT = MESSAGE_LIMIT - 300
+# How many goods lines a card lists, and how much of a free text it repeats; /order shows the rest.
+GOODS_SHOWN = 15
+TEXT_SHOWN = 300
+
 SERVICE_NAMES: dict[Service, str] = {
     Service.AIR_FREIGHT: N_("International air freight + customs agency"),
     Service.SEA_FREIGHT: N_("International sea freight + customs agency"),
@@ -146,13 +156,46 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{amount:.2f} {esc(currency)}"
 
 
-def goods_lines(order: Order) -> list[str]:
-    """Lists the goods, one escaped line per item."""
-    return [
+def goods_lines(order: Order, t: Translate | None = None) -> list[str]:
+    """Lists the goods, one escaped line per item; given a translator, the first GOODS_SHOWN and a count."""
+    lines = [
         f"• {esc(item.name)} × {item.quantity}, {item.weight_kg} kg, "
         f"{money(item.declared_value, order.currency)}"
         for item in order.items
     ]
+    return lines if t is None else shown_lines(lines, GOODS_SHOWN, t)
+
+
+def shown_lines(lines: Sequence[str], shown: int, t: Translate) -> list[str]:
+    """The first lines of a list, and how many more there are when it is longer."""
+    if len(lines) <= shown:
+        return list(lines)
+    rest = len(lines) - shown
+    return [*lines[:shown], t(N_("… and {count} more (see /order)")).format(count=rest)]
+
+
+def one_line(text: str, limit: int = TEXT_SHOWN) -> str:
+    """User text on one line, white space folded, cut to limit with an ellipsis (not escaped)."""
+    folded = " ".join(text.split())
+    return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+
+
+def fit(lines: Sequence[str], t: Translate, *, limit: int = MESSAGE_LIMIT) -> str:
+    """Joins lines into one message within the limit; whole lines that do not fit are counted instead."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    # Lines are cut whole, so no HTML tag is ever split; the count line says what was left out.
+    room = limit - len(t(N_("… {count} more lines not shown")).format(count=len(lines))) - 1
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > room:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    left_out = t(N_("… {count} more lines not shown")).format(count=len(lines) - len(kept))
+    return "\n".join([*kept, left_out])
 
 
 def route(order: Order) -> str:
@@ -181,7 +224,7 @@ def order_summary(order: Order, t: Translate) -> list[str]:
         f"{t(N_('Destination'))}: {route(order)}",
         f"{t(N_('Service'))}: {t(SERVICE_NAMES[order.service])}",
         f"{t(N_('Goods'))}:",
-        *goods_lines(order),
+        *goods_lines(order, t),
         f"{t(N_('Amount'))}: {money(order.amount, order.currency)} ({esc(order.payment_method)}, "
         + (t(N_("paid")) if order.paid else t(N_("not paid")))
         + ")",
@@ -189,7 +232,7 @@ def order_summary(order: Order, t: Translate) -> list[str]:
         f"{t(N_('Screening'))}: {t(VERDICT_NAMES[screening_verdict(order)])}",
     ]
     if order.remarks:
-        lines.append(f"{t(N_('Special requests'))}: {esc(order.remarks)}")
+        lines.append(f"{t(N_('Special requests'))}: {esc(one_line(order.remarks))}")
     return lines
 
 
@@ -265,7 +308,7 @@ def review_card_text(
         lines += ["", f"<b>{t(N_('Needs the head’s review'))}:</b>", *reason_lines(reasons, t)]
     if second and (reviewer := first_reviewer(order)) is not None:
         lines.append(f"{t(N_('First review passed by'))}: {reviewer}")
-    return "\n".join(lines)
+    return fit(lines, t, limit=CARD_LIMIT)
 
 
 def fee_lines(order: Order, t: Translate) -> list[str]:
@@ -313,7 +356,7 @@ def confirmation_text(order: Order, t: Translate) -> str:
             number=esc(order.number or "")
         ),
     ]
-    return "\n".join(lines)
+    return fit(lines, t)
 
 
 def rejection_text(order: Order, reason: RejectReason, note: str, t: Translate) -> str:
@@ -323,9 +366,9 @@ def rejection_text(order: Order, reason: RejectReason, note: str, t: Translate) 
         f"{t(N_('Reason'))}: {t(REASON_NAMES[reason])} — {t(REASON_TO_CUSTOMER[reason])}",
     ]
     if note:
-        lines.append(f"{t(N_('Note from the order desk'))}: {esc(note)}")
+        lines.append(f"{t(N_('Note from the order desk'))}: {esc(one_line(note, 1000))}")
     lines.append(t(N_("You can fix the order and send it again, or cancel it.")))
-    return "\n".join(lines)
+    return fit(lines, t)
 
 
 def rejection_keyboard(order: Order, reason: RejectReason, t: Translate) -> InlineKeyboardMarkup:
@@ -357,6 +400,6 @@ def timeline(order: Order, t: Translate, timezone: str) -> list[str]:
     for event in order.audit:
         what = t(ACTION_NAMES[event.action]) if event.action in ACTION_NAMES else esc(event.action)
         who = f" — {event.actor_id}" if event.actor_id is not None else ""
-        note = f": {esc(event.note)}" if event.note else ""
+        note = f": {esc(one_line(event.note, 200))}" if event.note else ""
         lines.append(f"• {local_time(event.at, timezone)} {what}{who}{note}")
     return lines
