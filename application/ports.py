@@ -67,10 +67,28 @@ class UserRepository(Protocol):
     async def mark_blocked(self, user_id: int, blocked: bool = True) -> None: ...
 
 
+# Dedup keys of the messages a refused message causes start with this, so they never cause another.
+REFUSAL_KEY_PREFIX = "refused"
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    """A message the outbox gave up on (refused by Telegram or out of attempts): the dead letters."""
+
+    id: int
+    chat_id: int
+    method: str
+    order_id: str | None
+    created_at: datetime
+    error: str
+
+
 class OutboxRepository(Protocol):
     """Messages written in the same transaction as the change that causes them."""
 
     async def enqueue(self, message: OutboxMessage) -> bool: ...
+
+    async def failed(self, limit: int = 20) -> list[FailedMessage]: ...
 
 
 class OrderNumberAllocator(Protocol):
@@ -143,6 +161,8 @@ class OutboxQueue(Protocol):
     """The outbox as its sender sees it; every call is one short transaction of its own."""
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxMessage]: ...
+
+    async def add(self, message: OutboxMessage) -> bool: ...
 
     async def postpone(self, due_at: dict[int, datetime]) -> None: ...
 

@@ -35,6 +35,7 @@ from domain.sla.policy import load_policy
 from handlers import all_commands
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
+from presentation.outbox_refusals import TelegramRefusalNotices
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from scheduler.sla import SlaSweeper, SweepSettings, render_with
@@ -215,6 +216,7 @@ async def run(
         clock,
         lease=settings.outbox_lease,
         documents=StoredDocuments(uow_factory),
+        refusals=TelegramRefusalNotices(i18n, settings.default_language, settings.order_desk_chat_id),
     )
     sweeper = SlaSweeper(
         uow_factory=uow_factory,

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import common, execution, intake, my_orders, offline, orders, review, sla, staff, tracking
+from handlers import (
+    common,
+    execution,
+    intake,
+    my_orders,
+    offline,
+    orders,
+    outbox,
+    review,
+    sla,
+    staff,
+    tracking,
+)
 from handlers.common import CommandSpec
 
 # Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
@@ -16,6 +28,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     review.router,
     orders.router,
     sla.router,
+    outbox.router,
     execution.router,
     tracking.router,
     intake.router,
@@ -48,4 +61,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + staff.COMMANDS
         + sla.COMMANDS
         + tracking.COMMANDS
+        + outbox.COMMANDS
     )

@@ -59,7 +59,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import BufferedInputFile, Message
 from pydantic import ValidationError
 
-from application.ports import OutboxMessage, OutboxQueue, StoredDocument
+from application.ports import REFUSAL_KEY_PREFIX, OutboxMessage, OutboxQueue, StoredDocument
 from domain.clock import Clock
 from scheduler.rate_limit import TelegramRateLimiter
 
@@ -84,6 +84,14 @@ class DocumentSource(Protocol):
 
 # An outbox row names a stored document by id; the sender uploads its bytes under this Bot API field.
 DOCUMENT_ID = "document_id"
+
+
+class RefusalNotices(Protocol):
+    """Words the short fallback of a refused message and the order desk's notice of it."""
+
+    def notices(
+        self, message: OutboxMessage, message_id: int, error: str, now: datetime
+    ) -> list[OutboxMessage]: ...
 
 
 def build_method(message: OutboxMessage, document: StoredDocument | None = None) -> TelegramMethod[Any]:
@@ -142,8 +150,10 @@ class OutboxSender:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         documents: DocumentSource | None = None,
+        refusals: RefusalNotices | None = None,
     ) -> None:
         self._queue = queue
+        self._refusals = refusals
         self._documents = documents
         self._bot = bot
         self._clock = clock
@@ -228,9 +238,9 @@ class OutboxSender:
             if NOT_MODIFIED in error.message:
                 await self._queue.mark_sent(message_id, _edited_message_id(message), self._clock.now())
                 return 1
-            await self._queue.mark_failed(message_id, str(error))
+            await self._refused(message, message_id, str(error))
         except TelegramEntityTooLarge as error:
-            await self._queue.mark_failed(message_id, str(error))
+            await self._refused(message, message_id, str(error))
         except ClientDecodeError as error:
             if not _accepted(error.data):
                 await self._retry_later(message, message_id, error)
@@ -247,6 +257,16 @@ class OutboxSender:
             await self._queue.mark_sent(message_id, _sent_message_id(result, message), self._clock.now())
             return 1
         return 0
+
+    async def _refused(self, message: OutboxMessage, message_id: int, error: str) -> None:
+        """Gives up a message Telegram refused for its content; a short fallback and the desk are told."""
+        await self._queue.mark_failed(message_id, error)
+        logger.warning("%s to chat %s refused by Telegram: %s", message.method, message.chat_id, error[:200])
+        if self._refusals is None or (message.dedup_key or "").startswith(REFUSAL_KEY_PREFIX):
+            # A fallback that is refused in turn is only logged: it must not start a chain.
+            return
+        for notice in self._refusals.notices(message, message_id, error, self._clock.now()):
+            await self._queue.add(notice)
 
     async def _document_of(self, message: OutboxMessage) -> StoredDocument | None:
         """Loads the stored document a sendDocument row refers to, if any."""

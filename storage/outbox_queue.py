@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from application.ports import OutboxMessage
 from storage.models import OutboxRow, TeamChatRow
-from storage.repositories import SqlUserRepository, upsert
+from storage.repositories import SqlOutboxRepository, SqlUserRepository, upsert
 
 PENDING = "pending"
 SENT = "sent"
@@ -122,6 +122,11 @@ class SqlOutboxQueue:
             # A positive chat id is a private chat, whose id is the user's.
             if chat_id is not None and chat_id > 0:
                 await SqlUserRepository(session).mark_blocked(chat_id)
+
+    async def add(self, message: OutboxMessage) -> bool:
+        """Queues a message the sender itself writes (a refusal's fallback), once per dedup key."""
+        async with self._session_factory() as session, session.begin():
+            return await SqlOutboxRepository(session).enqueue(message)
 
     async def mark_failed(self, message_id: int, error: str) -> None:
         """Gives the message up for good."""

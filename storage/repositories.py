@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from application.ports import OutboxMessage
+from application.ports import FailedMessage, OutboxMessage
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.model import Address, AuditEvent, Customer, Item, Order, Shipment, StageClock
 from domain.orders.status import Channel, ExceptionType, OrderStatus, Role, Service
@@ -504,6 +504,20 @@ class SqlOutboxRepository:
             return False
         message.id = new_id
         return True
+
+    async def failed(self, limit: int = 20) -> list[FailedMessage]:
+        """Lists the latest messages given up for good (Telegram refused them, or no attempt was left)."""
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.state == "failed")
+            .order_by(OutboxRow.id.desc())
+            .limit(limit)
+        )
+        rows = (await self._session.scalars(stmt)).all()
+        return [
+            FailedMessage(row.id, row.chat_id, row.method, row.order_id, row.created_at, row.last_error or "")
+            for row in rows
+        ]
 
 
 class SqlOrderNumberAllocator:

@@ -28,6 +28,7 @@ class Duty(StrEnum):
     SEE_DEADLINES = "see_deadlines"
     ACKNOWLEDGE_ANY_ALERT = "acknowledge_any_alert"
     MANAGE_STAFF = "manage_staff"
+    SEE_FAILED_MESSAGES = "see_failed_messages"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -89,6 +90,8 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         # Besides the department an alert is for, the desk and management take any alert on.
         Duty.ACKNOWLEDGE_ANY_ALERT: frozenset({Role.MANAGEMENT, *DESK}),
         Duty.MANAGE_STAFF: frozenset({Role.ADMIN}),
+        # Messages Telegram refused: the order desk follows them up (issue 11).
+        Duty.SEE_FAILED_MESSAGES: DESK,
     }
 )
 

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import OutboxMessage
+from bot.i18n import create_i18n
 from domain.clock import FixedClock, SystemClock
+from presentation.outbox_refusals import TelegramRefusalNotices
 from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow, UserRow
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
@@ -344,3 +346,37 @@ async def test_run_forever_delivers_what_is_committed_while_it_runs_and_stops_wh
     ]
     by_chat_31 = [request.at for request in telegram.delivered() if request.chat_id == 31]
     assert by_chat_31[1] - by_chat_31[0] >= timedelta(seconds=1)
+
+
+async def test_a_message_refused_for_its_content_is_replaced_by_a_fallback_and_the_desk_is_told(
+    new_uow: NewUow, session_factory: SessionFactory, clock: FixedClock
+) -> None:
+    """Issue 11 finding 1: a refusal is never silent; a refused fallback starts no chain."""
+    desk_chat = -100777
+    [too_long] = await enqueue(new_uow, [(21, "x" * 5000)])
+    answers = {21: bad_request("message is too long"), desk_chat: OK}
+    attempts: defaultdict[int, int] = defaultdict(int)
+
+    def answer(method: TelegramMethod[Any]) -> Answer:
+        chat = method.chat_id  # type: ignore[attr-defined]
+        attempts[chat] += 1
+        # The customer's chat refuses its fallback too: it must be given up without another notice.
+        return answers[chat]
+
+    telegram = FakeTelegram(clock, answer)
+    notices = TelegramRefusalNotices(create_i18n("en"), "zh", desk_chat)
+    sender, queue = make_sender(session_factory, telegram, clock, refusals=notices)
+
+    await drain(sender, queue, clock)
+
+    rows = await stored(session_factory)
+    assert rows[too_long].state == "failed" and "too long" in (rows[too_long].last_error or "")
+    fallback = next(row for row in rows.values() if row.dedup_key == f"refused:{too_long}")
+    desk = next(row for row in rows.values() if row.dedup_key == f"refused-desk:{too_long}")
+    assert fallback.state == "failed" and fallback.chat_id == 21
+    assert desk.state == "sent" and "/failed" in desk.params["text"] and "Telegram" in desk.params["text"]
+    assert len(rows) == 3 and attempts[21] == 2
+    async with new_uow() as uow:
+        failed = await uow.outbox.failed()
+    assert [dead.id for dead in failed] == [fallback.id, too_long]
+    assert "too long" in failed[1].error
