@@ -313,7 +313,7 @@ async def finish(
             await message.reply(_("Someone changed the order at the same moment; press the button again."))
             return
         event = who_handled(order, step_statuses(order, action))
-        await message.reply(await handled_by(uow, event, setup.timezone) if event else not_now(order))
+        await message.reply(esc(await handled_by(uow, event, setup.timezone)) if event else not_now(order))
         return
     await state.clear()
     verdict = _("{step} — {name}, {time}").format(

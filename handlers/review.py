@@ -45,6 +45,7 @@ from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, R
 from presentation.keyboards import N_
 from presentation.render import (
     REASON_NAMES,
+    STATUS_NAMES,
     Translate,
     decided_text,
     duration,
@@ -89,11 +90,11 @@ def in_desk_place(chat_id: int, chat_type: str, user_id: int, setup: ReviewSetup
 
 
 async def handled_by_text(uow: UnitOfWork, order: Order, timezone: str) -> str:
-    """Says who decided on the order and when ("already handled by <name> at <time>")."""
+    """Says who decided on the order and when, as plain text (a toast; escape it for a message)."""
     decision = last_decision(order)
     if decision is None:
         return _("This order is no longer waiting for review (now: {status}).").format(
-            status=order.status.value
+            status=_(STATUS_NAMES[order.status])
         )
     if decision.actor_role is Role.CUSTOMER:
         name = _("the customer")
@@ -265,7 +266,7 @@ async def on_reject_reason(
         await message.reply(_("Your role does not allow this."))
         return
     except (AlreadyHandled, IllegalTransition, ConcurrentModification):
-        await message.reply(await _reload_and_explain(uow, data["order_id"], review_setup.timezone))
+        await message.reply(esc(await _reload_and_explain(uow, data["order_id"], review_setup.timezone)))
         return
     except (DomainError, KeyError):
         await message.reply(_("Stopped; nothing was changed."))
@@ -302,7 +303,7 @@ async def on_question(
         await message.reply(_("Your role does not allow this."))
         return
     except AlreadyHandled as handled:
-        await message.reply(await handled_by_text(uow, handled.order, review_setup.timezone))
+        await message.reply(esc(await handled_by_text(uow, handled.order, review_setup.timezone)))
         return
     except (DomainError, KeyError):
         await message.reply(_("Stopped; nothing was changed."))

@@ -64,7 +64,7 @@ def staff_name(user: User) -> str:
 
 
 async def handled_by(uow: UnitOfWork, event: AuditEvent | None, timezone: str) -> str:
-    """Says who took the order past the step, and when ("already handled by <name> at <time>")."""
+    """Says who took the order past the step, and when, as plain text (a toast; escape it for a message)."""
     if event is None:
         return _("This order is not waiting for this step.")
     if event.actor_role is Role.CUSTOMER:
@@ -73,9 +73,7 @@ async def handled_by(uow: UnitOfWork, event: AuditEvent | None, timezone: str) -
         name = _("the system")
     else:
         name = await uow.reviews.name_of(event.actor_id) or str(event.actor_id)
-    return _("Already handled by {name} at {time}.").format(
-        name=esc(name), time=local_time(event.at, timezone)
-    )
+    return _("Already handled by {name} at {time}.").format(name=name, time=local_time(event.at, timezone))
 
 
 def not_now(order: Order) -> str:

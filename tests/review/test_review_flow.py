@@ -29,6 +29,7 @@ from tests.review.conftest import (
     DESK_ID,
     HEAD2_ID,
     HEAD_ID,
+    NAMES,
     OTHER_CHAT,
     OTHER_CUSTOMER_ID,
     WAREHOUSE_ID,
@@ -516,3 +517,29 @@ async def test_confirmation_pdf_carries_the_number_and_renders_chinese(
     assert number is not None and number in text
     assert "订单确认单" in text and "预计时效" in text and "如何查询订单" in text
     assert "100.00 EUR" in text
+
+
+@pytest.mark.usefixtures("staffed")
+async def test_a_staff_name_with_html_characters_reads_right_in_toasts_and_replies(
+    dispatcher: Dispatcher,
+    new_uow: Uows,
+    setup: ReviewSetup,
+    session_factory: Sessions,
+    mocked_bot: MockedBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11 finding 5: "Already handled by Tom & Jerry <Ops>" in a toast and in an HTML reply."""
+    monkeypatch.setitem(NAMES, DESK2_ID, "Tom & Jerry <Ops>")
+    card = await validated_with_card(new_uow, setup, session_factory)
+    order_id = await order_id_of(card, new_uow)
+    other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
+
+    await feed(dispatcher, mocked_bot, press(1, other, user_id=DESK_ID, card=card))
+    await feed(dispatcher, mocked_bot, press(2, approve_data(order_id), user_id=DESK2_ID, card=card))
+    await feed(dispatcher, mocked_bot, press(3, approve_data(order_id), user_id=DESK_ID, card=card))
+    await dispatcher.feed_update(mocked_bot, command(4, "too late", user_id=DESK_ID, chat_id=DESK_CHAT))
+
+    assert alerts(mocked_bot)[-1].startswith("Already handled by Tom & Jerry <Ops> at ")
+    [reply] = [r for r in mocked_bot.requests_for("sendMessage") if "too late" not in r.params["text"]][-1:]
+    assert "Already handled by Tom &amp; Jerry &lt;Ops&gt; at " in reply.params["text"]
+    mocked_bot.assert_no_violations()
