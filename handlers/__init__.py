@@ -8,6 +8,8 @@ from handlers import (
     common,
     execution,
     intake,
+    intake_confirm,
+    intake_fix,
     my_orders,
     offline,
     orders,
@@ -20,7 +22,8 @@ from handlers import (
 from handlers.common import CommandSpec
 
 # Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
-# my_orders and offline come before intake, whose wizard takes any text while an order is entered.
+# my_orders and offline come before intake, whose wizard takes any text while an order is entered;
+# the preview's Confirm (intake_confirm) comes before the wizard's other buttons.
 MODULE_ROUTERS: tuple[Router, ...] = (
     my_orders.router,
     offline.router,
@@ -31,6 +34,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     outbox.router,
     execution.router,
     tracking.router,
+    intake_confirm.router,
+    intake_fix.router,
     intake.router,
     common.router,
 )

@@ -8,11 +8,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from domain.intake.errors import InvalidInput
-from domain.intake.validation import parse_country
-from domain.orders.status import Channel, Service
 from handlers.intake_states import (
     ITEM_KEYS,
+    PREVIEW_KEY,
     Step,
     draft_of,
     is_answered,
@@ -22,27 +20,12 @@ from handlers.intake_states import (
     sequence,
 )
 from presentation.field_errors import FIELD_LABELS, ITEM_FIELD_LABELS
+from presentation.intake_texts import CHANNEL_LABELS, PAYMENT_LABELS, SERVICE_LABELS, country_label
 from presentation.keyboards import N_
 
 # Longest goods name shown on a button.
 BUTTON_TEXT_MAX = 32
 
-SERVICE_LABELS: dict[str, str] = {
-    Service.AIR_FREIGHT.value: N_("✈ Air freight + customs agency"),
-    Service.SEA_FREIGHT.value: N_("🚢 Sea freight + customs agency"),
-    Service.OVERSEAS_WAREHOUSE.value: N_("🏬 Overseas warehouse + local delivery"),
-}
-PAYMENT_LABELS: dict[str, str] = {
-    "alipay": N_("Alipay"),
-    "wechat_pay": N_("WeChat Pay"),
-    "bank_transfer": N_("Bank transfer"),
-    "card": N_("Bank card"),
-}
-CHANNEL_LABELS: dict[str, str] = {
-    Channel.HOTLINE.value: N_("☎ Hotline"),
-    Channel.SERVICE_POINT.value: N_("🏢 Service point"),
-    Channel.EMAIL.value: N_("✉ Email"),
-}
 # The destinations most orders go to, offered as buttons (others are typed).
 COMMON_COUNTRIES = ("US", "GB", "DE", "FR", "JP", "KR", "AU", "CA", "SG", "AE", "BR", "HK")
 COUNTRIES_PER_ROW = 3
@@ -112,17 +95,6 @@ def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def country_label(code: str, locale: str) -> str:
-    """The country's name in the user's language (its code if unknown)."""
-    try:
-        country = parse_country(code)
-    except InvalidInput:
-        return code
-    if locale.startswith("zh") and country.name_zh:
-        return country.name_zh
-    return country.name_en
-
-
 def navigation_row(data: dict[str, Any], step: Step) -> list[InlineKeyboardButton]:
     """Back (except on the first step), Change a field (once something is answered), Cancel."""
     row = []
@@ -172,16 +144,20 @@ def step_keyboard(
 
 
 def preview_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
-    """Confirm / Change / Cancel under the preview; offline orders also record the customer's consent."""
+    """Confirm / Change / Cancel under the preview; offline orders also record the customer's consent.
+
+    Confirm carries the preview's token, so it submits this preview once and no other.
+    """
     step = Step("preview")
+    token = str(data.get(PREVIEW_KEY, ""))
     rows = []
     if is_offline(data):
         confirmed = bool(draft_of(data).get("confirmed"))
         label = CUSTOMER_CONFIRMED if confirmed else CUSTOMER_NOT_CONFIRMED
         rows.append([_button(_(label), step, "toggle")])
-        rows.append([_button(_(SUBMIT), step, "confirm")])
+        rows.append([_button(_(SUBMIT), step, "confirm", token)])
     else:
-        rows.append([_button(_(CONFIRM), step, "confirm")])
+        rows.append([_button(_(CONFIRM), step, "confirm", token)])
     rows.append(
         [_button(_(BACK), step, "back"), _button(_(CHANGE), step, "edit"), _button(_(CANCEL), step, "cancel")]
     )

@@ -18,12 +18,16 @@ from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDr
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.validation import normalize_postcode, postcode_required, postcode_used
 from domain.orders.status import Channel
+from presentation.intake_texts import RECEIVED_AT_EXAMPLE
 
 CUSTOMER = "customer"
 OFFLINE = "offline"
 # Goods lines one chat order may have, so the preview card fits one Telegram message.
 WIZARD_ITEMS_MAX = 10
-RECEIVED_AT_EXAMPLE = "2026-11-28 14:05"
+# Where the fix wizard keeps the rejected order it corrects (its id and reference).
+FIX_KEY = "fix"
+# The token of the preview on screen: its Confirm button carries it, and submitting spends it.
+PREVIEW_KEY = "preview_token"
 
 
 class OrderWizard(StatesGroup):
@@ -105,6 +109,12 @@ STEP_BY_FIELD: dict[str, str] = {
 STEP_BY_ITEM_FIELD = {key: step for step, key in ITEM_KEYS.items()}
 
 
+def state_of(step: Step) -> State:
+    """The dialog state the wizard is in at a step."""
+    state: State = getattr(OrderWizard, step.name)
+    return state
+
+
 def new_data(mode: str) -> dict[str, Any]:
     """Starts the wizard's data for a customer or an offline order."""
     return {"mode": mode, "draft": {"items": [{}]}, "index": 0}
@@ -151,6 +161,23 @@ def is_answered(data: dict[str, Any], step: Step) -> bool:
     if step.name == "more_items":
         return bool(draft.get("items_done"))
     return DRAFT_KEYS.get(step.name, step.name) in draft
+
+
+def stored_answer(data: dict[str, Any], step: Step) -> Any:
+    """The answer a step has (None if skipped or not answered yet)."""
+    draft = draft_of(data)
+    if step.name in ITEM_KEYS:
+        items = draft["items"]
+        if step.index is None or step.index >= len(items):
+            return None
+        return items[step.index].get(ITEM_KEYS[step.name])
+    return draft.get(DRAFT_KEYS.get(step.name, step.name))
+
+
+def correcting(data: dict[str, Any]) -> str | None:
+    """The reference of the rejected order the wizard corrects (None for a new order)."""
+    fix = data.get(FIX_KEY)
+    return str(fix["reference"]) if fix else None
 
 
 def first_unanswered(data: dict[str, Any]) -> Step | None:
@@ -287,7 +314,10 @@ def parse_received_at(text: str, now: datetime, timezone: str) -> datetime:
 
 
 def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDraft:
-    """Builds the use case's draft from the answers; offline orders are entered by the user."""
+    """Builds the use case's draft from the answers; offline orders are entered by the user.
+
+    A fix keeps what the wizard does not ask for: the goods' SKUs and fragile marks, the address's area.
+    """
     draft = draft_of(data)
     offline = is_offline(data)
     items = [
@@ -296,6 +326,8 @@ def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDr
             quantity=item.get("quantity"),
             weight_kg=item.get("weight_kg"),
             declared_value=item.get("declared_value"),
+            sku=item.get("sku"),
+            fragile=bool(item.get("fragile")),
         )
         for item in draft["items"]
         if item
@@ -314,6 +346,7 @@ def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDr
             city=draft.get("city"),
             street=draft.get("street"),
             postcode=draft.get("postcode"),
+            area=draft.get("area"),
         ),
         items=items,
         service=draft.get("service"),

@@ -6,7 +6,6 @@ be probed. tracking_text() is the one place the customer's view of an order is w
 
 from __future__ import annotations
 
-import html
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -21,6 +20,7 @@ from domain.orders.status import Action, OrderStatus
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE
 from presentation.keyboards import MY_ORDERS, N_, MenuButton
+from presentation.render import esc
 from presentation.tracking import progress_lines
 
 router = Router(name="my_orders")
@@ -91,11 +91,6 @@ EVENT_WORDS: dict[str, str] = {
     Action.RAISE_EXCEPTION.value: N_("A problem was reported; we are working on it"),
     Action.RESOLVE_EXCEPTION.value: N_("The problem is solved; the order goes on"),
 }
-
-
-def esc(value: object) -> str:
-    """Escapes text for Telegram HTML."""
-    return html.escape(str(value), quote=False)
 
 
 def tracking_text(order: Order, timezone: str) -> str:

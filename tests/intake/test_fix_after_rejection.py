@@ -93,9 +93,16 @@ async def press_as_desk(
     )
 
 
-async def press_act(chat: Chat, act: str, value: str = "") -> list[Any]:
-    """Presses the wizard button doing this (language-independent: matched on the callback data)."""
-    matches = [data for _, data in chat.buttons() if data.endswith(f":{act}:{value}")]
+async def press_act(chat: Chat, act: str, value: str | None = None) -> list[Any]:
+    """Presses the wizard button doing this (language-independent: matched on the callback data).
+
+    Without a value any button doing it matches (Confirm carries its preview's token).
+    """
+    matches = [
+        data
+        for _, data in chat.buttons()
+        if data.split(":")[2] == act and (value is None or data.split(":")[3] == value)
+    ]
     assert matches, f"no {act}:{value} button in {chat.buttons()}"
     return await chat.press_data(matches[0])
 
