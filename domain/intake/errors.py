@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 from domain.errors import DomainError
 from domain.intake.messages import describe
@@ -15,7 +16,7 @@ class FieldError:
 
     field: str
     code: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class InvalidInput(DomainError):
