@@ -383,6 +383,7 @@ async def test_a_breach_names_who_acted_last_by_their_staff_name(
     await make_sweeper(FixedClock(sh(2026, 3, 17, 12, 5))).sweep()
 
     (message,) = await outbox_rows(session_factory)
-    assert 'Last action: outbound scan by <a href="tg://user?id=7004">Wang &lt;Wei&gt;</a> (warehouse)' in (
-        message.params["text"]
+    assert (
+        'Last action: outbound scan by <a href="tg://user?id=7004">Wang &lt;Wei&gt;</a> (warehouse)'
+        in (message.params["text"])
     )
