@@ -1,4 +1,4 @@
-"""The customer's order wizard end to end through the production dispatcher and a real database (R-1.2)."""
+"""The customer's order wizard end to end: the production dispatcher on the fake unit of work (R-1.2)."""
 
 from __future__ import annotations
 
