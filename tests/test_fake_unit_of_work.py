@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -519,3 +520,32 @@ async def test_entering_an_open_unit_of_work_joins_its_transaction(backend: Back
         await uow.commit()
 
     assert (await load(backend, order.id)).id == order.id
+
+
+async def test_a_second_allocator_of_the_day_waits_for_the_first_to_commit(racing: Backend) -> None:
+    day = date(2026, 3, 15)
+    started = asyncio.Event()
+
+    async def second() -> int:
+        async with racing.uow() as uow:
+            started.set()
+            serial = await uow.numbers.next_serial(day)
+            await uow.commit()
+            return serial
+
+    async with racing.uow() as first:
+        assert await first.numbers.next_serial(day) == 1
+        waiting = asyncio.create_task(second())
+        await started.wait()
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await first.commit()
+    assert await asyncio.wait_for(waiting, timeout=5) == 2
+
+
+async def test_the_fake_refuses_a_lock_its_own_task_already_holds_in_another_unit_of_work() -> None:
+    database = FakeDatabase()
+    async with database.unit_of_work() as first, database.unit_of_work() as second:
+        await first.numbers.next_serial(date(2026, 3, 15))
+        with pytest.raises(RuntimeError, match="locked by another open unit of work"):
+            await second.numbers.next_serial(date(2026, 3, 15))
