@@ -12,7 +12,7 @@ every FakeUnitOfWork opened on it is one transaction:
 - what SQL makes wait on a row lock (a day's serial, a dedup key, an update id, a role grant, ...)
   waits here too, until the transaction holding it ends;
 - `async with` on an open unit of work joins it, as SqlUnitOfWork does.
-tests/test_fakes_contract.py runs the same scenarios on this fake and on SqlUnitOfWork.
+tests/test_fake_unit_of_work.py runs the same scenarios on this fake and on SqlUnitOfWork.
 """
 
 from __future__ import annotations
@@ -329,9 +329,11 @@ class _Pending:
 
     @property
     def _state(self) -> FakeState:
+        """The committed state."""
         return self._database.state
 
     async def _lock(self, *key: Hashable) -> None:
+        """Takes the row lock of a key of this repository until the transaction ends."""
         await self._database.lock((type(self).__name__, *key), self._transaction())
 
     def check(self) -> None:
@@ -607,6 +609,7 @@ class FakeReviewRepository(_Pending):
         self._names: dict[int, str] = {}
 
     def _question_view(self) -> dict[int, ReviewQuestion]:
+        """Questions by id, committed and pending."""
         return {**self._state.questions, **self._questions}
 
 
@@ -658,6 +661,7 @@ class FakeApiOrderRepository(_Pending):
         self._links: list[ApiOrderLink] = []
 
     def _view(self) -> list[ApiOrderLink]:
+        """The links, committed and pending."""
         return [*self._state.api_links, *self._links]
 
 
@@ -671,6 +675,7 @@ class _ClockRow:
 
     @property
     def order_ref(self) -> str:
+        """The order's number, or its reference before it has one."""
         return self.order.number or self.order.reference
 
 
@@ -818,6 +823,7 @@ class FakeSlaRepository(_Pending):
         self._digests: dict[str, tuple[datetime, dict[str, Any]]] = {}
 
     def _view(self) -> dict[int, StoredAlert]:
+        """Alerts by id, committed and pending."""
         return {**self._state.alerts, **self._alerts}
 
     def _clocks(self) -> dict[int, _ClockRow]:
@@ -829,9 +835,11 @@ class FakeSlaRepository(_Pending):
         }
 
     def _running(self) -> list[_ClockRow]:
+        """The clocks not finished."""
         return [row for row in self._clocks().values() if row.clock.finished_at is None]
 
     def _within(self, thresholds: Mapping[str, datetime]) -> list[_ClockRow]:
+        """The running clocks due by their stage's threshold."""
         return [
             row
             for row in self._running()
@@ -839,6 +847,7 @@ class FakeSlaRepository(_Pending):
         ]
 
     def _alerted(self, row: _ClockRow, kind: AlertKind) -> bool:
+        """Whether the clock has an alert of this kind."""
         return any(a.clock_id == row.clock_id and a.kind is kind for a in self._view().values())
 
     def _due(self, rows: list[_ClockRow], limit: int) -> list[DueClock]:
@@ -969,6 +978,7 @@ class FakeUnitOfWork:
         return self._transaction
 
     def _open_orders(self) -> FakeOrderRepository:
+        """The order repository of the open unit of work."""
         if self._orders is None:
             raise RuntimeError("the unit of work is not open; use 'async with uow:'")
         return self._orders
@@ -980,6 +990,7 @@ class FakeUnitOfWork:
         self._end_transaction()
 
     def _end_transaction(self) -> None:
+        """Frees the locks of the transaction; the next statement begins another."""
         if self._transaction is not None:
             self.database.release(self._transaction)
             self._transaction = None
