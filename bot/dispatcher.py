@@ -37,7 +37,8 @@ def build_dispatcher(
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
     """Wires the middlewares in order (transaction, roles, language) and includes every router."""
-    dispatcher = Dispatcher(storage=storage or MemoryStorage(), **{COMMAND_SPECS_KEY: all_commands()})
+    dispatcher = Dispatcher(storage=storage or MemoryStorage())
+    dispatcher[COMMAND_SPECS_KEY] = all_commands()
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
     dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))
     language = LanguageMiddleware(i18n)

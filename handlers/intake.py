@@ -129,7 +129,7 @@ async def cancel(message: Message, state: FSMContext) -> None:
 def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, timezone: str) -> Any:
     """Checks a typed answer for its step; returns the value to keep or raises InvalidInput."""
     draft = draft_of(data)
-    index = step.index or 0
+    index = step.line or 0
     match step.name:
         case "received_at":
             return parse_received_at(text, now, timezone).isoformat()
@@ -165,13 +165,17 @@ def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, time
     raise LookupError(step.name)
 
 
+# Decimal places a stored weight keeps (the exponent of CENT).
+CENT_PLACES = 2
+
+
 def _storable(number: Decimal, field: str) -> str:
     """Refuses a weight the order's columns cannot hold (2 decimal places, 10 digits before the point)."""
     if number > STORABLE_MAX:
         raise InvalidInput([FieldError(field, "item.number_too_large", {"max": f"{STORABLE_MAX:,}"})])
     if number != number.quantize(CENT):
         raise InvalidInput(
-            [FieldError(field, "item.too_precise", {"places": str(-CENT.as_tuple().exponent)})]
+            [FieldError(field, "item.too_precise", {"places": str(CENT_PLACES)})]
         )
     return f"{number:f}"
 
@@ -276,9 +280,9 @@ async def wizard_button(
         await show_item_fields(chat, data, int(value))
     elif act == "add_item" and can_add_item(data):
         await ask(chat, data, add_item(data))
-    elif act == "item_field" and step.index is not None and value in ITEM_KEYS:
-        await ask(chat, data, Step(value, step.index))
-    elif act == "remove" and step.index is not None and remove_item(data, step.index):
+    elif act == "item_field" and step.line is not None and value in ITEM_KEYS:
+        await ask(chat, data, Step(value, step.line))
+    elif act == "remove" and step.line is not None and remove_item(data, step.line):
         await advance(chat, data, _("The goods line was removed."))
     elif act == "toggle" and is_offline(data):
         draft = draft_of(data)

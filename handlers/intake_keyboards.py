@@ -73,7 +73,7 @@ class WizardAction(CallbackData, prefix="wz"):
 
 def step_key(step: Step) -> str:
     """Names a step for callback data and the FSM data, e.g. 'item_weight.1'."""
-    return step.name if step.index is None else f"{step.name}.{step.index}"
+    return step.name if step.line is None else f"{step.name}.{step.line}"
 
 
 def parse_step_key(key: str) -> Step:

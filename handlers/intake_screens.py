@@ -110,7 +110,7 @@ async def ask(chat: WizardChat, data: dict[str, Any], step: Step, notice: str | 
     await chat.state.set_data(data)
     text = prompt_text(
         step.name,
-        step.index,
+        step.line,
         draft_of(data),
         chat.locale,
         chat.timezone,
@@ -164,8 +164,8 @@ async def return_to_field(chat: WizardChat, data: dict[str, Any], errors: list[F
     notice = describe_all(errors, chat.locale)
     for error in errors:
         step = step_for_error(error)
-        if step is not None and step.name in ITEM_KEYS and step.index is not None:
-            if step.index >= len(draft_of(data)["items"]):
+        if step is not None and step.name in ITEM_KEYS and step.line is not None:
+            if step.line >= len(draft_of(data)["items"]):
                 continue
         if step is not None:
             await ask(chat, data, step, notice)
@@ -205,7 +205,7 @@ async def use_the_buttons(chat: WizardChat, data: dict[str, Any], step: Step) ->
         await show_preview(chat, data, notice)
     elif step.name == "edit_fields":
         await show_fields(chat, data, notice)
-    elif step.name == "edit_item" and step.index is not None:
-        await show_item_fields(chat, data, step.index, notice)
+    elif step.name == "edit_item" and step.line is not None:
+        await show_item_fields(chat, data, step.line, notice)
     else:
         await ask(chat, data, step, notice)

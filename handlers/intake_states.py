@@ -60,7 +60,7 @@ class Step(NamedTuple):
     """A step of the wizard; goods steps name the goods line they are about."""
 
     name: str
-    index: int | None = None
+    line: int | None = None
 
 
 OFFLINE_STEPS = ("channel", "received_at", "urgent")
@@ -156,7 +156,7 @@ def is_answered(data: dict[str, Any], step: Step) -> bool:
     if step.name in ITEM_KEYS:
         items = draft["items"]
         return (
-            step.index is not None and step.index < len(items) and ITEM_KEYS[step.name] in items[step.index]
+            step.line is not None and step.line < len(items) and ITEM_KEYS[step.name] in items[step.line]
         )
     if step.name == "more_items":
         return bool(draft.get("items_done"))
@@ -168,9 +168,9 @@ def stored_answer(data: dict[str, Any], step: Step) -> Any:
     draft = draft_of(data)
     if step.name in ITEM_KEYS:
         items = draft["items"]
-        if step.index is None or step.index >= len(items):
+        if step.line is None or step.line >= len(items):
             return None
-        return items[step.index].get(ITEM_KEYS[step.name])
+        return items[step.line].get(ITEM_KEYS[step.name])
     return draft.get(DRAFT_KEYS.get(step.name, step.name))
 
 
@@ -200,8 +200,8 @@ def answer(data: dict[str, Any], step: Step, value: Any) -> None:
     """Records the answer of a step."""
     draft = draft_of(data)
     if step.name in ITEM_KEYS:
-        assert step.index is not None
-        draft["items"][step.index][ITEM_KEYS[step.name]] = value
+        assert step.line is not None
+        draft["items"][step.line][ITEM_KEYS[step.name]] = value
         return
     if step.name == "country" and value != draft.get("country"):
         _keep_postcode_if_valid(draft, value)
@@ -243,11 +243,11 @@ def remove_item(data: dict[str, Any], index: int) -> bool:
 def drop_empty_item(data: dict[str, Any], step: Step) -> bool:
     """Going back from a new, still empty goods line removes it; says whether it did."""
     items = draft_of(data)["items"]
-    if step.name != "item_name" or step.index is None or step.index == 0 or step.index >= len(items):
+    if step.name != "item_name" or step.line is None or step.line == 0 or step.line >= len(items):
         return False
-    if items[step.index]:
+    if items[step.line]:
         return False
-    del items[step.index]
+    del items[step.line]
     draft_of(data).pop("items_done", None)
     return True
 

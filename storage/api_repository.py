@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports import ApiOrderLink
 from storage.models import ApiIdempotencyRow
-from storage.repositories import upsert
+from storage.repositories import table_of, upsert
 
 
 def _link(row: ApiIdempotencyRow) -> ApiOrderLink:
@@ -30,7 +30,7 @@ class SqlApiOrderRepository:
 
     async def add(self, link: ApiOrderLink) -> bool:
         """Records the link; returns False, writing nothing, if the key's Idempotency-Key is taken."""
-        table: Table = ApiIdempotencyRow.__table__  # type: ignore[assignment]
+        table = table_of(ApiIdempotencyRow)
         stmt = (
             upsert(self._session, table)
             .values(

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmStateRow, utcnow
-from storage.repositories import upsert
+from storage.repositories import table_of, upsert
 from storage.uow import active_session
 
 
@@ -91,7 +91,7 @@ class SqlFsmStorage(BaseStorage):
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
         """Creates or updates the key's row, and removes it once it holds neither state nor data."""
-        table = FsmStateRow.__table__
+        table = table_of(FsmStateRow)
         flat = storage_key(key)
         async with self._session(write=True) as session:
             stmt = upsert(session, table).values(key=flat, state=None, data={}, updated_at=utcnow())

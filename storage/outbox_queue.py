@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, Update, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Update, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from application.ports import OutboxMessage
 from storage.models import OutboxRow, TeamChatRow
-from storage.repositories import SqlOutboxRepository, SqlUserRepository, upsert
+from storage.repositories import SqlOutboxRepository, SqlUserRepository, table_of, upsert
 
 PENDING = "pending"
 SENT = "sent"
@@ -180,7 +180,7 @@ class SqlTeamChats:
 
     async def seed(self, key: str, configured_chat_id: int, at: datetime) -> int:
         """Stores a configured chat; returns the id in use (a migrated id outlives an unchanged config)."""
-        table: Table = TeamChatRow.__table__  # type: ignore[assignment]
+        table = table_of(TeamChatRow)
         stmt = upsert(self._session, table).values(
             key=key, chat_id=configured_chat_id, configured_chat_id=configured_chat_id, updated_at=at
         )

@@ -58,7 +58,7 @@ def upsert(session: AsyncSession, table: Table) -> Upsert:
     raise NotImplementedError(f"no upsert for SQL dialect {dialect!r}")
 
 
-def _table(entity: type[Any]) -> Table:
+def table_of(entity: type[Any]) -> Table:
     """Returns the Core table of a mapped class."""
     table: Table = entity.__table__
     return table
@@ -180,7 +180,7 @@ def _audit_event(row: OrderAuditRow) -> AuditEvent:
     )
 
 
-def _clock_columns(clock: StageClock) -> dict[str, Any]:
+def _clock_columns(clock: StageClock | OrderClockRow) -> dict[str, Any]:
     """Lists the column values of one clock."""
     return {
         "stage": clock.stage,
@@ -325,11 +325,11 @@ class SqlOrderRepository:
         self._tracked.clear()
 
     @staticmethod
-    def _select() -> Select[tuple[OrderRow]]:
+    def _select() -> Select[OrderRow]:
         """Selects order rows with their audit lines and clocks."""
         return select(OrderRow).options(selectinload(OrderRow.audit), selectinload(OrderRow.clocks))
 
-    async def _load(self, stmt: Select[tuple[OrderRow]]) -> list[Order]:
+    async def _load(self, stmt: Select[OrderRow]) -> list[Order]:
         """Runs the select and returns tracked aggregates, one object per order in this unit of work."""
         rows = (await self._session.scalars(stmt)).all()
         orders = []
@@ -381,17 +381,17 @@ class SqlOrderRepository:
         pairs = []
         for clock in tracked.order.clocks:
             values = _clock_columns(clock)
-            clock_row = known.get(id(clock))
-            if clock_row is None:
-                clock_row = OrderClockRow(**values)
-                tracked.row.clocks.append(clock_row)
+            stored = known.get(id(clock))
+            if stored is None:
+                stored = OrderClockRow(**values)
+                tracked.row.clocks.append(stored)
                 changed = True
             else:
                 for name, value in values.items():
-                    if getattr(clock_row, name) != value:
-                        setattr(clock_row, name, value)
+                    if getattr(stored, name) != value:
+                        setattr(stored, name, value)
                         changed = True
-            pairs.append((clock, clock_row))
+            pairs.append((clock, stored))
         tracked.clock_rows = pairs
         return changed
 
@@ -409,7 +409,7 @@ class SqlStaffRepository:
 
     async def grant(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
         """Gives a user a role; returns False if they already held it."""
-        table = _table(StaffRoleRow)
+        table = table_of(StaffRoleRow)
         stmt = (
             upsert(self._session, table)
             .values(user_id=user_id, role=role.value, granted_by=by, granted_at=at)
@@ -423,7 +423,7 @@ class SqlStaffRepository:
 
     async def revoke(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
         """Takes a role away; returns False if the user did not hold it."""
-        table = _table(StaffRoleRow)
+        table = table_of(StaffRoleRow)
         stmt = (
             delete(table)
             .where(table.c.user_id == user_id, table.c.role == role.value)
@@ -467,7 +467,7 @@ class SqlUserRepository:
 
     async def _upsert(self, user_id: int, **values: Any) -> None:
         """Creates the user row or updates the given columns."""
-        table = _table(UserRow)
+        table = table_of(UserRow)
         stmt = upsert(self._session, table).values(id=user_id, first_seen=utcnow(), **values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.id], set_={name: stmt.excluded[name] for name in values}
@@ -483,7 +483,7 @@ class SqlOutboxRepository:
 
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queues a message; returns False, writing nothing, if its dedup_key was queued before."""
-        table = _table(OutboxRow)
+        table = table_of(OutboxRow)
         stmt = upsert(self._session, table).values(
             chat_id=message.chat_id,
             method=message.method,
@@ -528,9 +528,9 @@ class SqlOrderNumberAllocator:
 
     async def next_serial(self, day: date) -> int:
         """Returns the next serial of the day; a rolled-back transaction gives its serial back."""
-        table = _table(OrderNumberCounterRow)
-        stmt = upsert(self._session, table).values(day=day, last_serial=1)
-        stmt = stmt.on_conflict_do_update(
+        table = table_of(OrderNumberCounterRow)
+        insert = upsert(self._session, table).values(day=day, last_serial=1)
+        stmt = insert.on_conflict_do_update(
             index_elements=[table.c.day], set_={"last_serial": table.c.last_serial + 1}
         ).returning(table.c.last_serial)
         serial: int = (await self._session.execute(stmt)).scalar_one()
@@ -545,7 +545,7 @@ class SqlProcessedUpdates:
 
     async def mark(self, update_id: int) -> bool:
         """Records the update; returns False if it had been processed already."""
-        table = _table(ProcessedUpdateRow)
+        table = table_of(ProcessedUpdateRow)
         stmt = (
             upsert(self._session, table)
             .values(update_id=update_id, processed_at=utcnow())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports import ReviewQuestion, StoredDocument
 from storage.models import OrderDocumentRow, ReviewQuestionRow, StaffNameRow
-from storage.repositories import upsert
+from storage.repositories import table_of, upsert
 
 NAME_MAX = 200
 
@@ -71,7 +71,7 @@ class SqlReviewRepository:
 
     async def answer_question(self, question_id: int, answer: str, at: datetime) -> bool:
         """Records the answer once; False if the question was answered already."""
-        table: Table = ReviewQuestionRow.__table__
+        table = table_of(ReviewQuestionRow)
         stmt = (
             update(table)
             .where(table.c.id == question_id, table.c.answered_at.is_(None))
@@ -100,7 +100,7 @@ class SqlReviewRepository:
 
     async def remember_name(self, user_id: int, name: str, at: datetime) -> None:
         """Keeps the name a staff member acts under."""
-        table: Table = StaffNameRow.__table__
+        table = table_of(StaffNameRow)
         stmt = upsert(self._session, table).values(user_id=user_id, name=name[:NAME_MAX], updated_at=at)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.user_id],

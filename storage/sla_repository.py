@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.orders.status import Role
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
 from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, StaffNameRow, TrackingLogRow
-from storage.repositories import upsert
+from storage.repositories import table_of, upsert
 
 # Any constant shared by every instance: pg_try_advisory_xact_lock takes one bigint key.
 SWEEP_LOCK_KEY = 0x0D_5A_5E_E9
@@ -56,7 +56,7 @@ class SqlSlaRepository:
 
     async def record_alert(self, alert: NewAlert) -> int | None:
         """Records an alert; returns its id, or None (writing nothing) if it was recorded before."""
-        table = SlaAlertRow.__table__
+        table = table_of(SlaAlertRow)
         stmt = (
             upsert(self._session, table)
             .values(
@@ -131,7 +131,7 @@ class SqlSlaRepository:
 
     async def record_digest(self, slot: str, at: datetime, content: dict[str, Any]) -> bool:
         """Records the digest of a slot; False, writing nothing, if that slot's digest exists."""
-        table = TrackingLogRow.__table__
+        table = table_of(TrackingLogRow)
         stmt = (
             upsert(self._session, table)
             .values(slot=slot, at=at, content=content)
@@ -181,7 +181,7 @@ class SqlSlaRepository:
         ]
 
 
-def breach_query(now: datetime, limit: int) -> Select[Any]:
+def breach_query(now: datetime, limit: int) -> Select[*tuple[Any, ...]]:
     """Selects running, unpaused clocks past due without a breach alert (on ix_order_clocks_open_due)."""
     clock = OrderClockRow
     return (
@@ -193,7 +193,7 @@ def breach_query(now: datetime, limit: int) -> Select[Any]:
     )
 
 
-def warning_query(thresholds: Mapping[str, datetime], now: datetime, limit: int) -> Select[Any]:
+def warning_query(thresholds: Mapping[str, datetime], now: datetime, limit: int) -> Select[*tuple[Any, ...]]:
     """Selects running, unpaused clocks within their stage's warning threshold without a warning alert."""
     clock = OrderClockRow
     return _per_stage(
@@ -203,7 +203,7 @@ def warning_query(thresholds: Mapping[str, datetime], now: datetime, limit: int)
 
 def _per_stage(
     thresholds: Mapping[str, datetime], limit: int, *conditions: ColumnElement[bool]
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """Selects running clocks due within their own stage's threshold, earliest due first.
 
     One branch per stage, so each is a range on ix_order_clocks_running_stage_due (stage, due_at);
@@ -222,7 +222,7 @@ def _per_stage(
     return select(union).order_by(union.c.due_at, union.c.id).limit(limit)
 
 
-def _due_clocks() -> Select[Any]:
+def _due_clocks() -> Select[*tuple[Any, ...]]:
     """Selects clock columns with the order's number (or reference before it has one)."""
     clock = OrderClockRow
     return select(
@@ -241,7 +241,7 @@ def _alerted(kind: AlertKind) -> ColumnElement[bool]:
     return exists().where(SlaAlertRow.clock_id == OrderClockRow.id, SlaAlertRow.kind == kind.value)
 
 
-def _alerts() -> Select[Any]:
+def _alerts() -> Select[*tuple[Any, ...]]:
     """Selects alerts with their order reference and clock due time."""
     return (
         select(

@@ -9,6 +9,17 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from application.ports import (
+    ApiOrderRepository,
+    OrderNumberAllocator,
+    OrderRepository,
+    OutboxRepository,
+    ProcessedUpdates,
+    ReviewRepository,
+    SlaRepository,
+    StaffRepository,
+    UserRepository,
+)
 from domain.errors import ConcurrentModification
 from storage.api_repository import SqlApiOrderRepository
 from storage.repositories import (
@@ -50,21 +61,23 @@ class SqlUnitOfWork:
     opened) joins it: the inner block shares the transaction and leaves closing to the outer one.
     """
 
-    orders: SqlOrderRepository
-    staff: SqlStaffRepository
-    users: SqlUserRepository
-    outbox: SqlOutboxRepository
-    numbers: SqlOrderNumberAllocator
-    updates: SqlProcessedUpdates
-    sla: SqlSlaRepository
-    reviews: SqlReviewRepository
-    api: SqlApiOrderRepository
+    # Typed as the ports, so that this class is a UnitOfWork (protocol attributes are invariant).
+    orders: OrderRepository
+    staff: StaffRepository
+    users: UserRepository
+    outbox: OutboxRepository
+    numbers: OrderNumberAllocator
+    updates: ProcessedUpdates
+    sla: SlaRepository
+    reviews: ReviewRepository
+    api: ApiOrderRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
         self._depth = 0
         self._active: tuple[_OpenSession, Token[_OpenSession | None]] | None = None
+        self._orders: SqlOrderRepository | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -105,7 +118,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         """Writes the changed aggregates and commits; raises ConcurrentModification on a lost race."""
         try:
-            await self.orders.save_changes()
+            await self._order_repository().save_changes()
             await self.session.commit()
         except StaleDataError as error:
             raise ConcurrentModification("a row was changed by someone else; reload and retry") from error
@@ -113,11 +126,17 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         """Discards everything since the last commit, tracked aggregates included."""
         await self.session.rollback()
-        self.orders.forget()
+        self._order_repository().forget()
+
+    def _order_repository(self) -> SqlOrderRepository:
+        """The order repository of the open session."""
+        if self._orders is None:
+            raise RuntimeError("the unit of work is not open; use 'async with uow:'")
+        return self._orders
 
     def _bind_repositories(self, session: AsyncSession) -> None:
         """Creates the repositories on the session."""
-        self.orders = SqlOrderRepository(session)
+        self.orders = self._orders = SqlOrderRepository(session)
         self.staff = SqlStaffRepository(session)
         self.users = SqlUserRepository(session)
         self.outbox = SqlOutboxRepository(session)

@@ -247,7 +247,9 @@ def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemD
         quantity=item.quantity if quantity is None else quantity,
         weight_kg=item.weight_kg if weight is None else weight,
         declared_value=item.declared_value if value is None else value,
-        **dimensions,
+        length_cm=dimensions["length_cm"],
+        width_cm=dimensions["width_cm"],
+        height_cm=dimensions["height_cm"],
     )
 
 
@@ -268,7 +270,7 @@ def _priced_draft(draft: OrderDraft) -> tuple[OrderDraft, list[FieldError]]:
 def _channel(value: object) -> Channel | None:
     """Returns the channel, or None if the value names none."""
     try:
-        return Channel(value)
+        return Channel(str(value))
     except ValueError:
         return None
 

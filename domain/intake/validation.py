@@ -174,7 +174,7 @@ def normalize_phone(
             parsed = phonenumbers.parse(raw, None)
         except phonenumbers.NumberParseException:
             parsed = None
-        if parsed is not None:
+        if parsed is not None and parsed.country_code is not None:
             blamed = phonenumbers.region_code_for_country_code(parsed.country_code)
             digits = str(parsed.national_number)
     looks_cn_mobile = _CN_MOBILE.fullmatch(digits) is not None and len(digits) != CN_MOBILE_DIGITS

@@ -297,7 +297,7 @@ def _stage(name: str, key: str, source: str) -> Stage:
 def _member(kind: type[_Member], value: object, name: str, noun: str, source: str) -> _Member:
     """Returns the enum member a policy value names."""
     try:
-        return kind(value)
+        return kind(str(value))
     except ValueError:
         raise SlaPolicyError(
             name, f"unknown {noun} {value!r}; use one of {', '.join(kind)}", source

@@ -1,4 +1,4 @@
-"""API fixtures: the intake app on a migrated SQLite file and on a private PostgreSQL database."""
+"""API fixtures: the intake app on the fake unit of work (tests on the real databases bring their own)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import build_api_app
+from application.ports import PlatformUnitOfWork
 from domain.clock import FixedClock
-from storage.uow import SqlUnitOfWork
-from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
-
-__all__ = ["database_url", "engine", "new_uow", "pg_url", "session_factory"]
+from tests.fakes import FakeDatabase
 
 T0 = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 KEYS = {"shop-a": "key-a-0123456789", "shop-b": "key-b-9876543210"}
@@ -26,6 +24,18 @@ def bearer(name: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database."""
+    return FakeDatabase()
+
+
+@pytest.fixture
+def new_uow(database: FakeDatabase) -> Callable[[], PlatformUnitOfWork]:
+    """Makes a fresh unit of work on the fake database for each call."""
+    return database.unit_of_work
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     """The API's clock."""
     return FixedClock(T0)
@@ -33,7 +43,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 async def client(
-    new_uow: Callable[[], SqlUnitOfWork], clock: FixedClock
+    new_uow: Callable[[], PlatformUnitOfWork], clock: FixedClock
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     """An HTTP client talking to the intake API on the test database."""
     app = build_api_app(new_uow, clock, KEYS)

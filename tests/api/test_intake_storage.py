@@ -1,7 +1,8 @@
-"""place_order on the real databases: an offline order's entry clock and audit lines survive a reload."""
+"""The intake on the real databases: an offline order survives a reload; racing API retries make one order."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,6 +12,11 @@ from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDr
 from domain.orders.status import Channel, OrderStatus, Role
 from storage.uow import SqlUnitOfWork
 from tests.api.conftest import T0
+from tests.api.test_intake_api import ORDERS, Client, order_body, post, stored_orders
+from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
+
+# The storage fixtures replace the fake unit of work of tests/api/conftest.py in this module.
+__all__ = ["database_url", "engine", "new_uow", "pg_url", "session_factory"]
 
 CLERK = 4242
 
@@ -57,3 +63,15 @@ async def test_a_late_urgent_offline_order_is_stored_with_its_entry_clock_and_fl
     assert needs_second_review(order)
     # Not created through the API, so no key sees it there.
     assert link is None
+
+
+async def test_simultaneous_retries_make_one_order(
+    client: Client, new_uow: Callable[[], SqlUnitOfWork]
+) -> None:
+    answers = await asyncio.gather(
+        *(post(client, ORDERS, order_body(), **{"Idempotency-Key": "burst"}) for _ in range(4))
+    )
+
+    assert sorted(status for status, _, _ in answers) == [200, 200, 200, 201]
+    assert len({document["reference"] for _, document, _ in answers}) == 1
+    assert len(await stored_orders(new_uow)) == 1

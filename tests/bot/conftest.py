@@ -14,7 +14,7 @@ from aiogram.types import Update
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n, create_i18n
-from tests.bot.fakes import FakeDatabase
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 
 ADMIN_ID = 900

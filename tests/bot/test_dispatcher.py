@@ -11,7 +11,7 @@ from aiogram.types import Message
 from application.ports import UnitOfWork
 from domain.orders.status import Role
 from tests.bot.conftest import ADMIN_ID, CUSTOMER_ID, callback_update, message_update
-from tests.bot.fakes import FakeDatabase
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot, RecordedRequest
 
 APOLOGY_EN = "Something went wrong on our side; please try again. Nothing was changed."

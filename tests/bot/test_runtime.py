@@ -20,7 +20,7 @@ from handlers import all_commands
 from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
-from tests.bot.fakes import FakeDatabase
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 
 SECRET = "s3cret_-token"

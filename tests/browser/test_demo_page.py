@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
 
 from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
 from sandbox.server import FakeBotApi, run_fake_bot_api
@@ -404,11 +404,9 @@ def test_languages_photo_clock_and_reset(page: Page, demo_url: str) -> None:
     page.set_input_files(
         "#file-input",
         files=[
-            {
-                "name": "damaged-box.png",
-                "mimeType": "image/png",
-                "buffer": solid_png(160, 100, (200, 120, 40)),
-            }
+            FilePayload(
+                name="damaged-box.png", mimeType="image/png", buffer=solid_png(160, 100, (200, 120, 40))
+            )
         ],
     )
     photo = page.locator("#messages .message.mine img.photo")

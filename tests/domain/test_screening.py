@@ -160,8 +160,9 @@ def test_goods_list_data_file_is_well_formed() -> None:
         assert category.verdict in (Verdict.BLOCKED, Verdict.REVIEW)
         assert any(k.tokens for k in category.keywords), f"{category.id} has no English keyword"
         assert any(k.substring for k in category.keywords), f"{category.id} has no Chinese keyword"
-    assert goods.category("lithium_batteries").verdict is Verdict.REVIEW
-    assert goods.category("explosives").verdict is Verdict.BLOCKED
+    batteries, explosives = goods.category("lithium_batteries"), goods.category("explosives")
+    assert batteries is not None and batteries.verdict is Verdict.REVIEW
+    assert explosives is not None and explosives.verdict is Verdict.BLOCKED
 
 
 def test_rules_work_on_a_list_given_as_data() -> None:

@@ -32,9 +32,9 @@ POLICY = load_policy()
 CALENDAR = BusinessCalendar()
 
 
-def sh(*parts: int) -> datetime:
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """Builds a Shanghai wall-clock time."""
-    return datetime(*parts, tzinfo=SHANGHAI)
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
 def write_policy(tmp_path: Path, text: str) -> Path:

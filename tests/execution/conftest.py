@@ -1,8 +1,7 @@
-"""Execution tests: the real middlewares and routers, the review flow and a migrated SQLite and PostgreSQL."""
+"""Execution tests: the real middlewares and routers and the review flow on the fake unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -27,20 +26,21 @@ from domain.sla.policy import load_policy
 from handlers import execution, my_orders, review, tracking
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes
-from storage.uow import SqlUnitOfWork
 from tests.review.conftest import (  # noqa: F401
     ADMIN_ID,
     DESK_CHAT,
     DESK_ID,
     T0,
     TIMEZONE,
+    Uows,
     _detached,
     clock,
+    database,
     i18n,
     make_order,
+    new_uow,
     setup,
 )
-from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
 
 WAREHOUSE_ID = 301
 WAREHOUSE2_ID = 302
@@ -72,7 +72,7 @@ def execution_setup(clock: FixedClock, i18n: PoI18n, handlers: EventHandlers) ->
 
 @pytest.fixture
 def dispatcher(
-    new_uow: Callable[[], SqlUnitOfWork],  # noqa: F811
+    new_uow: Uows,  # noqa: F811
     i18n: PoI18n,  # noqa: F811
     review_setup: ReviewSetup,
     execution_setup: ExecutionSetup,
@@ -94,7 +94,7 @@ def dispatcher(
 
 
 @pytest.fixture
-async def staffed(new_uow: Callable[[], SqlUnitOfWork]) -> None:  # noqa: F811
+async def staffed(new_uow: Uows) -> None:  # noqa: F811
     """The order desk, two warehouse and two logistics staff in the database."""
     async with new_uow() as uow:
         for user_id, role in (

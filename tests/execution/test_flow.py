@@ -1,18 +1,15 @@
-"""Execution from confirmation to receipt via the dispatcher, a real database, the outbox (R-4, R-5.2)."""
+"""Execution from confirmation to receipt: the dispatcher, the fake unit of work, the outbox (R-4, R-5.2)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from aiogram import Dispatcher
 from aiogram.types import Update
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.execution import ExecutionSetup, outbound_scan, pick
 from application.ports import OutboxMessage
@@ -23,8 +20,6 @@ from domain.orders.events import OrderStatusChanged
 from domain.orders.status import OrderStatus, Role, Service
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import CarrierChoice, ExecAction, ExecStep, ReceiptAction
-from storage.models import OrderAuditRow
-from storage.uow import SqlUnitOfWork
 from tests.execution.conftest import (
     LOGISTICS2_ID,
     LOGISTICS_CHAT,
@@ -35,6 +30,7 @@ from tests.execution.conftest import (
     execution_order,
     photo_message,
 )
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import (
     CUSTOMER_ID,
@@ -42,10 +38,12 @@ from tests.review.conftest import (
     DESK_ID,
     OTHER_CUSTOMER_ID,
     Card,
+    Uows,
     alerts,
     buttons,
     card_of,
     command,
+    count_audit,
     deliver,
     load,
     outbox,
@@ -54,16 +52,14 @@ from tests.review.conftest import (
     store,
 )
 
-Uows = Callable[[], SqlUnitOfWork]
-Sessions = async_sessionmaker[AsyncSession]
 pytestmark = pytest.mark.usefixtures("staffed")
 
 
 class Walk:
     """Drives one order through the chats like the staff and the customer would."""
 
-    def __init__(self, dispatcher: Dispatcher, bot: MockedBot, uows: Uows, sessions: Sessions) -> None:
-        self.dispatcher, self.bot, self.uows, self.sessions = dispatcher, bot, uows, sessions
+    def __init__(self, dispatcher: Dispatcher, bot: MockedBot, uows: Uows, database: FakeDatabase) -> None:
+        self.dispatcher, self.bot, self.uows, self.database = dispatcher, bot, uows, database
         self.ids = itertools.count(1)
         self.order_id = ""
 
@@ -75,7 +71,7 @@ class Walk:
         """The latest card queued for a team chat about the order."""
         messages = [
             m
-            for m in await outbox(self.sessions, chat_id)
+            for m in await outbox(self.database, chat_id)
             if m.order_id == self.order_id and m.method == "sendMessage"
         ]
         return messages[-1], card_of(messages[-1], message_id=500 + len(messages))
@@ -94,7 +90,7 @@ class Walk:
 
     async def to_customer(self) -> list[OutboxMessage]:
         """Everything queued for the customer about the order."""
-        return [m for m in await outbox(self.sessions, CUSTOMER_ID) if m.order_id == self.order_id]
+        return [m for m in await outbox(self.database, CUSTOMER_ID) if m.order_id == self.order_id]
 
     async def status(self) -> OrderStatus:
         """The order's status in the database."""
@@ -111,21 +107,14 @@ class Walk:
 
 
 @pytest.fixture
-def walk(dispatcher: Dispatcher, mocked_bot: MockedBot, new_uow: Uows, session_factory: Sessions) -> Walk:
+def walk(dispatcher: Dispatcher, mocked_bot: MockedBot, new_uow: Uows, database: FakeDatabase) -> Walk:
     """A walk on the test database."""
-    return Walk(dispatcher, mocked_bot, new_uow, session_factory)
+    return Walk(dispatcher, mocked_bot, new_uow, database)
 
 
 def last_reply(bot: MockedBot) -> str:
     """The text of the bot's latest direct message."""
     return sent_texts(bot)[-1]
-
-
-async def count_audit(sessions: Sessions, order_id: str, action: str) -> int:
-    """How many audit lines of an action the order has."""
-    async with sessions() as session:
-        stmt = select(func.count()).where(OrderAuditRow.order_id == order_id, OrderAuditRow.action == action)
-        return int(await session.scalar(stmt) or 0)
 
 
 async def test_air_freight_order_walks_from_confirmation_to_receipt(
@@ -163,7 +152,7 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     order = await load(new_uow, walk.order_id)
     assert order.status is OrderStatus.OUTBOUND
     assert order.shipment.outbound_operator == "User302" and order.shipment.outbound_at == clock.now()
-    to_logistics = [m for m in await outbox(walk.sessions, LOGISTICS_CHAT) if m.order_id == walk.order_id]
+    to_logistics = [m for m in await outbox(walk.database, LOGISTICS_CHAT) if m.order_id == walk.order_id]
     assert [m.method for m in to_logistics] == ["sendDocument", "sendMessage"]
     await deliver(mocked_bot, to_logistics, new_uow)
     [note] = mocked_bot.requests_for("sendDocument")
@@ -204,7 +193,7 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
         walk.feed(press(next(walk.ids), depart, user_id=LOGISTICS2_ID, card=card)),
     )
     assert await walk.status() is OrderStatus.IN_TRANSIT
-    assert await count_audit(walk.sessions, walk.order_id, "depart") == 1
+    assert count_audit(walk.database, walk.order_id, "depart") == 1
     handled = [
         text for text in alerts(mocked_bot) + sent_texts(mocked_bot) if text.startswith("Already handled by")
     ]
@@ -267,7 +256,7 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert "已完成" in (await walk.to_customer())[-1].params["text"]
     await walk.feed(press(next(walk.ids), receipt, user_id=CUSTOMER_ID, card=customer_message))
     assert alerts(mocked_bot)[-1] == "Receipt is already confirmed. Thank you!"
-    assert await count_audit(walk.sessions, walk.order_id, "confirm_receipt") == 1
+    assert count_audit(walk.database, walk.order_id, "confirm_receipt") == 1
 
 
 async def test_overseas_warehouse_order_skips_booking_transit_and_customs(
@@ -309,7 +298,7 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     walk: Walk,
     mocked_bot: MockedBot,
     new_uow: Uows,
-    session_factory: Sessions,
+    database: FakeDatabase,
     execution_setup: ExecutionSetup,
 ) -> None:
     await walk.confirm(Service.AIR_FREIGHT)
@@ -334,14 +323,14 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     assert order.status is OrderStatus.EXCEPTION and order.exception_type == "customs_hold"
     assert order.resume_status is OrderStatus.ARRIVED
     assert "海关正在查验" in (await walk.to_customer())[-1].params["text"]
-    [notice] = [m for m in await outbox(session_factory, DESK_CHAT) if m.dedup_key.startswith("hold:")]
+    [notice] = [m for m in await outbox(database, DESK_CHAT) if (m.dedup_key or "").startswith("hold:")]
     assert "phytosanitary" in notice.params["text"]
     await walk.press(ExecStep.CLEAR, LOGISTICS_ID, LOGISTICS_CHAT)
     assert alerts(mocked_bot)[-1].startswith("Already handled by User401 at ")
 
 
 async def test_customer_update_lands_in_the_outbox_only_with_the_committed_change(
-    walk: Walk, new_uow: Uows, session_factory: Sessions, execution_setup: ExecutionSetup
+    walk: Walk, new_uow: Uows, database: FakeDatabase, execution_setup: ExecutionSetup
 ) -> None:
     await walk.confirm(Service.AIR_FREIGHT)
     warehouse = Actor(WAREHOUSE_ID, frozenset({Role.WAREHOUSE}))
@@ -362,4 +351,4 @@ async def test_customer_update_lands_in_the_outbox_only_with_the_committed_chang
 
     assert await walk.status() is OrderStatus.PICKED
     assert len(await walk.to_customer()) == before + 1
-    assert not [m for m in await outbox(session_factory, LOGISTICS_CHAT) if m.order_id == walk.order_id]
+    assert not [m for m in await outbox(database, LOGISTICS_CHAT) if m.order_id == walk.order_id]

@@ -33,9 +33,9 @@ from storage.outbox_queue import SqlTeamChats
 from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import make_order
-from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
+from tests.storage.conftest import engine, new_uow, pg_url, session_factory
 
-__all__ = ["database_url", "engine", "new_uow", "pg_url", "session_factory"]
+__all__ = ["engine", "new_uow", "pg_url", "session_factory"]
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 CUSTOMER, DESK, HEAD, WAREHOUSE, LOGISTICS, ADMIN = 100, 201, 202, 203, 204, 900
@@ -53,7 +53,7 @@ PREFIXES = ("rv", "co", "fix", "ex", "exc", "rcpt", "sa", "wz", "lang", "zz")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """SQLite and PostgreSQL, like the storage tests."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz')}/orderdesk.sqlite3"
@@ -67,13 +67,13 @@ async def world(
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[Dispatcher, list[str]]:
     """The production dispatcher with staff, team chats and one order waiting for review."""
-    for key, value in {
+    for name, setting in {
         "ORDER_DESK_CHAT_ID": DESK_CHAT,
         "WAREHOUSE_CHAT_ID": WAREHOUSE_CHAT,
         "LOGISTICS_CHAT_ID": LOGISTICS_CHAT,
         "ADMIN_IDS": ADMIN,
     }.items():
-        monkeypatch.setenv(key, str(value))
+        monkeypatch.setenv(name, str(setting))
     settings_ = load_settings(env_file=None)
     clock = FixedClock(NOW)
     i18n = create_i18n("en")

@@ -1,4 +1,4 @@
-"""Fixtures for the order wizard: the production dispatcher on a real database (SQLite and PostgreSQL)."""
+"""Fixtures for the order wizard: the production dispatcher on the fake unit of work or a real database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
+from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +21,7 @@ from domain.orders.model import Order
 from domain.orders.status import Role
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot, RecordedRequest
 from tests.storage.conftest import database_url, engine, pg_url, session_factory
 
@@ -55,6 +57,12 @@ def wizard_dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: 
     dispatcher["clock"] = clock
     dispatcher["timezone"] = TIMEZONE
     return dispatcher
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database."""
+    return FakeDatabase()
 
 
 @dataclass
@@ -166,9 +174,17 @@ ChatFactory = Callable[..., Chat]
 
 
 @pytest.fixture
-def dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Dispatcher:
-    """The production dispatcher on the test database."""
-    return wizard_dispatcher(session_factory, clock)
+def dispatcher(database: FakeDatabase, clock: FixedClock) -> Dispatcher:
+    """The production dispatcher on the fake database, the wizard's state in memory."""
+    dispatcher = build_dispatcher(
+        uow_factory=database.unit_of_work,
+        i18n=create_i18n("en"),
+        admin_ids=[ADMIN_ID],
+        storage=MemoryStorage(),
+    )
+    dispatcher["clock"] = clock
+    dispatcher["timezone"] = TIMEZONE
+    return dispatcher
 
 
 @pytest.fixture
@@ -181,20 +197,20 @@ def chat(dispatcher: Dispatcher, mocked_bot: MockedBot, update_ids: Iterator[int
     return open_chat
 
 
-async def grant(session_factory: async_sessionmaker[AsyncSession], user_id: int, role: Role) -> None:
+async def grant(database: FakeDatabase, user_id: int, role: Role) -> None:
     """Gives a staff member a role."""
-    async with SqlUnitOfWork(session_factory) as uow:
+    async with database.unit_of_work() as uow:
         await uow.staff.grant(user_id, role, by=None, at=NOW)
         await uow.commit()
 
 
-async def orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
+async def orders_of(database: FakeDatabase, user_id: int) -> list[Order]:
     """The customer's stored orders."""
-    async with SqlUnitOfWork(session_factory) as uow:
+    async with database.unit_of_work() as uow:
         return await uow.orders.list_for_customer(user_id)
 
 
-async def find_order(session_factory: async_sessionmaker[AsyncSession], reference: str) -> Order | None:
+async def find_order(database: FakeDatabase, reference: str) -> Order | None:
     """Loads one stored order."""
-    async with SqlUnitOfWork(session_factory) as uow:
+    async with database.unit_of_work() as uow:
         return await uow.orders.find(reference)

@@ -18,15 +18,29 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import UnitOfWork
+from domain.clock import FixedClock
 from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.model import Order
 from handlers.intake_confirm import SUBMITTED_KEY, claim_preview
 from handlers.intake_states import PREVIEW_KEY, OrderWizard
-from tests.intake.conftest import BOT_ID, ChatFactory, orders_of
+from storage.uow import SqlUnitOfWork
+from tests.intake.conftest import BOT_ID, ChatFactory, wizard_dispatcher
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 from tests.mocked_bot import MockedBot
 
 ALREADY_SUBMITTED = "This order was already submitted"
+
+
+@pytest.fixture
+def dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Dispatcher:
+    """The production dispatcher on a real database: settling a double tap is the database's job."""
+    return wizard_dispatcher(session_factory, clock)
+
+
+async def orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
+    """The customer's stored orders."""
+    async with SqlUnitOfWork(session_factory) as uow:
+        return await uow.orders.list_for_customer(user_id)
 
 
 class Meeting:

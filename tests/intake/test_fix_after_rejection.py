@@ -16,7 +16,6 @@ import pytest
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.intake import resubmit_order
 from application.ports import OutboxMessage
@@ -32,8 +31,7 @@ from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
 from presentation.notifications import build_review_setup
-from storage.fsm import SqlFsmStorage
-from storage.uow import SqlUnitOfWork
+from tests.fakes import FakeDatabase
 from tests.intake.conftest import BOT_ID, NOW, TIMEZONE, Chat, ChatFactory, find_order, grant, orders_of
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 from tests.mocked_bot import MockedBot
@@ -64,9 +62,9 @@ def dispatcher(dispatcher: Dispatcher, clock: FixedClock) -> Dispatcher:
 
 
 @pytest.fixture
-async def desk(session_factory: async_sessionmaker[AsyncSession]) -> int:
+async def desk(database: FakeDatabase) -> int:
     """An order-desk clerk in the database."""
-    await grant(session_factory, DESK_ID, Role.ORDER_DESK)
+    await grant(database, DESK_ID, Role.ORDER_DESK)
     return DESK_ID
 
 
@@ -147,24 +145,24 @@ async def reject(
     dispatcher: Dispatcher,
     bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     reference: str,
     reason: ReviewStep,
 ) -> tuple[Order, str]:
     """The clerk rejects the order's review card for a reason; returns the order and the Fix button's data."""
-    order = await find_order(session_factory, reference)
+    order = await find_order(database, reference)
     assert order is not None
-    [card] = desk_cards(await outbox(session_factory), order)
+    [card] = desk_cards(await outbox(database), order)
     text = re.sub(r"<[^>]+>", "", card.params["text"])
     await press_as_desk(
         dispatcher, bot, update_ids, ReviewAction(order_id=order.id, action=reason).pack(), text
     )
-    rejected = await find_order(session_factory, reference)
+    rejected = await find_order(database, reference)
     assert rejected is not None
     assert rejected.status is OrderStatus.REJECTED
     [rejection] = [
         message
-        for message in await outbox(session_factory, order.customer.telegram_user_id)
+        for message in await outbox(database, order.customer.telegram_user_id)
         if (message.dedup_key or "").startswith("rejection:")
     ]
     [fix] = [data for data in buttons(rejection) if data.startswith("fix:")]
@@ -176,13 +174,13 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     desk: int,
 ) -> None:
     ann = chat()
     reference = await place_in_chat(ann)
     order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.CANNOT_SERVE
+        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
     )
     assert OrderFix.unpack(fix).field == "service"
 
@@ -212,7 +210,7 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
 
     assert f"Your order <b>{reference}</b> was corrected" in ann.text
     assert f"Amount: {new_price:.2f} CNY." in ann.text
-    [stored] = await orders_of(session_factory, ann.user_id)
+    [stored] = await orders_of(database, ann.user_id)
     assert (stored.id, stored.reference) == (order.id, reference)
     assert stored.status is OrderStatus.PENDING_REVIEW
     assert stored.service is Service.SEA_FREIGHT
@@ -236,7 +234,7 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
     assert "service: air_freight → sea_freight" in resubmit.note
     assert f"amount: {order.amount:.2f} CNY → {new_price:.2f} CNY" in resubmit.note
     assert "name:" not in resubmit.note
-    cards = desk_cards(await outbox(session_factory), stored)
+    cards = desk_cards(await outbox(database), stored)
     assert len(cards) == 2
     assert cards[0].dedup_key != cards[1].dedup_key
     assert reference in cards[1].params["text"]
@@ -249,13 +247,13 @@ async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     desk: int,
 ) -> None:
     ann = chat()
     reference = await place_in_chat(ann)
     order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.INCONSISTENT
+        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.INCONSISTENT
     )
 
     await ann.press_data(fix)
@@ -269,7 +267,7 @@ async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
     assert "Name: Ann Smythe" in ann.text
     await ann.press("Confirm order")
 
-    stored = await find_order(session_factory, reference)
+    stored = await find_order(database, reference)
     assert stored is not None
     assert stored.id == order.id
     assert stored.status is OrderStatus.PENDING_REVIEW
@@ -284,13 +282,13 @@ async def test_a_stranger_pressing_fix_changes_nothing(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     desk: int,
 ) -> None:
     ann = chat()
     reference = await place_in_chat(ann)
     order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.CANNOT_SERVE
+        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
     )
     stranger = chat(user_id=STRANGER_ID, first_name="Eve", seen=len(mocked_bot.requests))
 
@@ -302,8 +300,8 @@ async def test_a_stranger_pressing_fix_changes_nothing(
         assert [request.name for request in answered] == ["answerCallbackQuery"]
         assert answered[0].params["text"] == "This is not your order."
     key = StorageKey(bot_id=BOT_ID, chat_id=STRANGER_ID, user_id=STRANGER_ID)
-    assert await SqlFsmStorage(session_factory).get_state(key) is None
-    after = await find_order(session_factory, reference)
+    assert await dispatcher.storage.get_state(key) is None
+    after = await find_order(database, reference)
     assert after is not None
     assert (after.status, after.version, len(after.audit)) == (
         OrderStatus.REJECTED,
@@ -317,15 +315,13 @@ async def test_the_customer_only_may_resubmit(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     clock: FixedClock,
     desk: int,
 ) -> None:
     ann = chat()
     reference = await place_in_chat(ann)
-    order, _ = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.NOT_PAID
-    )
+    order, _ = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
     draft = OrderDraft(
         customer=CustomerDraft(name="Eve", phone="+4915123456789", telegram_user_id=STRANGER_ID),
         address=AddressDraft(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
@@ -335,9 +331,9 @@ async def test_the_customer_only_may_resubmit(
     )
 
     with pytest.raises(NotPermitted):
-        await resubmit_order(SqlUnitOfWork(session_factory), order.id, draft, clock, actor_id=STRANGER_ID)
+        await resubmit_order(database.unit_of_work(), order.id, draft, clock, actor_id=STRANGER_ID)
 
-    after = await find_order(session_factory, reference)
+    after = await find_order(database, reference)
     assert after is not None
     assert (after.status, after.customer.name, after.version) == (
         OrderStatus.REJECTED,
@@ -351,17 +347,17 @@ async def test_fix_on_an_order_that_moved_on_is_refused_politely(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     desk: int,
 ) -> None:
     ann = chat()
     reference = await place_in_chat(ann)
     order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.CANNOT_SERVE
+        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
     )
     [rejection] = [
         message
-        for message in await outbox(session_factory, ann.user_id)
+        for message in await outbox(database, ann.user_id)
         if (message.dedup_key or "").startswith("rejection:")
     ]
     [cancel] = [data for data in buttons(rejection) if data.startswith("co:")]
@@ -379,12 +375,12 @@ async def test_fix_on_an_order_that_moved_on_is_refused_politely(
     replies = await ann.press_data(fix)
     assert [request.name for request in replies] == ["answerCallbackQuery"]
     assert replies[0].params["text"] == ann.text
-    stored = await find_order(session_factory, reference)
+    stored = await find_order(database, reference)
     assert stored is not None
     assert stored.status is OrderStatus.CANCELLED
     assert stored.service is Service.AIR_FREIGHT
     assert "resubmit" not in [event.action for event in stored.audit]
-    assert len(desk_cards(await outbox(session_factory), order)) == 1
+    assert len(desk_cards(await outbox(database), order)) == 1
 
 
 async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
@@ -392,20 +388,18 @@ async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     desk: int,
 ) -> None:
     ann = chat()
     reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.NOT_PAID
-    )
+    order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
     await ann.press_data(fix)
 
     await ann.press("Cancel order")
 
     assert f"Order {reference} stays rejected" in ann.text
-    stored = await find_order(session_factory, reference)
+    stored = await find_order(database, reference)
     assert stored is not None
     assert (stored.status, stored.version) == (OrderStatus.REJECTED, order.version)
 
@@ -415,14 +409,12 @@ async def test_a_chinese_customer_fixes_the_payment_in_chinese(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     desk: int,
 ) -> None:
     li = chat(user_id=101, language_code="zh-hans", first_name="李")
     reference = await place_in_chat(li)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, session_factory, reference, ReviewStep.NOT_PAID
-    )
+    order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
     assert OrderFix.unpack(fix).field == "payment"
 
     replies = await li.press_data(fix)
@@ -436,7 +428,7 @@ async def test_a_chinese_customer_fixes_the_payment_in_chinese(
     await press_act(li, "confirm")
 
     assert f"您的订单 <b>{reference}</b> 已修改" in li.text
-    stored = await find_order(session_factory, reference)
+    stored = await find_order(database, reference)
     assert stored is not None
     assert (stored.id, stored.status, stored.payment_method) == (
         order.id,

@@ -1,16 +1,32 @@
-"""The SQL FSM storage joins the update's unit of work instead of waiting for SQLite's write lock."""
+"""The SQL FSM storage joins the update's unit of work instead of waiting for SQLite's write lock.
+
+These run on the real databases, as does the wizard's resumption after a restart, which needs the
+conversation state stored in the database.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
+import pytest
+from aiogram import Dispatcher
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.clock import FixedClock
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork, active_session
+from tests.intake.conftest import BOT_ID, Chat, ChatFactory, wizard_dispatcher
+from tests.mocked_bot import MockedBot
 
 ANN = StorageKey(bot_id=1, chat_id=10, user_id=10)
+
+
+@pytest.fixture
+def dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Dispatcher:
+    """The production dispatcher with SQL units of work and the SQL FSM storage."""
+    return wizard_dispatcher(session_factory, clock)
 
 
 async def test_state_written_after_the_unit_of_work_wrote_is_committed_with_it(
@@ -64,3 +80,31 @@ async def test_a_task_started_inside_loses_the_session_when_the_unit_of_work_clo
 
     assert seen[1] is None
     assert active_session() is None
+
+
+async def test_the_wizard_resumes_after_a_restart(
+    chat: ChatFactory,
+    mocked_bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    update_ids: Iterator[int],
+    clock: FixedClock,
+) -> None:
+    ann = chat()
+    await ann.send("/neworder")
+    await ann.send("Ann Smith")
+    await ann.press("Germany")
+    await ann.send("+49 1512 3456789")
+    germany_skip = ann.button_data("Skip")
+
+    # A new process: new dispatcher, new storage objects, the same database.
+    restarted = Chat(wizard_dispatcher(session_factory, clock), mocked_bot, update_ids)
+    restarted.seen = len(mocked_bot.requests)
+    await restarted.press_data(germany_skip)
+    assert "City in Germany" in restarted.text
+    await restarted.send("Berlin")
+    assert "Street address" in restarted.text
+
+    state = await SqlFsmStorage(session_factory).get_state(
+        StorageKey(bot_id=BOT_ID, chat_id=100, user_id=100)
+    )
+    assert state == "OrderWizard:street"

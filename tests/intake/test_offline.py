@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.intake.drafts import LATE_ENTRY_ACTION
 from domain.orders.status import Channel, OrderStatus, Role
+from tests.fakes import FakeDatabase
 from tests.intake.conftest import Chat, ChatFactory, find_order, grant
 from tests.intake.test_wizard import reference_in
 
@@ -42,12 +42,12 @@ async def answer_offline_order(desk: Chat, *, received: str, urgent: bool) -> No
 )
 async def test_an_offline_order_is_entered_and_late_entry_is_recorded(
     chat: ChatFactory,
-    session_factory: async_sessionmaker[AsyncSession],
+    database: FakeDatabase,
     received: str,
     urgent: bool,
     late_minutes: int | None,
 ) -> None:
-    await grant(session_factory, DESK_ID, Role.ORDER_DESK)
+    await grant(database, DESK_ID, Role.ORDER_DESK)
     desk = chat(user_id=DESK_ID, first_name="Desk")
     await answer_offline_order(desk, received=received, urgent=urgent)
 
@@ -62,7 +62,7 @@ async def test_an_offline_order_is_entered_and_late_entry_is_recorded(
     await desk.press("Submit order")
 
     assert "is entered and waits for review" in desk.text
-    order = await find_order(session_factory, reference_in(desk.text))
+    order = await find_order(database, reference_in(desk.text))
     assert order is not None
     assert (order.channel, order.entered_by, order.urgent, order.status) == (
         Channel.HOTLINE,
@@ -82,9 +82,9 @@ async def test_an_offline_order_is_entered_and_late_entry_is_recorded(
 
 
 async def test_the_time_received_must_be_a_time_and_not_in_the_future(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+    chat: ChatFactory, database: FakeDatabase
 ) -> None:
-    await grant(session_factory, DESK_ID, Role.ORDER_DESK_HEAD)
+    await grant(database, DESK_ID, Role.ORDER_DESK_HEAD)
     desk = chat(user_id=DESK_ID)
     await desk.send("/offline")
     await desk.press("Service point")
@@ -108,9 +108,9 @@ async def test_a_customer_cannot_enter_offline_orders(chat: ChatFactory) -> None
 
 
 async def test_a_warehouse_worker_cannot_enter_offline_orders(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+    chat: ChatFactory, database: FakeDatabase
 ) -> None:
-    await grant(session_factory, 301, Role.WAREHOUSE)
+    await grant(database, 301, Role.WAREHOUSE)
     worker = chat(user_id=301)
 
     await worker.send("/offline")

@@ -77,7 +77,6 @@ def data_at(step: str) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("step", sorted(TEXT_STEPS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=texts)

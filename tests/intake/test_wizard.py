@@ -1,17 +1,13 @@
-"""The customer's order wizard end to end through the production dispatcher and a real database (R-1.2)."""
+"""The customer's order wizard end to end: the production dispatcher on the fake unit of work (R-1.2)."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
-from aiogram.fsm.storage.base import StorageKey
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from domain.orders.status import Channel, OrderStatus, Service
-from storage.fsm import SqlFsmStorage
-from tests.intake.conftest import BOT_ID, Chat, ChatFactory, find_order, orders_of, wizard_dispatcher
-from tests.mocked_bot import MockedBot
+from tests.fakes import FakeDatabase
+from tests.intake.conftest import Chat, ChatFactory, find_order, orders_of
 
 
 async def answer_up_to_preview(
@@ -44,9 +40,7 @@ def reference_in(text: str) -> str:
     return match.group(0)
 
 
-async def test_a_full_order_in_english(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_a_full_order_in_english(chat: ChatFactory, database: FakeDatabase) -> None:
     ann = chat()
 
     await answer_up_to_preview(ann)
@@ -71,7 +65,7 @@ async def test_a_full_order_in_english(
     assert "is placed" in ann.text
     assert "Amount to pay: 85.00 CNY by Alipay (not paid yet)" in ann.text
     assert f"/track {reference}" in ann.text
-    order = await find_order(session_factory, reference)
+    order = await find_order(database, reference)
     assert order is not None
     assert order.status is OrderStatus.PENDING_REVIEW
     assert order.channel is Channel.TELEGRAM
@@ -228,7 +222,7 @@ async def test_an_old_button_is_refused(chat: ChatFactory) -> None:
 
 
 async def test_edit_from_the_preview_changes_one_field_and_returns_to_the_preview(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+    chat: ChatFactory, database: FakeDatabase
 ) -> None:
     ann = chat()
     await answer_up_to_preview(ann)
@@ -258,7 +252,7 @@ async def test_edit_from_the_preview_changes_one_field_and_returns_to_the_previe
     assert "Please check the order" in ann.text
 
     await ann.press("Confirm order")
-    order = await find_order(session_factory, reference_in(ann.text))
+    order = await find_order(database, reference_in(ann.text))
     assert order is not None
     assert (order.service, order.items[0].quantity, order.address.country, order.address.postcode) == (
         Service.SEA_FREIGHT,
@@ -304,9 +298,7 @@ async def test_another_goods_line_can_be_added_and_removed(chat: ChatFactory) ->
     assert "Power bank" not in ann.text
 
 
-async def test_cancel_throws_the_answers_away(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_cancel_throws_the_answers_away(chat: ChatFactory, database: FakeDatabase) -> None:
     ann = chat()
     await answer_up_to_preview(ann)
 
@@ -314,37 +306,9 @@ async def test_cancel_throws_the_answers_away(
 
     assert "The order was cancelled; nothing was saved." in ann.text
     assert ann.last_message().decoded("reply_markup")["keyboard"][0][0]["text"] == "New order"
-    assert await orders_of(session_factory, ann.user_id) == []
+    assert await orders_of(database, ann.user_id) == []
     # The wizard is over: a text is not taken as an answer any more.
     assert await ann.send("Ann Smith") == []
-
-
-async def test_the_wizard_resumes_after_a_restart(
-    chat: ChatFactory,
-    mocked_bot: MockedBot,
-    session_factory: async_sessionmaker[AsyncSession],
-    update_ids: object,
-    clock: object,
-) -> None:
-    ann = chat()
-    await ann.send("/neworder")
-    await ann.send("Ann Smith")
-    await ann.press("Germany")
-    await ann.send("+49 1512 3456789")
-    germany_skip = ann.button_data("Skip")
-
-    # A new process: new dispatcher, new storage objects, the same database.
-    restarted = Chat(wizard_dispatcher(session_factory, clock), mocked_bot, update_ids)  # type: ignore[arg-type]
-    restarted.seen = len(mocked_bot.requests)
-    await restarted.press_data(germany_skip)
-    assert "City in Germany" in restarted.text
-    await restarted.send("Berlin")
-    assert "Street address" in restarted.text
-
-    state = await SqlFsmStorage(session_factory).get_state(
-        StorageKey(bot_id=BOT_ID, chat_id=100, user_id=100)
-    )
-    assert state == "OrderWizard:street"
 
 
 async def test_a_new_order_button_in_the_main_menu_starts_the_wizard(chat: ChatFactory) -> None:

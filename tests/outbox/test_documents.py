@@ -67,6 +67,7 @@ async def test_a_send_document_row_uploads_the_stored_bytes_and_a_missing_one_fa
     assert (upload.filename, upload.data) == ("20260315001.pdf", b"%PDF-1.4 demo")
     async with session_factory() as session:
         states = dict((await session.execute(select(OutboxRow.id, OutboxRow.state))).all())
+    assert present.id is not None and missing.id is not None
     assert (states[present.id], states[missing.id]) == ("sent", "failed")
 
 
@@ -96,5 +97,6 @@ async def test_an_accepted_send_whose_answer_cannot_be_read_is_not_sent_again(
     assert texts == ["SLA breach", "next card"]
     async with session_factory() as session:
         rows = {row.id: row for row in (await session.scalars(select(OutboxRow))).all()}
+    assert alert.id is not None and following.id is not None
     assert (rows[alert.id].state, rows[alert.id].telegram_message_id) == ("sent", 41)
     assert rows[following.id].state == "sent"

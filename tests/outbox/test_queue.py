@@ -90,7 +90,8 @@ async def test_outcomes_are_recorded_once_and_release_the_chat(
     assert stored[first].sent_at == T0 + timedelta(seconds=1) and stored[first].last_error is None
     assert (stored[third].state, stored[third].attempts) == ("pending", 1)
     assert stored[third].next_attempt_at == T0 + timedelta(seconds=30)
-    assert stored[third].last_error is not None and "Too Many Requests" in stored[third].last_error
+    error = stored[third].last_error
+    assert error is not None and "Too Many Requests" in error
     claimed = await queue.claim_due(T0 + timedelta(seconds=2), 10, T0 + LEASE)
     assert [item.id for item in claimed] == [second]
     assert [item.id for item in await queue.claim_due(T0 + timedelta(seconds=30), 10, T0 + LEASE)] == [third]

@@ -146,6 +146,7 @@ async def test_500_messages_arrive_once_in_order_within_limits_while_30_percent_
         # Nothing goes to a chat before the retry_after of its last 429 has passed.
         for refusal, following in itertools.pairwise(requests):
             if refusal.answer.error_code == 429:
+                assert refusal.answer.parameters is not None
                 assert following.at - refusal.at >= timedelta(
                     seconds=refusal.answer.parameters["retry_after"]
                 )
@@ -237,7 +238,8 @@ async def test_network_errors_are_retried_with_a_growing_backoff_then_given_up(
     for gap, backoff in zip(gaps, (2, 4, 8), strict=True):
         assert timedelta(seconds=backoff / 2) <= gap <= timedelta(seconds=backoff, microseconds=1)
     assert (rows[lost].state, rows[lost].attempts) == ("failed", 5)
-    assert rows[lost].last_error is not None and "gave up after 5 attempts" in rows[lost].last_error
+    error = rows[lost].last_error
+    assert error is not None and "gave up after 5 attempts" in error
 
 
 async def test_a_sender_that_dies_mid_round_is_resumed_by_a_new_one_with_at_most_one_duplicate(

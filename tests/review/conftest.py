@@ -1,4 +1,4 @@
-"""Review tests: the real middlewares and routers on a migrated SQLite and PostgreSQL database."""
+"""Review tests: the real middlewares and routers on the fake unit of work (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ import pytest
 from aiogram import Dispatcher, Router
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from application.ports import OutboxMessage
+from application.ports import OutboxMessage, UnitOfWork
 from application.review import ReviewSetup
 from bot.i18n import LanguageMiddleware, PoI18n, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
@@ -31,10 +29,8 @@ from domain.review import ReviewPolicy
 from handlers import orders, review, staff
 from presentation.notifications import build_review_setup
 from scheduler.outbox_sender import build_method
-from storage.models import OutboxRow
-from storage.uow import SqlUnitOfWork
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
-from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
 
 ADMIN_ID = 900
 DESK_ID = 701
@@ -50,6 +46,19 @@ T0 = datetime(2026, 3, 15, 1, 30, tzinfo=UTC)
 TIMEZONE = "Asia/Shanghai"
 POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY", rates={"EUR": Decimal("7.8")})
 NAMES = {DESK_ID: "Dora Desk", DESK2_ID: "Dan Desk", HEAD_ID: "Hana Head", HEAD2_ID: "Hugo Head"}
+Uows = Callable[[], UnitOfWork]
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database."""
+    return FakeDatabase()
+
+
+@pytest.fixture
+def new_uow(database: FakeDatabase) -> Uows:
+    """Makes a fresh unit of work on the fake database for each call."""
+    return database.unit_of_work
 
 
 @pytest.fixture
@@ -83,7 +92,7 @@ def _detached(router: Router) -> Router:
 
 @pytest.fixture
 def dispatcher(
-    new_uow: Callable[[], SqlUnitOfWork],  # noqa: F811
+    new_uow: Uows,
     i18n: PoI18n,
     setup: ReviewSetup,
 ) -> Dispatcher:
@@ -98,7 +107,7 @@ def dispatcher(
 
 
 @pytest.fixture
-async def staffed(new_uow: Callable[[], SqlUnitOfWork]) -> None:  # noqa: F811
+async def staffed(new_uow: Uows) -> None:
     """Desk clerks, heads and a warehouse user in the database."""
     async with new_uow() as uow:
         for user_id, role in (
@@ -146,7 +155,7 @@ def make_order(
     return order
 
 
-async def store(uows: Callable[[], SqlUnitOfWork], order: Order) -> Order:
+async def store(uows: Uows, order: Order) -> Order:
     """Saves a new order."""
     async with uows() as uow:
         await uow.orders.add(order)
@@ -154,32 +163,23 @@ async def store(uows: Callable[[], SqlUnitOfWork], order: Order) -> Order:
     return order
 
 
-async def load(uows: Callable[[], SqlUnitOfWork], order_id: str) -> Order:
+async def load(uows: Uows, order_id: str) -> Order:
     """Reads an order back."""
     async with uows() as uow:
         return await uow.orders.get(order_id)
 
 
-async def outbox(
-    sessions: async_sessionmaker[AsyncSession], chat_id: int | None = None
-) -> list[OutboxMessage]:
-    """Every queued outbox message (of one chat), oldest first."""
-    async with sessions() as session:
-        stmt = select(OutboxRow).order_by(OutboxRow.id)
-        if chat_id is not None:
-            stmt = stmt.where(OutboxRow.chat_id == chat_id)
-        rows = (await session.scalars(stmt)).all()
-    return [
-        OutboxMessage(
-            row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key, row.id
-        )
-        for row in rows
-    ]
+async def outbox(database: FakeDatabase, chat_id: int | None = None) -> list[OutboxMessage]:
+    """Every committed outbox message (of one chat), oldest first."""
+    return database.outbox_of(chat_id)
 
 
-async def deliver(
-    bot: MockedBot, messages: Iterable[OutboxMessage], uows: Callable[[], SqlUnitOfWork]
-) -> None:
+def count_audit(database: FakeDatabase, order_id: str, action: str) -> int:
+    """How many audit lines of an action the stored order has."""
+    return sum(line.action == action for line in database.state.orders[order_id].audit)
+
+
+async def deliver(bot: MockedBot, messages: Iterable[OutboxMessage], uows: Uows) -> None:
     """Sends outbox messages as the sender does, uploading stored documents, so the spec check sees them."""
     for message in messages:
         document = None

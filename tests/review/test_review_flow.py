@@ -1,25 +1,21 @@
-"""The review flow through the fake Bot API and a real database (R-3.1, R-3.2, R-3.3, R-P)."""
+"""The review flow through the fake Bot API and the fake unit of work (R-3.1, R-3.2, R-3.3, R-P)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiogram import Dispatcher
 from aiogram.types import Update
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.review import ReviewSetup
-from application.services import Actor, perform_action
+from application.services import Actor, EventHandlers, perform_action
 from domain.clock import FixedClock
 from domain.orders.status import Action, OrderStatus, Role
 from presentation.callbacks import ReviewAction, ReviewStep
-from storage.models import OrderAuditRow, StaffAuditRow
-from storage.uow import SqlUnitOfWork
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import (
     ADMIN_ID,
@@ -34,10 +30,12 @@ from tests.review.conftest import (
     OTHER_CUSTOMER_ID,
     WAREHOUSE_ID,
     Card,
+    Uows,
     alerts,
     buttons,
     card_of,
     command,
+    count_audit,
     deliver,
     load,
     make_order,
@@ -49,8 +47,6 @@ from tests.review.conftest import (
 )
 
 NUMBER = re.compile(r"^20260315\d{3,}$")
-Uows = Callable[[], SqlUnitOfWork]
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def approve_data(order_id: str, stage: int = 1) -> str:
@@ -63,16 +59,18 @@ async def feed(dispatcher: Dispatcher, bot: MockedBot, update: Update) -> None:
     await dispatcher.feed_update(bot, update)
 
 
-async def validated_with_card(new_uow: Uows, setup: ReviewSetup, session_factory: Sessions, **kwargs) -> Card:
+async def validated_with_card(
+    new_uow: Uows, setup: ReviewSetup, database: FakeDatabase, **kwargs: Any
+) -> Card:
     """Stores a submitted order, passes validation with the card handler wired, and returns its card."""
     order = make_order(**kwargs)
     order.status = OrderStatus.SUBMITTED
     order.audit.clear()
     await store(new_uow, order)
-    handlers = setup.handlers
+    handlers: EventHandlers = setup.handlers
     system = Actor(None, frozenset({Role.SYSTEM}))
     await perform_action(new_uow(), order.id, Action.PASS_VALIDATION, system, setup.clock, handlers=handlers)
-    cards = [m for m in await outbox(session_factory, DESK_CHAT) if m.order_id == order.id]
+    cards = [m for m in await outbox(database, DESK_CHAT) if m.order_id == order.id]
     assert len(cards) == 1
     return card_of(cards[0])
 
@@ -87,25 +85,18 @@ async def order_id_of(card: Card, new_uow: Uows) -> str:
     return order.id
 
 
-async def count_audit(session_factory: Sessions, order_id: str, action: str) -> int:
-    """How many audit lines of an action the order has."""
-    async with session_factory() as session:
-        stmt = select(func.count()).where(OrderAuditRow.order_id == order_id, OrderAuditRow.action == action)
-        return int(await session.scalar(stmt) or 0)
-
-
 async def test_validated_order_posts_an_escaped_review_card_that_passes_the_spec(
-    new_uow: Uows, setup: ReviewSetup, session_factory: Sessions, mocked_bot: MockedBot
+    new_uow: Uows, setup: ReviewSetup, database: FakeDatabase, mocked_bot: MockedBot
 ) -> None:
     order = make_order()
     order.status = OrderStatus.SUBMITTED
     await store(new_uow, order)
-    handlers = setup.handlers
+    handlers: EventHandlers = setup.handlers
     system = Actor(None, frozenset({Role.SYSTEM}))
 
     await perform_action(new_uow(), order.id, Action.PASS_VALIDATION, system, setup.clock, handlers=handlers)
 
-    [card] = await outbox(session_factory, DESK_CHAT)
+    [card] = await outbox(database, DESK_CHAT)
     assert card.method == "sendMessage"
     assert order.reference in card.params["text"]
     assert "Li &lt;b&gt;Wei&lt;/b&gt; &amp; Co" in card.params["text"]
@@ -119,10 +110,10 @@ async def test_approve_confirms_with_a_number_and_queues_text_and_pdf_for_the_cu
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory)
+    card = await validated_with_card(new_uow, setup, database)
     order_id = await order_id_of(card, new_uow)
 
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
@@ -133,7 +124,7 @@ async def test_approve_confirms_with_a_number_and_queues_text_and_pdf_for_the_cu
     actions = [event.action for event in order.audit]
     assert actions[-3:] == ["approve", "confirm", "assign_number"]
     assert order.audit[-3].actor_id == DESK_ID and order.audit[-3].actor_role is Role.ORDER_DESK
-    to_customer = await outbox(session_factory, CUSTOMER_ID)
+    to_customer = await outbox(database, CUSTOMER_ID)
     assert [m.method for m in to_customer] == ["sendMessage", "sendDocument"]
     assert order.number in to_customer[0].params["text"]
     assert "您的订单已确认" in to_customer[0].params["text"]
@@ -152,10 +143,10 @@ async def test_large_order_needs_the_head_and_the_same_person_cannot_do_both_rev
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory, amount="2000.00")
+    card = await validated_with_card(new_uow, setup, database, amount="2000.00")
     order_id = await order_id_of(card, new_uow)
 
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=HEAD_ID, card=card))
@@ -164,7 +155,7 @@ async def test_large_order_needs_the_head_and_the_same_person_cannot_do_both_rev
     assert order.status is OrderStatus.PENDING_SECOND_REVIEW
     assert order.audit[-1].note == "large_amount"
     head_cards = [
-        m for m in await outbox(session_factory, DESK_CHAT) if m.dedup_key.startswith("review-card:")
+        m for m in await outbox(database, DESK_CHAT) if (m.dedup_key or "").startswith("review-card:")
     ]
     assert len(head_cards) == 2
     head_card = card_of(head_cards[-1], message_id=78)
@@ -197,13 +188,13 @@ async def test_second_reviewer_must_not_have_entered_the_order(
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory, amount="2000.00", entered_by=HEAD2_ID)
+    card = await validated_with_card(new_uow, setup, database, amount="2000.00", entered_by=HEAD2_ID)
     order_id = await order_id_of(card, new_uow)
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
-    head_card = card_of((await outbox(session_factory, DESK_CHAT))[-1], message_id=78)
+    head_card = card_of((await outbox(database, DESK_CHAT))[-1], message_id=78)
 
     await dispatcher.feed_update(
         mocked_bot, press(2, approve_data(order_id, 2), user_id=HEAD2_ID, card=head_card)
@@ -218,10 +209,10 @@ async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory)
+    card = await validated_with_card(new_uow, setup, database)
     order_id = await order_id_of(card, new_uow)
     reject = ReviewAction(order_id=order_id, action=ReviewStep.REJECT).pack()
     not_paid = ReviewAction(order_id=order_id, action=ReviewStep.NOT_PAID).pack()
@@ -234,7 +225,7 @@ async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_
     order = await load(new_uow, order_id)
     assert order.status is OrderStatus.REJECTED
     assert order.audit[-1].note == "not_paid"
-    [message] = await outbox(session_factory, CUSTOMER_ID)
+    [message] = await outbox(database, CUSTOMER_ID)
     assert "未付款" in message.params["text"] and "我们尚未收到您的付款" in message.params["text"]
     assert buttons(message) == [f"fix:{order_id}:payment", f"co:{order_id}:cancel"]
     await deliver(mocked_bot, [message], new_uow)
@@ -252,10 +243,10 @@ async def test_reject_for_another_reason_takes_free_text_and_escapes_it(
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory, language="en")
+    card = await validated_with_card(new_uow, setup, database, language="en")
     order_id = await order_id_of(card, new_uow)
     other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
 
@@ -267,7 +258,7 @@ async def test_reject_for_another_reason_takes_free_text_and_escapes_it(
     order = await load(new_uow, order_id)
     assert order.status is OrderStatus.REJECTED
     assert order.audit[-1].note == "other: Route <closed> & suspended"
-    [message] = await outbox(session_factory, CUSTOMER_ID)
+    [message] = await outbox(database, CUSTOMER_ID)
     assert "Route &lt;closed&gt; &amp; suspended" in message.params["text"]
     assert "Other reason" in message.params["text"]
 
@@ -277,11 +268,11 @@ async def test_pressing_approve_twice_changes_the_order_once(
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
     clock: FixedClock,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory)
+    card = await validated_with_card(new_uow, setup, database)
     order_id = await order_id_of(card, new_uow)
     clock.advance(timedelta(minutes=5))
 
@@ -289,37 +280,8 @@ async def test_pressing_approve_twice_changes_the_order_once(
     await feed(dispatcher, mocked_bot, press(2, approve_data(order_id), user_id=DESK2_ID, card=card))
 
     assert alerts(mocked_bot)[-1] == "Already handled by Dora Desk at 2026-03-15 09:35."
-    assert await count_audit(session_factory, order_id, "approve") == 1
-    assert len(await outbox(session_factory, CUSTOMER_ID)) == 2
-
-
-@pytest.mark.usefixtures("staffed")
-async def test_fifty_concurrent_presses_give_one_transition_one_audit_line_one_message(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    setup: ReviewSetup,
-    session_factory: Sessions,
-    mocked_bot: MockedBot,
-) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory)
-    order_id = await order_id_of(card, new_uow)
-    presses = [
-        press(100 + i, approve_data(order_id), user_id=(DESK_ID, DESK2_ID, HEAD_ID)[i % 3], card=card)
-        for i in range(50)
-    ]
-
-    await asyncio.gather(*(dispatcher.feed_update(mocked_bot, update) for update in presses))
-
-    order = await load(new_uow, order_id)
-    assert order.status is OrderStatus.CONFIRMED
-    assert await count_audit(session_factory, order_id, "approve") == 1
-    assert await count_audit(session_factory, order_id, "assign_number") == 1
-    texts = [m for m in await outbox(session_factory, CUSTOMER_ID) if m.method == "sendMessage"]
-    assert len(texts) == 1
-    answers = alerts(mocked_bot)
-    assert len(answers) == 50
-    assert sum(answer.startswith("Already handled by") for answer in answers) == 49
-    assert len(mocked_bot.requests_for("editMessageText")) == 1
+    assert count_audit(database, order_id, "approve") == 1
+    assert len(await outbox(database, CUSTOMER_ID)) == 2
 
 
 @pytest.mark.usefixtures("staffed")
@@ -336,13 +298,13 @@ async def test_wrong_role_or_wrong_chat_changes_nothing(
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
     user_id: int,
     chat_id: int,
     refusal: str,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory)
+    card = await validated_with_card(new_uow, setup, database)
     order_id = await order_id_of(card, new_uow)
     elsewhere = Card(chat_id, card.message_id, card.text)
 
@@ -352,7 +314,7 @@ async def test_wrong_role_or_wrong_chat_changes_nothing(
 
     assert (await load(new_uow, order_id)).status is OrderStatus.PENDING_REVIEW
     assert refusal in alerts(mocked_bot)[-1]
-    assert await outbox(session_factory, CUSTOMER_ID) == []
+    assert await outbox(database, CUSTOMER_ID) == []
 
 
 @pytest.mark.usefixtures("staffed")
@@ -361,11 +323,11 @@ async def test_forged_callbacks_change_nothing(
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
     forgery: str,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory)
+    card = await validated_with_card(new_uow, setup, database)
     order_id = await order_id_of(card, new_uow)
     other = await store(new_uow, make_order())
     data = {
@@ -379,7 +341,7 @@ async def test_forged_callbacks_change_nothing(
 
     assert (await load(new_uow, order_id)).status is OrderStatus.PENDING_REVIEW
     assert (await load(new_uow, other.id)).status is OrderStatus.PENDING_REVIEW
-    assert await outbox(session_factory, CUSTOMER_ID) == []
+    assert await outbox(database, CUSTOMER_ID) == []
 
 
 @pytest.mark.usefixtures("staffed")
@@ -387,10 +349,10 @@ async def test_ask_customer_relays_the_question_and_the_answer_comes_back_under_
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, session_factory, language="en")
+    card = await validated_with_card(new_uow, setup, database, language="en")
     order_id = await order_id_of(card, new_uow)
     ask = ReviewAction(order_id=order_id, action=ReviewStep.ASK).pack()
 
@@ -399,7 +361,7 @@ async def test_ask_customer_relays_the_question_and_the_answer_comes_back_under_
         mocked_bot, command(2, "Which <customs> agent?", user_id=DESK_ID, chat_id=DESK_CHAT)
     )
 
-    [question] = await outbox(session_factory, CUSTOMER_ID)
+    [question] = await outbox(database, CUSTOMER_ID)
     assert "Which &lt;customs&gt; agent?" in question.params["text"]
     [answer_button] = buttons(question)
     await dispatcher.feed_update(
@@ -407,7 +369,7 @@ async def test_ask_customer_relays_the_question_and_the_answer_comes_back_under_
     )
     await feed(dispatcher, mocked_bot, command(4, "DHL, please", user_id=CUSTOMER_ID))
 
-    relayed = (await outbox(session_factory, DESK_CHAT))[-1]
+    relayed = (await outbox(database, DESK_CHAT))[-1]
     assert "DHL, please" in relayed.params["text"]
     assert relayed.params["reply_parameters"]["message_id"] == card.message_id
     order = await load(new_uow, order_id)
@@ -454,7 +416,7 @@ async def test_order_card_shows_staff_the_timeline_and_hides_other_customers_ord
 
 
 async def test_staff_add_remove_and_list_are_admin_only_and_audited(
-    dispatcher: Dispatcher, new_uow: Uows, session_factory: Sessions, mocked_bot: MockedBot
+    dispatcher: Dispatcher, new_uow: Uows, database: FakeDatabase, mocked_bot: MockedBot
 ) -> None:
     await feed(dispatcher, mocked_bot, command(1, "/staff add 4242 warehouse", user_id=DESK_ID))
     await feed(dispatcher, mocked_bot, command(2, "/staff add 4242 warehouse", user_id=ADMIN_ID))
@@ -470,10 +432,7 @@ async def test_staff_add_remove_and_list_are_admin_only_and_audited(
     assert "<code>4242</code>: finance" in listing
     async with new_uow() as uow:
         assert await uow.staff.roles_of(4242) == frozenset({Role.FINANCE})
-    async with session_factory() as session:
-        trail = (
-            await session.execute(select(StaffAuditRow.action, StaffAuditRow.role, StaffAuditRow.actor_id))
-        ).all()
+    trail = [(line.action, line.role.value, line.actor_id) for line in database.state.staff_audit]
     assert sorted(trail) == sorted(
         [("grant", "warehouse", ADMIN_ID), ("grant", "finance", ADMIN_ID), ("revoke", "warehouse", ADMIN_ID)]
     )
@@ -500,14 +459,14 @@ async def test_receipt_marks_an_offline_order_paid_and_audits_it(
 
 
 async def test_confirmation_pdf_carries_the_number_and_renders_chinese(
-    new_uow: Uows, setup: ReviewSetup, session_factory: Sessions, staffed: None
+    new_uow: Uows, setup: ReviewSetup, database: FakeDatabase, staffed: None
 ) -> None:
     from application.review import approve
 
     order = await store(new_uow, make_order(amount="100.00"))
     await approve(new_uow(), order.id, actor_id=DESK_ID, roles=frozenset({Role.ORDER_DESK}), setup=setup)
 
-    [_, document_row] = await outbox(session_factory, CUSTOMER_ID)
+    [_, document_row] = await outbox(database, CUSTOMER_ID)
     async with new_uow() as uow:
         document = await uow.reviews.get_document(document_row.params["document_id"])
     assert document is not None and document.content.startswith(b"%PDF")
@@ -524,13 +483,13 @@ async def test_a_staff_name_with_html_characters_reads_right_in_toasts_and_repli
     dispatcher: Dispatcher,
     new_uow: Uows,
     setup: ReviewSetup,
-    session_factory: Sessions,
+    database: FakeDatabase,
     mocked_bot: MockedBot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Issue 11 finding 5: "Already handled by Tom & Jerry <Ops>" in a toast and in an HTML reply."""
     monkeypatch.setitem(NAMES, DESK2_ID, "Tom & Jerry <Ops>")
-    card = await validated_with_card(new_uow, setup, session_factory)
+    card = await validated_with_card(new_uow, setup, database)
     order_id = await order_id_of(card, new_uow)
     other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
 

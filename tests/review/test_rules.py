@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -21,9 +22,9 @@ from tests.review.conftest import T0, make_order
 POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY", rates={"EUR": Decimal("7.8")})
 
 
-def causes(**kwargs: object) -> list[SecondReviewCause]:
+def causes(**kwargs: Any) -> list[SecondReviewCause]:
     """The causes the rule gives for an order built from kwargs."""
-    return [reason.cause for reason in second_review_reasons(make_order(**kwargs), POLICY)]  # type: ignore[arg-type]
+    return [reason.cause for reason in second_review_reasons(make_order(**kwargs), POLICY)]
 
 
 def test_an_ordinary_order_needs_no_second_review() -> None:
@@ -33,7 +34,9 @@ def test_an_ordinary_order_needs_no_second_review() -> None:
 @pytest.mark.parametrize(
     ("amount", "expected"), [("1282.04", []), ("1282.06", [SecondReviewCause.LARGE_AMOUNT])]
 )
-def test_the_amount_is_compared_with_the_threshold_in_its_currency(amount: str, expected: list) -> None:
+def test_the_amount_is_compared_with_the_threshold_in_its_currency(
+    amount: str, expected: list[SecondReviewCause]
+) -> None:
     assert causes(amount=amount) == expected
 
 

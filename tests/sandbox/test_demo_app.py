@@ -133,7 +133,12 @@ async def test_upload_photo_and_download_files(
     """An image upload is a photo, another file a document; files come back inline or as downloads."""
     http, _ = client
     server = servers[0]
-    form = {"as": "8001", "chat_id": "8001", "caption": "damaged", "file": b"\x89PNG\r\n\x1a\nfake"}
+    form: dict[str, str | bytes] = {
+        "as": "8001",
+        "chat_id": "8001",
+        "caption": "damaged",
+        "file": b"\x89PNG\r\n\x1a\nfake",
+    }
     response = await http.post("/api/upload", data=_multipart(form, "box.png", "image/png"))
     assert response.status == 200
     photo = server.pending_updates[-1]["message"]

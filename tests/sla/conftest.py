@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.ports import UnitOfWork
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Order
@@ -18,7 +19,6 @@ from domain.sla.clocks import SlaContext, open_stage
 from domain.sla.policy import Stage, load_policy
 from scheduler.sla import Render, SlaSweeper, SweepSettings, render_with
 from storage.models import OutboxRow, SlaAlertRow, TrackingLogRow
-from storage.uow import SqlUnitOfWork
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 from tests.storage.factories import make_order
 
@@ -39,7 +39,7 @@ TEAM_CHATS = {
     "finance": FINANCE_CHAT,
     "management": MANAGEMENT_CHAT,
 }
-UowFactory = Callable[[], SqlUnitOfWork]
+UowFactory = Callable[[], UnitOfWork]
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from presentation.sla_callbacks import (
     pack_sla_open,
     parse_sla,
 )
+from tests.fakes import FakeDatabase
 from tests.sla.conftest import SLA, TEAM_CHATS, UowFactory
 from tests.storage.factories import make_order
 
@@ -29,9 +30,21 @@ SYSTEM = frozenset({Role.SYSTEM})
 DESK = frozenset({Role.ORDER_DESK})
 
 
-def step(order: Order, action: Action, at: datetime, roles: frozenset[Role] = DESK, **kwargs: object) -> None:
+@pytest.fixture
+def new_uow() -> UowFactory:
+    """Units of work on a fake database: these use cases need no real one."""
+    return FakeDatabase().unit_of_work
+
+
+def step(
+    order: Order,
+    action: Action,
+    at: datetime,
+    roles: frozenset[Role] = DESK,
+    exception_type: ExceptionType | None = None,
+) -> None:
     """Applies an action and lets the clocks follow."""
-    order.apply(action, actor_id=1, roles=roles, now=at, **kwargs)  # type: ignore[arg-type]
+    order.apply(action, actor_id=1, roles=roles, now=at, exception_type=exception_type)
     sync_clocks(order, at, SLA)
 
 
@@ -142,8 +155,9 @@ def test_button_data_round_trips_and_fits_telegrams_limit() -> None:
     order_id = "0f8e7a52-7d4c-4b9e-9a57-3c1d2e4f5a6b"
     for data in (pack_sla_ack(2**62), pack_sla_ack_batch("a" * 16), pack_sla_open(order_id)):
         assert len(data.encode()) <= MAX_CALLBACK_BYTES
-    assert parse_sla(pack_sla_ack(12)).alert_id == 12  # type: ignore[union-attr]
-    assert parse_sla(pack_sla_open(order_id)).value == order_id  # type: ignore[union-attr]
+    acknowledge, open_order = parse_sla(pack_sla_ack(12)), parse_sla(pack_sla_open(order_id))
+    assert acknowledge is not None and acknowledge.alert_id == 12
+    assert open_order is not None and open_order.value == order_id
     for garbage in (None, "", "sa:ack:", "sa:ack:x1", "sa:nope:1", "lang:zh", "sa:ack"):
         assert parse_sla(garbage) is None
 

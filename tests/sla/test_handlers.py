@@ -1,4 +1,4 @@
-"""/sla in a team chat and the Acknowledge button, through Dispatcher.feed_update on a real database."""
+"""/sla in a team chat and the Acknowledge button, through Dispatcher.feed_update on the fake unit of work."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.types import Update
 from babel.messages.pofile import read_po
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import LOCALES_DIR, LanguageMiddleware, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
@@ -23,6 +22,7 @@ from handlers import sla as sla_handlers
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
 from scheduler import sla as scheduler_sla
 from scheduler.sla import SlaSweeper
+from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.sla.conftest import (
     ORDER_DESK_CHAT,
@@ -30,8 +30,6 @@ from tests.sla.conftest import (
     TEAM_CHATS,
     WAREHOUSE_CHAT,
     UowFactory,
-    outbox_rows,
-    recorded_alerts,
     seed_clock,
 )
 
@@ -40,7 +38,18 @@ CLERK = 301
 PICKER = 302
 OTHER_CLERK = 303
 ADMIN = 900
-Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database."""
+    return FakeDatabase()
+
+
+@pytest.fixture
+def new_uow(database: FakeDatabase) -> UowFactory:
+    """Units of work on the fake database (the sweeps' SQL is tested in test_sweeps.py)."""
+    return database.unit_of_work
 
 
 @pytest.fixture
@@ -130,13 +139,13 @@ def press(update_id: int, data: str, user_id: int, name: str, alert: dict[str, A
 
 
 async def breach_alert(
-    new_uow: UowFactory, session_factory: Sessions, clock: FixedClock, render: Any
+    new_uow: UowFactory, database: FakeDatabase, clock: FixedClock, render: Any
 ) -> dict[str, Any]:
     """Lets a first review run late, sweeps, and returns the alert message queued for the order desk."""
     await seed_clock(new_uow, Stage.FIRST_REVIEW, START)
     clock.current = START + timedelta(hours=2, minutes=10)
     await SlaSweeper(uow_factory=new_uow, clock=clock, sla=SLA, team_chats=TEAM_CHATS, render=render).sweep()
-    (row,) = await outbox_rows(session_factory)
+    (row,) = database.state.outbox
     # The bot's copy of the message: plain text, as Telegram returns it (entities aside).
     text = row.params["text"].replace("<b>", "").replace("</b>", "")
     return {"chat_id": row.chat_id, "text": text, "reply_markup": row.params["reply_markup"]}
@@ -152,11 +161,11 @@ async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
     dispatcher: Dispatcher,
     bot: MockedBot,
     new_uow: UowFactory,
-    session_factory: Sessions,
+    database: FakeDatabase,
     clock: FixedClock,
     render: Any,
 ) -> None:
-    alert = await breach_alert(new_uow, session_factory, clock, render)
+    alert = await breach_alert(new_uow, database, clock, render)
     acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
 
     await dispatcher.feed_update(bot, press(1, acknowledge, CLERK, "Ann", alert))
@@ -168,7 +177,7 @@ async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
     first, second = answers(bot)
     assert first["text"] == "Acknowledged; the escalation is stopped."
     assert second["text"] == "Already acknowledged by Ann at 03-16 12:10." and second["show_alert"] == "true"
-    (row,) = await recorded_alerts(session_factory)
+    (row,) = database.state.alerts.values()
     assert (row.acknowledged_by, row.acknowledged_by_name) == (CLERK, "Ann")
 
 
@@ -177,11 +186,11 @@ async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
     dispatcher: Dispatcher,
     bot: MockedBot,
     new_uow: UowFactory,
-    session_factory: Sessions,
+    database: FakeDatabase,
     clock: FixedClock,
     render: Any,
 ) -> None:
-    alert = await breach_alert(new_uow, session_factory, clock, render)
+    alert = await breach_alert(new_uow, database, clock, render)
     acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
 
     await dispatcher.feed_update(bot, press(1, acknowledge, PICKER, "Pat", alert))
@@ -189,7 +198,7 @@ async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
     assert bot.requests_for("editMessageText") == []
     (answer,) = answers(bot)
     assert answer["text"] == "Only order desk staff, the order desk or an admin can acknowledge this alert."
-    (row,) = await recorded_alerts(session_factory)
+    (row,) = database.state.alerts.values()
     assert row.acknowledged_at is None
 
 
@@ -198,11 +207,11 @@ async def test_open_order_shows_the_running_clock(
     dispatcher: Dispatcher,
     bot: MockedBot,
     new_uow: UowFactory,
-    session_factory: Sessions,
+    database: FakeDatabase,
     clock: FixedClock,
     render: Any,
 ) -> None:
-    alert = await breach_alert(new_uow, session_factory, clock, render)
+    alert = await breach_alert(new_uow, database, clock, render)
     open_order = alert["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
 
     await dispatcher.feed_update(bot, press(1, open_order, CLERK, "Ann", alert))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -11,9 +12,15 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from domain.clock import FixedClock
 from scheduler.jobs import SLA_DIGEST_JOB, SLA_SWEEP_JOB, build_scheduler
 from scheduler.sla import SlaSweeper, SweepReport, SweepSettings
+from tests.fakes import FakeDatabase
 from tests.sla.conftest import SLA, TEAM_CHATS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def untranslated(msgid: str, locale: str, /, **params: Any) -> str:
+    """Renders a text as its msgid."""
+    return msgid
 
 
 class CountingSweeper(SlaSweeper):
@@ -21,11 +28,11 @@ class CountingSweeper(SlaSweeper):
 
     def __init__(self, settings: SweepSettings) -> None:
         super().__init__(
-            uow_factory=lambda: None,  # type: ignore[arg-type, return-value]
+            uow_factory=FakeDatabase().unit_of_work,
             clock=FixedClock(datetime(2026, 3, 16, tzinfo=UTC)),
             sla=SLA,
             team_chats=TEAM_CHATS,
-            render=lambda msgid, locale, **params: msgid,
+            render=untranslated,
             settings=settings,
         )
         self.sweeps = 0

@@ -38,9 +38,9 @@ SweeperFactory = Callable[..., SlaSweeper]
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def sh(*parts: int) -> datetime:
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """Builds a Shanghai wall-clock time."""
-    return datetime(*parts, tzinfo=SHANGHAI)
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
 # Every stage started Monday 2026-03-16 10:00 in Shanghai: (warning at 80 %, due), worked out by hand
@@ -383,6 +383,7 @@ async def test_a_breach_names_who_acted_last_by_their_staff_name(
     await make_sweeper(FixedClock(sh(2026, 3, 17, 12, 5))).sweep()
 
     (message,) = await outbox_rows(session_factory)
-    assert 'Last action: outbound scan by <a href="tg://user?id=7004">Wang &lt;Wei&gt;</a> (warehouse)' in (
-        message.params["text"]
+    assert (
+        'Last action: outbound scan by <a href="tg://user?id=7004">Wang &lt;Wei&gt;</a> (warehouse)'
+        in (message.params["text"])
     )

@@ -1,0 +1,199 @@
+"""The production wiring end to end: build_workflow and build_dispatcher on a migrated SQLite database.
+
+Every other flow test wires what it needs by hand or runs on the fake unit of work; these drive the
+objects bot/app.py builds (team chats looked up in the database, the notification policy, the
+review setup, the SLA context) with a recording bot, so a wiring mistake fails here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiogram import Dispatcher
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.app import build_api_app
+from api.openapi import ORDER_EXAMPLE
+from application.ports import OutboxMessage
+from bot.app import Workflow, apply_migrations, build_storage, build_workflow, seed_team_chats
+from bot.config import Settings, load_settings
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from bot.middlewares import bootstrap_admins
+from domain.clock import FixedClock
+from domain.orders.model import Order
+from domain.orders.status import OrderStatus
+from presentation.callbacks import ReviewAction, ReviewStep
+from presentation.execution_cards import ExecAction, ExecStep
+from storage.database import create_engine, create_session_factory
+from storage.models import OutboxRow
+from storage.uow import SqlUnitOfWork
+from tests.api.openapi_check import check_answer
+from tests.intake.conftest import Chat
+from tests.intake.test_wizard import answer_up_to_preview, reference_in
+from tests.mocked_bot import MockedBot
+from tests.review.conftest import Card, buttons, card_of, command, press
+
+NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+ADMIN_ID = 900
+DESK_ID = 701
+PICKER_ID = 301
+CUSTOMER_ID = 100
+DESK_CHAT = -1001000000001
+WAREHOUSE_CHAT = -1002000000001
+LOGISTICS_CHAT = -1003000000001
+API_KEY = "key-a-0123456789"
+
+
+@dataclass
+class Wired:
+    """The production objects on one database, and the recording bot they talk to."""
+
+    settings: Settings
+    workflow: Workflow
+    dispatcher: Dispatcher
+    sessions: async_sessionmaker[AsyncSession]
+    bot: MockedBot
+    update_ids: Iterator[int]
+
+    def uow(self) -> SqlUnitOfWork:
+        """Opens a unit of work as bot/app.py does."""
+        return SqlUnitOfWork(self.sessions)
+
+    async def outbox(self, chat_id: int) -> list[OutboxMessage]:
+        """The messages queued for a chat, oldest first."""
+        async with self.sessions() as session:
+            stmt = select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
+            rows = (await session.scalars(stmt)).all()
+        return [
+            OutboxMessage(
+                row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key
+            )
+            for row in rows
+        ]
+
+    async def order(self, reference: str) -> Order:
+        """Loads a stored order."""
+        async with self.uow() as uow:
+            order = await uow.orders.find(reference)
+        assert order is not None
+        return order
+
+    async def say(self, text: str, *, user_id: int, chat_id: int | None = None) -> None:
+        """Sends a message (in a team chat when chat_id is given)."""
+        await self.dispatcher.feed_update(
+            self.bot, command(next(self.update_ids), text, user_id=user_id, chat_id=chat_id)
+        )
+
+    async def press(self, data: str, *, user_id: int, card: Card) -> None:
+        """Presses a button of a card."""
+        await self.dispatcher.feed_update(
+            self.bot, press(next(self.update_ids), data, user_id=user_id, card=card)
+        )
+
+
+@pytest.fixture
+async def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Wired]:
+    """Settings, migrations, workflow, dispatcher, admins and team chats, in the order run() uses them."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = load_settings(
+        env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/wired.sqlite3",
+        admin_ids=[ADMIN_ID],
+        order_desk_chat_id=DESK_CHAT,
+        warehouse_chat_id=WAREHOUSE_CHAT,
+        logistics_chat_id=LOGISTICS_CHAT,
+    )
+    await apply_migrations(settings)
+    engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    clock = FixedClock(NOW)
+    i18n = create_i18n(settings.default_language)
+    workflow = build_workflow(settings, clock, i18n)
+    dispatcher = build_dispatcher(
+        uow_factory=uow_factory,
+        i18n=i18n,
+        admin_ids=settings.admin_ids,
+        storage=build_storage(settings, sessions),
+    )
+    for key, value in workflow.handler_data().items():
+        dispatcher[key] = value
+    await bootstrap_admins(uow_factory, settings.admin_ids, clock.now())
+    await seed_team_chats(uow_factory, settings, clock.now())
+    bot = MockedBot()
+    yield Wired(settings, workflow, dispatcher, sessions, bot, itertools.count(1))
+    bot.assert_no_violations()
+    await engine.dispose()
+
+
+async def test_an_order_from_the_wizard_is_reviewed_picked_and_watched_by_the_sla(wired: Wired) -> None:
+    await wired.say(f"/staff add {DESK_ID} order_desk", user_id=ADMIN_ID)
+    await wired.say(f"/staff add {PICKER_ID} warehouse", user_id=ADMIN_ID)
+
+    # Intake (R-1.2): the customer's wizard places the order, and its review card reaches the desk.
+    ann = Chat(wired.dispatcher, wired.bot, wired.update_ids, user_id=CUSTOMER_ID)
+    await answer_up_to_preview(ann)
+    await ann.press("Confirm order")
+    reference = reference_in(ann.text)
+    order = await wired.order(reference)
+    assert order.status is OrderStatus.PENDING_REVIEW
+    [review_card] = [m for m in await wired.outbox(DESK_CHAT) if m.order_id == order.id]
+    approve = ReviewAction(order_id=order.id, action=ReviewStep.APPROVE, stage=1).pack()
+    assert approve in buttons(review_card)
+
+    # Review (R-3.2, R-3.3): the clerk approves; the customer gets the confirmation and its PDF.
+    await wired.press(approve, user_id=DESK_ID, card=card_of(review_card))
+    order = await wired.order(reference)
+    assert order.status is OrderStatus.CONFIRMED and order.number is not None
+    told = [m for m in await wired.outbox(CUSTOMER_ID) if m.order_id == order.id]
+    assert [m.method for m in told] == ["sendMessage", "sendDocument"]
+    assert order.number in told[0].params["text"]
+
+    # Execution (R-4.1): the warehouse card reaches the warehouse chat; the picker counts the goods.
+    [pick_card] = [
+        m for m in await wired.outbox(WAREHOUSE_CHAT) if m.order_id == order.id and m.method == "sendMessage"
+    ]
+    pick = ExecAction(order_id=order.id, step=ExecStep.PICK).pack()
+    assert pick in buttons(pick_card)
+    await wired.press(pick, user_id=PICKER_ID, card=card_of(pick_card, message_id=500))
+    await wired.say("Cotton T-shirts 2", user_id=PICKER_ID, chat_id=WAREHOUSE_CHAT)
+    assert (await wired.order(reference)).status is OrderStatus.PICKED
+    assert len([m for m in await wired.outbox(CUSTOMER_ID) if m.order_id == order.id]) == 3
+
+    # SLA (R-5): a day later the outbound scan is overdue, and /sla in the warehouse chat shows it.
+    assert isinstance(wired.workflow.clock, FixedClock)
+    wired.workflow.clock.advance(timedelta(days=2))
+    await wired.say("/sla", user_id=PICKER_ID, chat_id=WAREHOUSE_CHAT)
+    listing = wired.bot.requests_for("sendMessage")[-1].params["text"]
+    assert order.number in listing and "overdue" in listing
+
+
+async def test_an_order_from_the_platform_api_gets_its_review_card(wired: Wired) -> None:
+    workflow = wired.workflow
+    app = build_api_app(
+        wired.uow, workflow.clock, {"shop-a": API_KEY}, handlers=workflow.event_handlers, sla=workflow.sla
+    )
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post(
+            "/api/v1/orders", json=ORDER_EXAMPLE, headers={"Authorization": f"Bearer {API_KEY}"}
+        )
+        document = await response.json()
+    check_answer("POST", "/api/v1/orders", response.status, document)
+
+    assert response.status == 201
+    order = await wired.order(document["reference"])
+    assert order.status is OrderStatus.PENDING_REVIEW
+    [card] = [m for m in await wired.outbox(DESK_CHAT) if m.order_id == order.id]
+    assert ReviewAction(order_id=order.id, action=ReviewStep.APPROVE, stage=1).pack() in buttons(card)
