@@ -119,7 +119,7 @@ async def resume_stage(uow: UnitOfWork, order_id: str, actor: Actor, clock: Cloc
     async with uow:
         order = await uow.orders.get(order_id)
         now = clock.now()
-        stage_clock = running_clock(order)
+        stage_clock = running_clock(order, policy=sla.policy)
         if stage_clock is None:
             raise DomainError(f"order {order.display_id} has no running stage clock to resume")
         resume(stage_clock, now, policy=sla.policy, calendar=sla.calendar)

@@ -29,11 +29,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from application.sla_sweeps import SlaSweeper, SweepSettings
 from domain.clock import FixedClock
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, risk_thresholds
 from domain.sla.policy import Stage, load_policy
-from scheduler.sla import SlaSweeper, SweepSettings
+from presentation.sla_alerts import SlaAlertTexts
 from storage.database import create_engine, create_session_factory, migrate
 from storage.sla_repository import breach_query, warning_query
 from storage.uow import SqlUnitOfWork
@@ -192,7 +193,7 @@ async def sweep_once(url: str, sla: SlaContext) -> None:
             clock=FixedClock(NOW),
             sla=sla,
             team_chats=TEAM_CHATS,
-            render=formatted,
+            texts=SlaAlertTexts(formatted),
             settings=SweepSettings(),
         )
         # Each sweep records at most batch_limit (1000) breaches and warnings; the rest wait for the next.

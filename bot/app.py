@@ -21,6 +21,7 @@ from application.notifications import build_notifier
 from application.ports import StoredDocument, UnitOfWork
 from application.review import ReviewSetup
 from application.services import EventHandlers
+from application.sla_sweeps import SlaSweeper, SweepSettings
 from bot.commands import set_commands
 from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher
@@ -36,9 +37,9 @@ from handlers import all_commands
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
+from presentation.sla_alerts import SlaAlertTexts, render_with
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
-from scheduler.sla import SlaSweeper, SweepSettings, render_with
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
@@ -223,12 +224,16 @@ async def run(
         clock=clock,
         sla=workflow.sla,
         team_chats=workflow.team_chats,
-        render=render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+        texts=SlaAlertTexts(
+            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+            locale=settings.default_language,
+            zone=workflow.sla.calendar.zone,
+        ),
         settings=SweepSettings(
             sweep_seconds=settings.sla_sweep_seconds,
             escalate_after=settings.escalation_delay,
-            locale=settings.default_language,
         ),
+        # No event handlers: the customer heard of the cancellation; its completion is bookkeeping.
     )
     if on_sweeper is not None:
         on_sweeper(sweeper)

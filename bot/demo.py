@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from application.sla_sweeps import SlaSweeper
 from bot.app import apply_migrations, run, wait_for_stop_signal
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging import setup_logging
@@ -36,7 +37,6 @@ from domain.orders.status import Role
 from domain.sla.calendar import BusinessCalendar, Duration
 from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
 from sandbox.server import FakeBotApi, run_fake_bot_api
-from scheduler.sla import SlaSweeper
 from storage.database import create_engine, create_session_factory
 from storage.uow import SqlUnitOfWork
 

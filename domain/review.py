@@ -12,22 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from types import MappingProxyType
 
 from domain.errors import DomainError
 from domain.intake.screening import Verdict, screen
 from domain.orders.model import AuditEvent, Order
 from domain.orders.status import Action, OrderStatus, Role
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import running_clock, stage_for
+from domain.sla.policy import SlaPolicy, shipped_policy
 
 SYSTEM = frozenset({Role.SYSTEM})
 REVIEW_STATUSES = (OrderStatus.PENDING_REVIEW, OrderStatus.PENDING_SECOND_REVIEW)
-# Review time limits of R-3.1 / R-3.2, used when an order carries no running SLA clock.
-REVIEW_LIMITS: Mapping[OrderStatus, timedelta] = MappingProxyType(
-    {OrderStatus.PENDING_REVIEW: timedelta(hours=2), OrderStatus.PENDING_SECOND_REVIEW: timedelta(hours=4)}
-)
-REVIEW_STAGES: Mapping[OrderStatus, str] = MappingProxyType(
-    {OrderStatus.PENDING_REVIEW: "first_review", OrderStatus.PENDING_SECOND_REVIEW: "second_review"}
-)
 # Audit actions that are people's review decisions, for "already handled by" (not the system's confirm).
 DECISIONS = frozenset(
     {
@@ -195,16 +190,21 @@ def last_decision(order: Order) -> AuditEvent | None:
     return next((event for event in reversed(order.audit) if event.action in DECISIONS), None)
 
 
-def time_left(order: Order, now: datetime) -> tuple[timedelta, timedelta]:
-    """Returns how long the order has waited in its review stage and how long is left (negative: late)."""
-    stage = REVIEW_STAGES.get(order.status)
-    clock = next((c for c in order.clocks if c.running and c.stage == stage), None)
+def time_left(order: Order, now: datetime, policy: SlaPolicy | None = None) -> tuple[timedelta, timedelta]:
+    """Returns how long the order has waited in its review stage and how long is left (negative: late).
+
+    The running review clock decides; without one, the stage's limit in the SLA policy (R-3.1, R-3.2).
+    """
+    policy = policy or shipped_policy()
+    stage = stage_for(order.status, order.service, policy=policy) if order.status in REVIEW_STATUSES else None
+    clock = running_clock(order, stage, policy) if stage is not None else None
     if clock is not None:
         return now - clock.started_at, clock.due_at - (clock.paused_at or now)
     entered = next(
         (event.at for event in reversed(order.audit) if event.to_status is order.status), order.created_at
     )
-    limit = REVIEW_LIMITS.get(order.status, timedelta(0))
-    return now - entered, entered + limit - now
-
-
+    if stage is None:
+        return now - entered, entered - now
+    limit = policy.stage(stage).limit
+    due = BusinessCalendar().add(entered, limit) if limit.working_days else entered + limit.wall_time
+    return now - entered, due - now

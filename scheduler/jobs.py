@@ -8,7 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.sla import SlaSweeper
+from application.sla_sweeps import SlaSweeper
 
 SLA_SWEEP_JOB = "sla-sweep"
 SLA_DIGEST_JOB = "sla-digest"
@@ -35,7 +35,7 @@ def build_scheduler(
         sweeper.sweep,
         IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
         id=SLA_SWEEP_JOB,
-        name="SLA warnings, breaches and escalations",
+        name="SLA warnings, breaches, escalations and cancelled orders completed",
         replace_existing=True,
     )
     scheduler.add_job(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from domain.orders.model import StageClock
 from domain.orders.status import TEAMS, Role
 
 
@@ -48,6 +49,10 @@ class DueClock:
     due_at: datetime
     paused_at: datetime | None = None
     last_action: LastAction | None = None
+
+    def stage_clock(self) -> StageClock:
+        """Rebuilds the domain clock, to judge it with the domain's rules."""
+        return StageClock(self.stage, self.started_at, self.due_at, paused_at=self.paused_at)
 
 
 @dataclass(frozen=True)
@@ -103,5 +108,3 @@ def chat_for(department: Role, team_chats: Mapping[str, int]) -> int | None:
 def departments_of_chat(chat_id: int, team_chats: Mapping[str, int]) -> frozenset[Role]:
     """Returns the departments whose alerts go to this chat."""
     return frozenset(team for team in TEAMS if chat_for(team, team_chats) == chat_id)
-
-

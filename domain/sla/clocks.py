@@ -1,17 +1,36 @@
-"""Stage clocks: which clock runs in which status, opening, closing, pausing and judging them."""
+"""Stage clocks: opening and closing them on clock events, pausing them and judging them (see policy.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
+from typing import NamedTuple
 
 from domain.errors import DomainError
+from domain.orders.events import OrderStatusChanged
 from domain.orders.model import Order, StageClock
-from domain.orders.status import INTERRUPTIONS, ExceptionType, OrderStatus, Role, Service
+from domain.orders.status import (
+    INTERRUPTIONS,
+    RESUME,
+    TRANSITIONS,
+    Action,
+    ExceptionType,
+    OrderStatus,
+    Role,
+    Service,
+)
 from domain.sla.calendar import BusinessCalendar
-from domain.sla.policy import WARNING_PERCENT, ClockStatus, SlaPolicy, Stage
+from domain.sla.policy import (
+    LEAVING,
+    WARNING_PERCENT,
+    ClockEvent,
+    ClockStatus,
+    SlaPolicy,
+    Stage,
+    reaching,
+    shipped_policy,
+)
 
 
 def entry_stage(urgent: bool) -> Stage:
@@ -19,47 +38,60 @@ def entry_stage(urgent: bool) -> Stage:
     return Stage.ENTRY_URGENT if urgent else Stage.ENTRY
 
 
-_STATUS_STAGES: Mapping[OrderStatus, Stage] = MappingProxyType(
-    {
-        OrderStatus.PENDING_REVIEW: Stage.FIRST_REVIEW,
-        OrderStatus.PENDING_SECOND_REVIEW: Stage.SECOND_REVIEW,
-        OrderStatus.AWAITING_CONFIRMATION: Stage.CONFIRMATION,
-        OrderStatus.PICKED: Stage.OUTBOUND,
-        OrderStatus.ARRIVED: Stage.CLEARANCE,
-        OrderStatus.CLEARED: Stage.LAST_MILE,
-        OrderStatus.DELIVERED: Stage.COMPLETION,
-        OrderStatus.COMPLETED: Stage.ARCHIVE,
-        OrderStatus.CANCELLATION_REQUESTED: Stage.CANCEL_CHECK,
-        OrderStatus.CANCELLED: Stage.COMPLETION,
-    }
-)
-
-
-_EXCEPTION_STAGES: Mapping[ExceptionType, Stage] = MappingProxyType(
-    {
-        ExceptionType.CUSTOMER_CANCELLATION: Stage.CANCEL_CHECK,
-        ExceptionType.COMPANY_CANCELLATION: Stage.CANCEL_CHECK,
-        ExceptionType.MODIFICATION: Stage.MODIFICATION,
-        ExceptionType.DELAY: Stage.DELAY_CAUSE,
-        ExceptionType.DAMAGED: Stage.EVIDENCE,
-        ExceptionType.WRONG_SHIPMENT: Stage.EVIDENCE,
-        ExceptionType.LOST: Stage.EVIDENCE,
-        ExceptionType.CUSTOMS_HOLD: Stage.DELAY_NOTICE,
-    }
-)
-
-
 def stage_for(
-    status: OrderStatus, service: Service, exception_type: ExceptionType | None = None
+    status: OrderStatus,
+    service: Service,
+    exception_type: ExceptionType | None = None,
+    policy: SlaPolicy | None = None,
 ) -> Stage | None:
-    """Returns the stage whose clock runs while an order is in this status, or None if no limit applies."""
-    if status is OrderStatus.CONFIRMED:
-        return Stage.PICKING_OVERSEAS if service is Service.OVERSEAS_WAREHOUSE else Stage.PICKING
-    if status is OrderStatus.OUTBOUND:
-        return Stage.BOOKING if service.international else Stage.LAST_MILE
-    if status is OrderStatus.EXCEPTION:
-        return _EXCEPTION_STAGES.get(exception_type) if exception_type is not None else None
-    return _STATUS_STAGES.get(status)
+    """Returns the stage of a status (reaching it starts it, leaving it ends it), or None if it has none.
+
+    Its clock runs while the order is in the status, unless the stage is dormant.
+    """
+    policy = policy or shipped_policy()
+    started = reaching(status, service, exception_type)
+    leaving = {
+        event
+        for source, action in TRANSITIONS
+        if source is status
+        for event in change_events(status, action, service, exception_type).all
+    }
+    for stage in policy:
+        if (
+            stage.starts_on in started
+            and stage.applies_to(service)
+            and not set(stage.ends_on) & set(started)
+            and set(stage.ends_on) & leaving
+        ):
+            return stage.key
+    return None
+
+
+class ChangeEvents(NamedTuple):
+    """The clock events of a status change: those of leaving the old status and those of the new one."""
+
+    left: tuple[ClockEvent, ...]
+    reached: tuple[ClockEvent, ...]
+
+    @property
+    def all(self) -> tuple[ClockEvent, ...]:
+        """Every event of the change."""
+        return (*self.left, *self.reached)
+
+
+def change_events(
+    from_status: OrderStatus,
+    action: Action,
+    service: Service,
+    exception_type: ExceptionType | None = None,
+    interrupted: OrderStatus | None = None,
+) -> ChangeEvents:
+    """Returns a status change's clock events: LEAVING; status_changed and CLOCK_EVENTS unless it resumes."""
+    rule = TRANSITIONS[(from_status, action)]
+    reached = [ClockEvent.STATUS_CHANGED]
+    if rule.target != RESUME:
+        reached += reaching(OrderStatus(rule.target), service, exception_type, interrupted)
+    return ChangeEvents(LEAVING.get(from_status, ()), tuple(reached))
 
 
 def due_at(policy: SlaPolicy, calendar: BusinessCalendar, stage: str, started_at: datetime) -> datetime:
@@ -141,81 +173,116 @@ class SlaContext:
     calendar: BusinessCalendar
 
 
-# Statuses before the outbound scan: only then is a cancellation done within cancel_done (R-6.1).
-_BEFORE_OUTBOUND = frozenset(
-    {
-        OrderStatus.SUBMITTED,
-        OrderStatus.VALIDATION_FAILED,
-        OrderStatus.PENDING_REVIEW,
-        OrderStatus.PENDING_SECOND_REVIEW,
-        OrderStatus.AWAITING_CONFIRMATION,
-        OrderStatus.CONFIRMED,
-        OrderStatus.PICKED,
-    }
-)
-
-
-# The stages sync_clocks opens and closes from the order status; the others end with events it does not see.
-STATUS_STAGES = frozenset(
-    {
-        *_STATUS_STAGES.values(),
-        *_EXCEPTION_STAGES.values(),
-        Stage.PICKING,
-        Stage.PICKING_OVERSEAS,
-        Stage.BOOKING,
-        Stage.LAST_MILE,
-        Stage.CANCEL_DONE,
-    }
-)
-
-
 def open_stage(order: Order, stage: Stage, now: datetime, sla: SlaContext) -> StageClock:
     """Starts the clock of a stage with its due time from the policy."""
     return order.open_clock(stage.value, started_at=now, due_at=due_at(sla.policy, sla.calendar, stage, now))
 
 
-def sync_clocks(order: Order, now: datetime, sla: SlaContext) -> list[StageClock]:
-    """Makes the order's status clocks follow its status; returns the clocks opened, closed or moved.
+def apply_clock_events(
+    order: Order,
+    events: Iterable[ClockEvent],
+    now: datetime,
+    sla: SlaContext,
+    *,
+    opened: list[StageClock] | None = None,
+    keep: Iterable[Stage] = (),
+) -> list[StageClock]:
+    """Closes the running clocks the events end and opens those they start; returns the clocks touched.
 
-    Entering an interruption (exception, cancellation request) pauses the stage the order will
-    resume, so the interruption does not count against it; coming back resumes that clock. Any
-    other status clock of a stage the order has left is closed, recording whether it was met, and
-    the clock of the stage the order is in now is opened if it is not running yet.
+    The hook for named domain events: a use case passes the ClockEvents of what it did. A stage the
+    events both end and start keeps its running clock (or, not running, took no time and gets none);
+    dormant stages and stages of other services never open; a paused clock of a started stage resumes
+    unless the order is in an interruption. The clocks of `keep` are not closed. A clock in `opened`
+    (opened by the same sync) that closes again took no time and is dropped.
     """
-    current = stage_for(order.status, order.service, order.exception_type)
-    interrupted = order.status in INTERRUPTIONS
-    waiting = (
-        stage_for(order.resume_status, order.service) if interrupted and order.resume_status else None
-    )
-    cancelling = order.status is OrderStatus.CANCELLATION_REQUESTED
+    emitted = set(events)
+    opened = [] if opened is None else opened
+    ended = {policy.key for policy in sla.policy if emitted & set(policy.ends_on)}
+    started = _started(order, emitted, sla)
     touched: list[StageClock] = []
-    for clock in list(order.clocks):
-        if not clock.running or clock.stage not in STATUS_STAGES:
+    for stage in ended - started - set(keep):
+        clock = running_clock(order, stage)
+        if clock is None:
             continue
-        if clock.stage == current or (clock.stage == Stage.CANCEL_DONE and cancelling):
-            if clock.paused_at is not None and clock.stage == current and not interrupted:
-                resume(clock, now, policy=sla.policy, calendar=sla.calendar)
-                touched.append(clock)
-            continue
-        if clock.stage == waiting:
-            if clock.paused_at is None:
-                pause(clock, max(now, clock.started_at))
-                touched.append(clock)
-            continue
-        closed = order.close_clock(clock.stage, now=now)
-        if closed is not None:
-            touched.append(closed)
-    running = {clock.stage for clock in order.clocks if clock.running}
-    if current is not None and current not in running:
-        touched.append(open_stage(order, current, now, sla))
-    if cancelling and Stage.CANCEL_DONE not in running and order.resume_status in _BEFORE_OUTBOUND:
-        touched.append(open_stage(order, Stage.CANCEL_DONE, now, sla))
+        if any(clock is new for new in opened):
+            # Opened by the same sync: the stage took no time and leaves no clock.
+            order.clocks[:] = [kept for kept in order.clocks if kept is not clock]
+            opened[:] = [kept for kept in opened if kept is not clock]
+        elif order.close_clock(stage, now=now) is not None:
+            touched.append(clock)
+    for stage in sorted(started - ended, key=list(Stage).index):
+        clock = running_clock(order, stage)
+        if clock is None:
+            clock = open_stage(order, stage, now, sla)
+            opened.append(clock)
+            touched.append(clock)
+        elif clock.paused_at is not None and order.status not in INTERRUPTIONS:
+            resume(clock, now, policy=sla.policy, calendar=sla.calendar)
+            touched.append(clock)
     return touched
 
 
-def running_clock(order: Order, stage: str | None = None) -> StageClock | None:
-    """Returns the running status clock of the order (of the given stage, if named)."""
-    wanted = stage or stage_for(order.status, order.service, order.exception_type)
+def _started(order: Order, emitted: set[ClockEvent], sla: SlaContext) -> set[Stage]:
+    """The stages the events start for this order (dormant stages and other services' never)."""
+    return {
+        policy.key
+        for policy in sla.policy
+        if policy.starts_on in emitted and policy.applies_to(order.service) and not policy.dormant
+    }
+
+
+def sync_clocks(order: Order, now: datetime, sla: SlaContext) -> list[StageClock]:
+    """Lets the clocks follow the order's status changes made at `now`; returns the clocks touched.
+
+    The changes are the order's OrderStatusChanged events of this moment not yet dispatched: call it
+    after `apply` and before the events are handed on. Each change's clock events (change_events)
+    close and open stages through apply_clock_events. Entering an interruption (exception,
+    cancellation request) pauses the clock of the stage the order will resume, so the interruption
+    does not count against it; coming back resumes it. A stage opened and closed by the changes of
+    one sync (approved and confirmed at once) took no time and leaves no clock.
+    """
+    touched: list[StageClock] = []
+    opened: list[StageClock] = []
+    for change in [e for e in order.events if isinstance(e, OrderStatusChanged) and e.at == now]:
+        source, target = change.from_status, change.to_status
+        events = change_events(
+            source, change.action, order.service, order.exception_type, order.resume_status
+        )
+        if target in INTERRUPTIONS and source not in INTERRUPTIONS:
+            for clock in _clocks_of(order, source, sla):
+                if clock.paused_at is None:
+                    pause(clock, max(now, clock.started_at))
+                    touched.append(clock)
+        elif source in INTERRUPTIONS and TRANSITIONS[(source, change.action)].target == RESUME:
+            for clock in _clocks_of(order, target, sla):
+                if clock.paused_at is not None:
+                    resume(clock, now, policy=sla.policy, calendar=sla.calendar)
+                    touched.append(clock)
+        # A stage the old status's end closes and the new status starts again goes on running.
+        going_on = _started(order, set(events.reached), sla)
+        touched += apply_clock_events(order, events.left, now, sla, opened=opened, keep=going_on)
+        touched += apply_clock_events(order, events.reached, now, sla, opened=opened)
+    return list({id(clock): clock for clock in touched}.values())
+
+
+_STAGES = frozenset(stage.value for stage in Stage)
+
+
+def _clocks_of(order: Order, status: OrderStatus, sla: SlaContext) -> list[StageClock]:
+    """Returns the running clocks of the stages reaching this status starts."""
+    started = reaching(status, order.service, order.exception_type)
+    return [
+        clock
+        for clock in order.clocks
+        if clock.running and clock.stage in _STAGES and sla.policy.stage(clock.stage).starts_on in started
+    ]
+
+
+def running_clock(
+    order: Order, stage: str | None = None, policy: SlaPolicy | None = None
+) -> StageClock | None:
+    """Returns the running clock of the order's current stage (of the given stage, if named)."""
+    wanted = stage or stage_for(order.status, order.service, order.exception_type, policy)
     if wanted is None:
         return None
     return next((clock for clock in order.clocks if clock.running and clock.stage == wanted), None)

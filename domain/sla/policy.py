@@ -1,48 +1,48 @@
-"""SLA policy (time limit, clock start event and responsible department of every stage) and clock rules.
+"""SLA policy: every stage's time limit, the clock events that start and end it, and its department.
 
 The limits are data: `domain/data/sla_policy.toml` ships the table of REQUIREMENTS.md ("Time limits
 at a glance"); `load_policy(path)` lays a site file (SLA_POLICY_FILE) over it, overriding only what
-that file names. Start events and departments default here and may be overridden per stage in the
-file's `[stages.<key>]` tables.
+that file names. Start events (`starts_on`), end events (`ends_on`) and departments default here
+(DEFAULT_STAGES) and may be overridden per stage in the file's `[stages.<key>]` tables.
 
-Which clock runs in which order status (`stage_for`), read against the table's "clock starts at":
+A clock opens when its stage's `starts_on` is emitted and closes when one of its `ends_on` is.
+Clock events come from two places:
 
-- SUBMITTED: none. The entry clock (R-1.4) runs from the moment an offline order is received until
-  staff have entered it, i.e. before the order exists; the service opens and closes it at entry
-  from `Order.received_at` (`entry_stage(urgent)` picks the 30-minute variant). Validation is
-  automatic and has no limit.
-- VALIDATION_FAILED, REJECTED: none; the customer has to act, the company does not.
-- PENDING_REVIEW -> first_review (2h from validation passed); PENDING_SECOND_REVIEW -> second_review
-  (4h from the first review passing it on); AWAITING_CONFIRMATION -> confirmation (1h from review
-  passed).
-- CONFIRMED -> picking, or picking_overseas (12h) for Service.OVERSEAS_WAREHOUSE; PICKED -> outbound.
-- OUTBOUND -> booking for international services: the outbound scan is the hand-over to logistics,
-  when booking and customs declaration start. An overseas-warehouse order has no booking or
-  customs; outbound is its hand-over to the local carrier, so OUTBOUND -> last_mile (24h), the same
-  "start delivery" step an international order reaches at CLEARED.
-- BOOKED, IN_TRANSIT: none; the carrier's transit time is not a company limit.
-- ARRIVED -> clearance; CLEARED -> last_mile.
-- OUT_FOR_DELIVERY: none; the courier's estimate is shown to the customer but is not a limit.
-- DELIVERED -> completion: delivery is signed for (the receipt), and the order is completed within
-  24h of it, by the customer's confirmation or by the desk (R-7.1).
-- COMPLETED -> archive: archiving is what ends this status (R-7.3). The survey clock (3wd) also
-  starts at completion but ends with recorded feedback, not a status change; like the other
-  event-driven clocks it is found with `SlaPolicy.starting_on(ClockEvent.COMPLETED)`.
-- ARCHIVED: none.
-- CANCELLATION_REQUESTED -> cancel_check (1h). cancel_done (2h) runs from the same request beside
-  it and closes when the order reaches CANCELLED; it applies only before outbound (R-6.1).
-- RECALL_IN_PROGRESS: none; the recall is negotiated and the table gives it no limit.
-- CANCELLED -> completion: a closed cancellation is completed within 24h (R-7.1). The refund clock
-  (3wd) starts at the cancellation and ends with finance's payment, not a status change.
-- EXCEPTION -> the first step for the exception type (R-6): cancellation -> cancel_check,
-  modification -> modification, delay -> delay_cause, damaged / wrong shipment / lost -> evidence,
-  customs hold -> delay_notice (its cause is already known: the customer must be told). Without a
-  type, none.
+- status changes, through CLOCK_EVENTS below: reaching a status emits what it means for the clocks
+  (the table's "clock starts at": reaching pending_review emits validation_passed, the outbound
+  scan emits handed_to_logistics for international services and last_mile_ready for
+  overseas-warehouse ones), and the status's successor events end the stage that ran in it
+  (picking ends on picked, or on the order being cancelled, recalled or completed instead).
+  Leaving an interruption emits its end (LEAVING). Every change also emits status_changed.
+- named domain events of later features (a refund paid, feedback recorded): their use cases pass
+  the ClockEvents to `domain.sla.clocks.apply_clock_events`, and the policy does the rest.
 
-Clocks: a StageClock's due time is set when it opens (`due_at`). `warning_at` is when 80 % of the
-stage's time is used, measured in business time for working-day limits. A paused clock stands
-still: `resume` moves its due time on by the paused time (business time for working-day limits),
-and while paused its status and lateness are judged at the moment it was paused.
+Interruptions (exception, cancellation request) pause the stage the order will resume, so the
+interruption does not count against it; coming back resumes it (domain.sla.clocks.sync_clocks).
+The offline entry clock (R-1.4) runs from the moment an order is received until staff have entered
+it, i.e. before the order exists: the intake opens and closes it at entry from `Order.received_at`
+(`entry_stage(urgent)` picks the 30-minute variant).
+
+No clock nothing can close. A stage whose start or end nothing in the product emits yet is dormant
+(DORMANT, with the missing piece): its clock never opens. tests/sla/test_policy_walk.py walks every
+row, shows what opens and closes it, and fails when a stage that can open has no closing path, or
+when a dormant stage's missing piece has appeared. Three clocks that used to open and never close:
+
+- completion on a cancelled order: R-7.1 completes a closed cancellation within 24 h; the SLA sweep
+  (application/sla_sweeps.py) completes cancelled orders as the system, which closes the clock.
+- archive (opened on completion): nothing archives orders yet (R-7.3), so it is dormant.
+- delay_notice after a customs hold: a hold's cause is known at once (the hold reason logistics
+  records), so delay_cause ends as it starts. The notice is not timed: the bot queues the hold
+  notice itself in the same transaction (presentation/notifications.py), but only for a customer
+  with a Telegram chat, and nothing records anyone telling the others; closing the clock on the
+  bot's notice would record a notice some customers never got, and leaving it open would breach
+  with nobody able to act. delay_notice is dormant until customer service can record telling the
+  customer (customer_told). A customs hold therefore only pauses the clearance clock.
+
+Clocks: a StageClock's due time is set when it opens. `warning_at` is when 80 % of the stage's time
+is used, measured in business time for working-day limits. A paused clock stands still: resuming
+moves its due time on by the paused time (business time for working-day limits), and while paused
+its status and lateness are judged at the moment it was paused.
 """
 
 from __future__ import annotations
@@ -51,13 +51,22 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from importlib import resources
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from domain.orders.status import TEAMS, Role
+from domain.orders.status import (
+    DOMESTIC_ONLY,
+    INTERNATIONAL,
+    TEAMS,
+    ExceptionType,
+    OrderStatus,
+    Role,
+    Service,
+)
 from domain.sla.calendar import Duration
 
 # The share of a stage's time after which the clock is at risk and the department is warned.
@@ -95,28 +104,47 @@ class Stage(StrEnum):
 
 
 class ClockEvent(StrEnum):
-    """What starts a stage's clock (the table's "clock starts at")."""
+    """What starts or ends a stage's clock (the table's "clock starts at", and each step's end)."""
 
     ORDER_RECEIVED = "order_received"
+    ORDER_ENTERED = "order_entered"
     VALIDATION_PASSED = "validation_passed"
     FIRST_REVIEW_PASSED = "first_review_passed"
     REVIEW_PASSED = "review_passed"
+    REVIEW_REJECTED = "review_rejected"
     CONFIRMED = "confirmed"
     PICKED = "picked"
     HANDED_TO_LOGISTICS = "handed_to_logistics"
+    BOOKED = "booked"
     ARRIVED = "arrived"
     CLEARED = "cleared"
+    LAST_MILE_READY = "last_mile_ready"
+    LAST_MILE_STARTED = "last_mile_started"
     STATUS_CHANGED = "status_changed"
+    CUSTOMER_TOLD = "customer_told"
     CANCELLATION_REQUESTED = "cancellation_requested"
+    CANCELLATION_BEFORE_OUTBOUND = "cancellation_before_outbound"
+    CANCELLATION_CHECKED = "cancellation_checked"
     CANCELLATION_AGREED = "cancellation_agreed"
+    ORDER_CANCELLED = "order_cancelled"
+    RECALL_STARTED = "recall_started"
+    REFUND_PAID = "refund_paid"
     MODIFICATION_REQUESTED = "modification_requested"
+    MODIFICATION_DONE = "modification_done"
     DELAY_FOUND = "delay_found"
+    DELAY_CAUSE_FOUND = "delay_cause_found"
     DAMAGE_OR_LOSS_FOUND = "damage_or_loss_found"
     EVIDENCE_RECORDED = "evidence_recorded"
+    CUSTOMER_CONTACTED = "customer_contacted"
     COMPENSATION_AGREED = "compensation_agreed"
+    COMPENSATION_PAID = "compensation_paid"
     EXCEPTION_CLOSED = "exception_closed"
+    EXCEPTION_RECORDED = "exception_recorded"
     RECEIPT_CONFIRMED = "receipt_confirmed"
+    READY_TO_COMPLETE = "ready_to_complete"
     COMPLETED = "completed"
+    FEEDBACK_RECORDED = "feedback_recorded"
+    ARCHIVED = "archived"
 
 
 class ClockStatus(StrEnum):
@@ -128,41 +156,157 @@ class ClockStatus(StrEnum):
     DONE = "done"
 
 
+@dataclass(frozen=True)
+class StageDefaults:
+    """A stage's built-in start, ends, department and the services it applies to (None: all)."""
+
+    starts_on: ClockEvent
+    ends_on: tuple[ClockEvent, ...]
+    department: Role
+    services: frozenset[Service] | None = None
+
+
 E = ClockEvent
 D = Role
+# An execution step also ends when, from an interruption, the order is cancelled, recalled or completed.
+_INSTEAD = (E.ORDER_CANCELLED, E.RECALL_STARTED, E.COMPLETED)
 # Who does each step follows the roles table of REQUIREMENTS.md ("Who uses it").
-DEFAULT_STAGES: Mapping[Stage, tuple[ClockEvent, Role]] = MappingProxyType(
+DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
     {
-        Stage.ENTRY: (E.ORDER_RECEIVED, D.ORDER_DESK),
-        Stage.ENTRY_URGENT: (E.ORDER_RECEIVED, D.ORDER_DESK),
-        Stage.FIRST_REVIEW: (E.VALIDATION_PASSED, D.ORDER_DESK),
-        Stage.SECOND_REVIEW: (E.FIRST_REVIEW_PASSED, D.ORDER_DESK_HEAD),
-        Stage.CONFIRMATION: (E.REVIEW_PASSED, D.ORDER_DESK),
-        Stage.PICKING: (E.CONFIRMED, D.WAREHOUSE),
-        Stage.PICKING_OVERSEAS: (E.CONFIRMED, D.WAREHOUSE),
-        Stage.OUTBOUND: (E.PICKED, D.WAREHOUSE),
-        Stage.BOOKING: (E.HANDED_TO_LOGISTICS, D.LOGISTICS),
-        Stage.CLEARANCE: (E.ARRIVED, D.LOGISTICS),
-        Stage.LAST_MILE: (E.CLEARED, D.LOGISTICS),
-        Stage.CUSTOMER_NOTICE: (E.STATUS_CHANGED, D.CUSTOMER_SERVICE),
-        Stage.CANCEL_CHECK: (E.CANCELLATION_REQUESTED, D.ORDER_DESK),
-        Stage.CANCEL_DONE: (E.CANCELLATION_REQUESTED, D.ORDER_DESK),
-        Stage.REFUND: (E.CANCELLATION_AGREED, D.FINANCE),
-        Stage.MODIFICATION: (E.MODIFICATION_REQUESTED, D.ORDER_DESK),
-        Stage.DELAY_CAUSE: (E.DELAY_FOUND, D.LOGISTICS),
-        Stage.DELAY_NOTICE: (E.DELAY_FOUND, D.CUSTOMER_SERVICE),
-        Stage.EVIDENCE: (E.DAMAGE_OR_LOSS_FOUND, D.LOGISTICS),
-        Stage.CLAIM_CONTACT: (E.EVIDENCE_RECORDED, D.CUSTOMER_SERVICE),
-        Stage.COMPENSATION: (E.COMPENSATION_AGREED, D.FINANCE),
-        Stage.EXCEPTION_RECORD: (E.EXCEPTION_CLOSED, D.ORDER_DESK),
-        Stage.COMPLETION: (E.RECEIPT_CONFIRMED, D.ORDER_DESK),
-        Stage.SURVEY: (E.COMPLETED, D.CUSTOMER_SERVICE),
-        Stage.ARCHIVE: (E.COMPLETED, D.ORDER_DESK),
+        Stage.ENTRY: StageDefaults(E.ORDER_RECEIVED, (E.ORDER_ENTERED,), D.ORDER_DESK),
+        Stage.ENTRY_URGENT: StageDefaults(E.ORDER_RECEIVED, (E.ORDER_ENTERED,), D.ORDER_DESK),
+        Stage.FIRST_REVIEW: StageDefaults(
+            E.VALIDATION_PASSED,
+            (E.FIRST_REVIEW_PASSED, E.REVIEW_PASSED, E.REVIEW_REJECTED, E.ORDER_CANCELLED),
+            D.ORDER_DESK,
+        ),
+        Stage.SECOND_REVIEW: StageDefaults(
+            E.FIRST_REVIEW_PASSED, (E.REVIEW_PASSED, E.REVIEW_REJECTED, E.ORDER_CANCELLED), D.ORDER_DESK_HEAD
+        ),
+        Stage.CONFIRMATION: StageDefaults(E.REVIEW_PASSED, (E.CONFIRMED, E.ORDER_CANCELLED), D.ORDER_DESK),
+        Stage.PICKING: StageDefaults(E.CONFIRMED, (E.PICKED, *_INSTEAD), D.WAREHOUSE, INTERNATIONAL),
+        Stage.PICKING_OVERSEAS: StageDefaults(E.CONFIRMED, (E.PICKED, *_INSTEAD), D.WAREHOUSE, DOMESTIC_ONLY),
+        Stage.OUTBOUND: StageDefaults(
+            E.PICKED, (E.HANDED_TO_LOGISTICS, E.LAST_MILE_READY, *_INSTEAD), D.WAREHOUSE
+        ),
+        Stage.BOOKING: StageDefaults(E.HANDED_TO_LOGISTICS, (E.BOOKED, *_INSTEAD), D.LOGISTICS),
+        Stage.CLEARANCE: StageDefaults(E.ARRIVED, (E.CLEARED, *_INSTEAD), D.LOGISTICS),
+        Stage.LAST_MILE: StageDefaults(E.LAST_MILE_READY, (E.LAST_MILE_STARTED, *_INSTEAD), D.LOGISTICS),
+        Stage.CUSTOMER_NOTICE: StageDefaults(E.STATUS_CHANGED, (E.CUSTOMER_TOLD,), D.CUSTOMER_SERVICE),
+        Stage.CANCEL_CHECK: StageDefaults(
+            E.CANCELLATION_REQUESTED, (E.CANCELLATION_CHECKED, E.EXCEPTION_CLOSED), D.ORDER_DESK
+        ),
+        Stage.CANCEL_DONE: StageDefaults(
+            E.CANCELLATION_BEFORE_OUTBOUND, (E.ORDER_CANCELLED, E.CANCELLATION_CHECKED), D.ORDER_DESK
+        ),
+        Stage.REFUND: StageDefaults(E.CANCELLATION_AGREED, (E.REFUND_PAID,), D.FINANCE),
+        Stage.MODIFICATION: StageDefaults(
+            E.MODIFICATION_REQUESTED, (E.MODIFICATION_DONE, E.EXCEPTION_CLOSED), D.ORDER_DESK
+        ),
+        Stage.DELAY_CAUSE: StageDefaults(
+            E.DELAY_FOUND, (E.DELAY_CAUSE_FOUND, E.EXCEPTION_CLOSED), D.LOGISTICS
+        ),
+        Stage.DELAY_NOTICE: StageDefaults(
+            E.DELAY_FOUND, (E.CUSTOMER_TOLD, E.EXCEPTION_CLOSED), D.CUSTOMER_SERVICE
+        ),
+        Stage.EVIDENCE: StageDefaults(
+            E.DAMAGE_OR_LOSS_FOUND, (E.EVIDENCE_RECORDED, E.EXCEPTION_CLOSED), D.LOGISTICS
+        ),
+        Stage.CLAIM_CONTACT: StageDefaults(
+            E.EVIDENCE_RECORDED, (E.CUSTOMER_CONTACTED, E.EXCEPTION_CLOSED), D.CUSTOMER_SERVICE
+        ),
+        Stage.COMPENSATION: StageDefaults(E.COMPENSATION_AGREED, (E.COMPENSATION_PAID,), D.FINANCE),
+        Stage.EXCEPTION_RECORD: StageDefaults(E.EXCEPTION_CLOSED, (E.EXCEPTION_RECORDED,), D.ORDER_DESK),
+        # A delivered order taken back is completed once cancelled, on its own clock.
+        Stage.COMPLETION: StageDefaults(E.READY_TO_COMPLETE, (E.COMPLETED, E.RECALL_STARTED), D.ORDER_DESK),
+        Stage.SURVEY: StageDefaults(E.COMPLETED, (E.FEEDBACK_RECORDED,), D.CUSTOMER_SERVICE),
+        Stage.ARCHIVE: StageDefaults(E.COMPLETED, (E.ARCHIVED,), D.ORDER_DESK),
     }
 )
-del E, D
 
-_STAGE_TABLE_KEYS = ("starts_on", "department")
+# Stages whose clocks never open yet, and what is missing: nothing in the product emits their start
+# or their end, so an opened clock could only breach. The policy walk fails once the piece exists.
+DORMANT: Mapping[Stage, str] = MappingProxyType(
+    {
+        Stage.CUSTOMER_NOTICE: "the bot tells the customer in the transaction of the change; "
+        "nothing emits customer_told (R-5.2)",
+        Stage.REFUND: "nothing emits cancellation_agreed or refund_paid (R-6.1, issue 13)",
+        Stage.DELAY_NOTICE: "nothing emits customer_told, and no exception is closed yet (R-6.3, issue 14)",
+        Stage.CLAIM_CONTACT: "nothing emits evidence_recorded or customer_contacted (R-6.4, issue 14)",
+        Stage.COMPENSATION: "nothing emits compensation_agreed or compensation_paid (R-6.4, issue 14)",
+        Stage.EXCEPTION_RECORD: "no exception is closed yet, nothing emits exception_recorded (R-6.5)",
+        Stage.SURVEY: "nothing emits feedback_recorded (R-7.2, issue 15)",
+        Stage.ARCHIVE: "nothing archives orders (R-7.3, issue 15)",
+    }
+)
+
+Qualifier = Service | ExceptionType | OrderStatus | None
+S = OrderStatus
+# Which clock events reaching a status emits, by (status, qualifier): the qualifier is the order's
+# service, the exception type of an exception, or the status a cancellation request interrupts;
+# the row with qualifier None applies when no qualified row does.
+CLOCK_EVENTS: Mapping[tuple[OrderStatus, Qualifier], tuple[ClockEvent, ...]] = MappingProxyType(
+    {
+        (S.PENDING_REVIEW, None): (E.VALIDATION_PASSED,),
+        (S.PENDING_SECOND_REVIEW, None): (E.FIRST_REVIEW_PASSED,),
+        (S.REJECTED, None): (E.REVIEW_REJECTED,),
+        (S.AWAITING_CONFIRMATION, None): (E.REVIEW_PASSED,),
+        (S.CONFIRMED, None): (E.CONFIRMED,),
+        (S.PICKED, None): (E.PICKED,),
+        # The outbound scan hands an international order to logistics (booking and customs start);
+        # an overseas-warehouse order has neither and goes to its local carrier, as one does at cleared.
+        (S.OUTBOUND, Service.AIR_FREIGHT): (E.HANDED_TO_LOGISTICS,),
+        (S.OUTBOUND, Service.SEA_FREIGHT): (E.HANDED_TO_LOGISTICS,),
+        (S.OUTBOUND, Service.OVERSEAS_WAREHOUSE): (E.LAST_MILE_READY,),
+        (S.BOOKED, None): (E.BOOKED,),
+        (S.ARRIVED, None): (E.ARRIVED,),
+        (S.CLEARED, None): (E.CLEARED, E.LAST_MILE_READY),
+        (S.OUT_FOR_DELIVERY, None): (E.LAST_MILE_STARTED,),
+        # Delivery is signed for (the receipt): the order is to be completed within 24 h (R-7.1).
+        (S.DELIVERED, None): (E.RECEIPT_CONFIRMED, E.READY_TO_COMPLETE),
+        (S.COMPLETED, None): (E.COMPLETED,),
+        (S.ARCHIVED, None): (E.ARCHIVED,),
+        (S.CANCELLATION_REQUESTED, None): (E.CANCELLATION_REQUESTED,),
+        # Before the outbound scan a cancellation is done within 2 h; after it, goods are recalled (R-6.1).
+        (S.CANCELLATION_REQUESTED, S.CONFIRMED): (E.CANCELLATION_REQUESTED, E.CANCELLATION_BEFORE_OUTBOUND),
+        (S.CANCELLATION_REQUESTED, S.PICKED): (E.CANCELLATION_REQUESTED, E.CANCELLATION_BEFORE_OUTBOUND),
+        (S.RECALL_IN_PROGRESS, None): (E.RECALL_STARTED,),
+        # A closed cancellation is completed within 24 h, like a signed receipt (R-7.1).
+        (S.CANCELLED, None): (E.ORDER_CANCELLED, E.READY_TO_COMPLETE),
+        # An exception emits what its type found (R-6); a customs hold's cause is the hold reason.
+        (S.EXCEPTION, ExceptionType.CUSTOMER_CANCELLATION): (E.CANCELLATION_REQUESTED,),
+        (S.EXCEPTION, ExceptionType.COMPANY_CANCELLATION): (E.CANCELLATION_REQUESTED,),
+        (S.EXCEPTION, ExceptionType.MODIFICATION): (E.MODIFICATION_REQUESTED,),
+        (S.EXCEPTION, ExceptionType.DELAY): (E.DELAY_FOUND,),
+        (S.EXCEPTION, ExceptionType.DAMAGED): (E.DAMAGE_OR_LOSS_FOUND,),
+        (S.EXCEPTION, ExceptionType.WRONG_SHIPMENT): (E.DAMAGE_OR_LOSS_FOUND,),
+        (S.EXCEPTION, ExceptionType.LOST): (E.DAMAGE_OR_LOSS_FOUND,),
+        (S.EXCEPTION, ExceptionType.CUSTOMS_HOLD): (E.DELAY_FOUND, E.DELAY_CAUSE_FOUND),
+    }
+)
+# What leaving an interruption emits, wherever the order goes (back, cancelled, recalled, completed).
+LEAVING: Mapping[OrderStatus, tuple[ClockEvent, ...]] = MappingProxyType(
+    {S.CANCELLATION_REQUESTED: (E.CANCELLATION_CHECKED,), S.EXCEPTION: (E.EXCEPTION_CLOSED,)}
+)
+del E, D, S
+
+
+def reaching(
+    status: OrderStatus,
+    service: Service,
+    exception_type: ExceptionType | None = None,
+    interrupted: OrderStatus | None = None,
+) -> tuple[ClockEvent, ...]:
+    """Returns the clock events reaching a status emits (CLOCK_EVENTS, the qualified row first)."""
+    qualifier = {OrderStatus.EXCEPTION: exception_type, OrderStatus.CANCELLATION_REQUESTED: interrupted}
+    for key in (qualifier.get(status, service), None):
+        events = CLOCK_EVENTS.get((status, key))
+        if events is not None:
+            return events
+    return ()
+
+
+_STAGE_TABLE_KEYS = ("starts_on", "ends_on", "department")
 _BUILT_IN = "built-in sla_policy.toml"
 _Member = TypeVar("_Member", ClockEvent, Role)
 
@@ -180,17 +324,25 @@ class SlaPolicyError(ValueError):
 
 @dataclass(frozen=True)
 class StagePolicy:
-    """One stage's limit, the event that starts its clock and the department that answers for it."""
+    """One stage's limit, the events that start and end its clock, and the department that answers for it."""
 
     key: Stage
     limit: Duration
     starts_on: ClockEvent
+    ends_on: tuple[ClockEvent, ...]
     department: Role
+    services: frozenset[Service] | None = None
+    # Whether the clock never opens yet (DORMANT).
+    dormant: bool = False
+
+    def applies_to(self, service: Service) -> bool:
+        """Whether orders of this service run the stage."""
+        return self.services is None or service in self.services
 
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """The time limit of every stage."""
+    """The time limit, start and ends of every stage."""
 
     stages: Mapping[Stage, StagePolicy]
 
@@ -205,17 +357,30 @@ class SlaPolicy:
         """Lists the stages whose clocks this event starts, in table order."""
         return tuple(policy for policy in self if policy.starts_on is event)
 
+    def ending_on(self, event: ClockEvent) -> tuple[StagePolicy, ...]:
+        """Lists the stages whose clocks this event ends, in table order."""
+        return tuple(policy for policy in self if event in policy.ends_on)
+
     def __iter__(self) -> Iterator[StagePolicy]:
         return iter(self.stages[stage] for stage in Stage)
+
+
+@cache
+def shipped_policy() -> SlaPolicy:
+    """Returns the built-in policy (without a site file), loaded once."""
+    return load_policy()
 
 
 def load_policy(path: str | PathLike[str] | None = None) -> SlaPolicy:
     """Loads the shipped policy, overridden by the file at path (e.g. SLA_POLICY_FILE) if given."""
     shipped = resources.files("domain.data").joinpath("sla_policy.toml")
     limits: dict[Stage, Duration] = {}
-    starts = {stage: event for stage, (event, _) in DEFAULT_STAGES.items()}
-    departments = {stage: department for stage, (_, department) in DEFAULT_STAGES.items()}
-    _overlay(_read(shipped.read_text(encoding="utf-8"), _BUILT_IN), _BUILT_IN, limits, starts, departments)
+    rows = _Rows(
+        {stage: row.starts_on for stage, row in DEFAULT_STAGES.items()},
+        {stage: row.ends_on for stage, row in DEFAULT_STAGES.items()},
+        {stage: row.department for stage, row in DEFAULT_STAGES.items()},
+    )
+    _overlay(_read(shipped.read_text(encoding="utf-8"), _BUILT_IN), _BUILT_IN, limits, rows)
     missing = [stage for stage in Stage if stage not in limits]
     if missing:
         raise SlaPolicyError(f"limits.{missing[0]}", "has no limit", _BUILT_IN)
@@ -227,12 +392,32 @@ def load_policy(path: str | PathLike[str] | None = None) -> SlaPolicy:
             raise SlaPolicyError(
                 None, f"cannot read the SLA policy file: {error.strerror}", source
             ) from error
-        _overlay(_read(text, source), source, limits, starts, departments)
+        _overlay(_read(text, source), source, limits, rows)
     return SlaPolicy(
         MappingProxyType(
-            {stage: StagePolicy(stage, limits[stage], starts[stage], departments[stage]) for stage in Stage}
+            {
+                stage: StagePolicy(
+                    stage,
+                    limits[stage],
+                    rows.starts[stage],
+                    rows.ends[stage],
+                    rows.departments[stage],
+                    DEFAULT_STAGES[stage].services,
+                    stage in DORMANT,
+                )
+                for stage in Stage
+            }
         )
     )
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The start, ends and department of every stage while a policy is read."""
+
+    starts: dict[Stage, ClockEvent]
+    ends: dict[Stage, tuple[ClockEvent, ...]]
+    departments: dict[Stage, Role]
 
 
 def _read(text: str, source: str) -> dict[str, Any]:
@@ -247,8 +432,7 @@ def _overlay(
     document: dict[str, Any],
     source: str,
     limits: dict[Stage, Duration],
-    starts: dict[Stage, ClockEvent],
-    departments: dict[Stage, Role],
+    rows: _Rows,
 ) -> None:
     """Checks a policy document and writes what it names over the values so far."""
     for key in document:
@@ -263,19 +447,32 @@ def _overlay(
     for key, overrides in _table(document, "stages", source).items():
         stage = _stage(f"stages.{key}", key, source)
         if not isinstance(overrides, dict):
-            raise SlaPolicyError(f"stages.{key}", "must be a table with starts_on and/or department", source)
+            raise SlaPolicyError(
+                f"stages.{key}", "must be a table with starts_on, ends_on and/or department", source
+            )
         for field_name, value in overrides.items():
             name = f"stages.{key}.{field_name}"
             if field_name == "starts_on":
-                starts[stage] = _member(ClockEvent, value, name, "event", source)
+                rows.starts[stage] = _member(ClockEvent, value, name, "event", source)
+            elif field_name == "ends_on":
+                rows.ends[stage] = _events(value, name, source)
             elif field_name == "department":
                 department = _member(Role, value, name, "department", source)
                 if department not in TEAMS:
                     teams = ", ".join(sorted(TEAMS))
                     raise SlaPolicyError(name, f"{value!r} is not a department; use one of {teams}", source)
-                departments[stage] = department
+                rows.departments[stage] = department
             else:
-                raise SlaPolicyError(name, f"unknown setting; use {' or '.join(_STAGE_TABLE_KEYS)}", source)
+                keys = ", ".join(_STAGE_TABLE_KEYS[:-1]) + f" or {_STAGE_TABLE_KEYS[-1]}"
+                raise SlaPolicyError(name, f"unknown setting; use {keys}", source)
+
+
+def _events(value: object, name: str, source: str) -> tuple[ClockEvent, ...]:
+    """Returns the end events a policy value names: one event or a non-empty list of them."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values:
+        raise SlaPolicyError(name, "must be an event or a list of events", source)
+    return tuple(dict.fromkeys(_member(ClockEvent, item, name, "event", source) for item in values))
 
 
 def _table(document: dict[str, Any], key: str, source: str) -> dict[str, Any]:
@@ -296,11 +493,8 @@ def _stage(name: str, key: str, source: str) -> Stage:
 
 def _member(kind: type[_Member], value: object, name: str, noun: str, source: str) -> _Member:
     """Returns the enum member a policy value names."""
-    try:
-        return kind(str(value))
-    except ValueError:
-        raise SlaPolicyError(
-            name, f"unknown {noun} {value!r}; use one of {', '.join(kind)}", source
-        ) from None
+    if isinstance(value, str) and value in kind.__members__.values():
+        return kind(value)
+    raise SlaPolicyError(name, f"unknown {noun} {value!r}; use one of {', '.join(kind)}", source)
 
 

@@ -110,6 +110,52 @@ def test_default_start_events_and_departments_follow_the_table() -> None:
     ]
 
 
+def test_default_end_events_are_the_ways_out_of_each_step() -> None:
+    assert POLICY.stage("first_review").ends_on == (
+        ClockEvent.FIRST_REVIEW_PASSED,
+        ClockEvent.REVIEW_PASSED,
+        ClockEvent.REVIEW_REJECTED,
+        ClockEvent.ORDER_CANCELLED,
+    )
+    assert POLICY.stage("picking").ends_on[0] is ClockEvent.PICKED
+    assert POLICY.stage("completion").starts_on is ClockEvent.READY_TO_COMPLETE
+    assert [policy.key for policy in POLICY.ending_on(ClockEvent.CANCELLATION_CHECKED)] == [
+        Stage.CANCEL_CHECK,
+        Stage.CANCEL_DONE,
+    ]
+    assert {policy.key for policy in POLICY if policy.dormant} == {
+        Stage.CUSTOMER_NOTICE,
+        Stage.REFUND,
+        Stage.DELAY_NOTICE,
+        Stage.CLAIM_CONTACT,
+        Stage.COMPENSATION,
+        Stage.EXCEPTION_RECORD,
+        Stage.SURVEY,
+        Stage.ARCHIVE,
+    }
+
+
+def test_a_site_file_may_name_one_end_event_or_a_list(tmp_path: Path) -> None:
+    path = write_policy(
+        tmp_path,
+        """
+        [stages.picking]
+        ends_on = "picked"
+
+        [stages.booking]
+        starts_on = "picked"
+        ends_on = ["booked", "order_cancelled", "booked"]
+        """,
+    )
+
+    policy = load_policy(str(path))
+
+    assert policy.stage("picking").ends_on == (ClockEvent.PICKED,)
+    assert policy.stage("booking").starts_on is ClockEvent.PICKED
+    assert policy.stage("booking").ends_on == (ClockEvent.BOOKED, ClockEvent.ORDER_CANCELLED)
+    assert policy.stage("booking").department is Role.LOGISTICS
+
+
 def test_an_unknown_stage_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="frist_review"):
         POLICY.stage("frist_review")
@@ -344,6 +390,9 @@ def test_the_documented_message_for_a_bad_duration(tmp_path: Path) -> None:
         ('[stages.refund]\ndepartment = "accounting"\n', "stages.refund.department", "unknown department"),
         ('[stages.refund]\nstarts_on = "whenever"\n', "stages.refund.starts_on", "unknown event"),
         ('[stages.refund]\nlimit = "3wd"\n', "stages.refund.limit", "unknown setting"),
+        ('[stages.refund]\nends_on = "paid"\n', "stages.refund.ends_on", "unknown event"),
+        ('[stages.refund]\nends_on = ["refund_paid", 3]\n', "stages.refund.ends_on", "unknown event"),
+        ("[stages.refund]\nends_on = []\n", "stages.refund.ends_on", "an event or a list of events"),
         ('[stages.refnud]\ndepartment = "finance"\n', "stages.refnud", "unknown stage"),
         ('[stages]\nrefund = "finance"\n', "stages.refund", "must be a table"),
         ('[limts]\npicking = "24h"\n', "limts", "unknown table"),

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import UnitOfWork
+from application.sla_sweeps import SlaSweeper, SweepSettings
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, open_stage
 from domain.sla.policy import Stage, load_policy
-from scheduler.sla import Render, SlaSweeper, SweepSettings, render_with
+from presentation.sla_alerts import Render, SlaAlertTexts, render_with
 from storage.models import OutboxRow, SlaAlertRow, TrackingLogRow
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 from tests.storage.factories import make_order
@@ -44,7 +45,7 @@ UowFactory = Callable[[], UnitOfWork]
 
 @pytest.fixture(scope="session")
 def render() -> Render:
-    """Renders the scheduler's texts with the real catalogs."""
+    """Renders the sweeps' texts with the real catalogs."""
     i18n = create_i18n("en")
     return render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale))
 
@@ -59,7 +60,7 @@ def make_sweeper(new_uow: UowFactory, render: Render) -> Callable[..., SlaSweepe
             clock=clock,
             sla=SLA,
             team_chats=TEAM_CHATS,
-            render=render,
+            texts=SlaAlertTexts(render, zone=SLA.calendar.zone),
             settings=SweepSettings(**settings),
         )
 

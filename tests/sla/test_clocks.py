@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,10 @@ from domain.clock import FixedClock
 from domain.errors import NotPermitted
 from domain.orders.model import Order
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role, Service
+from domain.review import time_left
 from domain.sla.alerts import chat_for, departments_of_chat
-from domain.sla.clocks import sync_clocks
+from domain.sla.clocks import apply_clock_events, sync_clocks
+from domain.sla.policy import ClockEvent, load_policy
 from presentation.labels import format_span
 from presentation.sla_callbacks import (
     MAX_CALLBACK_BYTES,
@@ -121,6 +124,70 @@ def test_a_status_without_a_limit_closes_the_clock_and_opens_none() -> None:
     order.status = OrderStatus.OUTBOUND
     step(order, Action.BOOK, T0, frozenset({Role.LOGISTICS}))
     assert running(order) == {}
+
+
+def test_a_named_event_closes_and_opens_clocks_through_the_policy() -> None:
+    order = make_order(created_at=T0)
+    order.status = OrderStatus.ARRIVED
+    step(
+        order,
+        Action.RAISE_EXCEPTION,
+        T0,
+        frozenset({Role.LOGISTICS}),
+        exception_type=ExceptionType.DAMAGED,
+    )
+    assert running(order) == {"evidence": T0 + timedelta(hours=2)}
+
+    # A later feature records the evidence and only emits the event; claim_contact is dormant.
+    touched = apply_clock_events(order, [ClockEvent.EVIDENCE_RECORDED], T0 + timedelta(hours=1), SLA)
+
+    assert [(clock.stage, clock.met) for clock in touched] == [("evidence", True)]
+    assert running(order) == {}
+    apply_clock_events(order, [ClockEvent.DELAY_FOUND], T0 + timedelta(hours=2), SLA)
+    assert running(order) == {"delay_cause": T0 + timedelta(hours=4)}  # delay_notice is dormant
+
+
+def test_a_stage_an_event_starts_and_ends_at_once_takes_no_time_and_leaves_no_clock() -> None:
+    order = make_order(created_at=T0)
+
+    apply_clock_events(order, [ClockEvent.DELAY_FOUND, ClockEvent.DELAY_CAUSE_FOUND], T0, SLA)
+
+    assert order.clocks == []
+
+
+def test_a_customs_hold_pauses_clearance_and_opens_no_delay_clock() -> None:
+    order = make_order(created_at=T0)
+    order.status = OrderStatus.IN_TRANSIT
+    step(order, Action.ARRIVE, T0, frozenset({Role.LOGISTICS}))
+    hold = ExceptionType.CUSTOMS_HOLD
+    step(
+        order,
+        Action.RAISE_EXCEPTION,
+        T0 + timedelta(hours=3),
+        frozenset({Role.LOGISTICS}),
+        exception_type=hold,
+    )
+
+    assert [(clock.stage, clock.paused_at) for clock in order.clocks] == [
+        ("clearance", T0 + timedelta(hours=3))
+    ]
+
+
+def test_the_review_queue_reads_the_review_limits_from_the_policy(tmp_path: Path) -> None:
+    order = make_order(created_at=T0)
+    order.apply(Action.PASS_VALIDATION, actor_id=None, roles=SYSTEM, now=T0)
+    site = tmp_path / "sla.toml"
+    site.write_text('[limits]\nfirst_review = "3h"\n', encoding="utf-8")
+
+    # Without a running clock the stage's limit in the policy decides.
+    assert time_left(order, T0 + timedelta(hours=1)) == (timedelta(hours=1), timedelta(hours=1))
+    assert time_left(order, T0 + timedelta(hours=1), load_policy(site)) == (
+        timedelta(hours=1),
+        timedelta(hours=2),
+    )
+    sync_clocks(order, T0, SLA)
+    order.clocks[0].due_at = T0 + timedelta(hours=5)
+    assert time_left(order, T0 + timedelta(hours=1)) == (timedelta(hours=1), timedelta(hours=4))
 
 
 async def test_use_cases_keep_the_clocks_when_given_the_sla_context(new_uow: UowFactory) -> None:

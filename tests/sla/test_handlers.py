@@ -13,15 +13,16 @@ from aiogram.enums import ParseMode
 from aiogram.types import Update
 from babel.messages.pofile import read_po
 
+from application.sla_sweeps import SlaSweeper
 from bot.i18n import LOCALES_DIR, LanguageMiddleware, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.clock import FixedClock
 from domain.orders.status import Role
 from domain.sla.policy import Stage
 from handlers import sla as sla_handlers
+from presentation import sla_alerts
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
-from scheduler import sla as scheduler_sla
-from scheduler.sla import SlaSweeper
+from presentation.sla_alerts import SlaAlertTexts
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.sla.conftest import (
@@ -144,7 +145,8 @@ async def breach_alert(
     """Lets a first review run late, sweeps, and returns the alert message queued for the order desk."""
     await seed_clock(new_uow, Stage.FIRST_REVIEW, START)
     clock.current = START + timedelta(hours=2, minutes=10)
-    await SlaSweeper(uow_factory=new_uow, clock=clock, sla=SLA, team_chats=TEAM_CHATS, render=render).sweep()
+    texts = SlaAlertTexts(render, zone=SLA.calendar.zone)
+    await SlaSweeper(uow_factory=new_uow, clock=clock, sla=SLA, team_chats=TEAM_CHATS, texts=texts).sweep()
     (row,) = database.state.outbox
     # The bot's copy of the message: plain text, as Telegram returns it (entities aside).
     text = row.params["text"].replace("<b>", "").replace("</b>", "")
@@ -267,7 +269,7 @@ def test_every_sla_text_is_translated_into_chinese() -> None:
     with (LOCALES_DIR / "zh" / "LC_MESSAGES" / "sla.po").open("rb") as po_file:
         catalog = read_po(po_file, locale="zh")
     msgids = [
-        value for name, value in vars(scheduler_sla).items() if name.endswith(("_TEXT", "_LINE", "_BUTTON"))
+        value for name, value in vars(sla_alerts).items() if name.endswith(("_TEXT", "_LINE", "_BUTTON"))
     ]
     msgids += [
         *STAGE_LABELS.values(),
@@ -277,4 +279,4 @@ def test_every_sla_text_is_translated_into_chinese() -> None:
     missing = [msgid for msgid in msgids if msgid not in catalog or not catalog[msgid].string]
     assert len(msgids) > 40 and missing == []
     i18n = create_i18n("en")
-    assert i18n.gettext(scheduler_sla.ACKNOWLEDGE_BUTTON, locale="zh") == "确认处理"
+    assert i18n.gettext(sla_alerts.ACKNOWLEDGE_BUTTON, locale="zh") == "确认处理"

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
 
+from application.sla_sweeps import SlaSweeper, SweepReport, SweepSettings
 from domain.clock import FixedClock
+from presentation.sla_alerts import SlaAlertTexts
 from scheduler.jobs import SLA_DIGEST_JOB, SLA_SWEEP_JOB, build_scheduler
-from scheduler.sla import SlaSweeper, SweepReport, SweepSettings
 from tests.fakes import FakeDatabase
 from tests.sla.conftest import SLA, TEAM_CHATS
 
@@ -32,7 +33,7 @@ class CountingSweeper(SlaSweeper):
             clock=FixedClock(datetime(2026, 3, 16, tzinfo=UTC)),
             sla=SLA,
             team_chats=TEAM_CHATS,
-            render=untranslated,
+            texts=SlaAlertTexts(untranslated),
             settings=settings,
         )
         self.sweeps = 0

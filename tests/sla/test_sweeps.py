@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.services import Actor, pause_stage, resume_stage
+from application.sla_sweeps import SlaSweeper
 from domain.clock import FixedClock
 from domain.orders.status import Action, Role
 from domain.sla.alerts import EscalationLevel
 from domain.sla.clocks import open_stage, sync_clocks
 from domain.sla.policy import Stage
+from presentation.sla_alerts import MAX_MESSAGE_CHARS
 from presentation.sla_callbacks import parse_sla
-from scheduler.sla import MAX_MESSAGE_CHARS, SlaSweeper
 from tests.sla.conftest import (
     FINANCE_CHAT,
     LOGISTICS_CHAT,

@@ -1,0 +1,266 @@
+"""One bad row does not block the other alerts of a sweep; the sweep completes cancelled orders (R-7.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from application.ports import UnitOfWork
+from application.sla_sweeps import SlaSweeper, SweepSettings
+from domain.clock import FixedClock
+from domain.orders.model import Order
+from domain.orders.status import Action, OrderStatus, Role
+from domain.sla.alerts import DueClock, NewAlert
+from domain.sla.clocks import sync_clocks
+from domain.sla.policy import Stage
+from presentation.sla_alerts import Render, SlaAlertTexts
+from storage.repositories import SqlOrderRepository
+from storage.sla_repository import SqlSlaRepository
+from storage.uow import SqlUnitOfWork
+from tests.sla.conftest import (
+    LOGISTICS_CHAT,
+    ORDER_DESK_CHAT,
+    SLA,
+    TEAM_CHATS,
+    WAREHOUSE_CHAT,
+    UowFactory,
+    outbox_rows,
+    recorded_alerts,
+    seed_clock,
+)
+from tests.storage.factories import make_order
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 3, 16, 10, tzinfo=SHANGHAI)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class BadRowSla(SqlSlaRepository):
+    """Fails, as a broken row would, in the database while recording the alert of one clock."""
+
+    def __init__(self, session: AsyncSession, bad_clock_id: int | None) -> None:
+        super().__init__(session)
+        self.bad_clock_id = bad_clock_id
+
+    async def record_alert(self, alert: NewAlert) -> int | None:
+        """Records the alert, except for the bad clock's, whose statement fails in the database."""
+        if alert.clock_id == self.bad_clock_id:
+            await self._session.execute(text("SELECT * FROM no_such_table"))
+        return await super().record_alert(alert)
+
+
+class BadRowOrders(SqlOrderRepository):
+    """Fails to load one order, as a broken row would."""
+
+    def __init__(self, session: AsyncSession, bad_order_id: str | None) -> None:
+        super().__init__(session)
+        self.bad_order_id = bad_order_id
+
+    async def get(self, order_id: str) -> Order:
+        """Loads the order, except the bad one."""
+        if order_id == self.bad_order_id:
+            await self._session.execute(text("SELECT * FROM no_such_table"))
+        return await super().get(order_id)
+
+
+class BadRowUnitOfWork(SqlUnitOfWork):
+    """A unit of work whose SLA and order repositories each may have one bad row."""
+
+    def __init__(self, sessions: Sessions, *, clock_id: int | None, order_id: str | None) -> None:
+        self.bad_clock_id, self.bad_order_id = clock_id, order_id
+        super().__init__(sessions)
+
+    def _bind_repositories(self, session: AsyncSession) -> None:
+        """Binds the repositories, two of them with their bad row."""
+        super()._bind_repositories(session)
+        self.sla = BadRowSla(session, self.bad_clock_id)
+        self.orders = self._orders = BadRowOrders(session, self.bad_order_id)
+
+
+class BadRowTexts(SlaAlertTexts):
+    """Writes every alert but one order's, whose text raises."""
+
+    def __init__(self, render: Render, bad_order_ref: str) -> None:
+        super().__init__(render, zone=SLA.calendar.zone)
+        self.bad_order_ref = bad_order_ref
+
+    def alert(self, kind: Any, due: DueClock, department: Role, alert_id: int, now: datetime) -> Any:
+        """Writes the alert, or fails for the bad order."""
+        if due.order_ref == self.bad_order_ref:
+            raise KeyError("a translation with a wrong placeholder")
+        return super().alert(kind, due, department, alert_id, now)
+
+    def alert_line(self, kind: Any, due: DueClock, now: datetime) -> str:
+        """Writes the line, or fails for the bad order."""
+        if due.order_ref == self.bad_order_ref:
+            raise KeyError("a translation with a wrong placeholder")
+        return super().alert_line(kind, due, now)
+
+
+def sweeper(uow_factory: Callable[[], UnitOfWork], clock: FixedClock, texts: SlaAlertTexts) -> SlaSweeper:
+    """A sweeper on the given units of work."""
+    return SlaSweeper(
+        uow_factory=uow_factory,
+        clock=clock,
+        sla=SLA,
+        team_chats=TEAM_CHATS,
+        texts=texts,
+        settings=SweepSettings(),
+    )
+
+
+def bad_rows(
+    session_factory: Sessions, *, clock_id: int | None = None, order_id: str | None = None
+) -> Callable[[], SqlUnitOfWork]:
+    """Makes units of work with the given bad rows."""
+    return lambda: BadRowUnitOfWork(session_factory, clock_id=clock_id, order_id=order_id)
+
+
+async def clock_ids(session_factory: Sessions) -> dict[str, int]:
+    """The id of each stored clock by its order id."""
+    async with session_factory() as session:
+        rows = await session.execute(text("SELECT order_id, id FROM order_clocks"))
+        return {order_id: clock_id for order_id, clock_id in rows.all()}
+
+
+async def test_an_alert_the_database_refuses_does_not_block_the_others(
+    new_uow: UowFactory, session_factory: Sessions, render: Render
+) -> None:
+    picking = await seed_clock(new_uow, Stage.PICKING, START)
+    booking = await seed_clock(new_uow, Stage.BOOKING, START)
+    review = await seed_clock(new_uow, Stage.FIRST_REVIEW, START)
+    clock = FixedClock(START + timedelta(days=2))
+    ids = await clock_ids(session_factory)
+
+    report = await sweeper(
+        bad_rows(session_factory, clock_id=ids[booking.id]),
+        clock,
+        SlaAlertTexts(render, zone=SLA.calendar.zone),
+    ).sweep()
+
+    assert {row.order_id for row in await recorded_alerts(session_factory)} == {picking.id, review.id}
+    assert sorted(row.chat_id for row in await outbox_rows(session_factory)) == sorted(
+        [WAREHOUSE_CHAT, ORDER_DESK_CHAT]
+    )
+    assert (report.breaches, report.failed) == (2, 1)
+    # The bad row was left for the next sweep, which records it once it can.
+    again = await sweeper(new_uow, clock, SlaAlertTexts(render, zone=SLA.calendar.zone)).sweep()
+    assert again.breaches == 1
+    assert LOGISTICS_CHAT in {row.chat_id for row in await outbox_rows(session_factory)}
+
+
+async def test_in_a_merged_message_the_bad_alert_is_left_out_and_the_rest_sent(
+    new_uow: UowFactory, session_factory: Sessions, render: Render
+) -> None:
+    orders = [await seed_clock(new_uow, Stage.FIRST_REVIEW, START + timedelta(minutes=m)) for m in range(30)]
+    ids = await clock_ids(session_factory)
+    clock = FixedClock(START + timedelta(hours=6))
+
+    report = await sweeper(
+        bad_rows(session_factory, clock_id=ids[orders[7].id]),
+        clock,
+        SlaAlertTexts(render, zone=SLA.calendar.zone),
+    ).sweep()
+
+    alerts = await recorded_alerts(session_factory)
+    assert len(alerts) == 29 and orders[7].id not in {alert.order_id for alert in alerts}
+    (message,) = await outbox_rows(session_factory)
+    assert message.params["text"].startswith("🚨 29 SLA alerts at once (1 of 1):")
+    assert orders[7].reference not in message.params["text"]
+    assert (report.breaches, report.failed) == (29, 1)
+
+
+async def test_an_alert_whose_text_fails_does_not_block_the_others(
+    new_uow: UowFactory, session_factory: Sessions, render: Render
+) -> None:
+    bad = await seed_clock(new_uow, Stage.PICKING, START)
+    good = await seed_clock(new_uow, Stage.BOOKING, START)
+    clock = FixedClock(START + timedelta(days=2))
+
+    report = await sweeper(new_uow, clock, BadRowTexts(render, bad.reference)).sweep()
+
+    # Writing the text fails inside the transaction, so the bad alert is not recorded either.
+    assert [row.order_id for row in await recorded_alerts(session_factory)] == [good.id]
+    assert [row.chat_id for row in await outbox_rows(session_factory)] == [LOGISTICS_CHAT]
+    assert (report.breaches, report.failed) == (1, 1)
+
+
+async def test_a_clock_of_a_stage_the_policy_does_not_know_is_skipped(
+    new_uow: UowFactory, session_factory: Sessions, render: Render
+) -> None:
+    strange = make_order(created_at=START)
+    strange.open_clock("retired_stage", started_at=START, due_at=START + timedelta(hours=1))
+    async with new_uow() as uow:
+        await uow.orders.add(strange)
+        await uow.commit()
+    good = await seed_clock(new_uow, Stage.PICKING, START)
+    clock = FixedClock(START + timedelta(days=2))
+
+    report = await sweeper(new_uow, clock, SlaAlertTexts(render, zone=SLA.calendar.zone)).sweep()
+
+    assert [row.order_id for row in await recorded_alerts(session_factory)] == [good.id]
+    assert (report.breaches, report.failed) == (1, 1)
+
+
+async def cancelled_order(new_uow: UowFactory, at: datetime) -> Order:
+    """Stores an order its customer cancelled during review, with its completion clock running."""
+    order = make_order(created_at=at, status=OrderStatus.PENDING_REVIEW)
+    order.apply(
+        Action.CANCEL, actor_id=order.customer.telegram_user_id, roles=frozenset({Role.CUSTOMER}), now=at
+    )
+    sync_clocks(order, at, SLA)
+    order.pull_events()
+    assert [(clock.stage, clock.running) for clock in order.clocks] == [("completion", True)]
+    async with new_uow() as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    return order
+
+
+async def test_the_sweep_completes_cancelled_orders_and_closes_their_completion_clock(
+    new_uow: UowFactory, session_factory: Sessions, render: Render
+) -> None:
+    order = await cancelled_order(new_uow, START)
+    clock = FixedClock(START + timedelta(minutes=1))
+    sweeps = sweeper(new_uow, clock, SlaAlertTexts(render, zone=SLA.calendar.zone))
+
+    first = await sweeps.sweep()
+    second = await sweeps.sweep()
+
+    assert (first.completed, second.completed) == (1, 0)
+    async with new_uow() as uow:
+        stored = await uow.orders.get(order.id)
+    assert stored.status is OrderStatus.COMPLETED
+    ((stage, finished, met),) = [(c.stage, c.finished_at, c.met) for c in stored.clocks]
+    assert (stage, finished, met) == ("completion", clock.now(), True)
+    last = stored.audit[-1]
+    assert (last.action, last.actor_role, last.from_status) == (
+        "complete",
+        Role.SYSTEM,
+        OrderStatus.CANCELLED,
+    )
+    # Survey and archive are dormant; no message goes out about the bookkeeping.
+    assert await outbox_rows(session_factory) == []
+    assert await recorded_alerts(session_factory) == []
+
+
+async def test_a_cancelled_order_that_cannot_be_loaded_does_not_stop_the_others(
+    new_uow: UowFactory, session_factory: Sessions, render: Render
+) -> None:
+    bad = await cancelled_order(new_uow, START)
+    good = await cancelled_order(new_uow, START + timedelta(seconds=1))
+    clock = FixedClock(START + timedelta(minutes=1))
+
+    report = await sweeper(
+        bad_rows(session_factory, order_id=bad.id), clock, SlaAlertTexts(render, zone=SLA.calendar.zone)
+    ).sweep()
+
+    assert (report.completed, report.failed) == (1, 1)
+    async with new_uow() as uow:
+        assert (await uow.orders.get(good.id)).status is OrderStatus.COMPLETED
+        assert (await uow.orders.get(bad.id)).status is OrderStatus.CANCELLED
