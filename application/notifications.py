@@ -117,6 +117,9 @@ def _customer_sees(event: OrderStatusChanged) -> bool:
     if event.to_status is OrderStatus.CANCELLED:
         # Before confirmation the customer cancelled it themselves, or was told why it was rejected.
         return event.from_status not in BEFORE_CONFIRMATION
+    if event.from_status is OrderStatus.CANCELLED:
+        # Completing a closed cancellation is bookkeeping: no "thank you, it is complete".
+        return False
     return event.to_status not in _TOLD_ELSEWHERE
 
 

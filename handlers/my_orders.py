@@ -93,13 +93,21 @@ EVENT_WORDS: dict[str, str] = {
 }
 
 
+def status_words(order: Order) -> str:
+    """Where the order stands, in customer words; a completed cancellation still reads as cancelled."""
+    closed = order.status in (OrderStatus.COMPLETED, OrderStatus.ARCHIVED) and any(
+        event.to_status is OrderStatus.CANCELLED for event in order.audit
+    )
+    return _(STATUS_WORDS[OrderStatus.CANCELLED if closed else order.status])
+
+
 def tracking_text(order: Order, timezone: str) -> str:
     """The customer's view of one order: where it stands and what happened, in their words."""
     zone = ZoneInfo(timezone)
     title = esc(order.number) if order.number else esc(order.reference)
     lines = [
         _("<b>Order {id}</b>").format(id=title),
-        _("Now: {status}").format(status=_(STATUS_WORDS[order.status])),
+        _("Now: {status}").format(status=status_words(order)),
         "",
     ]
     told = [event for event in order.audit if event.action in EVENT_WORDS]
@@ -120,7 +128,7 @@ def summary_line(order: Order, timezone: str) -> str:
     created = order.created_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
     ids = esc(order.reference) + (f" / {esc(order.number)}" if order.number else "")
     amount = f"{order.amount:.2f} {esc(order.currency)}"
-    return f"• <b>{ids}</b> — {created} — {_(STATUS_WORDS[order.status])} — {amount}"
+    return f"• <b>{ids}</b> — {created} — {status_words(order)} — {amount}"
 
 
 @router.message(Command("myorders"))

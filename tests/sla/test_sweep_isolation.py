@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.notifications import notices_for
 from application.ports import UnitOfWork
 from application.sla_sweeps import SlaSweeper, SweepSettings
+from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.alerts import DueClock, NewAlert
 from domain.sla.clocks import sync_clocks
 from domain.sla.policy import Stage
+from handlers.my_orders import summary_line
 from presentation.sla_alerts import Render, SlaAlertTexts
 from storage.repositories import SqlOrderRepository
 from storage.sla_repository import SqlSlaRepository
@@ -264,3 +267,17 @@ async def test_a_cancelled_order_that_cannot_be_loaded_does_not_stop_the_others(
     async with new_uow() as uow:
         assert (await uow.orders.get(good.id)).status is OrderStatus.COMPLETED
         assert (await uow.orders.get(bad.id)).status is OrderStatus.CANCELLED
+
+
+def test_a_completed_cancellation_reads_as_cancelled_and_tells_the_customer_nothing() -> None:
+    """R-7.1: the sweep's completion of a cancelled order is bookkeeping, not news for the customer."""
+    order = make_order(created_at=START, status=OrderStatus.PENDING_REVIEW)
+    roles = frozenset({Role.CUSTOMER})
+    order.apply(Action.CANCEL, actor_id=order.customer.telegram_user_id, roles=roles, now=START)
+    order.apply(Action.COMPLETE, actor_id=None, roles=frozenset({Role.SYSTEM}), now=START)
+    completed = order.pull_events()[-1]
+
+    assert notices_for(completed, order) == []
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        assert "cancel" in summary_line(order, "Asia/Shanghai")
