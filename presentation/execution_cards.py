@@ -24,6 +24,7 @@ from presentation.render import (
     GOODS_SHOWN,
     SERVICE_NAMES,
     STATUS_NAMES,
+    Html,
     Translate,
     esc,
     fit,
@@ -156,7 +157,8 @@ def recorded_lines(order: Order, t: Translate, timezone: str) -> list[str]:
     if shipment.waybill:
         lines.append(
             t(N_("Carrier: {carrier}, waybill {waybill}")).format(
-                carrier=esc(carrier_name(shipment.carrier)), waybill=f"<code>{esc(shipment.waybill)}</code>"
+                carrier=esc(carrier_name(shipment.carrier)),
+                waybill=Html(f"<code>{esc(shipment.waybill)}</code>"),
             )
         )
     if shipment.etd:

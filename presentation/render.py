@@ -129,14 +129,35 @@ WAREHOUSE_TIMELINE = (
 )
 
 
+class Html(str):
+    """Telegram HTML that is safe as it is: escaped text, or markup built from escaped parts."""
+
+
+class HtmlTemplate(str):
+    """A translated message for an HTML message: format() escapes every value that is not Html."""
+
+    def format(self, *args: object, **kwargs: object) -> Html:
+        """Fills the placeholders, escaping each value by construction (Html values stay as they are)."""
+        safe_args = [_safe(value) for value in args]
+        safe_kwargs = {name: _safe(value) for name, value in kwargs.items()}
+        return Html(str.format(self, *safe_args, **safe_kwargs))
+
+
+def _safe(value: object) -> object:
+    """Escapes a template value unless it is Html; numbers stay numbers, so format specs still work."""
+    if isinstance(value, Html | int | float | Decimal) and not isinstance(value, bool):
+        return value
+    return esc(value)
+
+
 def translator(i18n: I18n, locale: str) -> Translate:
-    """Returns a function translating msgids into the locale."""
-    return lambda message: i18n.gettext(message, locale=locale)
+    """Returns a function translating msgids into the locale, as templates that escape their values."""
+    return lambda message: HtmlTemplate(i18n.gettext(message, locale=locale))
 
 
-def esc(text: object) -> str:
+def esc(text: object) -> Html:
     """Escapes user-supplied text for Telegram HTML."""
-    return html.escape(str(text), quote=False)
+    return Html(html.escape(str(text), quote=False))
 
 
 def local_time(moment: datetime, timezone: str) -> str:
@@ -151,9 +172,9 @@ def duration(delta: timedelta) -> str:
     return f"{sign}{minutes // 60}h {minutes % 60:02d}m"
 
 
-def money(amount: Decimal, currency: str) -> str:
+def money(amount: Decimal, currency: str) -> Html:
     """Formats an amount with its currency."""
-    return f"{amount:.2f} {esc(currency)}"
+    return Html(f"{amount:.2f} {esc(currency)}")
 
 
 def goods_lines(order: Order, t: Translate | None = None) -> list[str]:

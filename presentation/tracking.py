@@ -14,7 +14,7 @@ from domain.sla.clocks import running_clock, stage_for
 from domain.sla.policy import SlaPolicy, load_policy
 from presentation.execution_cards import entered_status_at
 from presentation.keyboards import N_
-from presentation.render import Translate, esc
+from presentation.render import Html, Translate, esc
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -80,7 +80,8 @@ def shipment_lines(order: Order, t: Translate, timezone: str) -> list[str]:
     if shipment.waybill:
         lines.append(
             t(N_("Carrier: {carrier}, waybill {waybill}")).format(
-                carrier=esc(carrier_name(shipment.carrier)), waybill=f"<code>{esc(shipment.waybill)}</code>"
+                carrier=esc(carrier_name(shipment.carrier)),
+                waybill=Html(f"<code>{esc(shipment.waybill)}</code>"),
             )
         )
     if shipment.etd and order.status is OrderStatus.BOOKED:

@@ -16,7 +16,9 @@ from presentation.execution_cards import card_text
 from presentation.render import (
     CARD_LIMIT,
     MESSAGE_LIMIT,
+    Html,
     confirmation_text,
+    esc,
     fit,
     rejection_text,
     review_card_text,
@@ -86,3 +88,18 @@ def test_a_short_message_is_left_as_it_is() -> None:
 
     assert fit(["a", "b"], t) == "a\nb"
     assert "more lines not shown" not in staff_card(order, frozenset({Role.ORDER_DESK}), t, TIMEZONE)
+
+
+def test_translated_templates_escape_their_values_by_construction() -> None:
+    """Issue 11: a value forgotten unescaped cannot break a message; escaped parts are not escaped twice."""
+    t = translator(create_i18n("en"), "zh")
+    template = t("Order {reference}")
+
+    filled = template.format(reference="<b>R-1</b> & co")
+    kept = template.format(reference=esc("Tom & <Ops>"))
+    marked = template.format(reference=Html("<code>R-1</code>"))
+
+    assert "&lt;b&gt;R-1&lt;/b&gt; &amp; co" in filled
+    assert "Tom &amp; &lt;Ops&gt;" in kept and "&amp;amp;" not in kept
+    assert "<code>R-1</code>" in marked
+    assert t("{count} more").format(count=3) == "3 more"
