@@ -42,13 +42,13 @@ from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.pricing import Quote, QuoteLine, load_tariff
 from domain.intake.screening import Verdict, screen
 from domain.intake.validation import (
-    REMARKS_MAX,
     normalize_city,
     normalize_customer_name,
     normalize_email,
     normalize_item_name,
     normalize_phone,
     normalize_postcode,
+    normalize_remarks,
     normalize_street,
     parse_country,
     parse_declared_value,
@@ -113,9 +113,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 SYSTEM_CLOCK = SystemClock()
 TIME_FORMAT = "%Y-%m-%d %H:%M"
-# Weights and values are stored with 2 decimal places and at most 12 digits (storage/models.py Money).
-CENT = Decimal("0.01")
-STORABLE_MAX = Decimal("9999999999.99")
 # Where the fix wizard keeps the rejected order it corrects (its id and reference).
 FIX_KEY = "fix"
 # The wizard step each OrderFix field opens; any other field opens the preview with "Change a field".
@@ -478,28 +475,13 @@ def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, time
         case "item_quantity":
             return parse_quantity(text, field=f"items[{index}].quantity")
         case "item_weight":
-            field = f"items[{index}].weight_kg"
-            return _storable(parse_weight_kg(text, field=field), field)
+            # The domain's number parser bounds digits and decimals, as for the API.
+            return f"{parse_weight_kg(text, field=f'items[{index}].weight_kg'):f}"
         case "item_value":
-            # The domain already holds a declared value to money's cent and size.
             return f"{parse_declared_value(text, field=f'items[{index}].declared_value'):f}"
         case "remarks":
-            remarks = " ".join(text.split())
-            if len(remarks) > REMARKS_MAX:
-                raise InvalidInput([FieldError("remarks", "remarks.too_long", {"max": str(REMARKS_MAX)})])
-            return remarks or None
+            return normalize_remarks(text) or None
     raise LookupError(step.name)
-
-
-def _storable(number: Decimal, field: str) -> str:
-    """Refuses a weight the order's columns cannot hold (2 decimal places, 10 digits before the point)."""
-    if number > STORABLE_MAX:
-        raise InvalidInput([FieldError(field, "item.number_too_large", {"max": f"{STORABLE_MAX:,}"})])
-    if number != number.quantize(CENT):
-        raise InvalidInput(
-            [FieldError(field, "item.too_precise", {"places": str(-CENT.as_tuple().exponent)})]
-        )
-    return f"{number:f}"
 
 
 TEXT_STEPS = frozenset(
