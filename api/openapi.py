@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.intake.drafts import TELEGRAM_USER_ID_MAX
 from domain.orders.status import OrderStatus, Service
 
 NUMBER = {"type": ["number", "string"], "description": 'a number, or a string holding one (e.g. "1.5")'}
@@ -57,8 +58,14 @@ _ITEM = {
             "description": "what the goods are; screened against the prohibited-goods list",
         },
         "quantity": {**NUMBER, "description": "pieces, a whole number from 1 to 10000"},
-        "weight_kg": {**NUMBER, "description": "weight of one piece in kg, more than 0, at most 1000"},
-        "unit_value": {**NUMBER, "description": "declared value of one piece, in the payment currency"},
+        "weight_kg": {
+            **NUMBER,
+            "description": "weight of one piece in kg, more than 0, at most 1000, at most 3 decimals",
+        },
+        "unit_value": {
+            **NUMBER,
+            "description": "declared value of one piece, in the payment currency, at most 2 decimals",
+        },
         "sku": {"type": "string", "maxLength": 64},
         "fragile": {"type": "boolean", "default": False},
         "hs_code": {"type": "string", "description": "6 to 10 digits; dots and spaces allowed, e.g. 8517.12"},
@@ -80,6 +87,8 @@ _ORDER_PROPERTIES: dict[str, Any] = {
             "email": {"type": "string", "format": "email"},
             "telegram_user_id": {
                 "type": "integer",
+                "minimum": 1,
+                "maximum": TELEGRAM_USER_ID_MAX,
                 "description": "the customer's Telegram id, to notify them",
             },
         },
@@ -94,7 +103,7 @@ _ORDER_PROPERTIES: dict[str, Any] = {
             "city": {"type": "string"},
             "street": {"type": "string"},
             "postcode": {"type": "string"},
-            "region": {"type": "string", "description": "state, province or prefecture"},
+            "region": {"type": "string", "maxLength": 100, "description": "state, province or prefecture"},
         },
     },
     "items": {"type": "array", "minItems": 1, "maxItems": 100, "items": _ITEM},
@@ -105,7 +114,7 @@ _ORDER_PROPERTIES: dict[str, Any] = {
         "required": ["method", "amount", "currency", "paid"],
         "properties": {
             "method": {"type": "string", "maxLength": 32},
-            "amount": {**NUMBER, "description": "must equal the quote to the cent"},
+            "amount": {**NUMBER, "description": "must equal the quote to the cent (at most 2 decimals)"},
             "currency": {"type": "string", "description": "the quote's currency"},
             "paid": {"type": "boolean"},
         },
@@ -273,7 +282,7 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _UNAUTHORIZED = _errors("no valid API key in 'Authorization: Bearer <key>'")
-_NOT_JSON = _errors("the body is not a JSON object")
+_NOT_JSON = _errors("the body is not a JSON object, or could not be read")
 _INVALID = _errors("every problem of the body at once, each with its field path")
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "the order's URL"}}
 
@@ -378,6 +387,9 @@ def openapi_document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "E-commerce platforms quote and place orders (R-1.1). "
             "Amounts are decimal strings. "
+            "Text is checked and stored in Unicode NFKC form with whitespace collapsed, so lengths count "
+            "that form; control characters are refused (text.control), and no order's price may exceed "
+            "9,999,999,999.99 (order.total_too_large). "
             'Errors answer {"errors": [{"field", "code", "message"}]}.',
         },
         "security": [{"bearerAuth": []}],

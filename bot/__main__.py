@@ -8,6 +8,7 @@ import sys
 
 from aiogram.exceptions import TelegramUnauthorizedError
 
+from api.app import parse_api_keys
 from bot.app import apply_migrations, run
 from bot.config import MISSING_TOKEN_MESSAGE, ConfigError, load_settings
 from bot.demo import main as run_demo
@@ -31,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(error.lines), file=sys.stderr)
         return EXIT_CONFIG
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    setup_logging(settings.log_level, token)
+    api_keys = parse_api_keys(settings.api_keys.get_secret_value()) if settings.api_keys else {}
+    webhook_secret = [settings.webhook_secret.get_secret_value()] if settings.webhook_secret else []
+    setup_logging(settings.log_level, token, secrets=[*api_keys.values(), *webhook_secret])
     try:
         if command == "migrate":
             asyncio.run(apply_migrations(settings))

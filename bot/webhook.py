@@ -9,6 +9,11 @@ from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from api.http_log import request_log_args
+
+# aiohttp's log of webhook requests it could not handle: one WARNING line for a malformed one.
+REQUEST_LOG_NAME = "bot.webhook.http"
+
 
 class SecretTokenRequestHandler(SimpleRequestHandler):
     """aiogram's handler with a secret check that also refuses a missing secret and non-ASCII headers."""
@@ -29,7 +34,7 @@ class SecretTokenRequestHandler(SimpleRequestHandler):
 
 def build_webhook_app(dispatcher: Dispatcher, bot: Bot, *, secret_token: str, path: str) -> web.Application:
     """Creates the aiohttp application serving the webhook at path."""
-    app = web.Application()
+    app = web.Application(handler_args=request_log_args(REQUEST_LOG_NAME))
     SecretTokenRequestHandler(dispatcher, bot, secret_token).register(app, path=path)
     setup_application(app, dispatcher, bot=bot)
     return app

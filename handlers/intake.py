@@ -11,7 +11,6 @@ use the same wizard with the offline steps in front. The screens are in handlers
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from aiogram import F, Router
@@ -22,15 +21,15 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 
 from domain.clock import Clock
-from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.errors import InvalidInput
 from domain.intake.validation import (
-    REMARKS_MAX,
     normalize_city,
     normalize_customer_name,
     normalize_email,
     normalize_item_name,
     normalize_phone,
     normalize_postcode,
+    normalize_remarks,
     normalize_street,
     parse_country,
     parse_declared_value,
@@ -80,9 +79,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("cancel", N_("Cancel the order you are entering")),
 )
 
-# Weights and values are stored with 2 decimal places and at most 12 digits (storage/models.py Money).
-CENT = Decimal("0.01")
-STORABLE_MAX = Decimal("9999999999.99")
 
 
 async def start_wizard(
@@ -152,32 +148,13 @@ def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, time
         case "item_quantity":
             return parse_quantity(text, field=f"items[{index}].quantity")
         case "item_weight":
-            field = f"items[{index}].weight_kg"
-            return _storable(parse_weight_kg(text, field=field), field)
+            # The domain's number parser bounds digits and decimals, as for the API.
+            return f"{parse_weight_kg(text, field=f'items[{index}].weight_kg'):f}"
         case "item_value":
-            # The domain already holds a declared value to money's cent and size.
             return f"{parse_declared_value(text, field=f'items[{index}].declared_value'):f}"
         case "remarks":
-            remarks = " ".join(text.split())
-            if len(remarks) > REMARKS_MAX:
-                raise InvalidInput([FieldError("remarks", "remarks.too_long", {"max": str(REMARKS_MAX)})])
-            return remarks or None
+            return normalize_remarks(text) or None
     raise LookupError(step.name)
-
-
-# Decimal places a stored weight keeps (the exponent of CENT).
-CENT_PLACES = 2
-
-
-def _storable(number: Decimal, field: str) -> str:
-    """Refuses a weight the order's columns cannot hold (2 decimal places, 10 digits before the point)."""
-    if number > STORABLE_MAX:
-        raise InvalidInput([FieldError(field, "item.number_too_large", {"max": f"{STORABLE_MAX:,}"})])
-    if number != number.quantize(CENT):
-        raise InvalidInput(
-            [FieldError(field, "item.too_precise", {"places": str(CENT_PLACES)})]
-        )
-    return f"{number:f}"
 
 
 TEXT_STEPS = frozenset(

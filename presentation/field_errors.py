@@ -41,6 +41,7 @@ FIELD_LABELS: dict[str, str] = {
     "service": N_("Service type"),
     "payment.method": N_("Payment method"),
     "payment.amount": N_("Amount paid"),
+    "payment.currency": N_("Currency"),
     "remarks": N_("Remarks"),
     "channel": N_("Order channel"),
     "received_at": N_("Time received"),
@@ -117,6 +118,13 @@ MESSAGES: dict[str, str] = {
     "item.value_range": N_("the declared value cannot be negative."),
     "item.number_too_large": N_("this number is too large (at most {max}); please check it."),
     "item.too_precise": N_("please give at most {places} decimal places, e.g. 0.25."),
+    "text.control": N_(
+        "this holds an invisible control character (often from copy and paste); please type it again."
+    ),
+    "order.total_too_large": N_(
+        "the price of this order ({amount}) is more than one order can take (at most {max}); "
+        "please split the goods into several orders."
+    ),
     "item.sku_too_long": N_("the SKU is too long (at most {max} characters); please shorten it."),
     "item.hs_code_invalid": N_(
         "“{text}” is not an HS code; it has {min} to {max} digits, e.g. 8517.12 or 851712."

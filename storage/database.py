@@ -23,13 +23,14 @@ _SQLITE_PRAGMAS = (
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Creates the async engine, tuned for safe concurrent writers on SQLite."""
+    """Creates the async engine, tuned for safe concurrent writers on SQLite; SQL parameters stay hidden."""
     parsed = make_url(url)
+    # Parameters are names, phones and addresses: kept out of SQLAlchemy's logs and error messages.
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine

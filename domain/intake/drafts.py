@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
@@ -35,20 +35,25 @@ from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.messages import describe as describe_validation
 from domain.intake.pricing import Quote, quote
 from domain.intake.validation import (
-    PAYMENT_METHOD_MAX,
     check_items,
+    check_total,
+    normalize_area,
     normalize_city,
     normalize_customer_name,
     normalize_email,
     normalize_item_name,
+    normalize_payment_method,
     normalize_phone,
     normalize_postcode,
+    normalize_remarks,
     normalize_street,
     parse_country,
     parse_declared_value,
     parse_quantity,
     parse_service,
     parse_weight_kg,
+    read_decimal,
+    refuse_control,
     review_flags,
     validate_order,
 )
@@ -67,12 +72,14 @@ SYSTEM = frozenset({Role.SYSTEM})
 CUSTOMER = frozenset({Role.CUSTOMER})
 
 # Sized to the columns that store them.
-PAYMENT_METHOD_COLUMN = 32
 SKU_MAX = 64
 EXTERNAL_REF_MAX = 100
 LANGUAGE_MAX = 8
 HS_CODE_DIGITS = (6, 10)
 DIMENSION_MAX_CM = Decimal(1000)
+DIMENSION_PLACES = 1
+# Telegram user ids have at most 52 significant bits (Bot API, User.id).
+TELEGRAM_USER_ID_MAX = 2**52 - 1
 DIMENSIONS = ("length_cm", "width_cm", "height_cm")
 
 
@@ -163,7 +170,7 @@ MESSAGES: dict[str, str] = {
     "offline.unconfirmed": "the customer has not confirmed the order; check every field with them "
     "and record their confirmation first",
     "channel.unknown": "'{text}' is not an order channel; use one of {choices}",
-    "telegram_user_id.invalid": "the Telegram user id must be a positive whole number",
+    "telegram_user_id.invalid": "the Telegram user id must be a whole number from 1 to {max}",
     "telegram_user_id.required": "an order from the chat needs the customer's Telegram user id",
     "language.invalid": "the language must be a language code such as en or zh",
     "external_ref.too_long": "the external reference is too long (at most {max} characters)",
@@ -200,20 +207,12 @@ def _parsed(parse: Callable[[Any], T], value: object) -> T | None:
         return None
 
 
-def _number(value: Number) -> Decimal | None:
-    """Reads a finite decimal from a number or numeric text; None if it is not one."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 def _dimension(value: Number, path: str, errors: list[FieldError]) -> Decimal | None:
     """Reads one dimension in cm; notes an error if it is not a sane positive number."""
-    number = _number(value)
+    try:
+        number = read_decimal(value, field=path, places=DIMENSION_PLACES)
+    except InvalidInput:
+        number = None
     if number is None or not Decimal(0) < number <= DIMENSION_MAX_CM:
         errors.append(FieldError(path, "item.dimension_invalid", {"max": str(DIMENSION_MAX_CM)}))
         return None
@@ -234,8 +233,8 @@ def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemD
         parsed = {name: _dimension(getattr(item, name), f"{prefix}.{name}", errors) for name in DIMENSIONS}
         if all(number is not None for number in parsed.values()):
             dimensions = parsed
-    if item.sku is not None and len(_text(item.sku)) > SKU_MAX:
-        errors.append(FieldError(f"{prefix}.sku", "item.sku_too_long", {"max": str(SKU_MAX)}))
+    if item.sku is not None:
+        errors.extend(_identifier_errors(item.sku, f"{prefix}.sku", "item.sku_too_long", SKU_MAX))
     if item.hs_code is not None and _hs_code(item.hs_code) is None:
         low, high = HS_CODE_DIGITS
         params = {"text": _text(item.hs_code), "min": str(low), "max": str(high)}
@@ -251,6 +250,16 @@ def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemD
         width_cm=dimensions["width_cm"],
         height_cm=dimensions["height_cm"],
     )
+
+
+def _identifier_errors(value: object, path: str, too_long: str, maximum: int) -> list[FieldError]:
+    """What is wrong with an identifier stored as given (trimmed): a control character, or its length."""
+    text = _text(value)
+    try:
+        refuse_control(text, path)
+    except InvalidInput as failure:
+        return failure.errors
+    return [FieldError(path, too_long, {"max": str(maximum)})] if len(text) > maximum else []
 
 
 def _hs_code(text: object) -> str | None:
@@ -281,19 +290,19 @@ def check_draft(draft: OrderDraft, now: datetime) -> list[FieldError]:
     errors = [*validate_order(priced), *errors]
     customer = draft.customer or CustomerDraft()
     user_id = customer.telegram_user_id
-    if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int) or user_id <= 0):
-        errors.append(FieldError("customer.telegram_user_id", "telegram_user_id.invalid"))
+    if user_id is not None and not _telegram_user_id(user_id):
+        errors.append(
+            FieldError(
+                "customer.telegram_user_id", "telegram_user_id.invalid", {"max": str(TELEGRAM_USER_ID_MAX)}
+            )
+        )
     language = _text(customer.language)
     if not (language.replace("-", "").isalpha() and language.isascii() and len(language) <= LANGUAGE_MAX):
         errors.append(FieldError("customer.language", "language.invalid"))
-    method = _text(draft.payment_method)
-    # The validator allows a longer method than the column holds.
-    if PAYMENT_METHOD_COLUMN < len(method) <= PAYMENT_METHOD_MAX:
-        errors.append(
-            FieldError("payment.method", "payment_method.too_long", {"max": str(PAYMENT_METHOD_COLUMN)})
+    if draft.external_ref is not None:
+        errors.extend(
+            _identifier_errors(draft.external_ref, "external_ref", "external_ref.too_long", EXTERNAL_REF_MAX)
         )
-    if draft.external_ref is not None and len(_text(draft.external_ref)) > EXTERNAL_REF_MAX:
-        errors.append(FieldError("external_ref", "external_ref.too_long", {"max": str(EXTERNAL_REF_MAX)}))
     channel = _channel(draft.channel)
     if channel is None:
         choices = ", ".join(c.value for c in Channel)
@@ -305,6 +314,11 @@ def check_draft(draft: OrderDraft, now: datetime) -> list[FieldError]:
     elif channel is Channel.TELEGRAM and user_id is None:
         errors.append(FieldError("customer.telegram_user_id", "telegram_user_id.required"))
     return errors
+
+
+def _telegram_user_id(value: object) -> bool:
+    """Whether a value is a Telegram user id: a whole number from 1 to TELEGRAM_USER_ID_MAX."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= TELEGRAM_USER_ID_MAX
 
 
 def _check_offline(draft: OrderDraft, now: datetime) -> list[FieldError]:
@@ -354,7 +368,11 @@ def quote_for(draft: OrderDraft) -> Quote:
         errors.extend(failure.errors)
     if errors or country is None or service is None:
         raise InvalidInput(errors)
-    return quote(service, country.code, priced.items, urgent=bool(draft.urgent))
+    priced_quote = quote(service, country.code, priced.items, urgent=bool(draft.urgent))
+    too_large = check_total(priced_quote)
+    if too_large:
+        raise InvalidInput(too_large)
+    return priced_quote
 
 
 @cache
@@ -401,17 +419,17 @@ def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: d
             city=normalize_city(draft.address.city),
             street=normalize_street(draft.address.street),
             postcode=normalize_postcode(country, draft.address.postcode, draft.address.area),
-            area=" ".join(_text(draft.address.area).split()) or None,
+            area=normalize_area(draft.address.area),
         ),
         items=items,
         service=parse_service(draft.service),
-        payment_method=" ".join(_text(draft.payment_method).split()),
+        payment_method=normalize_payment_method(draft.payment_method),
         amount=order_quote.amount,
         currency=order_quote.currency,
         channel=channel,
         created_at=now,
         paid=bool(draft.paid),
-        remarks=_text(draft.remarks),
+        remarks=normalize_remarks(draft.remarks),
         urgent=bool(draft.urgent),
         entered_by=draft.entered_by if channel.offline else None,
         received_at=draft.received_at if channel.offline else now,

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 # English fallback sentences: what is wrong and how to fix it. Handlers translate by code instead.
 MESSAGES: dict[str, str] = {
+    "text.control": "the text holds a control character (such as a NUL byte) or a broken one; "
+    "please remove it",
     "country.required": "the country or region is missing; please give it, e.g. DE or Germany",
     "country.unknown": "'{text}' is not a country or region we know; please give its name or ISO code, "
     "e.g. DE or Germany",
@@ -63,6 +65,8 @@ MESSAGES: dict[str, str] = {
     "payment_method.required": "the payment method is missing; please choose one",
     "payment_method.too_long": "the payment method is too long (at most {max} characters)",
     "remarks.too_long": "the remarks are too long (at most {max} characters); please shorten them",
+    "order.total_too_large": "the price of this order ({amount}) is more than one order can hold "
+    "(at most {max}); please split the goods into several orders",
     "amount.invalid": "the amount paid is not a number, e.g. 123.45",
     "amount.mismatch": "the amount paid ({got}) does not match the price of the chosen service ({expected}); "
     "please pay {expected} or change the service",

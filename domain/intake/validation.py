@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import email_validator
@@ -52,11 +52,22 @@ ITEM_NAME_MAX = 120
 ITEMS_MAX = 100
 QUANTITY_MIN, QUANTITY_MAX = 1, 10_000
 WEIGHT_MAX_KG = Decimal(1000)
-PAYMENT_METHOD_MAX = 40
+# Weights are kept to the gram.
+WEIGHT_PLACES = 3
+# The column holds 32 characters; the limit is checked on the normalised text that is stored.
+PAYMENT_METHOD_MAX = 32
 REMARKS_MAX = 500
 # Money is kept to the cent with at most 10 digits before the point (storage's Numeric(12, 2)).
+MONEY_PLACES = 2
 CENT = Decimal("0.01")
-DECLARED_VALUE_MAX = Decimal("9999999999.99")
+MONEY_MAX = Decimal("9999999999.99")
+DECLARED_VALUE_MAX = MONEY_MAX
+# Longest text read as a number ("9999999999.99" has 13 characters); longer text is not a number.
+NUMBER_TEXT_MAX = 40
+# Longest country text looked up (the longest English country name has some 50 characters).
+COUNTRY_TEXT_MAX = 100
+# Control characters (NUL, ESC, DEL, C1) and unpaired surrogates: no column or message may hold them.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
 
 
 def _fail(field_path: str, code: str, **params: str) -> InvalidInput:
@@ -69,6 +80,18 @@ def _clean(text: object) -> str:
     if text is None:
         return ""
     return " ".join(unicodedata.normalize("NFKC", str(text)).split())
+
+
+def refuse_control(text: str, field: str) -> str:
+    """Returns the text, or raises text.control if it holds a control character or an unpaired surrogate."""
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text):
+        raise _fail(field, "text.control")
+    return text
+
+
+def clean_text(text: object, field: str) -> str:
+    """Normalises intake text alike for its check and its storage (NFKC, whitespace); refuses controls."""
+    return refuse_control(_clean(text), field)
 
 
 def _country(code: str) -> Country | None:
@@ -97,9 +120,11 @@ def _country_name(code: str) -> str:
 
 def parse_country(text: str | None, *, field: str = "address.country") -> Country:
     """Reads a country from an ISO alpha-2/alpha-3 code, an English name or a Chinese name."""
-    cleaned = _clean(text)
+    cleaned = clean_text(text, field)
     if not cleaned:
         raise _fail(field, "country.required")
+    if len(cleaned) > COUNTRY_TEXT_MAX:
+        raise _fail(field, "country.unknown", text=cleaned[:COUNTRY_TEXT_MAX])
     if cleaned in _BY_CHINESE_NAME:
         return _known_country(_BY_CHINESE_NAME[cleaned])
     alias = _ALIASES.get(cleaned.casefold())
@@ -152,7 +177,7 @@ def normalize_phone(
     text: str | None, country_code: str | None = None, *, field: str = "customer.phone"
 ) -> str:
     """Returns the number in E.164; the region comes from a '+' prefix or the destination country."""
-    raw = _clean(text)
+    raw = clean_text(text, field)
     if not raw:
         raise _fail(field, "phone.required")
     if raw.startswith("00"):
@@ -187,7 +212,7 @@ def normalize_phone(
 
 def normalize_email(text: str | None, *, field: str = "customer.email") -> str:
     """Returns the normalized email address (syntax only; no DNS look-up)."""
-    raw = _clean(text)
+    raw = clean_text(text, field)
     if not raw:
         raise _fail(field, "email.required")
     try:
@@ -223,7 +248,7 @@ def normalize_postcode(
     rules = _address_rules(country_code, area)
     if rules is None:
         raise _fail("address.country", "country.unknown", text=country_code)
-    postcode = _clean(text).upper()
+    postcode = clean_text(text, field).upper()
     country = _country_name(country_code)
     example = rules.postal_code_examples[0] if rules.postal_code_examples else ""
     if not postcode:
@@ -242,7 +267,7 @@ def _normalize_text(
     text: str | None, field: str, kind: str, minimum: int, maximum: int, *, needs_letter: bool = True
 ) -> str:
     """Checks a free-text field: present, within its length, and not just digits or punctuation."""
-    cleaned = _clean(text)
+    cleaned = clean_text(text, field)
     if not cleaned:
         raise _fail(field, f"{kind}.required")
     if len(cleaned) > maximum:
@@ -269,6 +294,32 @@ def normalize_street(text: str | None, *, field: str = "address.street") -> str:
     return _normalize_text(text, field, "street", STREET_MIN, STREET_MAX)
 
 
+def normalize_area(text: str | None, *, field: str = "address.area") -> str | None:
+    """Returns the state or province as stored (None if not given), at most AREA_MAX characters."""
+    area = clean_text(text, field)
+    if len(area) > AREA_MAX:
+        raise _fail(field, "area.too_long", max=str(AREA_MAX))
+    return area or None
+
+
+def normalize_payment_method(text: str | None, *, field: str = "payment.method") -> str:
+    """Returns the payment method as stored, at most PAYMENT_METHOD_MAX characters."""
+    method = clean_text(text, field)
+    if not method:
+        raise _fail(field, "payment_method.required")
+    if len(method) > PAYMENT_METHOD_MAX:
+        raise _fail(field, "payment_method.too_long", max=str(PAYMENT_METHOD_MAX))
+    return method
+
+
+def normalize_remarks(text: str | None, *, field: str = "remarks") -> str:
+    """Returns the remarks as stored ('' if none), at most REMARKS_MAX characters."""
+    remarks = clean_text(text, field)
+    if len(remarks) > REMARKS_MAX:
+        raise _fail(field, "remarks.too_long", max=str(REMARKS_MAX))
+    return remarks
+
+
 def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) -> Any:
     """Runs a single-field check, adding its errors to the list instead of raising."""
     try:
@@ -289,8 +340,7 @@ def check_address(
         _collect(errors, normalize_postcode, country_code, postcode, area)
     _collect(errors, normalize_city, city)
     _collect(errors, normalize_street, street)
-    if area is not None and len(_clean(area)) > AREA_MAX:
-        errors.append(FieldError("address.area", "area.too_long", {"max": str(AREA_MAX)}))
+    _collect(errors, normalize_area, area)
     return errors
 
 
@@ -303,8 +353,14 @@ def normalize_item_name(text: str | None, *, field: str = "items[0].name") -> st
     return name
 
 
-def _decimal(value: object) -> Decimal | None:
-    """Reads a finite decimal from a number or text ('1.5', '1,5', '2 kg'); None if it is not one."""
+def read_decimal(value: object, *, field: str, places: int) -> Decimal | None:
+    """The one number parser of intake, for the API and the chat alike: a Decimal, or None if it is no number.
+
+    Reads numbers and text ('1.5', '1,5', '2 kg', full-width digits). Text longer than NUMBER_TEXT_MAX
+    characters is no number. More than `places` decimals raise item.too_precise, so the exponent is
+    bounded below; the result has no exponent and at most `places` decimals, unless it is so large
+    that every caller's range check refuses it.
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, Decimal):
@@ -313,19 +369,36 @@ def _decimal(value: object) -> Decimal | None:
         number = Decimal(str(value))
     else:
         text = _clean(value).lower().removesuffix("kg").strip()
+        if len(text) > NUMBER_TEXT_MAX:
+            return None
         if text.count(",") == 1 and "." not in text:
             text = text.replace(",", ".")
         try:
             number = Decimal(text)
         except InvalidOperation:
             return None
-    return number if number.is_finite() else None
+    if not number.is_finite():
+        return None
+    if number.is_zero():
+        return Decimal(0)
+    digits, exponent = number.as_tuple().digits, int(number.as_tuple().exponent)
+    if exponent < -places:
+        # Only zeros may follow the last kept decimal; checked on the digits, so no exponent is ever expanded.
+        if any(digits[-(-places - exponent) :]):
+            raise _fail(field, "item.too_precise", places=str(places))
+        return number.quantize(Decimal(1).scaleb(-places), context=Context(prec=len(digits) + 1))
+    if 0 < exponent and number.adjusted() <= NUMBER_TEXT_MAX:
+        return number.quantize(Decimal(1), context=Context(prec=NUMBER_TEXT_MAX + 2))
+    return number
 
 
 def parse_quantity(value: object, *, field: str = "items[0].quantity") -> int:
     """Returns the quantity as a whole number from 1 to 10000."""
-    number = _decimal(value)
-    if number is None or number != number.to_integral_value():
+    try:
+        number = read_decimal(value, field=field, places=0)
+    except InvalidInput:
+        number = None
+    if number is None:
         raise _fail(field, "item.quantity_integer", min=str(QUANTITY_MIN), max=str(QUANTITY_MAX))
     if not QUANTITY_MIN <= number <= QUANTITY_MAX:
         raise _fail(field, "item.quantity_range", min=str(QUANTITY_MIN), max=str(QUANTITY_MAX))
@@ -333,8 +406,8 @@ def parse_quantity(value: object, *, field: str = "items[0].quantity") -> int:
 
 
 def parse_weight_kg(value: object, *, field: str = "items[0].weight_kg") -> Decimal:
-    """Returns the weight of one piece in kg: more than 0, at most 1000."""
-    number = _decimal(value)
+    """Returns the weight of one piece in kg: more than 0, at most 1000, to the gram."""
+    number = read_decimal(value, field=field, places=WEIGHT_PLACES)
     if number is None:
         raise _fail(field, "item.weight_invalid", max=str(WEIGHT_MAX_KG))
     if not Decimal(0) < number <= WEIGHT_MAX_KG:
@@ -343,16 +416,22 @@ def parse_weight_kg(value: object, *, field: str = "items[0].weight_kg") -> Deci
 
 
 def parse_declared_value(value: object, *, field: str = "items[0].declared_value") -> Decimal:
-    """Returns the declared value of the line: a number, zero or more."""
-    number = _decimal(value)
+    """Returns the declared value of the line: a number of money, zero or more."""
+    number = read_decimal(value, field=field, places=MONEY_PLACES)
     if number is None:
         raise _fail(field, "item.value_invalid")
     if number < 0:
         raise _fail(field, "item.value_range")
     if number > DECLARED_VALUE_MAX:
         raise _fail(field, "item.number_too_large", max=f"{DECLARED_VALUE_MAX:,}")
-    if number != number.quantize(CENT):
-        raise _fail(field, "item.too_precise", places="2")
+    return number
+
+
+def parse_amount(value: object, *, field: str = "payment.amount") -> Decimal:
+    """Returns an amount paid: a number of money (its size is judged against the quote)."""
+    number = read_decimal(value, field=field, places=MONEY_PLACES)
+    if number is None:
+        raise _fail(field, "amount.invalid")
     return number
 
 
@@ -398,13 +477,21 @@ def review_flags(items: Iterable[object] | None) -> list[FieldError]:
 
 def parse_service(value: object, *, field: str = "service") -> Service:
     """Returns the service type the customer chose."""
-    text = _clean(value)
+    text = clean_text(value, field)
     if not text:
         raise _fail(field, "service.required", choices=", ".join(s.value for s in Service))
     try:
         return Service(text.lower())
     except ValueError:
         raise _fail(field, "service.unknown", choices=", ".join(s.value for s in Service)) from None
+
+
+def check_total(quote: pricing.Quote) -> list[FieldError]:
+    """Refuses a price larger than an order's amount can hold (storage's Numeric(12, 2))."""
+    if quote.amount <= MONEY_MAX:
+        return []
+    params = {"amount": quote.display, "max": f"{MONEY_MAX:,.{MONEY_PLACES}f}"}
+    return [FieldError("items", "order.total_too_large", params)]
 
 
 def validate_order(draft: object) -> list[FieldError]:
@@ -439,30 +526,24 @@ def validate_order(draft: object) -> list[FieldError]:
     else:
         _collect(errors, normalize_city, _get(address, "city"))
         _collect(errors, normalize_street, _get(address, "street"))
+        # Without a country the postcode's format is unknown, but not what no postcode may hold.
+        _collect(errors, clean_text, _get(address, "postcode"), "address.postcode")
+        _collect(errors, normalize_area, _get(address, "area"))
 
     item_errors = check_items(items)
     errors.extend(item_errors)
     service = _collect(errors, parse_service, _get(draft, "service"))
 
-    payment_method = _clean(_get(draft, "payment_method"))
-    if not payment_method:
-        errors.append(FieldError("payment.method", "payment_method.required"))
-    elif len(payment_method) > PAYMENT_METHOD_MAX:
-        errors.append(
-            FieldError("payment.method", "payment_method.too_long", {"max": str(PAYMENT_METHOD_MAX)})
-        )
-    if len(_clean(_get(draft, "remarks"))) > REMARKS_MAX:
-        errors.append(FieldError("remarks", "remarks.too_long", {"max": str(REMARKS_MAX)}))
+    _collect(errors, normalize_payment_method, _get(draft, "payment_method"))
+    _collect(errors, normalize_remarks, _get(draft, "remarks"))
 
     paid = _get(draft, "amount")
-    if paid is not None and service is not None and country_code and not item_errors:
-        amount = _decimal(paid)
-        if amount is None:
-            errors.append(FieldError("payment.amount", "amount.invalid"))
-        else:
-            quote = pricing.quote(service, country_code, items, urgent=bool(_get(draft, "urgent", False)))
-            currency = _clean(_get(draft, "currency")) or quote.currency
-            errors.extend(pricing.check_payment(quote, amount, currency))
+    amount = None if paid is None else _collect(errors, parse_amount, paid)
+    currency = _collect(errors, clean_text, _get(draft, "currency"), "payment.currency")
+    priced = service is not None and country_code and not item_errors
+    if amount is not None and currency is not None and priced:
+        quote = pricing.quote(service, country_code, items, urgent=bool(_get(draft, "urgent", False)))
+        errors.extend(check_total(quote) or pricing.check_payment(quote, amount, currency or quote.currency))
     return errors
 
 

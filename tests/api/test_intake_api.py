@@ -12,16 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api.app import (
+from api.app import build_api_app, parse_api_keys
+from api.openapi import ORDER_EXAMPLE, openapi_document
+from api.shapes import (
     ADDRESS_FIELDS,
     CUSTOMER_FIELDS,
     ITEM_FIELDS,
     ORDER_FIELDS,
     PAYMENT_FIELDS,
-    build_api_app,
-    parse_api_keys,
 )
-from api.openapi import ORDER_EXAMPLE, openapi_document
 from application.intake import place_order
 from application.ports import PlatformUnitOfWork
 from domain.clock import FixedClock

@@ -343,3 +343,72 @@ async def test_with_the_sla_context_the_first_review_clock_starts_at_validation(
         ("entry", NOW - timedelta(minutes=10), NOW + timedelta(minutes=50), False),
         ("first_review", NOW, NOW + timedelta(hours=2), True),
     ]
+
+
+# Issue 11 finding 3: every value the database stores is bounded, checked in the form it is stored in.
+@pytest.mark.parametrize("user_id", [0, -1, 2**52, 2**63, 10**30, True])
+def test_a_telegram_user_id_must_fit_telegrams_range(clock: FixedClock, user_id: int) -> None:
+    customer = CustomerDraft("Li Wei", phone="138 0013 8000", telegram_user_id=user_id)
+
+    [error] = check_draft(chat_draft(customer=customer), clock.now())
+
+    assert (error.field, error.code) == ("customer.telegram_user_id", "telegram_user_id.invalid")
+    assert describe(error) == (
+        "customer.telegram_user_id: the Telegram user id must be a whole number from 1 to 4503599627370495"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"external_ref": "SHOP\x00-1"}, "external_ref"),
+        ({"items": [ItemDraft("Tea set", 1, 1, 10, sku="TEA\x1b01")]}, "items[0].sku"),
+        ({"remarks": "ring\x00twice"}, "remarks"),
+        ({"payment_method": "card\x7f"}, "payment.method"),
+        ({"currency": "CN\x00Y", "amount": "176.00"}, "payment.currency"),
+    ],
+)
+def test_a_control_character_in_a_stored_identifier_or_text_is_refused(
+    clock: FixedClock, changes: dict[str, object], field: str
+) -> None:
+    errors = check_draft(chat_draft(**changes), clock.now())
+
+    assert [(e.field, e.code) for e in errors] == [(field, "text.control")]
+
+
+async def test_the_stored_text_is_the_checked_text(database: FakeDatabase, clock: FixedClock) -> None:
+    jamo = "\u1100\u1161\u11a8"
+    draft = chat_draft(
+        address=AddressDraft("Germany", "Berlin", "Unter den Linden 1", "10117", area=jamo * 90),
+        payment_method=jamo * 14,
+        remarks="  ring" + " " * 4800 + "\n\n twice  ",
+    )
+
+    placed = await place_order(database.unit_of_work(), draft, clock)
+
+    order = database.state.orders[placed.order.id]
+    assert order.address.area == "각" * 90
+    assert order.payment_method == "각" * 14
+    assert order.remarks == "ring twice"
+
+
+def test_a_price_beyond_the_amount_column_is_refused_before_it_is_stored() -> None:
+    heavy = [ItemDraft("Steel plates", 10000, "1000", "0") for _ in range(20)]
+
+    with pytest.raises(InvalidInput) as raised:
+        quote_for(chat_draft(items=heavy))
+
+    [error] = raised.value.errors
+    assert (error.field, error.code) == ("items", "order.total_too_large")
+    assert error.params == {"amount": "10000000035.00 CNY", "max": "9,999,999,999.99"}
+
+
+def test_a_dimension_is_read_by_the_shared_number_parser(clock: FixedClock) -> None:
+    items = [ItemDraft("Pillow", 1, 1, 10, length_cm="1e-20000000", width_cm="40", height_cm="1e999999999")]
+
+    errors = check_draft(chat_draft(items=items), clock.now())
+
+    assert [(e.field, e.code) for e in errors] == [
+        ("items[0].length_cm", "item.dimension_invalid"),
+        ("items[0].height_cm", "item.dimension_invalid"),
+    ]

@@ -11,14 +11,22 @@ from domain.intake.countries import CHINESE_NAMES
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.messages import MESSAGES, describe
 from domain.intake.validation import (
+    WEIGHT_MAX_KG,
     Country,
     check_address,
     check_items,
+    clean_text,
+    normalize_area,
     normalize_city,
+    normalize_customer_name,
     normalize_email,
     normalize_item_name,
+    normalize_payment_method,
     normalize_phone,
     normalize_postcode,
+    normalize_remarks,
+    normalize_street,
+    parse_amount,
     parse_country,
     parse_declared_value,
     parse_quantity,
@@ -26,6 +34,7 @@ from domain.intake.validation import (
     parse_weight_kg,
     postcode_required,
     postcode_used,
+    read_decimal,
     review_flags,
     validate_order,
 )
@@ -545,3 +554,163 @@ def test_declared_value_must_fit_money_to_the_cent(text: str, code: str) -> None
 def test_declared_value_to_the_cent_is_accepted() -> None:
     assert parse_declared_value("9999999999.99") == Decimal("9999999999.99")
     assert parse_declared_value("120.5") == Decimal("120.5")
+
+
+# Issue 11 findings 3 and 4: one normalisation for the check and for storage, bounded numbers.
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\ud800"])
+@pytest.mark.parametrize(
+    ("check", "field"),
+    [
+        (normalize_customer_name, "customer.name"),
+        (normalize_city, "address.city"),
+        (normalize_street, "address.street"),
+        (normalize_email, "customer.email"),
+        (normalize_item_name, "items[0].name"),
+        (normalize_area, "address.area"),
+        (normalize_payment_method, "payment.method"),
+        (normalize_remarks, "remarks"),
+        (parse_country, "address.country"),
+        (parse_service, "service"),
+    ],
+)
+def test_a_control_character_is_refused_by_every_text_check(check: Any, field: str, control: str) -> None:
+    text = "Anna" + control + "berlin@example.com"
+    with pytest.raises(InvalidInput) as caught:
+        check(text)
+
+    assert only_error(caught) == FieldError(field, "text.control", {})
+
+
+def test_a_postcode_with_a_control_character_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize_postcode("DE", "101\x0017")
+
+    assert only_error(caught).code == "text.control"
+
+
+def test_clean_text_folds_and_collapses_what_it_stores() -> None:
+    assert clean_text("  Ｂｅｒｌｉｎ \n\t Mitte ", "address.city") == "Berlin Mitte"
+    assert clean_text("\u1100\u1161\u11a8" * 3, "address.area") == "각각각"
+    assert clean_text(None, "remarks") == ""
+
+
+@pytest.mark.parametrize(
+    ("check", "raw", "stored"),
+    [
+        (normalize_area, "\u1100\u1161\u11a8" * 90, "각" * 90),
+        (normalize_payment_method, "\u1100\u1161\u11a8" * 14, "각" * 14),
+        (normalize_remarks, "ring" + " " * 4800 + "\n twice", "ring twice"),
+    ],
+)
+def test_the_checked_value_is_the_stored_value(check: Any, raw: str, stored: str) -> None:
+    assert check(raw) == stored
+
+
+@pytest.mark.parametrize(
+    ("check", "text", "code", "limit"),
+    [
+        (normalize_area, "a" * 101, "area.too_long", "100"),
+        (normalize_payment_method, "m" * 33, "payment_method.too_long", "32"),
+        (normalize_remarks, "r " * 250 + "r", "remarks.too_long", "500"),
+        # NFKC makes 3 characters of each "㍱": 11 fit the limit raw, not as stored.
+        (normalize_payment_method, "㍱" * 11, "payment_method.too_long", "32"),
+    ],
+)
+def test_a_length_limit_counts_the_stored_form(check: Any, text: str, code: str, limit: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check(text)
+
+    assert (only_error(caught).code, only_error(caught).params["max"]) == (code, limit)
+
+
+def test_no_area_and_no_remarks_are_allowed() -> None:
+    assert normalize_area(None) is None and normalize_area("  ") is None
+    assert normalize_remarks(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        ("1.5", 3, Decimal("1.5")),
+        ("1,25 kg", 3, Decimal("1.25")),
+        ("１.５", 3, Decimal("1.5")),
+        ("1.2500000", 2, Decimal("1.25")),
+        ("1e3", 2, Decimal("1000")),
+        (1e-1, 3, Decimal("0.1")),
+        ("0E-999999999", 2, Decimal(0)),
+        ("-0", 2, Decimal(0)),
+        (Decimal("7"), 0, Decimal("7")),
+    ],
+)
+def test_read_decimal_returns_a_plain_bounded_number(value: object, places: int, expected: Decimal) -> None:
+    number = read_decimal(value, field="x", places=places)
+
+    assert number == expected
+    assert number is not None and -places <= int(number.as_tuple().exponent) <= 0
+
+
+@pytest.mark.parametrize("value", ["1e-20000000", "0.0001", 1e-300, "1.0000000000000000000000000000000001"])
+def test_read_decimal_refuses_more_decimals_than_kept(value: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        read_decimal(value, field="items[0].weight_kg", places=3)
+
+    assert only_error(caught) == FieldError("items[0].weight_kg", "item.too_precise", {"places": "3"})
+
+
+@pytest.mark.parametrize("value", [None, True, "", "abc", "NaN", "Infinity", "sNaN", "1" * 41, [1], "1e"])
+def test_read_decimal_says_none_for_what_is_no_number(value: object) -> None:
+    assert read_decimal(value, field="x", places=2) is None
+
+
+def test_a_huge_exponent_is_left_for_the_range_check_without_expanding_it() -> None:
+    number = read_decimal("1e999999999", field="x", places=2)
+
+    assert number is not None and number > WEIGHT_MAX_KG
+    with pytest.raises(InvalidInput) as caught:
+        parse_weight_kg("1e999999999")
+    assert only_error(caught).code == "item.weight_range"
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "code"),
+    [
+        (parse_weight_kg, "1e-20000000", "item.too_precise"),
+        (parse_weight_kg, "0.0005", "item.too_precise"),
+        (parse_declared_value, "1e-20000000", "item.too_precise"),
+        (parse_declared_value, "1e999999999", "item.number_too_large"),
+        (parse_quantity, "1e-20000000", "item.quantity_integer"),
+        (parse_quantity, "2.5", "item.quantity_integer"),
+        (parse_quantity, "1e999999999", "item.quantity_range"),
+        (parse_amount, "1e-20000000", "item.too_precise"),
+        (parse_amount, "lots", "amount.invalid"),
+    ],
+)
+def test_every_number_parser_bounds_digits_and_exponent(parse: Any, value: str, code: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse(value)
+
+    assert only_error(caught).code == code
+
+
+def test_a_weight_is_kept_to_the_gram() -> None:
+    assert parse_weight_kg("0.125") == Decimal("0.125")
+    assert parse_quantity("2.0") == 2
+    assert parse_amount("201.00") == Decimal("201.00")
+
+
+def test_an_order_total_beyond_the_amount_column_is_refused() -> None:
+    heavy = {"name": "Steel plates", "quantity": 10000, "weight_kg": "1000", "declared_value": "0"}
+    order = {
+        "customer": {"name": "Anna Schmidt", "email": "anna@example.com"},
+        "address": {"country": "DE", "city": "Berlin", "street": "Unter den Linden 1", "postcode": "10117"},
+        "items": [dict(heavy) for _ in range(20)],
+        "service": "air_freight",
+        "payment_method": "card",
+        "amount": "1.00",
+    }
+
+    [error] = validate_order(order)
+
+    assert (error.field, error.code) == ("items", "order.total_too_large")
+    assert error.params["max"] == "9,999,999,999.99"
+    assert describe(error).startswith("items: the price of this order (")
