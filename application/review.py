@@ -26,6 +26,7 @@ from domain.review import (
     second_review_reasons,
 )
 from domain.sla.clocks import SlaContext, sync_clocks
+from domain.text import without_controls
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ async def reject(
     expected: OrderStatus | None = None,
 ) -> ReviewOutcome:
     """Rejects the order under review and tells the customer why, with Fix and Cancel (R-3.1)."""
-    text = text.strip()[:QUESTION_MAX]
+    text = without_controls(text).strip()[:QUESTION_MAX]
     if reason is RejectReason.OTHER and not text:
         raise DomainError("a rejection for another reason needs its text")
     async with uow:
@@ -135,7 +136,7 @@ async def ask_customer(
     setup: ReviewSetup,
 ) -> int:
     """Relays a reviewer's question to the customer and records it; returns the question id."""
-    question = question.strip()[:QUESTION_MAX]
+    question = without_controls(question).strip()[:QUESTION_MAX]
     if not question:
         raise DomainError("the question is empty")
     async with uow:
@@ -158,7 +159,7 @@ async def answer_question(
     uow: UnitOfWork, order_id: str, *, customer_id: int, answer: str, setup: ReviewSetup
 ) -> bool:
     """Relays the customer's answer into the review card's thread; False if nothing was asked."""
-    answer = answer.strip()[:QUESTION_MAX]
+    answer = without_controls(answer).strip()[:QUESTION_MAX]
     async with uow:
         order = await uow.orders.get(order_id)
         if order.customer.telegram_user_id != customer_id:
@@ -194,7 +195,7 @@ async def record_payment_receipt(
     setup: ReviewSetup,
 ) -> Order:
     """Records an offline payment receipt (photo file id or reference) and marks the order paid (R-3.1)."""
-    receipt = receipt.strip()[:RECEIPT_MAX]
+    receipt = without_controls(receipt).strip()[:RECEIPT_MAX]
     if not receipt:
         raise DomainError("the receipt reference is empty")
     role = require(roles, Duty.RECORD_PAYMENT)

@@ -28,6 +28,7 @@ from domain.intake.validation import phone_example
 from domain.orders.model import AuditEvent, Item, Order
 from domain.orders.responsibilities import require
 from domain.orders.status import TRANSITIONS, Action, OrderStatus, Role, Service
+from domain.text import has_control
 
 # Longest free text a step records (destination, clearance result, names, reasons).
 TEXT_MAX = 200
@@ -168,6 +169,8 @@ def normalize_declaration(text: str) -> str:
 def clean_text(text: str, code: str) -> str:
     """Returns one line of staff text (2 to TEXT_MAX characters) or raises with the field's code."""
     cleaned = " ".join(text.split())
+    if has_control(cleaned):
+        raise ExecutionError("text.control")
     if len(cleaned) < 2 or len(cleaned) > TEXT_MAX:
         raise ExecutionError(code, limit=TEXT_MAX)
     return cleaned

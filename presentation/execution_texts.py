@@ -37,6 +37,7 @@ ERRORS: Mapping[str, str] = {
     "hold.invalid": N_("Write why customs holds the goods, in 2 to {limit} characters."),
     "courier.invalid": N_("Write the courier’s name in 2 to {limit} characters."),
     "signed_by.invalid": N_("Write who signed, in 2 to {limit} characters."),
+    "text.control": N_("That text holds an invisible control character; type it again without it."),
 }
 PROMPTS: Mapping[str, str] = {
     "waybill": N_("Waybill number?"),

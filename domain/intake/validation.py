@@ -25,6 +25,7 @@ from domain.intake.countries import _ALIASES, _BY_CHINESE_NAME, CHINESE_NAMES
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.screening import Verdict, screen
 from domain.orders.status import Service
+from domain.text import has_control
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,6 @@ DECLARED_VALUE_MAX = MONEY_MAX
 NUMBER_TEXT_MAX = 40
 # Longest country text looked up (the longest English country name has some 50 characters).
 COUNTRY_TEXT_MAX = 100
-# Control characters (NUL, ESC, DEL, C1) and unpaired surrogates: no column or message may hold them.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
 
 
 def _fail(field_path: str, code: str, **params: str) -> InvalidInput:
@@ -84,7 +83,7 @@ def _clean(text: object) -> str:
 
 def refuse_control(text: str, field: str) -> str:
     """Returns the text, or raises text.control if it holds a control character or an unpaired surrogate."""
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text):
+    if has_control(text):
         raise _fail(field, "text.control")
     return text
 

@@ -12,6 +12,7 @@ from domain.execution import (
     ExecutionError,
     check_picked,
     check_step,
+    clean_text,
     future_time,
     normalize_carrier,
     normalize_courier_phone,
@@ -20,6 +21,7 @@ from domain.execution import (
     parse_picked,
 )
 from domain.orders.status import Action, OrderStatus, Role, Service
+from domain.text import without_controls
 from tests.execution.conftest import execution_order
 
 NOW = datetime(2026, 3, 15, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
@@ -131,3 +133,11 @@ def test_overseas_orders_have_no_booking_and_a_passed_step_names_who_did_it() ->
     with pytest.raises(AlreadyDone) as done:
         check_step(order, Action.START_LAST_MILE, LOGISTICS)
     assert done.value.event is not None and done.value.event.actor_id == 401
+
+
+def test_staff_free_text_with_a_control_character_is_refused_and_relayed_text_is_cleaned() -> None:
+    """Issue 11: a NUL in a courier's name never reaches the database; relayed notes lose controls."""
+    with pytest.raises(ExecutionError) as refused:
+        clean_text("Li\x00 Wei", "courier.invalid")
+    assert refused.value.code == "text.control"
+    assert without_controls("line one\nline\x00 two\x07\ttab") == "line one\nline two\ttab"
