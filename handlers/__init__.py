@@ -7,8 +7,9 @@ from aiogram import Router
 from handlers import common, execution, intake, my_orders, offline, orders, review, sla, staff, tracking
 from handlers.common import CommandSpec
 
-# Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
-# my_orders and offline come before intake, whose wizard takes any text while an order is entered.
+# Routers in matching order; common goes last so its catch-all error reply runs after the modules' own,
+# and then the fallback, which answers the buttons nobody took. my_orders and offline come before
+# intake, whose wizard takes any text while an order is entered.
 MODULE_ROUTERS: tuple[Router, ...] = (
     my_orders.router,
     offline.router,
@@ -20,6 +21,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     tracking.router,
     intake.router,
     common.router,
+    common.fallback,
 )
 
 
