@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,9 @@ from bot.commands import set_commands
 from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.i18n import PoI18n, create_i18n
+from bot.inbox import UpdateProcessor
 from bot.middlewares import bootstrap_admins
+from bot.polling import poll, unless_stopped
 from bot.webhook import build_webhook_app
 from domain.clock import Clock, SystemClock
 from domain.review import ReviewPolicy, parse_threshold
@@ -42,6 +45,7 @@ from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
+from storage.inbox import SqlUpdateInbox
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
 from storage.uow import SqlUnitOfWork
 
@@ -185,7 +189,8 @@ async def run(
     """Migrates, wires everything, publishes the command menus and serves updates until stopped.
 
     clock: the time everything reads (the demo injects a fast-forwardable one); the wall clock by default.
-    stop: when given, setting it stops long polling and the process's signals are left alone.
+    stop: when given, setting it stops serving updates and the process's signals are left alone;
+    otherwise SIGINT and SIGTERM stop it. Either way the updates under way finish first.
     on_sweeper: when given, receives the SLA sweeper the scheduler runs, so the demo can sweep (and post
     a digest) right after moving its clock instead of waiting for the next scheduled run.
     """
@@ -202,7 +207,10 @@ async def run(
 
     i18n = create_i18n(settings.default_language)
     workflow = build_workflow(settings, clock, i18n)
-    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)
+    token = settings.bot_token.get_secret_value()
+    # The bot answering updates waits out short flood control in place; the outbox sender's reschedules.
+    bot = build_bot(token, settings.telegram_api_base, reply_retry_seconds=settings.reply_retry_seconds)
+    sender_bot = build_bot(token, settings.telegram_api_base)
     dispatcher = build_dispatcher(
         uow_factory=uow_factory,
         i18n=i18n,
@@ -211,9 +219,10 @@ async def run(
     )
     for key, value in workflow.handler_data().items():
         dispatcher[key] = value
+    processor = UpdateProcessor(SqlUpdateInbox(session_factory), dispatcher, bot, clock)
     sender = OutboxSender(
         SqlOutboxQueue(session_factory),
-        bot,
+        sender_bot,
         clock,
         lease=settings.outbox_lease,
         documents=StoredDocuments(uow_factory),
@@ -248,10 +257,18 @@ async def run(
         sender_task = asyncio.create_task(sender.run_forever(sender_stop), name="outbox-sender")
         scheduler.start()
         api_runner = await start_platform_api(settings, uow_factory, workflow)
-        if settings.webhook_url:
-            await serve_webhook(bot, dispatcher, settings)
-        else:
-            await poll(bot, dispatcher, stop)
+        serving = stop or asyncio.Event()
+        with contextlib.nullcontext() if stop is not None else stop_on_signals(serving):
+            await dispatcher.emit_startup(bot=bot)
+            try:
+                if settings.webhook_url:
+                    await serve_webhook(bot, dispatcher, processor, settings, serving)
+                else:
+                    allowed = dispatcher.resolve_used_update_types()
+                    await poll(bot, processor, serving, allowed_updates=allowed)
+            finally:
+                # Closes the FSM storage, once no update is being processed any more.
+                await dispatcher.emit_shutdown(bot=bot)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
@@ -260,49 +277,26 @@ async def run(
             await sender_task
         if api_runner is not None:
             await api_runner.cleanup()
-        # The dispatcher closes its FSM storage itself on shutdown.
         await bot.session.close()
+        await sender_bot.session.close()
         await engine.dispose()
 
 
-async def poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event | None = None) -> None:
-    """Long-polls for the update types the routers handle; SIGINT/SIGTERM (or `stop`) end it gracefully."""
-    # getUpdates is refused while a webhook is set, e.g. after switching from webhook mode.
-    await bot.delete_webhook(drop_pending_updates=False)
-    watcher = asyncio.create_task(_stop_polling_when_set(dispatcher, stop)) if stop is not None else None
-    try:
-        await dispatcher.start_polling(
-            bot,
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            handle_signals=stop is None,
-            close_bot_session=False,
-        )
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-
-
-async def _stop_polling_when_set(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    """Stops the dispatcher's polling once the stop event is set."""
-    await stop.wait()
-    while True:
-        try:
-            await dispatcher.stop_polling()
-            return
-        except RuntimeError:
-            # aiogram refuses to stop polling that has not started yet; it will start in a moment.
-            await asyncio.sleep(0.05)
-
-
-async def serve_webhook(bot: Bot, dispatcher: Dispatcher, settings: Settings) -> None:
-    """Serves the webhook and registers it with Telegram until SIGINT/SIGTERM."""
+async def serve_webhook(
+    bot: Bot, dispatcher: Dispatcher, processor: UpdateProcessor, settings: Settings, stop: asyncio.Event
+) -> None:
+    """Processes what the inbox holds, then serves the webhook and registers it with Telegram until `stop`."""
     if settings.webhook_url is None or settings.webhook_secret is None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     secret = settings.webhook_secret.get_secret_value()
-    app = build_webhook_app(dispatcher, bot, secret_token=secret, path=settings.webhook_path)
-    runner = web.AppRunner(app)
+    app = build_webhook_app(processor, secret_token=secret, path=settings.webhook_path)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
+        # What a crash left in the inbox goes first; a stop meanwhile leaves the rest for the next start.
+        await unless_stopped(processor.recover(), stop)
+        if stop.is_set():
+            return
         await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
         await bot.set_webhook(
             url=settings.webhook_url,
@@ -315,19 +309,28 @@ async def serve_webhook(bot: Bot, dispatcher: Dispatcher, settings: Settings) ->
             settings.webhook_port,
             settings.webhook_path,
         )
-        await wait_for_stop_signal()
+        await stop.wait()
     finally:
+        # No new update is taken; those stored and under way finish (or wait for the next start).
         await runner.cleanup()
+        await processor.close()
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Sets `stop` when the process receives SIGINT or SIGTERM, while the block runs."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 async def wait_for_stop_signal() -> None:
     """Returns when the process receives SIGINT or SIGTERM."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals(stop):
         await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)

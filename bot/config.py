@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_keys: SecretStr | None = Field(default=None, validate_default=True)
     outbox_lease_seconds: int = Field(default=180, ge=2, le=86400)
+    reply_retry_seconds: float = Field(default=5.0, ge=0, le=60)
 
     @field_validator("bot_token")
     @classmethod

@@ -16,16 +16,25 @@ from aiogram.utils.i18n import I18n
 
 from bot.i18n import LanguageMiddleware
 from bot.middlewares import RolesMiddleware, UnitOfWorkFactory, UnitOfWorkMiddleware
+from bot.replies import install_reply_middlewares
 from handlers import all_commands, build_root_router
 
 # Handler data key of the command list /help shows.
 COMMAND_SPECS_KEY = "command_specs"
 
 
-def build_bot(token: str, api_base: str, session: BaseSession | None = None) -> Bot:
-    """Creates the Bot talking to the configured Bot API server, HTML by default."""
+def build_bot(
+    token: str, api_base: str, session: BaseSession | None = None, *, reply_retry_seconds: float | None = None
+) -> Bot:
+    """Creates the Bot talking to the configured Bot API server, HTML by default.
+
+    reply_retry_seconds: for the bot that answers updates, how long a reply may wait out a 429 in
+    place (bot.replies); the outbox sender's bot does without, it reschedules on its own.
+    """
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    if reply_retry_seconds is not None:
+        install_reply_middlewares(session, reply_retry_seconds)
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -1,40 +1,64 @@
-"""Webhook mode: the aiohttp app receiving updates, refusing requests without the shared secret."""
+"""Webhook mode: updates are stored in the inbox before Telegram gets its 200 (issue 11, finding 7).
+
+A request without the shared secret is refused (401). An update that cannot be stored is answered
+500, so Telegram delivers it again; once stored it is processed in the background, exactly as
+in polling mode (bot.inbox).
+"""
 
 from __future__ import annotations
 
 import hmac
-from typing import Any
+import json
+import logging
 
-from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
 from api.http_log import request_log_args
+from bot.inbox import UpdateProcessor
 
 # aiohttp's log of webhook requests it could not handle: one WARNING line for a malformed one.
 REQUEST_LOG_NAME = "bot.webhook.http"
 
 
-class SecretTokenRequestHandler(SimpleRequestHandler):
-    """aiogram's handler with a secret check that also refuses a missing secret and non-ASCII headers."""
+logger = logging.getLogger(__name__)
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, secret_token: str, **data: Any) -> None:
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class InboxWebhook:
+    """The request handler: checks the secret, stores the update, answers."""
+
+    def __init__(self, processor: UpdateProcessor, secret_token: str) -> None:
         if not secret_token:
             raise ValueError("a webhook needs a secret token")
-        # Waiting for the handler means Telegram redelivers an update that failed to process;
-        # the processed-updates record makes the redelivery harmless.
-        super().__init__(dispatcher, bot, handle_in_background=False, secret_token=secret_token, **data)
+        self._processor = processor
+        self._secret = secret_token.encode()
 
-    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+    def verify_secret(self, received: str) -> bool:
         """Compares in constant time, on bytes (secrets.compare_digest raises on non-ASCII str)."""
-        expected = (self.secret_token or "").encode()
-        received = telegram_secret_token.encode("utf-8", "replace")
-        return bool(expected) and hmac.compare_digest(received, expected)
+        return hmac.compare_digest(received.encode("utf-8", "replace"), self._secret)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answers 200 once the update is stored; 401 without the secret, 400 if no update, else 500."""
+        if not self.verify_secret(request.headers.get(SECRET_HEADER, "")):
+            return web.Response(text="Unauthorized", status=401)
+        try:
+            update = json.loads(await request.read())
+        except ValueError:
+            update = None
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            logger.warning("Webhook request without an update refused")
+            return web.Response(text="Bad Request: not an update", status=400)
+        try:
+            await self._processor.receive([update])
+        except Exception as error:
+            logger.error("Update %s could not be stored: %s", update["update_id"], type(error).__name__)
+            return web.Response(text="Internal Server Error", status=500)
+        return web.json_response({})
 
 
-def build_webhook_app(dispatcher: Dispatcher, bot: Bot, *, secret_token: str, path: str) -> web.Application:
+def build_webhook_app(processor: UpdateProcessor, *, secret_token: str, path: str) -> web.Application:
     """Creates the aiohttp application serving the webhook at path."""
     app = web.Application(handler_args=request_log_args(REQUEST_LOG_NAME))
-    SecretTokenRequestHandler(dispatcher, bot, secret_token).register(app, path=path)
-    setup_application(app, dispatcher, bot=bot)
+    app.router.add_post(path, InboxWebhook(processor, secret_token).handle)
     return app

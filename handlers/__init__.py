@@ -21,9 +21,10 @@ from handlers import (
 )
 from handlers.common import CommandSpec
 
-# Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
-# my_orders and offline come before intake, whose wizard takes any text while an order is entered;
-# the preview's Confirm (intake_confirm) comes before the wizard's other buttons.
+# Routers in matching order; common goes last so its catch-all error reply runs after the modules' own,
+# and then the fallback, which answers the buttons nobody took. my_orders and offline come before
+# intake, whose wizard takes any text while an order is entered; the preview's Confirm
+# (intake_confirm) comes before the wizard's other buttons.
 MODULE_ROUTERS: tuple[Router, ...] = (
     my_orders.router,
     offline.router,
@@ -38,6 +39,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     intake_fix.router,
     intake.router,
     common.router,
+    common.fallback,
 )
 
 

@@ -1,4 +1,4 @@
-"""Commands every user has (/start, /help, /lang) and the last-resort error reply."""
+"""Commands every user has (/start, /help, /lang), the last-resort error reply and the stale-button toast."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboardRemove
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboardRemove, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -30,6 +30,8 @@ from presentation.keyboards import (
 logger = logging.getLogger(__name__)
 
 router = Router(name="common")
+# Included after every other router: answers the buttons nobody else took.
+fallback = Router(name="fallback")
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,12 @@ async def set_language(
             await message.edit_text(text)
 
 
-@router.errors()
+# Flood control is not a failure of the update: the runtime runs the update again once it lifts.
+@router.errors(~ExceptionTypeFilter(TelegramRetryAfter))
 async def apologise(
-    event: ErrorEvent, bot: Bot, event_chat: Chat | None = None, event_thread_id: int | None = None
+    event: ErrorEvent, bot: Bot, event_chat: Chat | None = None, event_from_user: User | None = None
 ) -> None:
-    """Logs the failure once and tells the user that nothing was changed."""
+    """Logs the failure once and tells the user, never a group, that nothing was changed."""
     update = event.update
     # Only ids and the exception: message texts and names are personal data.
     logger.error(
@@ -156,13 +159,28 @@ async def apologise(
         type(event.exception).__name__,
         exc_info=event.exception,
     )
-    if event_chat is None:
-        return
+    text = _("Something went wrong on our side; please try again. Nothing was changed.")
+    query = update.callback_query
+    private = event_chat is not None and event_chat.type == ChatType.PRIVATE
+    if private and event_chat is not None:
+        chat_id: int | None = event_chat.id
+    elif query is None and event_from_user is not None and not event_from_user.is_bot:
+        # A message that failed in a group: the apology goes to the user's private chat.
+        chat_id = event_from_user.id
+    else:
+        chat_id = None
     try:
-        await bot.send_message(
-            event_chat.id,
-            _("Something went wrong on our side; please try again. Nothing was changed."),
-            message_thread_id=event_thread_id,
-        )
+        if query is not None:
+            # In a group the toast is the whole reply; in a private chat the message follows.
+            await bot.answer_callback_query(query.id, None if private else text, show_alert=not private)
+        if chat_id is not None:
+            await bot.send_message(chat_id, text)
     except TelegramAPIError as error:
-        logger.warning("Could not tell chat %s about the failure: %s", event_chat.id, type(error).__name__)
+        # E.g. the user never opened a private chat with the bot (403).
+        logger.warning("Could not tell chat %s about the failure: %s", chat_id, type(error).__name__)
+
+
+@fallback.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    """Answers a button no router took (unknown or stale data) with a short toast."""
+    await query.answer(_("This button is no longer valid."))

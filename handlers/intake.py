@@ -69,6 +69,7 @@ from handlers.intake_states import (
     remove_item,
 )
 from presentation.field_errors import describe_all
+from presentation.ids import parse_index
 from presentation.intake_texts import CHANNEL_LABELS, PAYMENT_LABELS, PROMPTS, SERVICE_LABELS, cancelled_text
 from presentation.keyboards import HELP, MY_ORDERS, N_, NEW_ORDER, MenuButton, main_menu
 
@@ -253,8 +254,8 @@ async def wizard_button(
         await _pick(chat, data, step, value, wall_clock(clock).now())
     elif act == "field" and (value in STEP_FIELDS or value == "urgent"):
         await ask(chat, data, Step(value))
-    elif act == "item" and value.isdigit() and int(value) < len(draft_of(data)["items"]):
-        await show_item_fields(chat, data, int(value))
+    elif act == "item" and (line := parse_index(value, len(draft_of(data)["items"]))) is not None:
+        await show_item_fields(chat, data, line)
     elif act == "add_item" and can_add_item(data):
         await ask(chat, data, add_item(data))
     elif act == "item_field" and step.line is not None and value in ITEM_KEYS:

@@ -8,6 +8,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from domain.intake.validation import ITEMS_MAX
 from handlers.intake_states import (
     ITEM_KEYS,
     PREVIEW_KEY,
@@ -20,6 +21,7 @@ from handlers.intake_states import (
     sequence,
 )
 from presentation.field_errors import FIELD_LABELS, ITEM_FIELD_LABELS
+from presentation.ids import parse_index
 from presentation.intake_texts import CHANNEL_LABELS, PAYMENT_LABELS, SERVICE_LABELS, country_label
 from presentation.keyboards import N_
 
@@ -79,7 +81,7 @@ def step_key(step: Step) -> str:
 def parse_step_key(key: str) -> Step:
     """Reads a step key back."""
     name, _, index = key.partition(".")
-    return Step(name, int(index) if index.isdigit() else None)
+    return Step(name, parse_index(index, ITEMS_MAX))
 
 
 def _button(text: str, step: Step, act: str, value: str = "") -> InlineKeyboardButton:

@@ -16,8 +16,9 @@ from aiogram.fsm.state import State, StatesGroup
 
 from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
 from domain.intake.errors import FieldError, InvalidInput
-from domain.intake.validation import normalize_postcode, postcode_required, postcode_used
+from domain.intake.validation import ITEMS_MAX, normalize_postcode, postcode_required, postcode_used
 from domain.orders.status import Channel
+from presentation.ids import parse_index
 from presentation.intake_texts import RECEIVED_AT_EXAMPLE
 
 CUSTOMER = "customer"
@@ -256,8 +257,9 @@ def step_for_error(error: FieldError) -> Step | None:
     """The step where the field of a validation error is asked."""
     if error.field.startswith("items[") and "]." in error.field:
         index_text, _, key = error.field[len("items[") :].partition("].")
-        if index_text.isdigit() and key in STEP_BY_ITEM_FIELD:
-            return Step(STEP_BY_ITEM_FIELD[key], int(index_text))
+        line = parse_index(index_text, ITEMS_MAX)
+        if line is not None and key in STEP_BY_ITEM_FIELD:
+            return Step(STEP_BY_ITEM_FIELD[key], line)
         return None
     name = STEP_BY_FIELD.get(error.field)
     if name is None:

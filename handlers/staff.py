@@ -11,6 +11,7 @@ from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from domain.orders.status import Role
 from handlers.common import ROLE_NAMES, CommandSpec
+from presentation.ids import MAX_TELEGRAM_USER_ID, parse_id
 from presentation.keyboards import N_
 from presentation.render import esc
 
@@ -24,10 +25,10 @@ STAFF_ROLES = tuple(ROLE_NAMES)
 
 
 def usage() -> str:
-    """How to use /staff, with the role names."""
-    return _(
-        "Usage: /staff add <user id> <role>, /staff remove <user id> <role>, /staff list\nRoles: {roles}"
-    ).format(roles=", ".join(role.value for role in STAFF_ROLES))
+    """How to use /staff, with the role names (its <placeholders> escaped for HTML)."""
+    return esc(
+        _("Usage: /staff add <user id> <role>, /staff remove <user id> <role>, /staff list\nRoles: {roles}")
+    ).format(roles=esc(", ".join(role.value for role in STAFF_ROLES)))
 
 
 @router.message(Command("staff"))
@@ -47,8 +48,16 @@ async def manage_staff(
     if args == ["list"]:
         await message.answer(await staff_list(uow))
         return
-    if len(args) != 3 or args[0] not in ("add", "remove") or not args[1].isdigit():
+    if len(args) != 3 or args[0] not in ("add", "remove"):
         await message.answer(usage())
+        return
+    target = parse_id(args[1], MAX_TELEGRAM_USER_ID)
+    if target is None:
+        await message.answer(
+            _("“{value}” is not a Telegram user id: write it with the digits 0-9, e.g. 123456789.").format(
+                value=esc(args[1][:32])
+            )
+        )
         return
     try:
         role = Role(args[2].lower())
@@ -57,7 +66,6 @@ async def manage_staff(
     if role not in STAFF_ROLES:
         await message.answer(usage())
         return
-    target = int(args[1])
     now = review_setup.clock.now()
     if args[0] == "add":
         changed = await uow.staff.grant(target, role, by=user.id, at=now)

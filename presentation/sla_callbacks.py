@@ -5,7 +5,10 @@ They carry only ids, never a role: whoever presses a button is checked against t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from presentation.ids import MAX_ROW_ID, parse_id
 
 # Telegram's limit on callback_data.
 MAX_CALLBACK_BYTES = 64
@@ -14,6 +17,8 @@ SLA_ACKNOWLEDGE = "ack"
 SLA_ACKNOWLEDGE_BATCH = "ackb"
 SLA_OPEN_ORDER = "open"
 _SLA_ACTIONS = frozenset({SLA_ACKNOWLEDGE, SLA_ACKNOWLEDGE_BATCH, SLA_OPEN_ORDER})
+# A batch token or an order id (hex, a UUID): what the buttons carry besides alert ids.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,48}")
 
 
 @dataclass(frozen=True)
@@ -25,8 +30,11 @@ class SlaCallback:
 
     @property
     def alert_id(self) -> int:
-        """The alert id of an Acknowledge button."""
-        return int(self.value)
+        """The alert id of an Acknowledge button (parse_sla has checked it)."""
+        alert_id = parse_id(self.value, MAX_ROW_ID)
+        if alert_id is None:
+            raise ValueError(f"not an alert id: {self.value!r}")
+        return alert_id
 
 
 def _pack(action: str, value: str) -> str:
@@ -53,13 +61,16 @@ def pack_sla_open(order_id: str) -> str:
 
 
 def parse_sla(data: str | None) -> SlaCallback | None:
-    """Reads SLA button data; None if it is not one (or is malformed)."""
+    """Reads SLA button data; None if it is not one, or is malformed (e.g. an alert id out of range)."""
     if not data:
         return None
     parts = data.split(":", 2)
-    if len(parts) != 3 or parts[0] != SLA_PREFIX or parts[1] not in _SLA_ACTIONS or not parts[2]:
+    if len(parts) != 3 or parts[0] != SLA_PREFIX or parts[1] not in _SLA_ACTIONS:
         return None
     action, value = parts[1], parts[2]
-    if action == SLA_ACKNOWLEDGE and not value.isdigit():
+    if action == SLA_ACKNOWLEDGE:
+        if parse_id(value, MAX_ROW_ID) is None:
+            return None
+    elif not _TOKEN.fullmatch(value):
         return None
     return SlaCallback(action, value)

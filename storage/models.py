@@ -188,6 +188,19 @@ class ProcessedUpdateRow(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class InboxUpdateRow(Base):
+    """A Telegram update received and not yet processed: stored before Telegram is told it arrived."""
+
+    __tablename__ = "inbox_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The update exactly as Telegram sent it (JSON text).
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    # Processing runs begun; a run a crash interrupted leaves its count behind.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class OutboxRow(Base):
     """A Bot API call waiting to be sent by the outbox sender."""
 

@@ -48,6 +48,7 @@ from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.model import Order, StageClock
 from domain.orders.status import OrderStatus, Role
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
+from storage.inbox import InboxEntry
 
 # Column widths the SQL schema cuts text to (storage/models.py).
 NAME_MAX = 200
@@ -1001,3 +1002,41 @@ class FakeUnitOfWork:
         if self._transaction is not None:
             self.database.release(self._transaction)
             self._transaction = None
+
+
+class FakeInbox:
+    """The update inbox in memory, next to a fake database whose processed updates it consults."""
+
+    def __init__(self, database: FakeDatabase, *, fail_stores: int = 0) -> None:
+        self.database = database
+        self.rows: dict[int, InboxEntry] = {}
+        self.runs: dict[int, int] = {}
+        # How many of the next stores fail, as a database that is down would.
+        self.fail_stores = fail_stores
+
+    async def store(self, updates: Sequence[InboxEntry], at: datetime) -> list[InboxEntry]:
+        """Stores the updates not seen yet; returns them."""
+        if self.fail_stores > 0:
+            self.fail_stores -= 1
+            raise ConnectionError("the database is down")
+        seen = set(self.rows) | self.database.state.processed_updates
+        fresh = [entry for entry in updates if entry.update_id not in seen]
+        for entry in fresh:
+            self.rows[entry.update_id] = entry
+            self.runs[entry.update_id] = 0
+        return fresh
+
+    async def pending(self) -> list[InboxEntry]:
+        """Lists what is stored, oldest first."""
+        return [self.rows[update_id] for update_id in sorted(self.rows)]
+
+    async def begin(self, update_id: int) -> int:
+        """Counts a run."""
+        if update_id not in self.rows:
+            return 0
+        self.runs[update_id] += 1
+        return self.runs[update_id]
+
+    async def done(self, update_id: int) -> None:
+        """Forgets the update."""
+        self.rows.pop(update_id, None)

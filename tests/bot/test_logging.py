@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.intake import place_order
+from bot.inbox import UpdateProcessor
 from bot.logging import TokenRedactingFilter, setup_logging, statement_shape
 from bot.webhook import build_webhook_app
 from domain.clock import FixedClock
@@ -23,6 +24,7 @@ from domain.orders.status import Channel
 from storage.models import StaffNameRow
 from storage.uow import SqlUnitOfWork
 from tests.api.conftest import T0
+from tests.fakes import FakeDatabase, FakeInbox
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 
 __all__ = ["database_url", "engine", "new_uow", "pg_url", "session_factory"]
@@ -178,7 +180,8 @@ def test_the_configured_secrets_are_redacted(log_output: io.StringIO) -> None:
 
 
 async def test_a_malformed_webhook_request_is_one_warning_line(caplog: pytest.LogCaptureFixture) -> None:
-    app = build_webhook_app(Dispatcher(), Bot(TOKEN), secret_token="s3cret", path="/webhook")
+    processor = UpdateProcessor(FakeInbox(FakeDatabase()), Dispatcher(), Bot(TOKEN), FixedClock(T0))
+    app = build_webhook_app(processor, secret_token="s3cret", path="/webhook")
     async with TestServer(app) as server:
         assert server.port is not None
         with caplog.at_level(logging.DEBUG):

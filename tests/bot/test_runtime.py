@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiogram import Dispatcher
+from aiogram import Dispatcher, F, Router
+from aiogram.types import Message
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from application.ports import UnitOfWork
 from bot.commands import set_commands
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.i18n import PoI18n
+from bot.inbox import UpdateProcessor
 from bot.middlewares import bootstrap_admins
 from bot.webhook import build_webhook_app
+from domain.clock import FixedClock
 from domain.orders.status import Role
 from handlers import all_commands
 from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
-from tests.fakes import FakeDatabase
+from tests.fakes import FakeDatabase, FakeInbox
 from tests.mocked_bot import MockedBot
 
 SECRET = "s3cret_-token"
@@ -82,6 +88,17 @@ def update_body(update_id: int) -> str:
     return message_update(update_id, "/start").model_dump_json(exclude_none=True)
 
 
+def webhook_app(
+    dispatcher: Dispatcher, bot: MockedBot, inbox: FakeInbox
+) -> tuple[web.Application, UpdateProcessor]:
+    """The webhook app on an update processor over the inbox."""
+    processor = UpdateProcessor(inbox, dispatcher, bot, FixedClock(NOW))
+    return build_webhook_app(processor, secret_token=SECRET, path="/telegram/webhook"), processor
+
+
+WITH_SECRET = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": "sëcret"}],
@@ -90,30 +107,109 @@ def update_body(update_id: int) -> str:
 async def test_webhook_refuses_requests_without_the_secret(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, headers: dict[str, str]
 ) -> None:
-    app = build_webhook_app(dispatcher, bot, secret_token=SECRET, path="/telegram/webhook")
+    inbox = FakeInbox(database)
+    app, processor = webhook_app(dispatcher, bot, inbox)
     async with TestClient(TestServer(app)) as client:
         response = await client.post("/telegram/webhook", data=update_body(1), headers=headers)
 
         assert response.status == 401
+    await processor.wait_idle()
     assert database.state.processed_updates == set()
+    assert inbox.rows == {}
     assert bot.requests_for("sendMessage") == []
 
 
 async def test_webhook_handles_an_update_with_the_secret(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase
 ) -> None:
-    app = build_webhook_app(dispatcher, bot, secret_token=SECRET, path="/telegram/webhook")
+    inbox = FakeInbox(database)
+    app, processor = webhook_app(dispatcher, bot, inbox)
     async with TestClient(TestServer(app)) as client:
-        response = await client.post(
-            "/telegram/webhook",
-            data=update_body(1),
-            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
-        )
+        response = await client.post("/telegram/webhook", data=update_body(1), headers=WITH_SECRET)
 
         assert response.status == 200
         assert json.loads(await response.text()) == {}
+    # The 200 means "stored"; the update is processed right after, in the background.
+    await processor.wait_idle()
     assert database.state.processed_updates == {1}
     assert bot.requests_for("sendMessage")[-1].params["chat_id"] == str(CUSTOMER_ID)
+    assert inbox.rows == {}
+
+
+async def test_webhook_answers_500_while_the_update_cannot_be_stored_so_telegram_delivers_it_again(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase
+) -> None:
+    # Issue 11, finding 7: the 200 is Telegram's acknowledgement, so it waits for the inbox.
+    inbox = FakeInbox(database, fail_stores=1)
+    app, processor = webhook_app(dispatcher, bot, inbox)
+    async with TestClient(TestServer(app)) as client:
+        refused = await client.post("/telegram/webhook", data=update_body(1), headers=WITH_SECRET)
+        await processor.wait_idle()
+
+        assert refused.status == 500
+        assert database.state.processed_updates == set()
+        assert bot.requests_for("sendMessage") == []
+
+        redelivered = await client.post("/telegram/webhook", data=update_body(1), headers=WITH_SECRET)
+        await processor.wait_idle()
+
+        assert redelivered.status == 200
+    assert database.state.processed_updates == {1}
+    assert len(bot.requests_for("sendMessage")) == 1
+
+
+@pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"message": {}}', '{"update_id": "7"}'])
+async def test_webhook_refuses_a_body_that_is_not_an_update(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, body: str
+) -> None:
+    inbox = FakeInbox(database)
+    app, _ = webhook_app(dispatcher, bot, inbox)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/telegram/webhook", data=body, headers=WITH_SECRET)
+
+        assert response.status == 400
+    assert inbox.rows == {}
+
+
+def holding_router(release: asyncio.Event, reply: str) -> Router:
+    """A router whose /hold handler changes the database, waits for `release`, then replies."""
+    router = Router(name="holding")
+
+    @router.message(F.text == "/hold")
+    async def hold(message: Message, uow: UnitOfWork) -> None:
+        await uow.users.set_language(CUSTOMER_ID, "zh")
+        await release.wait()
+        await message.answer(reply)
+
+    return router
+
+
+async def test_an_update_the_webhook_accepted_is_processed_at_the_next_start_when_a_crash_cut_it_short(
+    database: FakeDatabase, i18n: PoI18n, bot: MockedBot
+) -> None:
+    inbox = FakeInbox(database)
+    first = build_dispatcher(uow_factory=database.unit_of_work, i18n=i18n)
+    first.include_router(holding_router(asyncio.Event(), "first run"))
+    app, processor = webhook_app(first, bot, inbox)
+    async with TestClient(TestServer(app)) as client:
+        body = message_update(3, "/hold").model_dump_json(exclude_none=True)
+        response = await client.post("/telegram/webhook", data=body, headers=WITH_SECRET)
+        assert response.status == 200
+    # The process dies in the middle of the handler: its transaction never commits.
+    await processor.close(grace=0)
+    assert database.state.processed_updates == set()
+    assert set(inbox.rows) == {3}
+
+    release = asyncio.Event()
+    release.set()
+    second = build_dispatcher(uow_factory=database.unit_of_work, i18n=i18n)
+    second.include_router(holding_router(release, "second run"))
+    await UpdateProcessor(inbox, second, bot, FixedClock(NOW)).recover()
+
+    assert [request.params["text"] for request in bot.requests_for("sendMessage")] == ["second run"]
+    assert database.state.processed_updates == {3}
+    assert database.state.languages[CUSTOMER_ID] == "zh"
+    assert inbox.rows == {}
 
 
 async def test_the_sql_unit_of_work_drops_duplicates_and_keeps_the_language(

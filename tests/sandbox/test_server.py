@@ -337,3 +337,28 @@ async def test_json_bodies_are_accepted(api: FakeBotApi) -> None:
     assert body["ok"] is True
     assert body["result"]["text"] == "typed"
     assert body["result"]["from"]["id"] == 123456
+
+
+async def test_a_call_accepted_as_sent_seeds_a_bot_message_a_user_can_press(
+    api: FakeBotApi, bot: Bot
+) -> None:
+    alice = api.create_user("Alice")
+    team = api.create_group("Order desk", [alice])
+    markup = {"inline_keyboard": [[{"text": "Ping", "callback_data": "ping"}]]}
+    params = {"chat_id": team.id, "text": "Card <b>1</b>", "parse_mode": "HTML", "reply_markup": markup}
+    with pytest.raises(ValueError, match="has not called yet"):
+        await api.accept_as_sent("sendMessage", params)
+    await bot.get_me()
+    api.calls.clear()
+
+    card = await api.accept_as_sent("sendMessage", params)
+
+    assert card["text"] == "Card 1"
+    assert card["entities"] == [{"type": "bold", "offset": 5, "length": 1}]
+    assert api.bot_messages(team) == [card]
+    assert api.calls == []
+    async with polling(api, bot):
+        query_id = api.press_button(alice, card, "ping")
+        assert (await api.wait_for_callback_answer(query_id))["text"] == "pong"
+        edited = await api.wait_for_bot_output(team, kinds=("edited",))
+    assert edited.message["text"] == "Pinged"

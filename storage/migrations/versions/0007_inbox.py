@@ -1,0 +1,38 @@
+"""The inbox: every received Telegram update is stored before it is acknowledged (issue 11, finding 7).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-03-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Applies this revision."""
+    op.create_table(
+        "inbox_updates",
+        sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("received_at", UTC_DATETIME, nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("update_id", name=op.f("pk_inbox_updates")),
+    )
+
+
+def downgrade() -> None:
+    """Reverts this revision."""
+    op.drop_table("inbox_updates")

@@ -1,0 +1,125 @@
+"""Direct replies under flood control, and the replies a replayed update repeats (issue 11, finding 8)."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText
+
+from bot.dispatcher import build_bot
+from bot.replies import install_reply_middlewares
+from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
+from tests.fakes import FakeDatabase
+from tests.mocked_bot import MockedBot
+
+APOLOGY_EN = "Something went wrong on our side; please try again. Nothing was changed."
+
+
+class RecordedSleep:
+    """Stands in for asyncio.sleep and remembers every wait."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        """Records the wait without waiting."""
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleep(bot: MockedBot) -> RecordedSleep:
+    """Puts the reply middlewares on the recording bot, with a 30 s bound and a recorded sleep."""
+    recorded = RecordedSleep()
+    install_reply_middlewares(bot.session, 30, sleep=recorded)
+    return recorded
+
+
+def texts(bot: MockedBot) -> list[str]:
+    """The texts of every sendMessage so far."""
+    return [request.params["text"] for request in bot.requests_for("sendMessage")]
+
+
+async def test_a_welcome_refused_with_429_is_sent_again_after_retry_after(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, sleep: RecordedSleep
+) -> None:
+    bot.add_retry_after_for("sendMessage", 3)
+
+    await dispatcher.feed_update(bot, message_update(1, "/start"))
+
+    assert sleep.waits == [3]
+    sent = texts(bot)
+    assert len(sent) == 2 and all("Welcome to OrderDesk" in text for text in sent)
+    assert APOLOGY_EN not in sent
+    assert database.state.processed_updates == {1}
+
+
+async def test_several_429s_are_waited_out_while_their_waits_stay_within_the_bound(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, sleep: RecordedSleep
+) -> None:
+    for retry_after in (10, 10, 10):
+        bot.add_retry_after_for("sendMessage", retry_after)
+
+    await dispatcher.feed_update(bot, message_update(1, "/start"))
+
+    assert sleep.waits == [10, 10, 10]
+    assert "Welcome to OrderDesk" in texts(bot)[-1]
+    assert database.state.processed_updates == {1}
+
+
+async def test_a_wait_beyond_the_bound_is_not_waited_in_place_and_nothing_is_committed_or_apologised(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, sleep: RecordedSleep
+) -> None:
+    # The update processor runs the whole update again once the flood control lifts (tests/bot/test_inbox.py).
+    bot.add_retry_after_for("sendMessage", 20)
+    bot.add_retry_after_for("sendMessage", 20)
+
+    with pytest.raises(TelegramRetryAfter):
+        await dispatcher.feed_update(bot, message_update(1, "/start"))
+
+    assert sleep.waits == [20]
+    assert len(texts(bot)) == 2
+    assert APOLOGY_EN not in texts(bot)
+    assert database.state.processed_updates == set()
+
+
+async def test_a_replayed_press_counts_its_answer_and_edit_as_done_and_commits(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, sleep: RecordedSleep
+) -> None:
+    # The first run answered the query and took the picker's buttons away, then the process died
+    # before its commit: Telegram refuses both a second time.
+    bot.add_result_for(
+        AnswerCallbackQuery,
+        ok=False,
+        description="Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+    bot.add_result_for(
+        EditMessageReplyMarkup,
+        ok=False,
+        description="Bad Request: message is not modified: specified new message content and reply markup "
+        "are exactly the same as a current content and reply markup of the message",
+    )
+
+    await dispatcher.feed_update(bot, callback_update(4, "lang:zh"))
+
+    assert database.state.languages[CUSTOMER_ID] == "zh"
+    assert database.state.processed_updates == {4}
+    assert texts(bot) == ["好的，今后我将使用中文与您交流。"]
+
+
+async def test_other_refusals_still_fail_the_request(bot: MockedBot, sleep: RecordedSleep) -> None:
+    bot.add_result_for(EditMessageText, ok=False, description="Bad Request: message to edit not found")
+
+    with pytest.raises(TelegramBadRequest):
+        await bot.edit_message_text("x", chat_id=CUSTOMER_ID, message_id=1)
+
+
+async def test_the_outbox_senders_bot_has_no_reply_middlewares_and_the_replying_bot_has_both() -> None:
+    replying = build_bot("42:TEST", "http://127.0.0.1:8081/", reply_retry_seconds=5)
+    sending = build_bot("42:TEST", "http://127.0.0.1:8081/")
+    try:
+        assert [type(m).__name__ for m in replying.session.middleware] == ["ReplaySafe", "ReplyRetry"]
+        assert list(sending.session.middleware) == []
+    finally:
+        await replying.session.close()
+        await sending.session.close()
