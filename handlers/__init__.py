@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import common, execution, intake, my_orders, offline, orders, review, sla, staff, tracking
+from handlers import common, execution, intake, kpi, my_orders, offline, orders, review, sla, staff, tracking
 from handlers.common import CommandSpec
 
 # Routers in matching order; common goes last so its catch-all error reply runs after the modules' own.
@@ -16,6 +16,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     review.router,
     orders.router,
     sla.router,
+    kpi.router,
     execution.router,
     tracking.router,
     intake.router,
@@ -47,5 +48,6 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + orders.COMMANDS
         + staff.COMMANDS
         + sla.COMMANDS
+        + kpi.COMMANDS
         + tracking.COMMANDS
     )
