@@ -27,7 +27,7 @@ from domain.orders.status import Role
 from domain.sla.alerts import departments_of_chat
 from handlers.common import CommandSpec
 from presentation.keyboards import N_
-from presentation.kpi import checks_texts, kpi_text
+from presentation.kpi import checks_texts, kpi_texts
 from presentation.kpi_chart import kpi_chart
 from presentation.render import translator
 
@@ -80,7 +80,8 @@ async def show_kpis(
         return
     card = await month_kpis(uow, kpi_setup, month, team_scope(message.chat.id, team_chats))
     t = translator(i18n, locale)
-    await message.answer(kpi_text(card, t))
+    for part in kpi_texts(card, t):
+        await message.answer(part)
     chart = await asyncio.to_thread(kpi_chart, card, t, locale)
     await message.answer_photo(
         BufferedInputFile(chart, filename=f"kpi-{month}.png"),

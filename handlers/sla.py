@@ -134,8 +134,8 @@ async def _show_every_department(message: Message, uow: UnitOfWork, sla: SlaCont
         return
     overdue = sum(len(dues) for dues in breached.values())
     lines = [
-        _("⏱ Every department: {overdue} overdue in {departments} departments, {at_risk} at risk.").format(
-            overdue=overdue, departments=len(breached), at_risk=at_risk
+        _("⏱ Every department: {overdue} overdue, {at_risk} at risk.").format(
+            overdue=overdue, at_risk=at_risk
         )
     ]
     listed = 0

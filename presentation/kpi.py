@@ -141,8 +141,8 @@ def kpi_lines(card: KpiCard, t: Translate) -> list[str]:
     return lines
 
 
-def kpi_text(card: KpiCard, t: Translate) -> str:
-    """The /kpi message: the KPIs against their targets, per department and per step."""
+def kpi_texts(card: KpiCard, t: Translate) -> list[str]:
+    """The /kpi messages (one unless very long): the KPIs against their targets, per department and step."""
     blocks = [
         t(KPI_HEADER).format(month=card.month, scope=html.escape(scope_name(card.scope, t))),
         "\n".join(kpi_lines(card, t)),
@@ -170,7 +170,7 @@ def kpi_text(card: KpiCard, t: Translate) -> str:
         for stage, ratio in card.steps.items()
     ] or [t(NO_STEPS)]
     blocks.append("\n".join(steps))
-    return "\n\n".join(blocks)[:MAX_MESSAGE_CHARS]
+    return split_messages("\n\n".join(blocks).split("\n"))
 
 
 def chase_line(chase: Chase, t: Translate, zone: ZoneInfo) -> str:

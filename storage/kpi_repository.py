@@ -28,7 +28,6 @@ from domain.kpi import (
     COMPLETING_ACTIONS,
     ENTRY_MISTAKE_REASON,
     EXCEPTION_ACTIONS,
-    OFFLINE_CHANNELS,
     ErrorKind,
     ExceptionTally,
     OrderError,
@@ -64,6 +63,8 @@ _COMPLETING = sorted(action.value for action in COMPLETING_ACTIONS)
 _EXCEPTIONS = sorted(action.value for action in EXCEPTION_ACTIONS)
 _AUDITED = sorted(kind.value for kind in AUDITED_ERRORS)
 _ROLES = frozenset(role.value for role in Role)
+# Order ids per IN (...) list: well under SQLite's 32,766 bound parameters.
+ID_BATCH = 500
 
 
 def _count_if(condition: Any) -> Any:
@@ -87,46 +88,58 @@ class SqlKpiQueries:
 
     async def order_errors(self, start: datetime, end: datetime) -> list[OrderError]:
         """The errors recorded (at any time) on orders created in the period."""
-        audit, order = OrderAuditRow, OrderRow
-        reject = Action.REJECT.value
-        audited = (
-            select(audit.order_id, audit.action, audit.note, order.channel)
-            .join(order, order.id == audit.order_id)
-            .where(
-                audit.action.in_(_AUDITED),
-                # Nothing is recorded on an order before it exists.
-                audit.at >= start,
-                order.created_at >= start,
-                order.created_at < end,
-                or_(
-                    audit.action != reject,
-                    and_(
-                        audit.note.like(f"{ENTRY_MISTAKE_REASON.value}%"),
-                        order.channel.in_(sorted(OFFLINE_CHANNELS)),
+        # Errors are rare: read them by action and time first, then their orders by primary key. A join
+        # lets SQLite start from the month's orders and read every audit line of each.
+        audit = OrderAuditRow
+        lines = (
+            await self._session.execute(
+                select(audit.order_id, audit.action, audit.note).where(
+                    audit.action.in_(_AUDITED),
+                    # Nothing is recorded on an order before it exists.
+                    audit.at >= start,
+                    or_(
+                        audit.action != Action.REJECT.value, audit.note.like(f"{ENTRY_MISTAKE_REASON.value}%")
                     ),
-                ),
+                )
             )
-        )
-        errors = []
-        for row in await self._session.execute(audited):
-            kind = classify_audit(row.action, row.note or "", row.channel)
-            if kind is not None:
-                errors.append(OrderError(row.order_id, kind))
+        ).all()
         case_row = ExceptionCaseRow
         wrong = (
-            select(case_row.order_id)
-            .join(order, order.id == case_row.order_id)
-            .where(
-                case_row.type == ErrorKind.WRONG_SHIPMENT.value,
-                case_row.opened_at >= start,
+            await self._session.scalars(
+                select(case_row.order_id).where(
+                    case_row.type == ErrorKind.WRONG_SHIPMENT.value, case_row.opened_at >= start
+                )
+            )
+        ).all()
+        channels = await self._channels_of_orders_created(
+            {line.order_id for line in lines} | set(wrong), start, end
+        )
+        errors = []
+        for line in lines:
+            channel = channels.get(line.order_id)
+            kind = classify_audit(line.action, line.note or "", channel) if channel is not None else None
+            if kind is not None:
+                errors.append(OrderError(line.order_id, kind))
+        errors += [
+            OrderError(order_id, ErrorKind.WRONG_SHIPMENT) for order_id in wrong if order_id in channels
+        ]
+        return errors
+
+    async def _channels_of_orders_created(
+        self, order_ids: set[str], start: datetime, end: datetime
+    ) -> dict[str, str]:
+        """The channel of each of the orders that was created in the period, by primary key."""
+        order = OrderRow
+        ids = sorted(order_ids)
+        channels: dict[str, str] = {}
+        for offset in range(0, len(ids), ID_BATCH):
+            stmt = select(order.id, order.channel).where(
+                order.id.in_(ids[offset : offset + ID_BATCH]),
                 order.created_at >= start,
                 order.created_at < end,
             )
-        )
-        errors += [
-            OrderError(order_id, ErrorKind.WRONG_SHIPMENT) for order_id in await self._session.scalars(wrong)
-        ]
-        return errors
+            channels.update((row.id, row.channel) for row in await self._session.execute(stmt))
+        return channels
 
     async def closed_clocks(self, start: datetime, end: datetime) -> list[StageTally]:
         """Stage clocks closed in the period per stage, and how many within their limit."""

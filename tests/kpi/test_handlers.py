@@ -244,7 +244,7 @@ async def test_management_sla_lists_the_overdue_steps_of_every_department(
 
     (text,) = texts(bot)
     lines = text.splitlines()
-    assert lines[0] == "⏱ Every department: 1 overdue in 1 departments, 0 at risk."
+    assert lines[0] == "⏱ Every department: 1 overdue, 0 at risk."
     assert lines[1] == "<b>warehouse</b>: 1 overdue"
     assert lines[2].startswith(f"🚨 <b>{march.orders['O8'].reference}</b> · outbound scan · 13d ")
     assert "within its time limit" not in text

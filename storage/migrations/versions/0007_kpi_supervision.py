@@ -14,6 +14,8 @@ from alembic import op
 
 # Frozen copy of the column type in storage/models.py: a migration must not change when models do.
 UTC_DATETIME = sa.DateTime(timezone=True)
+COMPLAINT_PG = sa.text("complaint IS TRUE")
+COMPLAINT_SQLITE = sa.text("complaint IS 1")
 
 revision: str = "0007_kpi"
 down_revision: str | None = "0006"
@@ -63,6 +65,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_survey_answers_order_id"), "survey_answers", ["order_id"])
     op.create_index(op.f("ix_survey_answers_answered_at"), "survey_answers", ["answered_at"])
+    op.create_index(
+        "ix_survey_answers_complaints",
+        "survey_answers",
+        ["order_id"],
+        postgresql_where=COMPLAINT_PG,
+        sqlite_where=COMPLAINT_SQLITE,
+    )
     op.create_table(
         "report_documents",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -79,6 +88,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Reverts this revision."""
     op.drop_table("report_documents")
+    op.drop_index("ix_survey_answers_complaints", table_name="survey_answers")
     op.drop_index(op.f("ix_survey_answers_answered_at"), table_name="survey_answers")
     op.drop_index(op.f("ix_survey_answers_order_id"), table_name="survey_answers")
     op.drop_table("survey_answers")
