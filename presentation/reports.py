@@ -52,6 +52,9 @@ from presentation.render import Translate, translator
 PDF_KIND = "supervision_pdf"
 XLSX_KIND = "supervision_xlsx"
 EMBEDDED_FONT = "OrderDeskCJK"
+MARGIN = 12 * mm
+# The width of a landscape A4 page inside its margins.
+PAGE_WIDTH = landscape(A4)[0] - 2 * MARGIN
 FALLBACK_FONT = "STSong-Light"
 
 REPORT_TITLE = N_("Supervision report {month}")
@@ -480,10 +483,10 @@ def report_pdf(title: str, subtitle: str, tables: Sequence[ReportTable]) -> byte
         pagesize=landscape(A4),
         title=title,
         author="OrderDesk",
-        leftMargin=12 * mm,
-        rightMargin=12 * mm,
-        topMargin=12 * mm,
-        bottomMargin=12 * mm,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
     )
     document.build(story)
     return buffer.getvalue()
@@ -504,7 +507,10 @@ def _pdf_table(table: ReportTable, style: ParagraphStyle) -> Table:
         ]
         for row in table.rows
     ]
-    pdf_table = Table([header, *rows], repeatRows=1, hAlign="LEFT")
+    weights = [3.0 if column.kind == "text" else 1.3 for column in table.columns]
+    width = min(PAGE_WIDTH, 55 * mm * len(weights))
+    widths = [width * weight / sum(weights) for weight in weights]
+    pdf_table = Table([header, *rows], colWidths=widths, repeatRows=1, hAlign="LEFT")
     pdf_table.setStyle(
         TableStyle(
             [

@@ -27,10 +27,7 @@ def build_scheduler(
     misfire_grace_time: int = DEFAULT_MISFIRE_GRACE_SECONDS,
     monthly_report: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
-    """Creates the scheduler with the SLA sweep, the twice-daily digest and, if given, the monthly report.
-
-    start() it in the running loop.
-    """
+    """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop."""
     scheduler = AsyncIOScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": AsyncIOExecutor()},
