@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
 from application.execution import ExecutionSetup
+from application.kpi import KpiSetup
 from application.notifications import build_notifier
 from application.ports import StoredDocument, UnitOfWork
+from application.reports import ReportSetup, StoredReport, monthly_report
 from application.review import ReviewSetup
 from application.services import EventHandlers
 from application.sla_sweeps import SlaSweeper, SweepSettings
@@ -32,6 +34,7 @@ from bot.middlewares import bootstrap_admins
 from bot.polling import poll, unless_stopped
 from bot.webhook import build_webhook_app
 from domain.clock import Clock, SystemClock
+from domain.kpi import department_lookup
 from domain.review import ReviewPolicy, parse_threshold
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
@@ -40,12 +43,14 @@ from handlers import all_commands
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
+from presentation.reports import SupervisionDocuments
 from presentation.sla_alerts import SlaAlertTexts, render_with
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
 from storage.inbox import SqlUpdateInbox
+from storage.kpi_repository import SqlKpiQueries
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
 from storage.uow import SqlUnitOfWork
 
@@ -80,6 +85,8 @@ class Workflow:
     event_handlers: EventHandlers
     review_setup: ReviewSetup
     execution_setup: ExecutionSetup
+    kpi_setup: KpiSetup
+    report_setup: ReportSetup
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -91,6 +98,8 @@ class Workflow:
             "event_handlers": self.event_handlers,
             "review_setup": self.review_setup,
             "execution_setup": self.execution_setup,
+            "kpi_setup": self.kpi_setup,
+            "report_setup": self.report_setup,
         }
 
 
@@ -125,7 +134,25 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
     execution_setup = ExecutionSetup(
         clock, settings.timezone, TelegramOutboundNotes(i18n, settings.timezone), event_handlers, sla=sla
     )
-    return Workflow(clock, settings.timezone, sla, team_chats, event_handlers, review_setup, execution_setup)
+    kpi_setup = KpiSetup(kpi_queries_of, sla, clock)
+    report_setup = ReportSetup(
+        kpi=kpi_setup,
+        queries_of=kpi_queries_of,
+        documents=SupervisionDocuments(i18n, settings.timezone, department_lookup(sla.policy)),
+        chat_of=team_chat_of,
+        locale=settings.default_language,
+    )
+    return Workflow(
+        clock,
+        settings.timezone,
+        sla,
+        team_chats,
+        event_handlers,
+        review_setup,
+        execution_setup,
+        kpi_setup,
+        report_setup,
+    )
 
 
 async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:
@@ -135,8 +162,15 @@ async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:
     return await SqlTeamChats(uow.session).chat_of(department)
 
 
+def kpi_queries_of(uow: UnitOfWork) -> SqlKpiQueries:
+    """The KPI and supervision queries on the unit of work's transaction."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("the KPIs are read from the SQL database")
+    return SqlKpiQueries(uow.session)
+
+
 class StoredDocuments:
-    """Lets the outbox sender load generated documents in a short transaction of its own."""
+    """Lets the outbox sender load generated documents and reports in a short transaction of its own."""
 
     def __init__(self, uow_factory: Callable[[], SqlUnitOfWork]) -> None:
         self._uow_factory = uow_factory
@@ -145,6 +179,11 @@ class StoredDocuments:
         """Loads one stored document."""
         async with self._uow_factory() as uow:
             return await uow.reviews.get_document(document_id)
+
+    async def get_report(self, report_id: int) -> StoredReport | None:
+        """Loads one stored report document."""
+        async with self._uow_factory() as uow:
+            return await SqlKpiQueries(uow.session).get_report(report_id)
 
 
 async def seed_team_chats(
@@ -220,12 +259,14 @@ async def run(
     for key, value in workflow.handler_data().items():
         dispatcher[key] = value
     processor = UpdateProcessor(SqlUpdateInbox(session_factory), dispatcher, bot, clock)
+    documents = StoredDocuments(uow_factory)
     sender = OutboxSender(
         SqlOutboxQueue(session_factory),
         sender_bot,
         clock,
         lease=settings.outbox_lease,
-        documents=StoredDocuments(uow_factory),
+        documents=documents,
+        reports=documents,
         refusals=TelegramRefusalNotices(i18n, settings.default_language, settings.order_desk_chat_id),
     )
     sweeper = SlaSweeper(
@@ -246,7 +287,11 @@ async def run(
     )
     if on_sweeper is not None:
         on_sweeper(sweeper)
-    scheduler = build_scheduler(sweeper, timezone=settings.timezone)
+    scheduler = build_scheduler(
+        sweeper,
+        timezone=settings.timezone,
+        monthly_report=lambda: monthly_report(uow_factory, workflow.report_setup),
+    )
     sender_stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None
     api_runner: web.AppRunner | None = None

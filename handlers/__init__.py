@@ -10,6 +10,7 @@ from handlers import (
     intake,
     intake_confirm,
     intake_fix,
+    kpi,
     my_orders,
     offline,
     orders,
@@ -33,6 +34,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     orders.router,
     sla.router,
     outbox.router,
+    kpi.router,
     execution.router,
     tracking.router,
     intake_confirm.router,
@@ -67,6 +69,7 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + orders.COMMANDS
         + staff.COMMANDS
         + sla.COMMANDS
+        + kpi.COMMANDS
         + tracking.COMMANDS
         + outbox.COMMANDS
     )

@@ -41,6 +41,8 @@ router = Router(name="sla")
 MAX_MESSAGE_CHARS = 4096
 # /sla lists this many orders at most; the digest and the alerts cover the rest.
 SLA_LIST_LIMIT = 60
+# Management's /sla counts the running clocks of every department read up to this many.
+MANAGEMENT_READ_LIMIT = 10_000
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -69,6 +71,9 @@ async def show_sla(
         await message.answer(_("/sla is for staff."))
         return
     now = clock.now()
+    if Role.MANAGEMENT in departments:
+        await _show_every_department(message, uow, sla, now)
+        return
     thresholds = risk_thresholds(sla, now, stages_of(sla, departments))
     clocks = await uow.sla.at_risk_or_breached(thresholds, SLA_LIST_LIMIT * 4)
     breached: list[DueClock] = []
@@ -109,6 +114,53 @@ async def show_sla(
     hidden = len(breached) + len(at_risk) - (len(lines) - 1)
     if hidden > 0:
         lines.append(_("… and {count} more.").format(count=hidden))
+    for text in _split(lines):
+        await message.answer(text)
+
+
+async def _show_every_department(message: Message, uow: UnitOfWork, sla: SlaContext, now: datetime) -> None:
+    """Management's view: the overdue steps of every department, worst first, and how many are at risk."""
+    clocks = await uow.sla.at_risk_or_breached(risk_thresholds(sla, now), MANAGEMENT_READ_LIMIT)
+    breached: dict[Role, list[DueClock]] = {}
+    at_risk = 0
+    for due in clocks:
+        status = status_of(_stage_clock(due), now, policy=sla.policy, calendar=sla.calendar)
+        if status is ClockStatus.BREACHED:
+            breached.setdefault(department_of(sla, due.stage), []).append(due)
+        elif status is ClockStatus.AT_RISK:
+            at_risk += 1
+    if not breached and not at_risk:
+        await message.answer(_("✅ Every department: every step is within its time limit."))
+        return
+    overdue = sum(len(dues) for dues in breached.values())
+    lines = [
+        _("⏱ Every department: {overdue} overdue, {at_risk} at risk.").format(
+            overdue=overdue, at_risk=at_risk
+        )
+    ]
+    listed = 0
+    for department in Role:
+        dues = sorted(
+            breached.get(department, []), key=lambda due: overdue_by(_stage_clock(due), now), reverse=True
+        )
+        if not dues:
+            continue
+        lines.append(
+            _("<b>{team}</b>: {overdue} overdue").format(
+                team=_(DEPARTMENT_LABELS[department.value]), overdue=len(dues)
+            )
+        )
+        for due in dues[: max(SLA_LIST_LIMIT - listed, 0)]:
+            lines.append(
+                _("🚨 <b>{order}</b> · {stage} · {late} overdue").format(
+                    order=html.escape(due.order_ref),
+                    stage=_(STAGE_LABELS.get(due.stage, due.stage)),
+                    late=format_span(overdue_by(_stage_clock(due), now)),
+                )
+            )
+            listed += 1
+    if overdue > listed:
+        lines.append(_("… and {count} more.").format(count=overdue - listed))
     for text in _split(lines):
         await message.answer(text)
 

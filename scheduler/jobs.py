@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -12,6 +14,7 @@ from application.sla_sweeps import SlaSweeper
 
 SLA_SWEEP_JOB = "sla-sweep"
 SLA_DIGEST_JOB = "sla-digest"
+SUPERVISION_REPORT_JOB = "supervision-report"
 # A digest or sweep that could not start on time (event loop busy, process suspended) still runs
 # within this many seconds; a later one is skipped, and the next run catches up from the database.
 DEFAULT_MISFIRE_GRACE_SECONDS = 300
@@ -22,8 +25,9 @@ def build_scheduler(
     *,
     timezone: str,
     misfire_grace_time: int = DEFAULT_MISFIRE_GRACE_SECONDS,
+    monthly_report: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
-    """Creates the scheduler with the SLA sweep and the twice-daily digest; start() it in the running loop."""
+    """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop."""
     scheduler = AsyncIOScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": AsyncIOExecutor()},
@@ -45,4 +49,12 @@ def build_scheduler(
         name="Order desk progress check (R-5.1)",
         replace_existing=True,
     )
+    if monthly_report is not None:
+        scheduler.add_job(
+            monthly_report,
+            CronTrigger(day=1, hour=9, minute=0, timezone=timezone),
+            id=SUPERVISION_REPORT_JOB,
+            name="Monthly supervision report to management (R-8.1)",
+            replace_existing=True,
+        )
     return scheduler

@@ -60,6 +60,7 @@ from aiogram.types import BufferedInputFile, Message
 from pydantic import ValidationError
 
 from application.ports import REFUSAL_KEY_PREFIX, OutboxMessage, OutboxQueue, StoredDocument
+from application.reports import REPORT_DOCUMENT_ID
 from domain.clock import Clock
 from scheduler.rate_limit import TelegramRateLimiter
 
@@ -76,14 +77,31 @@ class UnknownMethod(LookupError):
     """The outbox names a Bot API method aiogram does not know."""
 
 
+class Upload(Protocol):
+    """A stored file as the sender uploads it."""
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 class DocumentSource(Protocol):
     """Where generated documents wait to be uploaded (e.g. the confirmation PDF)."""
 
     async def get_document(self, document_id: int) -> StoredDocument | None: ...
 
 
+class ReportSource(Protocol):
+    """Where generated reports of no single order wait to be uploaded (the supervision report)."""
+
+    async def get_report(self, report_id: int) -> Upload | None: ...
+
+
 # An outbox row names a stored document by id; the sender uploads its bytes under this Bot API field.
 DOCUMENT_ID = "document_id"
+_STORED_FILE_KEYS = (DOCUMENT_ID, REPORT_DOCUMENT_ID)
 
 
 class RefusalNotices(Protocol):
@@ -94,17 +112,19 @@ class RefusalNotices(Protocol):
     ) -> list[OutboxMessage]: ...
 
 
-def build_method(message: OutboxMessage, document: StoredDocument | None = None) -> TelegramMethod[Any]:
+def build_method(message: OutboxMessage, document: Upload | None = None) -> TelegramMethod[Any]:
     """Builds the aiogram method object of a stored message; its chat id comes from the row."""
     name = message.method
     method_class = getattr(aiogram.methods, name[:1].upper() + name[1:], None)
     if not (isinstance(method_class, type) and issubclass(method_class, TelegramMethod)):
         raise UnknownMethod(f"unknown Bot API method {name!r}")
     params = dict(message.params)
-    if DOCUMENT_ID in params:
+    for key in _STORED_FILE_KEYS:
+        if key not in params:
+            continue
         if document is None:
-            raise UnknownMethod(f"document {params[DOCUMENT_ID]} of {name} is not stored")
-        del params[DOCUMENT_ID]
+            raise UnknownMethod(f"document {params[key]} of {name} is not stored")
+        del params[key]
         params["document"] = BufferedInputFile(document.content, filename=document.filename)
     if "chat_id" in method_class.model_fields:
         params["chat_id"] = message.chat_id
@@ -151,10 +171,12 @@ class OutboxSender:
         rng: random.Random | None = None,
         documents: DocumentSource | None = None,
         refusals: RefusalNotices | None = None,
+        reports: ReportSource | None = None,
     ) -> None:
         self._queue = queue
         self._refusals = refusals
         self._documents = documents
+        self._reports = reports
         self._bot = bot
         self._clock = clock
         self._batch_size = batch_size
@@ -268,12 +290,15 @@ class OutboxSender:
         for notice in self._refusals.notices(message, message_id, error, self._clock.now()):
             await self._queue.add(notice)
 
-    async def _document_of(self, message: OutboxMessage) -> StoredDocument | None:
-        """Loads the stored document a sendDocument row refers to, if any."""
+    async def _document_of(self, message: OutboxMessage) -> Upload | None:
+        """Loads the stored document (or report) a sendDocument row refers to, if any."""
         document_id = message.params.get(DOCUMENT_ID)
-        if document_id is None or self._documents is None:
-            return None
-        return await self._documents.get_document(int(document_id))
+        if document_id is not None and self._documents is not None:
+            return await self._documents.get_document(int(document_id))
+        report_id = message.params.get(REPORT_DOCUMENT_ID)
+        if report_id is not None and self._reports is not None:
+            return await self._reports.get_report(int(report_id))
+        return None
 
     async def _retry_later(self, message: OutboxMessage, message_id: int, error: AiogramError) -> None:
         """Schedules another attempt after a backoff, or gives up after `max_attempts` attempts."""

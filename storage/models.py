@@ -390,3 +390,85 @@ class StaffNameRow(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
+
+
+# KPI and supervision queries (issue 16): each reads one month by a range on its own index.
+Index("ix_orders_created_at", OrderRow.created_at)
+# Errors, completions and exceptions of a month by action and time, the order id within the index.
+Index("ix_order_audit_action_at", OrderAuditRow.action, OrderAuditRow.at, OrderAuditRow.order_id)
+# Clocks closed in a month per stage, met or not, read from the index alone.
+Index("ix_order_clocks_finished_stage_met", OrderClockRow.finished_at, OrderClockRow.stage, OrderClockRow.met)
+Index("ix_sla_alerts_created_at", SlaAlertRow.created_at)
+Index("ix_sla_alerts_acknowledged_at", SlaAlertRow.acknowledged_at)
+Index("ix_sla_alerts_escalated_at", SlaAlertRow.escalated_at)
+
+
+class ExceptionCaseRow(Base):
+    """An exception case (R-6): its type and cause, who handles it, when it opened and closed, the verdict.
+
+    The minimum the KPIs and the supervision report read (issue 16); the exceptions issue adds the
+    evidence, handling steps, result and compensation.
+    """
+
+    __tablename__ = "exception_cases"
+    __table_args__ = (
+        Index("ix_exception_cases_opened_at", "opened_at"),
+        Index("ix_exception_cases_closed_at", "closed_at"),
+        Index("ix_exception_cases_type_opened_at", "type", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # domain.orders.status.ExceptionType
+    type: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str | None] = mapped_column(String(64))
+    # The department handling the case: its exception satisfaction counts the answer.
+    department: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    # The customer's one-tap answer on closing (R-6.5): NULL until answered.
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None]
+
+
+class SurveyAnswerRow(Base):
+    """A customer's follow-up survey answer (R-7.2); a complaint counts against the complaint rate.
+
+    The minimum the KPIs read (issue 16); the survey issue adds the comment and the answer's lock.
+    """
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        # The complaints, few among the answers: the complaint rate joins them to the month's completions.
+        # The predicates read as SQLAlchemy writes `complaint IS true` on each database, so both use it.
+        Index(
+            "ix_survey_answers_complaints",
+            "order_id",
+            postgresql_where=text("complaint IS TRUE"),
+            sqlite_where=text("complaint IS 1"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # 1 to 5
+    rating: Mapped[int] = mapped_column(Integer)
+    # A rating of 2 or less, or a comment marked as a complaint.
+    complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReportDocumentRow(Base):
+    """A generated report of no single order (the supervision report); the outbox sender uploads it by id."""
+
+    __tablename__ = "report_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # e.g. supervision_pdf, supervision_xlsx
+    kind: Mapped[str] = mapped_column(String(32))
+    # The month reported, YYYY-MM.
+    period: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

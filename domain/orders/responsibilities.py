@@ -29,6 +29,9 @@ class Duty(StrEnum):
     ACKNOWLEDGE_ANY_ALERT = "acknowledge_any_alert"
     MANAGE_STAFF = "manage_staff"
     SEE_FAILED_MESSAGES = "see_failed_messages"
+    SEE_KPIS = "see_kpis"
+    SEE_SUPERVISION_REPORT = "see_supervision_report"
+    SEE_PROGRESS_CHECKS = "see_progress_checks"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -92,6 +95,12 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.MANAGE_STAFF: frozenset({Role.ADMIN}),
         # Messages Telegram refused: the order desk follows them up (issue 11).
         Duty.SEE_FAILED_MESSAGES: DESK,
+        # management and the department heads follow the KPIs.
+        Duty.SEE_KPIS: frozenset({Role.MANAGEMENT, *HEAD}),
+        # the monthly supervision report is management's.
+        Duty.SEE_SUPERVISION_REPORT: frozenset({Role.MANAGEMENT, Role.ADMIN}),
+        # the order desk's progress checks and chases, read by the desk and management.
+        Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
     }
 )
 
