@@ -54,6 +54,7 @@ DEMO_START_SECONDS = 60
 DEMO_TIMEZONE = "Asia/Shanghai"
 # The cast of bot/demo.py.
 EMMA, LI_NA, OLIVIA_DESK, WANG_WEI_WAREHOUSE, LENA_LOGISTICS = 8001, 8002, 7002, 7004, 7005
+MAYA_MANAGEMENT = 7008
 REFERENCE = re.compile(r"R-[0-9A-Z]{6,}")
 ORDER_NUMBER = re.compile(r"\b20\d{9,}\b")
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
@@ -362,6 +363,22 @@ def receive_and_track(page: Page, number: str) -> None:
     screenshot(page, "customer-chat")
 
 
+def kpis_and_report_for_management(page: Page) -> None:
+    """Maya (management) asks for this month's KPIs with their chart and for the supervision report (R-8)."""
+    act_as(page, MAYA_MANAGEMENT)
+    expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "management")
+    month = clock_utc(page).astimezone(ZoneInfo(DEMO_TIMEZONE)).strftime("%Y-%m")
+    send(page, "/kpi")
+    chart = page.locator("#messages .message.from-bot", has_text=f"KPI chart {month}").last
+    expect(chart.locator("img.photo")).to_be_visible(timeout=20_000)
+    expect(page.locator("#messages .message.from-bot", has_text="On-time").first).to_be_visible()
+    send(page, f"/report {month}")
+    documents = page.locator("#messages .document .doc-open")
+    expect(documents.filter(has_text=".pdf").last).to_be_visible(timeout=30_000)
+    expect(documents.filter(has_text=".xlsx").last).to_be_visible(timeout=30_000)
+    screenshot(page, "management-kpi")
+
+
 def test_guided_scenario_by_clicking(page: Page, demo_url: str) -> None:
     """The README's scenario: order, approval, warehouse, SLA alert, logistics, receipt and /track."""
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -374,6 +391,7 @@ def test_guided_scenario_by_clicking(page: Page, demo_url: str) -> None:
     sla_alert_after_fast_forward(page, number)
     book_and_deliver(page, number)
     receive_and_track(page, number)
+    kpis_and_report_for_management(page)
     expect(page.locator("#violation-count")).to_have_text("0")
 
 
