@@ -12,6 +12,7 @@ from application.services import Actor, EventHandlers, dispatch_events
 from domain.clock import Clock
 from domain.errors import NotPermitted
 from domain.execution import (
+    ExecutionError,
     carrier_name,
     check_future,
     check_picked,
@@ -23,7 +24,9 @@ from domain.execution import (
     normalize_declaration,
     normalize_waybill,
 )
+from domain.kpi import ErrorKind
 from domain.orders.model import Order
+from domain.orders.responsibilities import require
 from domain.orders.status import Action, ExceptionType, Role
 from domain.sla.clocks import SlaContext, sync_clocks
 
@@ -100,6 +103,25 @@ async def pick(
 
     note = ", ".join(f"{key} × {quantity}" for key, quantity in counted.items())
     return await _step(uow, order_id, Action.PICK, actor, setup, record, note=note)
+
+
+# Counts that did not match the order: a picking error against accuracy (R-4.1, R-8.2).
+PICK_MISMATCHES = frozenset({"pick.unknown", "pick.missing", "pick.quantity"})
+
+
+async def record_pick_mismatch(
+    uow: UnitOfWork, order_id: str, actor: Actor, error: ExecutionError, setup: ExecutionSetup
+) -> None:
+    """Records in the trail that the warehouse's count did not match the order; the step stays open."""
+    async with uow:
+        order = await uow.orders.get(order_id)
+        check_step(order, Action.PICK, actor.roles)
+        role = require(actor.roles, Action.PICK)
+        found = ", ".join(f"{key} {value}" for key, value in sorted(error.params.items()))
+        now = setup.clock.now()
+        action = ErrorKind.PICK_MISMATCH.value
+        order.note(f"{error.code}: {found}", actor_id=actor.user_id, role=role, now=now, action=action)
+        await uow.commit()
 
 
 async def outbound_scan(

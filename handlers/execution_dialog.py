@@ -30,6 +30,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 
 from application.execution import (
+    PICK_MISMATCHES,
     ExecutionSetup,
     arrive,
     book,
@@ -37,6 +38,7 @@ from application.execution import (
     deliver,
     hold_by_customs,
     pick,
+    record_pick_mismatch,
     start_last_mile,
 )
 from application.ports import UnitOfWork
@@ -401,6 +403,10 @@ async def on_typed(
     try:
         value = FIELDS[step].questions[index].check(message.text or "", data, order, execution_setup)
     except ExecutionError as error:
+        if step is ExecStep.PICK and error.code in PICK_MISMATCHES:
+            # A count that does not match the order is an error against accuracy, kept in the trail.
+            actor = Actor(message.from_user.id, roles)
+            await record_pick_mismatch(uow, order.id, actor, error, execution_setup)
         await message.reply(error_text(error))
         return
     await _answer(message, message.from_user, state, uow, roles, execution_setup, value)

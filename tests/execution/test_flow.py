@@ -16,6 +16,7 @@ from application.ports import OutboxMessage
 from application.services import Actor
 from domain.clock import FixedClock
 from domain.intake.validation import phone_example
+from domain.kpi import ErrorKind, classify_audit
 from domain.orders.events import OrderStatusChanged
 from domain.orders.status import OrderStatus, Role, Service
 from presentation.callbacks import ReviewAction, ReviewStep
@@ -352,3 +353,25 @@ async def test_customer_update_lands_in_the_outbox_only_with_the_committed_chang
     assert await walk.status() is OrderStatus.PICKED
     assert len(await walk.to_customer()) == before + 1
     assert not [m for m in await outbox(database, LOGISTICS_CHAT) if m.order_id == walk.order_id]
+
+
+async def test_a_count_that_does_not_match_is_refused_and_kept_as_a_picking_error(
+    walk: Walk, mocked_bot: MockedBot, new_uow: Uows
+) -> None:
+    """R-4.1, R-8.2: a mismatched count counts against the warehouse's accuracy; a typo does not."""
+    await walk.confirm(Service.AIR_FREIGHT)
+    await walk.press(ExecStep.PICK, WAREHOUSE_ID, WAREHOUSE_CHAT)
+
+    await walk.type("TEA-01", WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.type("TEA-01 1\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.type("TEA-01 2\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
+
+    async with new_uow() as uow:
+        order = await uow.orders.get(walk.order_id)
+    mismatches = [line for line in order.audit if line.action == "pick_mismatch"]
+    assert [(line.actor_id, line.actor_role, line.note) for line in mismatches] == [
+        (WAREHOUSE_ID, Role.WAREHOUSE, "pick.quantity: counted 1, expected 2, sku TEA-01")
+    ]
+    kind = classify_audit(mismatches[0].action, mismatches[0].note, order.channel.value)
+    assert kind is ErrorKind.PICK_MISMATCH
+    assert order.status is OrderStatus.PICKED
