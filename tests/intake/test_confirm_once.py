@@ -23,7 +23,7 @@ from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.model import Order
 from handlers.intake_confirm import SUBMITTED_KEY, claim_preview
 from handlers.intake_states import PREVIEW_KEY, OrderWizard
-from tests.intake.conftest import BOT_ID, ChatFactory, stored_orders_of, wizard_dispatcher
+from tests.intake.conftest import BOT_ID, Chat, ChatFactory, stored_orders_of, wizard_dispatcher
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 from tests.mocked_bot import MockedBot
 
@@ -57,11 +57,17 @@ class Meeting:
             await asyncio.wait_for(self.both_in.wait(), self.timeout)
 
 
-async def test_a_second_press_of_confirm_is_told_the_order_was_submitted(
-    chat: ChatFactory, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
+@pytest.fixture
+async def ann(chat: ChatFactory) -> Chat:
+    """Ann's chat at the preview of the small order."""
     ann = chat()
     await answer_up_to_preview(ann)
+    return ann
+
+
+async def test_a_second_press_of_confirm_is_told_the_order_was_submitted(
+    ann: Chat, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
     confirm = ann.button_data("Confirm order")
 
     first = await ann.press_data(confirm)
@@ -110,10 +116,8 @@ async def test_a_double_tap_on_confirm_places_one_order(
 
 
 async def test_the_confirm_of_an_earlier_preview_places_nothing(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+    ann: Chat, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    ann = chat()
-    await answer_up_to_preview(ann)
     air_freight_confirm = ann.button_data("Confirm order")
     await ann.press("Change a field")
     await ann.press("Service type")
@@ -130,13 +134,8 @@ async def test_the_confirm_of_an_earlier_preview_places_nothing(
 
 
 async def test_a_preview_shown_before_previews_had_tokens_can_still_be_confirmed(
-    chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    session_factory: async_sessionmaker[AsyncSession],
+    ann: Chat, dispatcher: Dispatcher, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    ann = chat()
-    await answer_up_to_preview(ann)
     key = StorageKey(bot_id=BOT_ID, chat_id=ann.user_id, user_id=ann.user_id)
     data = await dispatcher.fsm.storage.get_data(key)
     del data[PREVIEW_KEY]
@@ -151,10 +150,8 @@ async def test_a_preview_shown_before_previews_had_tokens_can_still_be_confirmed
 
 
 async def test_a_preview_too_old_to_edit_still_places_the_order_once(
-    chat: ChatFactory, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
+    ann: Chat, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    ann = chat()
-    await answer_up_to_preview(ann)
     confirm = ann.button_data("Confirm order")
     mocked_bot.add_result_for(
         "editMessageReplyMarkup", ok=False, description="Bad Request: message can't be edited"

@@ -29,6 +29,14 @@ async def answer_up_to_preview(
     await chat.press("Skip")
 
 
+def assert_small_order_in(preview: str) -> None:
+    """The preview shows the customer, address and goods of answer_up_to_preview's order."""
+    assert "Name: Ann Smith" in preview
+    assert "Phone: +4915123456789" in preview
+    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
+    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+
+
 def reference_in(text: str) -> str:
     """The order reference a message mentions."""
     match = re.search(r"R-[0-9A-Z]{8}", text)
@@ -43,10 +51,7 @@ async def test_a_full_order_in_english(chat: ChatFactory, database: FakeDatabase
 
     preview = ann.text
     assert "Please check the order" in preview
-    assert "Ann Smith" in preview
-    assert "+4915123456789" in preview
-    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
-    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+    assert_small_order_in(preview)
     assert "Price: 85.00 CNY" in preview
     assert [label for label, _ in ann.buttons()] == [
         "✔ Confirm order",
