@@ -225,12 +225,16 @@ async def answer_customer_and_address(
     city: str = "Berlin",
     street: str = "Unter den Linden 1",
     postcode: str | None = "10117",
+    skip: str = "Skip",
 ) -> None:
-    """Answers the name, phone (no email) and address questions; no postcode for a country without them."""
+    """Answers the name, phone (no email) and address questions; no postcode for a country without them.
+
+    The labels are the chat's language: the country's button and `skip`, the Skip button of the email.
+    """
     await chat.send(name)
     await chat.press(country)
     await chat.send(phone)
-    await chat.press("Skip")
+    await chat.press(skip)
     await chat.send(city)
     await chat.send(street)
     if postcode is not None:

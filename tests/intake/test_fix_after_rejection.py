@@ -32,7 +32,18 @@ from domain.sla.policy import load_policy
 from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
 from presentation.notifications import build_review_setup
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import BOT_ID, NOW, TIMEZONE, Chat, ChatFactory, find_order, grant, orders_of
+from tests.intake.conftest import (
+    BOT_ID,
+    NOW,
+    TIMEZONE,
+    Chat,
+    ChatFactory,
+    answer_customer_and_address,
+    answer_goods_line,
+    find_order,
+    grant,
+    orders_of,
+)
 from tests.intake.test_wizard import answer_up_to_preview, assert_small_order_in, reference_in
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import buttons, outbox
@@ -109,17 +120,8 @@ async def place_in_chat(chat: Chat) -> str:
     """Places the small order of answer_up_to_preview (air freight, Alipay); returns its reference."""
     if chat.language_code.startswith("zh"):
         await chat.send("/neworder")
-        await chat.send("李雷")
-        await chat.send("德国")
-        await chat.send("+49 1512 3456789")
-        await press_act(chat, "skip")
-        await chat.send("柏林")
-        await chat.send("Unter den Linden 1")
-        await chat.send("10117")
-        await chat.send("Cotton T-shirts")
-        await chat.send("2")
-        await chat.send("0.5")
-        await chat.send("40")
+        await answer_customer_and_address(chat, name="李雷", country="德国", city="柏林", skip="跳过")
+        await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
         await press_act(chat, "pick", "done")
         await press_act(chat, "pick", Service.AIR_FREIGHT.value)
         await press_act(chat, "pick", "alipay")

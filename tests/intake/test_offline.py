@@ -7,7 +7,15 @@ import pytest
 from domain.intake.drafts import LATE_ENTRY_ACTION
 from domain.orders.status import Channel, OrderStatus, Role
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import Chat, ChatFactory, find_order, grant
+from tests.intake.conftest import (
+    Chat,
+    ChatFactory,
+    answer_air_freight,
+    answer_customer_and_address,
+    answer_goods_line,
+    find_order,
+    grant,
+)
 from tests.intake.test_wizard import reference_in
 
 DESK_ID = 300
@@ -19,20 +27,9 @@ async def answer_offline_order(desk: Chat, *, received: str, urgent: bool) -> No
     await desk.press("Hotline")
     await desk.send(received)
     await desk.press("⚡ Urgent" if urgent else "Not urgent")
-    await desk.send("Wang Wei")
-    await desk.press("Germany")
-    await desk.send("+49 1512 3456789")
-    await desk.press("Skip")
-    await desk.send("Berlin")
-    await desk.send("Unter den Linden 1")
-    await desk.send("10117")
-    await desk.send("Tea set")
-    await desk.send("1")
-    await desk.send("1")
-    await desk.send("50")
-    await desk.press("No, continue")
-    await desk.press("Air freight")
-    await desk.press("Bank transfer")
+    await answer_customer_and_address(desk, name="Wang Wei")
+    await answer_goods_line(desk, "Tea set", quantity="1", weight="1", value="50")
+    await answer_air_freight(desk, "Bank transfer")
     await desk.press("Skip")
 
 
