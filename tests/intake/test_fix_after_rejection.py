@@ -8,7 +8,7 @@ in the wizard, the order desk rejects its review card, the customer presses Fix 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -171,19 +171,34 @@ async def reject(
     return rejected, fix
 
 
-async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_back(
-    chat: ChatFactory,
+Rejecter = Callable[[Chat, ReviewStep], Awaitable[tuple[str, Order, str]]]
+
+
+@pytest.fixture
+def rejected(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
     database: FakeDatabase,
     desk: int,
+) -> Rejecter:
+    """Places the small order in a customer's chat and has the clerk reject it: reference, order, Fix data."""
+
+    async def place_and_reject(customer: Chat, reason: ReviewStep) -> tuple[str, Order, str]:
+        reference = await place_in_chat(customer)
+        order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, reason)
+        return reference, order, fix
+
+    return place_and_reject
+
+
+async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_back(
+    chat: ChatFactory,
+    database: FakeDatabase,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
     assert OrderFix.unpack(fix).field == "service"
 
     replies = await ann.press_data(fix)
@@ -243,17 +258,11 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
 
 async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.INCONSISTENT
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.INCONSISTENT)
 
     await ann.press_data(fix)
 
@@ -280,15 +289,11 @@ async def test_a_stranger_pressing_fix_changes_nothing(
     chat: ChatFactory,
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
     stranger = chat(user_id=STRANGER_ID, first_name="Eve", seen=len(mocked_bot.requests))
 
     replies = await stranger.press_data(fix)
@@ -311,16 +316,12 @@ async def test_a_stranger_pressing_fix_changes_nothing(
 
 async def test_the_customer_only_may_resubmit(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
+    rejected: Rejecter,
     clock: FixedClock,
-    desk: int,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, _ = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
+    reference, order, _ = await rejected(ann, ReviewStep.NOT_PAID)
     draft = OrderDraft(
         customer=CustomerDraft(name="Eve", phone="+4915123456789", telegram_user_id=STRANGER_ID),
         address=AddressDraft(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
@@ -343,17 +344,11 @@ async def test_the_customer_only_may_resubmit(
 
 async def test_fix_on_an_order_that_moved_on_is_refused_politely(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
     [rejection] = [
         message
         for message in await outbox(database, ann.user_id)
@@ -384,15 +379,11 @@ async def test_fix_on_an_order_that_moved_on_is_refused_politely(
 
 async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
+    reference, order, fix = await rejected(ann, ReviewStep.NOT_PAID)
     await ann.press_data(fix)
 
     await ann.press("Cancel order")
@@ -405,15 +396,11 @@ async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
 
 async def test_a_chinese_customer_fixes_the_payment_in_chinese(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     li = chat(user_id=101, language_code="zh-hans", first_name="李")
-    reference = await place_in_chat(li)
-    order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
+    reference, order, fix = await rejected(li, ReviewStep.NOT_PAID)
     assert OrderFix.unpack(fix).field == "payment"
 
     replies = await li.press_data(fix)
