@@ -258,3 +258,18 @@ async def stored_orders_of(session_factory: async_sessionmaker[AsyncSession], us
     """The customer's orders stored in a real database."""
     async with SqlUnitOfWork(session_factory) as uow:
         return await uow.orders.list_for_customer(user_id)
+
+
+async def answer_small_order(
+    chat: Chat,
+    *,
+    name: str = "Ann Smith",
+    country: str = "Germany",
+    postcode: str | None = "10117",
+    payment: str = "Alipay",
+) -> None:
+    """Answers a one-line air-freight order (two cotton T-shirts, no email, no remarks) up to its preview."""
+    await answer_customer_and_address(chat, name=name, country=country, postcode=postcode)
+    await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
+    await answer_air_freight(chat, payment)
+    await chat.press("Skip")

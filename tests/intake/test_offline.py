@@ -7,15 +7,7 @@ import pytest
 from domain.intake.drafts import LATE_ENTRY_ACTION
 from domain.orders.status import Channel, OrderStatus, Role
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import (
-    Chat,
-    ChatFactory,
-    answer_air_freight,
-    answer_customer_and_address,
-    answer_goods_line,
-    find_order,
-    grant,
-)
+from tests.intake.conftest import Chat, ChatFactory, answer_small_order, find_order, grant
 from tests.intake.test_wizard import reference_in
 
 DESK_ID = 300
@@ -27,10 +19,7 @@ async def answer_offline_order(desk: Chat, *, received: str, urgent: bool) -> No
     await desk.press("Hotline")
     await desk.send(received)
     await desk.press("⚡ Urgent" if urgent else "Not urgent")
-    await answer_customer_and_address(desk, name="Wang Wei")
-    await answer_goods_line(desk, "Tea set", quantity="1", weight="1", value="50")
-    await answer_air_freight(desk, "Bank transfer")
-    await desk.press("Skip")
+    await answer_small_order(desk, name="Wang Wei", payment="Bank transfer")
 
 
 @pytest.mark.parametrize(

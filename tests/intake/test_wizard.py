@@ -13,6 +13,7 @@ from tests.intake.conftest import (
     answer_air_freight,
     answer_customer_and_address,
     answer_goods_line,
+    answer_small_order,
     find_order,
     orders_of,
 )
@@ -23,10 +24,7 @@ async def answer_up_to_preview(
 ) -> None:
     """Answers every question of a small, valid order until the preview."""
     await chat.send("/neworder")
-    await answer_customer_and_address(chat, country=country, postcode=postcode)
-    await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
-    await answer_air_freight(chat)
-    await chat.press("Skip")
+    await answer_small_order(chat, country=country, postcode=postcode)
 
 
 def assert_small_order_in(preview: str) -> None:
