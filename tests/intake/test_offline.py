@@ -83,22 +83,16 @@ async def test_the_time_received_must_be_a_time_and_not_in_the_future(
     assert "Is the order urgent?" in desk.text
 
 
-async def test_a_customer_cannot_enter_offline_orders(chat: ChatFactory) -> None:
-    ann = chat()
-
-    await ann.send("/offline")
-
-    assert ann.text == "Only order-desk staff can enter offline orders."
-    # No wizard started: the next text is not taken as an answer.
-    assert await ann.send("Hotline") == []
-
-
-async def test_a_warehouse_worker_cannot_enter_offline_orders(
-    chat: ChatFactory, database: FakeDatabase
+@pytest.mark.parametrize("role", [None, Role.WAREHOUSE], ids=["a customer", "a warehouse worker"])
+async def test_only_order_desk_staff_can_enter_offline_orders(
+    chat: ChatFactory, database: FakeDatabase, role: Role | None
 ) -> None:
-    await grant(database, 301, Role.WAREHOUSE)
-    worker = chat(user_id=301)
+    if role is not None:
+        await grant(database, 301, role)
+    user = chat(user_id=301)
 
-    await worker.send("/offline")
+    await user.send("/offline")
 
-    assert worker.text == "Only order-desk staff can enter offline orders."
+    assert user.text == "Only order-desk staff can enter offline orders."
+    # No wizard started: the next text is not taken as an answer.
+    assert await user.send("Hotline") == []
