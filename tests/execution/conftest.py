@@ -36,6 +36,7 @@ from tests.review.conftest import (  # noqa: F401
     _detached,
     clock,
     database,
+    grant_roles,
     i18n,
     make_order,
     new_uow,
@@ -96,16 +97,14 @@ def dispatcher(
 @pytest.fixture
 async def staffed(new_uow: Uows) -> None:  # noqa: F811
     """The order desk, two warehouse and two logistics staff in the database."""
-    async with new_uow() as uow:
-        for user_id, role in (
-            (DESK_ID, Role.ORDER_DESK),
-            (WAREHOUSE_ID, Role.WAREHOUSE),
-            (WAREHOUSE2_ID, Role.WAREHOUSE),
-            (LOGISTICS_ID, Role.LOGISTICS),
-            (LOGISTICS2_ID, Role.LOGISTICS),
-        ):
-            await uow.staff.grant(user_id, role, by=ADMIN_ID, at=T0)
-        await uow.commit()
+    await grant_roles(
+        new_uow,
+        {
+            Role.ORDER_DESK: (DESK_ID,),
+            Role.WAREHOUSE: (WAREHOUSE_ID, WAREHOUSE2_ID),
+            Role.LOGISTICS: (LOGISTICS_ID, LOGISTICS2_ID),
+        },
+    )
 
 
 def execution_order(service: Service = Service.AIR_FREIGHT, language: str = "zh") -> Order:

@@ -214,3 +214,62 @@ async def find_order(database: FakeDatabase, reference: str) -> Order | None:
     """Loads one stored order."""
     async with database.unit_of_work() as uow:
         return await uow.orders.find(reference)
+
+
+async def answer_customer_and_address(
+    chat: Chat,
+    *,
+    name: str = "Ann Smith",
+    country: str = "Germany",
+    phone: str = "+49 1512 3456789",
+    city: str = "Berlin",
+    street: str = "Unter den Linden 1",
+    postcode: str | None = "10117",
+    skip: str = "Skip",
+) -> None:
+    """Answers the name, phone (no email) and address questions; no postcode for a country without them.
+
+    The labels are the chat's language: the country's button and `skip`, the Skip button of the email.
+    """
+    await chat.send(name)
+    await chat.press(country)
+    await chat.send(phone)
+    await chat.press(skip)
+    await chat.send(city)
+    await chat.send(street)
+    if postcode is not None:
+        await chat.send(postcode)
+
+
+async def answer_goods_line(chat: Chat, name: str, *, quantity: str, weight: str, value: str) -> None:
+    """Answers the four questions of one goods line."""
+    for answer in (name, quantity, weight, value):
+        await chat.send(answer)
+
+
+async def answer_air_freight(chat: Chat, payment: str = "Alipay") -> None:
+    """Ends the goods lines and picks air freight and the payment method, up to the remarks."""
+    await chat.press("No, continue")
+    await chat.press("Air freight")
+    await chat.press(payment)
+
+
+async def stored_orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
+    """The customer's orders stored in a real database."""
+    async with SqlUnitOfWork(session_factory) as uow:
+        return await uow.orders.list_for_customer(user_id)
+
+
+async def answer_small_order(
+    chat: Chat,
+    *,
+    name: str = "Ann Smith",
+    country: str = "Germany",
+    postcode: str | None = "10117",
+    payment: str = "Alipay",
+) -> None:
+    """Answers a one-line air-freight order (two cotton T-shirts, no email, no remarks) up to its preview."""
+    await answer_customer_and_address(chat, name=name, country=country, postcode=postcode)
+    await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
+    await answer_air_freight(chat, payment)
+    await chat.press("Skip")

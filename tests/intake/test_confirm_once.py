@@ -23,8 +23,7 @@ from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.model import Order
 from handlers.intake_confirm import SUBMITTED_KEY, claim_preview
 from handlers.intake_states import PREVIEW_KEY, OrderWizard
-from storage.uow import SqlUnitOfWork
-from tests.intake.conftest import BOT_ID, ChatFactory, wizard_dispatcher
+from tests.intake.conftest import BOT_ID, Chat, ChatFactory, stored_orders_of, wizard_dispatcher
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 from tests.mocked_bot import MockedBot
 
@@ -35,12 +34,6 @@ ALREADY_SUBMITTED = "This order was already submitted"
 def dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedClock) -> Dispatcher:
     """The production dispatcher on a real database: settling a double tap is the database's job."""
     return wizard_dispatcher(session_factory, clock)
-
-
-async def orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
-    """The customer's stored orders."""
-    async with SqlUnitOfWork(session_factory) as uow:
-        return await uow.orders.list_for_customer(user_id)
 
 
 class Meeting:
@@ -64,11 +57,17 @@ class Meeting:
             await asyncio.wait_for(self.both_in.wait(), self.timeout)
 
 
-async def test_a_second_press_of_confirm_is_told_the_order_was_submitted(
-    chat: ChatFactory, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
+@pytest.fixture
+async def ann(chat: ChatFactory) -> Chat:
+    """Ann's chat at the preview of the small order."""
     ann = chat()
     await answer_up_to_preview(ann)
+    return ann
+
+
+async def test_a_second_press_of_confirm_is_told_the_order_was_submitted(
+    ann: Chat, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
     confirm = ann.button_data("Confirm order")
 
     first = await ann.press_data(confirm)
@@ -81,7 +80,7 @@ async def test_a_second_press_of_confirm_is_told_the_order_was_submitted(
     assert not edit.decoded("reply_markup")
     assert [request.name for request in second] == ["answerCallbackQuery"]
     assert ALREADY_SUBMITTED in second[0].params["text"]
-    assert [order.reference for order in await orders_of(session_factory, ann.user_id)] == [
+    assert [order.reference for order in await stored_orders_of(session_factory, ann.user_id)] == [
         reference_in(placed)
     ]
     assert not mocked_bot.violations
@@ -102,7 +101,7 @@ async def test_a_double_tap_on_confirm_places_one_order(
 
     await asyncio.gather(ann.press_data(confirm), ann.press_data(confirm))
 
-    orders = await orders_of(session_factory, ann.user_id)
+    orders = await stored_orders_of(session_factory, ann.user_id)
     assert len(orders) == 1
     answers = mocked_bot.requests_for("answerCallbackQuery")[answered_before:]
     assert len(answers) == 2
@@ -117,10 +116,8 @@ async def test_a_double_tap_on_confirm_places_one_order(
 
 
 async def test_the_confirm_of_an_earlier_preview_places_nothing(
-    chat: ChatFactory, session_factory: async_sessionmaker[AsyncSession]
+    ann: Chat, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    ann = chat()
-    await answer_up_to_preview(ann)
     air_freight_confirm = ann.button_data("Confirm order")
     await ann.press("Change a field")
     await ann.press("Service type")
@@ -130,20 +127,15 @@ async def test_the_confirm_of_an_earlier_preview_places_nothing(
 
     assert [request.name for request in refused] == ["answerCallbackQuery"]
     assert "earlier question" in refused[0].params["text"]
-    assert await orders_of(session_factory, ann.user_id) == []
+    assert await stored_orders_of(session_factory, ann.user_id) == []
     await ann.press("Confirm order")
-    [order] = await orders_of(session_factory, ann.user_id)
+    [order] = await stored_orders_of(session_factory, ann.user_id)
     assert order.service.value == "sea_freight"
 
 
 async def test_a_preview_shown_before_previews_had_tokens_can_still_be_confirmed(
-    chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    session_factory: async_sessionmaker[AsyncSession],
+    ann: Chat, dispatcher: Dispatcher, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    ann = chat()
-    await answer_up_to_preview(ann)
     key = StorageKey(bot_id=BOT_ID, chat_id=ann.user_id, user_id=ann.user_id)
     data = await dispatcher.fsm.storage.get_data(key)
     del data[PREVIEW_KEY]
@@ -154,14 +146,12 @@ async def test_a_preview_shown_before_previews_had_tokens_can_still_be_confirmed
 
     assert "is placed" in ann.text
     assert ALREADY_SUBMITTED in again[0].params["text"]
-    assert len(await orders_of(session_factory, ann.user_id)) == 1
+    assert len(await stored_orders_of(session_factory, ann.user_id)) == 1
 
 
 async def test_a_preview_too_old_to_edit_still_places_the_order_once(
-    chat: ChatFactory, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
+    ann: Chat, mocked_bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    ann = chat()
-    await answer_up_to_preview(ann)
     confirm = ann.button_data("Confirm order")
     mocked_bot.add_result_for(
         "editMessageReplyMarkup", ok=False, description="Bad Request: message can't be edited"
@@ -172,7 +162,7 @@ async def test_a_preview_too_old_to_edit_still_places_the_order_once(
     again = await ann.press_data(confirm)
 
     assert ALREADY_SUBMITTED in again[0].params["text"]
-    assert len(await orders_of(session_factory, ann.user_id)) == 1
+    assert len(await stored_orders_of(session_factory, ann.user_id)) == 1
 
 
 class RacedStorage(MemoryStorage):

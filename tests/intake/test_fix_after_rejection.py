@@ -8,7 +8,7 @@ in the wizard, the order desk rejects its review card, the customer presses Fix 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -32,8 +32,19 @@ from domain.sla.policy import load_policy
 from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
 from presentation.notifications import build_review_setup
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import BOT_ID, NOW, TIMEZONE, Chat, ChatFactory, find_order, grant, orders_of
-from tests.intake.test_wizard import answer_up_to_preview, reference_in
+from tests.intake.conftest import (
+    BOT_ID,
+    NOW,
+    TIMEZONE,
+    Chat,
+    ChatFactory,
+    answer_customer_and_address,
+    answer_goods_line,
+    find_order,
+    grant,
+    orders_of,
+)
+from tests.intake.test_wizard import answer_up_to_preview, assert_small_order_in, reference_in
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import buttons, outbox
 
@@ -109,17 +120,8 @@ async def place_in_chat(chat: Chat) -> str:
     """Places the small order of answer_up_to_preview (air freight, Alipay); returns its reference."""
     if chat.language_code.startswith("zh"):
         await chat.send("/neworder")
-        await chat.send("李雷")
-        await chat.send("德国")
-        await chat.send("+49 1512 3456789")
-        await press_act(chat, "skip")
-        await chat.send("柏林")
-        await chat.send("Unter den Linden 1")
-        await chat.send("10117")
-        await chat.send("Cotton T-shirts")
-        await chat.send("2")
-        await chat.send("0.5")
-        await chat.send("40")
+        await answer_customer_and_address(chat, name="李雷", country="德国", city="柏林", skip="跳过")
+        await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
         await press_act(chat, "pick", "done")
         await press_act(chat, "pick", Service.AIR_FREIGHT.value)
         await press_act(chat, "pick", "alipay")
@@ -169,19 +171,34 @@ async def reject(
     return rejected, fix
 
 
-async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_back(
-    chat: ChatFactory,
+Rejecter = Callable[[Chat, ReviewStep], Awaitable[tuple[str, Order, str]]]
+
+
+@pytest.fixture
+def rejected(
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
     database: FakeDatabase,
     desk: int,
+) -> Rejecter:
+    """Places the small order in a customer's chat and has the clerk reject it: reference, order, Fix data."""
+
+    async def place_and_reject(customer: Chat, reason: ReviewStep) -> tuple[str, Order, str]:
+        reference = await place_in_chat(customer)
+        order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, reason)
+        return reference, order, fix
+
+    return place_and_reject
+
+
+async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_back(
+    chat: ChatFactory,
+    database: FakeDatabase,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
     assert OrderFix.unpack(fix).field == "service"
 
     replies = await ann.press_data(fix)
@@ -195,10 +212,7 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
 
     preview = ann.text
     assert f"You are correcting order <b>{reference}</b>" in preview
-    assert "Name: Ann Smith" in preview
-    assert "Phone: +4915123456789" in preview
-    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
-    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+    assert_small_order_in(preview)
     assert "Service type: 🚢 Sea freight + customs agency" in preview
     assert "Payment method: Alipay" in preview
     match = PRICE.search(preview)
@@ -244,17 +258,11 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
 
 async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.INCONSISTENT
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.INCONSISTENT)
 
     await ann.press_data(fix)
 
@@ -281,15 +289,11 @@ async def test_a_stranger_pressing_fix_changes_nothing(
     chat: ChatFactory,
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
     stranger = chat(user_id=STRANGER_ID, first_name="Eve", seen=len(mocked_bot.requests))
 
     replies = await stranger.press_data(fix)
@@ -312,16 +316,12 @@ async def test_a_stranger_pressing_fix_changes_nothing(
 
 async def test_the_customer_only_may_resubmit(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
+    rejected: Rejecter,
     clock: FixedClock,
-    desk: int,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, _ = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
+    reference, order, _ = await rejected(ann, ReviewStep.NOT_PAID)
     draft = OrderDraft(
         customer=CustomerDraft(name="Eve", phone="+4915123456789", telegram_user_id=STRANGER_ID),
         address=AddressDraft(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
@@ -344,17 +344,11 @@ async def test_the_customer_only_may_resubmit(
 
 async def test_fix_on_an_order_that_moved_on_is_refused_politely(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(
-        dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.CANNOT_SERVE
-    )
+    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
     [rejection] = [
         message
         for message in await outbox(database, ann.user_id)
@@ -385,15 +379,11 @@ async def test_fix_on_an_order_that_moved_on_is_refused_politely(
 
 async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     ann = chat()
-    reference = await place_in_chat(ann)
-    order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
+    reference, order, fix = await rejected(ann, ReviewStep.NOT_PAID)
     await ann.press_data(fix)
 
     await ann.press("Cancel order")
@@ -406,15 +396,11 @@ async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
 
 async def test_a_chinese_customer_fixes_the_payment_in_chinese(
     chat: ChatFactory,
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    update_ids: Iterator[int],
     database: FakeDatabase,
-    desk: int,
+    rejected: Rejecter,
 ) -> None:
     li = chat(user_id=101, language_code="zh-hans", first_name="李")
-    reference = await place_in_chat(li)
-    order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, ReviewStep.NOT_PAID)
+    reference, order, fix = await rejected(li, ReviewStep.NOT_PAID)
     assert OrderFix.unpack(fix).field == "payment"
 
     replies = await li.press_data(fix)

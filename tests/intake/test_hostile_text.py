@@ -11,9 +11,15 @@ from aiogram import Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.clock import FixedClock
-from domain.orders.model import Order
-from storage.uow import SqlUnitOfWork
-from tests.intake.conftest import Chat, ChatFactory, wizard_dispatcher
+from tests.intake.conftest import (
+    Chat,
+    ChatFactory,
+    answer_air_freight,
+    answer_customer_and_address,
+    answer_goods_line,
+    stored_orders_of,
+    wizard_dispatcher,
+)
 
 
 @pytest.fixture
@@ -21,11 +27,6 @@ def dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: FixedCl
     """The production dispatcher on a real database: PostgreSQL's JSONB is what refuses a NUL."""
     return wizard_dispatcher(session_factory, clock)
 
-
-async def orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
-    """The customer's stored orders."""
-    async with SqlUnitOfWork(session_factory) as uow:
-        return await uow.orders.list_for_customer(user_id)
 
 APOLOGY = "Something went wrong"
 CONTROL_ERROR = "invisible control character"
@@ -56,31 +57,20 @@ async def test_a_control_character_in_goods_and_remarks_is_a_field_error(
 ) -> None:
     ann = chat()
     await start_order(ann)
-    await ann.send("Ann Smith")
-    await ann.press("Germany")
-    await ann.send("+49 1512 3456789")
-    await ann.press("Skip")
-    await ann.send("Berlin")
-    await ann.send("Unter den Linden 1")
-    await ann.send("10117")
+    await answer_customer_and_address(ann)
 
     await ann.send("Tea\x00set")
 
     assert APOLOGY not in ann.text and CONTROL_ERROR in ann.text
-    await ann.send("Tea set")
-    await ann.send("2")
-    await ann.send("0.5")
-    await ann.send("40")
-    await ann.press("No, continue")
-    await ann.press("Air freight")
-    await ann.press("Alipay")
+    await answer_goods_line(ann, "Tea set", quantity="2", weight="0.5", value="40")
+    await answer_air_freight(ann)
     await ann.send("ring\x00twice")
     assert APOLOGY not in ann.text and CONTROL_ERROR in ann.text and "Remarks" in ann.text
     await ann.send("ring " + " " * 4800 + "\n\n twice")
     assert "Please check the order" in ann.text
     await ann.press("Confirm")
 
-    [order] = await orders_of(session_factory, ann.user_id)
+    [order] = await stored_orders_of(session_factory, ann.user_id)
     # The limit is checked on what is stored: whitespace collapsed, as the check counted it.
     assert order.remarks == "ring twice"
 
@@ -100,13 +90,7 @@ async def test_an_unbounded_weight_is_refused_by_the_shared_parser(
 ) -> None:
     ann = chat()
     await start_order(ann)
-    await ann.send("Ann Smith")
-    await ann.press("Germany")
-    await ann.send("+49 1512 3456789")
-    await ann.press("Skip")
-    await ann.send("Berlin")
-    await ann.send("Unter den Linden 1")
-    await ann.send("10117")
+    await answer_customer_and_address(ann)
     await ann.send("Tea set")
     await ann.send("2")
 

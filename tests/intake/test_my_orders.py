@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.intake.conftest import Chat, ChatFactory
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 
@@ -45,17 +47,14 @@ async def test_my_orders_button_and_empty_list(chat: ChatFactory) -> None:
     assert ann.text == "You have no orders yet. Place one with /neworder."
 
 
-async def test_track_without_a_reference_explains_itself(chat: ChatFactory) -> None:
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [("/track", "Send /track and the order’s reference or number"), ("/track <b>&", "&lt;b&gt;&amp;")],
+    ids=["without a reference it explains itself", "it escapes what it quotes"],
+)
+async def test_track_answers_a_bad_reference(chat: ChatFactory, command: str, reply: str) -> None:
     ann = chat()
 
-    await ann.send("/track")
+    await ann.send(command)
 
-    assert "Send /track and the order’s reference or number" in ann.text
-
-
-async def test_track_escapes_what_it_quotes(chat: ChatFactory) -> None:
-    ann = chat()
-
-    await ann.send("/track <b>&")
-
-    assert "&lt;b&gt;&amp;" in ann.text
+    assert reply in ann.text

@@ -7,7 +7,7 @@ import pytest
 from domain.intake.drafts import LATE_ENTRY_ACTION
 from domain.orders.status import Channel, OrderStatus, Role
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import Chat, ChatFactory, find_order, grant
+from tests.intake.conftest import Chat, ChatFactory, answer_small_order, find_order, grant
 from tests.intake.test_wizard import reference_in
 
 DESK_ID = 300
@@ -19,21 +19,7 @@ async def answer_offline_order(desk: Chat, *, received: str, urgent: bool) -> No
     await desk.press("Hotline")
     await desk.send(received)
     await desk.press("⚡ Urgent" if urgent else "Not urgent")
-    await desk.send("Wang Wei")
-    await desk.press("Germany")
-    await desk.send("+49 1512 3456789")
-    await desk.press("Skip")
-    await desk.send("Berlin")
-    await desk.send("Unter den Linden 1")
-    await desk.send("10117")
-    await desk.send("Tea set")
-    await desk.send("1")
-    await desk.send("1")
-    await desk.send("50")
-    await desk.press("No, continue")
-    await desk.press("Air freight")
-    await desk.press("Bank transfer")
-    await desk.press("Skip")
+    await answer_small_order(desk, name="Wang Wei", payment="Bank transfer")
 
 
 @pytest.mark.parametrize(
@@ -97,22 +83,16 @@ async def test_the_time_received_must_be_a_time_and_not_in_the_future(
     assert "Is the order urgent?" in desk.text
 
 
-async def test_a_customer_cannot_enter_offline_orders(chat: ChatFactory) -> None:
-    ann = chat()
-
-    await ann.send("/offline")
-
-    assert ann.text == "Only order-desk staff can enter offline orders."
-    # No wizard started: the next text is not taken as an answer.
-    assert await ann.send("Hotline") == []
-
-
-async def test_a_warehouse_worker_cannot_enter_offline_orders(
-    chat: ChatFactory, database: FakeDatabase
+@pytest.mark.parametrize("role", [None, Role.WAREHOUSE], ids=["a customer", "a warehouse worker"])
+async def test_only_order_desk_staff_can_enter_offline_orders(
+    chat: ChatFactory, database: FakeDatabase, role: Role | None
 ) -> None:
-    await grant(database, 301, Role.WAREHOUSE)
-    worker = chat(user_id=301)
+    if role is not None:
+        await grant(database, 301, role)
+    user = chat(user_id=301)
 
-    await worker.send("/offline")
+    await user.send("/offline")
 
-    assert worker.text == "Only order-desk staff can enter offline orders."
+    assert user.text == "Only order-desk staff can enter offline orders."
+    # No wizard started: the next text is not taken as an answer.
+    assert await user.send("Hotline") == []

@@ -36,19 +36,12 @@ COMPLETE: dict[str, Any] = {
     },
     "index": 0,
 }
-TEXT_STEPS: dict[str, tuple[str, str | None]] = {
-    "name": ("draft", "name"),
-    "country": ("draft", "country"),
-    "phone": ("draft", "phone"),
-    "email": ("draft", "email"),
-    "city": ("draft", "city"),
-    "street": ("draft", "street"),
-    "postcode": ("draft", "postcode"),
-    "item_name": ("item", "name"),
-    "item_quantity": ("item", "quantity"),
-    "item_weight": ("item", "weight_kg"),
-    "item_value": ("item", "declared_value"),
-    "remarks": ("draft", "remarks"),
+DRAFT_STEPS = ("name", "country", "phone", "email", "city", "street", "postcode", "remarks")
+ITEM_FIELDS = {"name": "name", "quantity": "quantity", "weight": "weight_kg", "value": "declared_value"}
+# Each free-text step: where its answer lives in the wizard's data, and under which key.
+TEXT_STEPS: dict[str, tuple[str, str]] = {
+    **{step: ("draft", step) for step in DRAFT_STEPS},
+    **{f"item_{field}": ("item", key) for field, key in ITEM_FIELDS.items()},
     "received_at": ("offline", "received_at"),
 }
 SPECIALS = "<>&\"'\u200b\u200c\u200d\u200e\u200f\u202e\u2066\u0627\u05d0 \n\t0123456789+-.,:/@"

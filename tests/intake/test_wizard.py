@@ -7,7 +7,16 @@ from decimal import Decimal
 
 from domain.orders.status import Channel, OrderStatus, Service
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import Chat, ChatFactory, find_order, orders_of
+from tests.intake.conftest import (
+    Chat,
+    ChatFactory,
+    answer_air_freight,
+    answer_customer_and_address,
+    answer_goods_line,
+    answer_small_order,
+    find_order,
+    orders_of,
+)
 
 
 async def answer_up_to_preview(
@@ -15,22 +24,15 @@ async def answer_up_to_preview(
 ) -> None:
     """Answers every question of a small, valid order until the preview."""
     await chat.send("/neworder")
-    await chat.send("Ann Smith")
-    await chat.press(country)
-    await chat.send("+49 1512 3456789")
-    await chat.press("Skip")
-    await chat.send("Berlin")
-    await chat.send("Unter den Linden 1")
-    if postcode is not None:
-        await chat.send(postcode)
-    await chat.send("Cotton T-shirts")
-    await chat.send("2")
-    await chat.send("0.5")
-    await chat.send("40")
-    await chat.press("No, continue")
-    await chat.press("Air freight")
-    await chat.press("Alipay")
-    await chat.press("Skip")
+    await answer_small_order(chat, country=country, postcode=postcode)
+
+
+def assert_small_order_in(preview: str) -> None:
+    """The preview shows the customer, address and goods of answer_up_to_preview's order."""
+    assert "Name: Ann Smith" in preview
+    assert "Phone: +4915123456789" in preview
+    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
+    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
 
 
 def reference_in(text: str) -> str:
@@ -47,10 +49,7 @@ async def test_a_full_order_in_english(chat: ChatFactory, database: FakeDatabase
 
     preview = ann.text
     assert "Please check the order" in preview
-    assert "Ann Smith" in preview
-    assert "+4915123456789" in preview
-    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
-    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+    assert_small_order_in(preview)
     assert "Price: 85.00 CNY" in preview
     assert [label for label, _ in ann.buttons()] == [
         "✔ Confirm order",
@@ -149,12 +148,7 @@ async def test_invalid_answers_are_explained_and_the_same_question_is_asked_agai
 async def test_a_german_postcode_must_have_five_digits(chat: ChatFactory) -> None:
     ann = chat()
     await ann.send("/neworder")
-    await ann.send("Ann Smith")
-    await ann.press("Germany")
-    await ann.send("+49 1512 3456789")
-    await ann.press("Skip")
-    await ann.send("Berlin")
-    await ann.send("Unter den Linden 1")
+    await answer_customer_and_address(ann, postcode=None)
 
     await ann.send("1011")
 
@@ -165,12 +159,14 @@ async def test_a_german_postcode_must_have_five_digits(chat: ChatFactory) -> Non
 async def test_a_country_without_postcodes_skips_the_question(chat: ChatFactory) -> None:
     ann = chat()
     await ann.send("/neworder")
-    await ann.send("Ann Smith")
-    await ann.press("United Arab Emirates")
-    await ann.send("+971 50 123 4567")
-    await ann.press("Skip")
-    await ann.send("Dubai")
-    await ann.send("Sheikh Zayed Road 1")
+    await answer_customer_and_address(
+        ann,
+        country="United Arab Emirates",
+        phone="+971 50 123 4567",
+        city="Dubai",
+        street="Sheikh Zayed Road 1",
+        postcode=None,
+    )
 
     assert "Goods line 1: what are the goods?" in ann.text
 
@@ -265,26 +261,12 @@ async def test_edit_from_the_preview_changes_one_field_and_returns_to_the_previe
 async def test_another_goods_line_can_be_added_and_removed(chat: ChatFactory) -> None:
     ann = chat()
     await ann.send("/neworder")
-    await ann.send("Ann Smith")
-    await ann.press("Germany")
-    await ann.send("+49 1512 3456789")
-    await ann.press("Skip")
-    await ann.send("Berlin")
-    await ann.send("Unter den Linden 1")
-    await ann.send("10117")
-    await ann.send("Tea set")
-    await ann.send("1")
-    await ann.send("1")
-    await ann.send("50")
+    await answer_customer_and_address(ann)
+    await answer_goods_line(ann, "Tea set", quantity="1", weight="1", value="50")
     await ann.press("Add another goods line")
     assert "Goods line 2" in ann.text
-    await ann.send("Power bank 10000mAh")
-    await ann.send("1")
-    await ann.send("0.3")
-    await ann.send("150")
-    await ann.press("No, continue")
-    await ann.press("Air freight")
-    await ann.press("Bank transfer")
+    await answer_goods_line(ann, "Power bank 10000mAh", quantity="1", weight="0.3", value="150")
+    await answer_air_freight(ann, "Bank transfer")
     await ann.send("Please call before delivery <b>&</b>")
 
     assert "2. Power bank 10000mAh × 1" in ann.text

@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from base64 import a85decode
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -106,20 +106,26 @@ def dispatcher(
     return dispatcher
 
 
+async def grant_roles(new_uow: Uows, staff: Mapping[Role, Iterable[int]]) -> None:
+    """Gives each listed user the role, granted by the admin at T0."""
+    async with new_uow() as uow:
+        for role, user_ids in staff.items():
+            for user_id in user_ids:
+                await uow.staff.grant(user_id, role, by=ADMIN_ID, at=T0)
+        await uow.commit()
+
+
 @pytest.fixture
 async def staffed(new_uow: Uows) -> None:
     """Desk clerks, heads and a warehouse user in the database."""
-    async with new_uow() as uow:
-        for user_id, role in (
-            (DESK_ID, Role.ORDER_DESK),
-            (DESK2_ID, Role.ORDER_DESK),
-            (HEAD_ID, Role.ORDER_DESK_HEAD),
-            (HEAD_ID, Role.ORDER_DESK),
-            (HEAD2_ID, Role.ORDER_DESK_HEAD),
-            (WAREHOUSE_ID, Role.WAREHOUSE),
-        ):
-            await uow.staff.grant(user_id, role, by=ADMIN_ID, at=T0)
-        await uow.commit()
+    await grant_roles(
+        new_uow,
+        {
+            Role.ORDER_DESK: (DESK_ID, DESK2_ID, HEAD_ID),
+            Role.ORDER_DESK_HEAD: (HEAD_ID, HEAD2_ID),
+            Role.WAREHOUSE: (WAREHOUSE_ID,),
+        },
+    )
 
 
 def make_order(

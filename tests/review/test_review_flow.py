@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -85,6 +86,20 @@ async def order_id_of(card: Card, new_uow: Uows) -> str:
     return order.id
 
 
+ValidatedCard = Callable[..., Awaitable[tuple[Card, str]]]
+
+
+@pytest.fixture
+def validated(new_uow: Uows, setup: ReviewSetup, database: FakeDatabase) -> ValidatedCard:
+    """Validates a submitted make_order(**kwargs); returns its review card and the id of the order shown."""
+
+    async def validate(**kwargs: Any) -> tuple[Card, str]:
+        card = await validated_with_card(new_uow, setup, database, **kwargs)
+        return card, await order_id_of(card, new_uow)
+
+    return validate
+
+
 async def test_validated_order_posts_an_escaped_review_card_that_passes_the_spec(
     new_uow: Uows, setup: ReviewSetup, database: FakeDatabase, mocked_bot: MockedBot
 ) -> None:
@@ -109,12 +124,11 @@ async def test_validated_order_posts_an_escaped_review_card_that_passes_the_spec
 async def test_approve_confirms_with_a_number_and_queues_text_and_pdf_for_the_customer(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated()
 
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
 
@@ -142,12 +156,11 @@ async def test_approve_confirms_with_a_number_and_queues_text_and_pdf_for_the_cu
 async def test_large_order_needs_the_head_and_the_same_person_cannot_do_both_reviews(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database, amount="2000.00")
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated(amount="2000.00")
 
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=HEAD_ID, card=card))
 
@@ -187,12 +200,11 @@ async def test_large_order_needs_the_head_and_the_same_person_cannot_do_both_rev
 async def test_second_reviewer_must_not_have_entered_the_order(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database, amount="2000.00", entered_by=HEAD2_ID)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated(amount="2000.00", entered_by=HEAD2_ID)
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
     head_card = card_of((await outbox(database, DESK_CHAT))[-1], message_id=78)
 
@@ -208,12 +220,11 @@ async def test_second_reviewer_must_not_have_entered_the_order(
 async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_cancel(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated()
     reject = ReviewAction(order_id=order_id, action=ReviewStep.REJECT).pack()
     not_paid = ReviewAction(order_id=order_id, action=ReviewStep.NOT_PAID).pack()
 
@@ -242,12 +253,11 @@ async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_
 async def test_reject_for_another_reason_takes_free_text_and_escapes_it(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database, language="en")
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated(language="en")
     other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
 
     await feed(dispatcher, mocked_bot, press(1, other, user_id=DESK_ID, card=card))
@@ -266,14 +276,12 @@ async def test_reject_for_another_reason_takes_free_text_and_escapes_it(
 @pytest.mark.usefixtures("staffed")
 async def test_pressing_approve_twice_changes_the_order_once(
     dispatcher: Dispatcher,
-    new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
     clock: FixedClock,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated()
     clock.advance(timedelta(minutes=5))
 
     await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
@@ -297,15 +305,14 @@ async def test_pressing_approve_twice_changes_the_order_once(
 async def test_wrong_role_or_wrong_chat_changes_nothing(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
     user_id: int,
     chat_id: int,
     refusal: str,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated()
     elsewhere = Card(chat_id, card.message_id, card.text)
 
     await dispatcher.feed_update(
@@ -322,13 +329,12 @@ async def test_wrong_role_or_wrong_chat_changes_nothing(
 async def test_forged_callbacks_change_nothing(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
     forgery: str,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated()
     other = await store(new_uow, make_order())
     data = {
         "other_order": approve_data(other.id),
@@ -348,12 +354,11 @@ async def test_forged_callbacks_change_nothing(
 async def test_ask_customer_relays_the_question_and_the_answer_comes_back_under_the_card(
     dispatcher: Dispatcher,
     new_uow: Uows,
-    setup: ReviewSetup,
     database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
 ) -> None:
-    card = await validated_with_card(new_uow, setup, database, language="en")
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated(language="en")
     ask = ReviewAction(order_id=order_id, action=ReviewStep.ASK).pack()
 
     await feed(dispatcher, mocked_bot, press(1, ask, user_id=DESK_ID, card=card))
@@ -481,16 +486,13 @@ async def test_confirmation_pdf_carries_the_number_and_renders_chinese(
 @pytest.mark.usefixtures("staffed")
 async def test_a_staff_name_with_html_characters_reads_right_in_toasts_and_replies(
     dispatcher: Dispatcher,
-    new_uow: Uows,
-    setup: ReviewSetup,
-    database: FakeDatabase,
     mocked_bot: MockedBot,
+    validated: ValidatedCard,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Issue 11 finding 5: "Already handled by Tom & Jerry <Ops>" in a toast and in an HTML reply."""
     monkeypatch.setitem(NAMES, DESK2_ID, "Tom & Jerry <Ops>")
-    card = await validated_with_card(new_uow, setup, database)
-    order_id = await order_id_of(card, new_uow)
+    card, order_id = await validated()
     other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
 
     await feed(dispatcher, mocked_bot, press(1, other, user_id=DESK_ID, card=card))
