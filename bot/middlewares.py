@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
 from application.ports import UnitOfWork
@@ -35,6 +37,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         async with self.uow_factory() as uow:
             if not await uow.updates.mark(event.update_id):
                 logger.debug("Update %s was already processed; dropped", event.update_id)
+                await _answer_replayed_press(event, data)
                 return None
             data[UOW_KEY] = uow
             try:
@@ -47,6 +50,17 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 data.pop(UOW_KEY, None)
             await uow.commit()
             return result
+
+
+async def _answer_replayed_press(update: Update, data: dict[str, Any]) -> None:
+    """Answers a press whose effect was committed before a crash cut its answer off (the spinner stops)."""
+    query = update.callback_query
+    bot = data.get("bot")
+    if query is None or bot is None:
+        return
+    # Telegram refuses a second answer of a press that was answered after all: nothing is lost then.
+    with contextlib.suppress(TelegramAPIError):
+        await bot.answer_callback_query(query.id)
 
 
 class RolesMiddleware(BaseMiddleware):

@@ -122,6 +122,19 @@ async def test_the_same_update_is_handled_once(
     assert database.commits == 1
 
 
+async def test_a_replayed_press_whose_effect_was_committed_is_still_answered(
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase
+) -> None:
+    """Issue 11 finding 7: killed after its commit but before its answer, a redelivered press is answered."""
+    database.state.processed_updates.add(8)
+
+    await dispatcher.feed_update(bot, callback_update(8, "lang:zh"))
+
+    [answer] = bot.requests_for("answerCallbackQuery")
+    assert answer.params["callback_query_id"] == "cb8"
+    assert database.state.processed_updates == {8} and database.commits == 0
+
+
 async def test_help_lists_the_commands_in_the_users_language(dispatcher: Dispatcher, bot: MockedBot) -> None:
     await dispatcher.feed_update(bot, message_update(1, "/help", language_code="zh"))
 
