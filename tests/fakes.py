@@ -28,6 +28,8 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import pytest
+
 from application.ports import (
     ApiOrderLink,
     ApiOrderRepository,
@@ -1040,3 +1042,9 @@ class FakeInbox:
     async def done(self, update_id: int) -> None:
         """Forgets the update."""
         self.rows.pop(update_id, None)
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database (a pytest plugin fixture, available to every test)."""
+    return FakeDatabase()

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
+from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile, TelegramObject, User
@@ -303,6 +305,14 @@ def mocked_bot() -> Iterator[MockedBot]:
     bot = MockedBot()
     yield bot
     bot.assert_no_violations()
+
+
+@pytest.fixture
+def bot() -> Iterator[MockedBot]:
+    """A recording bot with the production defaults (HTML); fails the test on any Bot API violation."""
+    recording = MockedBot(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    yield recording
+    recording.assert_no_violations()
 
 
 def _bot_user(bot: Bot) -> dict[str, Any]:
