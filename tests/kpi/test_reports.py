@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import zipfile
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from io import BytesIO
 from typing import Any
 
 import openpyxl
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -54,21 +56,27 @@ def embedded_font_files(content: bytes) -> list[str]:
     return embedded
 
 
-async def files_of(
-    new_uow: UowFactory, report_setup: ReportSetup, documents: SupervisionDocuments, locale: str
-) -> dict[str, bytes]:
-    """Compiles March and renders its files in the language, by kind."""
-    async with new_uow() as uow:
-        report = await compile_report(uow, report_setup, MARCH)
-    return {file.kind: file.document.content for file in documents.files(report, locale)}
+MarchFiles = Callable[[str], Awaitable[dict[str, bytes]]]
 
 
-async def test_the_pdf_says_the_figures_of_the_month_beside_last_month(
+@pytest.fixture
+async def march_files(
     new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup, documents: SupervisionDocuments
-) -> None:
+) -> MarchFiles:
+    """Seeds March; then compiles it and renders its files in a language, by kind."""
     await seed_march(new_uow, session_factory)
 
-    content = (await files_of(new_uow, report_setup, documents, "en"))[PDF_KIND]
+    async def files(locale: str) -> dict[str, bytes]:
+        """March's report files in the language, by kind."""
+        async with new_uow() as uow:
+            report = await compile_report(uow, report_setup, MARCH)
+        return {file.kind: file.document.content for file in documents.files(report, locale)}
+
+    return files
+
+
+async def test_the_pdf_says_the_figures_of_the_month_beside_last_month(march_files: MarchFiles) -> None:
+    content = (await march_files("en"))[PDF_KIND]
 
     text = pdf_text(content)
     assert content.startswith(b"%PDF")
@@ -91,12 +99,8 @@ async def test_the_pdf_says_the_figures_of_the_month_beside_last_month(
     assert embedded_font_files(content) or cjk_font_file() is None
 
 
-async def test_the_chinese_pdf_embeds_its_font_and_reads_in_chinese(
-    new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup, documents: SupervisionDocuments
-) -> None:
-    await seed_march(new_uow, session_factory)
-
-    content = (await files_of(new_uow, report_setup, documents, "zh"))[PDF_KIND]
+async def test_the_chinese_pdf_embeds_its_font_and_reads_in_chinese(march_files: MarchFiles) -> None:
+    content = (await march_files("zh"))[PDF_KIND]
 
     text = pdf_text(content)
     for expected in ("监督报告 2026-03", "准确率", "66.67 %", "仓储部 Wang Wei 1", "流程合规", "未达标"):
@@ -107,12 +111,8 @@ async def test_the_chinese_pdf_embeds_its_font_and_reads_in_chinese(
         assert b"STSong-Light" in content
 
 
-async def test_the_xlsx_holds_the_figures_as_numbers_with_native_charts(
-    new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup, documents: SupervisionDocuments
-) -> None:
-    await seed_march(new_uow, session_factory)
-
-    content = (await files_of(new_uow, report_setup, documents, "en"))[XLSX_KIND]
+async def test_the_xlsx_holds_the_figures_as_numbers_with_native_charts(march_files: MarchFiles) -> None:
+    content = (await march_files("en"))[XLSX_KIND]
 
     workbook = openpyxl.load_workbook(BytesIO(content))
     assert workbook.sheetnames[:4] == ["KPIs", "By department", "Timeliness by step", "Process compliance"]
