@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -24,10 +23,9 @@ from presentation.reports import PDF_KIND, XLSX_KIND, SupervisionDocuments
 from scheduler.jobs import SUPERVISION_REPORT_JOB, build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow, ReportDocumentRow
-from storage.outbox_queue import SqlOutboxQueue
 from tests.kpi.conftest import MANAGEMENT_CHAT, ZONE, Sessions, UowFactory, local, seed_march
 from tests.mocked_bot import MockedBot
-from tests.outbox.test_sender import fake_sleep
+from tests.outbox.conftest import sender_on
 from tests.sla.test_jobs import CountingSweeper
 
 MARCH = Month(2026, 3)
@@ -155,14 +153,8 @@ async def test_the_monthly_job_queues_last_months_report_once_and_the_sender_upl
         (XLSX_KIND, "2026-03", "en"),
     ]
     bot = MockedBot()
-    sender = OutboxSender(
-        SqlOutboxQueue(session_factory),
-        bot,
-        clock,
-        rng=random.Random(1),
-        sleep=fake_sleep(clock),
-        documents=StoredDocuments(new_uow),
-        reports=StoredDocuments(new_uow),
+    sender = sender_on(
+        session_factory, bot, clock, documents=StoredDocuments(new_uow), reports=StoredDocuments(new_uow)
     )
     await send_everything(sender, clock)
     uploads = [next(iter(request.files.values())) for request in bot.requests_for("sendDocument")]
