@@ -14,26 +14,20 @@ never scan a whole table.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import secrets
-import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.kpi import KpiSetup, month_kpis
 from application.reports import ReportSetup, compile_report
+from bench.databases import Batch, benchmark_parser, order_row, run_benchmarks
 from bot.app import kpi_queries_of
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
@@ -42,7 +36,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from presentation.reports import SupervisionDocuments
-from storage.database import create_engine, create_session_factory, migrate
+from storage.database import create_engine, create_session_factory
 from storage.uow import SqlUnitOfWork
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -52,7 +46,6 @@ MONTH = Month(2025, 12)
 NOW = datetime(2026, 1, 2, 10, tzinfo=ZONE).astimezone(UTC)
 CHUNK = 20_000
 PLAN_WIDTH = 200
-PG_ADMIN_URL = os.environ.get("ORDERDESK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 ACTIONS = (
     "submit",
     "pass_validation",
@@ -75,28 +68,14 @@ def order_rows(number: int, orders: int) -> dict[str, list[dict[str, Any]]]:
     created = YEAR_START + YEAR * number / orders + timedelta(minutes=number % 90)
     rows: dict[str, list[dict[str, Any]]] = {table: [] for table in TABLES}
     rows["orders"].append(
-        {
-            "id": order_id,
-            "reference": f"R-{number:08d}",
-            "status": "completed",
-            "service": "air_freight",
-            "channel": "hotline" if number % 10 == 0 else "telegram",
-            "customer_name": "Bench",
-            "customer_language": "en",
-            "address_country": "DE",
-            "address_city": "Berlin",
-            "address_street": "Unter den Linden 1",
-            "items": "[]",
-            "payment_method": "card",
-            "amount": Decimal("10.00"),
-            "currency": "EUR",
-            "paid": True,
-            "remarks": "",
-            "urgent": False,
-            "created_at": created,
-            "updated_at": created,
-            "version": 1,
-        }
+        order_row(
+            order_id,
+            number,
+            "completed",
+            created,
+            channel="hotline" if number % 10 == 0 else "telegram",
+            paid=True,
+        )
     )
     for step, action in enumerate(ACTIONS):
         note = ""
@@ -172,7 +151,7 @@ def order_rows(number: int, orders: int) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def chunks(orders: int) -> Iterator[dict[str, list[dict[str, Any]]]]:
+def chunks(orders: int) -> Iterator[Batch]:
     """Groups the rows of CHUNK orders per table, for bulk inserts."""
     batch: dict[str, list[dict[str, Any]]] = {table: [] for table in TABLES}
     for number in range(orders):
@@ -199,58 +178,10 @@ def tracking_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _sqlite_value(value: Any) -> Any:
-    """Writes a value the way SQLAlchemy stores it on SQLite (naive UTC text, numbers as text)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _insert_sqlite(connection: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Bulk-inserts rows of one table."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    connection.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [[_sqlite_value(row[column]) for column in columns] for row in rows],
-    )
-
-
-def seed_sqlite(path: Path, orders: int) -> None:
-    """Bulk-inserts with the standard library driver (executemany): what makes millions of rows quick."""
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA synchronous=OFF")
-    for batch in chunks(orders):
-        for table in TABLES:
-            _insert_sqlite(connection, table, batch[table])
-        connection.commit()
-    _insert_sqlite(connection, "tracking_log", tracking_rows())
-    connection.execute("ANALYZE")
-    connection.commit()
-    connection.close()
-
-
-async def seed_postgres(url: str, orders: int) -> None:
-    """Bulk-loads with COPY through asyncpg."""
-    import asyncpg  # only the benchmark talks to the driver directly
-
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    try:
-        batches = [*chunks(orders), {"tracking_log": tracking_rows()}]
-        for batch in batches:
-            for table, rows in batch.items():
-                if not rows:
-                    continue
-                columns = list(rows[0])
-                records = [tuple(row[column] for column in columns) for row in rows]
-                await connection.copy_records_to_table(table, records=records, columns=columns)
-        await connection.execute("ANALYZE")
-    finally:
-        await connection.close()
+def batches(orders: int) -> Iterator[Batch]:
+    """Every row to seed: the orders' in chunks, then the tracking log."""
+    yield from chunks(orders)
+    yield {"tracking_log": tracking_rows()}
 
 
 def setups(engine: AsyncEngine, sla: SlaContext) -> tuple[Callable[[], SqlUnitOfWork], KpiSetup, ReportSetup]:
@@ -324,60 +255,17 @@ async def measure(url: str, sla: SlaContext) -> None:
         await engine.dispose()
 
 
-async def bench_sqlite(orders: int, sla: SlaContext) -> None:
-    """Seeds and measures a fresh SQLite file."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.sqlite3"
-        url = f"sqlite+aiosqlite:///{path}"
-        await migrate(url)
-        started = time.perf_counter()
-        seed_sqlite(path, orders)
-        print(
-            f"SQLite: seeded {orders:,} orders, {orders * len(ACTIONS):,} audit lines, "
-            f"{orders * len(STAGES):,} clocks in {time.perf_counter() - started:.0f} s"
-        )
-        await measure(url, sla)
-
-
-async def bench_postgres(orders: int, sla: SlaContext) -> None:
-    """Seeds and measures a throwaway PostgreSQL database, if the server is reachable."""
-    name = f"orderdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # refused connections and driver errors alike
-        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(error).__name__}; skipped")
-        await admin.dispose()
-        return
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        await migrate(url)
-        started = time.perf_counter()
-        await seed_postgres(url, orders)
-        print(
-            f"PostgreSQL: seeded {orders:,} orders, {orders * len(ACTIONS):,} audit lines, "
-            f"{orders * len(STAGES):,} clocks in {time.perf_counter() - started:.0f} s"
-        )
-        await measure(url, sla)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 async def main() -> None:
     """Parses the arguments and runs the benchmarks."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
-    args = parser.parse_args()
+    args = benchmark_parser(__doc__).parse_args()
     sla = SlaContext(load_policy(), BusinessCalendar("Asia/Shanghai"))
-    if not args.no_sqlite:
-        await bench_sqlite(args.orders, sla)
-    if not args.no_postgres:
-        await bench_postgres(args.orders, sla)
+    orders = args.orders
+    await run_benchmarks(
+        args,
+        lambda: batches(orders),
+        f"{orders:,} orders, {orders * len(ACTIONS):,} audit lines, {orders * len(STAGES):,} clocks",
+        lambda url: measure(url, sla),
+    )
 
 
 if __name__ == "__main__":

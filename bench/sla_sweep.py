@@ -10,32 +10,26 @@ find the overdue clocks through an index on the due time, not by scanning every 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import random
 import secrets
-import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.sla_sweeps import SlaSweeper, SweepSettings
+from bench.databases import Batch, benchmark_parser, order_row, run_benchmarks
 from domain.clock import FixedClock
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, risk_thresholds
 from domain.sla.policy import Stage, load_policy
 from presentation.sla_alerts import SlaAlertTexts
-from storage.database import create_engine, create_session_factory, migrate
+from storage.database import create_engine, create_session_factory
 from storage.sla_repository import breach_query, warning_query
 from storage.uow import SqlUnitOfWork
 
@@ -49,7 +43,6 @@ STAGES = [
     Stage.CLEARANCE,
 ]
 CHUNK = 50_000
-PG_ADMIN_URL = os.environ.get("ORDERDESK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEAM_CHATS = {"order_desk": -1, "warehouse": -2, "logistics": -3, "customer_service": -4, "finance": -5}
 
 
@@ -67,28 +60,7 @@ def rows(orders: int, overdue: int) -> Iterator[tuple[dict[str, Any], dict[str, 
         else:
             due = created + timedelta(hours=2)
             finished = due - timedelta(minutes=5)
-        order = {
-            "id": order_id,
-            "reference": f"R-{number:08d}",
-            "status": "pending_review",
-            "service": "air_freight",
-            "channel": "telegram",
-            "customer_name": "Bench",
-            "customer_language": "en",
-            "address_country": "DE",
-            "address_city": "Berlin",
-            "address_street": "Unter den Linden 1",
-            "items": "[]",
-            "payment_method": "card",
-            "amount": Decimal("10.00"),
-            "currency": "EUR",
-            "paid": False,
-            "remarks": "",
-            "urgent": False,
-            "created_at": created,
-            "updated_at": created,
-            "version": 1,
-        }
+        order = order_row(order_id, number, "pending_review", created)
         clock = {
             "order_id": order_id,
             "stage": stage.value,
@@ -100,59 +72,16 @@ def rows(orders: int, overdue: int) -> Iterator[tuple[dict[str, Any], dict[str, 
         yield order, clock
 
 
-def chunks(orders: int, overdue: int) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+def chunks(orders: int, overdue: int) -> Iterator[Batch]:
     """Groups the rows for bulk inserts."""
     batch: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for pair in rows(orders, overdue):
         batch.append(pair)
         if len(batch) == CHUNK:
-            yield [order for order, _ in batch], [clock for _, clock in batch]
+            yield {"orders": [order for order, _ in batch], "order_clocks": [clock for _, clock in batch]}
             batch = []
     if batch:
-        yield [order for order, _ in batch], [clock for _, clock in batch]
-
-
-def _sqlite_value(value: Any) -> Any:
-    """Writes a value the way SQLAlchemy stores it on SQLite (naive UTC text, numbers as text)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def seed_sqlite(path: Path, orders: int, overdue: int) -> None:
-    """Bulk-inserts with the standard library driver (executemany), which is what makes 1M rows quick."""
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA synchronous=OFF")
-    for order_batch, clock_batch in chunks(orders, overdue):
-        for table, batch in (("orders", order_batch), ("order_clocks", clock_batch)):
-            columns = list(batch[0])
-            connection.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [[_sqlite_value(row[column]) for column in columns] for row in batch],
-            )
-        connection.commit()
-    connection.execute("ANALYZE")
-    connection.commit()
-    connection.close()
-
-
-async def seed_postgres(url: str, orders: int, overdue: int) -> None:
-    """Bulk-loads with COPY through asyncpg."""
-    import asyncpg  # only the benchmark talks to the driver directly
-
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    try:
-        for order_batch, clock_batch in chunks(orders, overdue):
-            for table, batch in (("orders", order_batch), ("order_clocks", clock_batch)):
-                columns = list(batch[0])
-                records = [tuple(row[column] for column in columns) for row in batch]
-                await connection.copy_records_to_table(table, records=records, columns=columns)
-        await connection.execute("ANALYZE")
-    finally:
-        await connection.close()
+        yield {"orders": [order for order, _ in batch], "order_clocks": [clock for _, clock in batch]}
 
 
 async def explain(engine: AsyncEngine, sla: SlaContext) -> None:
@@ -209,60 +138,19 @@ async def sweep_once(url: str, sla: SlaContext) -> None:
         await engine.dispose()
 
 
-async def bench_sqlite(orders: int, overdue: int, sla: SlaContext) -> None:
-    """Seeds and sweeps a fresh SQLite file."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.sqlite3"
-        url = f"sqlite+aiosqlite:///{path}"
-        await migrate(url)
-        started = time.perf_counter()
-        seed_sqlite(path, orders, overdue)
-        print(
-            f"SQLite: seeded {orders:,} orders ({overdue:,} overdue) in {time.perf_counter() - started:.0f} s"
-        )
-        await sweep_once(url, sla)
-
-
-async def bench_postgres(orders: int, overdue: int, sla: SlaContext) -> None:
-    """Seeds and sweeps a throwaway PostgreSQL database, if the server is reachable."""
-    name = f"orderdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # refused connections and driver errors alike
-        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(error).__name__}; skipped")
-        await admin.dispose()
-        return
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        await migrate(url)
-        started = time.perf_counter()
-        await seed_postgres(url, orders, overdue)
-        print(
-            f"PostgreSQL: seeded {orders:,} orders ({overdue:,} overdue) "
-            f"in {time.perf_counter() - started:.0f} s"
-        )
-        await sweep_once(url, sla)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 async def main() -> None:
     """Parses the arguments and runs the benchmarks."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--overdue", type=int, default=10_000)
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     sla = SlaContext(load_policy(), BusinessCalendar())
-    if not args.no_sqlite:
-        await bench_sqlite(args.orders, args.overdue, sla)
-    if not args.no_postgres:
-        await bench_postgres(args.orders, args.overdue, sla)
+    orders, overdue = args.orders, args.overdue
+    await run_benchmarks(
+        args,
+        lambda: chunks(orders, overdue),
+        f"{orders:,} orders ({overdue:,} overdue)",
+        lambda url: sweep_once(url, sla),
+    )
 
 
 if __name__ == "__main__":

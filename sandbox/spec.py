@@ -83,18 +83,33 @@ class BotApiSpec:
         for part in list(files):
             if part in fields and part not in params:
                 params[part] = files.pop(part)
-        violations: list[str] = []
-        for field_name, spec_field in fields.items():
-            if spec_field["required"] and field_name not in params:
-                violations.append(f"{name}: missing required field '{field_name}'")
-        for field_name, value in params.items():
-            spec_field = fields.get(field_name)
-            if spec_field is None:
-                violations.append(f"{name}: unknown field '{field_name}'")
-                continue
-            violations += self._check_value(f"{name}.{field_name}", name, spec_field, value, params)
+        missing, unknown = f"{name}: missing required field '{{}}'", f"{name}: unknown field '{{}}'"
+        violations = self._check_fields(name, name, fields, params, missing, unknown)
         violations += _check_attachments(name, params, files)
         return violations
+
+    def _check_fields(
+        self,
+        where: str,
+        owner: str,
+        fields: Mapping[str, Mapping[str, Any]],
+        present: Mapping[str, Any],
+        missing: str,
+        unknown: str,
+    ) -> list[str]:
+        """Checks the present values against the spec's fields: every required one there, none unknown."""
+        problems = [
+            missing.format(field_name)
+            for field_name, spec_field in fields.items()
+            if spec_field["required"] and field_name not in present
+        ]
+        for field_name, value in present.items():
+            spec_field = fields.get(field_name)
+            if spec_field is None:
+                problems.append(unknown.format(field_name))
+                continue
+            problems += self._check_value(f"{where}.{field_name}", owner, spec_field, value, present)
+        return problems
 
     def _check_value(
         self, where: str, owner: str, spec_field: Mapping[str, Any], value: Any, siblings: Mapping[str, Any]
@@ -194,17 +209,15 @@ class BotApiSpec:
         self, where: str, type_name: str, spec_type: Mapping[str, Any], value: dict[str, Any]
     ) -> list[str]:
         fields = {f["name"]: f for f in spec_type.get("fields", [])}
-        problems: list[str] = []
         present = {key: item for key, item in value.items() if item is not None}
-        for field_name, spec_field in fields.items():
-            if spec_field["required"] and field_name not in present:
-                problems.append(f"{where}: {type_name} is missing required field '{field_name}'")
-        for field_name, item in present.items():
-            spec_field = fields.get(field_name)
-            if spec_field is None:
-                problems.append(f"{where}: {type_name} has unknown field '{field_name}'")
-                continue
-            problems += self._check_value(f"{where}.{field_name}", type_name, spec_field, item, present)
+        problems = self._check_fields(
+            where,
+            type_name,
+            fields,
+            present,
+            f"{where}: {type_name} is missing required field '{{}}'",
+            f"{where}: {type_name} has unknown field '{{}}'",
+        )
         if type_name == "InlineKeyboardButton":
             actions = sorted(set(present) - BUTTON_DECORATION_FIELDS)
             if len(actions) != 1:

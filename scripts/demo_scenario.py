@@ -230,24 +230,25 @@ class Scenario:
         """Tells whether a message names the scenario's order."""
         return any(key and key in message["text"] for key in (self.reference, self.number))
 
-    def customer_start(self) -> str:
-        """An English customer opens the bot with /start and gets the main menu."""
-        emma = self.demo.person(kind="customer", language="en")
-        after = self.demo.send(emma, "/start")
-        reply = self.demo.wait_for(emma["id"], lambda m: True, after=after)
+    def _start_as_customer(self, language: str) -> tuple[Json, Json]:
+        """A new customer speaking the language sends /start; returns them and the bot's answer."""
+        customer = self.demo.person(kind="customer", language=language)
+        after = self.demo.send(customer, "/start")
+        reply = self.demo.wait_for(customer["id"], lambda m: True, after=after)
         if reply is None:
             raise StepFailed("no answer to /start")
+        return customer, reply
+
+    def customer_start(self) -> str:
+        """An English customer opens the bot with /start and gets the main menu."""
+        emma, reply = self._start_as_customer("en")
         menu = self.demo.chat(emma["id"])["reply_keyboard"]
         labels = [label for row in (menu or {}).get("rows", []) for label in row]
         return f"greeted: {reply['text'][:60]!r}; menu: {labels}"
 
     def chinese_customer_start(self) -> str:
         """A Chinese customer gets the greeting in Chinese."""
-        li = self.demo.person(kind="customer", language="zh")
-        after = self.demo.send(li, "/start")
-        reply = self.demo.wait_for(li["id"], lambda m: True, after=after)
-        if reply is None:
-            raise StepFailed("no answer to /start")
+        _, reply = self._start_as_customer("zh")
         if not CJK.search(reply["text"]):
             raise StepFailed(f"the greeting is not in Chinese: {reply['text']!r}")
         return f"greeted: {reply['text'][:40]!r}"

@@ -1,3 +1,3 @@
-"""Shared test configuration: the mocked Bot fixture is available everywhere."""
+"""Shared test configuration: the mocked Bot and fake database fixtures are available everywhere."""
 
-pytest_plugins = ("tests.mocked_bot",)
+pytest_plugins = ("tests.mocked_bot", "tests.fakes")

@@ -28,6 +28,8 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import pytest
+
 from application.ports import (
     ApiOrderLink,
     ApiOrderRepository,
@@ -330,6 +332,7 @@ class _Pending:
     def __init__(self, database: FakeDatabase, transaction: Callable[[], _Transaction]) -> None:
         self._database = database
         self._transaction = transaction
+        self.forget()
 
     @property
     def _state(self) -> FakeState:
@@ -354,10 +357,6 @@ class _Pending:
 
 class FakeStaffRepository(_Pending):
     """Roles by Telegram user id; every grant and revoke is audited."""
-
-    def __init__(self, database: FakeDatabase, transaction: Callable[[], _Transaction]) -> None:
-        super().__init__(database, transaction)
-        self.forget()
 
     async def roles_of(self, user_id: int) -> frozenset[Role]:
         """Returns the roles a user holds."""
@@ -417,10 +416,6 @@ class FakeStaffRepository(_Pending):
 class FakeUserRepository(_Pending):
     """Language and blocked flag of each Telegram user."""
 
-    def __init__(self, database: FakeDatabase, transaction: Callable[[], _Transaction]) -> None:
-        super().__init__(database, transaction)
-        self.forget()
-
     async def language_of(self, user_id: int) -> str | None:
         """Returns the user's chosen language, if any."""
         return self._languages.get(user_id, self._state.languages.get(user_id))
@@ -454,10 +449,6 @@ class FakeUserRepository(_Pending):
 class FakeOutboxRepository(_Pending):
     """Outbox messages written with the change that causes them, de-duplicated by key."""
 
-    def __init__(self, database: FakeDatabase, transaction: Callable[[], _Transaction]) -> None:
-        super().__init__(database, transaction)
-        self.forget()
-
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queues a message; returns False, writing nothing, if its dedup_key was queued before."""
         if message.dedup_key is not None:
@@ -488,10 +479,6 @@ class FakeOutboxRepository(_Pending):
 class FakeOrderNumberAllocator(_Pending):
     """Daily serials; a day's counter stays locked until the transaction ends, as its SQL row does."""
 
-    def __init__(self, database: FakeDatabase, transaction: Callable[[], _Transaction]) -> None:
-        super().__init__(database, transaction)
-        self.forget()
-
     async def next_serial(self, day: date) -> int:
         """Returns the next serial of the day; a rolled-back transaction gives its serial back."""
         await self._lock(day)
@@ -510,10 +497,6 @@ class FakeOrderNumberAllocator(_Pending):
 
 class FakeProcessedUpdates(_Pending):
     """Telegram update ids handled so far, recorded in the handling transaction."""
-
-    def __init__(self, database: FakeDatabase, transaction: Callable[[], _Transaction]) -> None:
-        super().__init__(database, transaction)
-        self.forget()
 
     async def mark(self, update_id: int) -> bool:
         """Records the update; returns False if it had been processed already."""
@@ -539,9 +522,8 @@ class FakeReviewRepository(_Pending):
     def __init__(
         self, database: FakeDatabase, transaction: Callable[[], _Transaction], orders: FakeOrderRepository
     ) -> None:
-        super().__init__(database, transaction)
         self._orders = orders
-        self.forget()
+        super().__init__(database, transaction)
 
     async def add_question(
         self,
@@ -627,9 +609,8 @@ class FakeApiOrderRepository(_Pending):
     def __init__(
         self, database: FakeDatabase, transaction: Callable[[], _Transaction], orders: FakeOrderRepository
     ) -> None:
-        super().__init__(database, transaction)
         self._orders = orders
-        self.forget()
+        super().__init__(database, transaction)
 
     async def add(self, link: ApiOrderLink) -> bool:
         """Records the link; returns False, writing nothing, if the key's Idempotency-Key is taken."""
@@ -697,10 +678,9 @@ class FakeSlaRepository(_Pending):
         orders: FakeOrderRepository,
         reviews: FakeReviewRepository,
     ) -> None:
-        super().__init__(database, transaction)
         self._orders = orders
         self._reviews = reviews
-        self.forget()
+        super().__init__(database, transaction)
 
     async def try_lock_sweep(self) -> bool:
         """Takes the sweep lock until the transaction ends; False if another unit of work holds it."""
@@ -1040,3 +1020,9 @@ class FakeInbox:
     async def done(self, update_id: int) -> None:
         """Forgets the update."""
         self.rows.pop(update_id, None)
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database (a pytest plugin fixture, available to every test)."""
+    return FakeDatabase()

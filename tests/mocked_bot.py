@@ -2,7 +2,8 @@
 
 In the spirit of aiogram's own tests/mocked_bot.py. Every request is recorded exactly as
 AiohttpSession would send it (form values, nested objects as JSON strings, files as parts) and
-checked with sandbox.spec.BotApiSpec; the ``mocked_bot`` fixture fails the test on any violation.
+checked with sandbox.spec.BotApiSpec; the ``mocked_bot`` and ``bot`` (HTML defaults) fixtures fail the
+test on any violation, as ``telegram`` (sandbox.server's fake Bot API over HTTP) does.
 Answers come from a per-method queue (``add_result_for``), else from a plausible default for the
 common methods; errors go through aiogram's own ``check_response``, so the same exceptions are
 raised as with the real server.
@@ -14,17 +15,20 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
+from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile, TelegramObject, User
 
+from sandbox.server import FakeBotApi, run_fake_bot_api
 from sandbox.spec import BotApiSpec
 from sandbox.telegram_html import parse_html
 
@@ -92,7 +96,31 @@ class _Answer:
     parameters: dict[str, Any] | None = None
 
 
-class MockedSession(BaseSession):
+class DownloadingSession(BaseSession):
+    """A session whose file downloads are the bytes registered in ``downloads`` (file path -> bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.downloads: dict[str, bytes] = {}
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        """Yields the bytes registered in ``downloads`` for the file path the url ends with."""
+        path = next((path for path in self.downloads if url.endswith("/" + path)), None)
+        if path is None:
+            raise AssertionError(f"no download registered for {url}; set session.downloads[file_path]")
+        content = self.downloads[path]
+        for start in range(0, len(content), chunk_size):
+            yield content[start : start + chunk_size]
+
+
+class MockedSession(DownloadingSession):
     """Session that records and checks every request and answers from queued or default results."""
 
     def __init__(self, spec: BotApiSpec | None = None) -> None:
@@ -100,7 +128,6 @@ class MockedSession(BaseSession):
         self.spec = spec or BotApiSpec.load()
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
-        self.downloads: dict[str, bytes] = {}
         self.closed = True
         self._answers: defaultdict[str, deque[_Answer]] = defaultdict(deque)
         self._message_ids: Iterator[int] = itertools.count(1)
@@ -215,22 +242,6 @@ class MockedSession(BaseSession):
             message["reply_markup"] = markup
         return message
 
-    async def stream_content(
-        self,
-        url: str,
-        headers: dict[str, Any] | None = None,
-        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
-        chunk_size: int = 65536,
-        raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        """Yields the bytes registered in ``downloads`` for the file path the url ends with."""
-        path = next((path for path in self.downloads if url.endswith("/" + path)), None)
-        if path is None:
-            raise AssertionError(f"no download registered for {url}; set session.downloads[file_path]")
-        content = self.downloads[path]
-        for start in range(0, len(content), chunk_size):
-            yield content[start : start + chunk_size]
-
 
 class MockedBot(Bot):
     """A Bot on a MockedSession: queue answers with add_result_for(), inspect ``requests``."""
@@ -303,6 +314,22 @@ def mocked_bot() -> Iterator[MockedBot]:
     bot = MockedBot()
     yield bot
     bot.assert_no_violations()
+
+
+@pytest.fixture
+def bot() -> Iterator[MockedBot]:
+    """A recording bot with the production defaults (HTML); fails the test on any Bot API violation."""
+    recording = MockedBot(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    yield recording
+    recording.assert_no_violations()
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    """Serves the fake Bot API over HTTP on a free loopback port; no test may leave a spec violation."""
+    async with run_fake_bot_api() as server:
+        yield server
+        assert server.violations == []
 
 
 def _bot_user(bot: Bot) -> dict[str, Any]:

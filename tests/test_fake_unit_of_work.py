@@ -9,18 +9,18 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from application.ports import ApiOrderLink, OutboxMessage, PlatformUnitOfWork
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.alerts import AlertKind, EscalationLevel, NewAlert
-from storage.database import create_engine, create_session_factory, migrate
-from storage.models import Base, OutboxRow
+from storage.database import create_session_factory
+from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork
 from tests.fakes import FakeDatabase
-from tests.storage.conftest import pg_url
+from tests.storage.conftest import empty_database, pg_url
 from tests.storage.factories import T0, make_order, reviewed_order
 
 __all__ = ["pg_url"]
@@ -39,12 +39,7 @@ class Backend:
 
 async def _sql_backend(url: str) -> AsyncIterator[Backend]:
     """A migrated, empty SQL database."""
-    await migrate(url)
-    engine = create_engine(url)
-    if engine.dialect.name == "postgresql":
-        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine = await empty_database(url)
     sessions = create_session_factory(engine)
 
     async def queued() -> list[OutboxMessage]:

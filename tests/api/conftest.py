@@ -24,12 +24,6 @@ def bearer(name: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database."""
-    return FakeDatabase()
-
-
-@pytest.fixture
 def new_uow(database: FakeDatabase) -> Callable[[], PlatformUnitOfWork]:
     """Makes a fresh unit of work on the fake database for each call."""
     return database.unit_of_work

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.enums import ParseMode
 from aiogram.types import Update
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n, create_i18n
 from tests.fakes import FakeDatabase
-from tests.mocked_bot import MockedBot
 
 ADMIN_ID = 900
 CUSTOMER_ID = 100
 BOT_ID = 42
-
-
-@pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database."""
-    return FakeDatabase()
 
 
 @pytest.fixture
@@ -38,14 +28,6 @@ def i18n() -> PoI18n:
 def dispatcher(database: FakeDatabase, i18n: PoI18n) -> Dispatcher:
     """The production dispatcher on the fake database, with one configured admin."""
     return build_dispatcher(uow_factory=database.unit_of_work, i18n=i18n, admin_ids=[ADMIN_ID])
-
-
-@pytest.fixture
-async def bot() -> AsyncIterator[MockedBot]:
-    """A recording bot with the production defaults; fails the test on any Bot API violation."""
-    mocked = MockedBot(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-    yield mocked
-    mocked.assert_no_violations()
 
 
 def _user(user_id: int, language_code: str | None, first_name: str) -> dict[str, Any]:

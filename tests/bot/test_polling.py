@@ -16,7 +16,7 @@ from bot.i18n import PoI18n
 from bot.inbox import UpdateProcessor
 from bot.polling import poll
 from domain.clock import FixedClock
-from sandbox.server import FakeBotApi, FakeUser, run_fake_bot_api
+from sandbox.server import FakeBotApi, FakeUser
 from storage.database import create_engine, create_session_factory, migrate
 from storage.inbox import InboxEntry, SqlUpdateInbox
 from storage.uow import SqlUnitOfWork
@@ -24,14 +24,6 @@ from storage.uow import SqlUnitOfWork
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 NOW = datetime(2026, 3, 16, 2, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    """The fake Bot API on a free loopback port; no test may leave a spec violation."""
-    async with run_fake_bot_api() as server:
-        yield server
-        assert server.violations == []
 
 
 @pytest.fixture

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from sandbox.server import FakeBotApi, run_fake_bot_api
+from sandbox.server import FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
@@ -50,14 +52,6 @@ class BotProcess:
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    """Serves the fake Bot API on a free loopback port; no test may leave a spec violation."""
-    async with run_fake_bot_api() as server:
-        yield server
-        assert server.violations == []
-
-
-@pytest.fixture
 async def start_bot(
     telegram: FakeBotApi, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Coroutine[Any, Any, BotProcess]]]:
@@ -87,3 +81,27 @@ async def start_bot(
         await bot.stop()
         assert TOKEN not in bot.log
         assert "Traceback" not in bot.log, bot.log
+
+
+def free_port() -> int:
+    """Returns a loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def post_order(port: int, api_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Submits an order through the bot's platform API; asserts it is accepted and returns the answer."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"http://127.0.0.1:{port}/api/v1/orders",
+            json=body,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=aiohttp.ClientTimeout(total=20),
+        ) as response,
+    ):
+        document: dict[str, Any] = await response.json()
+        assert response.status == 201, document
+        return document

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sys
 import time
 from collections import Counter
@@ -52,7 +51,7 @@ from storage.database import create_engine, create_session_factory, migrate
 from storage.models import InboxUpdateRow, OrderAuditRow, OrderRow, OutboxRow, ProcessedUpdateRow
 from storage.outbox_queue import SENT
 from storage.uow import SqlUnitOfWork
-from tests.e2e.conftest import ROOT, TOKEN, BotProcess
+from tests.e2e.conftest import ROOT, TOKEN, BotProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -69,14 +68,6 @@ DONE_ZH = "好的，今后我将使用中文与您交流。"
 def database_url(tmp_path: Path) -> str:
     """The database the start_bot fixture gives the bot process."""
     return f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-
-
-def free_port() -> int:
-    """Returns a loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def until(condition: Callable[[], bool], within: float, what: str) -> None:

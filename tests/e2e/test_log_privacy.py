@@ -9,16 +9,14 @@ names, phones, emails and streets (as typed and as stored), the bot token and th
 from __future__ import annotations
 
 import copy
-import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import aiohttp
 import pytest
 
 from api.openapi import ORDER_EXAMPLE
 from sandbox.server import FakeBotApi, FakeUser, Json
-from tests.e2e.conftest import TOKEN, BotProcess
+from tests.e2e.conftest import TOKEN, BotProcess, free_port, post_order
 
 pytestmark = pytest.mark.e2e
 
@@ -30,14 +28,6 @@ WIZARD_PERSON = ("Annabelle Quist", "+49 1512 3456789", "+4915123456789", "Unter
 WIZARD_EMAIL = "annabelle.quist@example.com"
 API_PERSON = ("Bruno Keller-Vogt", "+49 1523 7654321", "+4915237654321", "Friedrichstrasse 43")
 API_EMAIL = "bruno.keller@example.org"
-
-
-def free_port() -> int:
-    """Returns a loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def containing(words: str) -> Callable[[Json], bool]:
@@ -87,18 +77,8 @@ async def order_through_the_api(port: int, customer: FakeUser) -> str:
     body["customer"] = {"name": name, "phone": phone, "email": API_EMAIL, "telegram_user_id": customer.id}
     body["address"]["street"] = street
     body["remarks"] = f"ask for {name}"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"http://127.0.0.1:{port}/api/v1/orders",
-            json=body,
-            headers={"Authorization": f"Bearer {API_KEY}"},
-            timeout=aiohttp.ClientTimeout(total=20),
-        ) as response,
-    ):
-        document = await response.json()
-        assert response.status == 201, document
-        return str(document["reference"])
+    document = await post_order(port, API_KEY, body)
+    return str(document["reference"])
 
 
 async def approve(telegram: FakeBotApi, clerk: FakeUser, desk_id: int, person: str) -> None:

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from api.openapi import ORDER_EXAMPLE
 from sandbox.server import FakeBotApi, Json
-from tests.e2e.conftest import BotProcess
+from tests.e2e.conftest import BotProcess, free_port, post_order
 
 pytestmark = pytest.mark.e2e
 
@@ -40,31 +38,13 @@ first_review = "1m"
 """
 
 
-def free_port() -> int:
-    """Returns a loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def place_order(port: int, external_ref: str) -> tuple[str, float]:
     """Submits a valid order through the platform API; returns its reference and when it was accepted."""
     body = copy.deepcopy(ORDER_EXAMPLE)
     body["external_ref"] = external_ref
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"http://127.0.0.1:{port}/api/v1/orders",
-            json=body,
-            headers={"Authorization": f"Bearer {API_KEY}"},
-            timeout=aiohttp.ClientTimeout(total=20),
-        ) as response,
-    ):
-        document = await response.json()
-        assert response.status == 201, document
-        assert document["status"] == "pending_review"
-        return str(document["reference"]), time.monotonic()
+    document = await post_order(port, API_KEY, body)
+    assert document["status"] == "pending_review"
+    return str(document["reference"]), time.monotonic()
 
 
 def sent_texts(telegram: FakeBotApi, chat_id: int) -> list[str]:

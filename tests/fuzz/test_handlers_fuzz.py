@@ -33,9 +33,9 @@ from storage.outbox_queue import SqlTeamChats
 from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import make_order
-from tests.storage.conftest import engine, new_uow, pg_url, session_factory
+from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 
-__all__ = ["engine", "new_uow", "pg_url", "session_factory"]
+__all__ = ["database_url", "engine", "new_uow", "pg_url", "session_factory"]
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 CUSTOMER, DESK, HEAD, WAREHOUSE, LOGISTICS, ADMIN = 100, 201, 202, 203, 204, 900
@@ -50,15 +50,6 @@ USERS = (CUSTOMER, DESK, HEAD, WAREHOUSE, LOGISTICS, ADMIN, 555)
 CHATS = {DESK: DESK_CHAT, HEAD: DESK_CHAT, WAREHOUSE: WAREHOUSE_CHAT, LOGISTICS: LOGISTICS_CHAT}
 SPECIALS = "<>&\"'\u200b\u202e\u0000\x01 \n:/@²０١"
 PREFIXES = ("rv", "co", "fix", "ex", "exc", "rcpt", "sa", "wz", "lang", "zz")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """SQLite and PostgreSQL, like the storage tests."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz')}/orderdesk.sqlite3"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture

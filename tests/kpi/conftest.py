@@ -242,38 +242,20 @@ async def _alerts_and_checks(new_uow: UowFactory, session_factory: Sessions, o: 
         clock_ids = {
             (row.order_id, row.stage): row.id for row in (await session.scalars(select(OrderClockRow))).all()
         }
+
+    def alert(order: str, stage: str, kind: AlertKind, department: Role, at: datetime) -> NewAlert:
+        """An alert on the clock of one of the month's orders at a stage."""
+        return NewAlert(o[order].id, clock_ids[(o[order].id, stage)], stage, kind, department, at)
+
     async with new_uow() as uow:
         sla = uow.sla
         picking = await sla.record_alert(
-            NewAlert(
-                o["O6"].id,
-                clock_ids[(o["O6"].id, "picking")],
-                "picking",
-                AlertKind.BREACH,
-                Role.WAREHOUSE,
-                local(3, 16, 10, 5),
-            )
+            alert("O6", "picking", AlertKind.BREACH, Role.WAREHOUSE, local(3, 16, 10, 5))
         )
         review = await sla.record_alert(
-            NewAlert(
-                o["O3"].id,
-                clock_ids[(o["O3"].id, "first_review")],
-                "first_review",
-                AlertKind.BREACH,
-                Role.ORDER_DESK,
-                local(3, 16, 11),
-            )
+            alert("O3", "first_review", AlertKind.BREACH, Role.ORDER_DESK, local(3, 16, 11))
         )
-        await sla.record_alert(
-            NewAlert(
-                o["O7"].id,
-                clock_ids[(o["O7"].id, "booking")],
-                "booking",
-                AlertKind.WARNING,
-                Role.LOGISTICS,
-                local(3, 16, 12),
-            )
-        )
+        await sla.record_alert(alert("O7", "booking", AlertKind.WARNING, Role.LOGISTICS, local(3, 16, 12)))
         assert picking is not None and review is not None
         await sla.acknowledge([picking], PICKER, "Wang Wei", local(3, 16, 10, 20))
         await sla.escalate(review, 1, local(3, 16, 11, 30))

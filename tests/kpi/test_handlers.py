@@ -104,39 +104,56 @@ def photos(bot: Any) -> list[Any]:
     return [request for request in bot.session.requests if request.name == "sendPhoto"]
 
 
+@pytest.mark.parametrize(
+    ("chat_id", "user_id", "shown", "not_shown"),
+    [
+        (
+            MANAGEMENT_CHAT,
+            MANAGER,
+            [
+                "📊 <b>KPIs 2026-03</b> · company",
+                "<b>Accuracy</b>: 66.67 % (6 / 9) · target ≥ 99.5 % · ❌ missed",
+                "= orders received with no error in entry, review or execution / orders received",
+                "<b>On-time</b>: 62.50 % (5 / 8) · target ≥ 98 % · ❌ missed",
+                "<b>Complaint rate</b>: 50.00 % (2 / 4) · target ≤ 1 % · ❌ missed",
+                "warehouse: 77.78 % ❌ · 50.00 % ❌ · —",
+                "first review: 75.00 % (3 / 4)",
+            ],
+            [],
+        ),
+        (
+            WAREHOUSE_CHAT,
+            HEAD,
+            [
+                "📊 <b>KPIs 2026-03</b> · warehouse",
+                "<b>Accuracy</b>: 77.78 % (7 / 9)",
+                "<b>On-time</b>: 50.00 % (1 / 2)",
+                "<b>Exception satisfaction</b>: — (0 / 0) · target ≥ 90 % · — no data yet",
+                "<b>Complaint rate (company)</b>: 50.00 % (2 / 4)",
+                "picking: 50.00 % (1 / 2)",
+            ],
+            ["first review"],
+        ),
+    ],
+    ids=["management-sees-the-company", "a-team-chat-sees-that-team"],
+)
 @pytest.mark.usefixtures("march")
-async def test_management_gets_the_company_kpis_with_their_formulas_and_a_chart(
-    dispatcher: Dispatcher, bot: Any
+async def test_kpi_shows_the_chats_figures_with_their_formulas_and_a_chart(
+    dispatcher: Dispatcher, bot: Any, chat_id: int, user_id: int, shown: list[str], not_shown: list[str]
 ) -> None:
-    await dispatcher.feed_update(bot, command(1, "/kpi 2026-03", MANAGEMENT_CHAT, MANAGER))
+    await dispatcher.feed_update(bot, command(1, "/kpi 2026-03", chat_id, user_id))
 
     (text,) = texts(bot)
-    assert text.startswith("📊 <b>KPIs 2026-03</b> · company")
-    assert "<b>Accuracy</b>: 66.67 % (6 / 9) · target ≥ 99.5 % · ❌ missed" in text
-    assert "= orders received with no error in entry, review or execution / orders received" in text
-    assert "<b>On-time</b>: 62.50 % (5 / 8) · target ≥ 98 % · ❌ missed" in text
-    assert "<b>Complaint rate</b>: 50.00 % (2 / 4) · target ≤ 1 % · ❌ missed" in text
-    assert "warehouse: 77.78 % ❌ · 50.00 % ❌ · —" in text
-    assert "first review: 75.00 % (3 / 4)" in text
+    assert text.startswith(shown[0])
+    for fragment in shown:
+        assert fragment in text, fragment
+    for fragment in not_shown:
+        assert fragment not in text, fragment
     (photo,) = photos(bot)
     assert photo.params["caption"] == "KPI chart 2026-03"
     (upload,) = photo.files.values()
     assert isinstance(upload, BufferedInputFile)
     assert upload.filename == "kpi-2026-03.png" and upload.data.startswith(b"\x89PNG")
-
-
-@pytest.mark.usefixtures("march")
-async def test_a_team_chat_shows_that_teams_figures(dispatcher: Dispatcher, bot: Any) -> None:
-    await dispatcher.feed_update(bot, command(1, "/kpi 2026-03", WAREHOUSE_CHAT, HEAD))
-
-    (text,) = texts(bot)
-    assert text.startswith("📊 <b>KPIs 2026-03</b> · warehouse")
-    assert "<b>Accuracy</b>: 77.78 % (7 / 9)" in text
-    assert "<b>On-time</b>: 50.00 % (1 / 2)" in text
-    assert "<b>Exception satisfaction</b>: — (0 / 0) · target ≥ 90 % · — no data yet" in text
-    assert "<b>Complaint rate (company)</b>: 50.00 % (2 / 4)" in text
-    assert "picking: 50.00 % (1 / 2)" in text and "first review" not in text
-    assert len(photos(bot)) == 1
 
 
 @pytest.mark.usefixtures("march")

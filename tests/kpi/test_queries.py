@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from application.kpi import KpiSetup, month_kpis
 from application.reports import ReportSetup, compile_report, day_checks
-from domain.kpi import Kpi, Month, Ratio, Verdict
+from domain.kpi import Kpi, KpiCard, Month, Ratio, Verdict
 from domain.kpi_report import (
     AlertTally,
     ChaseKind,
@@ -19,13 +21,24 @@ from tests.kpi.conftest import CLERK, PICKER, REVIEWER, Sessions, UowFactory, lo
 MARCH = Month(2026, 3)
 
 
-async def test_the_four_kpis_of_the_month_are_the_ones_worked_out_by_hand(
-    new_uow: UowFactory, session_factory: Sessions, kpi_setup: KpiSetup
-) -> None:
+@pytest.fixture(autouse=True)
+async def march(new_uow: UowFactory, session_factory: Sessions) -> None:
+    """Every test reads the fixed month of conftest.py."""
     await seed_march(new_uow, session_factory)
 
+
+async def kpis(
+    new_uow: UowFactory, kpi_setup: KpiSetup, month: Month, scope: frozenset[Role] | None = None
+) -> KpiCard:
+    """The KPIs of a month, worked out in a unit of work of their own."""
     async with new_uow() as uow:
-        card = await month_kpis(uow, kpi_setup, MARCH)
+        return await month_kpis(uow, kpi_setup, month, scope)
+
+
+async def test_the_four_kpis_of_the_month_are_the_ones_worked_out_by_hand(
+    new_uow: UowFactory, kpi_setup: KpiSetup
+) -> None:
+    card = await kpis(new_uow, kpi_setup, MARCH)
 
     assert card.figure(Kpi.ACCURACY).ratio == Ratio(6, 9)
     assert card.figure(Kpi.ON_TIME).ratio == Ratio(5, 8)
@@ -34,13 +47,8 @@ async def test_the_four_kpis_of_the_month_are_the_ones_worked_out_by_hand(
     assert {kpi: figure.verdict for kpi, figure in card.figures.items()} == dict.fromkeys(Kpi, Verdict.MISSED)
 
 
-async def test_the_kpis_break_down_by_department_and_step(
-    new_uow: UowFactory, session_factory: Sessions, kpi_setup: KpiSetup
-) -> None:
-    await seed_march(new_uow, session_factory)
-
-    async with new_uow() as uow:
-        card = await month_kpis(uow, kpi_setup, MARCH)
+async def test_the_kpis_break_down_by_department_and_step(new_uow: UowFactory, kpi_setup: KpiSetup) -> None:
+    card = await kpis(new_uow, kpi_setup, MARCH)
 
     by_department = {
         department: tuple(
@@ -66,12 +74,9 @@ async def test_the_kpis_break_down_by_department_and_step(
 
 
 async def test_a_team_sees_its_own_figures_and_the_company_complaint_rate(
-    new_uow: UowFactory, session_factory: Sessions, kpi_setup: KpiSetup
+    new_uow: UowFactory, kpi_setup: KpiSetup
 ) -> None:
-    await seed_march(new_uow, session_factory)
-
-    async with new_uow() as uow:
-        card = await month_kpis(uow, kpi_setup, MARCH, frozenset({Role.WAREHOUSE}))
+    card = await kpis(new_uow, kpi_setup, MARCH, frozenset({Role.WAREHOUSE}))
 
     assert card.figure(Kpi.ACCURACY).ratio == Ratio(7, 9)
     assert card.figure(Kpi.ON_TIME).ratio == Ratio(1, 2)
@@ -83,13 +88,10 @@ async def test_a_team_sees_its_own_figures_and_the_company_complaint_rate(
 
 
 async def test_months_are_cut_at_midnight_in_the_company_time_zone(
-    new_uow: UowFactory, session_factory: Sessions, kpi_setup: KpiSetup
+    new_uow: UowFactory, kpi_setup: KpiSetup
 ) -> None:
-    await seed_march(new_uow, session_factory)
-
-    async with new_uow() as uow:
-        february = await month_kpis(uow, kpi_setup, Month(2026, 2))
-        april = await month_kpis(uow, kpi_setup, Month(2026, 4))
+    february = await kpis(new_uow, kpi_setup, Month(2026, 2))
+    april = await kpis(new_uow, kpi_setup, Month(2026, 4))
 
     # O11 (23:59 on Feb 28 local) and its first review are February's; nothing else is.
     assert february.figure(Kpi.ACCURACY).ratio == Ratio(1, 1)
@@ -102,11 +104,7 @@ async def test_months_are_cut_at_midnight_in_the_company_time_zone(
     assert april.figure(Kpi.COMPLAINT_RATE).ratio == Ratio(1, 1)
 
 
-async def test_the_supervision_facts_of_the_month(
-    new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup
-) -> None:
-    await seed_march(new_uow, session_factory)
-
+async def test_the_supervision_facts_of_the_month(new_uow: UowFactory, report_setup: ReportSetup) -> None:
     async with new_uow() as uow:
         report = await compile_report(uow, report_setup, MARCH)
 
@@ -148,10 +146,8 @@ async def test_the_supervision_facts_of_the_month(
 
 
 async def test_a_day_of_checks_lists_its_progress_checks_and_every_chase(
-    new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup
+    new_uow: UowFactory, report_setup: ReportSetup
 ) -> None:
-    await seed_march(new_uow, session_factory)
-
     async with new_uow() as uow:
         record = await day_checks(uow, report_setup, local(3, 16).date())
         quiet = await day_checks(uow, report_setup, local(3, 17).date())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import zipfile
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from io import BytesIO
 from typing import Any
 
 import openpyxl
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -22,10 +23,9 @@ from presentation.reports import PDF_KIND, XLSX_KIND, SupervisionDocuments
 from scheduler.jobs import SUPERVISION_REPORT_JOB, build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow, ReportDocumentRow
-from storage.outbox_queue import SqlOutboxQueue
 from tests.kpi.conftest import MANAGEMENT_CHAT, ZONE, Sessions, UowFactory, local, seed_march
 from tests.mocked_bot import MockedBot
-from tests.outbox.test_sender import fake_sleep
+from tests.outbox.conftest import sender_on
 from tests.sla.test_jobs import CountingSweeper
 
 MARCH = Month(2026, 3)
@@ -54,21 +54,27 @@ def embedded_font_files(content: bytes) -> list[str]:
     return embedded
 
 
-async def files_of(
-    new_uow: UowFactory, report_setup: ReportSetup, documents: SupervisionDocuments, locale: str
-) -> dict[str, bytes]:
-    """Compiles March and renders its files in the language, by kind."""
-    async with new_uow() as uow:
-        report = await compile_report(uow, report_setup, MARCH)
-    return {file.kind: file.document.content for file in documents.files(report, locale)}
+MarchFiles = Callable[[str], Awaitable[dict[str, bytes]]]
 
 
-async def test_the_pdf_says_the_figures_of_the_month_beside_last_month(
+@pytest.fixture
+async def march_files(
     new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup, documents: SupervisionDocuments
-) -> None:
+) -> MarchFiles:
+    """Seeds March; then compiles it and renders its files in a language, by kind."""
     await seed_march(new_uow, session_factory)
 
-    content = (await files_of(new_uow, report_setup, documents, "en"))[PDF_KIND]
+    async def files(locale: str) -> dict[str, bytes]:
+        """March's report files in the language, by kind."""
+        async with new_uow() as uow:
+            report = await compile_report(uow, report_setup, MARCH)
+        return {file.kind: file.document.content for file in documents.files(report, locale)}
+
+    return files
+
+
+async def test_the_pdf_says_the_figures_of_the_month_beside_last_month(march_files: MarchFiles) -> None:
+    content = (await march_files("en"))[PDF_KIND]
 
     text = pdf_text(content)
     assert content.startswith(b"%PDF")
@@ -91,12 +97,8 @@ async def test_the_pdf_says_the_figures_of_the_month_beside_last_month(
     assert embedded_font_files(content) or cjk_font_file() is None
 
 
-async def test_the_chinese_pdf_embeds_its_font_and_reads_in_chinese(
-    new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup, documents: SupervisionDocuments
-) -> None:
-    await seed_march(new_uow, session_factory)
-
-    content = (await files_of(new_uow, report_setup, documents, "zh"))[PDF_KIND]
+async def test_the_chinese_pdf_embeds_its_font_and_reads_in_chinese(march_files: MarchFiles) -> None:
+    content = (await march_files("zh"))[PDF_KIND]
 
     text = pdf_text(content)
     for expected in ("监督报告 2026-03", "准确率", "66.67 %", "仓储部 Wang Wei 1", "流程合规", "未达标"):
@@ -107,12 +109,8 @@ async def test_the_chinese_pdf_embeds_its_font_and_reads_in_chinese(
         assert b"STSong-Light" in content
 
 
-async def test_the_xlsx_holds_the_figures_as_numbers_with_native_charts(
-    new_uow: UowFactory, session_factory: Sessions, report_setup: ReportSetup, documents: SupervisionDocuments
-) -> None:
-    await seed_march(new_uow, session_factory)
-
-    content = (await files_of(new_uow, report_setup, documents, "en"))[XLSX_KIND]
+async def test_the_xlsx_holds_the_figures_as_numbers_with_native_charts(march_files: MarchFiles) -> None:
+    content = (await march_files("en"))[XLSX_KIND]
 
     workbook = openpyxl.load_workbook(BytesIO(content))
     assert workbook.sheetnames[:4] == ["KPIs", "By department", "Timeliness by step", "Process compliance"]
@@ -155,14 +153,8 @@ async def test_the_monthly_job_queues_last_months_report_once_and_the_sender_upl
         (XLSX_KIND, "2026-03", "en"),
     ]
     bot = MockedBot()
-    sender = OutboxSender(
-        SqlOutboxQueue(session_factory),
-        bot,
-        clock,
-        rng=random.Random(1),
-        sleep=fake_sleep(clock),
-        documents=StoredDocuments(new_uow),
-        reports=StoredDocuments(new_uow),
+    sender = sender_on(
+        session_factory, bot, clock, documents=StoredDocuments(new_uow), reports=StoredDocuments(new_uow)
     )
     await send_everything(sender, clock)
     uploads = [next(iter(request.files.values())) for request in bot.requests_for("sendDocument")]

@@ -9,18 +9,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from aiogram import Bot
-from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 
 from domain.clock import Clock
+from tests.mocked_bot import DownloadingSession
 
 TOKEN = "42:TEST"
 
@@ -86,7 +86,7 @@ class Request:
 Policy = Callable[[TelegramMethod[Any]], Answer | Exception]
 
 
-class FakeTelegram(BaseSession):
+class FakeTelegram(DownloadingSession):
     """Records every request with the clock's time and answers it by the policy (OK by default)."""
 
     def __init__(self, clock: Clock, policy: Policy | None = None) -> None:
@@ -151,18 +151,6 @@ class FakeTelegram(BaseSession):
                 "text": getattr(method, "text", ""),
             }
         return True
-
-    async def stream_content(
-        self,
-        url: str,
-        headers: dict[str, Any] | None = None,
-        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
-        chunk_size: int = 65536,
-        raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        """The sender downloads nothing."""
-        raise AssertionError("no downloads expected")
-        yield b""
 
 
 def network_error(method: TelegramMethod[Any]) -> TelegramNetworkError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -12,13 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import OutboxMessage, StoredDocument
 from domain.clock import FixedClock
-from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow
-from storage.outbox_queue import SqlOutboxQueue
 from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot
-from tests.outbox.conftest import T0
-from tests.outbox.test_sender import fake_sleep
+from tests.outbox.conftest import T0, sender_on
 
 
 class StoredDocuments:
@@ -49,14 +45,7 @@ async def test_a_send_document_row_uploads_the_stored_bytes_and_a_missing_one_fa
         await uow.outbox.enqueue(present)
         await uow.outbox.enqueue(missing)
         await uow.commit()
-    sender = OutboxSender(
-        SqlOutboxQueue(session_factory),
-        mocked_bot,
-        clock,
-        rng=random.Random(1),
-        sleep=fake_sleep(clock),
-        documents=StoredDocuments({1: pdf(1, T0)}),
-    )
+    sender = sender_on(session_factory, mocked_bot, clock, documents=StoredDocuments({1: pdf(1, T0)}))
 
     assert await sender.run_once() == 1
 
@@ -85,9 +74,7 @@ async def test_an_accepted_send_whose_answer_cannot_be_read_is_not_sent_again(
         await uow.commit()
     # Telegram says ok, but the Message lacks fields aiogram needs, so aiogram cannot read it.
     mocked_bot.add_result_for("sendMessage", ok=True, result={"message_id": 41})
-    sender = OutboxSender(
-        SqlOutboxQueue(session_factory), mocked_bot, clock, rng=random.Random(1), sleep=fake_sleep(clock)
-    )
+    sender = sender_on(session_factory, mocked_bot, clock)
 
     for _ in range(5):
         await sender.run_once()

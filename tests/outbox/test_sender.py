@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow, UserRow
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
 from storage.uow import SqlUnitOfWork
-from tests.outbox.conftest import T0
+from tests.outbox.conftest import T0, fake_sleep
 from tests.outbox.fake_telegram import (
     CRASH_AFTER_TELEGRAM_ACCEPTED,
     CRASH_BEFORE_SENDING,
@@ -46,15 +45,6 @@ from tests.outbox.fake_telegram import (
 
 NewUow = Callable[[], SqlUnitOfWork]
 SessionFactory = async_sessionmaker[AsyncSession]
-
-
-def fake_sleep(clock: FixedClock) -> Callable[[float], Any]:
-    """A sleep that moves the controlled clock instead of waiting."""
-
-    async def sleep(seconds: float) -> None:
-        clock.advance(timedelta(microseconds=math.ceil(seconds * 1_000_000)))
-
-    return sleep
 
 
 def make_sender(

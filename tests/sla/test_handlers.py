@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.enums import ParseMode
 from aiogram.types import Update
 from babel.messages.pofile import read_po
 
@@ -42,12 +39,6 @@ ADMIN = 900
 
 
 @pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database."""
-    return FakeDatabase()
-
-
-@pytest.fixture
 def new_uow(database: FakeDatabase) -> UowFactory:
     """Units of work on the fake database (the sweeps' SQL is tested in test_sweeps.py)."""
     return database.unit_of_work
@@ -72,14 +63,6 @@ def dispatcher(new_uow: UowFactory, clock: FixedClock) -> Dispatcher:
         router._parent_router = None
     dispatcher.include_router(router)
     return dispatcher
-
-
-@pytest.fixture
-async def bot() -> AsyncIterator[MockedBot]:
-    """A recording bot with the production defaults; fails the test on any Bot API violation."""
-    mocked = MockedBot(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-    yield mocked
-    mocked.assert_no_violations()
 
 
 @pytest.fixture
@@ -139,7 +122,8 @@ def press(update_id: int, data: str, user_id: int, name: str, alert: dict[str, A
     )
 
 
-async def breach_alert(
+@pytest.fixture
+async def alert(
     new_uow: UowFactory, database: FakeDatabase, clock: FixedClock, render: Any
 ) -> dict[str, Any]:
     """Lets a first review run late, sweeps, and returns the alert message queued for the order desk."""
@@ -160,14 +144,8 @@ def answers(bot: MockedBot) -> list[dict[str, Any]]:
 
 @pytest.mark.usefixtures("staff")
 async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
-    dispatcher: Dispatcher,
-    bot: MockedBot,
-    new_uow: UowFactory,
-    database: FakeDatabase,
-    clock: FixedClock,
-    render: Any,
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, alert: dict[str, Any]
 ) -> None:
-    alert = await breach_alert(new_uow, database, clock, render)
     acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
 
     await dispatcher.feed_update(bot, press(1, acknowledge, CLERK, "Ann", alert))
@@ -185,14 +163,8 @@ async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
 
 @pytest.mark.usefixtures("staff")
 async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
-    dispatcher: Dispatcher,
-    bot: MockedBot,
-    new_uow: UowFactory,
-    database: FakeDatabase,
-    clock: FixedClock,
-    render: Any,
+    dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, alert: dict[str, Any]
 ) -> None:
-    alert = await breach_alert(new_uow, database, clock, render)
     acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
 
     await dispatcher.feed_update(bot, press(1, acknowledge, PICKER, "Pat", alert))
@@ -206,14 +178,8 @@ async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
 
 @pytest.mark.usefixtures("staff")
 async def test_open_order_shows_the_running_clock(
-    dispatcher: Dispatcher,
-    bot: MockedBot,
-    new_uow: UowFactory,
-    database: FakeDatabase,
-    clock: FixedClock,
-    render: Any,
+    dispatcher: Dispatcher, bot: MockedBot, alert: dict[str, Any]
 ) -> None:
-    alert = await breach_alert(new_uow, database, clock, render)
     open_order = alert["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
 
     await dispatcher.feed_update(bot, press(1, open_order, CLERK, "Ann", alert))

@@ -57,15 +57,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated, empty database."""
-    await migrate(database_url)
-    engine = create_engine(database_url)
+async def empty_database(url: str) -> AsyncEngine:
+    """Migrates the database, empties it (PostgreSQL is shared by the session) and returns an engine on it."""
+    await migrate(url)
+    engine = create_engine(url)
     if engine.dialect.name == "postgresql":
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database."""
+    engine = await empty_database(database_url)
     yield engine
     await engine.dispose()
 
