@@ -44,7 +44,7 @@ class BotProcess:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.process.wait(), timeout=20)
+            await asyncio.wait_for(self.process.wait(), timeout=60)
         except TimeoutError:
             self.process.kill()
             await self.process.wait()

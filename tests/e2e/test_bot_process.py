@@ -24,9 +24,9 @@ async def test_start_is_answered_in_chinese_and_in_english(telegram: FakeBotApi,
     for user in (chinese, english, german):
         telegram.send_text(user, None, "/start")
 
-    assert "欢迎使用 OrderDesk" in (await telegram.wait_for_bot_message(chinese.id, timeout=20))["text"]
+    assert "欢迎使用 OrderDesk" in (await telegram.wait_for_bot_message(chinese.id, timeout=60))["text"]
     for user in (english, german):
-        greeting = await telegram.wait_for_bot_message(user.id, timeout=20)
+        greeting = await telegram.wait_for_bot_message(user.id, timeout=60)
         assert "Welcome to OrderDesk" in greeting["text"]
         assert "欢迎" not in greeting["text"]
 
@@ -36,7 +36,7 @@ async def test_a_redelivered_update_changes_nothing_twice(telegram: FakeBotApi, 
     user = telegram.create_user("Anna", language_code="en")
     telegram.send_text(user, None, "/lang")
     lang_update_id = int(telegram.pending_updates[-1]["update_id"])
-    picker = await telegram.wait_for_bot_message(user.id, timeout=20)
+    picker = await telegram.wait_for_bot_message(user.id, timeout=60)
     telegram.press_button(user, picker, text="中文")
     await telegram.wait_for_bot_output(user.id, timeout=10)
 
@@ -60,7 +60,7 @@ async def test_the_bot_publishes_its_menus_and_stops_cleanly_on_sigterm(
     bot = await start_bot()
     user = telegram.create_user("Li", language_code="zh-hans")
     telegram.send_text(user, None, "/start")
-    await telegram.wait_for_bot_message(user.id, timeout=20)
+    await telegram.wait_for_bot_message(user.id, timeout=60)
     assert telegram.commands, "the command menus were not published"
 
     await bot.stop()

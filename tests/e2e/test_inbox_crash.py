@@ -168,7 +168,7 @@ async def test_a_webhook_update_answered_200_survives_a_kill_before_its_handler_
     first = await serve_webhook(telegram, start_bot, port)
     telegram.send_text(user, None, "/lang")
     assert await post_update(port, take_update(telegram), within=20) == 200
-    picker = await telegram.wait_for_bot_message(user.id, timeout=20)
+    picker = await telegram.wait_for_bot_message(user.id, timeout=60)
     telegram.answer_delay = 30
     telegram.press_button(user, picker, text="中文")
 

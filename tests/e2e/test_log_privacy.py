@@ -38,20 +38,20 @@ def containing(words: str) -> Callable[[Json], bool]:
 async def answer(telegram: FakeBotApi, user: FakeUser, text: str, next_question: str) -> Json:
     """Sends a wizard answer and waits for the next question."""
     telegram.send_text(user, None, text)
-    return await telegram.wait_for_bot_message(user.id, containing(next_question), timeout=20)
+    return await telegram.wait_for_bot_message(user.id, containing(next_question), timeout=60)
 
 
 async def press(telegram: FakeBotApi, user: FakeUser, message: Json, label: str, next_question: str) -> Json:
     """Presses a button of the wizard and waits for the next question."""
     telegram.press_button(user, message, text=label)
-    return await telegram.wait_for_bot_message(user.id, containing(next_question), timeout=20)
+    return await telegram.wait_for_bot_message(user.id, containing(next_question), timeout=60)
 
 
 async def order_in_the_wizard(telegram: FakeBotApi, customer: FakeUser) -> None:
     """Places an order in the chat wizard, every answer typed or pressed as a customer would."""
     name, phone, _, street = WIZARD_PERSON
     telegram.send_text(customer, None, "/neworder")
-    await telegram.wait_for_bot_message(customer.id, containing("full name"), timeout=20)
+    await telegram.wait_for_bot_message(customer.id, containing("full name"), timeout=60)
     await answer(telegram, customer, name, "Where do the goods go?")
     await answer(telegram, customer, "DE", "Phone number")
     await answer(telegram, customer, phone, "Email address")
@@ -85,7 +85,7 @@ async def approve(telegram: FakeBotApi, clerk: FakeUser, desk_id: int, person: s
     """Approves the review card that names the person and waits for the card to show the verdict."""
     card = await telegram.wait_for_bot_message(desk_id, containing(person), timeout=30)
     query = telegram.press_button(clerk, card, text="Approve")
-    answered = await telegram.wait_for_callback_answer(query, timeout=20)
+    answered = await telegram.wait_for_callback_answer(query, timeout=60)
     assert "Approved" in answered.get("text", ""), answered
 
 
@@ -106,7 +106,7 @@ async def test_a_full_order_flow_at_debug_logs_no_personal_data_and_no_secret(
     )
     await telegram.wait_for_call("getUpdates", timeout=30)
     telegram.send_text(admin, desk, f"/staff add {clerk.id} order_desk")
-    await telegram.wait_for_bot_message(desk, containing(str(clerk.id)), timeout=20)
+    await telegram.wait_for_bot_message(desk, containing(str(clerk.id)), timeout=60)
 
     await order_in_the_wizard(telegram, customer)
     await approve(telegram, clerk, desk.id, WIZARD_PERSON[0])

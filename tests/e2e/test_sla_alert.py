@@ -90,10 +90,10 @@ async def test_an_unreviewed_order_breaches_once_and_acknowledging_stops_the_esc
     assert "is now" in granted["text"]
 
     order_a, placed_a = await place_order(api_port, "SHOP-SLA-A")
-    await telegram.wait_for_bot_message(desk, lambda m: order_a in m.get("text", ""), timeout=20)
+    await telegram.wait_for_bot_message(desk, lambda m: order_a in m.get("text", ""), timeout=60)
     await asyncio.sleep(CONTROL_DELAY)
     order_b, _ = await place_order(api_port, "SHOP-SLA-B")
-    await telegram.wait_for_bot_message(desk, lambda m: order_b in m.get("text", ""), timeout=20)
+    await telegram.wait_for_bot_message(desk, lambda m: order_b in m.get("text", ""), timeout=60)
 
     breach_a = await telegram.wait_for_bot_message(desk, about(order_a, "SLA breach"), timeout=100)
     breach_after = time.monotonic() - placed_a
@@ -103,9 +103,9 @@ async def test_an_unreviewed_order_breaches_once_and_acknowledging_stops_the_esc
     assert buttons == ["Acknowledge", "Open order"]
 
     refused = telegram.press_button(customer, breach_a, text="Acknowledge")
-    assert "can acknowledge" in (await telegram.wait_for_callback_answer(refused, timeout=20)).get("text", "")
+    assert "can acknowledge" in (await telegram.wait_for_callback_answer(refused, timeout=60)).get("text", "")
     query = telegram.press_button(clerk, breach_a, text="Acknowledge")
-    answer = await telegram.wait_for_callback_answer(query, timeout=20)
+    answer = await telegram.wait_for_callback_answer(query, timeout=60)
     assert answer.get("text") == "Acknowledged; the escalation is stopped."
     acknowledged = await telegram.wait_for_bot_message(
         desk, lambda m: m["message_id"] == breach_a["message_id"], timeout=20
