@@ -23,7 +23,7 @@ from domain.execution import (
     normalize_declaration,
     normalize_waybill,
 )
-from domain.orders.model import Order
+from domain.orders.model import Order, Shipment
 from domain.orders.status import Action, ExceptionType, Role
 from domain.sla.clocks import SlaContext, sync_clocks
 
@@ -158,16 +158,45 @@ async def depart(uow: UnitOfWork, order_id: str, actor: Actor, setup: ExecutionS
     return await _step(uow, order_id, Action.DEPART, actor, setup, record)
 
 
+def _arrived(shipment: Shipment, place: str, now: datetime) -> None:
+    """Keeps the destination reached and when."""
+    shipment.destination, shipment.arrived_at = place, now
+
+
+def _cleared(shipment: Shipment, result: str, now: datetime) -> None:
+    """Keeps the clearance result and when; a customs hold is over."""
+    shipment.clearance_result, shipment.cleared_at = result, now
+    shipment.hold_reason = None
+
+
+def _held(shipment: Shipment, reason: str, now: datetime) -> None:
+    """Keeps why customs holds the goods and since when."""
+    shipment.hold_reason, shipment.held_at = reason, now
+
+
+async def _text_step(
+    uow: UnitOfWork,
+    order_id: str,
+    action: Action,
+    actor: Actor,
+    setup: ExecutionSetup,
+    text: str,
+    keep: Callable[[Shipment, str, datetime], None],
+) -> Order:
+    """A step that records one checked free text, which is also its history note."""
+
+    async def record(order: Order, now: datetime) -> None:
+        keep(order.shipment, text, now)
+
+    return await _step(uow, order_id, action, actor, setup, record, note=text)
+
+
 async def arrive(
     uow: UnitOfWork, order_id: str, actor: Actor, destination: str, setup: ExecutionSetup
 ) -> Order:
     """Records the arrival in the destination (the clearance clock starts, R-4.4)."""
     place = clean_text(destination, "destination.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.destination, order.shipment.arrived_at = place, now
-
-    return await _step(uow, order_id, Action.ARRIVE, actor, setup, record, note=place)
+    return await _text_step(uow, order_id, Action.ARRIVE, actor, setup, place, _arrived)
 
 
 async def clear_customs(
@@ -175,12 +204,7 @@ async def clear_customs(
 ) -> Order:
     """Records the clearance result (R-4.4)."""
     text = clean_text(result, "clearance.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.clearance_result, order.shipment.cleared_at = text, now
-        order.shipment.hold_reason = None
-
-    return await _step(uow, order_id, Action.CLEAR_CUSTOMS, actor, setup, record, note=text)
+    return await _text_step(uow, order_id, Action.CLEAR_CUSTOMS, actor, setup, text, _cleared)
 
 
 async def hold_by_customs(
@@ -188,19 +212,7 @@ async def hold_by_customs(
 ) -> Order:
     """Records that customs holds the goods, which opens a customs-hold exception (R-4.4, R-6)."""
     text = clean_text(reason, "hold.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.hold_reason, order.shipment.held_at = text, now
-
-    return await _step(
-        uow,
-        order_id,
-        Action.HOLD_AT_CUSTOMS,
-        actor,
-        setup,
-        record,
-        note=text,
-    )
+    return await _text_step(uow, order_id, Action.HOLD_AT_CUSTOMS, actor, setup, text, _held)
 
 
 async def start_last_mile(

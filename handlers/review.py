@@ -8,6 +8,7 @@ second press changes nothing and is told who handled the order and when.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
@@ -239,17 +240,25 @@ async def _decide(
     )
 
 
+async def _end_dialog(message: Message, state: FSMContext) -> tuple[dict[str, Any], User] | None:
+    """Ends the reviewer's dialog: its data and who typed, or None (and says so) when it was stopped."""
+    data = await state.get_data()
+    await state.clear()
+    if (message.text or "").startswith("/") or message.from_user is None:
+        await message.reply(_("Stopped; nothing was changed."))
+        return None
+    return data, message.from_user
+
+
 @router.message(ReviewDialog.reject_reason, F.text)
 async def on_reject_reason(
     message: Message, state: FSMContext, uow: UnitOfWork, roles: frozenset[Role], review_setup: ReviewSetup
 ) -> None:
     """Rejects with the typed reason."""
-    data = await state.get_data()
-    await state.clear()
-    if (message.text or "").startswith("/") or message.from_user is None:
-        await message.reply(_("Stopped; nothing was changed."))
+    typed = await _end_dialog(message, state)
+    if typed is None:
         return
-    user = message.from_user
+    data, user = typed
     try:
         await uow.reviews.remember_name(user.id, _name(user), review_setup.clock.now())
         await reject(
@@ -283,16 +292,15 @@ async def on_question(
     message: Message, state: FSMContext, uow: UnitOfWork, roles: frozenset[Role], review_setup: ReviewSetup
 ) -> None:
     """Relays the typed question to the customer."""
-    data = await state.get_data()
-    await state.clear()
-    if (message.text or "").startswith("/") or message.from_user is None:
-        await message.reply(_("Stopped; nothing was changed."))
+    typed = await _end_dialog(message, state)
+    if typed is None:
         return
+    data, user = typed
     try:
         await ask_customer(
             uow,
             data["order_id"],
-            actor_id=message.from_user.id,
+            actor_id=user.id,
             roles=roles,
             question=message.text or "",
             card_chat_id=data.get("card_chat_id"),
