@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from application.ports import Document, UnitOfWork
-from application.services import Actor, EventHandlers, dispatch_events
+from application.services import Actor, EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import NotPermitted
 from domain.execution import (
@@ -25,7 +25,7 @@ from domain.execution import (
 )
 from domain.orders.model import Order, Shipment
 from domain.orders.status import Action, ExceptionType, Role
-from domain.sla.clocks import SlaContext, sync_clocks
+from domain.sla.clocks import SlaContext
 
 
 class OutboundNotes(Protocol):
@@ -80,10 +80,7 @@ async def _step(
             note=note,
             exception_type=exception_type,
         )
-        if setup.sla is not None:
-            sync_clocks(order, now, setup.sla)
-        await dispatch_events(order, uow, setup.handlers)
-        await uow.commit()
+        await commit_change(order, uow, now, setup.handlers, setup.sla)
     return order
 
 

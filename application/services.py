@@ -38,6 +38,16 @@ async def dispatch_events(order: Order, uow: UnitOfWork, handlers: EventHandlers
             await handler(event, order, uow)
 
 
+async def commit_change(
+    order: Order, uow: UnitOfWork, now: datetime, handlers: EventHandlers, sla: SlaContext | None
+) -> None:
+    """Keeps the SLA clocks in step (given sla), runs the event handlers and commits the change."""
+    if sla is not None:
+        sync_clocks(order, now, sla)
+    await dispatch_events(order, uow, handlers)
+    await uow.commit()
+
+
 async def perform_action(
     uow: UnitOfWork,
     order_id: str,
@@ -54,10 +64,7 @@ async def perform_action(
         order = await uow.orders.get(order_id)
         now = clock.now()
         order.apply(action, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
-        if sla is not None:
-            sync_clocks(order, now, sla)
-        await dispatch_events(order, uow, handlers or {})
-        await uow.commit()
+        await commit_change(order, uow, now, handlers or {}, sla)
     return order
 
 
@@ -84,10 +91,7 @@ async def confirm_order(
         order = await uow.orders.get(order_id)
         now = clock.now()
         await confirm_and_number(order, uow, now, timezone)
-        if sla is not None:
-            sync_clocks(order, now, sla)
-        await dispatch_events(order, uow, handlers or {})
-        await uow.commit()
+        await commit_change(order, uow, now, handlers or {}, sla)
     return order
 
 
