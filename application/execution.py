@@ -171,45 +171,32 @@ def _held(shipment: Shipment, reason: str, now: datetime) -> None:
     shipment.hold_reason, shipment.held_at = reason, now
 
 
-async def _text_step(
-    uow: UnitOfWork,
-    order_id: str,
-    action: Action,
-    actor: Actor,
-    setup: ExecutionSetup,
-    text: str,
-    keep: Callable[[Shipment, str, datetime], None],
-) -> Order:
-    """A step that records one checked free text, which is also its history note."""
+@dataclass(frozen=True)
+class TextStep:
+    """A step that records one checked free text, which is also its history note, and its time."""
 
-    async def record(order: Order, now: datetime) -> None:
-        keep(order.shipment, text, now)
+    action: Action
+    invalid: str
+    keep: Callable[[Shipment, str, datetime], None]
 
-    return await _step(uow, order_id, action, actor, setup, record, note=text)
+    async def __call__(
+        self, uow: UnitOfWork, order_id: str, actor: Actor, text: str, setup: ExecutionSetup
+    ) -> Order:
+        """Checks the text, records it and applies the step."""
+        value = clean_text(text, self.invalid)
 
+        async def record(order: Order, now: datetime) -> None:
+            self.keep(order.shipment, value, now)
 
-async def arrive(
-    uow: UnitOfWork, order_id: str, actor: Actor, destination: str, setup: ExecutionSetup
-) -> Order:
-    """Records the arrival in the destination (the clearance clock starts, R-4.4)."""
-    place = clean_text(destination, "destination.invalid")
-    return await _text_step(uow, order_id, Action.ARRIVE, actor, setup, place, _arrived)
+        return await _step(uow, order_id, self.action, actor, setup, record, note=value)
 
 
-async def clear_customs(
-    uow: UnitOfWork, order_id: str, actor: Actor, result: str, setup: ExecutionSetup
-) -> Order:
-    """Records the clearance result (R-4.4)."""
-    text = clean_text(result, "clearance.invalid")
-    return await _text_step(uow, order_id, Action.CLEAR_CUSTOMS, actor, setup, text, _cleared)
-
-
-async def hold_by_customs(
-    uow: UnitOfWork, order_id: str, actor: Actor, reason: str, setup: ExecutionSetup
-) -> Order:
-    """Records that customs holds the goods, which opens a customs-hold exception (R-4.4, R-6)."""
-    text = clean_text(reason, "hold.invalid")
-    return await _text_step(uow, order_id, Action.HOLD_AT_CUSTOMS, actor, setup, text, _held)
+# The arrival in the destination (the clearance clock starts, R-4.4).
+arrive = TextStep(Action.ARRIVE, "destination.invalid", _arrived)
+# The clearance result (R-4.4).
+clear_customs = TextStep(Action.CLEAR_CUSTOMS, "clearance.invalid", _cleared)
+# Customs holds the goods, which opens a customs-hold exception (R-4.4, R-6).
+hold_by_customs = TextStep(Action.HOLD_AT_CUSTOMS, "hold.invalid", _held)
 
 
 async def start_last_mile(
