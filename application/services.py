@@ -48,6 +48,23 @@ async def commit_change(
     await uow.commit()
 
 
+async def _change(
+    uow: UnitOfWork,
+    order_id: str,
+    clock: Clock,
+    change: Callable[[Order, datetime], Awaitable[None]],
+    handlers: EventHandlers | None,
+    sla: SlaContext | None,
+) -> Order:
+    """Loads the order, changes it at the clock's time and commits it with its side effects."""
+    async with uow:
+        order = await uow.orders.get(order_id)
+        now = clock.now()
+        await change(order, now)
+        await commit_change(order, uow, now, handlers or {}, sla)
+    return order
+
+
 async def perform_action(
     uow: UnitOfWork,
     order_id: str,
@@ -60,12 +77,11 @@ async def perform_action(
     sla: SlaContext | None = None,
 ) -> Order:
     """Applies one action to an order and commits it with its side effects (and SLA clocks, given sla)."""
-    async with uow:
-        order = await uow.orders.get(order_id)
-        now = clock.now()
+
+    async def act(order: Order, now: datetime) -> None:
         order.apply(action, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
-        await commit_change(order, uow, now, handlers or {}, sla)
-    return order
+
+    return await _change(uow, order_id, clock, act, handlers, sla)
 
 
 async def confirm_and_number(order: Order, uow: UnitOfWork, now: datetime, timezone: str) -> str:
@@ -87,12 +103,11 @@ async def confirm_order(
     sla: SlaContext | None = None,
 ) -> Order:
     """Confirms a reviewed order and numbers it in a transaction of its own (R-3.3)."""
-    async with uow:
-        order = await uow.orders.get(order_id)
-        now = clock.now()
+
+    async def confirm(order: Order, now: datetime) -> None:
         await confirm_and_number(order, uow, now, timezone)
-        await commit_change(order, uow, now, handlers or {}, sla)
-    return order
+
+    return await _change(uow, order_id, clock, confirm, handlers, sla)
 
 
 def is_awaiting_confirmation(order: Order) -> bool:
