@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from application.ports import Document, UnitOfWork
-from application.services import Actor, EventHandlers, dispatch_events
+from application.services import Actor, EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import NotPermitted
 from domain.execution import (
@@ -25,10 +25,10 @@ from domain.execution import (
     normalize_waybill,
 )
 from domain.kpi import ErrorKind
-from domain.orders.model import Order
+from domain.orders.model import Order, Shipment
 from domain.orders.responsibilities import require
 from domain.orders.status import Action, ExceptionType, Role
-from domain.sla.clocks import SlaContext, sync_clocks
+from domain.sla.clocks import SlaContext
 
 
 class OutboundNotes(Protocol):
@@ -83,10 +83,7 @@ async def _step(
             note=note,
             exception_type=exception_type,
         )
-        if setup.sla is not None:
-            sync_clocks(order, now, setup.sla)
-        await dispatch_events(order, uow, setup.handlers)
-        await uow.commit()
+        await commit_change(order, uow, now, setup.handlers, setup.sla)
     return order
 
 
@@ -180,49 +177,48 @@ async def depart(uow: UnitOfWork, order_id: str, actor: Actor, setup: ExecutionS
     return await _step(uow, order_id, Action.DEPART, actor, setup, record)
 
 
-async def arrive(
-    uow: UnitOfWork, order_id: str, actor: Actor, destination: str, setup: ExecutionSetup
-) -> Order:
-    """Records the arrival in the destination (the clearance clock starts, R-4.4)."""
-    place = clean_text(destination, "destination.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.destination, order.shipment.arrived_at = place, now
-
-    return await _step(uow, order_id, Action.ARRIVE, actor, setup, record, note=place)
+def _arrived(shipment: Shipment, place: str, now: datetime) -> None:
+    """Keeps the destination reached and when."""
+    shipment.destination, shipment.arrived_at = place, now
 
 
-async def clear_customs(
-    uow: UnitOfWork, order_id: str, actor: Actor, result: str, setup: ExecutionSetup
-) -> Order:
-    """Records the clearance result (R-4.4)."""
-    text = clean_text(result, "clearance.invalid")
-
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.clearance_result, order.shipment.cleared_at = text, now
-        order.shipment.hold_reason = None
-
-    return await _step(uow, order_id, Action.CLEAR_CUSTOMS, actor, setup, record, note=text)
+def _cleared(shipment: Shipment, result: str, now: datetime) -> None:
+    """Keeps the clearance result and when; a customs hold is over."""
+    shipment.clearance_result, shipment.cleared_at = result, now
+    shipment.hold_reason = None
 
 
-async def hold_by_customs(
-    uow: UnitOfWork, order_id: str, actor: Actor, reason: str, setup: ExecutionSetup
-) -> Order:
-    """Records that customs holds the goods, which opens a customs-hold exception (R-4.4, R-6)."""
-    text = clean_text(reason, "hold.invalid")
+def _held(shipment: Shipment, reason: str, now: datetime) -> None:
+    """Keeps why customs holds the goods and since when."""
+    shipment.hold_reason, shipment.held_at = reason, now
 
-    async def record(order: Order, now: datetime) -> None:
-        order.shipment.hold_reason, order.shipment.held_at = text, now
 
-    return await _step(
-        uow,
-        order_id,
-        Action.HOLD_AT_CUSTOMS,
-        actor,
-        setup,
-        record,
-        note=text,
-    )
+@dataclass(frozen=True)
+class TextStep:
+    """A step that records one checked free text, which is also its history note, and its time."""
+
+    action: Action
+    invalid: str
+    keep: Callable[[Shipment, str, datetime], None]
+
+    async def __call__(
+        self, uow: UnitOfWork, order_id: str, actor: Actor, text: str, setup: ExecutionSetup
+    ) -> Order:
+        """Checks the text, records it and applies the step."""
+        value = clean_text(text, self.invalid)
+
+        async def record(order: Order, now: datetime) -> None:
+            self.keep(order.shipment, value, now)
+
+        return await _step(uow, order_id, self.action, actor, setup, record, note=value)
+
+
+# The arrival in the destination (the clearance clock starts, R-4.4).
+arrive = TextStep(Action.ARRIVE, "destination.invalid", _arrived)
+# The clearance result (R-4.4).
+clear_customs = TextStep(Action.CLEAR_CUSTOMS, "clearance.invalid", _cleared)
+# Customs holds the goods, which opens a customs-hold exception (R-4.4, R-6).
+hold_by_customs = TextStep(Action.HOLD_AT_CUSTOMS, "hold.invalid", _held)
 
 
 async def start_last_mile(

@@ -272,6 +272,7 @@ class ReviewRepository(Protocol):
 
     async def name_of(self, user_id: int) -> str | None: ...
 
+
 @dataclass(frozen=True)
 class Outgoing:
     """A message a renderer made; the use case addresses and queues it."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from application.ports import UnitOfWork
-from application.services import EventHandlers, confirm_and_number, dispatch_events
+from application.services import EventHandlers, commit_change, confirm_and_number, dispatch_events
 from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted, OrderNotFound
 from domain.orders.events import CustomerAnswered, CustomerAsked, OrderRejected
@@ -118,9 +118,7 @@ async def reject(
         note = f"{reason.value}: {text}" if text else reason.value
         order.apply(Action.REJECT, actor_id=actor_id, roles=roles, now=now, note=note)
         order.record(OrderRejected(order.event_id(), order.id, now, reason.value, text))
-        _sync(order, now, setup)
-        await dispatch_events(order, uow, setup.handlers)
-        await uow.commit()
+        await commit_change(order, uow, now, setup.handlers, setup.sla)
     return ReviewOutcome(order, order.status)
 
 
@@ -223,7 +221,5 @@ async def cancel_by_customer(
             raise AlreadyHandled(order, last_decision(order))
         now = setup.clock.now()
         order.apply(Action.CANCEL, actor_id=customer_id, roles=frozenset({Role.CUSTOMER}), now=now)
-        _sync(order, now, setup)
-        await dispatch_events(order, uow, setup.handlers)
-        await uow.commit()
+        await commit_change(order, uow, now, setup.handlers, setup.sla)
     return order

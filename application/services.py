@@ -38,6 +38,33 @@ async def dispatch_events(order: Order, uow: UnitOfWork, handlers: EventHandlers
             await handler(event, order, uow)
 
 
+async def commit_change(
+    order: Order, uow: UnitOfWork, now: datetime, handlers: EventHandlers, sla: SlaContext | None
+) -> None:
+    """Keeps the SLA clocks in step (given sla), runs the event handlers and commits the change."""
+    if sla is not None:
+        sync_clocks(order, now, sla)
+    await dispatch_events(order, uow, handlers)
+    await uow.commit()
+
+
+async def _change(
+    uow: UnitOfWork,
+    order_id: str,
+    clock: Clock,
+    change: Callable[[Order, datetime], Awaitable[None]],
+    handlers: EventHandlers | None,
+    sla: SlaContext | None,
+) -> Order:
+    """Loads the order, changes it at the clock's time and commits it with its side effects."""
+    async with uow:
+        order = await uow.orders.get(order_id)
+        now = clock.now()
+        await change(order, now)
+        await commit_change(order, uow, now, handlers or {}, sla)
+    return order
+
+
 async def perform_action(
     uow: UnitOfWork,
     order_id: str,
@@ -50,15 +77,11 @@ async def perform_action(
     sla: SlaContext | None = None,
 ) -> Order:
     """Applies one action to an order and commits it with its side effects (and SLA clocks, given sla)."""
-    async with uow:
-        order = await uow.orders.get(order_id)
-        now = clock.now()
+
+    async def act(order: Order, now: datetime) -> None:
         order.apply(action, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
-        if sla is not None:
-            sync_clocks(order, now, sla)
-        await dispatch_events(order, uow, handlers or {})
-        await uow.commit()
-    return order
+
+    return await _change(uow, order_id, clock, act, handlers, sla)
 
 
 async def confirm_and_number(order: Order, uow: UnitOfWork, now: datetime, timezone: str) -> str:
@@ -80,15 +103,11 @@ async def confirm_order(
     sla: SlaContext | None = None,
 ) -> Order:
     """Confirms a reviewed order and numbers it in a transaction of its own (R-3.3)."""
-    async with uow:
-        order = await uow.orders.get(order_id)
-        now = clock.now()
+
+    async def confirm(order: Order, now: datetime) -> None:
         await confirm_and_number(order, uow, now, timezone)
-        if sla is not None:
-            sync_clocks(order, now, sla)
-        await dispatch_events(order, uow, handlers or {})
-        await uow.commit()
-    return order
+
+    return await _change(uow, order_id, clock, confirm, handlers, sla)
 
 
 def is_awaiting_confirmation(order: Order) -> bool:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from application.ports import OutboxMessage, Outgoing, UnitOfWork
-from application.services import SYSTEM, EventHandlers, dispatch_events
+from application.services import SYSTEM, EventHandlers, commit_change
 from application.sla_digest import DigestTexts, post_digest
 from domain.clock import Clock
 from domain.orders.status import Action, OrderStatus, Role
@@ -34,7 +34,6 @@ from domain.sla.clocks import (
     clock_warning_at,
     department_of,
     risk_thresholds,
-    sync_clocks,
 )
 
 logger = logging.getLogger(__name__)
@@ -218,9 +217,7 @@ class SlaSweeper:
                     if order.status is not status:
                         continue
                     order.apply(action, actor_id=None, roles=SYSTEM, now=now, note=note)
-                    sync_clocks(order, now, self.sla)
-                    await dispatch_events(order, uow, self.handlers)
-                    await uow.commit()
+                    await commit_change(order, uow, now, self.handlers, self.sla)
             except Exception:
                 logger.exception("SLA sweep: could not complete the cancelled order %s", order_id)
                 report.failed += 1

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from domain.errors import DomainError
-from domain.orders.status import TRANSITIONS, Action, Channel, OrderStatus, Role
+from domain.orders.status import STEP_DEPARTMENTS, TRANSITIONS, Action, Channel, OrderStatus, Role
 from domain.review import RejectReason
 from domain.sla.policy import SlaPolicy, Stage
 
@@ -162,15 +162,8 @@ EXCEPTION_ACTIONS = frozenset(
     action for (_, action), rule in TRANSITIONS.items() if rule.target == OrderStatus.EXCEPTION
 )
 ENTRY_STAGES = frozenset({Stage.ENTRY.value, Stage.ENTRY_URGENT.value})
-# The departments KPIs are broken down by (management answers for no step), in report order.
-KPI_DEPARTMENTS: tuple[Role, ...] = (
-    Role.ORDER_DESK,
-    Role.ORDER_DESK_HEAD,
-    Role.WAREHOUSE,
-    Role.LOGISTICS,
-    Role.CUSTOMER_SERVICE,
-    Role.FINANCE,
-)
+# The departments KPIs are broken down by, in report order.
+KPI_DEPARTMENTS = STEP_DEPARTMENTS
 
 
 def classify_audit(action: str, note: str, channel: str) -> ErrorKind | None:

@@ -161,18 +161,22 @@ async def _pick(uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: E
     return await pick(uow, data["order_id"], actor, data["picked"], setup)
 
 
-async def _book(uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: ExecutionSetup) -> Order:
-    """Books with every value of the dialog."""
-    return await book(
-        uow,
-        data["order_id"],
-        actor,
-        carrier=data["carrier"],
-        waybill=data["waybill"],
-        etd=datetime.fromisoformat(data["etd"]),
-        declaration=data["declaration"],
-        setup=setup,
-    )
+def _keywords(
+    use_case: Callable[..., Awaitable[Order]],
+    *keys: str,
+    times: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
+) -> Run:
+    """Runs a use case that takes the dialog's values as keywords (times are kept as ISO text)."""
+
+    async def run(uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: ExecutionSetup) -> Order:
+        """Records every value of the dialog."""
+        values = {key: data[key] for key in keys}
+        values |= {key: datetime.fromisoformat(data[key]) for key in times}
+        values |= {key: data.get(key) for key in optional}
+        return await use_case(uow, data["order_id"], actor, setup=setup, **values)
+
+    return run
 
 
 def _one_value(use_case: Callable[..., Awaitable[Order]], key: str) -> Run:
@@ -185,35 +189,6 @@ def _one_value(use_case: Callable[..., Awaitable[Order]], key: str) -> Run:
     return run
 
 
-async def _last_mile(
-    uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: ExecutionSetup
-) -> Order:
-    """Starts the last mile with every value of the dialog."""
-    return await start_last_mile(
-        uow,
-        data["order_id"],
-        actor,
-        courier_name=data["courier_name"],
-        courier_phone=data["courier_phone"],
-        eta=datetime.fromisoformat(data["eta"]),
-        setup=setup,
-    )
-
-
-async def _deliver(
-    uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: ExecutionSetup
-) -> Order:
-    """Delivers with who signed and the proof photo, if any."""
-    return await deliver(
-        uow,
-        data["order_id"],
-        actor,
-        signed_by=data["signed_by"],
-        proof_photo=data.get("proof_photo"),
-        setup=setup,
-    )
-
-
 D = ExecutionDialog
 FIELDS: Mapping[ExecStep, StepDialog] = {
     ExecStep.PICK: StepDialog((Question(D.picked, _picked),), _pick),
@@ -224,7 +199,7 @@ FIELDS: Mapping[ExecStep, StepDialog] = {
             Question(D.etd, _future),
             Question(D.declaration, _declaration),
         ),
-        _book,
+        _keywords(book, "carrier", "waybill", "declaration", times=("etd",)),
     ),
     ExecStep.ARRIVE: StepDialog((Question(D.destination, _raw),), _one_value(arrive, "destination")),
     ExecStep.CLEAR: StepDialog((Question(D.clearance, _raw),), _one_value(clear_customs, "clearance")),
@@ -235,11 +210,12 @@ FIELDS: Mapping[ExecStep, StepDialog] = {
             Question(D.courier_phone, _courier_phone),
             Question(D.eta, _future),
         ),
-        _last_mile,
+        _keywords(start_last_mile, "courier_name", "courier_phone", times=("eta",)),
     ),
     # The proof photo that follows is a photo or a button, not typed (handlers below).
     ExecStep.DELIVER: StepDialog(
-        (Question(D.signed_by, _signed_by), Question(D.proof_photo, _raw)), _deliver
+        (Question(D.signed_by, _signed_by), Question(D.proof_photo, _raw)),
+        _keywords(deliver, "signed_by", optional=("proof_photo",)),
     ),
 }
 del D

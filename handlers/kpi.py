@@ -73,10 +73,8 @@ async def show_kpis(
         return
     now = kpi_setup.clock.now()
     zone = kpi_setup.sla.calendar.zone
-    try:
-        month = requested_month(command.args or "", now, zone)
-    except MonthError:
-        await message.answer(_month_hint("kpi", now, zone, command.args or ""))
+    month = await _asked_month(message, command, now, zone)
+    if month is None:
         return
     card = await month_kpis(uow, kpi_setup, month, team_scope(message.chat.id, team_chats))
     t = translator(i18n, locale)
@@ -106,10 +104,8 @@ async def request_report(
     kpi = report_setup.kpi
     now = kpi.clock.now()
     zone = kpi.sla.calendar.zone
-    try:
-        month = requested_month(command.args or "", now, zone, default=_last_month(now, zone))
-    except MonthError:
-        await message.answer(_month_hint("report", now, zone, command.args or ""))
+    month = await _asked_month(message, command, now, zone, default=_last_month(now, zone))
+    if month is None:
         return
     # A team chat reads its reports in the team chats' language; a private chat in the user's.
     in_team_chat = bool(departments_of_chat(message.chat.id, team_chats))
@@ -159,6 +155,17 @@ async def show_checks(
 def _last_month(now: datetime, zone: ZoneInfo) -> Month:
     """The month before the current one: the last complete month."""
     return Month.of(now, zone).previous()
+
+
+async def _asked_month(
+    message: Message, command: CommandObject, now: datetime, zone: ZoneInfo, *, default: Month | None = None
+) -> Month | None:
+    """The month the command asks for (else the default); None once it has said what is wrong."""
+    try:
+        return requested_month(command.args or "", now, zone, default=default)
+    except MonthError:
+        await message.answer(_month_hint(command.command, now, zone, command.args or ""))
+        return None
 
 
 def _month_hint(command: str, now: datetime, zone: ZoneInfo, text: str) -> str:

@@ -8,10 +8,11 @@ second press changes nothing and is told who handled the order and when.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, User
@@ -61,6 +62,8 @@ router = Router(name="review")
 
 # Handler data key of the ReviewSetup the composition root puts into the dispatcher.
 SETUP_KEY = "review_setup"
+# What a review dialog keeps between the button and the typed text.
+FsmData = dict[str, Any]
 STAGE_STATUS = {1: OrderStatus.PENDING_REVIEW, 2: OrderStatus.PENDING_SECOND_REVIEW}
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -239,19 +242,27 @@ async def _decide(
     )
 
 
-@router.message(ReviewDialog.reject_reason, F.text)
-async def on_reject_reason(
+@router.message(StateFilter(ReviewDialog.reject_reason, ReviewDialog.question), F.text)
+async def on_reviewer_text(
     message: Message, state: FSMContext, uow: UnitOfWork, roles: frozenset[Role], review_setup: ReviewSetup
 ) -> None:
-    """Rejects with the typed reason."""
+    """Rejects with the typed reason or relays the typed question to the customer."""
+    dialog = await state.get_state()
     data = await state.get_data()
     await state.clear()
     if (message.text or "").startswith("/") or message.from_user is None:
         await message.reply(_("Stopped; nothing was changed."))
         return
-    user = message.from_user
+    act = _reject_with_reason if dialog == ReviewDialog.reject_reason.state else _relay_question
+    await act(message, message.from_user, data, uow, roles, review_setup)
+
+
+async def _reject_with_reason(
+    message: Message, user: User, data: FsmData, uow: UnitOfWork, roles: frozenset[Role], setup: ReviewSetup
+) -> None:
+    """Rejects with the typed reason."""
     try:
-        await uow.reviews.remember_name(user.id, _name(user), review_setup.clock.now())
+        await uow.reviews.remember_name(user.id, _name(user), setup.clock.now())
         await reject(
             uow,
             data["order_id"],
@@ -259,14 +270,14 @@ async def on_reject_reason(
             roles=roles,
             reason=RejectReason.OTHER,
             text=message.text or "",
-            setup=review_setup,
+            setup=setup,
             expected=STAGE_STATUS.get(int(data.get("stage", 1))),
         )
     except NotPermitted:
         await message.reply(_("Your role does not allow this."))
         return
     except (AlreadyHandled, IllegalTransition, ConcurrentModification):
-        await message.reply(esc(await _reload_and_explain(uow, data["order_id"], review_setup.timezone)))
+        await message.reply(esc(await _reload_and_explain(uow, data["order_id"], setup.timezone)))
         return
     except (DomainError, KeyError):
         await message.reply(_("Stopped; nothing was changed."))
@@ -278,32 +289,26 @@ async def on_reject_reason(
     )
 
 
-@router.message(ReviewDialog.question, F.text)
-async def on_question(
-    message: Message, state: FSMContext, uow: UnitOfWork, roles: frozenset[Role], review_setup: ReviewSetup
+async def _relay_question(
+    message: Message, user: User, data: FsmData, uow: UnitOfWork, roles: frozenset[Role], setup: ReviewSetup
 ) -> None:
     """Relays the typed question to the customer."""
-    data = await state.get_data()
-    await state.clear()
-    if (message.text or "").startswith("/") or message.from_user is None:
-        await message.reply(_("Stopped; nothing was changed."))
-        return
     try:
         await ask_customer(
             uow,
             data["order_id"],
-            actor_id=message.from_user.id,
+            actor_id=user.id,
             roles=roles,
             question=message.text or "",
             card_chat_id=data.get("card_chat_id"),
             card_message_id=data.get("card_message_id"),
-            setup=review_setup,
+            setup=setup,
         )
     except NotPermitted:
         await message.reply(_("Your role does not allow this."))
         return
     except AlreadyHandled as handled:
-        await message.reply(esc(await handled_by_text(uow, handled.order, review_setup.timezone)))
+        await message.reply(esc(await handled_by_text(uow, handled.order, setup.timezone)))
         return
     except (DomainError, KeyError):
         await message.reply(_("Stopped; nothing was changed."))

@@ -27,6 +27,7 @@ from domain.sla.policy import ClockStatus
 from handlers.common import CommandSpec
 from presentation.keyboards import N_
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS, format_span
+from presentation.messages import pack_messages
 from presentation.sla_callbacks import (
     SLA_ACKNOWLEDGE,
     SLA_ACKNOWLEDGE_BATCH,
@@ -38,7 +39,6 @@ from presentation.sla_callbacks import (
 
 router = Router(name="sla")
 
-MAX_MESSAGE_CHARS = 4096
 # /sla lists this many orders at most; the digest and the alerts cover the rest.
 SLA_LIST_LIMIT = 60
 # Management's /sla counts the running clocks of every department read up to this many.
@@ -114,7 +114,7 @@ async def show_sla(
     hidden = len(breached) + len(at_risk) - (len(lines) - 1)
     if hidden > 0:
         lines.append(_("… and {count} more.").format(count=hidden))
-    for text in _split(lines):
+    for text in pack_messages(lines):
         await message.answer(text)
 
 
@@ -161,7 +161,7 @@ async def _show_every_department(message: Message, uow: UnitOfWork, sla: SlaCont
             listed += 1
     if overdue > listed:
         lines.append(_("… and {count} more.").format(count=overdue - listed))
-    for text in _split(lines):
+    for text in pack_messages(lines):
         await message.answer(text)
 
 
@@ -317,18 +317,3 @@ def _stage_clock(due: DueClock) -> StageClock:
 def _time(sla: SlaContext, moment: datetime) -> str:
     """Writes a moment in the business time zone."""
     return f"{moment.astimezone(sla.calendar.zone):%m-%d %H:%M}"
-
-
-def _split(lines: Sequence[str]) -> list[str]:
-    """Packs lines into messages within Telegram's length limit."""
-    messages: list[str] = []
-    current = ""
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > MAX_MESSAGE_CHARS:
-            messages.append(current)
-            candidate = line
-        current = candidate
-    if current:
-        messages.append(current)
-    return messages

@@ -11,7 +11,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 
 from domain.orders.model import Order
 from presentation.keyboards import N_
@@ -39,7 +39,7 @@ def _register_font() -> str:
     return FONT
 
 
-def _styles() -> tuple[ParagraphStyle, ParagraphStyle, ParagraphStyle]:
+def pdf_styles() -> tuple[ParagraphStyle, ParagraphStyle, ParagraphStyle]:
     """Title, heading and body styles in the CJK font, wrapping Chinese text between characters."""
     font = _register_font()
     body = ParagraphStyle("body", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
@@ -56,7 +56,7 @@ def _pdf_line(line: str) -> str:
 
 def confirmation_pdf(order: Order, t: Translate, timezone: str) -> bytes:
     """Renders the order confirmation: number, customer, goods, service, fees, timeline, tracking."""
-    title, heading, body = _styles()
+    title, heading, body = pdf_styles()
     customer = order.customer
     contact = ", ".join(esc(value) for value in (customer.phone, customer.email) if value)
     confirmed_at = next(
@@ -86,16 +86,20 @@ def confirmation_pdf(order: Order, t: Translate, timezone: str) -> bytes:
             body,
         ),
     ]
+    return a4_pdf(story, f"{t(N_('Order confirmation'))} {order.number or ''}")
+
+
+def a4_pdf(story: list[Flowable], title: str) -> bytes:
+    """Lays the story out on portrait A4 pages with the documents' margins."""
     buffer = BytesIO()
-    document = SimpleDocTemplate(
+    SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"{t(N_('Order confirmation'))} {order.number or ''}",
+        title=title,
         author="OrderDesk",
         leftMargin=18 * mm,
         rightMargin=18 * mm,
         topMargin=18 * mm,
         bottomMargin=18 * mm,
-    )
-    document.build(story)
+    ).build(story)
     return buffer.getvalue()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from application.reports import DayChecks
@@ -11,9 +11,8 @@ from domain.kpi import DEPARTMENT_KPIS, Direction, Kpi, KpiCard, KpiFigure, Rati
 from domain.kpi_report import Chase, ChaseKind
 from domain.orders.status import Role
 from presentation.labels import DEPARTMENT_LABELS, N_, STAGE_LABELS
+from presentation.messages import pack_messages
 from presentation.render import Translate
-
-MAX_MESSAGE_CHARS = 4096
 
 KPI_NAMES: Mapping[Kpi, str] = {
     Kpi.ACCURACY: N_("Accuracy"),
@@ -170,7 +169,7 @@ def kpi_texts(card: KpiCard, t: Translate) -> list[str]:
         for stage, ratio in card.steps.items()
     ] or [t(NO_STEPS)]
     blocks.append("\n".join(steps))
-    return split_messages("\n\n".join(blocks).split("\n"))
+    return pack_messages("\n\n".join(blocks).split("\n"))
 
 
 def chase_line(chase: Chase, t: Translate, zone: ZoneInfo) -> str:
@@ -203,19 +202,4 @@ def checks_texts(record: DayChecks, t: Translate, zone: ZoneInfo) -> list[str]:
     lines += [chase_line(chase, t, zone) for chase in record.chases] or [t(NO_CHASES)]
     if record.more_chases:
         lines.append(t(MORE_CHASES))
-    return split_messages(lines)
-
-
-def split_messages(lines: Sequence[str]) -> list[str]:
-    """Packs lines into messages within Telegram's length limit."""
-    messages: list[str] = []
-    current = ""
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > MAX_MESSAGE_CHARS and current:
-            messages.append(current)
-            candidate = line
-        current = candidate
-    if current:
-        messages.append(current)
-    return messages
+    return pack_messages(lines)

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from functools import cache
-from io import BytesIO
-
 from aiogram.utils.i18n import I18n
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from application.ports import Document
 from domain.orders.model import Order
+from presentation.documents import a4_pdf, pdf_styles
 from presentation.keyboards import N_
 from presentation.render import SERVICE_NAMES, Translate, esc, local_time, route, translator
-
-# The same built-in CID font as the confirmation PDF: Chinese renders offline, nothing is embedded.
-FONT = "STSong-Light"
-
-
-@cache
-def _font() -> str:
-    """Registers the CJK font once per process."""
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
 
 
 def outbound_note_pdf(order: Order, t: Translate, timezone: str) -> bytes:
     """Renders the outbound note: order, scan time and operator, destination and the goods table."""
-    font = _font()
-    body = ParagraphStyle("body", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
-    title = ParagraphStyle("title", parent=body, fontSize=16, leading=22, spaceAfter=6)
+    title, _heading, body = pdf_styles()
     shipment = order.shipment
     scanned = local_time(shipment.outbound_at, timezone) if shipment.outbound_at else ""
     rows = [[t(N_("SKU")), t(N_("Goods")), t(N_("Quantity")), t(N_("Weight (kg)")), t(N_("Handling"))]]
@@ -59,18 +41,7 @@ def outbound_note_pdf(order: Order, t: Translate, timezone: str) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph(esc(t(N_("Handed over to logistics."))), body),
     ]
-    buffer = BytesIO()
-    SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        title=f"{t(N_('Outbound note'))} {order.display_id}",
-        author="OrderDesk",
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-    ).build(story)
-    return buffer.getvalue()
+    return a4_pdf(story, f"{t(N_('Outbound note'))} {order.display_id}")
 
 
 class TelegramOutboundNotes:

@@ -19,10 +19,9 @@ from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, SlaAlert
 from domain.sla.clocks import overdue_by
 from domain.sla.policy import ClockStatus
 from presentation.labels import DEPARTMENT_LABELS, N_, STAGE_LABELS, format_span
+from presentation.messages import MAX_MESSAGE_CHARS, pack_messages
 from presentation.sla_callbacks import pack_sla_ack, pack_sla_ack_batch, pack_sla_open
 
-# Telegram's limit: a message holds 4096 characters.
-MAX_MESSAGE_CHARS = 4096
 # Orders listed per department in a digest message (the tracking log keeps the counts of all).
 DIGEST_ORDERS_PER_DEPARTMENT = 10
 
@@ -163,7 +162,9 @@ class SlaAlertTexts:
         for department in Role:
             if department in judged:
                 blocks.append(self._digest_block(department, judged[department], now))
-        return [_message(text) for text in _pack_blocks(blocks)]
+        # A block never splits, so one longer than a message is cut to fit.
+        fitted = [block[:MAX_MESSAGE_CHARS] for block in blocks]
+        return [_message(text) for text in pack_messages(fitted, "\n\n")]
 
     def _digest_block(
         self, department: Role, lists: Mapping[ClockStatus, Sequence[DueClock]], now: datetime
@@ -248,19 +249,3 @@ def _message(text: str, keyboard: Keyboard | None = None) -> Outgoing:
     if keyboard:
         params["reply_markup"] = {"inline_keyboard": keyboard}
     return Outgoing("sendMessage", params)
-
-
-def _pack_blocks(blocks: Sequence[str]) -> list[str]:
-    """Joins blocks into as few messages as fit Telegram's length limit (a block never splits)."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        block = block[:MAX_MESSAGE_CHARS]
-        candidate = f"{current}\n\n{block}" if current else block
-        if len(candidate) > MAX_MESSAGE_CHARS:
-            messages.append(current)
-            candidate = block
-        current = candidate
-    if current:
-        messages.append(current)
-    return messages

@@ -51,18 +51,17 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-# The roles that are departments: each has a team chat, answers for stages and receives cards and alerts.
-TEAMS = frozenset(
-    {
-        Role.ORDER_DESK,
-        Role.ORDER_DESK_HEAD,
-        Role.WAREHOUSE,
-        Role.LOGISTICS,
-        Role.CUSTOMER_SERVICE,
-        Role.FINANCE,
-        Role.MANAGEMENT,
-    }
+# The departments that answer for steps, in report order (management answers for no step).
+STEP_DEPARTMENTS: tuple[Role, ...] = (
+    Role.ORDER_DESK,
+    Role.ORDER_DESK_HEAD,
+    Role.WAREHOUSE,
+    Role.LOGISTICS,
+    Role.CUSTOMER_SERVICE,
+    Role.FINANCE,
 )
+# The roles that are departments: each has a team chat, answers for stages and receives cards and alerts.
+TEAMS = frozenset({*STEP_DEPARTMENTS, Role.MANAGEMENT})
 
 
 class OrderStatus(StrEnum):
