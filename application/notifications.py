@@ -157,7 +157,6 @@ def build_notifier(
 
     async def audience(notice: Notice, event: Event, order: Order, uow: UnitOfWork) -> Audience | None:
         """Finds the chat and language of a notice; None when the recipient has no chat."""
-        desk = await team_chat(uow, Role.ORDER_DESK.value)
         if notice.to is CUSTOMER:
             chat_id = order.customer.telegram_user_id
             if chat_id is None:
@@ -165,6 +164,7 @@ def build_notifier(
             language = await uow.users.language_of(chat_id) or order.customer.language
             return Audience(chat_id, language)
         if notice.to == CARD_THREAD and isinstance(event, CustomerAnswered):
+            desk = await team_chat(uow, Role.ORDER_DESK.value)
             chat_id = event.card_chat_id if event.card_chat_id is not None else desk
             if chat_id is None:
                 return None
@@ -172,7 +172,9 @@ def build_notifier(
             return Audience(chat_id, team_language, event.card_message_id if in_desk_card else None)
         team = notice.to if isinstance(notice.to, Role) else Role.ORDER_DESK
         # The order desk watches every order (R-5.1): a team without a chat is told there.
-        chat_id = await team_chat(uow, team.value) or desk
+        chat_id = await team_chat(uow, team.value)
+        if chat_id is None and team is not Role.ORDER_DESK:
+            chat_id = await team_chat(uow, Role.ORDER_DESK.value)
         return None if chat_id is None else Audience(chat_id, team_language)
 
     async def notify(event: Event, order: Order, uow: UnitOfWork) -> None:
