@@ -32,6 +32,7 @@ from application.ports import FailedMessage, OutboxMessage
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.model import Address, AuditEvent, Customer, Item, Order, Shipment, StageClock
 from domain.orders.status import Channel, ExceptionType, OrderStatus, Role, Service
+from domain.text import has_control
 from storage.models import (
     OrderAuditRow,
     OrderClockRow,
@@ -279,6 +280,9 @@ class SqlOrderRepository:
         """Loads an order by id or raises OrderNotFound."""
         if order_id in self._tracked:
             return self._tracked[order_id].order
+        if has_control(order_id):
+            # No stored id holds one, and PostgreSQL refuses a NUL in a query: a forged button's id.
+            raise OrderNotFound(order_id)
         orders = await self._load(self._select().where(OrderRow.id == order_id))
         if not orders:
             raise OrderNotFound(order_id)
@@ -287,6 +291,8 @@ class SqlOrderRepository:
     async def find(self, reference_or_number: str) -> Order | None:
         """Loads an order by internal reference or formal number, if there is one."""
         key = reference_or_number.strip().upper()
+        if has_control(key):
+            return None
         stmt = self._select().where(or_(OrderRow.reference == key, OrderRow.number == key))
         orders = await self._load(stmt)
         return orders[0] if orders else None

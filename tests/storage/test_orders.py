@@ -293,3 +293,11 @@ async def test_entering_an_open_unit_of_work_joins_its_transaction(new_uow: NewU
     async with new_uow() as uow:
         assert (await uow.orders.get(order.id)).status is OrderStatus.PENDING_REVIEW
         assert await uow.updates.mark(1)
+
+
+async def test_an_id_or_reference_with_a_control_character_is_simply_not_found(new_uow: NewUow) -> None:
+    """Issue 11: a forged button's order id with a NUL is not found, on PostgreSQL too."""
+    async with new_uow() as uow:
+        with pytest.raises(OrderNotFound):
+            await uow.orders.get("\x00")
+        assert await uow.orders.find("R-\x00") is None
