@@ -11,11 +11,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# Frozen copies of the column types in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
-JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME, create_order_index, drop_order_table, order_rows
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -133,8 +130,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "order_audit",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("order_audit"),
         sa.Column("at", UTC_DATETIME, nullable=False),
         sa.Column("actor_id", sa.BigInteger(), nullable=True),
         sa.Column("actor_role", sa.String(length=32), nullable=False),
@@ -142,38 +138,27 @@ def upgrade() -> None:
         sa.Column("from_status", sa.String(length=32), nullable=True),
         sa.Column("to_status", sa.String(length=32), nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_audit_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_audit")),
     )
-    op.create_index(op.f("ix_order_audit_order_id"), "order_audit", ["order_id"])
+    create_order_index("order_audit")
     op.create_table(
         "order_clocks",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("order_clocks"),
         sa.Column("stage", sa.String(length=64), nullable=False),
         sa.Column("started_at", UTC_DATETIME, nullable=False),
         sa.Column("due_at", UTC_DATETIME, nullable=False),
         sa.Column("finished_at", UTC_DATETIME, nullable=True),
         sa.Column("met", sa.Boolean(), nullable=True),
         sa.Column("paused_at", UTC_DATETIME, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_clocks_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_clocks")),
     )
     op.create_index("ix_order_clocks_open_due", "order_clocks", ["finished_at", "due_at"])
-    op.create_index(op.f("ix_order_clocks_order_id"), "order_clocks", ["order_id"])
+    create_order_index("order_clocks")
 
 
 def downgrade() -> None:
     """Reverts this revision."""
-    op.drop_index(op.f("ix_order_clocks_order_id"), table_name="order_clocks")
     op.drop_index("ix_order_clocks_open_due", table_name="order_clocks")
-    op.drop_table("order_clocks")
-    op.drop_index(op.f("ix_order_audit_order_id"), table_name="order_audit")
-    op.drop_table("order_audit")
+    drop_order_table("order_clocks")
+    drop_order_table("order_audit")
     op.drop_table("users")
     op.drop_table("staff_roles")
     op.drop_index(op.f("ix_staff_audit_user_id"), table_name="staff_audit")

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
+from storage.migrations.columns import UTC_DATETIME
 
 revision: str = "0002"
 down_revision: str | None = "0001"

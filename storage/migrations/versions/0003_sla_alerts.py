@@ -11,11 +11,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# Frozen copies of the column types in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
-JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME, create_order_index, drop_order_table, order_rows
+
 RUNNING = sa.text("finished_at IS NULL")
 PENDING_BREACH = sa.text("acknowledged_at IS NULL AND kind = 'breach'")
 
@@ -36,8 +34,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "sla_alerts",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("sla_alerts"),
         sa.Column("clock_id", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -50,20 +47,16 @@ def upgrade() -> None:
         sa.Column("escalation_level", sa.Integer(), nullable=False),
         sa.Column("escalated_at", UTC_DATETIME, nullable=True),
         sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_sla_alerts_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
             ["clock_id"],
             ["order_clocks.id"],
             name=op.f("fk_sla_alerts_clock_id_order_clocks"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_alerts")),
         sa.UniqueConstraint(
             "clock_id", "kind", "order_id", name=op.f("uq_sla_alerts_clock_id_kind_order_id")
         ),
     )
-    op.create_index(op.f("ix_sla_alerts_order_id"), "sla_alerts", ["order_id"])
+    create_order_index("sla_alerts")
     op.create_index(op.f("ix_sla_alerts_batch"), "sla_alerts", ["batch"])
     op.create_index(
         "ix_sla_alerts_pending_escalation",
@@ -88,6 +81,5 @@ def downgrade() -> None:
     op.drop_table("tracking_log")
     op.drop_index("ix_sla_alerts_pending_escalation", table_name="sla_alerts")
     op.drop_index(op.f("ix_sla_alerts_batch"), table_name="sla_alerts")
-    op.drop_index(op.f("ix_sla_alerts_order_id"), table_name="sla_alerts")
-    op.drop_table("sla_alerts")
+    drop_order_table("sla_alerts")
     op.drop_index("ix_order_clocks_running_stage_due", table_name="order_clocks")

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
+from storage.migrations.columns import UTC_DATETIME, create_order_index, drop_order_table, order_rows
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -25,8 +24,7 @@ def upgrade() -> None:
     """Applies this revision."""
     op.create_table(
         "review_questions",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("review_questions"),
         sa.Column("asked_by", sa.BigInteger(), nullable=False),
         sa.Column("asked_at", UTC_DATETIME, nullable=False),
         sa.Column("question", sa.Text(), nullable=False),
@@ -34,26 +32,17 @@ def upgrade() -> None:
         sa.Column("card_message_id", sa.BigInteger(), nullable=True),
         sa.Column("answered_at", UTC_DATETIME, nullable=True),
         sa.Column("answer", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_review_questions_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_review_questions")),
     )
-    op.create_index(op.f("ix_review_questions_order_id"), "review_questions", ["order_id"])
+    create_order_index("review_questions")
     op.create_table(
         "order_documents",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("order_documents"),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("filename", sa.String(length=200), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_documents_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_documents")),
     )
-    op.create_index(op.f("ix_order_documents_order_id"), "order_documents", ["order_id"])
+    create_order_index("order_documents")
     op.create_table(
         "staff_names",
         sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -66,7 +55,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Reverts this revision."""
     op.drop_table("staff_names")
-    op.drop_index(op.f("ix_order_documents_order_id"), table_name="order_documents")
-    op.drop_table("order_documents")
-    op.drop_index(op.f("ix_review_questions_order_id"), table_name="review_questions")
-    op.drop_table("review_questions")
+    drop_order_table("order_documents")
+    drop_order_table("review_questions")

@@ -11,10 +11,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from storage.migrations.columns import JSON_DOCUMENT
 
 revision: str = "0006"
 down_revision: str | None = "0005"

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
+from storage.migrations.columns import UTC_DATETIME, create_order_index, drop_order_table, order_rows
+
 COMPLAINT_PG = sa.text("complaint IS TRUE")
 COMPLAINT_SQLITE = sa.text("complaint IS 1")
 
@@ -33,8 +33,7 @@ def upgrade() -> None:
     op.create_index("ix_sla_alerts_escalated_at", "sla_alerts", ["escalated_at"])
     op.create_table(
         "exception_cases",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("exception_cases"),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("cause", sa.String(length=64), nullable=True),
         sa.Column("department", sa.String(length=32), nullable=False),
@@ -42,28 +41,19 @@ def upgrade() -> None:
         sa.Column("closed_at", UTC_DATETIME, nullable=True),
         sa.Column("satisfied", sa.Boolean(), nullable=True),
         sa.Column("answered_at", UTC_DATETIME, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_exception_cases_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_exception_cases")),
     )
-    op.create_index(op.f("ix_exception_cases_order_id"), "exception_cases", ["order_id"])
+    create_order_index("exception_cases")
     op.create_index("ix_exception_cases_opened_at", "exception_cases", ["opened_at"])
     op.create_index("ix_exception_cases_closed_at", "exception_cases", ["closed_at"])
     op.create_index("ix_exception_cases_type_opened_at", "exception_cases", ["type", "opened_at"])
     op.create_table(
         "survey_answers",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("order_id", sa.String(length=36), nullable=False),
+        *order_rows("survey_answers"),
         sa.Column("rating", sa.Integer(), nullable=False),
         sa.Column("complaint", sa.Boolean(), nullable=False),
         sa.Column("answered_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_survey_answers_order_id_orders"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_answers")),
     )
-    op.create_index(op.f("ix_survey_answers_order_id"), "survey_answers", ["order_id"])
+    create_order_index("survey_answers")
     op.create_index(op.f("ix_survey_answers_answered_at"), "survey_answers", ["answered_at"])
     op.create_index(
         "ix_survey_answers_complaints",
@@ -90,13 +80,11 @@ def downgrade() -> None:
     op.drop_table("report_documents")
     op.drop_index("ix_survey_answers_complaints", table_name="survey_answers")
     op.drop_index(op.f("ix_survey_answers_answered_at"), table_name="survey_answers")
-    op.drop_index(op.f("ix_survey_answers_order_id"), table_name="survey_answers")
-    op.drop_table("survey_answers")
+    drop_order_table("survey_answers")
     op.drop_index("ix_exception_cases_type_opened_at", table_name="exception_cases")
     op.drop_index("ix_exception_cases_closed_at", table_name="exception_cases")
     op.drop_index("ix_exception_cases_opened_at", table_name="exception_cases")
-    op.drop_index(op.f("ix_exception_cases_order_id"), table_name="exception_cases")
-    op.drop_table("exception_cases")
+    drop_order_table("exception_cases")
     op.drop_index("ix_sla_alerts_escalated_at", table_name="sla_alerts")
     op.drop_index("ix_sla_alerts_acknowledged_at", table_name="sla_alerts")
     op.drop_index("ix_sla_alerts_created_at", table_name="sla_alerts")
