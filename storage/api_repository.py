@@ -7,19 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports import ApiOrderLink
 from storage.models import ApiIdempotencyRow
-from storage.repositories import table_of, upsert
-
-
-def _link(row: ApiIdempotencyRow) -> ApiOrderLink:
-    """Reads one link back."""
-    return ApiOrderLink(
-        key_name=row.key_name,
-        order_id=row.order_id,
-        created_at=row.created_at,
-        idempotency_key=row.idempotency_key,
-        fingerprint=row.fingerprint,
-        external_ref=row.external_ref,
-    )
+from storage.repositories import columns_of, record_from, table_of, upsert
 
 
 class SqlApiOrderRepository:
@@ -33,14 +21,7 @@ class SqlApiOrderRepository:
         table = table_of(ApiIdempotencyRow)
         stmt = (
             upsert(self._session, table)
-            .values(
-                key_name=link.key_name,
-                idempotency_key=link.idempotency_key,
-                fingerprint=link.fingerprint,
-                order_id=link.order_id,
-                external_ref=link.external_ref,
-                created_at=link.created_at,
-            )
+            .values(**columns_of(link))
             # A racing request with the same key waits for the other's commit, then inserts nothing.
             .on_conflict_do_nothing(index_elements=[table.c.key_name, table.c.idempotency_key])
             .returning(table.c.id)
@@ -54,11 +35,11 @@ class SqlApiOrderRepository:
                 ApiIdempotencyRow.key_name == key_name, ApiIdempotencyRow.idempotency_key == idempotency_key
             )
         )
-        return _link(row) if row is not None else None
+        return record_from(ApiOrderLink, row) if row is not None else None
 
     async def by_order(self, order_id: str) -> ApiOrderLink | None:
         """Finds which key created an order; None for orders from other channels."""
         row = await self._session.scalar(
             select(ApiIdempotencyRow).where(ApiIdempotencyRow.order_id == order_id)
         )
-        return _link(row) if row is not None else None
+        return record_from(ApiOrderLink, row) if row is not None else None

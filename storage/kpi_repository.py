@@ -58,7 +58,7 @@ from storage.models import (
     SurveyAnswerRow,
     TrackingLogRow,
 )
-from storage.repositories import table_of
+from storage.repositories import order_ref, table_of
 
 _COMPLETING = sorted(action.value for action in COMPLETING_ACTIONS)
 _EXCEPTIONS = sorted(action.value for action in EXCEPTION_ACTIONS)
@@ -392,7 +392,7 @@ def _alerts_with_refs() -> Select[*tuple[Any, ...]]:
         alert.escalation_level,
         alert.stage,
         alert.department,
-        func.coalesce(OrderRow.number, OrderRow.reference).label("order_ref"),
+        order_ref(),
     ).join(OrderRow, OrderRow.id == alert.order_id)
 
 

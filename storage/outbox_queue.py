@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from application.ports import OutboxMessage
 from storage.models import OutboxRow, TeamChatRow
-from storage.repositories import SqlOutboxRepository, SqlUserRepository, table_of, upsert
+from storage.repositories import SqlOutboxRepository, SqlUserRepository, record_from, table_of, upsert
 
 PENDING = "pending"
 SENT = "sent"
@@ -44,19 +44,8 @@ def _is_chat_head() -> ColumnElement[bool]:
 
 
 def _to_message(row: OutboxRow) -> OutboxMessage:
-    """Builds the port's message from its row."""
-    return OutboxMessage(
-        id=row.id,
-        chat_id=row.chat_id,
-        method=row.method,
-        params=dict(row.params),
-        created_at=row.created_at,
-        order_id=row.order_id,
-        dedup_key=row.dedup_key,
-        attempts=row.attempts,
-        sent_at=row.sent_at,
-        telegram_message_id=row.telegram_message_id,
-    )
+    """Builds the port's message from its row (the params a copy the caller may change)."""
+    return record_from(OutboxMessage, row, params=dict(row.params))
 
 
 class SqlOutboxQueue:

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Select, Table, delete, or_, select
+from sqlalchemy import Label, Select, Table, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -46,7 +46,11 @@ from storage.models import (
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Upsert = sqlite.Insert | postgresql.Insert
+Record = TypeVar("Record", bound="DataclassInstance")
 
 
 def upsert(session: AsyncSession, table: Table) -> Upsert:
@@ -63,6 +67,27 @@ def table_of(entity: type[Any]) -> Table:
     """Returns the Core table of a mapped class."""
     table: Table = entity.__table__
     return table
+
+
+def order_ref() -> Label[str]:
+    """The order's number, or its reference before it has one, as a query column named order_ref."""
+    return func.coalesce(OrderRow.number, OrderRow.reference).label("order_ref")
+
+
+def record_from(record: type[Record], row: object, prefix: str = "", **given: Any) -> Record:
+    """Builds a record from a row whose columns are named like its fields (after `prefix`).
+
+    `given` holds the fields that need converting or come from elsewhere (a join); a field the row
+    has no column for keeps its default.
+    """
+    columns = (prefix + f.name for f in fields(record) if f.init and f.name not in given)
+    copied = {column.removeprefix(prefix): getattr(row, column) for column in columns if hasattr(row, column)}
+    return record(**copied, **given)
+
+
+def columns_of(record: DataclassInstance, prefix: str = "", **given: Any) -> dict[str, Any]:
+    """The column values of a record's row: each field under its name after `prefix`, `given` overriding."""
+    return {prefix + f.name: getattr(record, f.name) for f in fields(record) if f.name not in given} | given
 
 
 def _item_to_json(item: Item) -> dict[str, Any]:
@@ -122,8 +147,9 @@ def _shipment_from_json(data: dict[str, Any] | None) -> Shipment:
 
 def _order_columns(order: Order) -> dict[str, Any]:
     """Lists the orders-row column values of an aggregate (id and version excluded)."""
-    customer, address = order.customer, order.address
     return {
+        **columns_of(order.customer, "customer_"),
+        **columns_of(order.address, "address_"),
         "reference": order.reference,
         "number": order.number,
         "status": order.status.value,
@@ -131,16 +157,6 @@ def _order_columns(order: Order) -> dict[str, Any]:
         "exception_type": order.exception_type.value if order.exception_type else None,
         "service": order.service.value,
         "channel": order.channel.value,
-        "customer_name": customer.name,
-        "customer_phone": customer.phone,
-        "customer_email": customer.email,
-        "customer_telegram_user_id": customer.telegram_user_id,
-        "customer_language": customer.language,
-        "address_country": address.country,
-        "address_city": address.city,
-        "address_street": address.street,
-        "address_postcode": address.postcode,
-        "address_area": address.area,
         "items": [_item_to_json(item) for item in order.items],
         "shipment": _shipment_to_json(order.shipment),
         "payment_method": order.payment_method,
@@ -158,39 +174,24 @@ def _order_columns(order: Order) -> dict[str, Any]:
 def _audit_row(event: AuditEvent) -> OrderAuditRow:
     """Makes the row of one audit line."""
     return OrderAuditRow(
-        at=event.at,
-        actor_id=event.actor_id,
-        actor_role=event.actor_role.value,
-        action=event.action,
-        from_status=event.from_status.value if event.from_status else None,
-        to_status=event.to_status.value if event.to_status else None,
-        note=event.note,
+        **columns_of(
+            event,
+            actor_role=event.actor_role.value,
+            from_status=event.from_status.value if event.from_status else None,
+            to_status=event.to_status.value if event.to_status else None,
+        )
     )
 
 
 def _audit_event(row: OrderAuditRow) -> AuditEvent:
     """Reads one audit line back."""
-    return AuditEvent(
-        at=row.at,
-        actor_id=row.actor_id,
+    return record_from(
+        AuditEvent,
+        row,
         actor_role=Role(row.actor_role),
-        action=row.action,
         from_status=OrderStatus(row.from_status) if row.from_status else None,
         to_status=OrderStatus(row.to_status) if row.to_status else None,
-        note=row.note,
     )
-
-
-def _clock_columns(clock: StageClock | OrderClockRow) -> dict[str, Any]:
-    """Lists the column values of one clock."""
-    return {
-        "stage": clock.stage,
-        "started_at": clock.started_at,
-        "due_at": clock.due_at,
-        "finished_at": clock.finished_at,
-        "met": clock.met,
-        "paused_at": clock.paused_at,
-    }
 
 
 def _to_order(row: OrderRow) -> Order:
@@ -204,20 +205,8 @@ def _to_order(row: OrderRow) -> Order:
         exception_type=ExceptionType(row.exception_type) if row.exception_type else None,
         service=Service(row.service),
         channel=Channel(row.channel),
-        customer=Customer(
-            name=row.customer_name,
-            phone=row.customer_phone,
-            email=row.customer_email,
-            telegram_user_id=row.customer_telegram_user_id,
-            language=row.customer_language,
-        ),
-        address=Address(
-            country=row.address_country,
-            city=row.address_city,
-            street=row.address_street,
-            postcode=row.address_postcode,
-            area=row.address_area,
-        ),
+        customer=record_from(Customer, row, "customer_"),
+        address=record_from(Address, row, "address_"),
         items=[_item_from_json(item) for item in row.items],
         payment_method=row.payment_method,
         amount=row.amount,
@@ -230,7 +219,7 @@ def _to_order(row: OrderRow) -> Order:
         created_at=row.created_at,
         version=row.version,
         audit=[_audit_event(line) for line in row.audit],
-        clocks=[StageClock(**_clock_columns(clock)) for clock in row.clocks],
+        clocks=[record_from(StageClock, clock) for clock in row.clocks],
         shipment=_shipment_from_json(row.shipment),
     )
 
@@ -262,7 +251,7 @@ class SqlOrderRepository:
             updated_at=utcnow(),
             version=1,
             audit=[_audit_row(event) for event in order.audit],
-            clocks=[OrderClockRow(**_clock_columns(clock)) for clock in order.clocks],
+            clocks=[OrderClockRow(**columns_of(clock)) for clock in order.clocks],
         )
         self._session.add(row)
         # Flushed now so rows written by plain statements later in the transaction can refer to it.
@@ -386,7 +375,7 @@ class SqlOrderRepository:
                 changed = True
         pairs = []
         for clock in tracked.order.clocks:
-            values = _clock_columns(clock)
+            values = columns_of(clock)
             stored = known.get(id(clock))
             if stored is None:
                 stored = OrderClockRow(**values)
@@ -520,10 +509,7 @@ class SqlOutboxRepository:
             .limit(limit)
         )
         rows = (await self._session.scalars(stmt)).all()
-        return [
-            FailedMessage(row.id, row.chat_id, row.method, row.order_id, row.created_at, row.last_error or "")
-            for row in rows
-        ]
+        return [record_from(FailedMessage, row, error=row.last_error or "") for row in rows]
 
 
 class SqlOrderNumberAllocator:

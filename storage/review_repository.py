@@ -9,24 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports import ReviewQuestion, StoredDocument
 from storage.models import OrderDocumentRow, ReviewQuestionRow, StaffNameRow
-from storage.repositories import table_of, upsert
+from storage.repositories import record_from, table_of, upsert
 
 NAME_MAX = 200
-
-
-def _question(row: ReviewQuestionRow) -> ReviewQuestion:
-    """Reads one question row."""
-    return ReviewQuestion(
-        id=row.id,
-        order_id=row.order_id,
-        asked_by=row.asked_by,
-        asked_at=row.asked_at,
-        question=row.question,
-        card_chat_id=row.card_chat_id,
-        card_message_id=row.card_message_id,
-        answered_at=row.answered_at,
-        answer=row.answer,
-    )
 
 
 class SqlReviewRepository:
@@ -67,7 +52,7 @@ class SqlReviewRepository:
             .limit(1)
         )
         row = await self._session.scalar(stmt)
-        return _question(row) if row is not None else None
+        return record_from(ReviewQuestion, row) if row is not None else None
 
     async def answer_question(self, question_id: int, answer: str, at: datetime) -> bool:
         """Records the answer once; False if the question was answered already."""
@@ -94,9 +79,7 @@ class SqlReviewRepository:
     async def get_document(self, document_id: int) -> StoredDocument | None:
         """Loads a stored document."""
         row = await self._session.get(OrderDocumentRow, document_id)
-        if row is None:
-            return None
-        return StoredDocument(row.id, row.order_id, row.kind, row.filename, row.content, row.created_at)
+        return record_from(StoredDocument, row) if row is not None else None
 
     async def remember_name(self, user_id: int, name: str, at: datetime) -> None:
         """Keeps the name a staff member acts under."""

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.orders.status import Role
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
 from storage.models import OrderAuditRow, OrderClockRow, OrderRow, SlaAlertRow, StaffNameRow, TrackingLogRow
-from storage.repositories import table_of, upsert
+from storage.repositories import columns_of, order_ref, record_from, table_of, upsert
 
 # Any constant shared by every instance: pg_try_advisory_xact_lock takes one bigint key.
 SWEEP_LOCK_KEY = 0x0D_5A_5E_E9
@@ -60,13 +60,7 @@ class SqlSlaRepository:
         stmt = (
             upsert(self._session, table)
             .values(
-                order_id=alert.order_id,
-                clock_id=alert.clock_id,
-                stage=alert.stage,
-                kind=alert.kind.value,
-                department=alert.department.value,
-                created_at=alert.created_at,
-                batch=alert.batch,
+                **columns_of(alert, kind=alert.kind.value, department=alert.department.value),
                 escalation_level=EscalationLevel.NONE,
             )
             .on_conflict_do_nothing(index_elements=["clock_id", "kind", "order_id"])
@@ -232,7 +226,7 @@ def _due_clocks() -> Select[*tuple[Any, ...]]:
         clock.started_at,
         clock.due_at,
         clock.paused_at,
-        func.coalesce(OrderRow.number, OrderRow.reference).label("order_ref"),
+        order_ref(),
     ).join(OrderRow, OrderRow.id == clock.order_id)
 
 
@@ -246,7 +240,7 @@ def _alerts() -> Select[*tuple[Any, ...]]:
     return (
         select(
             SlaAlertRow,
-            func.coalesce(OrderRow.number, OrderRow.reference).label("order_ref"),
+            order_ref(),
             OrderClockRow.due_at,
         )
         .join(OrderRow, OrderRow.id == SlaAlertRow.order_id)
@@ -259,20 +253,12 @@ def _alerts() -> Select[*tuple[Any, ...]]:
 def _to_alert(row: Row[Any]) -> SlaAlert:
     """Builds an alert from its row, order reference and due time."""
     alert: SlaAlertRow = row[0]
-    return SlaAlert(
-        id=alert.id,
-        order_id=alert.order_id,
+    return record_from(
+        SlaAlert,
+        alert,
         order_ref=row.order_ref,
-        clock_id=alert.clock_id,
-        stage=alert.stage,
+        due_at=row.due_at,
         kind=AlertKind(alert.kind),
         department=Role(alert.department),
-        created_at=alert.created_at,
-        due_at=row.due_at,
-        batch=alert.batch,
-        acknowledged_by=alert.acknowledged_by,
-        acknowledged_by_name=alert.acknowledged_by_name,
-        acknowledged_at=alert.acknowledged_at,
         escalation_level=EscalationLevel(alert.escalation_level),
-        escalated_at=alert.escalated_at,
     )
