@@ -9,17 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from application.ports import (
-    ApiOrderRepository,
-    OrderNumberAllocator,
-    OrderRepository,
-    OutboxRepository,
-    ProcessedUpdates,
-    ReviewRepository,
-    SlaRepository,
-    StaffRepository,
-    UserRepository,
-)
+from application.ports import PlatformUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.api_repository import SqlApiOrderRepository
 from storage.repositories import (
@@ -54,23 +44,13 @@ def active_session() -> AsyncSession | None:
     return active.session if active is not None else None
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(PlatformUnitOfWork):
     """One database transaction; nothing is kept unless commit() is called.
 
     Entering an open unit of work again (a use case called with the unit of work a middleware
     opened) joins it: the inner block shares the transaction and leaves closing to the outer one.
+    The repositories are typed by the port it implements (protocol attributes are invariant).
     """
-
-    # Typed as the ports, so that this class is a UnitOfWork (protocol attributes are invariant).
-    orders: OrderRepository
-    staff: StaffRepository
-    users: UserRepository
-    outbox: OutboxRepository
-    numbers: OrderNumberAllocator
-    updates: ProcessedUpdates
-    sla: SlaRepository
-    reviews: ReviewRepository
-    api: ApiOrderRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory

@@ -32,19 +32,11 @@ import pytest
 
 from application.ports import (
     ApiOrderLink,
-    ApiOrderRepository,
     FailedMessage,
-    OrderNumberAllocator,
-    OrderRepository,
     OutboxMessage,
-    OutboxRepository,
-    ProcessedUpdates,
+    PlatformUnitOfWork,
     ReviewQuestion,
-    ReviewRepository,
-    SlaRepository,
-    StaffRepository,
     StoredDocument,
-    UserRepository,
 )
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.model import Order, StageClock
@@ -879,18 +871,8 @@ def _require_order(orders: FakeOrderRepository, order_id: str) -> None:
         raise ValueError(f"FOREIGN KEY constraint failed: no order {order_id}")
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(PlatformUnitOfWork):
     """One transaction on a FakeDatabase; nothing is kept unless commit() is called."""
-
-    orders: OrderRepository
-    staff: StaffRepository
-    users: UserRepository
-    outbox: OutboxRepository
-    numbers: OrderNumberAllocator
-    updates: ProcessedUpdates
-    sla: SlaRepository
-    reviews: ReviewRepository
-    api: ApiOrderRepository
 
     def __init__(self, database: FakeDatabase) -> None:
         self.database = database
