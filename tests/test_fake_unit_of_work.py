@@ -122,6 +122,20 @@ async def store(backend: Backend, *orders: Order) -> None:
         await uow.commit()
 
 
+async def stored_in_review(backend: Backend) -> Order:
+    """Stores an order waiting for its first review, committed, and returns it."""
+    order = reviewed_order()
+    await store(backend, order)
+    return order
+
+
+async def approve_in(uow: PlatformUnitOfWork, order_id: str) -> Order:
+    """Loads the order in the unit of work and approves it there, without committing."""
+    loaded = await uow.orders.get(order_id)
+    loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0)
+    return loaded
+
+
 async def load(backend: Backend, order_id: str) -> Order:
     """Reads an order in a unit of work of its own."""
     async with backend.uow() as uow:
@@ -129,8 +143,7 @@ async def load(backend: Backend, order_id: str) -> Order:
 
 
 async def test_an_added_order_reads_back_equal_at_version_one(backend: Backend) -> None:
-    order = reviewed_order()
-    await store(backend, order)
+    order = await stored_in_review(backend)
 
     loaded = await load(backend, order.id)
 
@@ -155,12 +168,10 @@ async def test_what_is_not_committed_is_gone(backend: Backend) -> None:
 
 
 async def test_rollback_discards_changes_and_the_next_read_reloads(backend: Backend) -> None:
-    order = reviewed_order()
-    await store(backend, order)
+    order = await stored_in_review(backend)
 
     async with backend.uow() as uow:
-        loaded = await uow.orders.get(order.id)
-        loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0)
+        await approve_in(uow, order.id)
         await uow.users.set_language(7, "zh")
         await uow.rollback()
         reloaded = await uow.orders.get(order.id)
@@ -171,13 +182,11 @@ async def test_rollback_discards_changes_and_the_next_read_reloads(backend: Back
 
 
 async def test_a_change_after_commit_or_without_one_is_not_stored(backend: Backend) -> None:
-    order = reviewed_order()
-    await store(backend, order)
+    order = await stored_in_review(backend)
     order.remarks = "changed on the object after its commit"
 
     async with backend.uow() as uow:
-        loaded = await uow.orders.get(order.id)
-        loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0)
+        await approve_in(uow, order.id)
 
     stored = await load(backend, order.id)
     assert (stored.remarks, stored.status, stored.version) == ("ring twice", OrderStatus.PENDING_REVIEW, 1)
@@ -196,12 +205,10 @@ async def test_one_unit_of_work_hands_out_one_object_per_order(backend: Backend)
 
 
 async def test_versions_rise_by_one_per_saving_commit(backend: Backend) -> None:
-    order = reviewed_order()
-    await store(backend, order)
+    order = await stored_in_review(backend)
 
     async with backend.uow() as uow:
-        loaded = await uow.orders.get(order.id)
-        loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0)
+        loaded = await approve_in(uow, order.id)
         await uow.commit()
         assert loaded.version == 2
         await uow.commit()
@@ -227,8 +234,7 @@ async def test_an_order_changed_after_its_insert_is_stored_at_version_two(backen
 
 
 async def test_removing_audit_lines_is_refused(backend: Backend) -> None:
-    order = reviewed_order()
-    await store(backend, order)
+    order = await stored_in_review(backend)
 
     async with backend.uow() as uow:
         loaded = await uow.orders.get(order.id)
@@ -238,8 +244,7 @@ async def test_removing_audit_lines_is_refused(backend: Backend) -> None:
 
 
 async def test_a_lost_update_raises_concurrent_modification(racing: Backend) -> None:
-    order = reviewed_order()
-    await store(racing, order)
+    order = await stored_in_review(racing)
 
     async with racing.uow() as slow, racing.uow() as fast:
         mine = await slow.orders.get(order.id)
@@ -489,8 +494,7 @@ async def test_sla_clocks_alerts_and_digests(backend: Backend) -> None:
 
 
 async def test_clock_ids_stay_with_their_clocks(backend: Backend) -> None:
-    order = reviewed_order()
-    await store(backend, order)
+    order = await stored_in_review(backend)
     late = T0 + timedelta(days=1)
     async with backend.uow() as uow:
         [review] = await uow.sla.due_for_breach(late, 10)

@@ -99,6 +99,16 @@ def webhook_app(
 WITH_SECRET = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 
 
+async def post_update(
+    dispatcher: Dispatcher, bot: MockedBot, inbox: FakeInbox, headers: dict[str, str]
+) -> tuple[int, str, UpdateProcessor]:
+    """Posts update 1 to the webhook once; returns the status, the body and the processor behind it."""
+    app, processor = webhook_app(dispatcher, bot, inbox)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/telegram/webhook", data=update_body(1), headers=headers)
+        return response.status, await response.text(), processor
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": "sëcret"}],
@@ -108,11 +118,9 @@ async def test_webhook_refuses_requests_without_the_secret(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, headers: dict[str, str]
 ) -> None:
     inbox = FakeInbox(database)
-    app, processor = webhook_app(dispatcher, bot, inbox)
-    async with TestClient(TestServer(app)) as client:
-        response = await client.post("/telegram/webhook", data=update_body(1), headers=headers)
+    status, _, processor = await post_update(dispatcher, bot, inbox, headers)
 
-        assert response.status == 401
+    assert status == 401
     await processor.wait_idle()
     assert database.state.processed_updates == set()
     assert inbox.rows == {}
@@ -123,12 +131,10 @@ async def test_webhook_handles_an_update_with_the_secret(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase
 ) -> None:
     inbox = FakeInbox(database)
-    app, processor = webhook_app(dispatcher, bot, inbox)
-    async with TestClient(TestServer(app)) as client:
-        response = await client.post("/telegram/webhook", data=update_body(1), headers=WITH_SECRET)
+    status, body, processor = await post_update(dispatcher, bot, inbox, WITH_SECRET)
 
-        assert response.status == 200
-        assert json.loads(await response.text()) == {}
+    assert status == 200
+    assert json.loads(body) == {}
     # The 200 means "stored"; the update is processed right after, in the background.
     await processor.wait_idle()
     assert database.state.processed_updates == {1}

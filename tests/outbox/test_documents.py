@@ -33,18 +33,23 @@ def pdf(document_id: int, created_at: datetime) -> StoredDocument:
     return StoredDocument(document_id, "o-1", "confirmation", "20260315001.pdf", b"%PDF-1.4 demo", created_at)
 
 
+async def enqueue(new_uow: Callable[[], SqlUnitOfWork], *messages: OutboxMessage) -> None:
+    """Queues the messages in one committed unit of work."""
+    async with new_uow() as uow:
+        for message in messages:
+            await uow.outbox.enqueue(message)
+        await uow.commit()
+
+
 async def test_a_send_document_row_uploads_the_stored_bytes_and_a_missing_one_fails(
     new_uow: Callable[[], SqlUnitOfWork],
     session_factory: async_sessionmaker[AsyncSession],
     clock: FixedClock,
     mocked_bot: MockedBot,
 ) -> None:
-    async with new_uow() as uow:
-        present = OutboxMessage(7, "sendDocument", {"document_id": 1, "caption": "Order 20260315001"}, T0)
-        missing = OutboxMessage(8, "sendDocument", {"document_id": 2, "caption": "lost"}, T0)
-        await uow.outbox.enqueue(present)
-        await uow.outbox.enqueue(missing)
-        await uow.commit()
+    present = OutboxMessage(7, "sendDocument", {"document_id": 1, "caption": "Order 20260315001"}, T0)
+    missing = OutboxMessage(8, "sendDocument", {"document_id": 2, "caption": "lost"}, T0)
+    await enqueue(new_uow, present, missing)
     sender = sender_on(session_factory, mocked_bot, clock, documents=StoredDocuments({1: pdf(1, T0)}))
 
     assert await sender.run_once() == 1
@@ -66,12 +71,9 @@ async def test_an_accepted_send_whose_answer_cannot_be_read_is_not_sent_again(
     clock: FixedClock,
     mocked_bot: MockedBot,
 ) -> None:
-    async with new_uow() as uow:
-        alert = OutboxMessage(-100, "sendMessage", {"text": "SLA breach"}, T0)
-        following = OutboxMessage(-100, "sendMessage", {"text": "next card"}, T0)
-        await uow.outbox.enqueue(alert)
-        await uow.outbox.enqueue(following)
-        await uow.commit()
+    alert = OutboxMessage(-100, "sendMessage", {"text": "SLA breach"}, T0)
+    following = OutboxMessage(-100, "sendMessage", {"text": "next card"}, T0)
+    await enqueue(new_uow, alert, following)
     # Telegram says ok, but the Message lacks fields aiogram needs, so aiogram cannot read it.
     mocked_bot.add_result_for("sendMessage", ok=True, result={"message_id": 41})
     sender = sender_on(session_factory, mocked_bot, clock)

@@ -137,6 +137,24 @@ async def alert(
     return {"chat_id": row.chat_id, "text": text, "reply_markup": row.params["reply_markup"]}
 
 
+# The buttons of an alert message, left to right.
+ACKNOWLEDGE, OPEN_ORDER = 0, 1
+
+
+async def press_alert_button(
+    dispatcher: Dispatcher,
+    bot: MockedBot,
+    alert: dict[str, Any],
+    button: int,
+    user_id: int,
+    first_name: str,
+    update_id: int = 1,
+) -> None:
+    """Presses one of the alert message's buttons as the user."""
+    data = alert["reply_markup"]["inline_keyboard"][0][button]["callback_data"]
+    await dispatcher.feed_update(bot, press(update_id, data, user_id, first_name, alert))
+
+
 def answers(bot: MockedBot) -> list[dict[str, Any]]:
     """Returns the answerCallbackQuery params so far."""
     return [request.params for request in bot.requests_for("answerCallbackQuery")]
@@ -146,10 +164,8 @@ def answers(bot: MockedBot) -> list[dict[str, Any]]:
 async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, alert: dict[str, Any]
 ) -> None:
-    acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-
-    await dispatcher.feed_update(bot, press(1, acknowledge, CLERK, "Ann", alert))
-    await dispatcher.feed_update(bot, press(2, acknowledge, OTHER_CLERK, "Bo", alert))
+    await press_alert_button(dispatcher, bot, alert, ACKNOWLEDGE, CLERK, "Ann")
+    await press_alert_button(dispatcher, bot, alert, ACKNOWLEDGE, OTHER_CLERK, "Bo", update_id=2)
 
     (edit,) = bot.requests_for("editMessageText")
     assert edit.params["text"].endswith("✅ Acknowledged by Ann at 03-16 12:10.")
@@ -165,9 +181,7 @@ async def test_acknowledge_marks_the_alert_and_a_second_press_is_refused(
 async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, alert: dict[str, Any]
 ) -> None:
-    acknowledge = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-
-    await dispatcher.feed_update(bot, press(1, acknowledge, PICKER, "Pat", alert))
+    await press_alert_button(dispatcher, bot, alert, ACKNOWLEDGE, PICKER, "Pat")
 
     assert bot.requests_for("editMessageText") == []
     (answer,) = answers(bot)
@@ -180,9 +194,7 @@ async def test_acknowledge_by_another_department_is_refused_and_changes_nothing(
 async def test_open_order_shows_the_running_clock(
     dispatcher: Dispatcher, bot: MockedBot, alert: dict[str, Any]
 ) -> None:
-    open_order = alert["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
-
-    await dispatcher.feed_update(bot, press(1, open_order, CLERK, "Ann", alert))
+    await press_alert_button(dispatcher, bot, alert, OPEN_ORDER, CLERK, "Ann")
 
     (message,) = bot.requests_for("sendMessage")
     assert "first review (order desk): due 03-16 12:00, 10m overdue" in message.params["text"]
