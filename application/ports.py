@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -215,6 +216,42 @@ class PlatformUnitOfWork(UnitOfWork, Protocol):
     """A unit of work that also knows the API-created orders (platform intake, R-1.1)."""
 
     api: ApiOrderRepository
+
+
+class JoinableUnitOfWork(PlatformUnitOfWork):
+    """A unit of work that an inner `async with` joins: only the outermost block begins and ends it.
+
+    So a use case called with the unit of work a middleware opened shares its transaction and
+    leaves closing it to the outer block.
+    """
+
+    _depth = 0
+
+    async def __aenter__(self) -> Self:
+        """Begins the unit of work, or joins it when it is open already."""
+        self._depth += 1
+        if self._depth == 1:
+            await self._begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Ends the unit of work, dropping what was not committed, when leaving the outermost block."""
+        self._depth -= 1
+        if self._depth == 0:
+            await self._end()
+
+    @abstractmethod
+    async def _begin(self) -> None:
+        """Opens the transaction and binds the repositories to it."""
+
+    @abstractmethod
+    async def _end(self) -> None:
+        """Drops whatever was not committed and releases the transaction."""
 
 
 @dataclass(frozen=True)

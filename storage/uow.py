@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from application.ports import PlatformUnitOfWork
+from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.api_repository import SqlApiOrderRepository
 from storage.repositories import (
@@ -44,18 +42,16 @@ def active_session() -> AsyncSession | None:
     return active.session if active is not None else None
 
 
-class SqlUnitOfWork(PlatformUnitOfWork):
+class SqlUnitOfWork(JoinableUnitOfWork):
     """One database transaction; nothing is kept unless commit() is called.
 
-    Entering an open unit of work again (a use case called with the unit of work a middleware
-    opened) joins it: the inner block shares the transaction and leaves closing to the outer one.
-    The repositories are typed by the port it implements (protocol attributes are invariant).
+    Entering an open unit of work again joins it (JoinableUnitOfWork). The repositories are
+    typed by the port it implements (protocol attributes are invariant).
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
-        self._depth = 0
         self._active: tuple[_OpenSession, Token[_OpenSession | None]] | None = None
         self._orders: SqlOrderRepository | None = None
 
@@ -66,26 +62,15 @@ class SqlUnitOfWork(PlatformUnitOfWork):
             raise RuntimeError("the unit of work is not open; use 'async with uow:'")
         return self._session
 
-    async def __aenter__(self) -> Self:
-        """Opens a session (or joins the open one); the transaction begins with the first statement."""
-        self._depth += 1
-        if self._session is None:
-            self._session = self._session_factory()
-            self._bind_repositories(self._session)
-            opened = _OpenSession(self._session)
-            self._active = (opened, _ACTIVE_SESSION.set(opened))
-        return self
+    async def _begin(self) -> None:
+        """Opens a session; the transaction begins with the first statement."""
+        self._session = self._session_factory()
+        self._bind_repositories(self._session)
+        opened = _OpenSession(self._session)
+        self._active = (opened, _ACTIVE_SESSION.set(opened))
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Rolls back whatever was not committed and closes the session, when leaving the outermost block."""
-        self._depth -= 1
-        if self._depth > 0:
-            return
+    async def _end(self) -> None:
+        """Rolls back whatever was not committed and closes the session."""
         session, self._session = self.session, None
         if self._active is not None:
             opened, token = self._active

@@ -25,16 +25,15 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 
 from application.ports import (
     ApiOrderLink,
     FailedMessage,
+    JoinableUnitOfWork,
     OutboxMessage,
-    PlatformUnitOfWork,
     ReviewQuestion,
     StoredDocument,
 )
@@ -871,13 +870,12 @@ def _require_order(orders: FakeOrderRepository, order_id: str) -> None:
         raise ValueError(f"FOREIGN KEY constraint failed: no order {order_id}")
 
 
-class FakeUnitOfWork(PlatformUnitOfWork):
+class FakeUnitOfWork(JoinableUnitOfWork):
     """One transaction on a FakeDatabase; nothing is kept unless commit() is called."""
 
     def __init__(self, database: FakeDatabase) -> None:
         self.database = database
         self.committed = False
-        self._depth = 0
         self._transaction: _Transaction | None = None
         self._orders: FakeOrderRepository | None = None
         self._pending: list[_Pending] = []
@@ -887,23 +885,12 @@ class FakeUnitOfWork(PlatformUnitOfWork):
         """The committed state of the database."""
         return self.database.state
 
-    async def __aenter__(self) -> Self:
-        """Binds the repositories (or joins the open unit of work)."""
-        self._depth += 1
-        if self._depth == 1:
-            self._bind()
-        return self
+    async def _begin(self) -> None:
+        """Binds the repositories."""
+        self._bind()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Drops whatever was not committed, when leaving the outermost block."""
-        self._depth -= 1
-        if self._depth > 0:
-            return
+    async def _end(self) -> None:
+        """Drops whatever was not committed."""
         self._discard()
         self._orders = None
         self._pending = []
