@@ -60,21 +60,20 @@ class StaffChange:
 
 @dataclass(frozen=True)
 class StoredAlert:
-    """An SLA alert as its row holds it (order reference and due time come from the joins)."""
+    """An SLA alert as its row holds it: the alert recorded and what became of it since."""
 
     id: int
-    order_id: str
-    clock_id: int
-    stage: str
-    kind: AlertKind
-    department: Role
-    created_at: datetime
-    batch: str | None = None
+    alert: NewAlert
     acknowledged_by: int | None = None
     acknowledged_by_name: str | None = None
     acknowledged_at: datetime | None = None
     escalation_level: EscalationLevel = EscalationLevel.NONE
     escalated_at: datetime | None = None
+
+    def joined(self, order_ref: str, due_at: datetime) -> SlaAlert:
+        """The alert as a query reads it, with its order's reference and its clock's due time."""
+        handled = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "alert"}
+        return SlaAlert(**dataclasses.asdict(self.alert), **handled, order_ref=order_ref, due_at=due_at)
 
 
 @dataclass
@@ -711,22 +710,13 @@ class FakeSlaRepository(_Pending):
         await self._lock("alert", alert.clock_id, alert.kind, alert.order_id)
         for stored in self._view().values():
             if (
-                stored.clock_id == alert.clock_id
-                and stored.kind is alert.kind
-                and stored.order_id == alert.order_id
+                stored.alert.clock_id == alert.clock_id
+                and stored.alert.kind is alert.kind
+                and stored.alert.order_id == alert.order_id
             ):
                 return None
         alert_id = self._database.next_id()
-        self._alerts[alert_id] = StoredAlert(
-            alert_id,
-            alert.order_id,
-            alert.clock_id,
-            alert.stage,
-            alert.kind,
-            alert.department,
-            alert.created_at,
-            alert.batch,
-        )
+        self._alerts[alert_id] = StoredAlert(alert_id, alert)
         return alert_id
 
     async def get_alert(self, alert_id: int) -> SlaAlert | None:
@@ -736,7 +726,7 @@ class FakeSlaRepository(_Pending):
 
     async def alerts_in_batch(self, batch: str) -> list[SlaAlert]:
         """Returns the alerts merged into one digest message."""
-        stored = sorted((a for a in self._view().values() if a.batch == batch), key=lambda a: a.id)
+        stored = sorted((a for a in self._view().values() if a.alert.batch == batch), key=lambda a: a.id)
         return [alert for alert in map(self._joined, stored) if alert is not None]
 
     async def unacknowledged(self, level: int, older_than: datetime, limit: int) -> list[SlaAlert]:
@@ -744,17 +734,17 @@ class FakeSlaRepository(_Pending):
         running = {row.clock_id for row in self._running()}
         found = []
         for stored in self._view().values():
-            told_at = stored.created_at if level == EscalationLevel.NONE else stored.escalated_at
+            told_at = stored.alert.created_at if level == EscalationLevel.NONE else stored.escalated_at
             if (
                 stored.acknowledged_at is None
-                and stored.kind is AlertKind.BREACH
+                and stored.alert.kind is AlertKind.BREACH
                 and stored.escalation_level == level
                 and told_at is not None
                 and told_at <= older_than
-                and stored.clock_id in running
+                and stored.alert.clock_id in running
             ):
                 found.append(stored)
-        found.sort(key=lambda a: (a.created_at, a.id))
+        found.sort(key=lambda a: (a.alert.created_at, a.id))
         return [alert for alert in map(self._joined, found[:limit]) if alert is not None]
 
     async def escalate(self, alert_id: int, level: int, at: datetime) -> bool:
@@ -827,7 +817,7 @@ class FakeSlaRepository(_Pending):
 
     def _alerted(self, row: _ClockRow, kind: AlertKind) -> bool:
         """Whether the clock has an alert of this kind."""
-        return any(a.clock_id == row.clock_id and a.kind is kind for a in self._view().values())
+        return any(a.alert.clock_id == row.clock_id and a.alert.kind is kind for a in self._view().values())
 
     def _due(self, rows: list[_ClockRow], limit: int) -> list[DueClock]:
         """Turns clock rows, earliest due first, into DueClocks carrying their order's last audit line."""
@@ -857,11 +847,10 @@ class FakeSlaRepository(_Pending):
 
     def _joined(self, stored: StoredAlert) -> SlaAlert | None:
         """The alert with its order's reference and its clock's due time (None if the clock is gone)."""
-        row = self._clocks().get(stored.clock_id)
-        if row is None or row.order.id != stored.order_id:
+        row = self._clocks().get(stored.alert.clock_id)
+        if row is None or row.order.id != stored.alert.order_id:
             return None
-        values = {f.name: getattr(stored, f.name) for f in dataclasses.fields(stored)}
-        return SlaAlert(**values, order_ref=row.order_ref, due_at=row.clock.due_at)
+        return stored.joined(row.order_ref, row.clock.due_at)
 
 
 def _require_order(orders: FakeOrderRepository, order_id: str) -> None:
