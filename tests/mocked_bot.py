@@ -88,7 +88,9 @@ class RecordedRequest:
 
 
 @dataclass
-class _Answer:
+class BotApiAnswer:
+    """What a fake Bot API answers a request: its result, or an error code with description and parameters."""
+
     ok: bool
     result: Any = None
     error_code: int = 200
@@ -97,11 +99,38 @@ class _Answer:
 
 
 class DownloadingSession(BaseSession):
-    """A session whose file downloads are the bytes registered in ``downloads`` (file path -> bytes)."""
+    """A fake Bot API session: answers each request with what answer() decides, through aiogram's own
+    response check (so callers see the real exceptions); file downloads are the bytes registered in
+    ``downloads`` (file path -> bytes)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.downloads: dict[str, bytes] = {}
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
+    ) -> TelegramType:
+        """Answers the request like the Bot API would."""
+        answer = await self.answer(bot, method)
+        payload: dict[str, Any] = {"ok": answer.ok}
+        if answer.ok:
+            payload["result"] = _to_json(answer.result)
+        else:
+            payload.update(error_code=answer.error_code, description=answer.description)
+            if answer.parameters:
+                payload["parameters"] = answer.parameters
+        status = 200 if answer.ok else answer.error_code
+        response = self.check_response(
+            bot=bot, method=method, status_code=status, content=json.dumps(payload)
+        )
+        return response.result  # type: ignore[return-value]
+
+    async def answer(self, bot: Bot, method: TelegramMethod[Any]) -> BotApiAnswer:
+        """Decides what the Bot API answers the request."""
+        raise NotImplementedError
 
     async def stream_content(
         self,
@@ -129,10 +158,10 @@ class MockedSession(DownloadingSession):
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         self.closed = True
-        self._answers: defaultdict[str, deque[_Answer]] = defaultdict(deque)
+        self._answers: defaultdict[str, deque[BotApiAnswer]] = defaultdict(deque)
         self._message_ids: Iterator[int] = itertools.count(1)
 
-    def add_answer(self, method_name: str, answer: _Answer) -> None:
+    def add_answer(self, method_name: str, answer: BotApiAnswer) -> None:
         """Queues an answer for the next call of an API method (by its API name)."""
         self._answers[method_name.lower()].append(answer)
 
@@ -140,30 +169,13 @@ class MockedSession(DownloadingSession):
         """Marks the session closed."""
         self.closed = True
 
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
-    ) -> TelegramType:
-        """Records and checks the request, then answers it like the Bot API would."""
+    async def answer(self, bot: Bot, method: TelegramMethod[Any]) -> BotApiAnswer:
+        """Records and checks the request, then answers it from the queue or by default."""
         self.closed = False
         request = self.build_request(bot, method)
         self.requests.append(request)
         self.violations += self.spec.check(request.name, request.params, request.files)
-        answer = self._next_answer(bot, request)
-        payload: dict[str, Any] = {"ok": answer.ok}
-        if answer.ok:
-            payload["result"] = _to_json(answer.result)
-        else:
-            payload.update(error_code=answer.error_code, description=answer.description)
-            if answer.parameters:
-                payload["parameters"] = answer.parameters
-        status = 200 if answer.ok else answer.error_code
-        response = self.check_response(
-            bot=bot, method=method, status_code=status, content=json.dumps(payload)
-        )
-        return response.result  # type: ignore[return-value]
+        return self._next_answer(bot, request)
 
     def build_request(self, bot: Bot, method: TelegramMethod[Any]) -> RecordedRequest:
         """Prepares params and files exactly as AiohttpSession.build_form_data does."""
@@ -175,7 +187,7 @@ class MockedSession(DownloadingSession):
                 params[key] = prepared
         return RecordedRequest(method=method, name=method.__api_method__, params=params, files=files)
 
-    def _next_answer(self, bot: Bot, request: RecordedRequest) -> _Answer:
+    def _next_answer(self, bot: Bot, request: RecordedRequest) -> BotApiAnswer:
         queued = self._answers.get(request.name.lower())
         if queued:
             return queued.popleft()
@@ -184,10 +196,10 @@ class MockedSession(DownloadingSession):
             self.violations.append(
                 f"{request.name}: no result queued with add_result_for() and the mock has no default for it"
             )
-            return _Answer(
+            return BotApiAnswer(
                 ok=False, error_code=400, description=f"Bad Request: no mocked result for {request.name}"
             )
-        return _Answer(ok=True, result=result)
+        return BotApiAnswer(ok=True, result=result)
 
     def _default_result(self, bot: Bot, request: RecordedRequest) -> Any:
         name = request.name
@@ -276,7 +288,7 @@ class MockedBot(Bot):
         name = method if isinstance(method, str) else method.__api_method__
         if not ok and error_code == 200:
             error_code = 400
-        self.session.add_answer(name, _Answer(ok, result, error_code, description, parameters))
+        self.session.add_answer(name, BotApiAnswer(ok, result, error_code, description, parameters))
 
     def add_retry_after_for(self, method: type[TelegramMethod[Any]] | str, retry_after: int) -> None:
         """Queues a 429 flood-control error for the next call of method."""

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
 from domain.errors import DomainError, IllegalTransition, NotPermitted
 from domain.orders.events import OrderStatusChanged
-from domain.orders.model import Address, Customer, Item, Order
 from domain.orders.responsibilities import ACTION_ROLES
 from domain.orders.status import (
     RESUME,
     TRANSITIONS,
     Action,
-    Channel,
     ExceptionType,
     OrderStatus,
     Role,
@@ -24,6 +21,7 @@ from domain.orders.status import (
     allowed_actions,
     next_status,
 )
+from tests.storage.factories import make_order
 
 NOW = datetime(2026, 3, 15, 2, 0, tzinfo=UTC)
 
@@ -140,24 +138,6 @@ def test_overseas_warehouse_skips_international_legs() -> None:
 def test_every_action_names_who_may_do_it() -> None:
     assert set(ACTION_ROLES) == set(Action)
     assert all(ACTION_ROLES[action] for action in Action)
-
-
-def make_order(service: Service = Service.AIR_FREIGHT, status: OrderStatus = OrderStatus.SUBMITTED) -> Order:
-    """Builds a plain order in the given status."""
-    return Order(
-        id="o-1",
-        reference="R-TEST0001",
-        customer=Customer(name="Li Lei", phone="+8613812345678", telegram_user_id=42),
-        address=Address(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
-        items=[Item("T-shirt", 3, Decimal("0.3"), Decimal("20"))],
-        service=service,
-        payment_method="online",
-        amount=Decimal("120.00"),
-        currency="CNY",
-        channel=Channel.TELEGRAM,
-        created_at=NOW,
-        status=status,
-    )
 
 
 def test_apply_records_audit_and_event() -> None:

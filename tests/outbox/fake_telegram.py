@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,10 +16,9 @@ from typing import Any, Literal
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
 
 from domain.clock import Clock
-from tests.mocked_bot import DownloadingSession
+from tests.mocked_bot import BotApiAnswer, DownloadingSession
 
 TOKEN = "42:TEST"
 
@@ -110,13 +108,8 @@ class FakeTelegram(DownloadingSession):
     async def close(self) -> None:
         """Nothing to close."""
 
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
-    ) -> TelegramType:
-        """Answers the request like the Bot API would, after recording it."""
+    async def answer(self, bot: Bot, method: TelegramMethod[Any]) -> BotApiAnswer:
+        """Answers the request by the policy, after recording it."""
         answer = self.policy(method)
         if isinstance(answer, Exception):
             raise answer
@@ -129,15 +122,8 @@ class FakeTelegram(DownloadingSession):
         self._arrived.set()
         if answer.crash == "after":
             raise SimulatedCrash
-        payload: dict[str, Any] = {"ok": answer.ok}
-        if answer.ok:
-            payload["result"] = self._result(method, chat_id)
-        else:
-            payload.update(error_code=answer.error_code, description=answer.description)
-            if answer.parameters:
-                payload["parameters"] = answer.parameters
-        response = self.check_response(bot, method, answer.error_code, json.dumps(payload))
-        return response.result  # type: ignore[return-value]
+        result = self._result(method, chat_id) if answer.ok else None
+        return BotApiAnswer(answer.ok, result, answer.error_code, answer.description, answer.parameters)
 
     def _result(self, method: TelegramMethod[Any], chat_id: Any) -> Any:
         """Fabricates the result of a successful call."""
