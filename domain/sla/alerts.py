@@ -69,20 +69,13 @@ class NewAlert:
     batch: str | None = None
 
 
-@dataclass(frozen=True)
-class SlaAlert:
-    """A recorded alert, with its acknowledgement and escalation state."""
+@dataclass(frozen=True, kw_only=True)
+class SlaAlert(NewAlert):
+    """A recorded alert with its id, order reference and due time, and its acknowledgement and escalation."""
 
     id: int
-    order_id: str
     order_ref: str
-    clock_id: int
-    stage: str
-    kind: AlertKind
-    department: Role
-    created_at: datetime
     due_at: datetime
-    batch: str | None = None
     acknowledged_by: int | None = None
     acknowledged_by_name: str | None = None
     acknowledged_at: datetime | None = None
