@@ -152,15 +152,13 @@ async def reject(
     reason: ReviewStep,
 ) -> tuple[Order, str]:
     """The clerk rejects the order's review card for a reason; returns the order and the Fix button's data."""
-    order = await find_order(database, reference)
-    assert order is not None
+    order = await stored_order(database, reference)
     [card] = desk_cards(await outbox(database), order)
     text = re.sub(r"<[^>]+>", "", card.params["text"])
     await press_as_desk(
         dispatcher, bot, update_ids, ReviewAction(order_id=order.id, action=reason).pack(), text
     )
-    rejected = await find_order(database, reference)
-    assert rejected is not None
+    rejected = await stored_order(database, reference)
     assert rejected.status is OrderStatus.REJECTED
     [rejection] = [
         message
@@ -171,34 +169,46 @@ async def reject(
     return rejected, fix
 
 
-Rejecter = Callable[[Chat, ReviewStep], Awaitable[tuple[str, Order, str]]]
+Rejecter = Callable[..., Awaitable[tuple[Chat, str, Order, str]]]
 
 
 @pytest.fixture
 def rejected(
+    chat: ChatFactory,
     dispatcher: Dispatcher,
     mocked_bot: MockedBot,
     update_ids: Iterator[int],
     database: FakeDatabase,
     desk: int,
 ) -> Rejecter:
-    """Places the small order in a customer's chat and has the clerk reject it: reference, order, Fix data."""
+    """Places the small order in a customer's chat (Ann's unless given) and has the clerk reject it.
 
-    async def place_and_reject(customer: Chat, reason: ReviewStep) -> tuple[str, Order, str]:
+    Returns the customer's chat, the order's reference, the rejected order and the Fix button's data.
+    """
+
+    async def place_and_reject(
+        reason: ReviewStep, customer: Chat | None = None
+    ) -> tuple[Chat, str, Order, str]:
+        customer = customer or chat()
         reference = await place_in_chat(customer)
         order, fix = await reject(dispatcher, mocked_bot, update_ids, database, reference, reason)
-        return reference, order, fix
+        return customer, reference, order, fix
 
     return place_and_reject
 
 
+async def stored_order(database: FakeDatabase, reference: str) -> Order:
+    """The order with this reference as it is stored now."""
+    order = await find_order(database, reference)
+    assert order is not None
+    return order
+
+
 async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_back(
-    chat: ChatFactory,
     database: FakeDatabase,
     rejected: Rejecter,
 ) -> None:
-    ann = chat()
-    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
+    ann, reference, order, fix = await rejected(ReviewStep.CANNOT_SERVE)
     assert OrderFix.unpack(fix).field == "service"
 
     replies = await ann.press_data(fix)
@@ -257,12 +267,10 @@ async def test_cannot_serve_fix_changes_the_service_and_sends_the_same_order_bac
 
 
 async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
-    chat: ChatFactory,
     database: FakeDatabase,
     rejected: Rejecter,
 ) -> None:
-    ann = chat()
-    reference, order, fix = await rejected(ann, ReviewStep.INCONSISTENT)
+    ann, reference, order, fix = await rejected(ReviewStep.INCONSISTENT)
 
     await ann.press_data(fix)
 
@@ -275,8 +283,7 @@ async def test_inconsistent_fix_opens_the_preview_where_any_field_can_change(
     assert "Name: Ann Smythe" in ann.text
     await ann.press("Confirm order")
 
-    stored = await find_order(database, reference)
-    assert stored is not None
+    stored = await stored_order(database, reference)
     assert stored.id == order.id
     assert stored.status is OrderStatus.PENDING_REVIEW
     assert stored.customer.name == "Ann Smythe"
@@ -292,8 +299,7 @@ async def test_a_stranger_pressing_fix_changes_nothing(
     database: FakeDatabase,
     rejected: Rejecter,
 ) -> None:
-    ann = chat()
-    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
+    ann, reference, order, fix = await rejected(ReviewStep.CANNOT_SERVE)
     stranger = chat(user_id=STRANGER_ID, first_name="Eve", seen=len(mocked_bot.requests))
 
     replies = await stranger.press_data(fix)
@@ -305,8 +311,7 @@ async def test_a_stranger_pressing_fix_changes_nothing(
         assert answered[0].params["text"] == "This is not your order."
     key = StorageKey(bot_id=BOT_ID, chat_id=STRANGER_ID, user_id=STRANGER_ID)
     assert await dispatcher.storage.get_state(key) is None
-    after = await find_order(database, reference)
-    assert after is not None
+    after = await stored_order(database, reference)
     assert (after.status, after.version, len(after.audit)) == (
         OrderStatus.REJECTED,
         order.version,
@@ -315,13 +320,11 @@ async def test_a_stranger_pressing_fix_changes_nothing(
 
 
 async def test_the_customer_only_may_resubmit(
-    chat: ChatFactory,
     database: FakeDatabase,
     rejected: Rejecter,
     clock: FixedClock,
 ) -> None:
-    ann = chat()
-    reference, order, _ = await rejected(ann, ReviewStep.NOT_PAID)
+    _, reference, order, _ = await rejected(ReviewStep.NOT_PAID)
     draft = OrderDraft(
         customer=CustomerDraft(name="Eve", phone="+4915123456789", telegram_user_id=STRANGER_ID),
         address=AddressDraft(country="DE", city="Berlin", street="Unter den Linden 1", postcode="10117"),
@@ -333,8 +336,7 @@ async def test_the_customer_only_may_resubmit(
     with pytest.raises(NotPermitted):
         await resubmit_order(database.unit_of_work(), order.id, draft, clock, actor_id=STRANGER_ID)
 
-    after = await find_order(database, reference)
-    assert after is not None
+    after = await stored_order(database, reference)
     assert (after.status, after.customer.name, after.version) == (
         OrderStatus.REJECTED,
         "Ann Smith",
@@ -343,12 +345,10 @@ async def test_the_customer_only_may_resubmit(
 
 
 async def test_fix_on_an_order_that_moved_on_is_refused_politely(
-    chat: ChatFactory,
     database: FakeDatabase,
     rejected: Rejecter,
 ) -> None:
-    ann = chat()
-    reference, order, fix = await rejected(ann, ReviewStep.CANNOT_SERVE)
+    ann, reference, order, fix = await rejected(ReviewStep.CANNOT_SERVE)
     [rejection] = [
         message
         for message in await outbox(database, ann.user_id)
@@ -369,8 +369,7 @@ async def test_fix_on_an_order_that_moved_on_is_refused_politely(
     replies = await ann.press_data(fix)
     assert [request.name for request in replies] == ["answerCallbackQuery"]
     assert replies[0].params["text"] == ann.text
-    stored = await find_order(database, reference)
-    assert stored is not None
+    stored = await stored_order(database, reference)
     assert stored.status is OrderStatus.CANCELLED
     assert stored.service is Service.AIR_FREIGHT
     assert "resubmit" not in [event.action for event in stored.audit]
@@ -378,19 +377,16 @@ async def test_fix_on_an_order_that_moved_on_is_refused_politely(
 
 
 async def test_cancelling_the_fix_wizard_keeps_the_rejected_order(
-    chat: ChatFactory,
     database: FakeDatabase,
     rejected: Rejecter,
 ) -> None:
-    ann = chat()
-    reference, order, fix = await rejected(ann, ReviewStep.NOT_PAID)
+    ann, reference, order, fix = await rejected(ReviewStep.NOT_PAID)
     await ann.press_data(fix)
 
     await ann.press("Cancel order")
 
     assert f"Order {reference} stays rejected" in ann.text
-    stored = await find_order(database, reference)
-    assert stored is not None
+    stored = await stored_order(database, reference)
     assert (stored.status, stored.version) == (OrderStatus.REJECTED, order.version)
 
 
@@ -400,7 +396,7 @@ async def test_a_chinese_customer_fixes_the_payment_in_chinese(
     rejected: Rejecter,
 ) -> None:
     li = chat(user_id=101, language_code="zh-hans", first_name="李")
-    reference, order, fix = await rejected(li, ReviewStep.NOT_PAID)
+    _, reference, order, fix = await rejected(ReviewStep.NOT_PAID, li)
     assert OrderFix.unpack(fix).field == "payment"
 
     replies = await li.press_data(fix)
@@ -414,8 +410,7 @@ async def test_a_chinese_customer_fixes_the_payment_in_chinese(
     await press_act(li, "confirm")
 
     assert f"您的订单 <b>{reference}</b> 已修改" in li.text
-    stored = await find_order(database, reference)
-    assert stored is not None
+    stored = await stored_order(database, reference)
     assert (stored.id, stored.status, stored.payment_method) == (
         order.id,
         OrderStatus.PENDING_REVIEW,
