@@ -179,24 +179,16 @@ class SlaAlertTexts:
             )
         ]
         for due in lists[ClockStatus.BREACHED][:DIGEST_ORDERS_PER_DEPARTMENT]:
-            lines.append(
-                self._t(
-                    DIGEST_OVERDUE_LINE,
-                    order=html.escape(due.order_ref),
-                    stage=self._stage(due.stage),
-                    late=format_span(overdue_by(due.stage_clock(), now)),
-                )
-            )
+            late = format_span(overdue_by(due.stage_clock(), now))
+            lines.append(self._digest_line(DIGEST_OVERDUE_LINE, due, late=late))
         for due in lists[ClockStatus.AT_RISK][:DIGEST_ORDERS_PER_DEPARTMENT]:
-            lines.append(
-                self._t(
-                    DIGEST_AT_RISK_LINE,
-                    order=html.escape(due.order_ref),
-                    stage=self._stage(due.stage),
-                    left=format_span(due.due_at - (due.paused_at or now)),
-                )
-            )
+            left = format_span(due.due_at - (due.paused_at or now))
+            lines.append(self._digest_line(DIGEST_AT_RISK_LINE, due, left=left))
         return "\n".join(lines)
+
+    def _digest_line(self, text: str, due: DueClock, **span: str) -> str:
+        """One order of the digest: its reference, its step, and how late it is or how long it has left."""
+        return self._t(text, order=html.escape(due.order_ref), stage=self._stage(due.stage), **span)
 
     def _buttons(self, alert_id: int, order_id: str) -> Keyboard:
         """Acknowledge and Open order, for one alert."""
