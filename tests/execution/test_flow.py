@@ -56,6 +56,10 @@ from tests.review.conftest import (
 pytestmark = pytest.mark.usefixtures("staffed")
 
 
+# Who performs a step, and in which chat: the warehouse picks and scans, logistics does the rest.
+STEP_CLERKS = {ExecStep.PICK: (WAREHOUSE_ID, WAREHOUSE_CHAT), ExecStep.SCAN: (WAREHOUSE_ID, WAREHOUSE_CHAT)}
+
+
 class Walk:
     """Drives one order through the chats like the staff and the customer would."""
 
@@ -88,6 +92,13 @@ class Walk:
     async def type(self, text: str, user_id: int, chat_id: int) -> None:
         """Types a message in a chat."""
         await self.feed(command(next(self.ids), text, user_id=user_id, chat_id=chat_id))
+
+    async def step(self, step: ExecStep, *answers: str) -> None:
+        """Presses a step on its department's card as that department's clerk, then types the answers."""
+        user_id, chat_id = STEP_CLERKS.get(step, (LOGISTICS_ID, LOGISTICS_CHAT))
+        await self.press(step, user_id, chat_id)
+        for answer in answers:
+            await self.type(answer, user_id, chat_id)
 
     async def to_customer(self) -> list[OutboxMessage]:
         """Everything queued for the customer about the order."""
@@ -132,10 +143,10 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert alerts(mocked_bot)[-1] == "Only warehouse can do this."
     await walk.press(ExecStep.PICK, WAREHOUSE_ID, LOGISTICS_CHAT, card_chat=WAREHOUSE_CHAT)
     assert alerts(mocked_bot)[-1] == "Do this in the warehouse chat."
-    await walk.press(ExecStep.SCAN, WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.step(ExecStep.SCAN)
     assert alerts(mocked_bot)[-1] == "Not possible now: the order is confirmed."
 
-    await walk.press(ExecStep.PICK, WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.step(ExecStep.PICK)
     assert "TEA-01 2" in last_reply(mocked_bot)
     await walk.type("TEA-01 1\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
     assert last_reply(mocked_bot) == "TEA-01: the order has 2, you counted 1. Check the goods."
@@ -162,7 +173,7 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert "已离开我们的仓库" in (await walk.to_customer())[-1].params["text"]
 
     # Booking: carrier, waybill in the carrier's format, departure in the future, declaration.
-    await walk.press(ExecStep.BOOK, LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.BOOK)
     dhl = CarrierChoice(order_id=walk.order_id, carrier="DHL").pack()
     _, card = await walk.card(LOGISTICS_CHAT)
     await walk.feed(press(next(walk.ids), dhl, user_id=LOGISTICS_ID, card=card))
@@ -202,20 +213,16 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert "运输途中" in (await walk.to_customer())[-1].params["text"]
 
     clock.advance(timedelta(days=1))
-    await walk.press(ExecStep.ARRIVE, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Frankfurt airport (FRA)", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.ARRIVE, "Frankfurt airport (FRA)")
     arrived = (await walk.to_customer())[-1].params["text"]
     assert "已到达目的国" in arrived and "下一步：清关，预计在 2026-03-18 09:30 前" in arrived
 
-    await walk.press(ExecStep.CLEAR, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Released, duties paid", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.CLEAR, "Released, duties paid")
     assert await walk.status() is OrderStatus.CLEARED
     assert "已清关" in (await walk.to_customer())[-1].params["text"]
 
     # Last mile: courier phone and ETA are checked.
-    await walk.press(ExecStep.LAST_MILE, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Hans Müller", LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("12345", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.LAST_MILE, "Hans Müller", "12345")
     assert last_reply(mocked_bot).startswith("That is not a valid phone number; write it like +49")
     await walk.type(phone_example("DE"), LOGISTICS_ID, LOGISTICS_CHAT)
     await walk.type("09:00", LOGISTICS_ID, LOGISTICS_CHAT)
@@ -236,8 +243,7 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert "Hans Müller" in track and "下一步：送货到您手中，预计在 2026-03-17 18:00 前" in track
     assert track.count("• ") >= 9  # every step so far with its time
 
-    await walk.press(ExecStep.DELIVER, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Li Wei", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.DELIVER, "Li Wei")
     no_photo = ExecAction(order_id=walk.order_id, step=ExecStep.NO_PHOTO).pack()
     await walk.feed(press(next(walk.ids), no_photo, user_id=LOGISTICS_ID, card=Card(LOGISTICS_CHAT, 900, "")))
     assert await walk.status() is OrderStatus.DELIVERED
@@ -264,25 +270,20 @@ async def test_overseas_warehouse_order_skips_booking_transit_and_customs(
     walk: Walk, mocked_bot: MockedBot, new_uow: Uows
 ) -> None:
     await walk.confirm(Service.OVERSEAS_WAREHOUSE)
-    await walk.press(ExecStep.PICK, WAREHOUSE_ID, WAREHOUSE_CHAT)
-    await walk.type("TEA-01 2\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
-    await walk.press(ExecStep.SCAN, WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.step(ExecStep.PICK, "TEA-01 2\nSILK-7 3")
+    await walk.step(ExecStep.SCAN)
     assert await walk.status() is OrderStatus.OUTBOUND
     outbound = (await walk.to_customer())[-1].params["text"]
     assert "下一步：交给当地快递派送，预计在 2026-03-16 09:30 前" in outbound
 
     message, _ = await walk.card(LOGISTICS_CHAT)
     assert buttons(message) == [ExecAction(order_id=walk.order_id, step=ExecStep.LAST_MILE).pack()]
-    await walk.press(ExecStep.BOOK, LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.BOOK)
     assert alerts(mocked_bot)[-1] == "Not possible now: the order is left the warehouse."
 
-    await walk.press(ExecStep.LAST_MILE, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Anna Schmidt", LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type(phone_example("DE"), LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("18:00", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.LAST_MILE, "Anna Schmidt", phone_example("DE"), "18:00")
     assert await walk.status() is OrderStatus.OUT_FOR_DELIVERY
-    await walk.press(ExecStep.DELIVER, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Li Wei", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.DELIVER, "Li Wei")
     await walk.feed(photo_message(next(walk.ids), "proof-1", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT))
 
     order = await load(new_uow, walk.order_id)
@@ -303,22 +304,15 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     execution_setup: ExecutionSetup,
 ) -> None:
     await walk.confirm(Service.AIR_FREIGHT)
-    await walk.press(ExecStep.PICK, WAREHOUSE_ID, WAREHOUSE_CHAT)
-    await walk.type("TEA-01 2\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
-    await walk.press(ExecStep.SCAN, WAREHOUSE_ID, WAREHOUSE_CHAT)
-    await walk.press(ExecStep.BOOK, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("sea freight co", LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("SFC-778899", LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("03-16 08:00", LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("D1", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.PICK, "TEA-01 2\nSILK-7 3")
+    await walk.step(ExecStep.SCAN)
+    await walk.step(ExecStep.BOOK, "sea freight co", "SFC-778899", "03-16 08:00", "D1")
     assert last_reply(mocked_bot).startswith("Write the customs declaration number")
     await walk.type("DEC-0001", LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.press(ExecStep.DEPART, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.press(ExecStep.ARRIVE, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("FRA", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.DEPART)
+    await walk.step(ExecStep.ARRIVE, "FRA")
 
-    await walk.press(ExecStep.HOLD, LOGISTICS_ID, LOGISTICS_CHAT)
-    await walk.type("Tea needs a phytosanitary certificate", LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.HOLD, "Tea needs a phytosanitary certificate")
 
     order = await load(new_uow, walk.order_id)
     assert order.status is OrderStatus.EXCEPTION and order.exception_type == "customs_hold"
@@ -326,7 +320,7 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     assert "海关正在查验" in (await walk.to_customer())[-1].params["text"]
     [notice] = [m for m in await outbox(database, DESK_CHAT) if (m.dedup_key or "").startswith("hold:")]
     assert "phytosanitary" in notice.params["text"]
-    await walk.press(ExecStep.CLEAR, LOGISTICS_ID, LOGISTICS_CHAT)
+    await walk.step(ExecStep.CLEAR)
     assert alerts(mocked_bot)[-1].startswith("Already handled by User401 at ")
 
 
@@ -360,7 +354,7 @@ async def test_a_count_that_does_not_match_is_refused_and_kept_as_a_picking_erro
 ) -> None:
     """R-4.1, R-8.2: a mismatched count counts against the warehouse's accuracy; a typo does not."""
     await walk.confirm(Service.AIR_FREIGHT)
-    await walk.press(ExecStep.PICK, WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.step(ExecStep.PICK)
 
     await walk.type("TEA-01", WAREHOUSE_ID, WAREHOUSE_CHAT)
     await walk.type("TEA-01 1\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
