@@ -11,9 +11,11 @@ import pytest
 from aiogram import Dispatcher
 from aiogram.types import Update
 
+from application.ports import OutboxMessage
 from application.review import ReviewSetup
 from application.services import Actor, EventHandlers, perform_action
 from domain.clock import FixedClock
+from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from presentation.callbacks import ReviewAction, ReviewStep
 from tests.fakes import FakeDatabase
@@ -100,6 +102,46 @@ def validated(new_uow: Uows, setup: ReviewSetup, database: FakeDatabase) -> Vali
     return validate
 
 
+class Desk:
+    """The staffed order desk reviewing cards: the production dispatcher on the fake database."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: MockedBot,
+        uows: Uows,
+        database: FakeDatabase,
+        validated: ValidatedCard,
+    ) -> None:
+        self.dispatcher, self.bot, self.uows, self.database = dispatcher, bot, uows, database
+        self.validated = validated
+
+    async def feed(self, update: Update) -> None:
+        """Feeds one update through the dispatcher."""
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def load(self, order_id: str) -> Order:
+        """Reads the order as it is stored now."""
+        return await load(self.uows, order_id)
+
+    async def outbox(self, chat_id: int) -> list[OutboxMessage]:
+        """The messages queued for a chat."""
+        return await outbox(self.database, chat_id)
+
+
+@pytest.fixture
+def desk(
+    staffed: None,
+    dispatcher: Dispatcher,
+    mocked_bot: MockedBot,
+    new_uow: Uows,
+    database: FakeDatabase,
+    validated: ValidatedCard,
+) -> Desk:
+    """The staffed order desk, with a validate-and-post-the-card step."""
+    return Desk(dispatcher, mocked_bot, new_uow, database, validated)
+
+
 async def test_validated_order_posts_an_escaped_review_card_that_passes_the_spec(
     new_uow: Uows, setup: ReviewSetup, database: FakeDatabase, mocked_bot: MockedBot
 ) -> None:
@@ -120,179 +162,124 @@ async def test_validated_order_posts_an_escaped_review_card_that_passes_the_spec
     assert mocked_bot.requests_for("sendMessage")
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_approve_confirms_with_a_number_and_queues_text_and_pdf_for_the_customer(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-) -> None:
-    card, order_id = await validated()
+async def test_approve_confirms_with_a_number_and_queues_text_and_pdf_for_the_customer(desk: Desk) -> None:
+    card, order_id = await desk.validated()
 
-    await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
+    await desk.feed(press(1, approve_data(order_id), user_id=DESK_ID, card=card))
 
-    order = await load(new_uow, order_id)
+    order = await desk.load(order_id)
     assert order.status is OrderStatus.CONFIRMED
     assert order.number is not None and NUMBER.match(order.number)
     actions = [event.action for event in order.audit]
     assert actions[-3:] == ["approve", "confirm", "assign_number"]
     assert order.audit[-3].actor_id == DESK_ID and order.audit[-3].actor_role is Role.ORDER_DESK
-    to_customer = await outbox(database, CUSTOMER_ID)
+    to_customer = await desk.outbox(CUSTOMER_ID)
     assert [m.method for m in to_customer] == ["sendMessage", "sendDocument"]
     assert order.number in to_customer[0].params["text"]
     assert "您的订单已确认" in to_customer[0].params["text"]
     assert "Li &lt;b&gt;Wei&lt;/b&gt;" in to_customer[0].params["text"]
-    await deliver(mocked_bot, to_customer, new_uow)
-    [document] = mocked_bot.requests_for("sendDocument")
+    await deliver(desk.bot, to_customer, desk.uows)
+    [document] = desk.bot.requests_for("sendDocument")
     assert document.files
-    [edit] = mocked_bot.requests_for("editMessageText")
+    [edit] = desk.bot.requests_for("editMessageText")
     assert "Approved and confirmed as " + order.number in edit.params["text"]
     assert "Dora Desk" in edit.params["text"]
     assert "reply_markup" not in edit.params
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_large_order_needs_the_head_and_the_same_person_cannot_do_both_reviews(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-) -> None:
-    card, order_id = await validated(amount="2000.00")
+async def test_large_order_needs_the_head_and_the_same_person_cannot_do_both_reviews(desk: Desk) -> None:
+    card, order_id = await desk.validated(amount="2000.00")
 
-    await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=HEAD_ID, card=card))
+    await desk.feed(press(1, approve_data(order_id), user_id=HEAD_ID, card=card))
 
-    order = await load(new_uow, order_id)
+    order = await desk.load(order_id)
     assert order.status is OrderStatus.PENDING_SECOND_REVIEW
     assert order.audit[-1].note == "large_amount"
-    head_cards = [
-        m for m in await outbox(database, DESK_CHAT) if (m.dedup_key or "").startswith("review-card:")
-    ]
+    head_cards = [m for m in await desk.outbox(DESK_CHAT) if (m.dedup_key or "").startswith("review-card:")]
     assert len(head_cards) == 2
     head_card = card_of(head_cards[-1], message_id=78)
     assert "Second review" in head_card.text and "large amount" in head_card.text
     assert approve_data(order_id, 2) in buttons(head_cards[-1])
 
-    await dispatcher.feed_update(
-        mocked_bot, press(2, approve_data(order_id, 2), user_id=HEAD_ID, card=head_card)
-    )
-    await dispatcher.feed_update(
-        mocked_bot, press(3, approve_data(order_id, 2), user_id=DESK2_ID, card=head_card)
-    )
+    await desk.feed(press(2, approve_data(order_id, 2), user_id=HEAD_ID, card=head_card))
+    await desk.feed(press(3, approve_data(order_id, 2), user_id=DESK2_ID, card=head_card))
 
-    assert (await load(new_uow, order_id)).status is OrderStatus.PENDING_SECOND_REVIEW
-    assert "you did the first review" in alerts(mocked_bot)[-2]
-    assert "Only the order desk head" in alerts(mocked_bot)[-1]
+    assert (await desk.load(order_id)).status is OrderStatus.PENDING_SECOND_REVIEW
+    assert "you did the first review" in alerts(desk.bot)[-2]
+    assert "Only the order desk head" in alerts(desk.bot)[-1]
 
-    await dispatcher.feed_update(
-        mocked_bot, press(4, approve_data(order_id, 2), user_id=HEAD2_ID, card=head_card)
-    )
+    await desk.feed(press(4, approve_data(order_id, 2), user_id=HEAD2_ID, card=head_card))
 
-    order = await load(new_uow, order_id)
+    order = await desk.load(order_id)
     assert order.status is OrderStatus.CONFIRMED and order.number is not None
     approvals = [e for e in order.audit if e.action == "approve_second"]
     assert [(e.actor_id, e.actor_role) for e in approvals] == [(HEAD2_ID, Role.ORDER_DESK_HEAD)]
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_second_reviewer_must_not_have_entered_the_order(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-) -> None:
-    card, order_id = await validated(amount="2000.00", entered_by=HEAD2_ID)
-    await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
-    head_card = card_of((await outbox(database, DESK_CHAT))[-1], message_id=78)
+async def test_second_reviewer_must_not_have_entered_the_order(desk: Desk) -> None:
+    card, order_id = await desk.validated(amount="2000.00", entered_by=HEAD2_ID)
+    await desk.feed(press(1, approve_data(order_id), user_id=DESK_ID, card=card))
+    head_card = card_of((await desk.outbox(DESK_CHAT))[-1], message_id=78)
 
-    await dispatcher.feed_update(
-        mocked_bot, press(2, approve_data(order_id, 2), user_id=HEAD2_ID, card=head_card)
-    )
+    await desk.feed(press(2, approve_data(order_id, 2), user_id=HEAD2_ID, card=head_card))
 
-    assert (await load(new_uow, order_id)).status is OrderStatus.PENDING_SECOND_REVIEW
-    assert "entered this order" in alerts(mocked_bot)[-1]
+    assert (await desk.load(order_id)).status is OrderStatus.PENDING_SECOND_REVIEW
+    assert "entered this order" in alerts(desk.bot)[-1]
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_cancel(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-) -> None:
-    card, order_id = await validated()
+async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_cancel(desk: Desk) -> None:
+    card, order_id = await desk.validated()
     reject = ReviewAction(order_id=order_id, action=ReviewStep.REJECT).pack()
     not_paid = ReviewAction(order_id=order_id, action=ReviewStep.NOT_PAID).pack()
 
-    await feed(dispatcher, mocked_bot, press(1, reject, user_id=DESK_ID, card=card))
-    [picker] = mocked_bot.requests_for("editMessageReplyMarkup")
+    await desk.feed(press(1, reject, user_id=DESK_ID, card=card))
+    [picker] = desk.bot.requests_for("editMessageReplyMarkup")
     assert not_paid in str(picker.params["reply_markup"])
-    await feed(dispatcher, mocked_bot, press(2, not_paid, user_id=DESK_ID, card=card))
+    await desk.feed(press(2, not_paid, user_id=DESK_ID, card=card))
 
-    order = await load(new_uow, order_id)
+    order = await desk.load(order_id)
     assert order.status is OrderStatus.REJECTED
     assert order.audit[-1].note == "not_paid"
-    [message] = await outbox(database, CUSTOMER_ID)
+    [message] = await desk.outbox(CUSTOMER_ID)
     assert "未付款" in message.params["text"] and "我们尚未收到您的付款" in message.params["text"]
     assert buttons(message) == [f"fix:{order_id}:payment", f"co:{order_id}:cancel"]
-    await deliver(mocked_bot, [message], new_uow)
+    await deliver(desk.bot, [message], desk.uows)
 
     cancel = f"co:{order_id}:cancel"
     customer_view = Card(CUSTOMER_ID, 90, "rejected")
-    await feed(dispatcher, mocked_bot, press(3, cancel, user_id=OTHER_CUSTOMER_ID, card=customer_view))
-    assert (await load(new_uow, order_id)).status is OrderStatus.REJECTED
-    await feed(dispatcher, mocked_bot, press(4, cancel, user_id=CUSTOMER_ID, card=customer_view))
-    assert (await load(new_uow, order_id)).status is OrderStatus.CANCELLED
+    await desk.feed(press(3, cancel, user_id=OTHER_CUSTOMER_ID, card=customer_view))
+    assert (await desk.load(order_id)).status is OrderStatus.REJECTED
+    await desk.feed(press(4, cancel, user_id=CUSTOMER_ID, card=customer_view))
+    assert (await desk.load(order_id)).status is OrderStatus.CANCELLED
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_reject_for_another_reason_takes_free_text_and_escapes_it(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-) -> None:
-    card, order_id = await validated(language="en")
+async def test_reject_for_another_reason_takes_free_text_and_escapes_it(desk: Desk) -> None:
+    card, order_id = await desk.validated(language="en")
     other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
 
-    await feed(dispatcher, mocked_bot, press(1, other, user_id=DESK_ID, card=card))
-    await dispatcher.feed_update(
-        mocked_bot, command(2, "Route <closed> & suspended", user_id=DESK_ID, chat_id=DESK_CHAT)
-    )
+    await desk.feed(press(1, other, user_id=DESK_ID, card=card))
+    await desk.feed(command(2, "Route <closed> & suspended", user_id=DESK_ID, chat_id=DESK_CHAT))
 
-    order = await load(new_uow, order_id)
+    order = await desk.load(order_id)
     assert order.status is OrderStatus.REJECTED
     assert order.audit[-1].note == "other: Route <closed> & suspended"
-    [message] = await outbox(database, CUSTOMER_ID)
+    [message] = await desk.outbox(CUSTOMER_ID)
     assert "Route &lt;closed&gt; &amp; suspended" in message.params["text"]
     assert "Other reason" in message.params["text"]
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_pressing_approve_twice_changes_the_order_once(
-    dispatcher: Dispatcher,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-    clock: FixedClock,
-) -> None:
-    card, order_id = await validated()
+async def test_pressing_approve_twice_changes_the_order_once(desk: Desk, clock: FixedClock) -> None:
+    card, order_id = await desk.validated()
     clock.advance(timedelta(minutes=5))
 
-    await feed(dispatcher, mocked_bot, press(1, approve_data(order_id), user_id=DESK_ID, card=card))
-    await feed(dispatcher, mocked_bot, press(2, approve_data(order_id), user_id=DESK2_ID, card=card))
+    await desk.feed(press(1, approve_data(order_id), user_id=DESK_ID, card=card))
+    await desk.feed(press(2, approve_data(order_id), user_id=DESK2_ID, card=card))
 
-    assert alerts(mocked_bot)[-1] == "Already handled by Dora Desk at 2026-03-15 09:35."
-    assert count_audit(database, order_id, "approve") == 1
-    assert len(await outbox(database, CUSTOMER_ID)) == 2
+    assert alerts(desk.bot)[-1] == "Already handled by Dora Desk at 2026-03-15 09:35."
+    assert count_audit(desk.database, order_id, "approve") == 1
+    assert len(await desk.outbox(CUSTOMER_ID)) == 2
 
 
-@pytest.mark.usefixtures("staffed")
 @pytest.mark.parametrize(
     ("user_id", "chat_id", "refusal"),
     [
@@ -303,39 +290,22 @@ async def test_pressing_approve_twice_changes_the_order_once(
     ],
 )
 async def test_wrong_role_or_wrong_chat_changes_nothing(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-    user_id: int,
-    chat_id: int,
-    refusal: str,
+    desk: Desk, user_id: int, chat_id: int, refusal: str
 ) -> None:
-    card, order_id = await validated()
+    card, order_id = await desk.validated()
     elsewhere = Card(chat_id, card.message_id, card.text)
 
-    await dispatcher.feed_update(
-        mocked_bot, press(1, approve_data(order_id), user_id=user_id, card=elsewhere)
-    )
+    await desk.feed(press(1, approve_data(order_id), user_id=user_id, card=elsewhere))
 
-    assert (await load(new_uow, order_id)).status is OrderStatus.PENDING_REVIEW
-    assert refusal in alerts(mocked_bot)[-1]
-    assert await outbox(database, CUSTOMER_ID) == []
+    assert (await desk.load(order_id)).status is OrderStatus.PENDING_REVIEW
+    assert refusal in alerts(desk.bot)[-1]
+    assert await desk.outbox(CUSTOMER_ID) == []
 
 
-@pytest.mark.usefixtures("staffed")
 @pytest.mark.parametrize("forgery", ["other_order", "unknown_action", "mangled", "unknown_order"])
-async def test_forged_callbacks_change_nothing(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-    forgery: str,
-) -> None:
-    card, order_id = await validated()
-    other = await store(new_uow, make_order())
+async def test_forged_callbacks_change_nothing(desk: Desk, forgery: str) -> None:
+    card, order_id = await desk.validated()
+    other = await store(desk.uows, make_order())
     data = {
         "other_order": approve_data(other.id),
         "unknown_action": f"rv:{order_id}:zz:1",
@@ -343,43 +313,32 @@ async def test_forged_callbacks_change_nothing(
         "unknown_order": approve_data("00000000-0000-0000-0000-000000000000"),
     }[forgery]
 
-    await feed(dispatcher, mocked_bot, press(1, data, user_id=DESK_ID, card=card))
+    await desk.feed(press(1, data, user_id=DESK_ID, card=card))
 
-    assert (await load(new_uow, order_id)).status is OrderStatus.PENDING_REVIEW
-    assert (await load(new_uow, other.id)).status is OrderStatus.PENDING_REVIEW
-    assert await outbox(database, CUSTOMER_ID) == []
+    assert (await desk.load(order_id)).status is OrderStatus.PENDING_REVIEW
+    assert (await desk.load(other.id)).status is OrderStatus.PENDING_REVIEW
+    assert await desk.outbox(CUSTOMER_ID) == []
 
 
-@pytest.mark.usefixtures("staffed")
-async def test_ask_customer_relays_the_question_and_the_answer_comes_back_under_the_card(
-    dispatcher: Dispatcher,
-    new_uow: Uows,
-    database: FakeDatabase,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-) -> None:
-    card, order_id = await validated(language="en")
+async def test_ask_customer_relays_the_question_and_the_answer_comes_back_under_the_card(desk: Desk) -> None:
+    card, order_id = await desk.validated(language="en")
     ask = ReviewAction(order_id=order_id, action=ReviewStep.ASK).pack()
 
-    await feed(dispatcher, mocked_bot, press(1, ask, user_id=DESK_ID, card=card))
-    await dispatcher.feed_update(
-        mocked_bot, command(2, "Which <customs> agent?", user_id=DESK_ID, chat_id=DESK_CHAT)
-    )
+    await desk.feed(press(1, ask, user_id=DESK_ID, card=card))
+    await desk.feed(command(2, "Which <customs> agent?", user_id=DESK_ID, chat_id=DESK_CHAT))
 
-    [question] = await outbox(database, CUSTOMER_ID)
+    [question] = await desk.outbox(CUSTOMER_ID)
     assert "Which &lt;customs&gt; agent?" in question.params["text"]
     [answer_button] = buttons(question)
-    await dispatcher.feed_update(
-        mocked_bot, press(3, answer_button, user_id=CUSTOMER_ID, card=Card(CUSTOMER_ID, 91, "question"))
-    )
-    await feed(dispatcher, mocked_bot, command(4, "DHL, please", user_id=CUSTOMER_ID))
+    await desk.feed(press(3, answer_button, user_id=CUSTOMER_ID, card=Card(CUSTOMER_ID, 91, "question")))
+    await desk.feed(command(4, "DHL, please", user_id=CUSTOMER_ID))
 
-    relayed = (await outbox(database, DESK_CHAT))[-1]
+    relayed = (await desk.outbox(DESK_CHAT))[-1]
     assert "DHL, please" in relayed.params["text"]
     assert relayed.params["reply_parameters"]["message_id"] == card.message_id
-    order = await load(new_uow, order_id)
+    order = await desk.load(order_id)
     assert [e.action for e in order.audit][-2:] == ["ask_customer", "customer_answer"]
-    await deliver(mocked_bot, [question, relayed], new_uow)
+    await deliver(desk.bot, [question, relayed], desk.uows)
 
 
 @pytest.mark.usefixtures("staffed")
@@ -483,24 +442,20 @@ async def test_confirmation_pdf_carries_the_number_and_renders_chinese(
     assert "100.00 EUR" in text
 
 
-@pytest.mark.usefixtures("staffed")
 async def test_a_staff_name_with_html_characters_reads_right_in_toasts_and_replies(
-    dispatcher: Dispatcher,
-    mocked_bot: MockedBot,
-    validated: ValidatedCard,
-    monkeypatch: pytest.MonkeyPatch,
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 11 finding 5: "Already handled by Tom & Jerry <Ops>" in a toast and in an HTML reply."""
     monkeypatch.setitem(NAMES, DESK2_ID, "Tom & Jerry <Ops>")
-    card, order_id = await validated()
+    card, order_id = await desk.validated()
     other = ReviewAction(order_id=order_id, action=ReviewStep.OTHER).pack()
 
-    await feed(dispatcher, mocked_bot, press(1, other, user_id=DESK_ID, card=card))
-    await feed(dispatcher, mocked_bot, press(2, approve_data(order_id), user_id=DESK2_ID, card=card))
-    await feed(dispatcher, mocked_bot, press(3, approve_data(order_id), user_id=DESK_ID, card=card))
-    await dispatcher.feed_update(mocked_bot, command(4, "too late", user_id=DESK_ID, chat_id=DESK_CHAT))
+    await desk.feed(press(1, other, user_id=DESK_ID, card=card))
+    await desk.feed(press(2, approve_data(order_id), user_id=DESK2_ID, card=card))
+    await desk.feed(press(3, approve_data(order_id), user_id=DESK_ID, card=card))
+    await desk.feed(command(4, "too late", user_id=DESK_ID, chat_id=DESK_CHAT))
 
-    assert alerts(mocked_bot)[-1].startswith("Already handled by Tom & Jerry <Ops> at ")
-    [reply] = [r for r in mocked_bot.requests_for("sendMessage") if "too late" not in r.params["text"]][-1:]
+    assert alerts(desk.bot)[-1].startswith("Already handled by Tom & Jerry <Ops> at ")
+    [reply] = [r for r in desk.bot.requests_for("sendMessage") if "too late" not in r.params["text"]][-1:]
     assert "Already handled by Tom &amp; Jerry &lt;Ops&gt; at " in reply.params["text"]
-    mocked_bot.assert_no_violations()
+    desk.bot.assert_no_violations()
