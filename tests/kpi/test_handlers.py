@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.types import BufferedInputFile, Update
+from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 
 from application.kpi import KpiSetup
@@ -34,6 +34,7 @@ from tests.kpi.conftest import (
     seed_march,
 )
 from tests.mocked_bot import MockedSession
+from tests.review.conftest import command
 
 ORDER_DESK_CHAT, WAREHOUSE_CHAT = -1001, -1002
 TEAM_CHATS = {"order_desk": ORDER_DESK_CHAT, "warehouse": WAREHOUSE_CHAT, "management": MANAGEMENT_CHAT}
@@ -75,23 +76,6 @@ async def march(new_uow: UowFactory, session_factory: Sessions) -> March:
             await uow.staff.grant(user_id, role, by=None, at=NOW)
         await uow.commit()
     return seeded
-
-
-def command(update_id: int, text: str, chat_id: int, user_id: int, language: str = "en") -> Update:
-    """A command message in a group chat."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": int(NOW.timestamp()),
-                "chat": {"id": chat_id, "type": "supergroup", "title": "Team"},
-                "from": {"id": user_id, "is_bot": False, "first_name": "Mia", "language_code": language},
-                "text": text,
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-            },
-        }
-    )
 
 
 def texts(bot: Any) -> list[str]:
@@ -141,7 +125,7 @@ def photos(bot: Any) -> list[Any]:
 async def test_kpi_shows_the_chats_figures_with_their_formulas_and_a_chart(
     dispatcher: Dispatcher, bot: Any, chat_id: int, user_id: int, shown: list[str], not_shown: list[str]
 ) -> None:
-    await dispatcher.feed_update(bot, command(1, "/kpi 2026-03", chat_id, user_id))
+    await dispatcher.feed_update(bot, command(1, "/kpi 2026-03", chat_id=chat_id, user_id=user_id))
 
     (text,) = texts(bot)
     assert text.startswith(shown[0])
@@ -158,7 +142,9 @@ async def test_kpi_shows_the_chats_figures_with_their_formulas_and_a_chart(
 
 @pytest.mark.usefixtures("march")
 async def test_kpis_read_in_chinese_for_a_chinese_manager(dispatcher: Dispatcher, bot: Any) -> None:
-    await dispatcher.feed_update(bot, command(1, "/kpi 2026-03", MANAGEMENT_CHAT, MANAGER, "zh-hans"))
+    await dispatcher.feed_update(
+        bot, command(1, "/kpi 2026-03", chat_id=MANAGEMENT_CHAT, user_id=MANAGER, language_code="zh-hans")
+    )
 
     (text,) = texts(bot)
     assert text.startswith("📊 <b>KPI 2026-03</b> · 全公司")
@@ -184,7 +170,7 @@ async def test_kpis_read_in_chinese_for_a_chinese_manager(dispatcher: Dispatcher
 async def test_refusals_and_bad_input_get_a_specific_reply(
     dispatcher: Dispatcher, bot: Any, session_factory: Sessions, text: str, user_id: int, reply: str
 ) -> None:
-    await dispatcher.feed_update(bot, command(1, text, MANAGEMENT_CHAT, user_id))
+    await dispatcher.feed_update(bot, command(1, text, chat_id=MANAGEMENT_CHAT, user_id=user_id))
 
     assert texts(bot) == [reply]
     assert photos(bot) == []
@@ -196,7 +182,7 @@ async def test_refusals_and_bad_input_get_a_specific_reply(
 async def test_report_on_demand_queues_the_summary_pdf_and_xlsx_for_the_chat(
     dispatcher: Dispatcher, bot: Any, session_factory: Sessions
 ) -> None:
-    await dispatcher.feed_update(bot, command(1, "/report 2026-03", MANAGEMENT_CHAT, MANAGER))
+    await dispatcher.feed_update(bot, command(1, "/report 2026-03", chat_id=MANAGEMENT_CHAT, user_id=MANAGER))
 
     assert texts(bot) == [
         "📑 The supervision report of 2026-03 is being prepared: the summary, the PDF and the XLSX arrive "
@@ -215,7 +201,7 @@ async def test_report_on_demand_queues_the_summary_pdf_and_xlsx_for_the_chat(
 async def test_report_without_a_month_is_last_months(
     dispatcher: Dispatcher, bot: Any, session_factory: Sessions
 ) -> None:
-    await dispatcher.feed_update(bot, command(1, "/report", MANAGEMENT_CHAT, MANAGER))
+    await dispatcher.feed_update(bot, command(1, "/report", chat_id=MANAGEMENT_CHAT, user_id=MANAGER))
 
     async with session_factory() as session:
         summary = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).first()
@@ -228,8 +214,12 @@ async def test_checks_lists_the_days_progress_checks_and_chases(
     def ref(name: str) -> str:
         return march.orders[name].reference
 
-    await dispatcher.feed_update(bot, command(1, "/checks 2026-03-16", ORDER_DESK_CHAT, CLERK))
-    await dispatcher.feed_update(bot, command(2, "/checks 2026-03-17", ORDER_DESK_CHAT, CLERK))
+    await dispatcher.feed_update(
+        bot, command(1, "/checks 2026-03-16", chat_id=ORDER_DESK_CHAT, user_id=CLERK)
+    )
+    await dispatcher.feed_update(
+        bot, command(2, "/checks 2026-03-17", chat_id=ORDER_DESK_CHAT, user_id=CLERK)
+    )
 
     busy, quiet = texts(bot)
     assert busy.splitlines() == [
@@ -257,7 +247,7 @@ async def test_checks_lists_the_days_progress_checks_and_chases(
 async def test_management_sla_lists_the_overdue_steps_of_every_department(
     dispatcher: Dispatcher, bot: Any, march: March
 ) -> None:
-    await dispatcher.feed_update(bot, command(1, "/sla", MANAGEMENT_CHAT, MANAGER))
+    await dispatcher.feed_update(bot, command(1, "/sla", chat_id=MANAGEMENT_CHAT, user_id=MANAGER))
 
     (text,) = texts(bot)
     lines = text.splitlines()
@@ -274,14 +264,14 @@ async def test_management_sla_says_all_clear_only_when_no_department_is_overdue(
         await uow.staff.grant(MANAGER, Role.MANAGEMENT, by=None, at=NOW)
         await uow.commit()
 
-    await dispatcher.feed_update(bot, command(1, "/sla", MANAGEMENT_CHAT, MANAGER))
+    await dispatcher.feed_update(bot, command(1, "/sla", chat_id=MANAGEMENT_CHAT, user_id=MANAGER))
 
     assert texts(bot) == ["✅ Every department: every step is within its time limit."]
 
 
 @pytest.mark.usefixtures("march")
 async def test_help_lists_the_kpi_commands_for_management(dispatcher: Dispatcher, bot: Any) -> None:
-    await dispatcher.feed_update(bot, command(1, "/help", MANAGEMENT_CHAT, MANAGER))
+    await dispatcher.feed_update(bot, command(1, "/help", chat_id=MANAGEMENT_CHAT, user_id=MANAGER))
 
     (text,) = texts(bot)
     assert "/kpi — Show the KPIs against their targets: /kpi [YYYY-MM]" in text

@@ -22,6 +22,7 @@ from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
 from presentation.sla_alerts import SlaAlertTexts
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
+from tests.review.conftest import command
 from tests.sla.conftest import (
     ORDER_DESK_CHAT,
     SLA,
@@ -80,23 +81,6 @@ async def staff(new_uow: UowFactory) -> None:
 
 def _user(user_id: int, name: str) -> dict[str, Any]:
     return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
-
-
-def command(update_id: int, text: str, chat_id: int, user_id: int = CLERK) -> Update:
-    """Builds a command message in a team chat."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": int(START.timestamp()),
-                "chat": {"id": chat_id, "type": "supergroup", "title": "Team"},
-                "from": _user(user_id, "Ann"),
-                "text": text,
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-            },
-        }
-    )
 
 
 def press(update_id: int, data: str, user_id: int, name: str, alert: dict[str, Any]) -> Update:
@@ -210,7 +194,7 @@ async def test_sla_lists_the_teams_overdue_and_at_risk_orders_worst_first(
     await seed_clock(new_uow, Stage.FIRST_REVIEW, START)  # fine
     await seed_clock(new_uow, Stage.PICKING, START - timedelta(days=2))  # the warehouse's, not listed
 
-    await dispatcher.feed_update(bot, command(1, "/sla", ORDER_DESK_CHAT))
+    await dispatcher.feed_update(bot, command(1, "/sla", chat_id=ORDER_DESK_CHAT, user_id=CLERK))
 
     (message,) = bot.requests_for("sendMessage")
     lines = message.params["text"].split("\n")
@@ -228,8 +212,8 @@ async def test_sla_in_the_warehouse_chat_lists_only_warehouse_stages_and_outside
 ) -> None:
     await seed_clock(new_uow, Stage.FIRST_REVIEW, START - timedelta(hours=3))
 
-    await dispatcher.feed_update(bot, command(1, "/sla", WAREHOUSE_CHAT, PICKER))
-    await dispatcher.feed_update(bot, command(2, "/sla", -999, PICKER))
+    await dispatcher.feed_update(bot, command(1, "/sla", chat_id=WAREHOUSE_CHAT, user_id=PICKER))
+    await dispatcher.feed_update(bot, command(2, "/sla", chat_id=-999, user_id=PICKER))
 
     first, second = (request.params["text"] for request in bot.requests_for("sendMessage"))
     assert first == "✅ warehouse: every step is within its time limit."
@@ -237,7 +221,7 @@ async def test_sla_in_the_warehouse_chat_lists_only_warehouse_stages_and_outside
 
 
 async def test_sla_is_for_staff_only(dispatcher: Dispatcher, bot: MockedBot) -> None:
-    await dispatcher.feed_update(bot, command(1, "/sla", ORDER_DESK_CHAT, user_id=12345))
+    await dispatcher.feed_update(bot, command(1, "/sla", chat_id=ORDER_DESK_CHAT, user_id=12345))
 
     (message,) = bot.requests_for("sendMessage")
     assert message.params["text"] == "/sla is for staff."
