@@ -506,14 +506,23 @@ class FakeProcessedUpdates(_Pending):
         self._marked: set[int] = set()
 
 
-class FakeReviewRepository(_Pending):
-    """Questions to customers, generated documents and staff display names."""
+class _OrderRows(_Pending):
+    """The writes of a repository whose rows refer to an order, as a foreign key does."""
 
     def __init__(
         self, database: FakeDatabase, transaction: Callable[[], _Transaction], orders: FakeOrderRepository
     ) -> None:
         self._orders = orders
         super().__init__(database, transaction)
+
+    def _require_order(self, order_id: str) -> None:
+        """Fails like a foreign key does when a row refers to an order that is not there."""
+        if not self._orders.has(order_id):
+            raise ValueError(f"FOREIGN KEY constraint failed: no order {order_id}")
+
+
+class FakeReviewRepository(_OrderRows):
+    """Questions to customers, generated documents and staff display names."""
 
     async def add_question(
         self,
@@ -526,7 +535,7 @@ class FakeReviewRepository(_Pending):
         card_message_id: int | None,
     ) -> int:
         """Records a question to the customer; returns its id."""
-        _require_order(self._orders, order_id)
+        self._require_order(order_id)
         question_id = self._database.next_id()
         self._questions[question_id] = ReviewQuestion(
             question_id, order_id, asked_by, at, question, card_chat_id, card_message_id
@@ -553,7 +562,7 @@ class FakeReviewRepository(_Pending):
         self, order_id: str, kind: str, filename: str, content: bytes, at: datetime
     ) -> int:
         """Stores a generated document; returns its id for the outbox row."""
-        _require_order(self._orders, order_id)
+        self._require_order(order_id)
         document_id = self._database.next_id()
         self._documents[document_id] = StoredDocument(document_id, order_id, kind, filename, content, at)
         return document_id
@@ -593,18 +602,12 @@ class FakeReviewRepository(_Pending):
         return {**self._state.questions, **self._questions}
 
 
-class FakeApiOrderRepository(_Pending):
+class FakeApiOrderRepository(_OrderRows):
     """Which API key created which order, unique per key and Idempotency-Key."""
-
-    def __init__(
-        self, database: FakeDatabase, transaction: Callable[[], _Transaction], orders: FakeOrderRepository
-    ) -> None:
-        self._orders = orders
-        super().__init__(database, transaction)
 
     async def add(self, link: ApiOrderLink) -> bool:
         """Records the link; returns False, writing nothing, if the key's Idempotency-Key is taken."""
-        _require_order(self._orders, link.order_id)
+        self._require_order(link.order_id)
         if link.idempotency_key is not None:
             # NULL keys never collide; a racing request with the same key waits for the other's commit.
             await self._lock(link.key_name, link.idempotency_key)
@@ -658,7 +661,7 @@ class _ClockRow:
         return self.order.number or self.order.reference
 
 
-class FakeSlaRepository(_Pending):
+class FakeSlaRepository(_OrderRows):
     """Running clocks by due time, alerts recorded once, the tracking log."""
 
     def __init__(
@@ -668,9 +671,8 @@ class FakeSlaRepository(_Pending):
         orders: FakeOrderRepository,
         reviews: FakeReviewRepository,
     ) -> None:
-        self._orders = orders
         self._reviews = reviews
-        super().__init__(database, transaction)
+        super().__init__(database, transaction, orders)
 
     async def try_lock_sweep(self) -> bool:
         """Takes the sweep lock until the transaction ends; False if another unit of work holds it."""
@@ -706,7 +708,7 @@ class FakeSlaRepository(_Pending):
 
     async def record_alert(self, alert: NewAlert) -> int | None:
         """Records an alert; returns its id, or None (writing nothing) if it was recorded before."""
-        _require_order(self._orders, alert.order_id)
+        self._require_order(alert.order_id)
         await self._lock("alert", alert.clock_id, alert.kind, alert.order_id)
         for stored in self._view().values():
             if (
@@ -851,12 +853,6 @@ class FakeSlaRepository(_Pending):
         if row is None or row.order.id != stored.alert.order_id:
             return None
         return stored.joined(row.order_ref, row.clock.due_at)
-
-
-def _require_order(orders: FakeOrderRepository, order_id: str) -> None:
-    """Fails like a foreign key does when a row refers to an order that is not there."""
-    if not orders.has(order_id):
-        raise ValueError(f"FOREIGN KEY constraint failed: no order {order_id}")
 
 
 class FakeUnitOfWork(JoinableUnitOfWork):
