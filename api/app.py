@@ -251,7 +251,10 @@ class IntakeApi:
         if shape.errors:
             return _unprocessable(shape.merged(check_draft(draft, self._clock.now())))
         # A platform cannot name a Telegram user to receive the order (issue 12): the customer binds
-        # their own chat through telegram_link.
+        # their own chat through telegram_link. A malformed id is still refused, as documented.
+        refused = [e for e in check_draft(draft, self._clock.now()) if e.field == "customer.telegram_user_id"]
+        if refused:
+            return _unprocessable(refused)
         draft = replace(draft, customer=replace(draft.customer, telegram_user_id=None))
         try:
             placed = await place_platform_order(

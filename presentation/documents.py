@@ -41,6 +41,7 @@ from presentation.render import (
     local_time,
     money,
     route,
+    timeline_lines,
 )
 
 # Adobe's Asian font pack metrics ship with reportlab; the viewer supplies the glyphs, nothing is embedded.
@@ -213,10 +214,6 @@ def confirmation_pdf(
     company = extras.company
     customer = order.customer
     contact = ", ".join(esc(value) for value in (customer.phone, customer.email) if value)
-    address = order.address
-    address_line = ", ".join(
-        esc(part) for part in (address.street, address.area, address.city, address.postcode) if part
-    )
     story: list[Flowable] = [
         Paragraph(f"<b>{esc(company.name)}</b>", heading),
         *(Paragraph(esc(line), body) for line in company.contact_lines()),
@@ -227,7 +224,6 @@ def confirmation_pdf(
         Paragraph(f"{esc(t(N_('Confirmed at')))}: {local_time(confirmed_at(order), timezone)}", body),
         Paragraph(esc(t(N_("Customer"))), heading),
         Paragraph(esc(customer.name) + (f" ({contact})" if contact else ""), body),
-        Paragraph(f"{esc(t(N_('Delivery address')))}: {address_line}", body),
         Paragraph(f"{esc(t(N_('Destination')))}: {route(order)}", body),
         Paragraph(esc(t(N_("Goods"))), heading),
         goods_table(order, t, body),
@@ -241,6 +237,10 @@ def confirmation_pdf(
         when = extras.expected_delivery.isoformat()
         story.append(Paragraph(f"{esc(t(N_('Expected delivery')))}: <b>{when}</b>", body))
     story += [
+        Paragraph(esc(t(N_("Expected timeline"))), heading),
+        *(Paragraph(_pdf_line(line), body) for line in timeline_lines(order, t)),
+    ]
+    story += [
         Spacer(1, 4 * mm),
         Paragraph(esc(t(N_("How to track your order"))), heading),
         Paragraph(
@@ -251,13 +251,16 @@ def confirmation_pdf(
         ),
     ]
     if extras.telegram_link is not None:
+        link = esc(extras.telegram_link)
+        # The link on a line of its own, so it is never broken across lines.
         story += [
             Paragraph(
                 esc(t(N_("Open this link or scan the code to get every update in Telegram: {link}"))).format(
-                    link=f'<link href="{esc(extras.telegram_link)}">{esc(extras.telegram_link)}</link>'
+                    link=""
                 ),
                 body,
             ),
+            Paragraph(f'<link href="{link}">{link}</link>', body),
             qr_drawing(extras.telegram_link),
         ]
     return a4_pdf(story, f"{t(N_('Order confirmation'))} {order.number or ''}", author=company.name)

@@ -19,7 +19,7 @@ from domain.orders.events import Event
 from domain.orders.model import Order
 from presentation.documents import ConfirmationDocuments, payment_line
 from presentation.keyboards import N_
-from presentation.render import SERVICE_NAMES, Translate, esc, fee_lines, money, translator
+from presentation.render import SERVICE_NAMES, Html, Translate, esc, fee_lines, money, translator
 
 # The inline QR code's Content-ID (scheduler/channels.py attaches the image under it).
 QR_CID = "telegram-qr"
@@ -83,12 +83,12 @@ class EmailNotices:
         if not isinstance(text, str) or not text:
             return None
         company = self.documents.company.name
-        lines = [esc(t(GREETING).format(name=order.customer.name)), "", *email_lines(text)]
+        lines = [t(GREETING).format(name=order.customer.name), "", *email_lines(text)]
         if link is not None:
-            lines += ["", t(LINK_TEXT).format(link=f'<a href="{esc(link)}">{esc(link)}</a>')]
-        lines += ["", esc(t(SIGNATURE).format(company=company))]
+            lines += ["", t(LINK_TEXT).format(link=Html(f'<a href="{esc(link)}">{esc(link)}</a>'))]
+        lines += ["", t(SIGNATURE).format(company=company)]
         return Email(
-            subject=t(SUBJECT).format(id=order.display_id),
+            subject=plain_text(t(SUBJECT).format(id=order.display_id)),
             text=plain_text("\n".join(lines)),
             html=email_html(lines, language),
             attachment=telegram.document,
@@ -100,7 +100,7 @@ class EmailNotices:
         company = extras.company
         number = esc(order.number or "")
         lines = [
-            esc(t(GREETING).format(name=order.customer.name)),
+            t(GREETING).format(name=order.customer.name),
             "",
             f"<b>{esc(t(N_('Your order is confirmed')))}</b>",
             f"{esc(t(N_('Order number')))}: <b>{number}</b>",
@@ -122,19 +122,21 @@ class EmailNotices:
         lines += [
             "",
             f"<b>{esc(t(N_('How to track your order')))}</b>",
-            esc(t(TRACK_TEXT)).format(number=number),
+            t(TRACK_TEXT).format(number=order.number or ""),
         ]
         if link is not None:
             lines += [
-                t(LINK_TEXT).format(link=f'<a href="{esc(link)}">{esc(link)}</a>'),
+                t(LINK_TEXT).format(link=Html(f'<a href="{esc(link)}">{esc(link)}</a>')),
                 f'<img src="cid:{QR_CID}" alt="QR" width="160" height="160">',
             ]
         lines += ["", esc(t(N_("The confirmation is attached as a PDF."))), ""]
         lines += [
-            esc(t(SIGNATURE).format(company=company.name)),
+            t(SIGNATURE).format(company=company.name),
             *(esc(line) for line in company.contact_lines()),
         ]
-        subject = t(CONFIRMED_SUBJECT).format(number=order.number or order.reference, company=company.name)
+        subject = plain_text(
+            t(CONFIRMED_SUBJECT).format(number=order.number or order.reference, company=company.name)
+        )
         return Email(
             subject=subject,
             text=plain_text("\n".join(line for line in lines if not line.startswith("<img"))),
