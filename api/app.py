@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -70,17 +70,23 @@ BREAKDOWN_TEXTS: dict[str, str] = {
 }
 
 
-def parse_api_keys(text: str | None) -> dict[str, str]:
-    """Reads API_KEYS (`name:key,name2:key2`) into {name: key}; raises ValueError saying what is wrong."""
-    keys: dict[str, str] = {}
+def _pairs(text: str | None, setting: str, shape: str) -> Iterator[tuple[int, str, str]]:
+    """Yields (entry number, name, value) of a `name:value,...` setting; ValueError for a malformed entry."""
     for number, pair in enumerate((text or "").split(","), start=1):
         pair = pair.strip()
         if not pair:
             continue
-        name, separator, key = pair.partition(":")
-        name, key = name.strip(), key.strip()
-        if not separator or not name or not key:
-            raise ValueError(f"API_KEYS entry {number} must be name:key")
+        name, separator, value = pair.partition(":")
+        name, value = name.strip(), value.strip()
+        if not separator or not name or not value:
+            raise ValueError(f"{setting} entry {number} must be {shape}")
+        yield number, name, value
+
+
+def parse_api_keys(text: str | None) -> dict[str, str]:
+    """Reads API_KEYS (`name:key,name2:key2`) into {name: key}; raises ValueError saying what is wrong."""
+    keys: dict[str, str] = {}
+    for number, name, key in _pairs(text, "API_KEYS", "name:key"):
         if len(name) > KEY_NAME_MAX:
             raise ValueError(f"API_KEYS entry {number}: the name is longer than {KEY_NAME_MAX} characters")
         if name in keys:
@@ -94,14 +100,10 @@ def parse_api_keys(text: str | None) -> dict[str, str]:
 def parse_api_webhooks(text: str | None, key_names: frozenset[str] | None = None) -> dict[str, str]:
     """Reads API_WEBHOOKS (`name:url,...`, names of API_KEYS) into {name: url}; ValueError says why not."""
     webhooks: dict[str, str] = {}
-    for number, pair in enumerate((text or "").split(","), start=1):
-        pair = pair.strip()
-        if not pair:
-            continue
-        name, separator, url = pair.partition(":")
-        name, url = name.strip(), url.strip()
-        if not separator or not name or not url.startswith(("http://", "https://")):
-            raise ValueError(f"API_WEBHOOKS entry {number} must be name:http(s)://url")
+    shape = "name:http(s)://url"
+    for number, name, url in _pairs(text, "API_WEBHOOKS", shape):
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"API_WEBHOOKS entry {number} must be {shape}")
         if name in webhooks:
             raise ValueError(f"API_WEBHOOKS names {name!r} twice")
         if key_names is not None and name not in key_names:
