@@ -153,3 +153,24 @@ async def test_an_email_the_server_cannot_take_is_retried_then_failed_and_listed
     async with new_uow() as uow:
         [failed] = await uow.outbox.failed()
     assert failed.method == EMAIL_METHOD and "mail server" in failed.error
+
+
+async def test_the_sender_tells_of_every_telegram_delivery_for_the_customer_told_clock(
+    session_factory: async_sessionmaker[AsyncSession], new_uow: Any, bot: MockedBot
+) -> None:
+    clock = FixedClock(T0)
+    delivered: list[tuple[int, datetime]] = []
+
+    async def on_delivered(message: OutboxMessage, at: datetime) -> None:
+        delivered.append((message.chat_id, at))
+
+    sender = OutboxSender(
+        SqlOutboxQueue(session_factory), bot, clock, sleep=fake_sleep(clock), on_delivered=on_delivered
+    )
+    await enqueue(
+        new_uow, OutboxMessage(555, "sendMessage", {"text": "Your order is packed"}, T0, order_id="o-1")
+    )
+
+    assert await sender.run_once() == 1
+
+    assert delivered == [(555, clock.now())]

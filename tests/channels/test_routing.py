@@ -56,7 +56,10 @@ async def test_the_confirmation_goes_by_email_to_a_chat_customer_too_with_the_pd
 
     await change(database, handlers, order, OrderStatus.CONFIRMED, number="20260316001")
 
-    assert [m.method for m in database.outbox_of(CHAT)] == ["sendMessage", "sendDocument"]
+    [text, _pdf] = database.outbox_of(CHAT)
+    assert (text.method, _pdf.method) == ("sendMessage", "sendDocument")
+    # Every goods line, not only the first.
+    assert "Tea set" in text.params["text"] and "Silk scarf" in text.params["text"]
     [mail] = [m for m in database.outbox_of() if m.method == EMAIL_METHOD]
     assert "20260316001" in mail.params["subject"]
     assert mail.params["document_id"] is not None
