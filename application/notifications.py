@@ -195,8 +195,12 @@ class Email:
     qr_link: str | None = None
 
 
+# Renders the notice as Telegram would show it, on demand (only notices without email wording need it).
+TelegramRendering = Callable[[], "Rendered | None"]
+
+
 class EmailRenderer(Protocol):
-    """Words of the customer's emails; `telegram` is the notice as Telegram would show it, for the rest."""
+    """Words of the customer's emails; `telegram` gives the notice as Telegram shows it, for the rest."""
 
     def render_email(
         self,
@@ -204,7 +208,7 @@ class EmailRenderer(Protocol):
         event: Event,
         order: Order,
         language: str,
-        telegram: Rendered | None,
+        telegram: TelegramRendering,
         link: str | None,
     ) -> Email | None: ...
 
@@ -339,8 +343,13 @@ def build_notifier(
         if route.chat_id is None and routes.bindings_of is not None and routes.bot_username:
             token = await token_for(routes.bindings_of(uow), order.id, event.at)
             link = telegram_link(routes.bot_username, token)
-        telegram = renderer.render(notice, event, order, Audience(0, route.language))
-        email = routes.email.render_email(notice, event, order, route.language, telegram, link)
+        language = route.language
+
+        def as_telegram() -> Rendered | None:
+            """The notice as the customer's chat would show it (the email of a notice without its own)."""
+            return renderer.render(notice, event, order, Audience(0, language))
+
+        email = routes.email.render_email(notice, event, order, language, as_telegram, link)
         if email is None:
             return
         params: dict[str, Any] = {

@@ -14,7 +14,7 @@ import re
 
 from aiogram.utils.i18n import I18n
 
-from application.notifications import Email, Notice, NoticeKind, Rendered
+from application.notifications import Email, Notice, NoticeKind, TelegramRendering
 from domain.orders.events import Event
 from domain.orders.model import Order
 from presentation.documents import ConfirmationDocuments, payment_line
@@ -67,7 +67,7 @@ class EmailNotices:
         event: Event,
         order: Order,
         language: str,
-        telegram: Rendered | None,
+        telegram: TelegramRendering,
         link: str | None,
     ) -> Email | None:
         """Renders one customer notice as an email; None when it has nothing to mail."""
@@ -76,9 +76,10 @@ class EmailNotices:
             return None
         if notice.kind is NoticeKind.CONFIRMATION:
             return self.confirmation(order, t, language, link)
-        if telegram is None:
+        rendered = telegram()
+        if rendered is None:
             return None
-        params = telegram.message.params
+        params = rendered.message.params
         text = params.get("text") or params.get("caption")
         if not isinstance(text, str) or not text:
             return None
@@ -91,7 +92,7 @@ class EmailNotices:
             subject=plain_text(t(SUBJECT).format(id=order.display_id)),
             text=plain_text("\n".join(lines)),
             html=email_html(lines, language),
-            attachment=telegram.document,
+            attachment=rendered.document,
         )
 
     def confirmation(self, order: Order, t: Translate, language: str, link: str | None) -> Email:

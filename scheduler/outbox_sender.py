@@ -27,6 +27,9 @@ The lease must outlast a round: the sender starts no send once half the lease ha
 the rest of the round back. Keep `lease / 2` above the Bot API request timeout.
 
 The rate limits are kept in memory, per sender process: run one sender per bot token.
+
+Email and webhook rows (issue 12) are claimed with the rest and handed to scheduler/channels.py,
+outside Telegram's limits; every delivery is reported to `on_delivered` (the "customer told" clock).
 """
 
 from __future__ import annotations

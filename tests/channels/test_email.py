@@ -8,7 +8,7 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from application.notifications import EMAIL_METHOD, Notice, NoticeKind
+from application.notifications import EMAIL_METHOD, Notice, NoticeKind, Rendered
 from application.ports import OutboxMessage, StoredDocument
 from bot.i18n import PoI18n
 from domain.delivery import expected_delivery_date
@@ -46,6 +46,11 @@ def confirmation(order: Order) -> OrderStatusChanged:
     )
 
 
+def unused_rendering() -> Rendered | None:
+    """The Telegram rendering the confirmation's own email wording never asks for."""
+    raise AssertionError("the confirmation email has its own wording")
+
+
 def pdf_text(content: bytes) -> str:
     """The text the PDF shows, through its embedded font's Unicode map."""
     return "\n".join(page.extract_text() for page in PdfReader(BytesIO(content)).pages)
@@ -69,7 +74,7 @@ def test_the_confirmation_email_in_the_customers_language_lists_every_goods_line
     emails = EmailNotices(i18n, documents)
 
     email = emails.render_email(
-        Notice(NoticeKind.CONFIRMATION), confirmation(order), order, language, None, LINK
+        Notice(NoticeKind.CONFIRMATION), confirmation(order), order, language, unused_rendering, LINK
     )
 
     assert email is not None
@@ -91,7 +96,7 @@ def test_the_pdf_notice_is_not_mailed_again(i18n: PoI18n, documents: Confirmatio
         confirmation(order),
         order,
         "en",
-        None,
+        unused_rendering,
         None,
     )
 
@@ -107,7 +112,7 @@ def test_the_mime_message_has_text_html_the_inline_qr_code_and_the_pdf(
         confirmation(order),
         order,
         "zh",
-        None,
+        unused_rendering,
         LINK,
     )
     assert email is not None and email.attachment is not None
