@@ -6,13 +6,20 @@ an order is visible only to the key that created it. Every error answers
 paths such as `items[0].name`. POST /api/v1/orders honours `Idempotency-Key`: the same key with
 the same body answers 200 with the order made by the first request (201), and the header
 `Idempotent-Replayed: true`; the same key with another body answers 409.
+
+The API never trusts a Telegram user id in the body (`customer.telegram_user_id` is ignored): the
+order answer carries `telegram_link`, a one-time `https://t.me/<bot>?start=<token>` link for the
+platform to show its customer; opening it binds that customer's chat to the order (issue 12).
+Platforms with a URL in API_WEBHOOKS get a signed webhook for every status change of their orders
+(scheduler/channels.py; the format is in the OpenAPI document).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -63,17 +70,23 @@ BREAKDOWN_TEXTS: dict[str, str] = {
 }
 
 
-def parse_api_keys(text: str | None) -> dict[str, str]:
-    """Reads API_KEYS (`name:key,name2:key2`) into {name: key}; raises ValueError saying what is wrong."""
-    keys: dict[str, str] = {}
+def _pairs(text: str | None, setting: str, shape: str) -> Iterator[tuple[int, str, str]]:
+    """Yields (entry number, name, value) of a `name:value,...` setting; ValueError for a malformed entry."""
     for number, pair in enumerate((text or "").split(","), start=1):
         pair = pair.strip()
         if not pair:
             continue
-        name, separator, key = pair.partition(":")
-        name, key = name.strip(), key.strip()
-        if not separator or not name or not key:
-            raise ValueError(f"API_KEYS entry {number} must be name:key")
+        name, separator, value = pair.partition(":")
+        name, value = name.strip(), value.strip()
+        if not separator or not name or not value:
+            raise ValueError(f"{setting} entry {number} must be {shape}")
+        yield number, name, value
+
+
+def parse_api_keys(text: str | None) -> dict[str, str]:
+    """Reads API_KEYS (`name:key,name2:key2`) into {name: key}; raises ValueError saying what is wrong."""
+    keys: dict[str, str] = {}
+    for number, name, key in _pairs(text, "API_KEYS", "name:key"):
         if len(name) > KEY_NAME_MAX:
             raise ValueError(f"API_KEYS entry {number}: the name is longer than {KEY_NAME_MAX} characters")
         if name in keys:
@@ -82,6 +95,25 @@ def parse_api_keys(text: str | None) -> dict[str, str]:
             raise ValueError(f"API_KEYS entry {name!r} repeats another entry's key")
         keys[name] = key
     return keys
+
+
+def parse_api_webhooks(text: str | None, key_names: frozenset[str] | None = None) -> dict[str, str]:
+    """Reads API_WEBHOOKS (`name:url,...`, names of API_KEYS) into {name: url}; ValueError says why not."""
+    webhooks: dict[str, str] = {}
+    shape = "name:http(s)://url"
+    for number, name, url in _pairs(text, "API_WEBHOOKS", shape):
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"API_WEBHOOKS entry {number} must be {shape}")
+        if name in webhooks:
+            raise ValueError(f"API_WEBHOOKS names {name!r} twice")
+        if key_names is not None and name not in key_names:
+            raise ValueError(f"API_WEBHOOKS entry {name!r} names no key of API_KEYS")
+        webhooks[name] = url
+    return webhooks
+
+
+# The one-time Telegram link of an order, by order id (None when the bot has no username to link to).
+TelegramLinks = Callable[[str], Awaitable[str | None]]
 
 
 def _errors_body(errors: list[dict[str, str]]) -> dict[str, Any]:
@@ -165,6 +197,7 @@ class IntakeApi:
         api_keys: Mapping[str, str],
         handlers: EventHandlers | None = None,
         sla: SlaContext | None = None,
+        links: TelegramLinks | None = None,
     ) -> None:
         if not api_keys:
             raise ValueError("the intake API needs at least one key (API_KEYS)")
@@ -177,6 +210,7 @@ class IntakeApi:
         self._keys = [(name, key.encode("utf-8")) for name, key in api_keys.items()]
         self._handlers = handlers
         self._sla = sla
+        self._links = links
 
     def key_name(self, request: web.Request) -> str:
         """Returns the name of the request's API key or raises ApiError 401."""
@@ -218,6 +252,12 @@ class IntakeApi:
         draft = shape.draft(body, for_quote=False)
         if shape.errors:
             return _unprocessable(shape.merged(check_draft(draft, self._clock.now())))
+        # A platform cannot name a Telegram user to receive the order (issue 12): the customer binds
+        # their own chat through telegram_link. A malformed id is still refused, as documented.
+        refused = [e for e in check_draft(draft, self._clock.now()) if e.field == "customer.telegram_user_id"]
+        if refused:
+            return _unprocessable(refused)
+        draft = replace(draft, customer=replace(draft.customer, telegram_user_id=None))
         try:
             placed = await place_platform_order(
                 self._uow_factory(),
@@ -248,6 +288,8 @@ class IntakeApi:
             "second_review_required": bool(placed.review_flags),
             "quote": quote_json(placed.quote),
         }
+        if self._links is not None:
+            document["telegram_link"] = await self._links(order.id)
         headers = {"Location": f"{ORDERS_PATH}/{order.reference}"}
         if placed.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -325,9 +367,10 @@ def build_api_app(
     handlers: EventHandlers | None = None,
     sla: SlaContext | None = None,
     client_max_size: int = 1024**2,
+    links: TelegramLinks | None = None,
 ) -> web.Application:
     """Creates the aiohttp application of the platform intake API."""
-    api = IntakeApi(uow_factory, clock, api_keys, handlers, sla)
+    api = IntakeApi(uow_factory, clock, api_keys, handlers, sla, links)
     app = web.Application(
         middlewares=[api.middleware],
         client_max_size=client_max_size,

@@ -89,7 +89,9 @@ _ORDER_PROPERTIES: dict[str, Any] = {
                 "type": "integer",
                 "minimum": 1,
                 "maximum": TELEGRAM_USER_ID_MAX,
-                "description": "the customer's Telegram id, to notify them",
+                "deprecated": True,
+                "description": "ignored: the bot never messages a Telegram user a platform names; "
+                "show the customer the answer's telegram_link instead",
             },
         },
     },
@@ -182,6 +184,13 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "goods allowed only after a second review",
             },
             "quote": _ref("Quote"),
+            "telegram_link": {
+                **NULLABLE_STRING,
+                "format": "uri",
+                "description": "a one-time https://t.me/<bot>?start=<token> link for the customer: opening "
+                "it binds their Telegram chat to the order, and the order's updates go there",
+                "examples": ["https://t.me/OrderDeskBot?start=Vb3kq0..."],
+            },
         },
     },
     "Order": {
@@ -378,6 +387,77 @@ _PATHS: dict[str, Any] = {
 }
 
 
+_WEBHOOK_EVENT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "type", "created_at", "order"],
+    "properties": {
+        "id": {"type": "string", "description": "the event id: the same on every retry of this event"},
+        "type": {
+            "type": "string",
+            "description": "order.<new status>, e.g. order.confirmed, order.outbound, order.delivered",
+            "examples": ["order.confirmed"],
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "order": {
+            "type": "object",
+            "required": ["reference", "number", "status"],
+            "properties": {
+                "reference": {"type": "string"},
+                "number": NULLABLE_STRING,
+                "status": _STATUS,
+                "previous_status": _STATUS,
+                "external_ref": NULLABLE_STRING,
+                "service": {"type": "string"},
+                "amount": {"type": "string"},
+                "currency": {"type": "string"},
+                "paid": {"type": "boolean"},
+                "tracking": {
+                    "type": "object",
+                    "description": "carrier, waybill and eta once known",
+                    "properties": {
+                        "carrier": {"type": "string"},
+                        "waybill": {"type": "string"},
+                        "eta": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        },
+    },
+}
+_WEBHOOKS: dict[str, Any] = {
+    "orderEvent": {
+        "post": {
+            "summary": "A status change of an order the platform placed (API_WEBHOOKS)",
+            "description": "POSTed to the platform's URL for every status change of its orders. "
+            "Header X-OrderDesk-Signature: sha256=<hex HMAC-SHA256 of the raw request body, keyed by the "
+            "platform's API key>; X-OrderDesk-Event-Id repeats the body's id. Verify the signature over "
+            "the exact bytes received. Anything but a 2xx answer is retried with an exponential backoff "
+            "(the same body and id every time), so deduplicate by id.",
+            "parameters": [
+                {
+                    "name": "X-OrderDesk-Signature",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+                },
+                {
+                    "name": "X-OrderDesk-Event-Id",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _WEBHOOK_EVENT}},
+            },
+            "responses": {"2XX": {"description": "received; any other answer is retried"}},
+        }
+    }
+}
+
+
 def openapi_document() -> dict[str, Any]:
     """Returns the OpenAPI 3.1 document of the intake API."""
     return {
@@ -394,6 +474,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"bearerAuth": []}],
         "paths": _PATHS,
+        "webhooks": _WEBHOOKS,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": _SCHEMAS,

@@ -17,17 +17,32 @@ so a change is never told twice, also when the same status is reached again late
 | booked ... out for delivery, delivered | customer: update; logistics: the card while it must act     |
 | held by customs                        | customer: update; order desk: the hold and its reason       |
 | other changes the customer sees        | customer: update                                            |
+
+Which channel "the customer" is, is decided by routing here too (issue 12, R-5.2), for every
+customer notice alike: the bound Telegram chat if the order has one (or the customer agreed that
+orders with this phone or email go to their chat, application/binding.py), otherwise email when
+there is an address; the confirmation goes by email to everyone with an address as well. A
+notice with no email wording of its own is mailed as its Telegram text, so a notice added later
+reaches email customers without more work. A platform's order also causes a signed webhook for
+every status change (API_WEBHOOKS). Every customer notice opens the 1-hour "customer told" clock
+(R-5.2, stage customer_notice); its delivery on some channel closes it (record_delivery), and a
+customer nobody could reach becomes a breach alert to customer service.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from application.ports import Document, OutboxMessage, Outgoing, UnitOfWork
+from application.binding import BindingsOf, telegram_link, token_for
+from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
+from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.events import (
     CustomerAnswered,
     CustomerAsked,
@@ -38,6 +53,8 @@ from domain.orders.events import (
 from domain.orders.model import Order
 from domain.orders.responsibilities import EXECUTION_TEAMS, NEXT_TEAM
 from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus, Role
+from domain.sla.clocks import SlaContext, apply_clock_events, running_clock
+from domain.sla.policy import ClockEvent, Stage
 
 
 class NoticeKind(StrEnum):
@@ -150,19 +167,136 @@ class NoticeRenderer(Protocol):
 TeamChatLookup = Callable[[UnitOfWork, str], Awaitable[int | None]]
 
 
+# Outbox methods of the channels that are not Telegram (scheduler/channels.py delivers them).
+EMAIL_METHOD = "email"
+WEBHOOK_METHOD = "webhook"
+CHANNEL_METHODS = frozenset({EMAIL_METHOD, WEBHOOK_METHOD})
+# Telegram chat ids fit in 52 bits; the channels' recipients get ids below -2**53, one per recipient,
+# so the outbox keeps each recipient's messages in order and one recipient's retries hold up no other.
+_CHANNEL_CHAT_BASE = 2**53
+# Notices every customer with an address also gets by email, whatever their chat (R-3.3).
+EMAIL_COPY = frozenset({NoticeKind.CONFIRMATION})
+
+
+def channel_chat_id(method: str, recipient: str) -> int:
+    """The outbox chat id of one email address or platform: never a Telegram chat's."""
+    digest = hashlib.sha256(f"{method}:{recipient.casefold()}".encode()).digest()
+    return -(_CHANNEL_CHAT_BASE + int.from_bytes(digest[:7], "big"))
+
+
+@dataclass(frozen=True)
+class Email:
+    """A rendered email: subject, plain text and HTML, the document attached, the link its QR code shows."""
+
+    subject: str
+    text: str
+    html: str
+    attachment: Document | None = None
+    qr_link: str | None = None
+
+
+# Renders the notice as Telegram would show it, on demand (only notices without email wording need it).
+TelegramRendering = Callable[[], "Rendered | None"]
+
+
+class EmailRenderer(Protocol):
+    """Words of the customer's emails; `telegram` gives the notice as Telegram shows it, for the rest."""
+
+    def render_email(
+        self,
+        notice: Notice,
+        event: Event,
+        order: Order,
+        language: str,
+        telegram: TelegramRendering,
+        link: str | None,
+    ) -> Email | None: ...
+
+
+# Which platform API key created an order, if one did (in the caller's transaction).
+PlatformLookup = Callable[[UnitOfWork, str], Awaitable[ApiOrderLink | None]]
+
+
+@dataclass(frozen=True)
+class CustomerChannels:
+    """What routing needs beyond Telegram: email, chat bindings, platform webhooks, the told clock."""
+
+    email: EmailRenderer | None = None
+    bindings_of: BindingsOf | None = None
+    bot_username: str | None = None
+    platform_of: PlatformLookup | None = None
+    # Names of the API keys (platforms) that have a webhook URL (API_WEBHOOKS).
+    webhooks: frozenset[str] = frozenset()
+    sla: SlaContext | None = None
+
+
+@dataclass(frozen=True)
+class CustomerRoute:
+    """Where the customer of an order is told: their chat, their email address, and the language."""
+
+    chat_id: int | None
+    email: str | None
+    language: str
+
+
+def webhook_body(event: OrderStatusChanged, order: Order, link: ApiOrderLink) -> dict[str, Any]:
+    """The JSON document a platform receives about one status change of its order (fixed once queued)."""
+    shipment = order.shipment
+    tracking = {
+        key: value
+        for key, value in (
+            ("carrier", shipment.carrier),
+            ("waybill", shipment.waybill),
+            ("eta", shipment.eta.isoformat() if shipment.eta else None),
+        )
+        if value is not None
+    }
+    return {
+        "id": event.id,
+        "type": f"order.{event.to_status.value}",
+        "created_at": event.at.isoformat(),
+        "order": {
+            "reference": order.reference,
+            "number": order.number,
+            "status": event.to_status.value,
+            "previous_status": event.from_status.value,
+            "external_ref": link.external_ref,
+            "service": order.service.value,
+            "amount": f"{order.amount:.2f}",
+            "currency": order.currency,
+            "paid": order.paid,
+            "tracking": tracking,
+        },
+    }
+
+
 def build_notifier(
-    renderer: NoticeRenderer, team_chat: TeamChatLookup, *, team_language: str = "en"
+    renderer: NoticeRenderer,
+    team_chat: TeamChatLookup,
+    *,
+    team_language: str = "en",
+    channels: CustomerChannels | None = None,
 ) -> EventHandlers:
     """Returns the event handlers that queue every notice of the policy in the event's transaction."""
+    routes = channels or CustomerChannels()
+
+    async def customer_route(order: Order, uow: UnitOfWork) -> CustomerRoute:
+        """Finds the customer's chat (bound, or by their consent for this phone or email) and address."""
+        customer = order.customer
+        if customer.telegram_user_id is None and routes.bindings_of is not None:
+            agreed = await routes.bindings_of(uow).chat_for(customer.phone, customer.email)
+            if agreed is not None:
+                # The customer agreed that their later orders go to this chat (application/binding.py).
+                customer.telegram_user_id = agreed
+        chat_id = customer.telegram_user_id
+        language = customer.language
+        if chat_id is not None:
+            language = await uow.users.language_of(chat_id) or language
+        email = customer.email if routes.email is not None else None
+        return CustomerRoute(chat_id, email, language)
 
     async def audience(notice: Notice, event: Event, order: Order, uow: UnitOfWork) -> Audience | None:
-        """Finds the chat and language of a notice; None when the recipient has no chat."""
-        if notice.to is CUSTOMER:
-            chat_id = order.customer.telegram_user_id
-            if chat_id is None:
-                return None
-            language = await uow.users.language_of(chat_id) or order.customer.language
-            return Audience(chat_id, language)
+        """Finds the chat and language of a team's notice; None when the team has no chat."""
         if notice.to == CARD_THREAD and isinstance(event, CustomerAnswered):
             desk = await team_chat(uow, Role.ORDER_DESK.value)
             chat_id = event.card_chat_id if event.card_chat_id is not None else desk
@@ -177,31 +311,107 @@ def build_notifier(
             chat_id = await team_chat(uow, Role.ORDER_DESK.value)
         return None if chat_id is None else Audience(chat_id, team_language)
 
-    async def notify(event: Event, order: Order, uow: UnitOfWork) -> None:
-        """Queues every notice the policy decides for the event."""
-        for notice in notices_for(event, order):
-            where = await audience(notice, event, order, uow)
-            if where is None:
-                continue
-            rendered = renderer.render(notice, event, order, where)
-            if rendered is None:
-                continue
-            params: dict[str, Any] = {**rendered.message.params, "chat_id": where.chat_id}
-            if rendered.document is not None:
-                document = rendered.document
-                params["document_id"] = await uow.reviews.save_document(
-                    order.id, DOCUMENT_KINDS[notice.kind], document.filename, document.content, event.at
-                )
-            await uow.outbox.enqueue(
-                OutboxMessage(
-                    where.chat_id,
-                    rendered.message.method,
-                    params,
-                    event.at,
-                    order_id=order.id,
-                    dedup_key=f"{notice.kind.value}:{event.id}",
-                )
+    async def queue(notice: Notice, event: Event, order: Order, uow: UnitOfWork, where: Audience) -> None:
+        """Renders a notice for a Telegram chat and queues it."""
+        rendered = renderer.render(notice, event, order, where)
+        if rendered is None:
+            return
+        params: dict[str, Any] = {**rendered.message.params, "chat_id": where.chat_id}
+        if rendered.document is not None:
+            params["document_id"] = await save(notice, order, uow, rendered.document, event.at)
+        await uow.outbox.enqueue(
+            OutboxMessage(
+                where.chat_id,
+                rendered.message.method,
+                params,
+                event.at,
+                order_id=order.id,
+                dedup_key=f"{notice.kind.value}:{event.id}",
             )
+        )
+
+    async def save(notice: Notice, order: Order, uow: UnitOfWork, document: Document, at: datetime) -> int:
+        """Stores a generated document for the sender to upload or attach."""
+        kind = DOCUMENT_KINDS.get(notice.kind, notice.kind.value)
+        return await uow.reviews.save_document(order.id, kind, document.filename, document.content, at)
+
+    async def mail(notice: Notice, event: Event, order: Order, uow: UnitOfWork, route: CustomerRoute) -> None:
+        """Renders a customer notice as an email and queues it for the customer's address."""
+        if routes.email is None or route.email is None:
+            return
+        link = None
+        if route.chat_id is None and routes.bindings_of is not None and routes.bot_username:
+            token = await token_for(routes.bindings_of(uow), order.id, event.at)
+            link = telegram_link(routes.bot_username, token)
+        language = route.language
+
+        def as_telegram() -> Rendered | None:
+            """The notice as the customer's chat would show it (the email of a notice without its own)."""
+            return renderer.render(notice, event, order, Audience(0, language))
+
+        email = routes.email.render_email(notice, event, order, language, as_telegram, link)
+        if email is None:
+            return
+        params: dict[str, Any] = {
+            "to": route.email,
+            "subject": email.subject,
+            "text": email.text,
+            "html": email.html,
+        }
+        if email.attachment is not None:
+            params["document_id"] = await save(notice, order, uow, email.attachment, event.at)
+        if email.qr_link is not None:
+            params["qr_link"] = email.qr_link
+        await uow.outbox.enqueue(
+            OutboxMessage(
+                channel_chat_id(EMAIL_METHOD, route.email),
+                EMAIL_METHOD,
+                params,
+                event.at,
+                order_id=order.id,
+                dedup_key=f"{EMAIL_METHOD}:{notice.kind.value}:{event.id}",
+            )
+        )
+
+    async def tell_platform(event: OrderStatusChanged, order: Order, uow: UnitOfWork) -> None:
+        """Queues the signed webhook of a status change for the platform that placed the order."""
+        if routes.platform_of is None or not routes.webhooks:
+            return
+        link = await routes.platform_of(uow, order.id)
+        if link is None or link.key_name not in routes.webhooks:
+            return
+        # The body is fixed now, so every retry sends the same bytes under the same event id.
+        body = json.dumps(webhook_body(event, order, link), ensure_ascii=False, separators=(",", ":"))
+        await uow.outbox.enqueue(
+            OutboxMessage(
+                channel_chat_id(WEBHOOK_METHOD, link.key_name),
+                WEBHOOK_METHOD,
+                {"platform": link.key_name, "event_id": event.id, "body": body},
+                event.at,
+                order_id=order.id,
+                dedup_key=f"{WEBHOOK_METHOD}:{event.id}",
+            )
+        )
+
+    async def notify(event: Event, order: Order, uow: UnitOfWork) -> None:
+        """Queues every notice the policy decides for the event, on the channels routing picks."""
+        route: CustomerRoute | None = None
+        for notice in notices_for(event, order):
+            if notice.to is not CUSTOMER:
+                where = await audience(notice, event, order, uow)
+                if where is not None:
+                    await queue(notice, event, order, uow, where)
+                continue
+            route = route or await customer_route(order, uow)
+            if route.chat_id is not None:
+                await queue(notice, event, order, uow, Audience(route.chat_id, route.language))
+            if route.chat_id is None or notice.kind in EMAIL_COPY:
+                await mail(notice, event, order, uow, route)
+        if route is not None and routes.sla is not None:
+            # Every customer-facing change is to be told within the hour (R-5.2), reachable or not.
+            apply_clock_events(order, [ClockEvent.CUSTOMER_FACING_CHANGE], event.at, routes.sla)
+        if isinstance(event, OrderStatusChanged):
+            await tell_platform(event, order, uow)
 
     return {
         OrderStatusChanged: [notify],
@@ -209,3 +419,42 @@ def build_notifier(
         CustomerAsked: [notify],
         CustomerAnswered: [notify],
     }
+
+
+def told_customer(message: OutboxMessage, order: Order) -> bool:
+    """Whether a delivered outbox message told the order's customer (their chat, email or platform)."""
+    if message.method in CHANNEL_METHODS:
+        return True
+    return order.customer.telegram_user_id is not None and message.chat_id == order.customer.telegram_user_id
+
+
+async def record_delivery(
+    uow: UnitOfWork, message: OutboxMessage, delivered_at: datetime, sla: SlaContext
+) -> bool:
+    """Closes the order's "customer told" clock when a notice of a change since it opened reached them.
+
+    Returns whether a clock closed. A notice older than the running clock (of an earlier change)
+    does not close it; a lost race with a staff action is retried once.
+    """
+    if message.order_id is None:
+        return False
+    if message.method not in CHANNEL_METHODS and message.chat_id <= 0:
+        # A group chat (a team's) is never the customer's: no need to load the order.
+        return False
+    for attempt in (1, 2):
+        try:
+            async with uow:
+                order = await uow.orders.get(message.order_id)
+                clock = running_clock(order, Stage.CUSTOMER_NOTICE)
+                stale = clock is None or message.created_at < clock.started_at
+                if stale or not told_customer(message, order):
+                    return False
+                apply_clock_events(order, [ClockEvent.NOTICE_DELIVERED], delivered_at, sla)
+                await uow.commit()
+                return True
+        except OrderNotFound:
+            return False
+        except ConcurrentModification:
+            if attempt == 2:
+                raise
+    return False

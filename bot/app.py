@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,10 +17,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
+from application.binding import BindingRepository, binding_token, telegram_link
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
-from application.notifications import build_notifier
-from application.ports import StoredDocument, UnitOfWork
+from application.notifications import CustomerChannels, build_notifier, record_delivery
+from application.ports import ApiOrderLink, OutboxMessage, StoredDocument, UnitOfWork
 from application.reports import ReportSetup, StoredReport, monthly_report
 from application.review import ReviewSetup
 from application.services import EventHandlers
@@ -40,13 +41,17 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
+from presentation.documents import CompanyDetails, ConfirmationDocuments
+from presentation.email_texts import EmailNotices
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
 from presentation.reports import SupervisionDocuments
 from presentation.sla_alerts import SlaAlertTexts, render_with
+from scheduler.channels import ChannelDelivery, SmtpMailer, SmtpSettings, WebhookPoster
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
+from storage.binding_repository import SqlBindingRepository
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
 from storage.inbox import SqlUpdateInbox
@@ -87,6 +92,8 @@ class Workflow:
     execution_setup: ExecutionSetup
     kpi_setup: KpiSetup
     report_setup: ReportSetup
+    # The bot's @username for the one-time t.me links (issue 12); None when Telegram did not say.
+    bot_username: str | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -100,10 +107,42 @@ class Workflow:
             "execution_setup": self.execution_setup,
             "kpi_setup": self.kpi_setup,
             "report_setup": self.report_setup,
+            "bindings_of": bindings_of,
         }
 
 
-def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
+def company_of(settings: Settings) -> CompanyDetails:
+    """The company the confirmations come from (COMPANY_* settings)."""
+    return CompanyDetails(
+        settings.company_name,
+        settings.company_address,
+        settings.company_phone,
+        settings.company_email,
+        settings.company_website,
+    )
+
+
+def customer_channels(
+    settings: Settings,
+    i18n: PoI18n,
+    sla: SlaContext,
+    documents: ConfirmationDocuments,
+    bot_username: str | None,
+) -> CustomerChannels:
+    """How customers and platforms beyond Telegram are told: email (SMTP_HOST), webhooks, chat links."""
+    return CustomerChannels(
+        email=EmailNotices(i18n, documents) if settings.smtp_host else None,
+        bindings_of=bindings_of,
+        bot_username=bot_username or settings.bot_username,
+        platform_of=platform_of,
+        webhooks=frozenset(settings.webhooks),
+        sla=sla,
+    )
+
+
+def build_workflow(
+    settings: Settings, clock: Clock, i18n: PoI18n, *, bot_username: str | None = None
+) -> Workflow:
     """Builds SLA policy, team chats and the side effects of every status change from the settings."""
     sla = SlaContext(
         load_policy(settings.sla_policy_file),
@@ -117,10 +156,12 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
     threshold, currency = parse_threshold(settings.large_order_threshold)
     review_policy = ReviewPolicy(threshold, currency)
     # The one notification policy, shared by every use case: domain events -> outbox rows.
+    documents = ConfirmationDocuments(company_of(settings), settings.timezone, sla)
     event_handlers = build_notifier(
-        TelegramNotices(i18n, settings.timezone, review_policy),
+        TelegramNotices(i18n, settings.timezone, review_policy, documents),
         team_chat_of,
         team_language=settings.default_language,
+        channels=customer_channels(settings, i18n, sla, documents, bot_username),
     )
     review_setup = build_review_setup(
         i18n=i18n,
@@ -152,6 +193,7 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
         execution_setup,
         kpi_setup,
         report_setup,
+        bot_username or settings.bot_username,
     )
 
 
@@ -160,6 +202,65 @@ async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:
     if not isinstance(uow, SqlUnitOfWork):
         raise TypeError("team chats live in the SQL database")
     return await SqlTeamChats(uow.session).chat_of(department)
+
+
+def bindings_of(uow: UnitOfWork) -> BindingRepository:
+    """The chat-binding tokens and consents on the unit of work's transaction."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("chat bindings live in the SQL database")
+    return SqlBindingRepository(uow.session)
+
+
+async def platform_of(uow: UnitOfWork, order_id: str) -> ApiOrderLink | None:
+    """The platform API key that created the order, if one did."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("API orders live in the SQL database")
+    return await uow.api.by_order(order_id)
+
+
+async def bot_username_of(bot: Bot, settings: Settings) -> str | None:
+    """The bot's username for t.me links: BOT_USERNAME, else Telegram's getMe (None if unreachable)."""
+    if settings.bot_username:
+        return settings.bot_username
+    try:
+        me = await bot.get_me()
+    except Exception as error:
+        logger.warning("getMe failed (%s); the API answers carry no telegram_link", type(error).__name__)
+        return None
+    return me.username
+
+
+def channel_delivery(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    documents: StoredDocuments,
+    told: Callable[[OutboxMessage, datetime], Awaitable[None]],
+) -> ChannelDelivery:
+    """Delivers the outbox's email and webhook rows (issue 12)."""
+    mailer = None
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        mailer = SmtpMailer(
+            SmtpSettings(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_from,
+                settings.smtp_user,
+                password,
+                settings.smtp_starttls,
+            )
+        )
+    keys = parse_api_keys(settings.api_keys.get_secret_value()) if settings.api_keys else {}
+    webhooks = WebhookPoster(settings.webhooks, keys) if settings.webhooks else None
+    return ChannelDelivery(
+        SqlOutboxQueue(session_factory),
+        clock,
+        mailer=mailer,
+        webhooks=webhooks,
+        documents=documents,
+        on_delivered=told,
+    )
 
 
 def kpi_queries_of(uow: UnitOfWork) -> SqlKpiQueries:
@@ -204,12 +305,21 @@ async def start_platform_api(
     """Serves the platform intake API when API_PORT is set."""
     if settings.api_port is None or settings.api_keys is None:
         return None
+
+    async def link_of(order_id: str) -> str | None:
+        """The order's one-time Telegram link, for the API's answer."""
+        if not workflow.bot_username:
+            return None
+        token = await binding_token(uow_factory(), bindings_of, order_id, workflow.clock.now())
+        return telegram_link(workflow.bot_username, token)
+
     app = build_api_app(
         uow_factory,
         workflow.clock,
         parse_api_keys(settings.api_keys.get_secret_value()),
         handlers=workflow.event_handlers,
         sla=workflow.sla,
+        links=link_of,
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -245,11 +355,11 @@ async def run(
         return SqlUnitOfWork(session_factory)
 
     i18n = create_i18n(settings.default_language)
-    workflow = build_workflow(settings, clock, i18n)
     token = settings.bot_token.get_secret_value()
     # The bot answering updates waits out short flood control in place; the outbox sender's reschedules.
     bot = build_bot(token, settings.telegram_api_base, reply_retry_seconds=settings.reply_retry_seconds)
     sender_bot = build_bot(token, settings.telegram_api_base)
+    workflow = build_workflow(settings, clock, i18n, bot_username=await bot_username_of(bot, settings))
     dispatcher = build_dispatcher(
         uow_factory=uow_factory,
         i18n=i18n,
@@ -260,6 +370,12 @@ async def run(
         dispatcher[key] = value
     processor = UpdateProcessor(SqlUpdateInbox(session_factory), dispatcher, bot, clock)
     documents = StoredDocuments(uow_factory)
+
+    async def told(message: OutboxMessage, at: datetime) -> None:
+        """Closes the "customer told" clock when a notice reached the customer (R-5.2)."""
+        await record_delivery(uow_factory(), message, at, workflow.sla)
+
+    channels = channel_delivery(settings, session_factory, clock, documents, told)
     sender = OutboxSender(
         SqlOutboxQueue(session_factory),
         sender_bot,
@@ -268,6 +384,8 @@ async def run(
         documents=documents,
         reports=documents,
         refusals=TelegramRefusalNotices(i18n, settings.default_language, settings.order_desk_chat_id),
+        channels=channels,
+        on_delivered=told,
     )
     sweeper = SlaSweeper(
         uow_factory=uow_factory,
@@ -320,6 +438,7 @@ async def run(
         sender_stop.set()
         if sender_task is not None:
             await sender_task
+        await channels.close()
         if api_runner is not None:
             await api_runner.cleanup()
         await bot.session.close()

@@ -11,7 +11,7 @@ import holidays
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from api.app import parse_api_keys
+from api.app import parse_api_keys, parse_api_webhooks
 from domain.orders.status import Role
 from domain.review import parse_threshold
 from domain.sla.calendar import Duration
@@ -84,6 +84,23 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(default=None, validate_default=True)
     outbox_lease_seconds: int = Field(default=180, ge=2, le=86400)
     reply_retry_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Email to customers (issue 12): off while SMTP_HOST is empty.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "OrderDesk <orders@example.com>"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    # Platform webhooks: name:url pairs, the names of API_KEYS entries.
+    api_webhooks: str | None = Field(default=None, validate_default=True)
+    # The sender of confirmations (PDF and email).
+    company_name: str = "OrderDesk Logistics"
+    company_address: str = ""
+    company_phone: str = ""
+    company_email: str = ""
+    company_website: str = ""
+    # The bot's @username for t.me links; asked of Telegram (getMe) at start when empty.
+    bot_username: str | None = None
 
     @field_validator("bot_token")
     @classmethod
@@ -223,6 +240,32 @@ class Settings(BaseSettings):
             return None
         parse_api_keys(value.get_secret_value())
         return value
+
+    @field_validator("api_webhooks")
+    @classmethod
+    def _check_api_webhooks(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Requires `name:url` pairs whose names are keys of API_KEYS."""
+        if value is not None:
+            keys = info.data.get("api_keys")
+            names = frozenset(parse_api_keys(keys.get_secret_value())) if keys is not None else frozenset()
+            parse_api_webhooks(value, names)
+        return value
+
+    @field_validator("bot_username")
+    @classmethod
+    def _check_bot_username(cls, value: str | None) -> str | None:
+        """Accepts `@name` or `name` (5-32 letters, digits and underscores)."""
+        if value is None:
+            return None
+        value = value.removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            raise ValueError("must be the bot's Telegram username, e.g. OrderDeskBot")
+        return value
+
+    @property
+    def webhooks(self) -> dict[str, str]:
+        """The platforms' webhook URLs by API key name."""
+        return parse_api_webhooks(self.api_webhooks)
 
     @property
     def escalation_delay(self) -> timedelta:

@@ -9,14 +9,20 @@ starts the bot afresh.
 Moving the clock forward sweeps the SLA clocks at once (and posts the progress digest of every
 09:00 or 15:00 it passes, at that moment), so warnings, breaches and digests show up right after the
 click instead of at the next scheduled sweep.
+
+What customers and platforms receive outside Telegram shows at /channels (issue 12): a local SMTP
+sink (aiosmtpd) the bot mails to, and the demo shop's webhook endpoint with every call it got; the
+shop's API (a random key each start) places a platform order from that page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,8 +32,10 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiohttp import web
 
+from api.openapi import ORDER_EXAMPLE
 from application.sla_sweeps import SlaSweeper
 from bot.app import apply_migrations, run, wait_for_stop_signal
 from bot.config import ConfigError, Settings, load_settings
@@ -35,6 +43,7 @@ from bot.logging import setup_logging
 from domain.clock import OffsetClock
 from domain.orders.status import Role
 from domain.sla.calendar import BusinessCalendar, Duration
+from sandbox.channels import ChannelsPage, Mailbox, WebhookLog, free_port
 from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
 from sandbox.server import FakeBotApi, run_fake_bot_api
 from storage.database import create_engine, create_session_factory
@@ -53,6 +62,9 @@ DEMO_BOT_USERNAME = "orderdesk_demo_bot"
 BOT_START_SECONDS = 60.0
 BOT_STOP_SECONDS = 15.0
 EXIT_CONFIG = 2
+# The demo shop: its API key name and its webhook path on the demo's own endpoint.
+DEMO_SHOP = "demo-shop"
+WEBHOOK_PATH = "/demo-shop/orderdesk-events"
 
 
 class PortUnavailable(Exception):
@@ -129,6 +141,11 @@ class DemoRuntime:
         self._bot_task: asyncio.Task[None] | None = None
         # The running bot's SLA sweeper, handed over by run() once built.
         self._sweeper: SlaSweeper | None = None
+        # What customers and the demo shop receive outside Telegram (issue 12).
+        self.api_key = secrets.token_urlsafe(16)
+        self.mailbox = Mailbox()
+        self.webhooks = WebhookLog(self.api_key)
+        self.api_port: int | None = None
 
     def hooks(self) -> DemoHooks:
         """Returns the callbacks the demo page uses for the clock, Reset and the bot's state."""
@@ -154,13 +171,58 @@ class DemoRuntime:
             )
         )
         self.world = create_world(server)
-        settings = demo_settings(server.base_url, self.data_dir / DATABASE_FILE, self.timezone)
+        channels = await self._start_channels(self._stack)
+        settings = demo_settings(server.base_url, self.data_dir / DATABASE_FILE, self.timezone, channels)
         await apply_migrations(settings)
         await grant_staff_roles(settings, self.clock.now())
         self._stop = asyncio.Event()
         self._bot_task = asyncio.create_task(self._run_bot(settings, self._stop), name="demo-bot")
         await self._wait_until_polling(server)
         return self.world
+
+    async def _start_channels(self, stack: AsyncExitStack) -> dict[str, object]:
+        """Starts the mailbox and the shop's webhook endpoint; returns the bot's settings for them."""
+        self.mailbox.messages.clear()
+        self.webhooks.calls.clear()
+        smtp_port = self.mailbox.start()
+        stack.callback(self.mailbox.stop)
+        app = web.Application()
+        app.router.add_post(WEBHOOK_PATH, self.webhooks.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        hook_port = free_port()
+        await web.TCPSite(runner, DEMO_HOST, hook_port).start()
+        self.api_port = free_port()
+        return {
+            "smtp_host": DEMO_HOST,
+            "smtp_port": smtp_port,
+            "smtp_starttls": False,
+            "smtp_from": "Hai Yun Logistics <orders@haiyun.example>",
+            "company_name": "Hai Yun Logistics 海运物流",
+            "company_address": "88 Century Avenue, Pudong, Shanghai",
+            "company_phone": "+86 21 5555 0100",
+            "company_email": "service@haiyun.example",
+            "api_port": self.api_port,
+            "api_host": DEMO_HOST,
+            "api_keys": f"{DEMO_SHOP}:{self.api_key}",
+            "api_webhooks": f"{DEMO_SHOP}:http://{DEMO_HOST}:{hook_port}{WEBHOOK_PATH}",
+        }
+
+    async def place_platform_order(self) -> dict[str, object]:
+        """Places the API's example order as the demo shop; returns the API's answer."""
+        body = copy.deepcopy(ORDER_EXAMPLE)
+        body["customer"] = {"name": "Mila Novak", "email": "mila.novak@example.com"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://{DEMO_HOST}:{self.api_port}/api/v1/orders",
+                json=body,
+                headers={"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": secrets.token_hex(8)},
+            ) as answer,
+        ):
+            document: dict[str, object] = await answer.json()
+            return {"http_status": answer.status, **document}
 
     async def stop(self) -> None:
         """Stops the bot gracefully (as SIGTERM would) and closes the sandbox."""
@@ -292,8 +354,13 @@ def create_world(server: FakeBotApi) -> DemoWorld:
     return DemoWorld(server, people, teams)
 
 
-def demo_settings(api_base: str, database: Path, timezone: str = DEMO_TIMEZONE) -> Settings:
-    """Returns the bot's settings for the demo: sandbox API, demo database, admins and team chats."""
+def demo_settings(
+    api_base: str,
+    database: Path,
+    timezone: str = DEMO_TIMEZONE,
+    channels: dict[str, object] | None = None,
+) -> Settings:
+    """Returns the bot's settings for the demo: sandbox API, demo database, admins, team chats, channels."""
     admins = [member.user_id for member in STAFF if member.role == Role.ADMIN]
     # No .env: a developer's real token, database or Redis must never leak into the demo.
     return load_settings(
@@ -307,6 +374,7 @@ def demo_settings(api_base: str, database: Path, timezone: str = DEMO_TIMEZONE) 
         webhook_url=None,
         webhook_secret=None,
         **{spec.setting: spec.chat_id for spec in TEAM_CHATS},
+        **(channels or {}),
     )
 
 
@@ -330,7 +398,9 @@ async def serve_demo(
     runtime = DemoRuntime(data_dir)
     world = await runtime.start()
     page = DemoPage(world, runtime.hooks())
-    runner = web.AppRunner(page.make_app(), access_log=None, shutdown_timeout=1.0)
+    app = page.make_app()
+    ChannelsPage(runtime.mailbox, runtime.webhooks, runtime.place_platform_order).install(app)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
+    binding,
     common,
     execution,
     intake,
@@ -27,6 +28,8 @@ from handlers.common import CommandSpec
 # intake, whose wizard takes any text while an order is entered; the preview's Confirm
 # (intake_confirm) comes before the wizard's other buttons.
 MODULE_ROUTERS: tuple[Router, ...] = (
+    # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
+    binding.router,
     my_orders.router,
     offline.router,
     staff.router,

@@ -25,6 +25,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 FAILED_SHOWN = 20
+CHANNEL_NAMES = {"email": N_("email to the customer"), "webhook": N_("webhook to the platform")}
 
 
 @router.message(Command("failed"))
@@ -45,8 +46,9 @@ async def show_failed(message: Message, uow: UnitOfWork, roles: frozenset[Role],
                 about = " · " + esc((await uow.orders.get(dead.order_id)).display_id)
             except OrderNotFound:
                 about = ""
-        lines.append(
-            f"• {local_time(dead.created_at, timezone)}{about} · {_('chat')} {dead.chat_id}: "
-            f"{esc(one_line(dead.error, 160))}"
-        )
+        # Email and webhook rows have no chat to name (issue 12): their channel is shown instead.
+        where = CHANNEL_NAMES.get(dead.method)
+        recipient = _(where) if where else f"{_('chat')} {dead.chat_id}"
+        error = esc(one_line(dead.error, 160))
+        lines.append(f"• {local_time(dead.created_at, timezone)}{about} · {recipient}: {error}")
     await message.answer(fit(lines, _))

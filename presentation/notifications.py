@@ -31,6 +31,7 @@ from domain.orders.model import Order
 from domain.orders.status import ExceptionType, OrderStatus, Role
 from domain.review import RejectReason, ReviewPolicy, second_review_reasons
 from domain.sla.clocks import SlaContext
+from presentation.documents import ConfirmationDocuments
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.keyboards import N_
 from presentation.render import Translate, esc, keyboard_json, translator
@@ -112,10 +113,16 @@ OUTBOUND_NOTE_CAPTION = N_("Outbound note of {id}")
 class TelegramNotices:
     """Renders every notice of the policy for Telegram (the NoticeRenderer port)."""
 
-    def __init__(self, i18n: I18n, timezone: str, review_policy: ReviewPolicy) -> None:
+    def __init__(
+        self,
+        i18n: I18n,
+        timezone: str,
+        review_policy: ReviewPolicy,
+        documents: ConfirmationDocuments | None = None,
+    ) -> None:
         self.i18n = i18n
         self.timezone = timezone
-        self.review = TelegramReviewRenderers(i18n, timezone)
+        self.review = TelegramReviewRenderers(i18n, timezone, documents)
         self.review_policy = review_policy
 
     def _t(self, locale: str) -> Translate:

@@ -365,7 +365,9 @@ def confirmation_text(order: Order, t: Translate) -> str:
     lines = [
         f"<b>{t(N_('Your order is confirmed'))}</b>",
         f"{t(N_('Order number'))}: <b>{esc(order.number or '')}</b>",
-        *order_summary(order, t)[:5],
+        # Customer, destination, service and every goods line, not only the first.
+        *order_summary(order, t)[:4],
+        *goods_lines(order),
         "",
         f"<b>{t(N_('Fees'))}</b>",
         *fee_lines(order, t),

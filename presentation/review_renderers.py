@@ -12,7 +12,7 @@ from domain.review import (
     SecondReviewReason,
 )
 from presentation.callbacks import CustomerAction, CustomerStep
-from presentation.documents import confirmation_pdf
+from presentation.documents import ConfirmationDocuments, confirmation_pdf
 from presentation.keyboards import N_
 from presentation.render import (
     Translate,
@@ -30,9 +30,11 @@ from presentation.render import (
 class TelegramReviewRenderers:
     """Renders the review flow's messages for Telegram in the recipient's language."""
 
-    def __init__(self, i18n: I18n, timezone: str) -> None:
+    def __init__(self, i18n: I18n, timezone: str, documents: ConfirmationDocuments | None = None) -> None:
         self.i18n = i18n
         self.timezone = timezone
+        # The company's details and the expected delivery date on the PDF, when configured (issue 12).
+        self.documents = documents
 
     def _t(self, locale: str) -> Translate:
         """Returns the translator of a locale the bot speaks, else of the default."""
@@ -58,7 +60,10 @@ class TelegramReviewRenderers:
     def confirmation_document(self, order: Order, *, language: str) -> tuple[Document, Outgoing]:
         """The confirmation PDF and the sendDocument call carrying it."""
         t = self._t(language)
-        document = Document(f"order-{order.number}.pdf", confirmation_pdf(order, t, self.timezone))
+        if self.documents is not None:
+            document = self.documents.pdf(order, t)
+        else:
+            document = Document(f"order-{order.number}.pdf", confirmation_pdf(order, t, self.timezone))
         caption = t(N_("Order confirmation {number} (PDF)")).format(number=esc(order.number or ""))
         return document, Outgoing("sendDocument", {"caption": caption, "parse_mode": "HTML"})
 

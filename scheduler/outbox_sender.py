@@ -27,6 +27,9 @@ The lease must outlast a round: the sender starts no send once half the lease ha
 the rest of the round back. Keep `lease / 2` above the Bot API request timeout.
 
 The rate limits are kept in memory, per sender process: run one sender per bot token.
+
+Email and webhook rows (issue 12) are claimed with the rest and handed to scheduler/channels.py,
+outside Telegram's limits; every delivery is reported to `on_delivered` (the "customer told" clock).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from pydantic import ValidationError
 from application.ports import REFUSAL_KEY_PREFIX, OutboxMessage, OutboxQueue, StoredDocument
 from application.reports import REPORT_DOCUMENT_ID
 from domain.clock import Clock
+from scheduler.channels import ChannelDelivery, Delivered
 from scheduler.rate_limit import TelegramRateLimiter
 
 logger = logging.getLogger(__name__)
@@ -172,8 +176,13 @@ class OutboxSender:
         documents: DocumentSource | None = None,
         refusals: RefusalNotices | None = None,
         reports: ReportSource | None = None,
+        channels: ChannelDelivery | None = None,
+        on_delivered: Delivered | None = None,
     ) -> None:
         self._queue = queue
+        # Email and webhook rows are delivered there, outside Telegram's limits (issue 12).
+        self._channels = channels
+        self._on_delivered = on_delivered
         self._refusals = refusals
         self._documents = documents
         self._reports = reports
@@ -209,6 +218,9 @@ class OutboxSender:
             if now >= give_back_at:
                 later.update({rest.id: now for rest in batch[index:] if rest.id is not None})
                 break
+            if self._channels is not None and self._channels.handles(message):
+                self._channels.start(message)
+                continue
             wait = self.limiter.chat_delay(message.chat_id)
             if wait > 0:
                 later[message.id] = _later(now, wait)
@@ -277,8 +289,18 @@ class OutboxSender:
             await self._queue.mark_failed(message_id, str(error))
         else:
             await self._queue.mark_sent(message_id, _sent_message_id(result, message), self._clock.now())
+            await self._delivered(message)
             return 1
         return 0
+
+    async def _delivered(self, message: OutboxMessage) -> None:
+        """Tells on_delivered of a delivery (the "customer told" clock); its failure loses no message."""
+        if self._on_delivered is None:
+            return
+        try:
+            await self._on_delivered(message, self._clock.now())
+        except Exception:
+            logger.exception("recording the delivery of outbox message %s failed", message.id)
 
     async def _refused(self, message: OutboxMessage, message_id: int, error: str) -> None:
         """Gives up a message Telegram refused for its content; a short fallback and the desk are told."""

@@ -472,3 +472,27 @@ class ReportDocumentRow(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class ChatBindingTokenRow(Base):
+    """A one-time link token that binds the Telegram chat opening it to an order (issue 12)."""
+
+    __tablename__ = "chat_binding_tokens"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ChatConsentRow(Base):
+    """A customer's consent that their later orders with the same phone or email go to their chat."""
+
+    __tablename__ = "chat_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    agreed_at: Mapped[datetime]

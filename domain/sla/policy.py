@@ -16,6 +16,9 @@ Clock events come from two places:
   Leaving an interruption emits its end (LEAVING). Every change also emits status_changed.
 - named domain events of later features (a refund paid, feedback recorded): their use cases pass
   the ClockEvents to `domain.sla.clocks.apply_clock_events`, and the policy does the rest.
+  The "customer told" clock (customer_notice, R-5.2) is one: the notification policy emits
+  customer_facing_change with every customer notice it queues, and the outbox's delivery of such a
+  notice on any channel emits notice_delivered (application/notifications.py, record_delivery).
 
 Interruptions (exception, cancellation request) pause the stage the order will resume, so the
 interruption does not count against it; coming back resumes it (domain.sla.clocks.sync_clocks).
@@ -145,6 +148,9 @@ class ClockEvent(StrEnum):
     COMPLETED = "completed"
     FEEDBACK_RECORDED = "feedback_recorded"
     ARCHIVED = "archived"
+    # A change the customer is told of (a customer notice queued) and that notice's delivery.
+    CUSTOMER_FACING_CHANGE = "customer_facing_change"
+    NOTICE_DELIVERED = "notice_delivered"
 
 
 class ClockStatus(StrEnum):
@@ -192,7 +198,10 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
         Stage.BOOKING: StageDefaults(E.HANDED_TO_LOGISTICS, (E.BOOKED, *_INSTEAD), D.LOGISTICS),
         Stage.CLEARANCE: StageDefaults(E.ARRIVED, (E.CLEARED, *_INSTEAD), D.LOGISTICS),
         Stage.LAST_MILE: StageDefaults(E.LAST_MILE_READY, (E.LAST_MILE_STARTED, *_INSTEAD), D.LOGISTICS),
-        Stage.CUSTOMER_NOTICE: StageDefaults(E.STATUS_CHANGED, (E.CUSTOMER_TOLD,), D.CUSTOMER_SERVICE),
+        # Opened by the notification policy with every customer notice, closed by its delivery (issue 12).
+        Stage.CUSTOMER_NOTICE: StageDefaults(
+            E.CUSTOMER_FACING_CHANGE, (E.NOTICE_DELIVERED,), D.CUSTOMER_SERVICE
+        ),
         Stage.CANCEL_CHECK: StageDefaults(
             E.CANCELLATION_REQUESTED, (E.CANCELLATION_CHECKED, E.EXCEPTION_CLOSED), D.ORDER_DESK
         ),
@@ -228,8 +237,6 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
 # or their end, so an opened clock could only breach. The policy walk fails once the piece exists.
 DORMANT: Mapping[Stage, str] = MappingProxyType(
     {
-        Stage.CUSTOMER_NOTICE: "the bot tells the customer in the transaction of the change; "
-        "nothing emits customer_told (R-5.2)",
         Stage.REFUND: "nothing emits cancellation_agreed or refund_paid (R-6.1, issue 13)",
         Stage.DELAY_NOTICE: "nothing emits customer_told, and no exception is closed yet (R-6.3, issue 14)",
         Stage.CLAIM_CONTACT: "nothing emits evidence_recorded or customer_contacted (R-6.4, issue 14)",

@@ -71,14 +71,20 @@ async def order_in_the_wizard(telegram: FakeBotApi, customer: FakeUser) -> None:
 
 
 async def order_through_the_api(port: int, customer: FakeUser) -> str:
-    """Places an order for the customer through the platform API; returns its reference."""
+    """Places an order for the customer through the platform API; returns its telegram_link."""
     name, phone, _, street = API_PERSON
     body = copy.deepcopy(ORDER_EXAMPLE)
-    body["customer"] = {"name": name, "phone": phone, "email": API_EMAIL, "telegram_user_id": customer.id}
+    body["customer"] = {"name": name, "phone": phone, "email": API_EMAIL}
     body["address"]["street"] = street
     body["remarks"] = f"ask for {name}"
     document = await post_order(port, API_KEY, body)
-    return str(document["reference"])
+    return str(document["telegram_link"])
+
+
+async def open_link(telegram: FakeBotApi, customer: FakeUser, link: str) -> None:
+    """Opens the order's one-time t.me link as the customer: /start <token> binds their chat (issue 12)."""
+    telegram.send_text(customer, None, f"/start {link.rpartition('?start=')[2]}")
+    await telegram.wait_for_bot_message(customer.id, containing("come to this chat"), timeout=30)
 
 
 async def approve(telegram: FakeBotApi, clerk: FakeUser, desk_id: int, person: str) -> None:
@@ -111,7 +117,7 @@ async def test_a_full_order_flow_at_debug_logs_no_personal_data_and_no_secret(
     await order_in_the_wizard(telegram, customer)
     await approve(telegram, clerk, desk.id, WIZARD_PERSON[0])
     await telegram.wait_for_bot_message(customer.id, containing("Order confirmation"), timeout=30)
-    await order_through_the_api(api_port, customer)
+    await open_link(telegram, customer, await order_through_the_api(api_port, customer))
     await approve(telegram, clerk, desk.id, API_PERSON[0])
     await telegram.wait_for_bot_message(customer.id, containing("Order confirmation"), timeout=30)
     await bot.stop()

@@ -89,6 +89,15 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
         {"deliver", "cancel", "confirm_cancellation"},
         {"confirm_receipt", "complete", "start_recall"},
     ),
+    # "notice": the notification policy opens it with every customer notice; "delivery": the outbox's
+    # delivery of one closes it (application/notifications.py, R-5.2). No status change touches it.
+    Stage.CUSTOMER_NOTICE: ({"notice"}, {"delivery"}),
+}
+# Stages opened and closed outside status changes, by what starts and ends them.
+OUTSIDE_CHANGES = {
+    Stage.ENTRY: (ClockEvent.ORDER_RECEIVED, (ClockEvent.ORDER_ENTERED,)),
+    Stage.ENTRY_URGENT: (ClockEvent.ORDER_RECEIVED, (ClockEvent.ORDER_ENTERED,)),
+    Stage.CUSTOMER_NOTICE: (ClockEvent.CUSTOMER_FACING_CHANGE, (ClockEvent.NOTICE_DELIVERED,)),
 }
 
 
@@ -274,10 +283,9 @@ def test_every_stage_has_a_row_and_every_row_is_walked() -> None:
 @pytest.mark.parametrize("stage", [stage for stage in Stage if stage not in DORMANT])
 def test_what_opens_and_closes_each_stage(stage: Stage) -> None:
     opens, closes = WALK[stage]
-    if stage in (Stage.ENTRY, Stage.ENTRY_URGENT):
-        # No status change touches the entry clock; the intake emits both its events at entry.
-        assert POLICY.stage(stage).starts_on is ClockEvent.ORDER_RECEIVED
-        assert POLICY.stage(stage).ends_on == (ClockEvent.ORDER_ENTERED,)
+    if stage in OUTSIDE_CHANGES:
+        # No status change touches these clocks; the intake (entry) or the notices (told) emit their events.
+        assert (POLICY.stage(stage).starts_on, POLICY.stage(stage).ends_on) == OUTSIDE_CHANGES[stage]
         assert FULL_WALK.actions(stage) == (set(), set())
         return
     assert FULL_WALK.actions(stage) == (opens, closes)

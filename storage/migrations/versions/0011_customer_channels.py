@@ -1,0 +1,63 @@
+"""Binding a Telegram chat to an order by a one-time link, and the consent for later orders (issue 12).
+
+Revision ID: 0011
+Revises: 0008
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+revision: str = "0011"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Applies this revision."""
+    op.create_table(
+        "chat_binding_tokens",
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("used_at", UTC_DATETIME, nullable=True),
+        sa.Column("chat_id", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_chat_binding_tokens_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token", name=op.f("pk_chat_binding_tokens")),
+    )
+    op.create_index(
+        op.f("ix_chat_binding_tokens_order_id"), "chat_binding_tokens", ["order_id"], unique=False
+    )
+    op.create_table(
+        "chat_consents",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("chat_id", sa.BigInteger(), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("email", sa.String(length=254), nullable=True),
+        sa.Column("agreed_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_consents")),
+    )
+    op.create_index(op.f("ix_chat_consents_phone"), "chat_consents", ["phone"], unique=False)
+    op.create_index(op.f("ix_chat_consents_email"), "chat_consents", ["email"], unique=False)
+
+
+def downgrade() -> None:
+    """Reverts this revision."""
+    op.drop_index(op.f("ix_chat_consents_email"), table_name="chat_consents")
+    op.drop_index(op.f("ix_chat_consents_phone"), table_name="chat_consents")
+    op.drop_table("chat_consents")
+    op.drop_index(op.f("ix_chat_binding_tokens_order_id"), table_name="chat_binding_tokens")
+    op.drop_table("chat_binding_tokens")
