@@ -1,6 +1,6 @@
 """Turns validation FieldErrors into one translated sentence each: which field, what is wrong, how to fix it.
 
-The domain gives each failure a stable code and its values (domain/validation.py, domain/intake.py);
+The domain gives each failure a stable code and its values (domain/intake/);
 the words live here, in the user's language. Values that echo the user's own text are shortened
 and HTML-escaped, so a message always fits a Telegram message.
 """
@@ -12,9 +12,9 @@ import re
 
 from aiogram.utils.i18n import gettext as _
 
-from domain.intake import drafts as intake
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.messages import MESSAGES as VALIDATION_MESSAGES
+from domain.intake.messages import describe as describe_in_english
 from domain.intake.screening import category_label
 from domain.intake.validation import parse_country
 from presentation.keyboards import N_
@@ -168,7 +168,7 @@ MESSAGES: dict[str, str] = {
 }
 
 # Every code the domain can raise has a sentence here (checked by a test); these are the domain's.
-DOMAIN_CODES = frozenset(VALIDATION_MESSAGES) | frozenset(intake.MESSAGES)
+DOMAIN_CODES = frozenset(VALIDATION_MESSAGES)
 
 
 class _Params(dict[str, str]):
@@ -228,7 +228,7 @@ def describe(error: FieldError, locale: str) -> str:
     template = MESSAGES.get(code)
     if template is None:
         # A code without words of its own still names the field and says something useful.
-        return f"<b>{field_label(error.field)}</b>: {quoted(intake.describe(error), DESCRIBE_MAX)}"
+        return f"<b>{field_label(error.field)}</b>: {quoted(describe_in_english(error), DESCRIBE_MAX)}"
     return f"<b>{field_label(error.field)}</b>: {_(template).format_map(_params(error, locale))}"
 
 

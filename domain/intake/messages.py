@@ -70,6 +70,24 @@ MESSAGES: dict[str, str] = {
     "amount.invalid": "the amount paid is not a number, e.g. 123.45",
     "amount.mismatch": "the amount paid ({got}) does not match the price of the chosen service ({expected}); "
     "please pay {expected} or change the service",
+    # The intake rules of each channel and the goods lines' details (drafts.py, goods.py).
+    "offline.entered_by_required": "an offline order needs the staff member who enters it",
+    "offline.received_at_required": "an offline order needs the time it was received; please give it",
+    "offline.received_at_naive": "the time received needs a time zone; please give it with its offset",
+    "offline.received_at_future": "the time received ({received_at}) is later than now ({now}); "
+    "please check it",
+    "offline.unconfirmed": "the customer has not confirmed the order; check every field with them "
+    "and record their confirmation first",
+    "channel.unknown": "'{text}' is not an order channel; use one of {choices}",
+    "telegram_user_id.invalid": "the Telegram user id must be a whole number from 1 to {max}",
+    "telegram_user_id.required": "an order from the chat needs the customer's Telegram user id",
+    "language.invalid": "the language must be a language code such as en or zh",
+    "external_ref.too_long": "the external reference is too long (at most {max} characters)",
+    "item.sku_too_long": "the SKU is too long (at most {max} characters); please shorten it",
+    "item.hs_code_invalid": "'{text}' is not an HS code; it has {min} to {max} digits, "
+    "e.g. 8517.12 or 851712",
+    "item.dimension_invalid": "the dimension must be a number of cm, more than 0 and at most {max}, e.g. 30",
+    "item.dimensions_incomplete": "give all three dimensions (length, width, height in cm) or none",
 }
 
 
