@@ -16,12 +16,11 @@ from domain.intake.drafts import (
     OrderDraft,
     _build_order,
     _pass_validation,
-    _record_entry,
-    _shipped_policy,
     _submission_note,
     check_draft,
     quote_for,
 )
+from domain.intake.entry import record_entry
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.goods import review_flags, trimmed
 from domain.intake.history import changes
@@ -30,6 +29,7 @@ from domain.orders.model import AuditEvent, Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, Channel, OrderStatus, Role, next_status
 from domain.sla.clocks import SlaContext
+from domain.sla.policy import shipped_policy
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaCo
     )
     late_by = None
     if channel.offline:
-        late_by = _record_entry(order, draft, sla.policy if sla else _shipped_policy(), actor, now)
+        assert draft.received_at is not None
+        late_by = record_entry(order, draft.received_at, sla.policy if sla else shipped_policy(), actor, now)
     flags = _pass_validation(order, draft, now, sla)
     return PlacedOrder(order, order_quote, flags, late_by)
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any, TypeVar
 
 from domain.errors import DomainError
+from domain.intake.clearance import hs_code_required
+from domain.intake.entry import LATE_ENTRY_ACTION
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.goods import (
     DIMENSIONS,
@@ -45,6 +46,7 @@ from domain.intake.goods import (
 from domain.intake.history import SECOND_REVIEW_ACTION, flag_note, needs_second_review, second_review_notes
 from domain.intake.messages import describe
 from domain.intake.pricing import Quote, quote
+from domain.intake.requirements import SpecialRequestDraft, check_requirements, requirements_of
 from domain.intake.validation import (
     check_items,
     check_total,
@@ -68,16 +70,14 @@ from domain.intake.validation import (
 )
 from domain.orders.model import Address, Customer, Item, Order, new_reference
 from domain.orders.status import Action, Channel, Role
-from domain.sla.clocks import SlaContext, entry_stage, sync_clocks
-from domain.sla.policy import SlaPolicy, load_policy
+from domain.sla.clocks import SlaContext, sync_clocks
 
 # Read by the review step and the API's callers from here, beside the drafts they come from.
-__all__ = ["describe", "needs_second_review", "second_review_notes"]
+__all__ = ["LATE_ENTRY_ACTION", "describe", "needs_second_review", "second_review_notes"]
 
 T = TypeVar("T")
 
 SUBMIT_ACTION = "submit"
-LATE_ENTRY_ACTION = "late_entry"
 SYSTEM = frozenset({Role.SYSTEM})
 CUSTOMER = frozenset({Role.CUSTOMER})
 
@@ -96,6 +96,7 @@ class CustomerDraft:
     email: str | None = None
     telegram_user_id: int | None = None
     language: str = "en"
+    business: bool = False
 
 
 @dataclass
@@ -151,6 +152,10 @@ class OrderDraft:
     received_at: datetime | None = None
     customer_confirmed: bool = False
     source: str | None = None
+    special_requests: list[SpecialRequestDraft] = field(default_factory=list)
+    # The date the goods must arrive by (a date or text such as 2026-12-20), None if none.
+    delivery_by: object = None
+    special_services: list[str] = field(default_factory=list)
 
 
 class IdempotencyConflict(DomainError):
@@ -251,7 +256,23 @@ def check_draft(draft: OrderDraft, now: datetime) -> list[FieldError]:
         errors.extend(_check_offline(draft, now))
     elif channel is Channel.TELEGRAM and user_id is None:
         errors.append(FieldError("customer.telegram_user_id", "telegram_user_id.required"))
-    return errors
+    service = _parsed(parse_service, draft.service)
+    errors += check_requirements(
+        draft.special_requests, draft.delivery_by, draft.special_services, service, now.date()
+    )
+    return errors + _hs_codes_missing(draft)
+
+
+def _hs_codes_missing(draft: OrderDraft) -> list[FieldError]:
+    """The lines without an HS code when a business ships where customs want one on every line (R-4.3)."""
+    country = _parsed(parse_country, (draft.address or AddressDraft()).country)
+    if country is None or not hs_code_required(country.code, bool(draft.customer.business)):
+        return []
+    return [
+        FieldError(f"items[{index}].hs_code", "item.hs_code_required", {"country": country.name_en})
+        for index, item in enumerate(draft.items or [])
+        if not trimmed(item.hs_code)
+    ]
 
 
 def _telegram_user_id(value: object) -> bool:
@@ -313,17 +334,6 @@ def quote_for(draft: OrderDraft) -> Quote:
     return priced_quote
 
 
-@cache
-def _shipped_policy() -> SlaPolicy:
-    """Loads the shipped SLA policy once."""
-    return load_policy()
-
-
-def _entry_limit(policy: SlaPolicy, urgent: bool) -> timedelta:
-    """The R-1.4 entry time limit: 1 hour after receipt, 30 minutes when urgent (per the policy)."""
-    return policy.stage(entry_stage(urgent)).limit.wall_time
-
-
 def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: datetime) -> Order:
     """Makes the order aggregate from a checked draft, every value in its normalized form."""
     priced, _ = _priced_draft(draft)
@@ -339,6 +349,10 @@ def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: d
             declared_value=parse_declared_value(line.declared_value),
             sku=trimmed(line.sku) or None,
             fragile=bool(line.fragile),
+            hs_code=hs_code_digits(line.hs_code) if trimmed(line.hs_code) else None,
+            length_cm=_decimal(line.length_cm),
+            width_cm=_decimal(line.width_cm),
+            height_cm=_decimal(line.height_cm),
         )
         for index, line in enumerate(priced.items)
     ]
@@ -351,6 +365,7 @@ def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: d
             email=email,
             telegram_user_id=customer.telegram_user_id,
             language=trimmed(customer.language).lower(),
+            business=bool(customer.business),
         ),
         address=Address(
             country=country,
@@ -371,7 +386,13 @@ def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: d
         urgent=bool(draft.urgent),
         entered_by=draft.entered_by if channel.offline else None,
         received_at=draft.received_at if channel.offline else now,
+        requirements=requirements_of(draft.special_requests, draft.delivery_by, draft.special_services),
     )
+
+
+def _decimal(value: Number) -> Decimal | None:
+    """A parsed dimension (the priced draft holds Decimals or None)."""
+    return value if isinstance(value, Decimal) else None
 
 
 def _submission_note(draft: OrderDraft, channel: Channel) -> str:
@@ -385,31 +406,6 @@ def _submission_note(draft: OrderDraft, channel: Channel) -> str:
         parts.append(f"received {draft.received_at.isoformat(timespec='minutes')}")
         parts.append("customer confirmed")
     return "; ".join(parts)
-
-
-def _record_entry(
-    order: Order, draft: OrderDraft, policy: SlaPolicy, actor: tuple[int | None, Role], now: datetime
-) -> timedelta | None:
-    """Opens and closes the entry clock of an offline order (R-1.4); returns how late it was, if it was."""
-    assert draft.received_at is not None
-    stage = entry_stage(order.urgent).value
-    limit = _entry_limit(policy, order.urgent)
-    order.open_clock(stage, started_at=draft.received_at, due_at=draft.received_at + limit)
-    order.close_clock(stage, now=now)
-    taken = now - draft.received_at
-    if taken <= limit:
-        return None
-    actor_id, role = actor
-    minutes = int(taken.total_seconds() // 60)
-    order.note(
-        f"entered {minutes} min after receipt; the limit is {int(limit.total_seconds() // 60)} min"
-        + (" (urgent)" if order.urgent else ""),
-        actor_id=actor_id,
-        role=role,
-        now=now,
-        action=LATE_ENTRY_ACTION,
-    )
-    return taken - limit
 
 
 def _pass_validation(

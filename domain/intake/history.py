@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.intake.errors import FieldError
 from domain.orders.model import Address, Item, Order
+from domain.orders.special import Requirements
 
 SECOND_REVIEW_ACTION = "needs_second_review"
 
@@ -24,6 +25,8 @@ def changes(before: Order, after: Order) -> list[str]:
         ("service", before.service.value, after.service.value),
         ("payment method", before.payment_method, after.payment_method),
         ("remarks", before.remarks, after.remarks),
+        ("customer type", _kind(before.customer.business), _kind(after.customer.business)),
+        ("requirements", requirements_text(before.requirements), requirements_text(after.requirements)),
         ("amount", f"{before.amount:.2f} {before.currency}", f"{after.amount:.2f} {after.currency}"),
     ]
     return [f"{name}: {old or '-'} → {new or '-'}" for name, old, new in parts if old != new]
@@ -41,6 +44,8 @@ def goods_text(items: list[Item]) -> str:
         f"{item.name} × {item.quantity}, {item.weight_kg.normalize():f} kg, {item.declared_value:.2f}"
         + (f", SKU {item.sku}" if item.sku else "")
         + (", fragile" if item.fragile else "")
+        + (f", HS {item.hs_code}" if item.hs_code else "")
+        + (f", {item.length_cm}x{item.width_cm}x{item.height_cm} cm" if item.length_cm else "")
         for item in items
     )
 
@@ -53,3 +58,17 @@ def second_review_notes(order: Order) -> list[str]:
 def needs_second_review(order: Order) -> bool:
     """Whether intake found goods allowed only after a second review (e.g. lithium batteries)."""
     return bool(second_review_notes(order))
+
+
+def _kind(business: bool) -> str:
+    """Names the customer type, for the audit trail."""
+    return "business" if business else "individual"
+
+
+def requirements_text(requirements: Requirements) -> str:
+    """The special requests, delivery date and special services on one line, for the audit trail."""
+    parts = [f"{request.kind.value}: {request.note}" for request in requirements.special_requests]
+    if requirements.delivery_by is not None:
+        parts.append(f"deliver by {requirements.delivery_by.isoformat()}")
+    parts += sorted(service.value for service in requirements.special_services)
+    return "; ".join(parts)

@@ -88,6 +88,18 @@ MESSAGES: dict[str, str] = {
     "e.g. 8517.12 or 851712",
     "item.dimension_invalid": "the dimension must be a number of cm, more than 0 and at most {max}, e.g. 30",
     "item.dimensions_incomplete": "give all three dimensions (length, width, height in cm) or none",
+    # Special requests, delivery date, special services and customs details.
+    "request.kind_unknown": "this is not a kind of special request; use one of {choices}",
+    "request.note_required": "the special request needs a note (the agent's name, the label wanted...)",
+    "request.note_too_long": "the note is too long (at most {max} characters); please shorten it",
+    "requests.too_many": "too many special requests (at most {max}); please put the rest in the remarks",
+    "delivery_by.invalid": "this is not a date; please give it as {example}",
+    "delivery_by.past": "the delivery date must be after today ({today}); please check it",
+    "special_service.unknown": "this special service does not exist; please choose one of {choices}",
+    "special_service.not_offered": "this special service is not offered with {service}; "
+    "please remove it or choose another service",
+    "item.hs_code_required": "{country} asks for an HS code on every goods line of a business shipment; "
+    "please add it, e.g. 8517.12",
 }
 
 
