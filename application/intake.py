@@ -146,6 +146,7 @@ async def resubmit_order(
             amount=corrected.amount,
             currency=corrected.currency,
             remarks=corrected.remarks,
+            requirements=corrected.requirements,
         )
         flags = _pass_validation(order, draft, now, sla)
         await commit_change(order, uow, now, handlers or {}, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -142,3 +143,36 @@ def hs_code_digits(text: object) -> str | None:
     digits = "".join(ch for ch in trimmed(text) if ch not in ". ")
     low, high = HS_CODE_DIGITS
     return digits if digits.isdigit() and digits.isascii() and low <= len(digits) <= high else None
+
+
+def normalize_sku(text: str | None, *, field: str = "items[0].sku") -> str:
+    """Returns the SKU as stored (trimmed), at most SKU_MAX characters, no control characters."""
+    errors = identifier_errors(text, field, "item.sku_too_long", SKU_MAX)
+    if errors:
+        raise InvalidInput(errors)
+    return trimmed(text)
+
+
+def normalize_hs_code(text: str | None, *, field: str = "items[0].hs_code") -> str:
+    """Returns the HS code as digits (dots and spaces dropped), or raises item.hs_code_invalid."""
+    digits = hs_code_digits(text)
+    if digits is None:
+        low, high = HS_CODE_DIGITS
+        raise fail(field, "item.hs_code_invalid", text=trimmed(text)[:40], min=str(low), max=str(high))
+    return digits
+
+
+_SIZE_SEPARATORS = re.compile(r"\s*[x×*X,]\s*|\s+")
+
+
+def parse_size(text: str | None, *, field: str = "items[0].length_cm") -> dict[str, str]:
+    """Reads one piece's size typed as 'length x width x height' in cm (e.g. 60x40x30) into three numbers."""
+    cleaned = clean(text).lower().removesuffix("cm").strip()
+    parts = [part for part in _SIZE_SEPARATORS.split(cleaned) if part]
+    if len(parts) != len(DIMENSIONS):
+        raise fail(field, "item.dimensions_incomplete")
+    errors: list[FieldError] = []
+    numbers = [read_dimension(part, field, errors) for part in parts]
+    if errors:
+        raise InvalidInput(errors[:1])
+    return {name: f"{number:f}" for name, number in zip(DIMENSIONS, numbers, strict=True)}

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from domain.intake.errors import FieldError
+from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.special_services import offered
 from domain.intake.text import clean
 from domain.orders.special import RequestKind, Requirements, SpecialRequest, SpecialService
@@ -115,3 +115,20 @@ def requirements_of(
         delivery_by=None if delivery_by is None or clean(delivery_by) == "" else read_date(delivery_by),
         special_services=frozenset(SpecialService(clean(name)) for name in services),
     )
+
+
+def normalize_request_note(text: str | None, *, field: str = "special_requests[0].note") -> str:
+    """Returns a special request's note as stored, or raises what is wrong with it."""
+    errors = _request_errors(0, SpecialRequestDraft(RequestKind.OTHER.value, text))
+    if errors:
+        raise InvalidInput([FieldError(field, error.code, error.params) for error in errors])
+    return clean(text)
+
+
+def parse_delivery_by(text: str | None, today: date, *, field: str = "delivery_by") -> date:
+    """Returns the date the goods must arrive by, after today, or raises what is wrong with it."""
+    errors = check_delivery_by(text, today, field=field)
+    day = read_date(text)
+    if errors or day is None:
+        raise InvalidInput(errors or [FieldError(field, "delivery_by.invalid", {"example": DATE_EXAMPLE})])
+    return day
