@@ -446,49 +446,30 @@ async def on_proof_text(message: Message, state: FSMContext) -> None:
         await message.reply(_("Send the proof-of-delivery photo as a reply, or press No photo."))
 
 
-async def _button_answer(
+# The steps' questions answered by a button, and the answer each button gives.
+BUTTON_ANSWERS: Mapping[ExecStep, tuple[State, Any]] = {
+    # Delivered without a proof photo.
+    ExecStep.NO_PHOTO: (ExecutionDialog.proof_photo, None),
+    # The fragile goods are packed separately and labelled; the pick is recorded (R-4.1).
+    ExecStep.FRAGILE: (ExecutionDialog.fragile, True),
+}
+
+
+@router.callback_query(ExecAction.filter(F.step.in_(set(BUTTON_ANSWERS))))
+async def on_button_answer(
     query: CallbackQuery,
-    order_id: str,
-    question: State,
+    callback_data: ExecAction,
     state: FSMContext,
     uow: UnitOfWork,
     roles: frozenset[Role],
-    setup: ExecutionSetup,
-    value: Any,
+    execution_setup: ExecutionSetup,
 ) -> None:
     """Takes a button as the answer to the open question; a button of another question is refused."""
+    question, value = BUTTON_ANSWERS[callback_data.step]
     data = await state.get_data()
-    if await state.get_state() != question.state or data.get("order_id") != order_id:
+    if await state.get_state() != question.state or data.get("order_id") != callback_data.order_id:
         await query.answer(_("This question is no longer open."), show_alert=True)
         return
     await query.answer()
     if isinstance(query.message, Message):
-        await _answer(query.message, query.from_user, state, uow, roles, setup, value)
-
-
-@router.callback_query(ExecAction.filter(F.step == ExecStep.NO_PHOTO))
-async def on_no_photo(
-    query: CallbackQuery,
-    callback_data: ExecAction,
-    state: FSMContext,
-    uow: UnitOfWork,
-    roles: frozenset[Role],
-    execution_setup: ExecutionSetup,
-) -> None:
-    """Records the delivery without a proof photo."""
-    question = ExecutionDialog.proof_photo
-    await _button_answer(query, callback_data.order_id, question, state, uow, roles, execution_setup, None)
-
-
-@router.callback_query(ExecAction.filter(F.step == ExecStep.FRAGILE))
-async def on_fragile_packed(
-    query: CallbackQuery,
-    callback_data: ExecAction,
-    state: FSMContext,
-    uow: UnitOfWork,
-    roles: frozenset[Role],
-    execution_setup: ExecutionSetup,
-) -> None:
-    """The warehouse confirms the fragile goods are packed separately and labelled; the pick is recorded."""
-    question = ExecutionDialog.fragile
-    await _button_answer(query, callback_data.order_id, question, state, uow, roles, execution_setup, True)
+        await _answer(query.message, query.from_user, state, uow, roles, execution_setup, value)

@@ -35,13 +35,19 @@ async def confirm(chat: Chat) -> str:
     return reference_in(chat.text)
 
 
-async def test_a_line_is_marked_fragile_with_its_sku_and_hs_code_by_quick_buttons(
-    chat: ChatFactory, database: FakeDatabase
-) -> None:
+async def vase_up_to_more_items(chat: ChatFactory) -> Chat:
+    """Opens a customer's chat and answers a new order up to "another goods line?" after a porcelain vase."""
     ann = chat()
     await ann.send("/neworder")
     await answer_customer_and_address(ann)
     await answer_goods_line(ann, "Porcelain vase", quantity="1", weight="2", value="300")
+    return ann
+
+
+async def test_a_line_is_marked_fragile_with_its_sku_and_hs_code_by_quick_buttons(
+    chat: ChatFactory, database: FakeDatabase
+) -> None:
+    ann = await vase_up_to_more_items(chat)
 
     assert "Is there another goods line" in ann.text
     await ann.press("Mark “Porcelain vase” fragile")
@@ -70,10 +76,7 @@ async def test_a_line_is_marked_fragile_with_its_sku_and_hs_code_by_quick_button
 
 
 async def test_the_fragile_mark_can_be_taken_back(chat: ChatFactory, database: FakeDatabase) -> None:
-    ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann)
-    await answer_goods_line(ann, "Porcelain vase", quantity="1", weight="2", value="300")
+    ann = await vase_up_to_more_items(chat)
     await ann.press("Mark “Porcelain vase” fragile")
     await ann.press("Fragile ✓")
 
@@ -268,10 +271,7 @@ async def test_an_offline_order_takes_the_same_details(chat: ChatFactory, databa
 
 
 async def test_a_stale_quick_button_is_refused(chat: ChatFactory) -> None:
-    ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann)
-    await answer_goods_line(ann, "Porcelain vase", quantity="1", weight="2", value="300")
+    ann = await vase_up_to_more_items(chat)
     fragile = ann.button_data("Mark “Porcelain vase” fragile")
     await ann.press("No, continue")
 
