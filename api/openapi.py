@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from domain.intake.drafts import TELEGRAM_USER_ID_MAX
+from domain.intake.requirements import REQUEST_NOTE_MAX, REQUESTS_MAX
+from domain.orders.special import RequestKind, SpecialService
 from domain.orders.status import OrderStatus, Service
 
 NUMBER = {"type": ["number", "string"], "description": 'a number, or a string holding one (e.g. "1.5")'}
@@ -68,7 +70,19 @@ _ITEM = {
         },
         "sku": {"type": "string", "maxLength": 64},
         "fragile": {"type": "boolean", "default": False},
-        "hs_code": {"type": "string", "description": "6 to 10 digits; dots and spaces allowed, e.g. 8517.12"},
+        "hs_code": {
+            "type": "string",
+            "description": "6 to 10 digits; dots and spaces allowed, e.g. 8517.12; required on every line "
+            "when a business ships to a destination whose customs ask for it",
+        },
+        **{
+            name: {
+                **NUMBER,
+                "description": f"{side} of one piece in cm, more than 0, at most 1000; "
+                "give all three or none (volumetric weight, oversize cargo)",
+            }
+            for name, side in (("length_cm", "length"), ("width_cm", "width"), ("height_cm", "height"))
+        },
     },
 }
 
@@ -92,6 +106,11 @@ _ORDER_PROPERTIES: dict[str, Any] = {
                 "deprecated": True,
                 "description": "ignored: the bot never messages a Telegram user a platform names; "
                 "show the customer the answer's telegram_link instead",
+            },
+            "business": {
+                "type": "boolean",
+                "default": False,
+                "description": "a business (seller, brand) rather than an individual",
             },
         },
     },
@@ -124,6 +143,36 @@ _ORDER_PROPERTIES: dict[str, Any] = {
     "urgent": {"type": "boolean", "default": False, "description": "urgent handling, with a surcharge"},
     "remarks": {"type": "string", "maxLength": 500},
     "external_ref": {"type": "string", "maxLength": 100, "description": "the platform's own order id"},
+    "special_requests": {
+        "type": "array",
+        "maxItems": REQUESTS_MAX,
+        "description": "checked at the first review (R-3.1)",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind", "note"],
+            "properties": {
+                "kind": {"type": "string", "enum": [kind.value for kind in RequestKind]},
+                "note": {
+                    "type": "string",
+                    "maxLength": REQUEST_NOTE_MAX,
+                    "description": "e.g. the agent's name",
+                },
+            },
+        },
+    },
+    "delivery_by": {
+        "type": "string",
+        "format": "date",
+        "description": "the date the goods must arrive by, after today; the review checks it against "
+        "the expected delivery",
+    },
+    "special_services": {
+        "type": "array",
+        "description": "chosen special services (second review); oversize also follows from size and weight; "
+        "custom_warehouse only with overseas_warehouse",
+        "items": {"type": "string", "enum": [service.value for service in SpecialService]},
+    },
 }
 
 _QUOTE = {

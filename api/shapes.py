@@ -15,16 +15,33 @@ from aiohttp import web
 
 from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, describe
 from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.goods import DIMENSIONS
+from domain.intake.requirements import SpecialRequestDraft
 from domain.intake.validation import parse_declared_value, parse_quantity
 from domain.orders.status import Channel
 
 # The body fields of the issue, exactly; anything else is refused so a misspelt field is not lost.
 ORDER_FIELDS = frozenset(
-    {"customer", "address", "items", "service", "payment", "urgent", "remarks", "external_ref"}
+    {
+        "customer",
+        "address",
+        "items",
+        "service",
+        "payment",
+        "urgent",
+        "remarks",
+        "external_ref",
+        "special_requests",
+        "delivery_by",
+        "special_services",
+    }
 )
-CUSTOMER_FIELDS = frozenset({"name", "phone", "email", "telegram_user_id"})
+CUSTOMER_FIELDS = frozenset({"name", "phone", "email", "telegram_user_id", "business"})
 ADDRESS_FIELDS = frozenset({"country", "city", "street", "postcode", "region"})
-ITEM_FIELDS = frozenset({"name", "quantity", "weight_kg", "unit_value", "sku", "fragile", "hs_code"})
+ITEM_FIELDS = frozenset(
+    {"name", "quantity", "weight_kg", "unit_value", "sku", "fragile", "hs_code", *DIMENSIONS}
+)
+REQUEST_FIELDS = frozenset({"kind", "note"})
 PAYMENT_FIELDS = frozenset({"method", "amount", "currency", "paid"})
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -169,7 +186,43 @@ class Shape:
             sku=self.string(line, "sku", f"{path}.sku"),
             fragile=self.boolean(line, "fragile", f"{path}.fragile"),
             hs_code=self.string(line, "hs_code", f"{path}.hs_code"),
+            length_cm=self.number(line, "length_cm", f"{path}.length_cm"),
+            width_cm=self.number(line, "width_cm", f"{path}.width_cm"),
+            height_cm=self.number(line, "height_cm", f"{path}.height_cm"),
         )
+
+    def array(self, body: Mapping[str, Any], key: str) -> list[Any]:
+        """Reads an optional array ([] when absent)."""
+        value = body.get(key)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self.fail(key, "type.array")
+        return []
+
+    def requests(self, body: Mapping[str, Any]) -> list[SpecialRequestDraft]:
+        """Reads the special requests: objects of a kind and a note."""
+        drafts = []
+        for index, value in enumerate(self.array(body, "special_requests")):
+            path = f"special_requests[{index}]"
+            request = self.fields_of(value, path, REQUEST_FIELDS)
+            drafts.append(
+                SpecialRequestDraft(
+                    self.string(request, "kind", f"{path}.kind"), self.string(request, "note", f"{path}.note")
+                )
+            )
+        return drafts
+
+    def services(self, body: Mapping[str, Any]) -> list[str]:
+        """Reads the chosen special services: a list of names."""
+        names = []
+        for index, value in enumerate(self.array(body, "special_services")):
+            if isinstance(value, str):
+                names.append(value)
+            else:
+                self.fail(f"special_services[{index}]", "type.string")
+        return names
 
     def draft(self, body: Mapping[str, Any], *, for_quote: bool) -> OrderDraft:
         """Reads an order (or a quote request: payment and customer not needed) into a draft."""
@@ -195,6 +248,7 @@ class Shape:
                 phone=self.string(customer, "phone", "customer.phone"),
                 email=self.string(customer, "email", "customer.email"),
                 telegram_user_id=self.integer(customer, "telegram_user_id", "customer.telegram_user_id"),
+                business=self.boolean(customer, "business", "customer.business"),
             ),
             address=AddressDraft(
                 country=self.string(address, "country", "address.country"),
@@ -213,6 +267,9 @@ class Shape:
             urgent=self.boolean(body, "urgent", "urgent"),
             channel=Channel.PLATFORM_API,
             external_ref=self.string(body, "external_ref", "external_ref"),
+            special_requests=self.requests(body),
+            delivery_by=self.string(body, "delivery_by", "delivery_by"),
+            special_services=self.services(body),
         )
 
     def merged(self, domain_errors: list[FieldError]) -> list[FieldError]:

@@ -14,11 +14,12 @@ from domain.errors import NotPermitted
 from domain.execution import (
     ExecutionError,
     carrier_name,
+    check_fragile_confirmed,
     check_future,
     check_picked,
     check_step,
     clean_text,
-    fragile_keys,
+    lengthen_special_clearance,
     normalize_carrier,
     normalize_courier_phone,
     normalize_declaration,
@@ -28,7 +29,7 @@ from domain.kpi import ErrorKind
 from domain.orders.model import Order, Shipment
 from domain.orders.responsibilities import require
 from domain.orders.status import Action, ExceptionType, Role
-from domain.sla.clocks import SlaContext
+from domain.sla.clocks import SlaContext, sync_clocks
 
 
 class OutboundNotes(Protocol):
@@ -83,22 +84,35 @@ async def _step(
             note=note,
             exception_type=exception_type,
         )
-        await commit_change(order, uow, now, setup.handlers, setup.sla)
+        if setup.sla is not None:
+            sync_clocks(order, now, setup.sla)
+            # Special goods clear on the policy's longer limit (R-4.4).
+            lengthen_special_clearance(order, now, setup.sla.policy, setup.sla.calendar)
+        await commit_change(order, uow, now, setup.handlers, None)
     return order
 
 
 async def pick(
-    uow: UnitOfWork, order_id: str, actor: Actor, counted: Mapping[str, int], setup: ExecutionSetup
+    uow: UnitOfWork,
+    order_id: str,
+    actor: Actor,
+    counted: Mapping[str, int],
+    setup: ExecutionSetup,
+    *,
+    fragile_confirmed: bool = False,
 ) -> Order:
-    """Records the picked goods, checked SKU by SKU against the order, fragile items labelled (R-4.1)."""
+    """Records the picked goods, checked against the order by SKU (by name where none is known), and
+    the fragile items the warehouse confirmed as packed separately and labelled (R-4.1)."""
 
     async def record(order: Order, now: datetime) -> None:
         shipment = order.shipment
         shipment.picked = check_picked(order, counted)
-        shipment.fragile_labelled = fragile_keys(order)
+        shipment.fragile_labelled = check_fragile_confirmed(order, fragile_confirmed)
         shipment.picked_at, shipment.picked_by = now, actor.user_id
 
     note = ", ".join(f"{key} × {quantity}" for key, quantity in counted.items())
+    if fragile_confirmed:
+        note += "; fragile packed separately and labelled"
     return await _step(uow, order_id, Action.PICK, actor, setup, record, note=note)
 
 

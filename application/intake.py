@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from application.ports import ApiOrderLink, PlatformUnitOfWork, UnitOfWork
-from application.services import EventHandlers, dispatch_events
+from application.services import EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import DomainError, NotPermitted
 from domain.intake.drafts import (
@@ -15,24 +15,21 @@ from domain.intake.drafts import (
     IdempotencyConflict,
     OrderDraft,
     _build_order,
-    _changes,
     _pass_validation,
-    _record_entry,
-    _shipped_policy,
     _submission_note,
-    _text,
     check_draft,
     quote_for,
 )
+from domain.intake.entry import record_entry
 from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.goods import review_flags, trimmed
+from domain.intake.history import changes
 from domain.intake.pricing import Quote
-from domain.intake.validation import (
-    review_flags,
-)
 from domain.orders.model import AuditEvent, Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, Channel, OrderStatus, Role, next_status
 from domain.sla.clocks import SlaContext
+from domain.sla.policy import shipped_policy
 
 
 @dataclass(frozen=True)
@@ -46,13 +43,10 @@ class PlacedOrder:
 
 
 @dataclass(frozen=True)
-class PlatformOrder:
-    """The answer to a platform order request: the order, its quote, and whether it was a retry."""
+class PlatformOrder(PlacedOrder):
+    """The answer to a platform order request: a placed order, and whether it was a retry."""
 
-    order: Order
-    quote: Quote
-    replayed: bool
-    review_flags: tuple[FieldError, ...] = ()
+    replayed: bool = False
 
 
 async def _submitter(uow: UnitOfWork, draft: OrderDraft, channel: Channel) -> tuple[int | None, Role]:
@@ -67,14 +61,19 @@ async def _submitter(uow: UnitOfWork, draft: OrderDraft, channel: Channel) -> tu
     return None, Role.CUSTOMER
 
 
-async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaContext | None) -> PlacedOrder:
-    """Checks the draft and builds the submitted, validated order (not yet stored)."""
+def _checked_quote(draft: OrderDraft, now: datetime) -> Quote:
+    """Checks the whole draft and prices it; raises InvalidInput listing every problem."""
     errors = check_draft(draft, now)
     if errors:
         raise InvalidInput(errors)
+    return quote_for(draft)
+
+
+async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaContext | None) -> PlacedOrder:
+    """Checks the draft and builds the submitted, validated order (not yet stored)."""
+    order_quote = _checked_quote(draft, now)
     channel = Channel(draft.channel)
     actor = await _submitter(uow, draft, channel)
-    order_quote = quote_for(draft)
     order = _build_order(draft, channel, order_quote, now)
     actor_id, role = actor
     order.audit.append(
@@ -84,7 +83,8 @@ async def _prepare(uow: UnitOfWork, draft: OrderDraft, now: datetime, sla: SlaCo
     )
     late_by = None
     if channel.offline:
-        late_by = _record_entry(order, draft, sla.policy if sla else _shipped_policy(), actor, now)
+        assert draft.received_at is not None
+        late_by = record_entry(order, draft.received_at, sla.policy if sla else shipped_policy(), actor, now)
     flags = _pass_validation(order, draft, now, sla)
     return PlacedOrder(order, order_quote, flags, late_by)
 
@@ -102,10 +102,10 @@ async def place_order(
     Raises InvalidInput, storing nothing, if the draft is invalid.
     """
     async with uow:
-        placed = await _prepare(uow, draft, clock.now(), sla)
+        now = clock.now()
+        placed = await _prepare(uow, draft, now, sla)
         await uow.orders.add(placed.order)
-        await dispatch_events(placed.order, uow, handlers or {})
-        await uow.commit()
+        await commit_change(placed.order, uow, now, handlers or {}, None)
     return placed
 
 
@@ -132,13 +132,10 @@ async def resubmit_order(
             raise NotPermitted(Action.RESUBMIT, CUSTOMER)
         next_status(order.status, Action.RESUBMIT, order.service, order.resume_status)
         now = clock.now()
-        errors = check_draft(draft, now)
-        if errors:
-            raise InvalidInput(errors)
-        order_quote = quote_for(draft)
+        order_quote = _checked_quote(draft, now)
         corrected = _build_order(draft, order.channel, order_quote, now)
-        changes = _changes(order, corrected)
-        note = ("corrected by the customer: " + "; ".join(changes)) if changes else "sent again unchanged"
+        changed = changes(order, corrected)
+        note = ("corrected by the customer: " + "; ".join(changed)) if changed else "sent again unchanged"
         order.apply(Action.RESUBMIT, actor_id=actor_id, roles=CUSTOMER, now=now, note=note)
         order.revise(
             customer=replace(corrected.customer, telegram_user_id=owner),
@@ -149,10 +146,10 @@ async def resubmit_order(
             amount=corrected.amount,
             currency=corrected.currency,
             remarks=corrected.remarks,
+            requirements=corrected.requirements,
         )
         flags = _pass_validation(order, draft, now, sla)
-        await dispatch_events(order, uow, handlers or {})
-        await uow.commit()
+        await commit_change(order, uow, now, handlers or {}, None)
     return PlacedOrder(order, order_quote, flags)
 
 
@@ -187,7 +184,7 @@ async def place_platform_order(
             created_at=now,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
-            external_ref=_text(draft.external_ref) or None,
+            external_ref=trimmed(draft.external_ref) or None,
         )
         if not await uow.api.add(link):
             # Another request with the same key committed first: answer as its retry.
@@ -197,9 +194,8 @@ async def place_platform_order(
             if earlier is None:
                 raise DomainError("the Idempotency-Key was taken but its order is gone")
             return earlier
-        await dispatch_events(placed.order, uow, handlers or {})
-        await uow.commit()
-    return PlatformOrder(placed.order, placed.quote, replayed=False, review_flags=placed.review_flags)
+        await commit_change(placed.order, uow, now, handlers or {}, None)
+    return PlatformOrder(placed.order, placed.quote, placed.review_flags)
 
 
 async def _earlier(

@@ -24,10 +24,14 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from domain.errors import DomainError, IllegalTransition
-from domain.intake.validation import phone_example
+from domain.intake.clearance import order_special_goods
+from domain.intake.contact import phone_example
 from domain.orders.model import AuditEvent, Item, Order
 from domain.orders.responsibilities import require
 from domain.orders.status import TRANSITIONS, Action, OrderStatus, Role, Service
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import running_clock
+from domain.sla.policy import SlaPolicy, Stage
 from domain.text import has_control
 
 # Longest free text a step records (destination, clearance result, names, reasons).
@@ -280,6 +284,29 @@ def fragile_keys(order: Order) -> list[str]:
     return [item_key(item) for item in order.items if item.fragile]
 
 
+def check_fragile_confirmed(order: Order, confirmed: bool) -> list[str]:
+    """The fragile items picked; refuses the pick until the warehouse confirms they are packed
+    separately and labelled "fragile" (R-4.1)."""
+    keys = fragile_keys(order)
+    if keys and not confirmed:
+        raise ExecutionError("fragile.unconfirmed", items=", ".join(keys)[:TEXT_MAX])
+    return keys
+
+
+# --- customs clearance (R-4.4) ------------------------------------------------------------------
+
+
+def lengthen_special_clearance(
+    order: Order, now: datetime, policy: SlaPolicy, calendar: BusinessCalendar
+) -> bool:
+    """Gives a clearance clock opened now the policy's longer limit when the order has special goods."""
+    clock = running_clock(order, Stage.CLEARANCE.value, policy)
+    if clock is None or clock.started_at != now or not order_special_goods(order):
+        return False
+    clock.due_at = calendar.add(clock.started_at, policy.special_goods_limit(Stage.CLEARANCE.value))
+    return True
+
+
 # --- the use cases ------------------------------------------------------------------------------
 
 
@@ -314,5 +341,3 @@ def check_step(order: Order, action: Action, roles: frozenset[Role]) -> None:
     if event is not None:
         raise AlreadyDone(order, event)
     raise IllegalTransition(order.status, action, order.service if not statuses else None)
-
-

@@ -7,15 +7,20 @@ confirmed and numbered in that same transaction (R-3.3).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from domain.errors import DomainError
+from domain.intake.clearance import order_special_goods
+from domain.intake.pricing import load_tariff
 from domain.intake.screening import Verdict, screen
+from domain.intake.special_services import special_services
 from domain.orders.model import AuditEvent, Order
+from domain.orders.special import SpecialService
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import running_clock, stage_for
@@ -35,17 +40,6 @@ DECISIONS = frozenset(
 )
 QUESTION_MAX = 1000
 RECEIPT_MAX = 200
-
-# Words in the remarks that name a special service (R-3.2), English and Chinese.
-OVERSIZE_WORDS = ("oversize", "over-size", "oversized", "超大", "超长", "超重", "大件")
-CUSTOM_WAREHOUSE_WORDS = ("custom", "customised", "customized", "bespoke", "定制", "特殊仓储")
-
-
-class SpecialService(StrEnum):
-    """Special services that always need the head's review (R-3.2)."""
-
-    OVERSIZE = "oversize"
-    CUSTOM_WAREHOUSE = "custom_warehouse"
 
 
 class SecondReviewCause(StrEnum):
@@ -96,7 +90,6 @@ class ReviewPolicy:
     currency: str
     # Units of the threshold currency per unit of another currency; a missing rate means "ask the head".
     rates: Mapping[str, Decimal] = field(default_factory=dict)
-    oversize_kg_per_piece: Decimal = Decimal(30)
 
 
 def parse_threshold(text: str) -> tuple[Decimal, str]:
@@ -113,21 +106,40 @@ def parse_threshold(text: str) -> tuple[Decimal, str]:
     return amount, parts[1].upper()
 
 
-def _mentions(text: str, words: Iterable[str]) -> bool:
-    """Whether the text contains any of the words, case-insensitively."""
-    folded = text.casefold()
-    return any(word in folded for word in words)
+def order_special_services(order: Order) -> frozenset[SpecialService]:
+    """The special services of an order: chosen by the customer, or called for by its goods (R-3.2)."""
+    return special_services(order.items, order.requirements.special_services)
 
 
-def special_services(order: Order, policy: ReviewPolicy) -> frozenset[SpecialService]:
-    """Finds the special services an order asks for, from item weights and its remarks."""
-    found = set()
-    heavy = any(item.weight_kg >= policy.oversize_kg_per_piece for item in order.items)
-    if heavy or _mentions(order.remarks, OVERSIZE_WORDS):
-        found.add(SpecialService.OVERSIZE)
-    if order.service.value == "overseas_warehouse" and _mentions(order.remarks, CUSTOM_WAREHOUSE_WORDS):
-        found.add(SpecialService.CUSTOM_WAREHOUSE)
-    return frozenset(found)
+@dataclass(frozen=True)
+class DeliveryCheck:
+    """The customer's delivery date against the date the order is expected to arrive (R-3.1)."""
+
+    required_by: date
+    expected_on: date
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the order is expected to arrive by the date the customer needs it."""
+        return self.expected_on <= self.required_by
+
+
+def delivery_check(order: Order, today: date, policy: SlaPolicy | None = None) -> DeliveryCheck | None:
+    """Checks the customer's time requirement against the expected delivery date; None without one.
+
+    The expected date is today plus the service's usual transit days (tariff.toml), plus the
+    longer clearance of special goods (the SLA policy's [special_goods] limit beyond the usual one).
+    """
+    required_by = order.requirements.delivery_by
+    if required_by is None:
+        return None
+    days = load_tariff().transit_days.get(order.service, 0)
+    if order_special_goods(order):
+        sla = policy or shipped_policy()
+        longer, usual = sla.special_goods_limit("clearance"), sla.stage("clearance").limit
+        if not (longer.working_days or usual.working_days):
+            days += math.ceil((longer.wall_time - usual.wall_time) / timedelta(days=1))
+    return DeliveryCheck(required_by, today + timedelta(days=days))
 
 
 def second_review_reasons(order: Order, policy: ReviewPolicy) -> list[SecondReviewReason]:
@@ -143,7 +155,7 @@ def second_review_reasons(order: Order, policy: ReviewPolicy) -> list[SecondRevi
             reasons.append(SecondReviewReason(SecondReviewCause.LARGE_AMOUNT, threshold))
     else:
         reasons.append(SecondReviewReason(SecondReviewCause.UNKNOWN_CURRENCY, currency))
-    services = special_services(order, policy)
+    services = order_special_services(order)
     if SpecialService.OVERSIZE in services:
         reasons.append(SecondReviewReason(SecondReviewCause.OVERSIZE))
     if SpecialService.CUSTOM_WAREHOUSE in services:

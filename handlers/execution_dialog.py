@@ -49,6 +49,7 @@ from domain.execution import (
     ExecutionError,
     check_picked,
     clean_text,
+    fragile_keys,
     future_time,
     normalize_carrier,
     normalize_courier_phone,
@@ -62,9 +63,12 @@ from domain.orders.model import Order
 from domain.orders.status import OrderStatus, Role
 from presentation.execution_cards import STEP_ACTIONS, STEP_LABELS, CarrierChoice, ExecAction, ExecStep
 from presentation.execution_texts import PROMPTS, error_text, handled_by, not_now, staff_name
+from presentation.keyboards import N_
 from presentation.render import esc, local_time
 
 logger = logging.getLogger(__name__)
+
+FRAGILE_CONFIRM = N_("✅ Packed separately, labelled fragile")
 
 router = Router(name="execution_dialog")
 
@@ -73,6 +77,7 @@ class ExecutionDialog(StatesGroup):
     """Staff typing the values of a step, one at a time."""
 
     picked = State()
+    fragile = State()
     carrier = State()
     waybill = State()
     etd = State()
@@ -158,7 +163,8 @@ def _signed_by(text: str, data: Mapping[str, Any], order: Order, setup: Executio
 
 async def _pick(uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: ExecutionSetup) -> Order:
     """Records the checked count."""
-    return await pick(uow, data["order_id"], actor, data["picked"], setup)
+    fragile = bool(data.get("fragile"))
+    return await pick(uow, data["order_id"], actor, data["picked"], setup, fragile_confirmed=fragile)
 
 
 def _keywords(
@@ -191,7 +197,8 @@ def _one_value(use_case: Callable[..., Awaitable[Order]], key: str) -> Run:
 
 D = ExecutionDialog
 FIELDS: Mapping[ExecStep, StepDialog] = {
-    ExecStep.PICK: StepDialog((Question(D.picked, _picked),), _pick),
+    # The fragile confirmation that follows is a button, asked only when the order has fragile goods.
+    ExecStep.PICK: StepDialog((Question(D.picked, _picked), Question(D.fragile, _raw)), _pick),
     ExecStep.BOOK: StepDialog(
         (
             Question(D.carrier, _carrier),
@@ -224,7 +231,7 @@ TYPED_STATES = tuple(
     question.state
     for dialog in FIELDS.values()
     for question in dialog.questions
-    if question.state is not ExecutionDialog.proof_photo
+    if question.state not in (ExecutionDialog.proof_photo, ExecutionDialog.fragile)
 )
 
 
@@ -244,7 +251,8 @@ def _position(state_name: str | None) -> tuple[ExecStep, int] | None:
 
 async def ask(message: Message, state: FSMContext, next_state: State, **values: Any) -> None:
     """Keeps the accepted values and asks the next question."""
-    await state.update_data(**values)
+    if values:
+        await state.update_data(**values)
     await state.set_state(next_state)
     await message.reply(_(PROMPTS[_key(next_state)]), reply_markup=ForceReply())
 
@@ -328,14 +336,21 @@ async def _answer(
     step, index = position
     dialog = FIELDS[step]
     key = _key(dialog.questions[index].state)
+    await state.update_data(**{key: value})
     if index + 1 < len(dialog.questions):
         following = dialog.questions[index + 1].state
+        order_id = (await state.get_data())["order_id"]
         if following is ExecutionDialog.proof_photo:
-            await _ask_for_proof(message, state, key, value)
+            await _ask_for_proof(message, state, order_id)
             return
-        await ask(message, state, following, **{key: value})
-        return
-    await state.update_data(**{key: value})
+        if following is ExecutionDialog.fragile:
+            fragile = fragile_keys(await uow.orders.get(order_id))
+            if fragile:
+                await _ask_fragile(message, state, order_id, fragile)
+                return
+        else:
+            await ask(message, state, following)
+            return
     data = await state.get_data()
 
     def use_case(actor: Actor) -> Awaitable[Order]:
@@ -345,11 +360,21 @@ async def _answer(
     await finish(message, user, roles, state, uow, setup, data, use_case)
 
 
-async def _ask_for_proof(message: Message, state: FSMContext, key: str, value: Any) -> None:
-    """Keeps who signed and asks for the optional proof photo, with a No photo button."""
-    await state.update_data(**{key: value})
+async def _ask_fragile(message: Message, state: FSMContext, order_id: str, fragile: list[str]) -> None:
+    """Asks the warehouse to confirm the fragile goods are packed separately and labelled (R-4.1)."""
+    await state.set_state(ExecutionDialog.fragile)
+    button = InlineKeyboardButton(
+        text=_(FRAGILE_CONFIRM), callback_data=ExecAction(order_id=order_id, step=ExecStep.FRAGILE).pack()
+    )
+    text = _("Fragile: {items}. Pack them separately, label them “fragile”, then confirm.").format(
+        items=esc(", ".join(fragile))
+    )
+    await message.reply(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]))
+
+
+async def _ask_for_proof(message: Message, state: FSMContext, order_id: str) -> None:
+    """Asks for the optional proof photo, with a No photo button."""
     await state.set_state(ExecutionDialog.proof_photo)
-    order_id = (await state.get_data())["order_id"]
     button = InlineKeyboardButton(
         text=_("No photo"), callback_data=ExecAction(order_id=order_id, step=ExecStep.NO_PHOTO).pack()
     )
@@ -421,8 +446,17 @@ async def on_proof_text(message: Message, state: FSMContext) -> None:
         await message.reply(_("Send the proof-of-delivery photo as a reply, or press No photo."))
 
 
-@router.callback_query(ExecAction.filter(F.step == ExecStep.NO_PHOTO))
-async def on_no_photo(
+# The steps' questions answered by a button, and the answer each button gives.
+BUTTON_ANSWERS: Mapping[ExecStep, tuple[State, Any]] = {
+    # Delivered without a proof photo.
+    ExecStep.NO_PHOTO: (ExecutionDialog.proof_photo, None),
+    # The fragile goods are packed separately and labelled; the pick is recorded (R-4.1).
+    ExecStep.FRAGILE: (ExecutionDialog.fragile, True),
+}
+
+
+@router.callback_query(ExecAction.filter(F.step.in_(set(BUTTON_ANSWERS))))
+async def on_button_answer(
     query: CallbackQuery,
     callback_data: ExecAction,
     state: FSMContext,
@@ -430,14 +464,12 @@ async def on_no_photo(
     roles: frozenset[Role],
     execution_setup: ExecutionSetup,
 ) -> None:
-    """Records the delivery without a proof photo."""
+    """Takes a button as the answer to the open question; a button of another question is refused."""
+    question, value = BUTTON_ANSWERS[callback_data.step]
     data = await state.get_data()
-    if (
-        await state.get_state() != ExecutionDialog.proof_photo.state
-        or data.get("order_id") != callback_data.order_id
-    ):
+    if await state.get_state() != question.state or data.get("order_id") != callback_data.order_id:
         await query.answer(_("This question is no longer open."), show_alert=True)
         return
     await query.answer()
     if isinstance(query.message, Message):
-        await _answer(query.message, query.from_user, state, uow, roles, execution_setup, None)
+        await _answer(query.message, query.from_user, state, uow, roles, execution_setup, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.enums import ChatType, ParseMode
@@ -22,6 +23,8 @@ from aiogram.utils.i18n import gettext as _
 
 from domain.clock import Clock
 from domain.intake.errors import InvalidInput
+from domain.intake.goods import normalize_hs_code, normalize_sku, parse_size
+from domain.intake.requirements import normalize_request_note, parse_delivery_by
 from domain.intake.validation import (
     normalize_city,
     normalize_customer_name,
@@ -37,6 +40,7 @@ from domain.intake.validation import (
     parse_weight_kg,
 )
 from handlers.common import CommandSpec
+from handlers.intake_extras import extra_button, extra_pick
 from handlers.intake_keyboards import STEP_FIELDS, WizardAction, parse_step_key
 from handlers.intake_screens import (
     DEFAULT_TIMEZONE,
@@ -155,6 +159,16 @@ def _parse_text(data: dict[str, Any], step: Step, text: str, now: datetime, time
             return f"{parse_declared_value(text, field=f'items[{index}].declared_value'):f}"
         case "remarks":
             return normalize_remarks(text) or None
+        case "item_size":
+            return parse_size(text, field=f"items[{index}].length_cm")
+        case "item_sku":
+            return normalize_sku(text, field=f"items[{index}].sku")
+        case "item_hs":
+            return normalize_hs_code(text, field=f"items[{index}].hs_code")
+        case "request_note":
+            return normalize_request_note(text)
+        case "delivery_by":
+            return parse_delivery_by(text, now.astimezone(ZoneInfo(timezone)).date()).isoformat()
     raise LookupError(step.name)
 
 
@@ -173,6 +187,11 @@ TEXT_STEPS = frozenset(
         "item_weight",
         "item_value",
         "remarks",
+        "item_size",
+        "item_sku",
+        "item_hs",
+        "request_note",
+        "delivery_by",
     }
 )
 
@@ -240,6 +259,8 @@ async def wizard_button(
     await query.answer()
     chat = WizardChat(message, state, locale, timezone)
     act, value = callback_data.act, callback_data.value
+    if await extra_button(chat, data, step, act, value):
+        return
     if act == "cancel":
         await cancel(message, state)
     elif act == "back":
@@ -322,6 +343,8 @@ async def _pick(chat: WizardChat, data: dict[str, Any], step: Step, value: str, 
         answer(data, step, True)
     elif step.name in choices and value in choices[step.name]:
         answer(data, step, choices[step.name][value])
+    elif await extra_pick(chat, data, step, value):
+        return
     else:
         await use_the_buttons(chat, data, step)
         return

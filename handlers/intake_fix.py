@@ -19,6 +19,7 @@ from application.intake import resubmit_order
 from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, IllegalTransition, NotPermitted, OrderNotFound
 from domain.intake.drafts import OrderDraft
+from domain.intake.goods import DIMENSIONS
 from domain.orders.model import Order
 from domain.orders.status import OrderStatus
 from handlers.intake_screens import DEFAULT_TIMEZONE, Placement, WizardChat, ask, show_preview
@@ -55,6 +56,12 @@ def fix_data(order: Order) -> dict[str, Any]:
                 "declared_value": f"{item.declared_value:f}",
                 "sku": item.sku,
                 "fragile": item.fragile,
+                "hs_code": item.hs_code,
+                **{
+                    name: f"{getattr(item, name):f}"
+                    for name in DIMENSIONS
+                    if getattr(item, name) is not None
+                },
             }
             for item in order.items
         ],
@@ -62,6 +69,13 @@ def fix_data(order: Order) -> dict[str, Any]:
         "service": order.service.value,
         "payment_method": order.payment_method,
         "remarks": order.remarks or None,
+        "business": customer.business,
+        "special_requests": [
+            {"kind": request.kind.value, "note": request.note}
+            for request in order.requirements.special_requests
+        ],
+        "delivery_by": delivery_by.isoformat() if (delivery_by := order.requirements.delivery_by) else None,
+        "special_services": sorted(service.value for service in order.requirements.special_services),
     }
     data[FIX_KEY] = {"order_id": order.id, "reference": order.reference}
     return data

@@ -8,7 +8,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from domain.intake.special_services import offered
 from domain.intake.validation import ITEMS_MAX
+from domain.orders.status import Service
 from handlers.intake_states import (
     ITEM_KEYS,
     PREVIEW_KEY,
@@ -22,6 +24,7 @@ from handlers.intake_states import (
 )
 from presentation.field_errors import FIELD_LABELS, ITEM_FIELD_LABELS
 from presentation.ids import parse_index
+from presentation.intake_details import REQUEST_NAMES, SPECIAL_SERVICE_NAMES
 from presentation.intake_texts import CHANNEL_LABELS, PAYMENT_LABELS, SERVICE_LABELS, country_label
 from presentation.keyboards import N_
 
@@ -46,6 +49,19 @@ SUBMIT = N_("✔ Submit order")
 CUSTOMER_CONFIRMED = N_("☑ Customer confirmed the details")
 CUSTOMER_NOT_CONFIRMED = N_("☐ Customer confirmed the details")
 REMOVE_ITEM = N_("🗑 Remove this goods line")
+# Quick buttons: a line's fragile mark, SKU and HS code; the order's extras on the preview (issue 19).
+FRAGILE_ON = N_("🔸 Fragile ✓ (press to undo)")
+FRAGILE_OFF = N_("🔸 Mark “{name}” fragile")
+LINE_SKU = N_("🏷 SKU")
+LINE_HS = N_("📑 HS code")
+BUSINESS_ON = N_("☑ Shipping as a business")
+BUSINESS_OFF = N_("☐ Shipping as a business")
+ADD_REQUEST = N_("➕ Special request")
+DELIVERY_DATE = N_("📅 Delivery date")
+SPECIAL_SERVICE = N_("⚙ Special service")
+NO_REQUEST = N_("No special request »")
+CLEAR_REQUESTS = N_("🗑 Remove all requests")
+DONE = N_("Done »")
 
 # The steps whose field the "change a field" list offers, with the field label they show.
 STEP_FIELDS: dict[str, str] = {
@@ -132,13 +148,47 @@ def _choices(step: Step, locale: str) -> list[list[InlineKeyboardButton]]:
     return []
 
 
+def _line_rows(data: dict[str, Any], step: Step) -> list[list[InlineKeyboardButton]]:
+    """Quick buttons for the goods line just entered: fragile, SKU and HS code."""
+    items = draft_of(data)["items"]
+    line = len(items) - 1
+    item = items[line]
+    label = _(FRAGILE_ON) if item.get("fragile") else _(FRAGILE_OFF).format(name=short(item.get("name", "")))
+    return [
+        [_button(label, step, "fragile", str(line))],
+        [_button(_(LINE_SKU), step, "line_sku", str(line)), _button(_(LINE_HS), step, "line_hs", str(line))],
+    ]
+
+
+def _extra_choices(data: dict[str, Any], step: Step) -> list[list[InlineKeyboardButton]]:
+    """The choices of the steps asked from the preview: request kinds and special services."""
+    draft = draft_of(data)
+    if step.name == "request_kind":
+        rows = [[_button(_(label), step, "pick", kind)] for kind, label in REQUEST_NAMES.items()]
+        if draft.get("special_requests"):
+            rows.append([_button(_(CLEAR_REQUESTS), step, "pick", "clear")])
+        return [*rows, [_button(_(NO_REQUEST), step, "pick", "none")]]
+    if step.name == "special_service":
+        chosen = set(draft.get("special_services", []))
+        service = Service(draft["service"]) if draft.get("service") in set(Service) else None
+        rows = [
+            [_button(("☑ " if special in chosen else "☐ ") + _(label), step, "pick", special)]
+            for special, label in SPECIAL_SERVICE_NAMES.items()
+            if service is None or offered(special, service)
+        ]
+        return [*rows, [_button(_(DONE), step, "pick", "done")]]
+    return []
+
+
 def step_keyboard(
     data: dict[str, Any], step: Step, locale: str, *, can_add_item: bool
 ) -> InlineKeyboardMarkup:
     """The buttons under a question: its choices, Skip if optional, then the navigation row."""
-    rows = _choices(step, locale)
+    rows = _choices(step, locale) + _extra_choices(data, step)
     if step.name == "more_items" and not can_add_item:
         rows = rows[1:]
+    if step.name == "more_items":
+        rows = _line_rows(data, step) + rows
     if may_skip(data, step):
         rows.append([_button(_(SKIP), step, "skip")])
     rows.append(navigation_row(data, step))
@@ -160,6 +210,15 @@ def preview_keyboard(data: dict[str, Any]) -> InlineKeyboardMarkup:
         rows.append([_button(_(SUBMIT), step, "confirm", token)])
     else:
         rows.append([_button(_(CONFIRM), step, "confirm", token)])
+    business = BUSINESS_ON if draft_of(data).get("business") else BUSINESS_OFF
+    rows.append([_button(_(business), step, "business")])
+    rows.append(
+        [
+            _button(_(ADD_REQUEST), step, "extra", "request_kind"),
+            _button(_(DELIVERY_DATE), step, "extra", "delivery_by"),
+        ]
+    )
+    rows.append([_button(_(SPECIAL_SERVICE), step, "extra", "special_service")])
     rows.append(
         [_button(_(BACK), step, "back"), _button(_(CHANGE), step, "edit"), _button(_(CANCEL), step, "cancel")]
     )

@@ -98,7 +98,9 @@ def _with_notice(text: str, notice: str | None) -> str:
 
 def _current_answer(chat: WizardChat, data: dict[str, Any], step: Step) -> str | None:
     """The step's answer so far, as shown under a question asked again (None if unanswered)."""
-    if step.name == "more_items" or not is_answered(data, step):
+    if step.name in ("more_items", "request_kind", "request_note", "special_service"):
+        return None
+    if not is_answered(data, step):
         return None
     return answer_text(step.name, stored_answer(data, step), chat.locale, chat.timezone)
 

@@ -14,9 +14,13 @@ from zoneinfo import ZoneInfo
 
 from aiogram.fsm.state import State, StatesGroup
 
+from domain.intake.clearance import hs_code_required
 from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft
 from domain.intake.errors import FieldError, InvalidInput
+from domain.intake.requirements import SpecialRequestDraft
+from domain.intake.special_services import asks_size
 from domain.intake.validation import ITEMS_MAX, normalize_postcode, postcode_required, postcode_used
+from domain.orders.special import RequestKind
 from domain.orders.status import Channel
 from presentation.ids import parse_index
 from presentation.intake_texts import RECEIVED_AT_EXAMPLE
@@ -47,11 +51,18 @@ class OrderWizard(StatesGroup):
     item_name = State()
     item_quantity = State()
     item_weight = State()
+    item_size = State()
     item_value = State()
+    item_sku = State()
+    item_hs = State()
     more_items = State()
     service = State()
     payment = State()
     remarks = State()
+    request_kind = State()
+    request_note = State()
+    delivery_by = State()
+    special_service = State()
     preview = State()
     edit_fields = State()
     edit_item = State()
@@ -66,7 +77,10 @@ class Step(NamedTuple):
 
 OFFLINE_STEPS = ("channel", "received_at", "urgent")
 CUSTOMER_STEPS = ("name", "country", "phone", "email", "city", "street", "postcode")
-ITEM_STEPS = ("item_name", "item_quantity", "item_weight", "item_value")
+# item_size only for heavy lines (asks_size); SKU and HS code are quick buttons off the linear flow.
+ITEM_STEPS = ("item_name", "item_quantity", "item_weight", "item_size", "item_value")
+# Asked from the preview's buttons: what the customer asks beyond the goods (R-3.1, R-3.2).
+EXTRA_STEPS = ("request_kind", "request_note", "delivery_by", "special_service")
 CLOSING_STEPS = ("more_items", "service", "payment", "remarks")
 # Where each answer is kept in data["draft"] (goods answers in data["draft"]["items"][index]).
 DRAFT_KEYS: dict[str, str] = {
@@ -84,12 +98,19 @@ DRAFT_KEYS: dict[str, str] = {
     "service": "service",
     "payment": "payment_method",
     "remarks": "remarks",
+    "request_kind": "pending_request",
+    "request_note": "special_requests",
+    "delivery_by": "delivery_by",
+    "special_service": "special_services",
 }
 ITEM_KEYS: dict[str, str] = {
     "item_name": "name",
     "item_quantity": "quantity",
     "item_weight": "weight_kg",
     "item_value": "declared_value",
+    "item_size": "length_cm",
+    "item_sku": "sku",
+    "item_hs": "hs_code",
 }
 STEP_BY_FIELD: dict[str, str] = {
     "customer.name": "name",
@@ -106,8 +127,12 @@ STEP_BY_FIELD: dict[str, str] = {
     "remarks": "remarks",
     "channel": "channel",
     "received_at": "received_at",
+    "delivery_by": "delivery_by",
 }
-STEP_BY_ITEM_FIELD = {key: step for step, key in ITEM_KEYS.items()}
+STEP_BY_ITEM_FIELD = {key: step for step, key in ITEM_KEYS.items()} | {
+    "width_cm": "item_size",
+    "height_cm": "item_size",
+}
 
 
 def state_of(step: Step) -> State:
@@ -145,8 +170,12 @@ def sequence(data: dict[str, Any]) -> list[Step]:
     draft = draft_of(data)
     names = [*(OFFLINE_STEPS if is_offline(data) else ()), *CUSTOMER_STEPS]
     steps = [Step(name) for name in names if name != "postcode" or asks_postcode(draft)]
-    for index in range(len(draft["items"])):
-        steps += [Step(name, index) for name in ITEM_STEPS]
+    for index, item in enumerate(draft["items"]):
+        steps += [
+            Step(name, index)
+            for name in ITEM_STEPS
+            if name != "item_size" or asks_size(item.get("weight_kg"))
+        ]
     steps += [Step(name) for name in CLOSING_STEPS]
     return steps
 
@@ -171,7 +200,10 @@ def stored_answer(data: dict[str, Any], step: Step) -> Any:
         items = draft["items"]
         if step.line is None or step.line >= len(items):
             return None
-        return items[step.line].get(ITEM_KEYS[step.name])
+        item = items[step.line]
+        if step.name == "item_size" and "length_cm" in item:
+            return "×".join(str(item.get(name)) for name in ("length_cm", "width_cm", "height_cm"))
+        return item.get(ITEM_KEYS[step.name])
     return draft.get(DRAFT_KEYS.get(step.name, step.name))
 
 
@@ -200,9 +232,17 @@ def previous_step(data: dict[str, Any], step: Step) -> Step | None:
 def answer(data: dict[str, Any], step: Step, value: Any) -> None:
     """Records the answer of a step."""
     draft = draft_of(data)
+    if step.name == "item_size":
+        assert step.line is not None
+        draft["items"][step.line].update(value)
+        return
     if step.name in ITEM_KEYS:
         assert step.line is not None
         draft["items"][step.line][ITEM_KEYS[step.name]] = value
+        return
+    if step.name == "request_note":
+        kind = draft.pop("pending_request", RequestKind.OTHER.value)
+        draft.setdefault("special_requests", []).append({"kind": kind, "note": value})
         return
     if step.name == "country" and value != draft.get("country"):
         _keep_postcode_if_valid(draft, value)
@@ -277,7 +317,15 @@ def may_skip(data: dict[str, Any], step: Step) -> bool:
     if step.name == "postcode":
         country = draft.get("country")
         return country is not None and postcode_used(country) and not postcode_required(country)
-    return step.name == "remarks"
+    if step.name == "item_hs":
+        return not hs_code_needed(draft)
+    return step.name in ("remarks", "item_sku", "delivery_by")
+
+
+def hs_code_needed(draft: dict[str, Any]) -> bool:
+    """Whether every goods line needs an HS code: a business shipping where customs ask for it (R-4.3)."""
+    country = draft.get("country")
+    return isinstance(country, str) and hs_code_required(country, bool(draft.get("business")))
 
 
 def parse_received_at(text: str, now: datetime, timezone: str) -> datetime:
@@ -318,7 +366,7 @@ def parse_received_at(text: str, now: datetime, timezone: str) -> datetime:
 def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDraft:
     """Builds the use case's draft from the answers; offline orders are entered by the user.
 
-    A fix keeps what the wizard does not ask for: the goods' SKUs and fragile marks, the address's area.
+    A fix keeps what the wizard does not ask for: the address's area.
     """
     draft = draft_of(data)
     offline = is_offline(data)
@@ -330,6 +378,10 @@ def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDr
             declared_value=item.get("declared_value"),
             sku=item.get("sku"),
             fragile=bool(item.get("fragile")),
+            hs_code=item.get("hs_code"),
+            length_cm=item.get("length_cm"),
+            width_cm=item.get("width_cm"),
+            height_cm=item.get("height_cm"),
         )
         for item in draft["items"]
         if item
@@ -342,6 +394,7 @@ def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDr
             email=draft.get("email"),
             telegram_user_id=None if offline else user_id,
             language=language,
+            business=bool(draft.get("business")),
         ),
         address=AddressDraft(
             country=draft.get("country"),
@@ -359,4 +412,10 @@ def order_draft(data: dict[str, Any], *, user_id: int, language: str) -> OrderDr
         entered_by=user_id if offline else None,
         received_at=datetime.fromisoformat(received_at) if offline and received_at else None,
         customer_confirmed=bool(draft.get("confirmed")) if offline else False,
+        special_requests=[
+            SpecialRequestDraft(request.get("kind"), request.get("note"))
+            for request in draft.get("special_requests", [])
+        ],
+        delivery_by=draft.get("delivery_by"),
+        special_services=list(draft.get("special_services", [])),
     )

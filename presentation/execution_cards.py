@@ -47,6 +47,7 @@ class ExecStep(StrEnum):
     DELIVER = "dl"
     OPEN = "op"
     NO_PHOTO = "np"
+    FRAGILE = "fr"
 
 
 class ExecAction(CallbackData, prefix="ex"):

@@ -21,6 +21,7 @@ ERRORS: Mapping[str, str] = {
     "pick.unknown": N_("{sku} is not in this order; check the SKU."),
     "pick.missing": N_("{sku} is missing from your count."),
     "pick.quantity": N_("{sku}: the order has {expected}, you counted {counted}. Check the goods."),
+    "fragile.unconfirmed": N_("Confirm first that {items} are packed separately and labelled fragile."),
     "operator.invalid": N_("Write a name of 2 to {limit} characters."),
     "carrier.invalid": N_("Write the carrier’s name (2 to 60 characters) or pick one."),
     "waybill.format": N_("{waybill} is not a {carrier} waybill number; it looks like {example}."),

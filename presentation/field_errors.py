@@ -1,6 +1,6 @@
 """Turns validation FieldErrors into one translated sentence each: which field, what is wrong, how to fix it.
 
-The domain gives each failure a stable code and its values (domain/validation.py, domain/intake.py);
+The domain gives each failure a stable code and its values (domain/intake/);
 the words live here, in the user's language. Values that echo the user's own text are shortened
 and HTML-escaped, so a message always fits a Telegram message.
 """
@@ -12,9 +12,9 @@ import re
 
 from aiogram.utils.i18n import gettext as _
 
-from domain.intake import drafts as intake
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.messages import MESSAGES as VALIDATION_MESSAGES
+from domain.intake.messages import describe as describe_in_english
 from domain.intake.screening import category_label
 from domain.intake.validation import parse_country
 from presentation.keyboards import N_
@@ -26,6 +26,8 @@ DESCRIBE_MAX = 300
 
 # Field labels by the last part of the field path (items[2].name -> "name" of goods line 3).
 FIELD_LABELS: dict[str, str] = {
+    "delivery_by": N_("Delivery date"),
+    "special_requests": N_("Special requests"),
     "customer.name": N_("Name"),
     "customer.phone": N_("Phone"),
     "customer.email": N_("Email"),
@@ -133,6 +135,20 @@ MESSAGES: dict[str, str] = {
         "a dimension must be a number of cm, more than 0 and at most {max}, e.g. 30."
     ),
     "item.dimensions_incomplete": N_("give all three dimensions (length, width, height in cm) or none."),
+    "item.hs_code_required": N_(
+        "{country} asks for an HS code on every goods line of a business shipment; "
+        "please add it, e.g. 8517.12."
+    ),
+    "request.kind_unknown": N_("this is not a kind of special request; please choose one of the buttons."),
+    "request.note_required": N_("the request needs a note, e.g. the customs agent’s name or the label text."),
+    "request.note_too_long": N_("the note is too long (at most {max} characters); please shorten it."),
+    "requests.too_many": N_("too many special requests (at most {max}); please put the rest in the remarks."),
+    "delivery_by.invalid": N_("this is not a date; please give it as {example}."),
+    "delivery_by.past": N_("the delivery date must be after today ({today}); please check it."),
+    "special_service.unknown": N_("this special service does not exist; please choose one of the buttons."),
+    "special_service.not_offered": N_(
+        "this special service is not offered with the chosen service; please remove it or change the service."
+    ),
     "goods.prohibited": N_(
         "“{matched}” counts as {category}, which we cannot ship; please remove this item or name other goods."
     ),
@@ -168,7 +184,7 @@ MESSAGES: dict[str, str] = {
 }
 
 # Every code the domain can raise has a sentence here (checked by a test); these are the domain's.
-DOMAIN_CODES = frozenset(VALIDATION_MESSAGES) | frozenset(intake.MESSAGES)
+DOMAIN_CODES = frozenset(VALIDATION_MESSAGES)
 
 
 class _Params(dict[str, str]):
@@ -228,7 +244,7 @@ def describe(error: FieldError, locale: str) -> str:
     template = MESSAGES.get(code)
     if template is None:
         # A code without words of its own still names the field and says something useful.
-        return f"<b>{field_label(error.field)}</b>: {quoted(intake.describe(error), DESCRIBE_MAX)}"
+        return f"<b>{field_label(error.field)}</b>: {quoted(describe_in_english(error), DESCRIBE_MAX)}"
     return f"<b>{field_label(error.field)}</b>: {_(template).format_map(_params(error, locale))}"
 
 

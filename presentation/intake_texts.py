@@ -17,10 +17,12 @@ from aiogram.utils.i18n import gettext as _
 from application.intake import PlacedOrder
 from domain.intake.errors import InvalidInput
 from domain.intake.pricing import Quote, QuoteLine, load_tariff
+from domain.intake.requirements import DATE_EXAMPLE
 from domain.intake.screening import Verdict, screen
 from domain.intake.validation import parse_country, phone_example
 from domain.orders.model import Order
 from domain.orders.status import Channel, Service
+from presentation.intake_preview import item_extras_text, requirement_lines
 from presentation.keyboards import N_
 from presentation.render import STATUS_NAMES, esc, local_time, money
 
@@ -68,6 +70,19 @@ PROMPTS: dict[str, str] = {
     "service": N_("Which service do you need?"),
     "payment": N_("How will you pay?"),
     "remarks": N_("Any remarks for us, e.g. delivery instructions? Send them, or press Skip."),
+    "item_size": N_(
+        "“{name}” is heavy: its size per piece in cm, length × width × height, e.g. 60x40x30 "
+        "(for the price by volume and oversize handling):"
+    ),
+    "item_sku": N_("SKU of “{name}” (your stock code, so the warehouse picks it by code), e.g. TEA-01:"),
+    "item_hs": N_("HS code of “{name}” for the customs declaration, 6 to 10 digits, e.g. 8517.12:"),
+    "request_kind": N_("Which special request? The order desk checks it at review."),
+    "request_note": N_("Your note for this request, e.g. the customs agent’s name or the label text:"),
+    "delivery_by": N_("By which date must the goods arrive? e.g. {date_example}. The review checks it."),
+    "special_service": N_(
+        "Special services are reviewed by the order desk head. Choose any, then press Done. "
+        "Oversize cargo also follows from the goods’ size and weight."
+    ),
 }
 OPTIONAL_HINTS: dict[str, str] = {
     "phone": N_("No phone? Press Skip and give an email address instead."),
@@ -154,6 +169,7 @@ def prompt_text(
         "number": (index or 0) + 1,
         "name": esc(item.get("name", "")),
         "currency": esc(load_tariff().currency),
+        "date_example": DATE_EXAMPLE,
     }
     if step == "phone":
         values["example"] = esc(phone_example(country or "CN"))
@@ -230,11 +246,12 @@ def preview_text(
         )
         if screen(item["name"]).verdict is Verdict.REVIEW:
             line += " ⚠ " + _("needs a second review before it can ship")
-        lines.append(line)
+        lines.append(line + item_extras_text(item))
     lines.append(f"{_('Service type')}: {_(SERVICE_LABELS[draft['service']])}")
     lines.append(f"{_('Payment method')}: {payment_label(draft['payment_method'])}")
     if draft.get("remarks"):
         lines.append(f"{_('Remarks')}: {esc(draft['remarks'])}")
+    lines += requirement_lines(draft, locale)
     lines += ["", *_quote_lines(quote), ""]
     if offline:
         lines.append(_("Go through every field with the customer, tick their confirmation, then submit."))

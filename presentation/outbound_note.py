@@ -7,6 +7,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from application.ports import Document
+from domain.execution import item_key
 from domain.orders.model import Order
 from presentation.documents import a4_pdf, pdf_styles
 from presentation.keyboards import N_
@@ -18,13 +19,23 @@ def outbound_note_pdf(order: Order, t: Translate, timezone: str) -> bytes:
     title, _heading, body = pdf_styles()
     shipment = order.shipment
     scanned = local_time(shipment.outbound_at, timezone) if shipment.outbound_at else ""
-    rows = [[t(N_("SKU")), t(N_("Goods")), t(N_("Quantity")), t(N_("Weight (kg)")), t(N_("Handling"))]]
+    header = [N_("SKU"), N_("Goods"), N_("Quantity"), N_("Weight (kg)"), N_("HS code"), N_("Handling")]
+    rows = [[t(cell) for cell in header]]
+    labelled = set(shipment.fragile_labelled)
     for item in order.items:
-        handling = t(N_("FRAGILE")) if item.fragile else ""
-        rows.append([item.sku or "", item.name, str(item.quantity), str(item.weight_kg), handling])
+        rows.append(
+            [
+                item.sku or "",
+                item.name,
+                str(item.quantity),
+                str(item.weight_kg),
+                item.hs_code or "",
+                _handling(item_key(item) in labelled, item.fragile, t),
+            ]
+        )
     table = Table(
         [[Paragraph(esc(cell), body) for cell in row] for row in rows],
-        colWidths=[32 * mm, 70 * mm, 20 * mm, 25 * mm, 25 * mm],
+        colWidths=[28 * mm, 52 * mm, 16 * mm, 20 * mm, 24 * mm, 32 * mm],
     )
     table.setStyle(
         TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "#555555"), ("VALIGN", (0, 0), (-1, -1), "TOP")])
@@ -42,6 +53,15 @@ def outbound_note_pdf(order: Order, t: Translate, timezone: str) -> bytes:
         Paragraph(esc(t(N_("Handed over to logistics."))), body),
     ]
     return a4_pdf(story, f"{t(N_('Outbound note'))} {order.display_id}")
+
+
+def _handling(labelled: bool, fragile: bool, t: Translate) -> str:
+    """The handling column: fragile, and whether the warehouse confirmed it packed and labelled (R-4.1)."""
+    if not fragile:
+        return ""
+    if labelled:
+        return t(N_("FRAGILE: packed separately, labelled"))
+    return t(N_("FRAGILE"))
 
 
 class TelegramOutboundNotes:

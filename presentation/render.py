@@ -253,7 +253,7 @@ def order_summary(order: Order, t: Translate) -> list[str]:
         f"{t(N_('Screening'))}: {t(VERDICT_NAMES[screening_verdict(order)])}",
     ]
     if order.remarks:
-        lines.append(f"{t(N_('Special requests'))}: {esc(one_line(order.remarks))}")
+        lines.append(f"{t(N_('Remarks'))}: {esc(one_line(order.remarks))}")
     return lines
 
 
@@ -320,11 +320,16 @@ def keyboard_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
 
 
 def review_card_text(
-    order: Order, reasons: Sequence[SecondReviewReason], *, second: bool, t: Translate
+    order: Order,
+    reasons: Sequence[SecondReviewReason],
+    *,
+    second: bool,
+    t: Translate,
+    details: Sequence[str] = (),
 ) -> str:
-    """The review card: title, summary and, when needed, why the head must review."""
+    """The review card: title, summary, what intake captured for review and why the head must review."""
     title = t(N_("Second review (order desk head)")) if second else t(N_("Review"))
-    lines = [f"<b>{title}: {esc(order.display_id)}</b>", *order_summary(order, t)]
+    lines = [f"<b>{title}: {esc(order.display_id)}</b>", *order_summary(order, t), *details]
     if reasons:
         lines += ["", f"<b>{t(N_('Needs the head’s review'))}:</b>", *reason_lines(reasons, t)]
     if second and (reviewer := first_reviewer(order)) is not None:
@@ -360,8 +365,8 @@ def timeline_lines(order: Order, t: Translate) -> list[str]:
     return lines
 
 
-def confirmation_text(order: Order, t: Translate) -> str:
-    """The order confirmation message (R-3.3)."""
+def confirmation_text(order: Order, t: Translate, notices: Sequence[str] = ()) -> str:
+    """The order confirmation message (R-3.3), with notices told in advance (longer clearance, R-4.4)."""
     lines = [
         f"<b>{t(N_('Your order is confirmed'))}</b>",
         f"{t(N_('Order number'))}: <b>{esc(order.number or '')}</b>",
@@ -374,6 +379,7 @@ def confirmation_text(order: Order, t: Translate) -> str:
         "",
         f"<b>{t(N_('Expected timeline'))}</b>",
         *timeline_lines(order, t),
+        *notices,
         "",
         t(N_("Track it any time: send /order {number} or open “My orders”.")).format(
             number=esc(order.number or "")

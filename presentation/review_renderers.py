@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from zoneinfo import ZoneInfo
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
@@ -13,6 +16,7 @@ from domain.review import (
 )
 from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.documents import ConfirmationDocuments, confirmation_pdf
+from presentation.intake_details import clearance_notice_lines, review_detail_lines
 from presentation.keyboards import N_
 from presentation.render import (
     Translate,
@@ -41,20 +45,27 @@ class TelegramReviewRenderers:
         known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
         return translator(self.i18n, known)
 
+    def _today(self, order: Order) -> date:
+        """The company's date of the order's latest change (the card is made with it)."""
+        moment = order.audit[-1].at if order.audit else order.created_at
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
     def review_card(
         self, order: Order, reasons: list[SecondReviewReason], *, second: bool, language: str
     ) -> Outgoing:
         """The review card with its buttons."""
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
-        text = review_card_text(order, reasons, second=second, t=t)
+        details = review_detail_lines(order, t, self._today(order), language)
+        text = review_card_text(order, reasons, second=second, t=t, details=details)
         return Outgoing(
             "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
         )
 
     def confirmation(self, order: Order, *, language: str) -> Outgoing:
         """The confirmation text for the customer."""
-        text = confirmation_text(order, self._t(language))
+        t = self._t(language)
+        text = confirmation_text(order, t, clearance_notice_lines(order, t, language))
         return Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"})
 
     def confirmation_document(self, order: Order, *, language: str) -> tuple[Document, Outgoing]:

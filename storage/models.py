@@ -103,6 +103,7 @@ class OrderRow(Base):
     customer_email: Mapped[str | None] = mapped_column(String(254))
     customer_telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     customer_language: Mapped[str] = mapped_column(String(8))
+    customer_business: Mapped[bool] = mapped_column(Boolean, default=False)
     address_country: Mapped[str] = mapped_column(String(2))
     address_city: Mapped[str] = mapped_column(String(200))
     address_street: Mapped[str] = mapped_column(String(500))
@@ -116,6 +117,10 @@ class OrderRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
     remarks: Mapped[str] = mapped_column(Text, default="")
+    # What the customer asks beyond the goods: [{kind, note}], a date, service names.
+    special_requests: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument, nullable=True)
+    delivery_by: Mapped[date | None]
+    special_services: Mapped[list[str] | None] = mapped_column(JsonDocument, nullable=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     entered_by: Mapped[int | None] = mapped_column(BigInteger)
     received_at: Mapped[datetime | None]

@@ -31,6 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from application.ports import FailedMessage, OutboxMessage
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.model import Address, AuditEvent, Customer, Item, Order, Shipment, StageClock
+from domain.orders.special import RequestKind, Requirements, SpecialRequest, SpecialService
 from domain.orders.status import Channel, ExceptionType, OrderStatus, Role, Service
 from domain.text import has_control
 from storage.models import (
@@ -90,6 +91,10 @@ def columns_of(record: DataclassInstance, prefix: str = "", **given: Any) -> dic
     return {prefix + f.name: getattr(record, f.name) for f in fields(record) if f.name not in given} | given
 
 
+# An item's size in cm, stored only when known.
+_SIZES = ("length_cm", "width_cm", "height_cm")
+
+
 def _item_to_json(item: Item) -> dict[str, Any]:
     """Turns an item into JSON, decimals as strings so no precision is lost."""
     return {
@@ -99,6 +104,8 @@ def _item_to_json(item: Item) -> dict[str, Any]:
         "declared_value": str(item.declared_value),
         "sku": item.sku,
         "fragile": item.fragile,
+        "hs_code": item.hs_code,
+        **{name: str(getattr(item, name)) for name in _SIZES if getattr(item, name) is not None},
     }
 
 
@@ -111,6 +118,24 @@ def _item_from_json(data: dict[str, Any]) -> Item:
         declared_value=Decimal(data["declared_value"]),
         sku=data.get("sku"),
         fragile=bool(data.get("fragile", False)),
+        hs_code=data.get("hs_code"),
+        **{name: Decimal(data[name]) for name in _SIZES if data.get(name) is not None},
+    )
+
+
+def _requests_to_json(requirements: Requirements) -> list[dict[str, str]]:
+    """Turns the special requests into JSON."""
+    return [{"kind": request.kind.value, "note": request.note} for request in requirements.special_requests]
+
+
+def _requirements(row: OrderRow) -> Requirements:
+    """Reads the order's special requests, delivery date and chosen special services back."""
+    return Requirements(
+        special_requests=tuple(
+            SpecialRequest(RequestKind(entry["kind"]), entry["note"]) for entry in row.special_requests or []
+        ),
+        delivery_by=row.delivery_by,
+        special_services=frozenset(SpecialService(name) for name in row.special_services or []),
     )
 
 
@@ -164,6 +189,9 @@ def _order_columns(order: Order) -> dict[str, Any]:
         "currency": order.currency,
         "paid": order.paid,
         "remarks": order.remarks,
+        "special_requests": _requests_to_json(order.requirements),
+        "delivery_by": order.requirements.delivery_by,
+        "special_services": sorted(service.value for service in order.requirements.special_services),
         "urgent": order.urgent,
         "entered_by": order.entered_by,
         "received_at": order.received_at,
@@ -213,6 +241,7 @@ def _to_order(row: OrderRow) -> Order:
         currency=row.currency,
         paid=row.paid,
         remarks=row.remarks,
+        requirements=_requirements(row),
         urgent=row.urgent,
         entered_by=row.entered_by,
         received_at=row.received_at,

@@ -25,15 +25,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any, TypeVar
 
 from domain.errors import DomainError
+from domain.intake.clearance import hs_code_required
+from domain.intake.entry import LATE_ENTRY_ACTION
 from domain.intake.errors import FieldError, InvalidInput
-from domain.intake.messages import describe as describe_validation
+from domain.intake.goods import (
+    DIMENSIONS,
+    HS_CODE_DIGITS,
+    SKU_MAX,
+    Number,
+    hs_code_digits,
+    identifier_errors,
+    read_dimension,
+    trimmed,
+)
+from domain.intake.history import SECOND_REVIEW_ACTION, flag_note, needs_second_review, second_review_notes
+from domain.intake.messages import describe
 from domain.intake.pricing import Quote, quote
+from domain.intake.requirements import SpecialRequestDraft, check_requirements, requirements_of
 from domain.intake.validation import (
     check_items,
     check_total,
@@ -52,35 +65,26 @@ from domain.intake.validation import (
     parse_quantity,
     parse_service,
     parse_weight_kg,
-    read_decimal,
-    refuse_control,
     review_flags,
     validate_order,
 )
 from domain.orders.model import Address, Customer, Item, Order, new_reference
 from domain.orders.status import Action, Channel, Role
-from domain.sla.clocks import SlaContext, entry_stage, sync_clocks
-from domain.sla.policy import SlaPolicy, load_policy
+from domain.sla.clocks import SlaContext, sync_clocks
 
-Number = Decimal | int | float | str | None
+# Read by the review step and the API's callers from here, beside the drafts they come from.
+__all__ = ["LATE_ENTRY_ACTION", "describe", "needs_second_review", "second_review_notes"]
+
 T = TypeVar("T")
 
 SUBMIT_ACTION = "submit"
-LATE_ENTRY_ACTION = "late_entry"
-SECOND_REVIEW_ACTION = "needs_second_review"
 SYSTEM = frozenset({Role.SYSTEM})
 CUSTOMER = frozenset({Role.CUSTOMER})
 
-# Sized to the columns that store them.
-SKU_MAX = 64
 EXTERNAL_REF_MAX = 100
 LANGUAGE_MAX = 8
-HS_CODE_DIGITS = (6, 10)
-DIMENSION_MAX_CM = Decimal(1000)
-DIMENSION_PLACES = 1
 # Telegram user ids have at most 52 significant bits (Bot API, User.id).
 TELEGRAM_USER_ID_MAX = 2**52 - 1
-DIMENSIONS = ("length_cm", "width_cm", "height_cm")
 
 
 @dataclass
@@ -92,6 +96,7 @@ class CustomerDraft:
     email: str | None = None
     telegram_user_id: int | None = None
     language: str = "en"
+    business: bool = False
 
 
 @dataclass
@@ -147,6 +152,10 @@ class OrderDraft:
     received_at: datetime | None = None
     customer_confirmed: bool = False
     source: str | None = None
+    special_requests: list[SpecialRequestDraft] = field(default_factory=list)
+    # The date the goods must arrive by (a date or text such as 2026-12-20), None if none.
+    delivery_by: object = None
+    special_services: list[str] = field(default_factory=list)
 
 
 class IdempotencyConflict(DomainError):
@@ -160,63 +169,12 @@ class IdempotencyConflict(DomainError):
         )
 
 
-# English sentences for the intake codes validation.MESSAGES does not have.
-MESSAGES: dict[str, str] = {
-    "offline.entered_by_required": "an offline order needs the staff member who enters it",
-    "offline.received_at_required": "an offline order needs the time it was received; please give it",
-    "offline.received_at_naive": "the time received needs a time zone; please give it with its offset",
-    "offline.received_at_future": "the time received ({received_at}) is later than now ({now}); "
-    "please check it",
-    "offline.unconfirmed": "the customer has not confirmed the order; check every field with them "
-    "and record their confirmation first",
-    "channel.unknown": "'{text}' is not an order channel; use one of {choices}",
-    "telegram_user_id.invalid": "the Telegram user id must be a whole number from 1 to {max}",
-    "telegram_user_id.required": "an order from the chat needs the customer's Telegram user id",
-    "language.invalid": "the language must be a language code such as en or zh",
-    "external_ref.too_long": "the external reference is too long (at most {max} characters)",
-    "item.sku_too_long": "the SKU is too long (at most {max} characters); please shorten it",
-    "item.hs_code_invalid": "'{text}' is not an HS code; it has {min} to {max} digits, "
-    "e.g. 8517.12 or 851712",
-    "item.dimension_invalid": "the dimension must be a number of cm, more than 0 and at most {max}, e.g. 30",
-    "item.dimensions_incomplete": "give all three dimensions (length, width, height in cm) or none",
-}
-
-
-def describe(error: FieldError) -> str:
-    """Says in English which field is wrong, what is wrong and how to fix it (intake codes included)."""
-    template = MESSAGES.get(error.code)
-    if template is None:
-        return describe_validation(error)
-    params = {**error.params}
-    try:
-        return f"{error.field}: {template.format(**params)}"
-    except KeyError:
-        return f"{error.field}: {template}"
-
-
-def _text(value: object) -> str:
-    """Returns the value as trimmed text ('' for None)."""
-    return "" if value is None else str(value).strip()
-
-
 def _parsed(parse: Callable[[Any], T], value: object) -> T | None:
     """Returns what a single-field parser makes of the value, or None if it refuses it."""
     try:
         return parse(value)
     except InvalidInput:
         return None
-
-
-def _dimension(value: Number, path: str, errors: list[FieldError]) -> Decimal | None:
-    """Reads one dimension in cm; notes an error if it is not a sane positive number."""
-    try:
-        number = read_decimal(value, field=path, places=DIMENSION_PLACES)
-    except InvalidInput:
-        number = None
-    if number is None or not Decimal(0) < number <= DIMENSION_MAX_CM:
-        errors.append(FieldError(path, "item.dimension_invalid", {"max": str(DIMENSION_MAX_CM)}))
-        return None
-    return number
 
 
 def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemDraft:
@@ -230,14 +188,16 @@ def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemD
     if given and len(given) < len(DIMENSIONS):
         errors.append(FieldError(f"{prefix}.{DIMENSIONS[0]}", "item.dimensions_incomplete"))
     elif given:
-        parsed = {name: _dimension(getattr(item, name), f"{prefix}.{name}", errors) for name in DIMENSIONS}
+        parsed = {
+            name: read_dimension(getattr(item, name), f"{prefix}.{name}", errors) for name in DIMENSIONS
+        }
         if all(number is not None for number in parsed.values()):
             dimensions = parsed
     if item.sku is not None:
-        errors.extend(_identifier_errors(item.sku, f"{prefix}.sku", "item.sku_too_long", SKU_MAX))
-    if item.hs_code is not None and _hs_code(item.hs_code) is None:
+        errors.extend(identifier_errors(item.sku, f"{prefix}.sku", "item.sku_too_long", SKU_MAX))
+    if item.hs_code is not None and hs_code_digits(item.hs_code) is None:
         low, high = HS_CODE_DIGITS
-        params = {"text": _text(item.hs_code), "min": str(low), "max": str(high)}
+        params = {"text": trimmed(item.hs_code), "min": str(low), "max": str(high)}
         errors.append(FieldError(f"{prefix}.hs_code", "item.hs_code_invalid", params))
     # Parsed values where parsing worked, so pricing never sees '2 kg' or '3.0'; the validator
     # reports the raw values that did not parse.
@@ -250,23 +210,6 @@ def _priced_line(item: ItemDraft, index: int, errors: list[FieldError]) -> ItemD
         width_cm=dimensions["width_cm"],
         height_cm=dimensions["height_cm"],
     )
-
-
-def _identifier_errors(value: object, path: str, too_long: str, maximum: int) -> list[FieldError]:
-    """What is wrong with an identifier stored as given (trimmed): a control character, or its length."""
-    text = _text(value)
-    try:
-        refuse_control(text, path)
-    except InvalidInput as failure:
-        return failure.errors
-    return [FieldError(path, too_long, {"max": str(maximum)})] if len(text) > maximum else []
-
-
-def _hs_code(text: object) -> str | None:
-    """Returns the HS code as digits only (dots and spaces dropped), or None if it is not one."""
-    digits = "".join(ch for ch in _text(text) if ch not in ". ")
-    low, high = HS_CODE_DIGITS
-    return digits if digits.isdigit() and digits.isascii() and low <= len(digits) <= high else None
 
 
 def _priced_draft(draft: OrderDraft) -> tuple[OrderDraft, list[FieldError]]:
@@ -296,24 +239,40 @@ def check_draft(draft: OrderDraft, now: datetime) -> list[FieldError]:
                 "customer.telegram_user_id", "telegram_user_id.invalid", {"max": str(TELEGRAM_USER_ID_MAX)}
             )
         )
-    language = _text(customer.language)
+    language = trimmed(customer.language)
     if not (language.replace("-", "").isalpha() and language.isascii() and len(language) <= LANGUAGE_MAX):
         errors.append(FieldError("customer.language", "language.invalid"))
     if draft.external_ref is not None:
         errors.extend(
-            _identifier_errors(draft.external_ref, "external_ref", "external_ref.too_long", EXTERNAL_REF_MAX)
+            identifier_errors(draft.external_ref, "external_ref", "external_ref.too_long", EXTERNAL_REF_MAX)
         )
     channel = _channel(draft.channel)
     if channel is None:
         choices = ", ".join(c.value for c in Channel)
         errors.append(
-            FieldError("channel", "channel.unknown", {"text": _text(draft.channel), "choices": choices})
+            FieldError("channel", "channel.unknown", {"text": trimmed(draft.channel), "choices": choices})
         )
     elif channel.offline:
         errors.extend(_check_offline(draft, now))
     elif channel is Channel.TELEGRAM and user_id is None:
         errors.append(FieldError("customer.telegram_user_id", "telegram_user_id.required"))
-    return errors
+    service = _parsed(parse_service, draft.service)
+    errors += check_requirements(
+        draft.special_requests, draft.delivery_by, draft.special_services, service, now.date()
+    )
+    return errors + _hs_codes_missing(draft)
+
+
+def _hs_codes_missing(draft: OrderDraft) -> list[FieldError]:
+    """The lines without an HS code when a business ships where customs want one on every line (R-4.3)."""
+    country = _parsed(parse_country, (draft.address or AddressDraft()).country)
+    if country is None or not hs_code_required(country.code, bool(draft.customer.business)):
+        return []
+    return [
+        FieldError(f"items[{index}].hs_code", "item.hs_code_required", {"country": country.name_en})
+        for index, item in enumerate(draft.items or [])
+        if not trimmed(item.hs_code)
+    ]
 
 
 def _telegram_user_id(value: object) -> bool:
@@ -375,32 +334,25 @@ def quote_for(draft: OrderDraft) -> Quote:
     return priced_quote
 
 
-@cache
-def _shipped_policy() -> SlaPolicy:
-    """Loads the shipped SLA policy once."""
-    return load_policy()
-
-
-def _entry_limit(policy: SlaPolicy, urgent: bool) -> timedelta:
-    """The R-1.4 entry time limit: 1 hour after receipt, 30 minutes when urgent (per the policy)."""
-    return policy.stage(entry_stage(urgent)).limit.wall_time
-
-
 def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: datetime) -> Order:
     """Makes the order aggregate from a checked draft, every value in its normalized form."""
     priced, _ = _priced_draft(draft)
     country = parse_country(draft.address.country).code
     customer = draft.customer
-    phone = normalize_phone(customer.phone, country) if _text(customer.phone) else None
-    email = normalize_email(customer.email) if _text(customer.email) else None
+    phone = normalize_phone(customer.phone, country) if trimmed(customer.phone) else None
+    email = normalize_email(customer.email) if trimmed(customer.email) else None
     items = [
         Item(
             name=normalize_item_name(line.name, field=f"items[{index}].name"),
             quantity=parse_quantity(line.quantity),
             weight_kg=parse_weight_kg(line.weight_kg),
             declared_value=parse_declared_value(line.declared_value),
-            sku=_text(line.sku) or None,
+            sku=trimmed(line.sku) or None,
             fragile=bool(line.fragile),
+            hs_code=hs_code_digits(line.hs_code) if trimmed(line.hs_code) else None,
+            length_cm=_decimal(line.length_cm),
+            width_cm=_decimal(line.width_cm),
+            height_cm=_decimal(line.height_cm),
         )
         for index, line in enumerate(priced.items)
     ]
@@ -412,7 +364,8 @@ def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: d
             phone=phone,
             email=email,
             telegram_user_id=customer.telegram_user_id,
-            language=_text(customer.language).lower(),
+            language=trimmed(customer.language).lower(),
+            business=bool(customer.business),
         ),
         address=Address(
             country=country,
@@ -433,7 +386,13 @@ def _build_order(draft: OrderDraft, channel: Channel, order_quote: Quote, now: d
         urgent=bool(draft.urgent),
         entered_by=draft.entered_by if channel.offline else None,
         received_at=draft.received_at if channel.offline else now,
+        requirements=requirements_of(draft.special_requests, draft.delivery_by, draft.special_services),
     )
+
+
+def _decimal(value: Number) -> Decimal | None:
+    """A parsed dimension (the priced draft holds Decimals or None)."""
+    return value if isinstance(value, Decimal) else None
 
 
 def _submission_note(draft: OrderDraft, channel: Channel) -> str:
@@ -441,42 +400,12 @@ def _submission_note(draft: OrderDraft, channel: Channel) -> str:
     parts = [f"submitted via {channel.value}"]
     if draft.source:
         parts.append(f"by {draft.source}")
-    if _text(draft.external_ref):
-        parts.append(f"external ref {_text(draft.external_ref)}")
+    if trimmed(draft.external_ref):
+        parts.append(f"external ref {trimmed(draft.external_ref)}")
     if channel.offline and draft.received_at is not None:
         parts.append(f"received {draft.received_at.isoformat(timespec='minutes')}")
         parts.append("customer confirmed")
     return "; ".join(parts)
-
-
-def _flag_note(flag: FieldError) -> str:
-    """Words one second-review flag: where, what matched, and the category id."""
-    return f"{flag.field} '{flag.params.get('matched', '')}' ({flag.params.get('category', '')})"
-
-
-def _record_entry(
-    order: Order, draft: OrderDraft, policy: SlaPolicy, actor: tuple[int | None, Role], now: datetime
-) -> timedelta | None:
-    """Opens and closes the entry clock of an offline order (R-1.4); returns how late it was, if it was."""
-    assert draft.received_at is not None
-    stage = entry_stage(order.urgent).value
-    limit = _entry_limit(policy, order.urgent)
-    order.open_clock(stage, started_at=draft.received_at, due_at=draft.received_at + limit)
-    order.close_clock(stage, now=now)
-    taken = now - draft.received_at
-    if taken <= limit:
-        return None
-    actor_id, role = actor
-    minutes = int(taken.total_seconds() // 60)
-    order.note(
-        f"entered {minutes} min after receipt; the limit is {int(limit.total_seconds() // 60)} min"
-        + (" (urgent)" if order.urgent else ""),
-        actor_id=actor_id,
-        role=role,
-        now=now,
-        action=LATE_ENTRY_ACTION,
-    )
-    return taken - limit
 
 
 def _pass_validation(
@@ -489,52 +418,10 @@ def _pass_validation(
         sync_clocks(order, now, sla)
     if flags:
         order.note(
-            "second review needed (R-3.2): " + "; ".join(_flag_note(flag) for flag in flags),
+            "second review needed (R-3.2): " + "; ".join(flag_note(flag) for flag in flags),
             actor_id=None,
             role=Role.SYSTEM,
             now=now,
             action=SECOND_REVIEW_ACTION,
         )
     return flags
-
-
-def _changes(before: Order, after: Order) -> list[str]:
-    """Words what a correction changes, one part each, e.g. 'service: air_freight → sea_freight'."""
-    parts = [
-        ("name", before.customer.name, after.customer.name),
-        ("phone", before.customer.phone, after.customer.phone),
-        ("email", before.customer.email, after.customer.email),
-        ("address", _address_text(before.address), _address_text(after.address)),
-        ("goods", _goods_text(before.items), _goods_text(after.items)),
-        ("service", before.service.value, after.service.value),
-        ("payment method", before.payment_method, after.payment_method),
-        ("remarks", before.remarks, after.remarks),
-        ("amount", f"{before.amount:.2f} {before.currency}", f"{after.amount:.2f} {after.currency}"),
-    ]
-    return [f"{name}: {old or '-'} → {new or '-'}" for name, old, new in parts if old != new]
-
-
-def _address_text(address: Address) -> str:
-    """The address on one line, for the audit trail."""
-    parts = (address.street, address.city, address.postcode, address.area, address.country)
-    return ", ".join(part for part in parts if part)
-
-
-def _goods_text(items: list[Item]) -> str:
-    """The goods lines on one line, for the audit trail (numbers normalized so equal values read equal)."""
-    return "; ".join(
-        f"{item.name} × {item.quantity}, {item.weight_kg.normalize():f} kg, {item.declared_value:.2f}"
-        + (f", SKU {item.sku}" if item.sku else "")
-        + (", fragile" if item.fragile else "")
-        for item in items
-    )
-
-
-def second_review_notes(order: Order) -> list[str]:
-    """Lists the second-review flags intake recorded on the order (R-3.2), for the review step."""
-    return [event.note for event in order.audit if event.action == SECOND_REVIEW_ACTION]
-
-
-def needs_second_review(order: Order) -> bool:
-    """Whether intake found goods allowed only after a second review (e.g. lithium batteries)."""
-    return bool(second_review_notes(order))

@@ -25,3 +25,8 @@ class InvalidInput(DomainError):
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = list(errors)
         super().__init__("; ".join(describe(e) for e in self.errors))
+
+
+def fail(field_path: str, code: str, **params: str) -> InvalidInput:
+    """Makes the exception for one failed field."""
+    return InvalidInput([FieldError(field_path, code, dict(params))])

@@ -70,6 +70,36 @@ MESSAGES: dict[str, str] = {
     "amount.invalid": "the amount paid is not a number, e.g. 123.45",
     "amount.mismatch": "the amount paid ({got}) does not match the price of the chosen service ({expected}); "
     "please pay {expected} or change the service",
+    # The intake rules of each channel and the goods lines' details (drafts.py, goods.py).
+    "offline.entered_by_required": "an offline order needs the staff member who enters it",
+    "offline.received_at_required": "an offline order needs the time it was received; please give it",
+    "offline.received_at_naive": "the time received needs a time zone; please give it with its offset",
+    "offline.received_at_future": "the time received ({received_at}) is later than now ({now}); "
+    "please check it",
+    "offline.unconfirmed": "the customer has not confirmed the order; check every field with them "
+    "and record their confirmation first",
+    "channel.unknown": "'{text}' is not an order channel; use one of {choices}",
+    "telegram_user_id.invalid": "the Telegram user id must be a whole number from 1 to {max}",
+    "telegram_user_id.required": "an order from the chat needs the customer's Telegram user id",
+    "language.invalid": "the language must be a language code such as en or zh",
+    "external_ref.too_long": "the external reference is too long (at most {max} characters)",
+    "item.sku_too_long": "the SKU is too long (at most {max} characters); please shorten it",
+    "item.hs_code_invalid": "'{text}' is not an HS code; it has {min} to {max} digits, "
+    "e.g. 8517.12 or 851712",
+    "item.dimension_invalid": "the dimension must be a number of cm, more than 0 and at most {max}, e.g. 30",
+    "item.dimensions_incomplete": "give all three dimensions (length, width, height in cm) or none",
+    # Special requests, delivery date, special services and customs details (R-3.1, R-3.2, R-4.3).
+    "request.kind_unknown": "this is not a kind of special request; use one of {choices}",
+    "request.note_required": "the special request needs a note (the agent's name, the label wanted...)",
+    "request.note_too_long": "the note is too long (at most {max} characters); please shorten it",
+    "requests.too_many": "too many special requests (at most {max}); please put the rest in the remarks",
+    "delivery_by.invalid": "this is not a date; please give it as {example}",
+    "delivery_by.past": "the delivery date must be after today ({today}); please check it",
+    "special_service.unknown": "this special service does not exist; please choose one of {choices}",
+    "special_service.not_offered": "this special service is not offered with {service}; "
+    "please remove it or choose another service",
+    "item.hs_code_required": "{country} asks for an HS code on every goods line of a business shipment; "
+    "please add it, e.g. 8517.12",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -174,6 +175,23 @@ def _category_match(
                 continue
             if span.stop < len(tokens) and tokens[span.stop] in decorative:
                 continue
+            return keyword.text
+    return None
+
+
+def phrases(words: Iterable[str]) -> tuple[_Phrase, ...]:
+    """Prepares keywords for first_match, longest first so the most specific one is reported."""
+    return tuple(sorted((_phrase(word) for word in words), key=lambda p: -len(p.text)))
+
+
+def first_match(name: str, keywords: Iterable[_Phrase]) -> str | None:
+    """Returns the first keyword found in a goods name (whole words; CJK as substrings), or None."""
+    text = _normalize(name)
+    tokens = _tokens(text)
+    for keyword in keywords:
+        if keyword.substring is not None and keyword.substring in text:
+            return keyword.text
+        if keyword.tokens is not None and _word_spans(keyword, tokens):
             return keyword.text
     return None
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from domain.errors import DomainError
 from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.responsibilities import require
+from domain.orders.special import Requirements
 from domain.orders.status import (
     INTERRUPTIONS,
     Action,
@@ -40,6 +41,8 @@ class Customer:
     email: str | None = None
     telegram_user_id: int | None = None
     language: str = "en"
+    # A business (seller, brand) rather than an individual: some destinations want HS codes then.
+    business: bool = False
 
 
 @dataclass
@@ -63,6 +66,12 @@ class Item:
     declared_value: Decimal
     sku: str | None = None
     fragile: bool = False
+    # For the customs declaration (R-4.3), digits only.
+    hs_code: str | None = None
+    # One piece's size, for volumetric pricing and the oversize rule (all three or none).
+    length_cm: Decimal | None = None
+    width_cm: Decimal | None = None
+    height_cm: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,7 @@ class Order:
     received_at: datetime | None = None
     resume_status: OrderStatus | None = None
     exception_type: ExceptionType | None = None
+    requirements: Requirements = field(default_factory=Requirements)
     version: int = 0
     audit: list[AuditEvent] = field(default_factory=list)
     clocks: list[StageClock] = field(default_factory=list)
@@ -211,6 +221,7 @@ class Order:
         amount: Decimal,
         currency: str,
         remarks: str,
+        requirements: Requirements | None = None,
     ) -> list[str]:
         """Replaces the details the customer may correct before validation; returns the names that changed."""
         if self.status not in (OrderStatus.SUBMITTED, OrderStatus.VALIDATION_FAILED):
@@ -224,6 +235,7 @@ class Order:
             "amount": amount,
             "currency": currency,
             "remarks": remarks,
+            "requirements": self.requirements if requirements is None else requirements,
         }
         changed = [name for name, value in details.items() if getattr(self, name) != value]
         for name in changed:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -352,6 +352,13 @@ class SlaPolicy:
     """The time limit, start and ends of every stage."""
 
     stages: Mapping[Stage, StagePolicy]
+    # Longer limits for orders with special goods ([special_goods]: clearance, R-4.4).
+    special_goods_limits: Mapping[Stage, Duration] = field(default_factory=lambda: MappingProxyType({}))
+
+    def special_goods_limit(self, key: str) -> Duration:
+        """The limit of a stage for an order with special goods: the longer one, if the policy has it."""
+        stage = self.stage(key)
+        return self.special_goods_limits.get(stage.key, stage.limit)
 
     def stage(self, key: str) -> StagePolicy:
         """Returns the policy of a stage; raises KeyError for a key the policy does not know."""
@@ -382,12 +389,13 @@ def load_policy(path: str | PathLike[str] | None = None) -> SlaPolicy:
     """Loads the shipped policy, overridden by the file at path (e.g. SLA_POLICY_FILE) if given."""
     shipped = resources.files("domain.data").joinpath("sla_policy.toml")
     limits: dict[Stage, Duration] = {}
+    special: dict[Stage, Duration] = {}
     rows = _Rows(
         {stage: row.starts_on for stage, row in DEFAULT_STAGES.items()},
         {stage: row.ends_on for stage, row in DEFAULT_STAGES.items()},
         {stage: row.department for stage, row in DEFAULT_STAGES.items()},
     )
-    _overlay(_read(shipped.read_text(encoding="utf-8"), _BUILT_IN), _BUILT_IN, limits, rows)
+    _overlay(_read(shipped.read_text(encoding="utf-8"), _BUILT_IN), _BUILT_IN, limits, rows, special)
     missing = [stage for stage in Stage if stage not in limits]
     if missing:
         raise SlaPolicyError(f"limits.{missing[0]}", "has no limit", _BUILT_IN)
@@ -399,7 +407,7 @@ def load_policy(path: str | PathLike[str] | None = None) -> SlaPolicy:
             raise SlaPolicyError(
                 None, f"cannot read the SLA policy file: {error.strerror}", source
             ) from error
-        _overlay(_read(text, source), source, limits, rows)
+        _overlay(_read(text, source), source, limits, rows, special)
     return SlaPolicy(
         MappingProxyType(
             {
@@ -414,7 +422,8 @@ def load_policy(path: str | PathLike[str] | None = None) -> SlaPolicy:
                 )
                 for stage in Stage
             }
-        )
+        ),
+        MappingProxyType(special),
     )
 
 
@@ -440,17 +449,21 @@ def _overlay(
     source: str,
     limits: dict[Stage, Duration],
     rows: _Rows,
+    special: dict[Stage, Duration],
 ) -> None:
     """Checks a policy document and writes what it names over the values so far."""
     for key in document:
-        if key not in ("limits", "stages"):
-            raise SlaPolicyError(key, "unknown table; a policy has [limits] and [stages.<stage>]", source)
-    for key, text in _table(document, "limits", source).items():
-        stage = _stage(f"limits.{key}", key, source)
-        try:
-            limits[stage] = Duration.parse(text)
-        except ValueError as error:
-            raise SlaPolicyError(f"limits.{key}", str(error), source) from None
+        if key not in ("limits", "stages", "special_goods"):
+            raise SlaPolicyError(
+                key, "unknown table; a policy has [limits], [stages.<stage>] and [special_goods]", source
+            )
+    for table, into in (("limits", limits), ("special_goods", special)):
+        for key, text in _table(document, table, source).items():
+            stage = _stage(f"{table}.{key}", key, source)
+            try:
+                into[stage] = Duration.parse(text)
+            except ValueError as error:
+                raise SlaPolicyError(f"{table}.{key}", str(error), source) from None
     for key, overrides in _table(document, "stages", source).items():
         stage = _stage(f"stages.{key}", key, source)
         if not isinstance(overrides, dict):

@@ -57,7 +57,9 @@ pytestmark = pytest.mark.usefixtures("staffed")
 
 
 # Who performs a step, and in which chat: the warehouse picks and scans, logistics does the rest.
-STEP_CLERKS = {ExecStep.PICK: (WAREHOUSE_ID, WAREHOUSE_CHAT), ExecStep.SCAN: (WAREHOUSE_ID, WAREHOUSE_CHAT)}
+STEP_CLERKS = {
+    step: (WAREHOUSE_ID, WAREHOUSE_CHAT) for step in (ExecStep.PICK, ExecStep.FRAGILE, ExecStep.SCAN)
+}
 
 
 class Walk:
@@ -154,6 +156,9 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert last_reply(mocked_bot) == "SILK-8 is not in this order; check the SKU."
     assert await walk.status() is OrderStatus.CONFIRMED
     await walk.type("tea-01 x 2\nSILK-7: 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
+    # The warehouse confirms the fragile tea set is packed and labelled before the pick counts (issue 19).
+    assert await walk.status() is OrderStatus.CONFIRMED
+    await walk.press(ExecStep.FRAGILE, WAREHOUSE_ID, WAREHOUSE_CHAT)
     assert await walk.status() is OrderStatus.PICKED
     [picked] = (await walk.to_customer())[told:]
     assert "已在我们的仓库打包" in picked.params["text"] and "易碎" in picked.params["text"]
@@ -271,6 +276,7 @@ async def test_overseas_warehouse_order_skips_booking_transit_and_customs(
 ) -> None:
     await walk.confirm(Service.OVERSEAS_WAREHOUSE)
     await walk.step(ExecStep.PICK, "TEA-01 2\nSILK-7 3")
+    await walk.step(ExecStep.FRAGILE)
     await walk.step(ExecStep.SCAN)
     assert await walk.status() is OrderStatus.OUTBOUND
     outbound = (await walk.to_customer())[-1].params["text"]
@@ -305,6 +311,7 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
 ) -> None:
     await walk.confirm(Service.AIR_FREIGHT)
     await walk.step(ExecStep.PICK, "TEA-01 2\nSILK-7 3")
+    await walk.step(ExecStep.FRAGILE)
     await walk.step(ExecStep.SCAN)
     await walk.step(ExecStep.BOOK, "sea freight co", "SFC-778899", "03-16 08:00", "D1")
     assert last_reply(mocked_bot).startswith("Write the customs declaration number")
@@ -331,7 +338,8 @@ async def test_customer_update_lands_in_the_outbox_only_with_the_committed_chang
     warehouse = Actor(WAREHOUSE_ID, frozenset({Role.WAREHOUSE}))
     before = len(await walk.to_customer())
 
-    await pick(new_uow(), walk.order_id, warehouse, {"TEA-01": 2, "SILK-7": 3}, execution_setup)
+    counted = {"TEA-01": 2, "SILK-7": 3}
+    await pick(new_uow(), walk.order_id, warehouse, counted, execution_setup, fragile_confirmed=True)
     assert len(await walk.to_customer()) == before + 1
 
     async def fail(*_: object) -> None:
@@ -359,6 +367,7 @@ async def test_a_count_that_does_not_match_is_refused_and_kept_as_a_picking_erro
     await walk.type("TEA-01", WAREHOUSE_ID, WAREHOUSE_CHAT)
     await walk.type("TEA-01 1\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
     await walk.type("TEA-01 2\nSILK-7 3", WAREHOUSE_ID, WAREHOUSE_CHAT)
+    await walk.press(ExecStep.FRAGILE, WAREHOUSE_ID, WAREHOUSE_CHAT)
 
     async with new_uow() as uow:
         order = await uow.orders.get(walk.order_id)

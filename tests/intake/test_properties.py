@@ -108,6 +108,10 @@ async def test_the_largest_order_the_wizard_allows_fits_one_preview_message(
         "quantity": 10000,
         "weight_kg": "1000",
         "declared_value": "9999999999.99",
+        # Heavy lines have their size (issue 19).
+        "length_cm": "10",
+        "width_cm": "10",
+        "height_cm": "10",
     }
     data["draft"]["items"] = [dict(item) for _ in range(WIZARD_ITEMS_MAX)]
     user = chat(user_id=100)

@@ -53,6 +53,11 @@ async def test_a_full_order_in_english(chat: ChatFactory, database: FakeDatabase
     assert "Price: 85.00 CNY" in preview
     assert [label for label, _ in ann.buttons()] == [
         "✔ Confirm order",
+        # What the customer may ask beyond the goods (issue 19).
+        "☐ Shipping as a business",
+        "➕ Special request",
+        "📅 Delivery date",
+        "⚙ Special service",
         "« Back",
         "✎ Change a field",
         "✖ Cancel order",

@@ -48,11 +48,9 @@ def test_an_amount_in_a_currency_without_a_rate_goes_to_the_head() -> None:
 def test_special_services_and_goods_screened_review_are_reasons() -> None:
     heavy = [Item("Marble table", 1, Decimal("45"), Decimal("100"))]
     assert causes(items=heavy) == [SecondReviewCause.OVERSIZE]
-    assert causes(remarks="超大件，需要叉车") == [SecondReviewCause.OVERSIZE]
-    assert causes(service=Service.OVERSEAS_WAREHOUSE, remarks="custom labelling at the warehouse") == [
-        SecondReviewCause.CUSTOM_WAREHOUSE
-    ]
-    assert causes(remarks="custom labelling") == []
+    # Remarks are never read for special services (issue 19): they are chosen or follow from the goods.
+    assert causes(remarks="超大件，需要叉车") == []
+    assert causes(service=Service.OVERSEAS_WAREHOUSE, remarks="custom labelling at the warehouse") == []
     batteries = [Item("Power bank 10000mAh", 3, Decimal("0.3"), Decimal("20"))]
     reasons = second_review_reasons(make_order(items=batteries), POLICY)
     assert [(r.cause, r.detail) for r in reasons] == [(SecondReviewCause.GOODS_REVIEW, "Power bank 10000mAh")]
