@@ -17,6 +17,9 @@ so a change is never told twice, also when the same status is reached again late
 | booked ... out for delivery, delivered | customer: update; logistics: the card while it must act     |
 | held by customs                        | customer: update; order desk: the hold and its reason       |
 | other changes the customer sees        | customer: update                                            |
+| survey sent / reminded (R-7.2)         | customer: the survey (Telegram, or email without a chat)    |
+| survey complaint (R-7.2)               | customer service: the complaint card                        |
+| problem reported on delivery (R-7.1)   | customer service: the problem card                          |
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Protocol
 
 from application.ports import Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
+from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
 from domain.orders.events import (
     CustomerAnswered,
     CustomerAsked,
@@ -53,6 +57,9 @@ class NoticeKind(StrEnum):
     TEAM_CARD = "card"
     OUTBOUND_NOTE = "note"
     CUSTOMS_HOLD = "hold"
+    SURVEY = "survey"
+    COMPLAINT_CARD = "complaint"
+    PROBLEM_CARD = "problem"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -80,6 +87,12 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.QUESTION)]
         case CustomerAnswered():
             return [Notice(NoticeKind.ANSWER, CARD_THREAD)]
+        case SurveySent():
+            return [Notice(NoticeKind.SURVEY)]
+        case ComplaintRaised():
+            return [Notice(NoticeKind.COMPLAINT_CARD, Role.CUSTOMER_SERVICE)]
+        case ProblemReported():
+            return [Notice(NoticeKind.PROBLEM_CARD, Role.CUSTOMER_SERVICE)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -208,4 +221,7 @@ def build_notifier(
         OrderRejected: [notify],
         CustomerAsked: [notify],
         CustomerAnswered: [notify],
+        SurveySent: [notify],
+        ComplaintRaised: [notify],
+        ProblemReported: [notify],
     }

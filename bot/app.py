@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,11 +17,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
+from application.aftersales import sweep_aftersales
+from application.aftersales_ports import AftersalesSetup
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import build_notifier
 from application.ports import StoredDocument, UnitOfWork
 from application.reports import ReportSetup, StoredReport, monthly_report
+from application.retention import run_retention
 from application.review import ReviewSetup
 from application.services import EventHandlers
 from application.sla_sweeps import SlaSweeper, SweepSettings
@@ -40,11 +43,13 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
+from presentation.archive import PdfArchiveDocuments
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
 from presentation.reports import SupervisionDocuments
 from presentation.sla_alerts import SlaAlertTexts, render_with
+from presentation.survey_texts import AftersalesNotices
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from storage.database import create_engine, create_session_factory, migrate
@@ -87,6 +92,7 @@ class Workflow:
     execution_setup: ExecutionSetup
     kpi_setup: KpiSetup
     report_setup: ReportSetup
+    aftersales_setup: AftersalesSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -100,6 +106,7 @@ class Workflow:
             "execution_setup": self.execution_setup,
             "kpi_setup": self.kpi_setup,
             "report_setup": self.report_setup,
+            "aftersales_setup": self.aftersales_setup,
         }
 
 
@@ -118,7 +125,9 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
     review_policy = ReviewPolicy(threshold, currency)
     # The one notification policy, shared by every use case: domain events -> outbox rows.
     event_handlers = build_notifier(
-        TelegramNotices(i18n, settings.timezone, review_policy),
+        AftersalesNotices(
+            TelegramNotices(i18n, settings.timezone, review_policy), i18n, settings.bot_username
+        ),
         team_chat_of,
         team_language=settings.default_language,
     )
@@ -152,7 +161,51 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
         execution_setup,
         kpi_setup,
         report_setup,
+        AftersalesSetup(clock, sla, event_handlers, settings.aftersales()),
     )
+
+
+def aftersales_jobs(
+    uow_factory: Callable[[], SqlUnitOfWork], workflow: Workflow, i18n: PoI18n, settings: Settings
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    """The after-sales sweep and the daily retention job of the scheduler (R-7)."""
+    setup = workflow.aftersales_setup
+    if setup is None:
+        return {}
+    documents = PdfArchiveDocuments(i18n, settings.timezone, settings.default_language)
+    return {
+        "aftersales": lambda: sweep_aftersales(uow_factory, setup, documents),
+        "retention": lambda: run_retention(uow_factory, setup),
+    }
+
+
+async def retention_command(settings: Settings, *, dry_run: bool, clock: Clock | None = None) -> list[str]:
+    """Runs the retention job once (`python -m bot retention [--dry-run]`); returns the lines to print."""
+    await apply_migrations(settings)
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    try:
+        setup = AftersalesSetup(
+            clock or SystemClock(),
+            SlaContext(
+                load_policy(settings.sla_policy_file),
+                BusinessCalendar(settings.timezone, settings.holiday_country, settings.working_time),
+            ),
+            settings=settings.aftersales(),
+        )
+        report = await run_retention(lambda: SqlUnitOfWork(session_factory), setup, dry_run=dry_run)
+    finally:
+        await engine.dispose()
+    verb = "would be erased" if dry_run else "erased"
+    lines = [
+        f"{due.display_id}\tarchived {due.archived_at.date().isoformat()}"
+        f"\terase from {due.erase_on.isoformat()}"
+        for due in report.due
+    ]
+    lines.append(f"{len(report.due)} orders {verb}" + ("" if dry_run else f", {report.failed} failed"))
+    if not dry_run:
+        lines += [f"{key}: {value}" for key, value in sorted(report.counts.items())]
+    return lines
 
 
 async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:
@@ -287,10 +340,13 @@ async def run(
     )
     if on_sweeper is not None:
         on_sweeper(sweeper)
+    jobs = aftersales_jobs(uow_factory, workflow, i18n, settings)
     scheduler = build_scheduler(
         sweeper,
         timezone=settings.timezone,
         monthly_report=lambda: monthly_report(uow_factory, workflow.report_setup),
+        aftersales=jobs.get("aftersales"),
+        retention=jobs.get("retention"),
     )
     sender_stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
+    archive,
     common,
     execution,
     intake,
@@ -18,6 +19,7 @@ from handlers import (
     review,
     sla,
     staff,
+    survey,
     tracking,
 )
 from handlers.common import CommandSpec
@@ -26,7 +28,11 @@ from handlers.common import CommandSpec
 # and then the fallback, which answers the buttons nobody took. my_orders and offline come before
 # intake, whose wizard takes any text while an order is entered; the preview's Confirm
 # (intake_confirm) comes before the wizard's other buttons.
+# archive (the /track of an erased order) comes before my_orders, survey (its /start deep link)
+# before common's /start and before the wizard's text.
 MODULE_ROUTERS: tuple[Router, ...] = (
+    archive.router,
+    survey.router,
     my_orders.router,
     offline.router,
     staff.router,
@@ -72,4 +78,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + kpi.COMMANDS
         + tracking.COMMANDS
         + outbox.COMMANDS
+        + archive.COMMANDS
     )

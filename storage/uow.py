@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from application.aftersales_ports import AftersalesRepository
 from application.ports import (
     ApiOrderRepository,
     OrderNumberAllocator,
@@ -21,6 +22,7 @@ from application.ports import (
     UserRepository,
 )
 from domain.errors import ConcurrentModification
+from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
 from storage.repositories import (
     SqlOrderNumberAllocator,
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
     sla: SlaRepository
     reviews: ReviewRepository
     api: ApiOrderRepository
+    aftersales: AftersalesRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -145,3 +148,4 @@ class SqlUnitOfWork:
         self.sla = SqlSlaRepository(session)
         self.reviews = SqlReviewRepository(session)
         self.api = SqlApiOrderRepository(session)
+        self.aftersales = SqlAftersalesRepository(session)
