@@ -1,4 +1,4 @@
-"""The after-sales flow on SQLite and PostgreSQL: completion, survey, complaint, archive, retention and erasure."""
+"""The after-sales flow on SQLite and PostgreSQL: completion, survey, archive, retention, erasure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, select
@@ -54,12 +53,20 @@ Uows = Callable[[], SqlUnitOfWork]
 def aftersales(clock: FixedClock, archive_dir: Path) -> AftersalesSetup:
     i18n = create_i18n("en")
     renderer = AftersalesNotices(TelegramNotices(i18n, TZ, POLICY), i18n, "OrderDeskBot")
-    handlers = build_notifier(renderer, fixed_team_chats({"customer_service": CS_CHAT, "order_desk": DESK_CHAT}))
+    handlers = build_notifier(
+        renderer, fixed_team_chats({"customer_service": CS_CHAT, "order_desk": DESK_CHAT})
+    )
     sla = SlaContext(load_policy(), BusinessCalendar(TZ))
-    return AftersalesSetup(clock, sla, handlers, AftersalesSettings(archive_dir=str(archive_dir), timezone=TZ))
+    return AftersalesSetup(
+        clock, sla, handlers, AftersalesSettings(archive_dir=str(archive_dir), timezone=TZ)
+    )
 
 
-async def delivered_order(new_uow: Uows, *, telegram_user_id: int | None = CUSTOMER_ID) -> str:
+async def delivered_order(
+    new_uow: Uows,  # noqa: F811
+    *,
+    telegram_user_id: int | None = CUSTOMER_ID,
+) -> str:
     order = make_order(status=OrderStatus.OUT_FOR_DELIVERY)
     order.customer.telegram_user_id = telegram_user_id
     order.number = "20260310001"
@@ -74,21 +81,27 @@ async def delivered_order(new_uow: Uows, *, telegram_user_id: int | None = CUSTO
         await uow.reviews.save_document(order.id, "outbound_note", "o.pdf", b"%PDF outbound", DELIVERED_AT)
         uow.session.add(
             ExceptionCaseRow(
-                order_id=order.id, type="delay", cause="weather", department="logistics",
-                opened_at=DELIVERED_AT - timedelta(days=2), closed_at=DELIVERED_AT - timedelta(days=1),
+                order_id=order.id,
+                type="delay",
+                cause="weather",
+                department="logistics",
+                opened_at=DELIVERED_AT - timedelta(days=2),
+                closed_at=DELIVERED_AT - timedelta(days=1),
             )
         )
         await uow.commit()
     return order.id
 
 
-async def outbox(new_uow: Uows, chat_id: int) -> list[OutboxRow]:
+async def outbox(new_uow: Uows, chat_id: int) -> list[OutboxRow]:  # noqa: F811
     async with new_uow() as uow:
-        rows = await uow.session.scalars(select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id))
+        rows = await uow.session.scalars(
+            select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
+        )
         return list(rows.all())
 
 
-async def everything_stored(engine: AsyncEngine) -> list[str]:
+async def everything_stored(engine: AsyncEngine) -> list[str]:  # noqa: F811
     """Every value of every column of every table, as text (reflected, so new tables are scanned too)."""
     metadata = MetaData()
     values: list[str] = []
@@ -100,12 +113,18 @@ async def everything_stored(engine: AsyncEngine) -> list[str]:
                     if isinstance(value, bytes):
                         values.append(value.decode("utf-8", "replace"))
                     elif value is not None:
-                        values.append(json.dumps(value, default=str, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+                        values.append(
+                            json.dumps(value, default=str, ensure_ascii=False)
+                            if isinstance(value, dict | list)
+                            else str(value)
+                        )
     return values
 
 
 async def test_an_order_completes_is_surveyed_archived_and_erased(
-    new_uow: Uows, engine: AsyncEngine, tmp_path: Path  # noqa: F811
+    new_uow: Uows,
+    engine: AsyncEngine,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     clock = FixedClock(DELIVERED_AT + timedelta(days=2))
     setup = aftersales(clock, tmp_path / "archives")
@@ -168,8 +187,17 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
         manifest = json.loads(archive.read("manifest.json"))
         sums = archive.read("SHA256SUMS").decode()
         assert names == {
-            "confirmation.pdf", "outbound-note.pdf", "order.json", "shipping.json", "exceptions.json",
-            "exceptions.csv", "audit.json", "audit.csv", "survey.json", "manifest.json", "SHA256SUMS",
+            "confirmation.pdf",
+            "outbound-note.pdf",
+            "order.json",
+            "shipping.json",
+            "exceptions.json",
+            "exceptions.csv",
+            "audit.json",
+            "audit.csv",
+            "survey.json",
+            "manifest.json",
+            "SHA256SUMS",
         }
         for entry in manifest["files"]:
             content = archive.read(entry["name"])
@@ -185,7 +213,8 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
 
     # Kept until the local day three years on: the evening before, nothing is due.
     local_midnight = datetime.combine(
-        archived_at.astimezone(setup.sla.calendar.zone).date().replace(year=2029), datetime.min.time(),
+        archived_at.astimezone(setup.sla.calendar.zone).date().replace(year=2029),
+        datetime.min.time(),
         tzinfo=setup.sla.calendar.zone,
     ).astimezone(UTC)
     clock.current = local_midnight - timedelta(minutes=1)
@@ -197,7 +226,11 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
         assert not is_erased(await uow.orders.get(order_id))
 
     report = await run_retention(new_uow, setup)
-    assert report.counts["orders"] == 1 and report.counts["archives"] == 1 and report.counts["archive_files"] == 1
+    assert (
+        report.counts["orders"] == 1
+        and report.counts["archives"] == 1
+        and report.counts["archive_files"] == 1
+    )
     async with new_uow() as uow:
         order = await uow.orders.get(order_id)
         answer_after = await uow.aftersales.answer_of(order_id)
@@ -219,7 +252,8 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
 
 
 async def test_an_email_only_customer_gets_the_survey_by_the_notification_policy(
-    new_uow: Uows, tmp_path: Path  # noqa: F811
+    new_uow: Uows,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     clock = FixedClock(datetime(2026, 3, 19, 2, 1, tzinfo=UTC))
     setup = aftersales(clock, tmp_path)
@@ -239,9 +273,9 @@ async def test_an_email_only_customer_gets_the_survey_by_the_notification_policy
     assert notices_for(event, order) == [Notice(NoticeKind.SURVEY)]
     from application.notifications import Audience
 
-    rendered = AftersalesNotices(TelegramNotices(create_i18n("en"), TZ, POLICY), create_i18n("en"), "OrderDeskBot").render(
-        Notice(NoticeKind.SURVEY), event, order, Audience(0, "en")
-    )
+    rendered = AftersalesNotices(
+        TelegramNotices(create_i18n("en"), TZ, POLICY), create_i18n("en"), "OrderDeskBot"
+    ).render(Notice(NoticeKind.SURVEY), event, order, Audience(0, "en"))
     assert rendered is not None
     assert f"start=survey-{record.survey_token}" in rendered.message.params["text"]
     assert [line.action for line in order.audit][-1] == "survey_sent"

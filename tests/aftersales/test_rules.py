@@ -32,12 +32,17 @@ def test_a_delivered_order_completes_after_the_quiet_period_not_before() -> None
 
     # Three working days: Thursday 10:00.
     assert completion_due(order, datetime(2026, 3, 19, 1, 59, tzinfo=UTC), quiet, CAL) is None
-    assert completion_due(order, datetime(2026, 3, 19, 2, tzinfo=UTC), quiet, CAL) is CompletionReason.QUIET_PERIOD
+    assert (
+        completion_due(order, datetime(2026, 3, 19, 2, tzinfo=UTC), quiet, CAL)
+        is CompletionReason.QUIET_PERIOD
+    )
 
 
 def test_a_reported_problem_stops_the_completion() -> None:
     order = delivered()
-    order.note("", actor_id=5, role=Role.CUSTOMER, now=MONDAY_10 + timedelta(hours=1), action=PROBLEM_REPORTED)
+    order.note(
+        "", actor_id=5, role=Role.CUSTOMER, now=MONDAY_10 + timedelta(hours=1), action=PROBLEM_REPORTED
+    )
 
     assert completion_due(order, MONDAY_10 + timedelta(days=30), Duration(3, "wd"), CAL) is None
 
@@ -48,10 +53,15 @@ def test_an_order_back_from_a_closed_exception_completes_at_once() -> None:
     order = delivered()
     order.note("", actor_id=5, role=Role.CUSTOMER, now=MONDAY_10, action=PROBLEM_REPORTED)
     later = MONDAY_10 + timedelta(hours=2)
-    order.apply(Action.RAISE_EXCEPTION, actor_id=1, roles=EVERY, now=later, exception_type=ExceptionType.DAMAGED)
+    order.apply(
+        Action.RAISE_EXCEPTION, actor_id=1, roles=EVERY, now=later, exception_type=ExceptionType.DAMAGED
+    )
     order.apply(Action.RESOLVE_EXCEPTION, actor_id=1, roles=EVERY, now=later + timedelta(hours=1))
 
-    assert completion_due(order, later + timedelta(hours=1), Duration(3, "wd"), CAL) is CompletionReason.EXCEPTION_CLOSED
+    assert (
+        completion_due(order, later + timedelta(hours=1), Duration(3, "wd"), CAL)
+        is CompletionReason.EXCEPTION_CLOSED
+    )
 
 
 @pytest.mark.parametrize(
