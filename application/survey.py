@@ -73,26 +73,25 @@ async def send_due_surveys(uow_factory: Callable[[], AftersalesUnitOfWork], setu
     sent = 0
     for record in first:
         if survey_due(record.completed_at, now, settings.survey_after, calendar):
-            sent += await _isolated(_send, uow_factory, record.order_id, setup, now, False)
+            sent += await _isolated(uow_factory, record.order_id, setup, now, False)
     for record in reminders:
         if record.survey_sent_at and reminder_due(
             record.survey_sent_at, now, settings.reminder_after, calendar
         ):
-            sent += await _isolated(_send, uow_factory, record.order_id, setup, now, True)
+            sent += await _isolated(uow_factory, record.order_id, setup, now, True)
     return sent
 
 
 async def _isolated(
-    step: Callable[[AftersalesUnitOfWork, str, AftersalesSetup, datetime, bool], object],
     uow_factory: Callable[[], AftersalesUnitOfWork],
     order_id: str,
     setup: AftersalesSetup,
     now: datetime,
     reminder: bool,
 ) -> int:
-    """Runs one order's step in its own transaction; one that fails is logged and left for the next sweep."""
+    """Sends one order's survey in its own transaction; a failure is logged and left for the next sweep."""
     try:
-        await step(uow_factory(), order_id, setup, now, reminder)  # type: ignore[misc]
+        await _send(uow_factory(), order_id, setup, now, reminder)
     except Exception:
         logger.exception("After-sales sweep: could not send the survey of order %s", order_id)
         return 0

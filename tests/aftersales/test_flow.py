@@ -122,9 +122,9 @@ async def everything_stored(engine: AsyncEngine) -> list[str]:  # noqa: F811
 
 
 async def test_an_order_completes_is_surveyed_archived_and_erased(
-    new_uow: Uows,
-    engine: AsyncEngine,
-    tmp_path: Path,  # noqa: F811
+    new_uow: Uows,  # noqa: F811
+    engine: AsyncEngine,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     clock = FixedClock(DELIVERED_AT + timedelta(days=2))
     setup = aftersales(clock, tmp_path / "archives")
@@ -252,8 +252,8 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
 
 
 async def test_an_email_only_customer_gets_the_survey_by_the_notification_policy(
-    new_uow: Uows,
-    tmp_path: Path,  # noqa: F811
+    new_uow: Uows,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     clock = FixedClock(datetime(2026, 3, 19, 2, 1, tzinfo=UTC))
     setup = aftersales(clock, tmp_path)

@@ -1,4 +1,4 @@
-"""The after-sales rules with a controlled clock: quiet period, working hours of the survey, lock, retention day."""
+"""After-sales rules with a controlled clock: quiet period, survey working hours, lock, retention day."""
 
 from __future__ import annotations
 

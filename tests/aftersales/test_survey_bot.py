@@ -1,4 +1,4 @@
-"""The survey end to end through the fake Bot API, in English and Chinese: deep link, rating, comment, complaint."""
+"""The survey end to end through the fake Bot API in English and Chinese: link, rating, comment, complaint."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ TEXTS = {
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 async def test_the_customer_answers_the_survey_in_their_language(
-    new_uow: Uows,
+    new_uow: Uows,  # noqa: F811
     tmp_path: Path,
     bot: MockedBot,
-    language: str,  # noqa: F811
+    language: str,
 ) -> None:
     clock = FixedClock(datetime(2026, 3, 19, 2, 1, tzinfo=UTC))
     setup = aftersales(clock, tmp_path)
