@@ -137,7 +137,7 @@ async def open_survey(uow: AftersalesUnitOfWork, token: str, setup: AftersalesSe
     return OpenSurvey(order, token, answer, locked)
 
 
-async def rate(uow: AftersalesUnitOfWork, token: str, rating: int, setup: AftersalesSetup) -> SurveyAnswer:
+async def rate(uow: AftersalesUnitOfWork, token: str, rating: int, setup: AftersalesSetup) -> OpenSurvey:
     """Records (or changes, while it may) the survey's rating."""
     rating = check_rating(rating)
 
@@ -153,7 +153,7 @@ async def rate(uow: AftersalesUnitOfWork, token: str, rating: int, setup: Afters
 
 async def comment(
     uow: AftersalesUnitOfWork, token: str, text: str, marked: bool, setup: AftersalesSetup
-) -> SurveyAnswer:
+) -> OpenSurvey:
     """Records the survey's optional comment, which the customer may mark as a complaint."""
     cleaned = clean_comment(text)
 
@@ -177,7 +177,7 @@ async def _answer(
     setup: AftersalesSetup,
     change: Callable[[SurveyAnswer | None, datetime, str], SurveyAnswer],
     note: str,
-) -> SurveyAnswer:
+) -> OpenSurvey:
     """Loads the survey, checks the lock, records the answer and tells customer service of a complaint."""
     async with uow:
         record = await uow.aftersales.by_token(token)
@@ -211,4 +211,4 @@ async def _answer(
                 )
             )
         await commit_change(order, uow, now, setup.handlers, None)
-    return after
+    return OpenSurvey(order, token, after, locked=False)

@@ -9,6 +9,7 @@ Handler data: `aftersales_setup` (application.aftersales_ports.AftersalesSetup).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 
 from aiogram import F, Router
@@ -20,7 +21,7 @@ from aiogram.utils.i18n import gettext as _
 
 from application.aftersales_ports import AftersalesSetup, AftersalesUnitOfWork
 from application.ports import UnitOfWork
-from application.survey import SurveyLocked, SurveyNotFound, comment, open_survey, rate
+from application.survey import OpenSurvey, SurveyLocked, SurveyNotFound, comment, open_survey, rate
 from domain.aftersales.retention import is_erased
 from domain.aftersales.survey import DEEP_LINK_PREFIX
 from domain.errors import DomainError
@@ -66,6 +67,20 @@ def _thanks(setup: AftersalesSetup, display_id: str, answered_at: datetime) -> s
     return _(THANKS_DONE).format(id=esc(display_id), until=until)
 
 
+async def _answered(query: CallbackQuery, answering: Awaitable[OpenSurvey]) -> OpenSurvey | None:
+    """Runs an answer's use case; tells the customer (and returns None) when it cannot be recorded."""
+    try:
+        return await answering
+    except SurveyNotFound:
+        await query.answer(_(SURVEY_UNKNOWN), show_alert=True)
+    except SurveyLocked as locked:
+        await query.answer(_(LOCKED).format(id=str(locked)), show_alert=True)
+    except DomainError:
+        # A comment before any rating (the rating's own input is checked by its buttons).
+        await query.answer(_(RATE_FIRST), show_alert=True)
+    return None
+
+
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith(DEEP_LINK_PREFIX)))
 async def open_by_link(
     message: Message, command: CommandObject, uow: UnitOfWork, aftersales_setup: AftersalesSetup
@@ -100,18 +115,10 @@ async def on_rating(
 ) -> None:
     """Records the tapped rating and offers the comment."""
     token = callback_data.token
-    try:
-        answer = await rate(aftersales_of(uow), token, callback_data.rating, aftersales_setup)
-        survey = await open_survey(aftersales_of(uow), token, aftersales_setup)
-    except SurveyNotFound:
-        await query.answer(_(SURVEY_UNKNOWN), show_alert=True)
+    survey = await _answered(query, rate(aftersales_of(uow), token, callback_data.rating, aftersales_setup))
+    if survey is None or survey.answer is None:
         return
-    except SurveyLocked as locked:
-        await query.answer(_(LOCKED).format(id=str(locked)), show_alert=True)
-        return
-    except DomainError:
-        await query.answer(_(SURVEY_UNKNOWN), show_alert=True)
-        return
+    answer = survey.answer
     await state.set_state(SurveyDialog.comment)
     await state.update_data(survey_token=token)
     await query.answer()
@@ -180,20 +187,13 @@ async def on_mark(
     if not isinstance(text, str) or data.get("survey_token") != callback_data.token:
         await query.answer(_(COMMENT_EMPTY), show_alert=True)
         return
-    try:
-        answer = await comment(
-            aftersales_of(uow), callback_data.token, text, callback_data.complaint, aftersales_setup
-        )
-        survey = await open_survey(aftersales_of(uow), callback_data.token, aftersales_setup)
-    except SurveyNotFound:
-        await query.answer(_(SURVEY_UNKNOWN), show_alert=True)
+    survey = await _answered(
+        query,
+        comment(aftersales_of(uow), callback_data.token, text, callback_data.complaint, aftersales_setup),
+    )
+    if survey is None or survey.answer is None:
         return
-    except SurveyLocked as locked:
-        await query.answer(_(LOCKED).format(id=str(locked)), show_alert=True)
-        return
-    except DomainError:
-        await query.answer(_(RATE_FIRST), show_alert=True)
-        return
+    answer = survey.answer
     await state.clear()
     await query.answer()
     if answer.complaint:

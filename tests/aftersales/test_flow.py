@@ -6,99 +6,41 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from application.aftersales_ports import AftersalesSettings, AftersalesSetup
 from application.archive import archive_due, fetch_archive
 from application.completion import complete_due, record_completions
-from application.notifications import Notice, NoticeKind, build_notifier, notices_for
+from application.notifications import Notice, NoticeKind, notices_for
 from application.retention import run_retention
 from application.survey import SurveyLocked, comment, rate, send_due_surveys
 from bot.i18n import create_i18n
 from domain.aftersales.events import SurveySent
 from domain.aftersales.retention import is_erased
 from domain.clock import FixedClock
-from domain.orders.status import Action, OrderStatus, Role
-from domain.review import ReviewPolicy
-from domain.sla.calendar import BusinessCalendar
-from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.orders.status import OrderStatus
 from presentation.archive import PdfArchiveDocuments
-from presentation.notifications import TelegramNotices, fixed_team_chats
+from presentation.notifications import TelegramNotices
 from presentation.survey_texts import AftersalesNotices
-from storage.models import ExceptionCaseRow, OutboxRow
-from storage.uow import SqlUnitOfWork
+from tests.aftersales.conftest import (
+    CS_CHAT,
+    CUSTOMER_ID,
+    DELIVERED_AT,
+    EMAIL,
+    NAME,
+    PHONE,
+    POLICY,
+    TZ,
+    Uows,
+    aftersales,
+    delivered_order,
+    outbox,
+)
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
-from tests.storage.factories import make_order
-
-TZ = "Asia/Shanghai"
-CS_CHAT = -1005000000001
-DESK_CHAT = -1001000000001
-CUSTOMER_ID = 555_000_111
-# Monday 2026-03-16 10:00 in Shanghai.
-DELIVERED_AT = datetime(2026, 3, 16, 2, tzinfo=UTC)
-PHONE, EMAIL, NAME = "+8613800138000", "li.wei@example.com", "Li Wei"
-EVERY = frozenset(Role)
-POLICY = ReviewPolicy(Decimal(10000), "CNY")
-Uows = Callable[[], SqlUnitOfWork]
-
-
-def aftersales(clock: FixedClock, archive_dir: Path) -> AftersalesSetup:
-    i18n = create_i18n("en")
-    renderer = AftersalesNotices(TelegramNotices(i18n, TZ, POLICY), i18n, "OrderDeskBot")
-    handlers = build_notifier(
-        renderer, fixed_team_chats({"customer_service": CS_CHAT, "order_desk": DESK_CHAT})
-    )
-    sla = SlaContext(load_policy(), BusinessCalendar(TZ))
-    return AftersalesSetup(
-        clock, sla, handlers, AftersalesSettings(archive_dir=str(archive_dir), timezone=TZ)
-    )
-
-
-async def delivered_order(
-    new_uow: Uows,  # noqa: F811
-    *,
-    telegram_user_id: int | None = CUSTOMER_ID,
-) -> str:
-    order = make_order(status=OrderStatus.OUT_FOR_DELIVERY)
-    order.customer.telegram_user_id = telegram_user_id
-    order.number = "20260310001"
-    order.shipment.carrier, order.shipment.waybill = "dhl", "4839201756"
-    order.shipment.outbound_at = DELIVERED_AT - timedelta(days=3)
-    order.apply(Action.DELIVER, actor_id=401, roles=EVERY, now=DELIVERED_AT, note=NAME)
-    order.shipment.delivered_at, order.shipment.signed_by = DELIVERED_AT, NAME
-    order.pull_events()
-    async with new_uow() as uow:
-        await uow.orders.add(order)
-        await uow.reviews.save_document(order.id, "confirmation", "c.pdf", b"%PDF confirmation", DELIVERED_AT)
-        await uow.reviews.save_document(order.id, "outbound_note", "o.pdf", b"%PDF outbound", DELIVERED_AT)
-        uow.session.add(
-            ExceptionCaseRow(
-                order_id=order.id,
-                type="delay",
-                cause="weather",
-                department="logistics",
-                opened_at=DELIVERED_AT - timedelta(days=2),
-                closed_at=DELIVERED_AT - timedelta(days=1),
-            )
-        )
-        await uow.commit()
-    return order.id
-
-
-async def outbox(new_uow: Uows, chat_id: int) -> list[OutboxRow]:  # noqa: F811
-    async with new_uow() as uow:
-        rows = await uow.session.scalars(
-            select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
-        )
-        return list(rows.all())
 
 
 async def everything_stored(engine: AsyncEngine) -> list[str]:  # noqa: F811
@@ -160,15 +102,16 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
     assert len(buttons) == 5
     assert [(c.finished_at, c.met) for c in order.clocks if c.stage == "survey"] == [(clock.now(), True)]
 
-    answer = await rate(new_uow(), record.survey_token, 2, setup)
-    assert answer.complaint
-    answer = await comment(new_uow(), record.survey_token, "box was crushed", True, setup)
-    assert answer.marked_complaint and answer.comment == "box was crushed"
+    answer = (await rate(new_uow(), record.survey_token, 2, setup)).answer
+    assert answer is not None and answer.complaint
+    answer = (await comment(new_uow(), record.survey_token, "box was crushed", True, setup)).answer
+    assert answer is not None and answer.marked_complaint and answer.comment == "box was crushed"
     cards = [row.params["text"] for row in await outbox(new_uow, CS_CHAT)]
     assert len(cards) == 2 and "2 of 5" in cards[0] and "box was crushed" in cards[1]
     # Changed within the window, then locked.
     clock.current = clock.now() + timedelta(hours=1)
-    assert (await rate(new_uow(), record.survey_token, 4, setup)).complaint  # the marked comment still counts
+    changed = (await rate(new_uow(), record.survey_token, 4, setup)).answer
+    assert changed is not None and changed.complaint  # the marked comment still counts
     clock.current = clock.now() + timedelta(hours=24)
     with pytest.raises(SurveyLocked):
         await rate(new_uow(), record.survey_token, 5, setup)

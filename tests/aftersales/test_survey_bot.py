@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 
-from application.completion import complete_due, record_completions
-from application.survey import send_due_surveys
-from bot.i18n import LanguageMiddleware, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.clock import FixedClock
-from handlers import archive, survey
-from tests.aftersales.test_flow import CS_CHAT, CUSTOMER_ID, Uows, aftersales, delivered_order, outbox
+from tests.aftersales.conftest import (
+    CS_CHAT,
+    CUSTOMER_ID,
+    DELIVERED_AT,
+    Uows,
+    aftersales,
+    dispatcher_for,
+    outbox,
+    surveyed,
+)
 from tests.mocked_bot import MockedBot
-from tests.review.conftest import _detached, command, press
+from tests.review.conftest import command, press
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
 
 TEXTS = {
@@ -38,22 +39,13 @@ async def test_the_customer_answers_the_survey_in_their_language(
     bot: MockedBot,
     language: str,
 ) -> None:
-    clock = FixedClock(datetime(2026, 3, 19, 2, 1, tzinfo=UTC))
+    clock = FixedClock(DELIVERED_AT)
     setup = aftersales(clock, tmp_path)
-    order_id = await delivered_order(new_uow)
-    await complete_due(new_uow, setup)
-    await record_completions(new_uow, setup)
-    clock.current = datetime(2026, 3, 23, 1, 30, tzinfo=UTC)
-    await send_due_surveys(new_uow, setup)
+    order_id = await surveyed(new_uow, clock, setup)
     async with new_uow() as uow:
         record = await uow.aftersales.get(order_id)
     assert record is not None and record.survey_token
-    dispatcher = Dispatcher(storage=MemoryStorage(), aftersales_setup=setup)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n("en")))
-    for module in (archive, survey):
-        dispatcher.include_router(_detached(module.router))
+    dispatcher = dispatcher_for(new_uow, setup)
     question, thanks, ask, complaint = TEXTS[language]
 
     await dispatcher.feed_update(
