@@ -94,10 +94,15 @@ async def complete_by_hand(
 async def complete_due(uow_factory: Callable[[], AftersalesUnitOfWork], setup: AftersalesSetup) -> int:
     """Completes the delivered orders whose quiet period passed without objection; returns how many."""
     settings = setup.settings
+    calendar, quiet = setup.sla.calendar, settings.complete_after
+    now = setup.clock.now()
+    # The latest delivery whose quiet period has run: read on the audit index, never every delivered order.
+    if quiet.working_days:
+        delivered_before = calendar.add_working_time(now, -calendar.length(quiet))
+    else:
+        delivered_before = now - quiet.wall_time
     async with uow_factory() as uow:
-        delivered = [
-            order.id for order in await uow.orders.list_by_status([OrderStatus.DELIVERED], settings.batch)
-        ]
+        delivered = await uow.aftersales.due_for_completion(delivered_before, settings.batch)
     done = 0
     for order_id in delivered:
         # If one fails we don't want all to fail.

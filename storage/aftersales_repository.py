@@ -19,8 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from application.aftersales_ports import (
     AftersalesRecord,
@@ -29,6 +30,7 @@ from application.aftersales_ports import (
     SurveyAnswer,
 )
 from application.ports import StoredDocument
+from domain.aftersales.completion import PROBLEM_REPORTED
 from domain.aftersales.retention import ERASED_ACTION
 from domain.orders.status import OrderStatus, Role
 from storage.models import (
@@ -104,6 +106,40 @@ class SqlAftersalesRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def due_for_completion(self, delivered_before: datetime, limit: int) -> list[str]:
+        """Delivered orders that may be due to complete, the domain deciding exactly.
+
+        Delivered before the moment, or back from an exception, with no problem reported since they
+        last reached delivered; oldest first.
+        """
+        reached, problem, later = (aliased(OrderAuditRow) for _ in range(3))
+        delivered = OrderStatus.DELIVERED.value
+        reach = select(func.max(reached.at)).where(
+            reached.order_id == OrderRow.id,
+            reached.to_status == delivered,
+            or_(reached.at <= delivered_before, reached.from_status == OrderStatus.EXCEPTION.value),
+        )
+        stmt = (
+            select(OrderRow.id)
+            .where(
+                OrderRow.status == delivered,
+                reach.scalar_subquery().is_not(None),
+                ~exists().where(
+                    problem.order_id == OrderRow.id,
+                    problem.action == PROBLEM_REPORTED,
+                    ~exists().where(
+                        later.order_id == OrderRow.id,
+                        later.to_status == delivered,
+                        later.from_status != delivered,
+                        later.at > problem.at,
+                    ),
+                ),
+            )
+            .order_by(reach.scalar_subquery())
+            .limit(limit)
+        )
+        return list((await self._session.scalars(stmt)).all())
 
     async def completed_without_record(self, limit: int) -> list[str]:
         """Orders in status completed that have no after-sales record yet."""

@@ -56,12 +56,16 @@ def aftersales(clock: FixedClock, archive_dir: Path) -> AftersalesSetup:
 
 
 async def delivered_order(
-    new_uow: Uows, *, telegram_user_id: int | None = CUSTOMER_ID, email: str | None = EMAIL
+    new_uow: Uows,
+    *,
+    telegram_user_id: int | None = CUSTOMER_ID,
+    email: str | None = EMAIL,
+    number: str = "20260310001",
 ) -> str:
     """Stores an order delivered on DELIVERED_AT with its documents and an exception case."""
     order = make_order(status=OrderStatus.OUT_FOR_DELIVERY)
     order.customer.telegram_user_id, order.customer.email = telegram_user_id, email
-    order.number = "20260310001"
+    order.number = number
     order.shipment.carrier, order.shipment.waybill = "dhl", "4839201756"
     order.shipment.outbound_at = DELIVERED_AT - timedelta(days=3)
     order.apply(Action.DELIVER, actor_id=401, roles=EVERY, now=DELIVERED_AT, note=NAME)

@@ -10,14 +10,14 @@ from pathlib import Path
 from aiogram.types import BufferedInputFile
 
 from application.archive import archive_due
-from application.completion import complete_due
+from application.completion import complete_due, report_problem
 from application.retention import run_retention
 from application.survey import send_due_surveys
 from bot.app import retention_command
 from bot.config import load_settings
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
-from domain.orders.status import OrderStatus, Role
+from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from presentation.archive import PdfArchiveDocuments
 from presentation.survey_texts import ProblemAction
 from scheduler.jobs import AFTERSALES_JOB, RETENTION_JOB, build_scheduler
@@ -243,3 +243,41 @@ def test_the_scheduler_runs_the_after_sales_sweep_and_the_daily_retention() -> N
     retention = scheduler.get_job(RETENTION_JOB)
     assert scheduler.get_job(AFTERSALES_JOB) is not None and retention is not None
     assert str(retention.trigger.fields[5]) == "3" and str(retention.trigger.timezone) == TZ
+
+
+async def test_an_order_back_from_a_closed_exception_completes_at_the_next_sweep(
+    new_uow: Uows,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
+    setup = aftersales(clock, tmp_path)
+    waiting = await delivered_order(new_uow, number="20260310002")
+    order_id = await delivered_order(new_uow)
+    await report_problem(new_uow(), waiting, CUSTOMER_ID, setup)
+    await report_problem(new_uow(), order_id, CUSTOMER_ID, setup)
+    async with new_uow() as uow:
+        order = await uow.orders.get(order_id)
+        order.apply(
+            Action.RAISE_EXCEPTION,
+            actor_id=DESK_ID,
+            roles=frozenset({Role.CUSTOMER_SERVICE}),
+            now=clock.now(),
+            exception_type=ExceptionType.DAMAGED,
+        )
+        clock.current += timedelta(hours=1)
+        order.apply(
+            Action.RESOLVE_EXCEPTION,
+            actor_id=DESK_ID,
+            roles=frozenset({Role.CUSTOMER_SERVICE}),
+            now=clock.now(),
+        )
+        order.pull_events()
+        await uow.commit()
+
+    assert await complete_due(new_uow, setup) == 1
+
+    async with new_uow() as uow:
+        statuses = [(await uow.orders.get(key)).status for key in (waiting, order_id)]
+        last = (await uow.orders.get(order_id)).audit[-1]
+    assert statuses == [OrderStatus.DELIVERED, OrderStatus.COMPLETED]
+    assert last.note == "exception closed (R-7.1)"
