@@ -29,7 +29,8 @@ from domain.kpi import ErrorKind
 from domain.orders.model import Order, Shipment
 from domain.orders.responsibilities import require
 from domain.orders.status import Action, ExceptionType, Role
-from domain.sla.clocks import SlaContext, sync_clocks
+from domain.sla.clocks import SlaContext, apply_clock_events, sync_clocks
+from domain.sla.policy import ClockEvent
 
 
 class OutboundNotes(Protocol):
@@ -282,5 +283,8 @@ async def confirm_receipt(uow: UnitOfWork, order_id: str, customer_id: int, setu
 
     async def record(order: Order, now: datetime) -> None:
         order.shipment.receipt_confirmed_at = now
+        if setup.sla is not None:
+            # The receipt starts the completion clock; the completion right after closes it.
+            apply_clock_events(order, [ClockEvent.READY_TO_COMPLETE], now, setup.sla)
 
     return await _step(uow, order_id, Action.CONFIRM_RECEIPT, customer, setup, record, owner=customer_id)

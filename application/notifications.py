@@ -27,6 +27,9 @@ reaches email customers without more work. A platform's order also causes a sign
 every status change (API_WEBHOOKS). Every customer notice opens the 1-hour "customer told" clock
 (R-5.2, stage customer_notice); its delivery on some channel closes it (record_delivery), and a
 customer nobody could reach becomes a breach alert to customer service.
+| survey sent / reminded (R-7.2)         | customer: the survey (Telegram, or email without a chat)    |
+| survey complaint (R-7.2)               | customer service: the complaint card                        |
+| problem reported on delivery (R-7.1)   | customer service: the problem card                          |
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Any, Protocol
 from application.binding import BindingsOf, telegram_link, token_for
 from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
+from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.orders.events import (
     CustomerAnswered,
@@ -70,6 +74,9 @@ class NoticeKind(StrEnum):
     TEAM_CARD = "card"
     OUTBOUND_NOTE = "note"
     CUSTOMS_HOLD = "hold"
+    SURVEY = "survey"
+    COMPLAINT_CARD = "complaint"
+    PROBLEM_CARD = "problem"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -97,6 +104,12 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.QUESTION)]
         case CustomerAnswered():
             return [Notice(NoticeKind.ANSWER, CARD_THREAD)]
+        case SurveySent():
+            return [Notice(NoticeKind.SURVEY)]
+        case ComplaintRaised():
+            return [Notice(NoticeKind.COMPLAINT_CARD, Role.CUSTOMER_SERVICE)]
+        case ProblemReported():
+            return [Notice(NoticeKind.PROBLEM_CARD, Role.CUSTOMER_SERVICE)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -418,6 +431,9 @@ def build_notifier(
         OrderRejected: [notify],
         CustomerAsked: [notify],
         CustomerAnswered: [notify],
+        SurveySent: [notify],
+        ComplaintRaised: [notify],
+        ProblemReported: [notify],
     }
 
 

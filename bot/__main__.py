@@ -1,4 +1,5 @@
-"""`python -m bot` runs the bot; `migrate` only applies the migrations; `demo` runs the offline demo."""
+"""`python -m bot` runs the bot; `migrate` only applies the migrations; `demo` runs the offline demo;
+`retention [--dry-run]` runs the retention job once (or lists what it would erase)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from api.app import parse_api_keys
-from bot.app import apply_migrations, run
+from bot.app import apply_migrations, retention_command, run
 from bot.config import MISSING_TOKEN_MESSAGE, ConfigError, load_settings
 from bot.demo import main as run_demo
 from bot.logging import setup_logging
@@ -21,8 +22,12 @@ EXIT_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     """Parses the command line, checks the settings and runs the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="OrderDesk Telegram bot")
-    parser.add_argument("command", nargs="?", choices=["run", "migrate", "demo"], default="run")
-    command = parser.parse_args(argv).command
+    parser.add_argument("command", nargs="?", choices=["run", "migrate", "demo", "retention"], default="run")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="retention: list what would be erased, change nothing"
+    )
+    arguments = parser.parse_args(argv)
+    command = arguments.command
     if command == "demo":
         # The demo brings its own settings (sandbox, demo database); .env is not read.
         return run_demo()
@@ -38,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "migrate":
             asyncio.run(apply_migrations(settings))
+            return 0
+        if command == "retention":
+            print("\n".join(asyncio.run(retention_command(settings, dry_run=arguments.dry_run))))
             return 0
         if settings.bot_token is None:
             print(MISSING_TOKEN_MESSAGE, file=sys.stderr)

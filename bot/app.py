@@ -17,12 +17,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
+from application.aftersales import sweep_aftersales
+from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import CustomerChannels, build_notifier, record_delivery
 from application.ports import ApiOrderLink, OutboxMessage, StoredDocument, UnitOfWork
 from application.reports import ReportSetup, StoredReport, monthly_report
+from application.retention import run_retention
 from application.review import ReviewSetup
 from application.services import EventHandlers
 from application.sla_sweeps import SlaSweeper, SweepSettings
@@ -41,6 +44,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
+from presentation.archive import PdfArchiveDocuments
 from presentation.documents import CompanyDetails, ConfirmationDocuments
 from presentation.email_texts import EmailNotices
 from presentation.notifications import TelegramNotices, build_review_setup
@@ -48,6 +52,7 @@ from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
 from presentation.reports import SupervisionDocuments
 from presentation.sla_alerts import SlaAlertTexts, render_with
+from presentation.survey_texts import AftersalesNotices
 from scheduler.channels import ChannelDelivery, SmtpMailer, SmtpSettings, WebhookPoster
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
@@ -92,8 +97,8 @@ class Workflow:
     execution_setup: ExecutionSetup
     kpi_setup: KpiSetup
     report_setup: ReportSetup
-    # The bot's @username for the one-time t.me links (issue 12); None when Telegram did not say.
     bot_username: str | None = None
+    aftersales_setup: AftersalesSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -108,6 +113,7 @@ class Workflow:
             "kpi_setup": self.kpi_setup,
             "report_setup": self.report_setup,
             "bindings_of": bindings_of,
+            "aftersales_setup": self.aftersales_setup,
         }
 
 
@@ -158,7 +164,11 @@ def build_workflow(
     # The one notification policy, shared by every use case: domain events -> outbox rows.
     documents = ConfirmationDocuments(company_of(settings), settings.timezone, sla)
     event_handlers = build_notifier(
-        TelegramNotices(i18n, settings.timezone, review_policy, documents),
+        AftersalesNotices(
+            TelegramNotices(i18n, settings.timezone, review_policy, documents),
+            i18n,
+            bot_username or settings.bot_username,
+        ),
         team_chat_of,
         team_language=settings.default_language,
         channels=customer_channels(settings, i18n, sla, documents, bot_username),
@@ -194,7 +204,51 @@ def build_workflow(
         kpi_setup,
         report_setup,
         bot_username or settings.bot_username,
+        AftersalesSetup(clock, sla, event_handlers, settings.aftersales()),
     )
+
+
+def aftersales_jobs(
+    uow_factory: Callable[[], SqlUnitOfWork], workflow: Workflow, i18n: PoI18n, settings: Settings
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    """The after-sales sweep and the daily retention job of the scheduler (R-7)."""
+    setup = workflow.aftersales_setup
+    if setup is None:
+        return {}
+    documents = PdfArchiveDocuments(i18n, settings.timezone, settings.default_language)
+    return {
+        "aftersales": lambda: sweep_aftersales(uow_factory, setup, documents),
+        "retention": lambda: run_retention(uow_factory, setup),
+    }
+
+
+async def retention_command(settings: Settings, *, dry_run: bool, clock: Clock | None = None) -> list[str]:
+    """Runs the retention job once (`python -m bot retention [--dry-run]`); returns the lines to print."""
+    await apply_migrations(settings)
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    try:
+        setup = AftersalesSetup(
+            clock or SystemClock(),
+            SlaContext(
+                load_policy(settings.sla_policy_file),
+                BusinessCalendar(settings.timezone, settings.holiday_country, settings.working_time),
+            ),
+            settings=settings.aftersales(),
+        )
+        report = await run_retention(lambda: SqlUnitOfWork(session_factory), setup, dry_run=dry_run)
+    finally:
+        await engine.dispose()
+    verb = "would be erased" if dry_run else "erased"
+    lines = [
+        f"{due.display_id}\tarchived {due.archived_at.date().isoformat()}"
+        f"\terase from {due.erase_on.isoformat()}"
+        for due in report.due
+    ]
+    lines.append(f"{len(report.due)} orders {verb}" + ("" if dry_run else f", {report.failed} failed"))
+    if not dry_run:
+        lines += [f"{key}: {value}" for key, value in sorted(report.counts.items())]
+    return lines
 
 
 async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:
@@ -405,10 +459,13 @@ async def run(
     )
     if on_sweeper is not None:
         on_sweeper(sweeper)
+    jobs = aftersales_jobs(uow_factory, workflow, i18n, settings)
     scheduler = build_scheduler(
         sweeper,
         timezone=settings.timezone,
         monthly_report=lambda: monthly_report(uow_factory, workflow.report_setup),
+        aftersales=jobs.get("aftersales"),
+        retention=jobs.get("retention"),
     )
     sender_stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None

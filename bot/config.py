@@ -12,6 +12,8 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.app import parse_api_keys, parse_api_webhooks
+from application.aftersales_ports import AftersalesSettings
+from domain.aftersales.retention import RetentionPeriod
 from domain.orders.status import Role
 from domain.review import parse_threshold
 from domain.sla.calendar import Duration
@@ -99,6 +101,13 @@ class Settings(BaseSettings):
     company_phone: str = ""
     company_email: str = ""
     company_website: str = ""
+    # After-sales (R-7, issue 15).
+    complete_after: str = "3wd"
+    survey_after: str = "1wd"
+    survey_reminder_after: str = "2wd"
+    survey_editable_for: str = "24h"
+    archive_dir: str | None = None
+    retention: str = "3y"
     # The bot's @username for t.me links; asked of Telegram (getMe) at start when empty.
     bot_username: str | None = None
 
@@ -198,6 +207,28 @@ class Settings(BaseSettings):
                 raise ValueError(str(error)) from None
         return value
 
+    @field_validator("complete_after", "survey_after", "survey_reminder_after")
+    @classmethod
+    def _check_aftersales_duration(cls, value: str) -> str:
+        """Requires a duration (30m, 2h, 3wd, 1w)."""
+        Duration.parse(value)
+        return value
+
+    @field_validator("survey_editable_for")
+    @classmethod
+    def _check_editable_for(cls, value: str) -> str:
+        """Requires a wall-clock duration (the answer locks that long after it was given)."""
+        if Duration.parse(value).working_days:
+            raise ValueError("must be wall-clock time such as 24h or 7d, not working days")
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _check_retention(cls, value: str) -> str:
+        """Requires a retention period (3y, 36m, 1095d)."""
+        RetentionPeriod.parse(value)
+        return value
+
     @field_validator("escalate_after")
     @classmethod
     def _check_escalate_after(cls, value: str) -> str:
@@ -266,6 +297,18 @@ class Settings(BaseSettings):
     def webhooks(self) -> dict[str, str]:
         """The platforms' webhook URLs by API key name."""
         return parse_api_webhooks(self.api_webhooks)
+
+    def aftersales(self) -> AftersalesSettings:
+        """The after-sales settings (R-7)."""
+        return AftersalesSettings(
+            complete_after=Duration.parse(self.complete_after),
+            survey_after=Duration.parse(self.survey_after),
+            reminder_after=Duration.parse(self.survey_reminder_after),
+            editable_for=Duration.parse(self.survey_editable_for).wall_time,
+            archive_dir=self.archive_dir or None,
+            retention=RetentionPeriod.parse(self.retention),
+            timezone=self.timezone,
+        )
 
     @property
     def escalation_delay(self) -> timedelta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
+    archive,
     binding,
     common,
     execution,
@@ -19,6 +20,7 @@ from handlers import (
     review,
     sla,
     staff,
+    survey,
     tracking,
 )
 from handlers.common import CommandSpec
@@ -27,9 +29,13 @@ from handlers.common import CommandSpec
 # and then the fallback, which answers the buttons nobody took. my_orders and offline come before
 # intake, whose wizard takes any text while an order is entered; the preview's Confirm
 # (intake_confirm) comes before the wizard's other buttons.
+# archive (the /track of an erased order) comes before my_orders, survey (its /start deep link)
+# before common's /start and before the wizard's text.
 MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
+    archive.router,
+    survey.router,
     my_orders.router,
     offline.router,
     staff.router,
@@ -75,4 +81,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + kpi.COMMANDS
         + tracking.COMMANDS
         + outbox.COMMANDS
+        + archive.COMMANDS
     )

@@ -36,6 +36,7 @@ from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.keyboards import N_
 from presentation.render import Translate, esc, keyboard_json, translator
 from presentation.review_renderers import TelegramReviewRenderers
+from presentation.survey_texts import problem_button
 from presentation.tracking import progress_lines
 
 HEADLINES: Mapping[OrderStatus, str] = {
@@ -102,7 +103,10 @@ def customer_update(
         button = InlineKeyboardButton(
             text=t(CONFIRM_RECEIPT), callback_data=ReceiptAction(order_id=order.id).pack()
         )
-        params["reply_markup"] = keyboard_json(InlineKeyboardMarkup(inline_keyboard=[[button]]))
+        # Report a problem stops the order completing by itself (R-7.1, presentation/survey_texts.py).
+        params["reply_markup"] = keyboard_json(
+            InlineKeyboardMarkup(inline_keyboard=[[button], [problem_button(order, t)]])
+        )
     return params
 
 

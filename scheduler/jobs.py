@@ -15,6 +15,10 @@ from application.sla_sweeps import SlaSweeper
 SLA_SWEEP_JOB = "sla-sweep"
 SLA_DIGEST_JOB = "sla-digest"
 SUPERVISION_REPORT_JOB = "supervision-report"
+AFTERSALES_JOB = "aftersales-sweep"
+RETENTION_JOB = "retention"
+# The retention job runs once a day at this local hour (R-7.3), when nobody works.
+RETENTION_HOUR = 3
 # A digest or sweep that could not start on time (event loop busy, process suspended) still runs
 # within this many seconds; a later one is skipped, and the next run catches up from the database.
 DEFAULT_MISFIRE_GRACE_SECONDS = 300
@@ -26,6 +30,8 @@ def build_scheduler(
     timezone: str,
     misfire_grace_time: int = DEFAULT_MISFIRE_GRACE_SECONDS,
     monthly_report: Callable[[], Awaitable[object]] | None = None,
+    aftersales: Callable[[], Awaitable[object]] | None = None,
+    retention: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop."""
     scheduler = AsyncIOScheduler(
@@ -55,6 +61,22 @@ def build_scheduler(
             CronTrigger(day=1, hour=9, minute=0, timezone=timezone),
             id=SUPERVISION_REPORT_JOB,
             name="Monthly supervision report to management (R-8.1)",
+            replace_existing=True,
+        )
+    if aftersales is not None:
+        scheduler.add_job(
+            aftersales,
+            IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
+            id=AFTERSALES_JOB,
+            name="Completion, follow-up surveys and archives (R-7)",
+            replace_existing=True,
+        )
+    if retention is not None:
+        scheduler.add_job(
+            retention,
+            CronTrigger(hour=RETENTION_HOUR, minute=0, timezone=timezone),
+            id=RETENTION_JOB,
+            name="Retention: archives and personal data deleted after RETENTION (R-7.3)",
             replace_existing=True,
         )
     return scheduler

@@ -461,6 +461,11 @@ class SurveyAnswerRow(Base):
     # A rating of 2 or less, or a comment marked as a complaint.
     complaint: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_at: Mapped[datetime] = mapped_column(index=True)
+    # The survey issue's additions (migration 0012): the optional comment, whether the customer marked
+    # it as a complaint, and when the answer last changed (it locks SURVEY_EDITABLE_FOR after answered_at).
+    comment: Mapped[str | None] = mapped_column(Text)
+    marked_complaint: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    changed_at: Mapped[datetime | None]
 
 
 class ReportDocumentRow(Base):
@@ -501,3 +506,45 @@ class ChatConsentRow(Base):
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     agreed_at: Mapped[datetime]
+
+
+class AftersalesRow(Base):
+    """What the after-sales flows keep about one completed order (R-7): survey, archive, erasure."""
+
+    __tablename__ = "order_aftersales"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    completed_at: Mapped[datetime] = mapped_column(index=True)
+    # The survey's deep-link token (/start survey-<token>); NULL until sent and after erasure.
+    survey_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    survey_sent_at: Mapped[datetime | None]
+    survey_reminded_at: Mapped[datetime | None]
+    # The customer has neither Telegram nor email: no survey can reach them.
+    survey_unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(index=True)
+    erased_at: Mapped[datetime | None]
+
+
+class OrderArchiveRow(Base):
+    """An order's archive ZIP: in the database (content) or in ARCHIVE_DIR (path)."""
+
+    __tablename__ = "order_archives"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class RetentionRunRow(Base):
+    """One run of the retention job, audited as counts only (R-7.3)."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    counts: Mapped[dict[str, Any]]

@@ -7,8 +7,10 @@ from contextvars import ContextVar, Token
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from application.aftersales_ports import AftersalesUnitOfWork
 from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
+from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
 from storage.repositories import (
     SqlOrderNumberAllocator,
@@ -42,7 +44,7 @@ def active_session() -> AsyncSession | None:
     return active.session if active is not None else None
 
 
-class SqlUnitOfWork(JoinableUnitOfWork):
+class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
     """One database transaction; nothing is kept unless commit() is called.
 
     Entering an open unit of work again joins it (JoinableUnitOfWork). The repositories are
@@ -110,3 +112,4 @@ class SqlUnitOfWork(JoinableUnitOfWork):
         self.sla = SqlSlaRepository(session)
         self.reviews = SqlReviewRepository(session)
         self.api = SqlApiOrderRepository(session)
+        self.aftersales = SqlAftersalesRepository(session)

@@ -33,7 +33,9 @@ when a dormant stage's missing piece has appeared. Three clocks that used to ope
 
 - completion on a cancelled order: R-7.1 completes a closed cancellation within 24 h; the SLA sweep
   (application/sla_sweeps.py) completes cancelled orders as the system, which closes the clock.
-- archive (opened on completion): nothing archives orders yet (R-7.3), so it is dormant.
+- archive (opened on completion): the after-sales sweep archives completed orders within the week
+  (application/archive.py, R-7.3), which closes it; the survey clock, opened on completion too, is
+  closed by the survey being sent (application/survey.py, R-7.2), a named event, not a status change.
 - delay_notice after a customs hold: a hold's cause is known at once (the hold reason logistics
   records), so delay_cause ends as it starts. The notice is not timed: the bot queues the hold
   notice itself in the same transaction (presentation/notifications.py), but only for a customer
@@ -147,6 +149,8 @@ class ClockEvent(StrEnum):
     READY_TO_COMPLETE = "ready_to_complete"
     COMPLETED = "completed"
     FEEDBACK_RECORDED = "feedback_recorded"
+    SURVEY_SENT = "survey_sent"
+    SURVEY_UNREACHABLE = "survey_unreachable"
     ARCHIVED = "archived"
     # A change the customer is told of (a customer notice queued) and that notice's delivery.
     CUSTOMER_FACING_CHANGE = "customer_facing_change"
@@ -228,7 +232,11 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
         Stage.EXCEPTION_RECORD: StageDefaults(E.EXCEPTION_CLOSED, (E.EXCEPTION_RECORDED,), D.ORDER_DESK),
         # A delivered order taken back is completed once cancelled, on its own clock.
         Stage.COMPLETION: StageDefaults(E.READY_TO_COMPLETE, (E.COMPLETED, E.RECALL_STARTED), D.ORDER_DESK),
-        Stage.SURVEY: StageDefaults(E.COMPLETED, (E.FEEDBACK_RECORDED,), D.CUSTOMER_SERVICE),
+        # The follow-up is due within 3 working days: sending it is customer service's step; a
+        # customer the company cannot reach (no Telegram, no email) ends it as well, recorded as such.
+        Stage.SURVEY: StageDefaults(
+            E.COMPLETED, (E.SURVEY_SENT, E.SURVEY_UNREACHABLE, E.FEEDBACK_RECORDED), D.CUSTOMER_SERVICE
+        ),
         Stage.ARCHIVE: StageDefaults(E.COMPLETED, (E.ARCHIVED,), D.ORDER_DESK),
     }
 )
@@ -242,8 +250,6 @@ DORMANT: Mapping[Stage, str] = MappingProxyType(
         Stage.CLAIM_CONTACT: "nothing emits evidence_recorded or customer_contacted (R-6.4, issue 14)",
         Stage.COMPENSATION: "nothing emits compensation_agreed or compensation_paid (R-6.4, issue 14)",
         Stage.EXCEPTION_RECORD: "no exception is closed yet, nothing emits exception_recorded (R-6.5)",
-        Stage.SURVEY: "nothing emits feedback_recorded (R-7.2, issue 15)",
-        Stage.ARCHIVE: "nothing archives orders (R-7.3, issue 15)",
     }
 )
 
@@ -269,8 +275,9 @@ CLOCK_EVENTS: Mapping[tuple[OrderStatus, Qualifier], tuple[ClockEvent, ...]] = M
         (S.ARRIVED, None): (E.ARRIVED,),
         (S.CLEARED, None): (E.CLEARED, E.LAST_MILE_READY),
         (S.OUT_FOR_DELIVERY, None): (E.LAST_MILE_STARTED,),
-        # Delivery is signed for (the receipt): the order is to be completed within 24 h.
-        (S.DELIVERED, None): (E.RECEIPT_CONFIRMED, E.READY_TO_COMPLETE),
+        # Delivery is signed for; the completion clock starts when the receipt is confirmed (the customer's
+        # Confirm receipt, or no objection within the quiet period: application/completion.py, R-7.1).
+        (S.DELIVERED, None): (E.RECEIPT_CONFIRMED,),
         (S.COMPLETED, None): (E.COMPLETED,),
         (S.ARCHIVED, None): (E.ARCHIVED,),
         (S.CANCELLATION_REQUESTED, None): (E.CANCELLATION_REQUESTED,),

@@ -21,6 +21,7 @@ from domain.orders.events import OrderStatusChanged
 from domain.orders.status import OrderStatus, Role, Service
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import CarrierChoice, ExecAction, ExecStep, ReceiptAction
+from presentation.survey_texts import ProblemAction
 from tests.execution.conftest import (
     LOGISTICS2_ID,
     LOGISTICS_CHAT,
@@ -254,7 +255,9 @@ async def test_air_freight_order_walks_from_confirmation_to_receipt(
     assert await walk.status() is OrderStatus.DELIVERED
     delivered = (await walk.to_customer())[-1]
     receipt = ReceiptAction(order_id=walk.order_id).pack()
-    assert "已送达" in delivered.params["text"] and buttons(delivered) == [receipt]
+    problem = ProblemAction(order_id=walk.order_id).pack()
+    # Confirm receipt, and Report a problem (issue 15, R-7.1).
+    assert "已送达" in delivered.params["text"] and buttons(delivered) == [receipt, problem]
     await deliver(mocked_bot, await walk.to_customer(), new_uow)
 
     # Only the order's own customer confirms receipt.

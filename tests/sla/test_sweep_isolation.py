@@ -239,15 +239,17 @@ async def test_the_sweep_completes_cancelled_orders_and_closes_their_completion_
     async with new_uow() as uow:
         stored = await uow.orders.get(order.id)
     assert stored.status is OrderStatus.COMPLETED
-    ((stage, finished, met),) = [(c.stage, c.finished_at, c.met) for c in stored.clocks]
+    ((stage, finished, met),) = [(c.stage, c.finished_at, c.met) for c in stored.clocks if not c.running]
     assert (stage, finished, met) == ("completion", clock.now(), True)
+    # The completion opens the survey and archive clocks, which the after-sales sweep closes (issue 15).
+    assert sorted(c.stage for c in stored.clocks if c.running) == ["archive", "survey"]
     last = stored.audit[-1]
     assert (last.action, last.actor_role, last.from_status) == (
         "complete",
         Role.SYSTEM,
         OrderStatus.CANCELLED,
     )
-    # Survey and archive are dormant; no message goes out about the bookkeeping.
+    # No message goes out about the bookkeeping.
     assert await outbox_rows(session_factory) == []
     assert await recorded_alerts(session_factory) == []
 
