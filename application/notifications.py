@@ -148,12 +148,23 @@ class NoticeRenderer(Protocol):
 
 # Looks up a department's chat id in the caller's transaction (it follows supergroup migrations).
 TeamChatLookup = Callable[[UnitOfWork, str], Awaitable[int | None]]
+# Looks up the language a team chat chose with /lang (None: the team language default), issue 18.
+ChatLanguageLookup = Callable[[UnitOfWork, int], Awaitable[str | None]]
 
 
 def build_notifier(
-    renderer: NoticeRenderer, team_chat: TeamChatLookup, *, team_language: str = "en"
+    renderer: NoticeRenderer,
+    team_chat: TeamChatLookup,
+    *,
+    team_language: str = "en",
+    chat_language: ChatLanguageLookup | None = None,
 ) -> EventHandlers:
     """Returns the event handlers that queue every notice of the policy in the event's transaction."""
+
+    async def language_of(uow: UnitOfWork, chat_id: int) -> str:
+        """The language of a team chat: its own choice, else the team default."""
+        chosen = await chat_language(uow, chat_id) if chat_language is not None else None
+        return chosen or team_language
 
     async def audience(notice: Notice, event: Event, order: Order, uow: UnitOfWork) -> Audience | None:
         """Finds the chat and language of a notice; None when the recipient has no chat."""
@@ -169,13 +180,15 @@ def build_notifier(
             if chat_id is None:
                 return None
             in_desk_card = event.card_message_id is not None and event.card_chat_id == desk
-            return Audience(chat_id, team_language, event.card_message_id if in_desk_card else None)
+            return Audience(
+                chat_id, await language_of(uow, chat_id), event.card_message_id if in_desk_card else None
+            )
         team = notice.to if isinstance(notice.to, Role) else Role.ORDER_DESK
         # The order desk watches every order (R-5.1): a team without a chat is told there.
         chat_id = await team_chat(uow, team.value)
         if chat_id is None and team is not Role.ORDER_DESK:
             chat_id = await team_chat(uow, Role.ORDER_DESK.value)
-        return None if chat_id is None else Audience(chat_id, team_language)
+        return None if chat_id is None else Audience(chat_id, await language_of(uow, chat_id))
 
     async def notify(event: Event, order: Order, uow: UnitOfWork) -> None:
         """Queues every notice the policy decides for the event."""

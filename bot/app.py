@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
+from application.conversation import ChatLanguages, ConversationSetup
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import build_notifier
@@ -40,6 +41,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
+from presentation.conversation_texts import TelegramConversationTexts
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
@@ -47,6 +49,7 @@ from presentation.reports import SupervisionDocuments
 from presentation.sla_alerts import SlaAlertTexts, render_with
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
+from storage.conversation_repository import SqlChatLanguages, SqlConversationStore
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
 from storage.inbox import SqlUpdateInbox
@@ -87,6 +90,7 @@ class Workflow:
     execution_setup: ExecutionSetup
     kpi_setup: KpiSetup
     report_setup: ReportSetup
+    conversation_setup: ConversationSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -100,6 +104,8 @@ class Workflow:
             "execution_setup": self.execution_setup,
             "kpi_setup": self.kpi_setup,
             "report_setup": self.report_setup,
+            "conversation_setup": self.conversation_setup,
+            "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
         }
 
 
@@ -121,6 +127,7 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
         TelegramNotices(i18n, settings.timezone, review_policy),
         team_chat_of,
         team_language=settings.default_language,
+        chat_language=chat_language_of,
     )
     review_setup = build_review_setup(
         i18n=i18n,
@@ -152,7 +159,37 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
         execution_setup,
         kpi_setup,
         report_setup,
+        conversation_setup=ConversationSetup(
+            clock,
+            sla,
+            team_chat_of,
+            chat_language_of,
+            conversations_of,
+            TelegramConversationTexts(i18n, settings.timezone),
+            settings.default_language,
+        ),
     )
+
+
+async def chat_language_of(uow: UnitOfWork, chat_id: int) -> str | None:
+    """Looks up the language a team chat chose with /lang (issue 18)."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("team chat languages live in the SQL database")
+    return await SqlChatLanguages(uow.session).language_of(chat_id)
+
+
+async def set_chat_language(uow: UnitOfWork, chat_id: int, language: str) -> int:
+    """Sets the language of a team chat (every department using it)."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("team chat languages live in the SQL database")
+    return await SqlChatLanguages(uow.session).set_language(chat_id, language)
+
+
+def conversations_of(uow: UnitOfWork) -> SqlConversationStore:
+    """The customer conversations on the unit of work's transaction."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("conversations live in the SQL database")
+    return SqlConversationStore(uow.session)
 
 
 async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:

@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     common,
+    conversation,
     execution,
     intake,
     intake_confirm,
@@ -25,7 +26,8 @@ from handlers.common import CommandSpec
 # Routers in matching order; common goes last so its catch-all error reply runs after the modules' own,
 # and then the fallback, which answers the buttons nobody took. my_orders and offline come before
 # intake, whose wizard takes any text while an order is entered; the preview's Confirm
-# (intake_confirm) comes before the wizard's other buttons.
+# (intake_confirm) comes before the wizard's other buttons. conversation answers what is left
+# (free text, unknown commands, replies to conversation cards) before the fallback.
 MODULE_ROUTERS: tuple[Router, ...] = (
     my_orders.router,
     offline.router,
@@ -41,6 +43,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     intake_fix.router,
     intake.router,
     common.router,
+    conversation.router,
     common.fallback,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiogram import Bot, Router
@@ -15,14 +15,17 @@ from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from application.conversation import ChatLanguages, may_set_chat_language
 from application.ports import UnitOfWork
 from domain.orders.status import Role
+from domain.sla.alerts import departments_of_chat
 from presentation.keyboards import (
     HELP,
     LANGUAGE_NAMES,
     N_,
     LanguageChoice,
     MenuButton,
+    TeamLanguageChoice,
     language_picker,
     main_menu,
 )
@@ -53,6 +56,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("help", N_("List the commands you can use")),
     CommandSpec("lang", N_("Choose your language")),
 )
+
+NOT_A_TEAM_CHAT = N_("This group is not a team chat; /lang here sets nothing. Send /lang to me privately.")
+TEAM_LANGUAGE_WHO = N_("Only an administrator or this team's head sets the team chat's language.")
+TEAM_LANGUAGE_ASK = N_("Choose the language of this team chat's cards and alerts:")
+TEAM_LANGUAGE_SET = N_("Done: cards and alerts in this chat are in {language} from now on.")
 
 ROLE_NAMES: dict[Role, str] = {
     Role.ADMIN: N_("administrator"),
@@ -110,9 +118,50 @@ async def show_help(message: Message, roles: frozenset[Role], command_specs: Seq
 
 
 @router.message(Command("lang"))
-async def choose_language(message: Message) -> None:
-    """Offers the languages as buttons."""
-    await message.answer(_("Choose your language:"), reply_markup=language_picker())
+async def choose_language(
+    message: Message,
+    roles: frozenset[Role],
+    team_chats: Mapping[str, int] | None = None,
+    chat_languages: ChatLanguages | None = None,
+) -> None:
+    """Offers the languages as buttons: the user's own, or in a team chat the chat's (issue 18)."""
+    if message.chat.type == ChatType.PRIVATE:
+        await message.answer(_("Choose your language:"), reply_markup=language_picker())
+        return
+    departments = departments_of_chat(message.chat.id, team_chats or {})
+    if chat_languages is None or not departments:
+        await message.answer(_(NOT_A_TEAM_CHAT))
+        return
+    if not may_set_chat_language(roles, departments):
+        await message.answer(_(TEAM_LANGUAGE_WHO))
+        return
+    await message.answer(_(TEAM_LANGUAGE_ASK), reply_markup=language_picker(TeamLanguageChoice))
+
+
+@router.callback_query(TeamLanguageChoice.filter())
+async def set_team_language(
+    query: CallbackQuery,
+    callback_data: TeamLanguageChoice,
+    uow: UnitOfWork,
+    i18n: I18n,
+    roles: frozenset[Role],
+    team_chats: Mapping[str, int] | None = None,
+    chat_languages: ChatLanguages | None = None,
+) -> None:
+    """Saves a team chat's language, checking the presser's roles again, and confirms in it."""
+    message = query.message
+    code = callback_data.code
+    if not isinstance(message, Message) or chat_languages is None or code not in LANGUAGE_NAMES:
+        await query.answer(_("This button is no longer valid."))
+        return
+    departments = departments_of_chat(message.chat.id, team_chats or {})
+    if not departments or not may_set_chat_language(roles, departments):
+        await query.answer(_(TEAM_LANGUAGE_WHO), show_alert=True)
+        return
+    await chat_languages.set_language(uow, message.chat.id, code)
+    await query.answer()
+    with i18n.use_locale(code):
+        await message.edit_text(_(TEAM_LANGUAGE_SET).format(language=LANGUAGE_NAMES[code]))
 
 
 @router.callback_query(LanguageChoice.filter())

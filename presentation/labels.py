@@ -51,6 +51,7 @@ STAGE_LABELS: Mapping[str, str] = {
     "completion": N_("completion"),
     "survey": N_("follow-up survey"),
     "archive": N_("archive"),
+    "customer_reply": N_("answer to a customer's message"),
 }
 
 

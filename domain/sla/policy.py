@@ -101,6 +101,7 @@ class Stage(StrEnum):
     COMPLETION = "completion"
     SURVEY = "survey"
     ARCHIVE = "archive"
+    CUSTOMER_REPLY = "customer_reply"
 
 
 class ClockEvent(StrEnum):
@@ -145,6 +146,9 @@ class ClockEvent(StrEnum):
     COMPLETED = "completed"
     FEEDBACK_RECORDED = "feedback_recorded"
     ARCHIVED = "archived"
+    # A customer's message to customer service, and a staff member's answer to it (R-5.2, issue 18).
+    CUSTOMER_WROTE = "customer_wrote"
+    STAFF_ANSWERED = "staff_answered"
 
 
 class ClockStatus(StrEnum):
@@ -221,6 +225,9 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
         Stage.COMPLETION: StageDefaults(E.READY_TO_COMPLETE, (E.COMPLETED, E.RECALL_STARTED), D.ORDER_DESK),
         Stage.SURVEY: StageDefaults(E.COMPLETED, (E.FEEDBACK_RECORDED,), D.CUSTOMER_SERVICE),
         Stage.ARCHIVE: StageDefaults(E.COMPLETED, (E.ARCHIVED,), D.ORDER_DESK),
+        # Not an order's clock: application/conversation.py opens it on the customer's message and
+        # closes it on the answer, on the message itself (no status change touches it).
+        Stage.CUSTOMER_REPLY: StageDefaults(E.CUSTOMER_WROTE, (E.STAFF_ANSWERED,), D.CUSTOMER_SERVICE),
     }
 )
 

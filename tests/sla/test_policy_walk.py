@@ -89,6 +89,9 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
         {"deliver", "cancel", "confirm_cancellation"},
         {"confirm_receipt", "complete", "start_recall"},
     ),
+    # No status change touches it: a conversation opens it on the customer's message and closes it on
+    # the answer (application/conversation.py; tests/product/test_conversation.py).
+    Stage.CUSTOMER_REPLY: (set(), set()),
 }
 
 
