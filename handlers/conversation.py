@@ -58,7 +58,7 @@ from presentation.conversation_texts import (
     where_keyboard,
 )
 from presentation.keyboards import N_
-from presentation.render import esc
+from presentation.render import esc, one_line
 
 router = Router(name="conversation")
 # Messages no router took, whatever routers come after the root one (LeftoverMessages runs them).
@@ -87,6 +87,8 @@ NOTHING_TO_CANCEL = N_(
     "tell me which one:"
 )
 STAFF_FREE_TEXT = N_("I did not understand that. Send /help for the commands you can use.")
+# Longest command echoed back in "I do not know the command".
+COMMAND_SHOWN = 40
 # FSM data key of the customer's words while they pick the order their request is about.
 WORDS_KEY = "conversation_words"
 NO_TEXT = N_("(a photo or a file without text; ask the customer to describe it)")
@@ -153,7 +155,7 @@ async def unknown_command(
         orders = open_orders(await uow.orders.list_for_customer(message.from_user.id))
         await message.answer(_(NOTHING_TO_CANCEL), reply_markup=intent_keyboard(Intent.CANCEL, orders, _))
         return
-    await message.answer(_(UNKNOWN_COMMAND).format(command=esc(word)))
+    await message.answer(_(UNKNOWN_COMMAND).format(command=esc(one_line(word, COMMAND_SHOWN))))
     await show_help(message, roles, command_specs)
 
 
