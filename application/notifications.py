@@ -21,8 +21,8 @@ so a change is never told twice, also when the same status is reached again late
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -138,6 +138,8 @@ class Audience:
     chat_id: int
     language: str
     reply_to: int | None = None
+    # The names staff of the order's trail last acted under, for team chats (people by name, issue 18).
+    names: Mapping[int, str] = field(default_factory=dict)
 
 
 class NoticeRenderer(Protocol):
@@ -188,7 +190,9 @@ def build_notifier(
         chat_id = await team_chat(uow, team.value)
         if chat_id is None and team is not Role.ORDER_DESK:
             chat_id = await team_chat(uow, Role.ORDER_DESK.value)
-        return None if chat_id is None else Audience(chat_id, await language_of(uow, chat_id))
+        if chat_id is None:
+            return None
+        return Audience(chat_id, await language_of(uow, chat_id), names=await staff_names(uow, order))
 
     async def notify(event: Event, order: Order, uow: UnitOfWork) -> None:
         """Queues every notice the policy decides for the event."""
@@ -222,3 +226,13 @@ def build_notifier(
         CustomerAsked: [notify],
         CustomerAnswered: [notify],
     }
+
+
+async def staff_names(uow: UnitOfWork, order: Order) -> dict[int, str]:
+    """The names the people of an order's trail last acted under (issue 18: names, never ids)."""
+    names: dict[int, str] = {}
+    for user_id in sorted({event.actor_id for event in order.audit if event.actor_id is not None}):
+        name = await uow.reviews.name_of(user_id)
+        if name:
+            names[user_id] = name
+    return names

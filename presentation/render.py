@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from domain.review import (
 from domain.sla.policy import load_policy
 from presentation.callbacks import CustomerAction, CustomerStep, OrderFix, ReviewAction, ReviewStep
 from presentation.keyboards import N_
+from presentation.labels import ACTION_LABELS, channel_name, payment_name
 
 Translate = Callable[[str], str]
 
@@ -113,6 +114,7 @@ ACTION_NAMES: dict[str, str] = {
     "ask_customer": N_("question to the customer"),
     "customer_answer": N_("customer answered"),
     "payment_receipt": N_("payment receipt recorded"),
+    **ACTION_LABELS,
 }
 # The execution stages the confirmation promises, in order, per kind of service (R-4).
 INTERNATIONAL_TIMELINE = (
@@ -246,10 +248,11 @@ def order_summary(order: Order, t: Translate) -> list[str]:
         f"{t(N_('Service'))}: {t(SERVICE_NAMES[order.service])}",
         f"{t(N_('Goods'))}:",
         *goods_lines(order, t),
-        f"{t(N_('Amount'))}: {money(order.amount, order.currency)} ({esc(order.payment_method)}, "
+        f"{t(N_('Amount'))}: {money(order.amount, order.currency)} ({payment_name(order.payment_method, t)}, "
         + (t(N_("paid")) if order.paid else t(N_("not paid")))
         + ")",
-        f"{t(N_('Channel'))}: {esc(order.channel.value)}" + (f" · {t(N_('urgent'))}" if order.urgent else ""),
+        f"{t(N_('Channel'))}: {channel_name(order.channel, t)}"
+        + (f" · {t(N_('urgent'))}" if order.urgent else ""),
         f"{t(N_('Screening'))}: {t(VERDICT_NAMES[screening_verdict(order)])}",
     ]
     if order.remarks:
@@ -320,7 +323,12 @@ def keyboard_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
 
 
 def review_card_text(
-    order: Order, reasons: Sequence[SecondReviewReason], *, second: bool, t: Translate
+    order: Order,
+    reasons: Sequence[SecondReviewReason],
+    *,
+    second: bool,
+    t: Translate,
+    names: Mapping[int, str] | None = None,
 ) -> str:
     """The review card: title, summary and, when needed, why the head must review."""
     title = t(N_("Second review (order desk head)")) if second else t(N_("Review"))
@@ -328,7 +336,7 @@ def review_card_text(
     if reasons:
         lines += ["", f"<b>{t(N_('Needs the head’s review'))}:</b>", *reason_lines(reasons, t)]
     if second and (reviewer := first_reviewer(order)) is not None:
-        lines.append(f"{t(N_('First review passed by'))}: {reviewer}")
+        lines.append(f"{t(N_('First review passed by'))}: {person(reviewer, names, t)}")
     return fit(lines, t, limit=CARD_LIMIT)
 
 
@@ -415,12 +423,20 @@ def decided_text(card_text: str, verdict: str, name: str, at: datetime, timezone
     return f"{card_text}\n\n<b>{esc(verdict)}</b> — {esc(name)}, {local_time(at, timezone)}"
 
 
-def timeline(order: Order, t: Translate, timezone: str) -> list[str]:
-    """The order's audit trail, one line per event."""
+def timeline(order: Order, t: Translate, timezone: str, names: Mapping[int, str] | None = None) -> list[str]:
+    """The order's audit trail, one line per event, people by name."""
     lines = []
     for event in order.audit:
         what = t(ACTION_NAMES[event.action]) if event.action in ACTION_NAMES else esc(event.action)
-        who = f" — {event.actor_id}" if event.actor_id is not None else ""
-        note = f": {esc(one_line(event.note, 200))}" if event.note else ""
+        who = f" — {person(event.actor_id, names, t)}" if event.actor_id is not None else ""
+        # The system's own notes are internal English (rule names, field paths): only people's are shown.
+        shown = event.note and event.actor_id is not None
+        note = f": {esc(one_line(event.note, 200))}" if shown else ""
         lines.append(f"• {local_time(event.at, timezone)} {what}{who}{note}")
     return lines
+
+
+def person(user_id: int, names: Mapping[int, str] | None, t: Translate) -> str:
+    """A staff member by the name they last acted under; one never seen is "a staff member"."""
+    name = (names or {}).get(user_id)
+    return esc(name) if name else t(N_("a staff member"))

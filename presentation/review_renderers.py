@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
@@ -40,12 +42,18 @@ class TelegramReviewRenderers:
         return translator(self.i18n, known)
 
     def review_card(
-        self, order: Order, reasons: list[SecondReviewReason], *, second: bool, language: str
+        self,
+        order: Order,
+        reasons: list[SecondReviewReason],
+        *,
+        second: bool,
+        language: str,
+        names: Mapping[int, str] | None = None,
     ) -> Outgoing:
         """The review card with its buttons."""
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
-        text = review_card_text(order, reasons, second=second, t=t)
+        text = review_card_text(order, reasons, second=second, t=t, names=names)
         return Outgoing(
             "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
         )

@@ -394,7 +394,7 @@ async def test_queue_lists_orders_waiting_with_age_and_time_left(
 
     staff_view, customer_view = sent_texts(mocked_bot)
     assert order.reference in staff_view
-    assert "waiting 0h 30m, left 1h 30m" in staff_view
+    assert "waiting 0h 30m, 1h 30m left" in staff_view
     assert order.reference not in customer_view
 
 
