@@ -306,20 +306,26 @@ async def run(
         reports=documents,
         refusals=TelegramRefusalNotices(i18n, settings.default_language, settings.order_desk_chat_id),
     )
+    def alert_texts(language: str) -> SlaAlertTexts:
+        """The SLA sweeps' texts in one language (each team chat reads its own, issue 18)."""
+        return SlaAlertTexts(
+            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+            locale=language,
+            zone=workflow.sla.calendar.zone,
+        )
+
     sweeper = SlaSweeper(
         uow_factory=uow_factory,
         clock=clock,
         sla=workflow.sla,
         team_chats=workflow.team_chats,
-        texts=SlaAlertTexts(
-            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
-            locale=settings.default_language,
-            zone=workflow.sla.calendar.zone,
-        ),
+        texts=alert_texts(settings.default_language),
         settings=SweepSettings(
             sweep_seconds=settings.sla_sweep_seconds,
             escalate_after=settings.escalation_delay,
         ),
+        chat_language=chat_language_of,
+        texts_in=alert_texts,
         # No event handlers: the customer heard of the cancellation; its completion is bookkeeping (R-7.1).
     )
     if on_sweeper is not None:

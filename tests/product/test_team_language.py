@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from application.sla_sweeps import SlaSweeper
+from bot.app import chat_language_of
+from bot.i18n import create_i18n
 from domain.orders.status import OrderStatus, Role
+from domain.sla.clocks import open_stage
+from domain.sla.policy import Stage
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.keyboards import TeamLanguageChoice
+from presentation.sla_alerts import SlaAlertTexts, render_with
 from tests.product.conftest import (
     ADMIN_ID,
     DESK_CHAT,
     DESK_ID,
     HEAD_ID,
+    NOW,
     PICKER_ID,
     WAREHOUSE_CHAT,
     Product,
@@ -54,7 +62,10 @@ async def test_a_chinese_warehouse_chat_receives_chinese_cards_and_the_desk_engl
     await product.press(
         approve, user_id=DESK_ID, on=card_message(DESK_CHAT, f"Review card {order.reference}")
     )
-    # The factory's order needs the head's second review too.
+    # The factory's order needs the head's second review too; its card names the first reviewer.
+    second_card = [m for m in await product.outbox(DESK_CHAT) if m.order_id == order.id][-1]
+    assert "First review passed by: Olivia Desk" in second_card.params["text"]
+    assert str(DESK_ID) not in second_card.params["text"]
     second = ReviewAction(order_id=order.id, action=ReviewStep.APPROVE, stage=2).pack()
     await product.press(
         second, user_id=HEAD_ID, on=card_message(DESK_CHAT, f"Review card {order.reference}", 78)
@@ -96,3 +107,39 @@ async def test_lang_in_a_group_that_is_no_team_chat_says_so(product: Product) ->
     await product.say("/lang", user_id=ADMIN_ID, chat_id=-1009999999999)
 
     assert "not a team chat" in product.sent(-1009999999999)[-1].params["text"]
+
+
+async def test_sla_alerts_reach_a_chinese_warehouse_in_chinese_and_the_desk_in_english(
+    product: Product,
+) -> None:
+    await set_language(product, WAREHOUSE_CHAT, ADMIN_ID, "zh")
+    order = make_order(status=OrderStatus.CONFIRMED)
+    open_stage(order, Stage.PICKING, NOW - timedelta(hours=30), product.workflow.sla)
+    await store(product, order)
+    i18n = create_i18n("en")
+
+    def alert_texts(language: str) -> SlaAlertTexts:
+        return SlaAlertTexts(
+            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+            locale=language,
+            zone=product.workflow.sla.calendar.zone,
+        )
+
+    sweeper = SlaSweeper(
+        uow_factory=product.uow,
+        clock=product.clock,
+        sla=product.workflow.sla,
+        team_chats=product.workflow.team_chats,
+        texts=alert_texts("en"),
+        chat_language=chat_language_of,
+        texts_in=alert_texts,
+    )
+
+    report = await sweeper.sweep()
+
+    assert report.breaches == 1
+    [alert] = [m for m in await product.outbox(WAREHOUSE_CHAT) if m.order_id == order.id]
+    text = re.sub(r"<[^>]+>", "", alert.params["text"])
+    assert "时限超时" in text and "拣货" in text and "SLA breach" not in text
+    labels = [b["text"] for row in alert.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert all(CJK.search(label) for label in labels), labels
