@@ -158,6 +158,8 @@ class ConversationStore(Protocol):
 
     async def answer_waiting(self, conversation_id: int, at: datetime) -> list[ConversationMessage]: ...
 
+    async def unanswered(self, limit: int) -> list[ConversationMessage]: ...
+
 
 class ConversationTexts(Protocol):
     """The words of the card and of the answer, in the reader's language (presentation/)."""

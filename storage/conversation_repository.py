@@ -120,6 +120,21 @@ class SqlConversationStore:
         await self._session.flush()
         return [_message(row) for row in rows]
 
+    async def unanswered(self, limit: int) -> list[ConversationMessage]:
+        """Customer messages nobody has answered yet, oldest first (customer service's /todo)."""
+        rows = (
+            await self._session.scalars(
+                select(ConversationMessageRow)
+                .where(
+                    ConversationMessageRow.from_customer.is_(True),
+                    ConversationMessageRow.answered_at.is_(None),
+                )
+                .order_by(ConversationMessageRow.at, ConversationMessageRow.id)
+                .limit(limit)
+            )
+        ).all()
+        return [_message(row) for row in rows]
+
 
 class SqlChatLanguages:
     """The language of each team chat, set with /lang in the group."""

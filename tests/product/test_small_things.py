@@ -1,0 +1,92 @@
+"""The small things a user notices (issue 18): /todo for every team, unknown commands, /cancel, labels."""
+
+from __future__ import annotations
+
+from domain.orders.status import OrderStatus, Role
+from tests.product.conftest import (
+    CUSTOMER_ID,
+    DESK_ID,
+    SERVICE_CHAT,
+    SERVICE_ID,
+    Product,
+    buttons,
+    grant,
+    store,
+)
+from tests.storage.factories import make_order
+
+FINANCE_ID = 501
+MANAGER_ID = 601
+
+
+async def test_todo_tells_customer_service_finance_desk_and_management_their_work(product: Product) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+    await grant(product, Role.FINANCE, FINANCE_ID)
+    await grant(product, Role.MANAGEMENT, MANAGER_ID)
+    await grant(product, Role.ORDER_DESK, DESK_ID)
+    unpaid = await store(product, make_order(status=OrderStatus.CONFIRMED))
+    await product.say("Do you ship on Sundays?", user_id=CUSTOMER_ID)
+
+    await product.say("/todo", user_id=SERVICE_ID, chat_id=SERVICE_CHAT)
+    service = product.sent(SERVICE_CHAT)[-1].params["text"]
+    await product.say("/todo", user_id=FINANCE_ID)
+    finance = product.sent(FINANCE_ID)[-1].params["text"]
+    await product.say("/todo", user_id=MANAGER_ID)
+    await product.say("/todo", user_id=DESK_ID)
+
+    assert "Customer messages waiting for an answer (1)" in service
+    assert "Emma Brown at 2026-03-16 10:00: Do you ship on Sundays?" in service
+    assert "Orders under way not paid yet (1)" in finance and unpaid.reference in finance
+    assert "/sla (overdue steps) and /kpi" in product.sent(MANAGER_ID)[-1].params["text"]
+    assert "warehouse or logistics chat" in product.sent(DESK_ID)[-1].params["text"]
+    assert all("/todo is for staff" not in r.params["text"] for r in product.bot.requests_for("sendMessage"))
+
+
+async def test_todo_is_in_the_help_of_customer_service(product: Product) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+
+    await product.say("/help", user_id=SERVICE_ID)
+
+    assert "/todo" in product.sent(SERVICE_ID)[-1].params["text"]
+
+
+async def test_an_unknown_command_gets_the_users_commands(product: Product) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+
+    await product.say("/frobnicate now", user_id=SERVICE_ID, chat_id=SERVICE_CHAT)
+    await product.say("/whatever", user_id=CUSTOMER_ID)
+
+    unknown, commands = [r.params["text"] for r in product.sent(SERVICE_CHAT)]
+    assert unknown == "I do not know the command /frobnicate."
+    assert commands.startswith("Commands you can use:") and "/todo" in commands
+    customer_unknown, customer_commands = [r.params["text"] for r in product.sent(CUSTOMER_ID)]
+    assert customer_unknown == "I do not know the command /whatever."
+    assert "/neworder" in customer_commands and "/todo" not in customer_commands
+
+
+async def test_a_command_for_another_bot_of_the_group_is_left_alone(product: Product) -> None:
+    await product.say("/frobnicate@other_bot", user_id=SERVICE_ID, chat_id=SERVICE_CHAT)
+
+    assert product.sent(SERVICE_CHAT) == []
+
+
+async def test_cancel_outside_the_wizard_offers_the_open_orders(product: Product) -> None:
+    order = await store(product, make_order(status=OrderStatus.CONFIRMED, telegram_user_id=CUSTOMER_ID))
+
+    await product.say("/cancel", user_id=CUSTOMER_ID)
+
+    [reply] = product.sent(CUSTOMER_ID)
+    assert reply.params["text"].startswith("You are not entering an order, so there is nothing to cancel")
+    assert list(buttons(reply)) == [f"Order {order.reference}", "💬 Write to customer service"]
+
+
+async def test_staff_free_text_in_a_private_chat_points_to_help(product: Product) -> None:
+    await grant(product, Role.FINANCE, FINANCE_ID)
+
+    await product.say("hello bot", user_id=FINANCE_ID)
+
+    assert product.sent(FINANCE_ID)[-1].params["text"] == (
+        "I did not understand that. Send /help for the commands you can use."
+    )
+    # Nothing went to customer service.
+    assert await product.deliver() == []
