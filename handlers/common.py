@@ -11,6 +11,7 @@ from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboardRemove, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -19,6 +20,7 @@ from application.conversation import ChatLanguages, may_set_chat_language
 from application.ports import UnitOfWork
 from domain.orders.status import Role
 from domain.sla.alerts import departments_of_chat
+from handlers.intake_states import OrderWizard
 from presentation.keyboards import (
     HELP,
     LANGUAGE_NAMES,
@@ -57,6 +59,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("lang", N_("Choose your language")),
 )
 
+DRAFT_KEPT = N_(
+    "You are in the middle of entering an order, and I kept your answers. Answer the last question "
+    "to go on, or send /cancel to drop the order."
+)
 NOT_A_TEAM_CHAT = N_("This group is not a team chat; /lang here sets nothing. Send /lang to me privately.")
 TEAM_LANGUAGE_WHO = N_("Only an administrator or this team's head sets the team chat's language.")
 TEAM_LANGUAGE_ASK = N_("Choose the language of this team chat's cards and alerts:")
@@ -80,10 +86,14 @@ def staff_roles(roles: frozenset[Role]) -> list[Role]:
 
 
 @router.message(CommandStart())
-async def start(message: Message, roles: frozenset[Role]) -> None:
-    """Greets the user: staff with their roles, customers with the main menu."""
+async def start(message: Message, roles: frozenset[Role], state: FSMContext) -> None:
+    """Greets the user: staff with their roles, customers with the main menu (a draft under way is kept)."""
     name = html.escape(message.from_user.full_name if message.from_user else "")
     private = message.chat.type == ChatType.PRIVATE
+    if private and await state.get_state() in OrderWizard.__all_states_names__:
+        # The draft is not thrown away behind the user's back: they choose with /cancel (issue 18).
+        await message.answer(_(DRAFT_KEPT))
+        return
     staff = staff_roles(roles)
     if staff:
         text = _("Hello, {name}. You work here as: {roles}. Send /help to see your commands.").format(

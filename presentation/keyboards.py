@@ -41,6 +41,12 @@ class TeamLanguageChoice(CallbackData, prefix="tlang"):
     code: str
 
 
+class MyOrdersPage(CallbackData, prefix="mo"):
+    """The "older orders" button of /myorders: which page to show."""
+
+    page: int
+
+
 class MenuButton(Filter):
     """Matches a message whose text is the given button label in any of the bot's languages."""
 

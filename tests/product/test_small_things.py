@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from domain.orders.status import OrderStatus, Role
 from tests.product.conftest import (
     CUSTOMER_ID,
     DESK_ID,
+    NOW,
     SERVICE_CHAT,
     SERVICE_ID,
     Product,
@@ -90,3 +93,39 @@ async def test_staff_free_text_in_a_private_chat_points_to_help(product: Product
     )
     # Nothing went to customer service.
     assert await product.deliver() == []
+
+
+async def test_start_during_the_wizard_keeps_the_draft_and_says_how_to_drop_it(product: Product) -> None:
+    await product.say("/neworder", user_id=CUSTOMER_ID)
+    await product.say("Emma Brown", user_id=CUSTOMER_ID)
+    asked = product.sent(CUSTOMER_ID)[-1].params["text"]
+
+    await product.say("/start", user_id=CUSTOMER_ID)
+
+    assert (
+        product.sent(CUSTOMER_ID)[-1].params["text"].startswith("You are in the middle of entering an order")
+    )
+    # The wizard goes on where it was: the next answer is taken for the question asked before /start.
+    await product.say("Germany", user_id=CUSTOMER_ID)
+    assert product.sent(CUSTOMER_ID)[-1].params["text"] != asked
+    assert "destination" not in product.sent(CUSTOMER_ID)[-1].params["text"].lower()
+
+
+async def test_myorders_pages_through_every_order(product: Product) -> None:
+    stored = [
+        await store(product, make_order(telegram_user_id=CUSTOMER_ID, created_at=NOW - timedelta(days=day)))
+        for day in range(23)
+    ]
+
+    await product.say("/myorders", user_id=CUSTOMER_ID)
+    first = product.sent(CUSTOMER_ID)[-1]
+    await product.press(buttons(first)["Older orders ▶"], user_id=CUSTOMER_ID, on=first)
+    second = product.sent(CUSTOMER_ID)[-1]
+    await product.press(buttons(second)["Older orders ▶"], user_id=CUSTOMER_ID, on=second)
+    third = product.sent(CUSTOMER_ID)[-1]
+
+    pages = [first.params["text"], second.params["text"], third.params["text"]]
+    for order in stored:
+        assert sum(order.reference in page for page in pages) == 1, order.reference
+    assert stored[0].reference in pages[0] and stored[22].reference in pages[2]
+    assert buttons(third) == {}
