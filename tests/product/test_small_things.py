@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+
+from bot.i18n import create_i18n
+from domain.intake.errors import InvalidInput
+from domain.intake.validation import normalize_email, normalize_phone
 from domain.orders.status import OrderStatus, Role
+from presentation.field_errors import describe
 from tests.product.conftest import (
     CUSTOMER_ID,
     DESK_ID,
@@ -129,3 +136,39 @@ async def test_myorders_pages_through_every_order(product: Product) -> None:
         assert sum(order.reference in page for page in pages) == 1, order.reference
     assert stored[0].reference in pages[0] and stored[22].reference in pages[2]
     assert buttons(third) == {}
+
+
+def described(code_of: Callable[[], object], locale: str) -> str:
+    """The reply a wizard gives for the input the function refuses."""
+    i18n = create_i18n("en")
+    with pytest.raises(InvalidInput) as refused:
+        code_of()
+    [error] = refused.value.errors
+    with i18n.context(), i18n.use_locale(locale):
+        return describe(error, locale)
+
+
+def test_a_phone_number_with_a_letter_is_refused_with_the_letter_named() -> None:
+    text = described(lambda: normalize_phone("+86 138 0013 8000x", "CN"), "en")
+
+    assert "holds only digits, spaces, + - ( ) and dots, not x" in text
+    assert "电话号码只能包含数字" in described(lambda: normalize_phone("+86 138 0013 8000x", "CN"), "zh")
+    assert normalize_phone("+86 138 0013 8000", "CN") == "+8613800138000"
+
+
+@pytest.mark.parametrize(
+    ("address", "english", "chinese"),
+    [
+        ("emma.example.com", "it has no @-sign", "缺少 @ 符号"),
+        ("emma@@example.com", "it has more than one @-sign", "有不止一个 @ 符号"),
+        ("emma@example", "the part after the @-sign is not a domain name", "不是有效的域名"),
+    ],
+)
+def test_an_email_error_says_what_is_wrong_in_full_and_in_the_users_language(
+    address: str, english: str, chinese: str
+) -> None:
+    text = described(lambda: normalize_email(address), "en")
+
+    assert f"this is not a valid email address ({english}); please check it, e.g. name@example.com." in text
+    assert "…" not in text
+    assert chinese in described(lambda: normalize_email(address), "zh")
