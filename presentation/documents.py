@@ -80,7 +80,7 @@ def confirmation_pdf(order: Order, t: Translate, timezone: str) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph(esc(t(N_("How to track your order"))), heading),
         Paragraph(
-            esc(t(N_("Track it any time: send /order {number} or open “My orders”."))).format(
+            esc(t(N_("Track it any time: send /track {number} or open “My orders”."))).format(
                 number=esc(order.number or "")
             ),
             body,

@@ -381,7 +381,7 @@ def confirmation_text(order: Order, t: Translate) -> str:
         f"<b>{t(N_('Expected timeline'))}</b>",
         *timeline_lines(order, t),
         "",
-        t(N_("Track it any time: send /order {number} or open “My orders”.")).format(
+        t(N_("Track it any time: send /track {number} or open “My orders”.")).format(
             number=esc(order.number or "")
         ),
     ]

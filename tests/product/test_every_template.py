@@ -222,3 +222,12 @@ def test_the_check_finds_what_it_looks_for() -> None:
     ]
     assert problems("剩余 -36h 03m", "zh") == ["negative time"]
     assert problems("状态：waiting for review", "zh") == ["English in Chinese: ['for', 'review', 'waiting']"]
+
+
+def test_the_confirmation_tells_the_customer_to_use_track(i18n: PoI18n) -> None:
+    order = make_order(status=OrderStatus.CONFIRMED)
+    order.number = "20260316007"
+
+    for language in ("en", "zh"):
+        text = confirmation_text(order, translator(i18n, language))
+        assert "/track 20260316007" in text and "/order" not in text
