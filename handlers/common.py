@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 
 from application.conversation import ChatLanguages, may_set_chat_language
 from application.ports import UnitOfWork
+from domain.clock import Clock
 from domain.orders.status import Role
 from domain.sla.alerts import departments_of_chat
 from handlers.intake_states import OrderWizard
@@ -86,9 +87,14 @@ def staff_roles(roles: frozenset[Role]) -> list[Role]:
 
 
 @router.message(CommandStart())
-async def start(message: Message, roles: frozenset[Role], state: FSMContext) -> None:
+async def start(
+    message: Message, roles: frozenset[Role], state: FSMContext, uow: UnitOfWork, clock: Clock | None = None
+) -> None:
     """Greets the user: staff with their roles, customers with the main menu (a draft under way is kept)."""
     name = html.escape(message.from_user.full_name if message.from_user else "")
+    if staff_roles(roles) and message.from_user is not None and clock is not None:
+        # /staff list and the cards name people by the name they last wrote under (issue 18).
+        await uow.reviews.remember_name(message.from_user.id, message.from_user.full_name, clock.now())
     private = message.chat.type == ChatType.PRIVATE
     if private and await state.get_state() in OrderWizard.__all_states_names__:
         # The draft is not thrown away behind the user's back: they choose with /cancel (issue 18).

@@ -122,6 +122,7 @@ async def answer_card(
     ):
         return
     staff = Person(message.from_user.id, message.from_user.full_name)
+    await uow.reviews.remember_name(staff.user_id, staff.name, conversation_setup.clock.now())
     answered = await staff_answers(
         uow, conversation_setup, staff, roles, message.chat.id, replied.message_id, message.text
     )

@@ -174,6 +174,7 @@ def _parse_valid(text: str, region: str | None) -> phonenumbers.PhoneNumber | No
 
 # What a phone number may hold besides digits: the plus, spaces and the usual separators.
 _PHONE_STRAY = re.compile(r"[^\d\s+\-().]")
+PHONE_DIGITS_MIN = 5
 
 
 def normalize_phone(
@@ -185,7 +186,8 @@ def normalize_phone(
         raise _fail(field, "phone.required")
     # phonenumbers drops letters it does not expect ("8000x" reads as 8000): refuse them instead (issue 18).
     stray = sorted(set(_PHONE_STRAY.findall(raw)))
-    if stray:
+    # Text with hardly a digit is no number at all: that gets the country's example below.
+    if stray and len(re.sub(r"\D", "", raw)) >= PHONE_DIGITS_MIN:
         example = phone_example(country_code.upper() if country_code else HOME_REGION)
         raise _fail(field, "phone.characters", characters=" ".join(stray), example=example)
     if raw.startswith("00"):

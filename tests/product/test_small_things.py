@@ -13,6 +13,7 @@ from domain.intake.validation import normalize_email, normalize_phone
 from domain.orders.status import OrderStatus, Role
 from presentation.field_errors import describe
 from tests.product.conftest import (
+    ADMIN_ID,
     CUSTOMER_ID,
     DESK_ID,
     NOW,
@@ -172,3 +173,18 @@ def test_an_email_error_says_what_is_wrong_in_full_and_in_the_users_language(
     assert f"this is not a valid email address ({english}); please check it, e.g. name@example.com." in text
     assert "…" not in text
     assert chinese in described(lambda: normalize_email(address), "zh")
+
+
+async def test_staff_list_names_everyone_who_wrote_and_says_who_has_not(product: Product) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+    await grant(product, Role.FINANCE, FINANCE_ID)
+    await product.say("/start", user_id=SERVICE_ID)
+
+    await product.say("/staff list", user_id=ADMIN_ID)
+
+    listing = product.sent(ADMIN_ID)[-1].params["text"]
+    assert f"<code>{SERVICE_ID}</code> (Sam Service): customer service" in listing
+    assert (
+        f"<code>{FINANCE_ID}</code> (name not known yet: they have not written to the bot): finance"
+        in listing
+    )
