@@ -20,6 +20,7 @@ from handlers.common import CommandSpec, staff_roles
 from handlers.review import in_desk_place
 from presentation.execution_cards import STEP_ACTIONS
 from presentation.keyboards import N_
+from presentation.labels import field
 from presentation.render import (
     ACTION_NAMES,
     STATUS_NAMES,
@@ -72,13 +73,13 @@ def staff_card(
     offered = [t(ACTION_NAMES[action.value]) for action in actions]
     lines = [
         f"<b>{t(N_('Order'))} {esc(order.display_id)}</b> ({esc(order.reference)})",
-        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
+        f"{field(t, N_('Status'))}{t(STATUS_NAMES[order.status])}",
         *order_summary(order, t),
         "",
         f"<b>{t(N_('Timeline'))}</b>",
         *latest_lines(timeline(order, t, timezone, names), TIMELINE_SHOWN, t),
         "",
-        f"{t(N_('You can now'))}: " + (", ".join(offered) if offered else t(N_("nothing"))),
+        f"{field(t, N_('You can now'))}" + (", ".join(offered) if offered else t(N_("nothing"))),
     ]
     return fit(lines, t)
 
@@ -87,7 +88,7 @@ def customer_card(order: Order, t: Translate, timezone: str) -> str:
     """The customer's view: their order, its status and when it changed."""
     lines = [
         f"<b>{t(N_('Order'))} {esc(order.display_id)}</b>",
-        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
+        f"{field(t, N_('Status'))}{t(STATUS_NAMES[order.status])}",
         "",
         f"<b>{t(N_('Timeline'))}</b>",
     ]

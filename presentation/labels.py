@@ -139,3 +139,13 @@ ROLE_LABELS: Mapping[str, str] = {
     "customer": N_("the customer"),
     "system": N_("the system"),
 }
+
+
+def field(t: Callable[[str], str], msgid: str) -> str:
+    """A field's label with its colon as the language writes it ("Status: ", "状态："), issue 18."""
+    return with_colon(t, t(msgid))
+
+
+def with_colon(t: Callable[[str], str], text: str) -> str:
+    """A translated text followed by the language's colon."""
+    return t(N_("{label}: ")).format(label=text)

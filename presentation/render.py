@@ -26,7 +26,7 @@ from domain.review import (
 from domain.sla.policy import load_policy
 from presentation.callbacks import CustomerAction, CustomerStep, OrderFix, ReviewAction, ReviewStep
 from presentation.keyboards import N_
-from presentation.labels import ACTION_LABELS, channel_name, payment_name
+from presentation.labels import ACTION_LABELS, channel_name, field, payment_name, with_colon
 
 Translate = Callable[[str], str]
 
@@ -243,20 +243,21 @@ def order_summary(order: Order, t: Translate) -> list[str]:
     customer = order.customer
     contact = ", ".join(esc(value) for value in (customer.phone, customer.email) if value)
     lines = [
-        f"{t(N_('Customer'))}: {esc(customer.name)}" + (f" ({contact})" if contact else ""),
-        f"{t(N_('Destination'))}: {route(order)}",
-        f"{t(N_('Service'))}: {t(SERVICE_NAMES[order.service])}",
-        f"{t(N_('Goods'))}:",
+        f"{field(t, N_('Customer'))}{esc(customer.name)}" + (f" ({contact})" if contact else ""),
+        f"{field(t, N_('Destination'))}{route(order)}",
+        f"{field(t, N_('Service'))}{t(SERVICE_NAMES[order.service])}",
+        field(t, N_("Goods")).rstrip(),
         *goods_lines(order, t),
-        f"{t(N_('Amount'))}: {money(order.amount, order.currency)} ({payment_name(order.payment_method, t)}, "
+        f"{field(t, N_('Amount'))}{money(order.amount, order.currency)} "
+        f"({payment_name(order.payment_method, t)}, "
         + (t(N_("paid")) if order.paid else t(N_("not paid")))
         + ")",
-        f"{t(N_('Channel'))}: {channel_name(order.channel, t)}"
+        f"{field(t, N_('Channel'))}{channel_name(order.channel, t)}"
         + (f" · {t(N_('urgent'))}" if order.urgent else ""),
-        f"{t(N_('Screening'))}: {t(VERDICT_NAMES[screening_verdict(order)])}",
+        f"{field(t, N_('Screening'))}{t(VERDICT_NAMES[screening_verdict(order)])}",
     ]
     if order.remarks:
-        lines.append(f"{t(N_('Special requests'))}: {esc(one_line(order.remarks))}")
+        lines.append(f"{field(t, N_('Special requests'))}{esc(one_line(order.remarks))}")
     return lines
 
 
@@ -332,11 +333,11 @@ def review_card_text(
 ) -> str:
     """The review card: title, summary and, when needed, why the head must review."""
     title = t(N_("Second review (order desk head)")) if second else t(N_("Review"))
-    lines = [f"<b>{title}: {esc(order.display_id)}</b>", *order_summary(order, t)]
+    lines = [f"<b>{with_colon(t, title)}{esc(order.display_id)}</b>", *order_summary(order, t)]
     if reasons:
-        lines += ["", f"<b>{t(N_('Needs the head’s review'))}:</b>", *reason_lines(reasons, t)]
+        lines += ["", f"<b>{field(t, N_('Needs the head’s review')).rstrip()}</b>", *reason_lines(reasons, t)]
     if second and (reviewer := first_reviewer(order)) is not None:
-        lines.append(f"{t(N_('First review passed by'))}: {person(reviewer, names, t)}")
+        lines.append(f"{field(t, N_('First review passed by'))}{person(reviewer, names, t)}")
     return fit(lines, t, limit=CARD_LIMIT)
 
 
@@ -351,7 +352,7 @@ def fee_lines(order: Order, t: Translate) -> list[str]:
         f"• {t(QUOTE_LINE_NAMES.get(line.code, line.code))}: {money(line.amount, order.currency)}"
         for line in lines
     ]
-    result.append(f"<b>{t(N_('Total'))}: {money(order.amount, order.currency)}</b>")
+    result.append(f"<b>{field(t, N_('Total'))}{money(order.amount, order.currency)}</b>")
     return result
 
 
@@ -360,7 +361,7 @@ def timeline_lines(order: Order, t: Translate) -> list[str]:
     policy = load_policy()
     stages = INTERNATIONAL_TIMELINE if order.service.international else WAREHOUSE_TIMELINE
     lines = [
-        f"• {t(label)}: {t(N_('within {limit}')).format(limit=policy.stage(key).limit)}"
+        f"• {field(t, label)}{t(N_('within {limit}')).format(limit=policy.stage(key).limit)}"
         for key, label in stages
     ]
     if order.service.international:
@@ -372,7 +373,7 @@ def confirmation_text(order: Order, t: Translate) -> str:
     """The order confirmation message (R-3.3)."""
     lines = [
         f"<b>{t(N_('Your order is confirmed'))}</b>",
-        f"{t(N_('Order number'))}: <b>{esc(order.number or '')}</b>",
+        f"{field(t, N_('Order number'))}<b>{esc(order.number or '')}</b>",
         *order_summary(order, t)[:5],
         "",
         f"<b>{t(N_('Fees'))}</b>",
@@ -392,10 +393,10 @@ def rejection_text(order: Order, reason: RejectReason, note: str, t: Translate) 
     """Tells the customer why the order was not accepted and what to do."""
     lines = [
         f"<b>{t(N_('Your order {reference} was not accepted')).format(reference=esc(order.reference))}</b>",
-        f"{t(N_('Reason'))}: {t(REASON_NAMES[reason])} — {t(REASON_TO_CUSTOMER[reason])}",
+        f"{field(t, N_('Reason'))}{t(REASON_NAMES[reason])} — {t(REASON_TO_CUSTOMER[reason])}",
     ]
     if note:
-        lines.append(f"{t(N_('Note from the order desk'))}: {esc(one_line(note, 1000))}")
+        lines.append(f"{field(t, N_('Note from the order desk'))}{esc(one_line(note, 1000))}")
     lines.append(t(N_("You can fix the order and send it again, or cancel it.")))
     return fit(lines, t)
 

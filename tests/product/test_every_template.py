@@ -198,6 +198,8 @@ def problems(text: str, language: str) -> list[str]:
         english = {word for word in english if not re.fullmatch(r"R|[A-Z0-9]+", word)}
         if english:
             found.append(f"English in Chinese: {sorted(english)}")
+        if re.search(r"[\u4e00-\u9fff]\s?:", plain):
+            found.append("ASCII colon in Chinese (locales/GLOSSARY.md: full-width ：)")
     return found
 
 
@@ -221,6 +223,7 @@ def test_the_check_finds_what_it_looks_for() -> None:
         "staff id 7002",
     ]
     assert problems("剩余 -36h 03m", "zh") == ["negative time"]
+    assert problems("状态: 已确认", "zh") == ["ASCII colon in Chinese (locales/GLOSSARY.md: full-width ：)"]
     assert problems("状态：waiting for review", "zh") == ["English in Chinese: ['for', 'review', 'waiting']"]
 
 
