@@ -25,7 +25,7 @@ def no_sideways_scroll(tab: Page) -> None:
     assert width <= PHONE["width"], width
 
 
-def test_at_phone_width_a_customer_writes_to_customer_service_and_the_card_arrives(  # noqa: F811
+def test_at_phone_width_a_customer_writes_to_customer_service_and_the_card_arrives(
     page: Page, demo_url: str
 ) -> None:
     page.set_viewport_size(PHONE)
