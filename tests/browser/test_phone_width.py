@@ -26,7 +26,8 @@ def no_sideways_scroll(tab: Page) -> None:
 
 
 def test_at_phone_width_a_customer_writes_to_customer_service_and_the_card_arrives(
-    page: Page, demo_url: str  # noqa: F811 - the fixtures imported above
+    page: Page,
+    demo_url: str,  # noqa: F811 - the fixtures imported above
 ) -> None:
     page.set_viewport_size(PHONE)
     page.goto(demo_url)
