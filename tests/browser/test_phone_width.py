@@ -1,5 +1,8 @@
 """The demo page at phone width (420 px), and a customer writing to customer service (issue 18, R-X.3)."""
 
+# The page and demo fixtures are imported from the demo page's tests, so their names are reused here.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
@@ -27,7 +30,7 @@ def no_sideways_scroll(tab: Page) -> None:
 
 def test_at_phone_width_a_customer_writes_to_customer_service_and_the_card_arrives(
     page: Page,
-    demo_url: str,  # noqa: F811 - the fixtures imported above
+    demo_url: str,
 ) -> None:
     page.set_viewport_size(PHONE)
     page.goto(demo_url)
