@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.browser.test_demo_page import (  # noqa: F401 - pytest finds the fixtures by name
     act_as,
@@ -19,7 +19,7 @@ from tests.browser.test_demo_page import (  # noqa: F401 - pytest finds the fixt
 
 EMMA = 8001
 CHLOE_CARE = 7006
-PHONE = {"width": 420, "height": 860}
+PHONE: ViewportSize = {"width": 420, "height": 860}
 
 
 def no_sideways_scroll(tab: Page) -> None:
