@@ -51,3 +51,14 @@ def test_at_phone_width_a_customer_writes_to_customer_service_and_the_card_arriv
     expect(card).to_contain_text("Reply to this message")
     no_sideways_scroll(page)
     screenshot(page, "phone-customer-service-card")
+
+    # Chloe answers by replying to the card; Emma gets the answer in her chat.
+    card.locator(".reply-action").click()
+    expect(page.locator("#replying")).to_contain_text("Replying to")
+    send(page, "Yes, by sea freight; about five weeks.")
+    expect(bot_messages(page).last).to_contain_text("Sent to Emma Brown")
+    act_as(page, EMMA)
+    expect(bot_messages(page).last).to_contain_text("Yes, by sea freight; about five weeks.")
+    expect(bot_messages(page).last).to_contain_text("Customer service (Chloe Care)")
+    no_sideways_scroll(page)
+    screenshot(page, "phone-customer-answered")
