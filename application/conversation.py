@@ -160,6 +160,8 @@ class ConversationStore(Protocol):
 
     async def unanswered(self, limit: int) -> list[ConversationMessage]: ...
 
+    async def overdue(self, now: datetime, limit: int) -> list[ConversationMessage]: ...
+
 
 class ConversationTexts(Protocol):
     """The words of the card and of the answer, in the reader's language (presentation/)."""
@@ -173,6 +175,8 @@ class ConversationTexts(Protocol):
     ) -> dict[str, Any]: ...
 
     def answer(self, staff_name: str, text: str, language: str) -> dict[str, Any]: ...
+
+    def overdue(self, message: ConversationMessage, now: datetime, language: str) -> dict[str, Any]: ...
 
 
 CARD_KEY = "conversation:"
@@ -319,3 +323,26 @@ def may_set_chat_language(roles: frozenset[Role], departments: frozenset[Role]) 
     if Role.ADMIN in roles:
         return True
     return Role.ORDER_DESK in departments and Role.ORDER_DESK_HEAD in roles
+
+
+LATE_KEY = "conversation-late:"
+# Overdue customer messages reminded of per sweep at most.
+OVERDUE_BATCH = 50
+
+
+async def remind_overdue(uow: UnitOfWork, setup: ConversationSetup) -> int:
+    """Tells customer service once of every customer message past its answer time; returns how many."""
+    now = setup.clock.now()
+    late = await setup.store_of(uow).overdue(now, OVERDUE_BATCH)
+    chat_id = await service_chat(uow, setup) if late else None
+    if chat_id is None:
+        return 0
+    language = await setup.chat_language(uow, chat_id) or setup.default_language
+    told = 0
+    for message in late:
+        params = {**setup.texts.overdue(message, now, language), "chat_id": chat_id}
+        queued = OutboxMessage(
+            chat_id, "sendMessage", params, now, message.order_id, f"{LATE_KEY}{message.id}"
+        )
+        told += int(await uow.outbox.enqueue(queued))
+    return told

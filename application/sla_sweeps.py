@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -181,6 +181,8 @@ class SlaSweeper:
     # them every chat reads `texts`.
     chat_language: ChatLanguageLookup | None = None
     texts_in: Callable[[str], AlertTexts] | None = None
+    # Runs after each sweep: customer messages past their 3-minute answer time (issue 18).
+    after_sweep: Callable[[], Awaitable[int]] | None = None
 
     async def sweep(self) -> SweepReport:
         """Completes cancelled orders, sends due warnings and breaches, escalates unacknowledged breaches."""
@@ -195,6 +197,12 @@ class SlaSweeper:
             for chat_id, notices in chats.items():
                 teller = await self._in_language_of(chat_id)
                 await teller._tell(chat_id, teller._relined(notices, now), now, mentioned, report)
+            if self.after_sweep is not None:
+                try:
+                    report.messages += await self.after_sweep()
+                except Exception:
+                    logger.exception("SLA sweep: the reminders of unanswered customers failed")
+                    report.failed += 1
         if report.messages or report.completed or report.failed:
             logger.info(
                 "SLA sweep: %d breaches, %d warnings, %d escalations in %d messages (%d deferred), "

@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
-from application.conversation import ChatLanguages, ConversationSetup
+from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import build_notifier
@@ -185,6 +185,16 @@ async def set_chat_language(uow: UnitOfWork, chat_id: int, language: str) -> int
     return await SqlChatLanguages(uow.session).set_language(chat_id, language)
 
 
+async def remind_unanswered(uow_factory: Callable[[], SqlUnitOfWork], setup: ConversationSetup | None) -> int:
+    """Reminds customer service of the customers waiting past the answer time, in a transaction of its own."""
+    if setup is None:
+        return 0
+    async with uow_factory() as uow:
+        told = await remind_overdue(uow, setup)
+        await uow.commit()
+    return told
+
+
 def conversations_of(uow: UnitOfWork) -> SqlConversationStore:
     """The customer conversations on the unit of work's transaction."""
     if not isinstance(uow, SqlUnitOfWork):
@@ -306,6 +316,7 @@ async def run(
         reports=documents,
         refusals=TelegramRefusalNotices(i18n, settings.default_language, settings.order_desk_chat_id),
     )
+
     def alert_texts(language: str) -> SlaAlertTexts:
         """The SLA sweeps' texts in one language (each team chat reads its own, issue 18)."""
         return SlaAlertTexts(
@@ -326,6 +337,7 @@ async def run(
         ),
         chat_language=chat_language_of,
         texts_in=alert_texts,
+        after_sweep=lambda: remind_unanswered(uow_factory, workflow.conversation_setup),
         # No event handlers: the customer heard of the cancellation; its completion is bookkeeping (R-7.1).
     )
     if on_sweeper is not None:

@@ -7,6 +7,7 @@ replies to a customer's free text: recognised intents with their buttons, the ha
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
@@ -15,8 +16,8 @@ from aiogram.utils.i18n import I18n
 
 from application.conversation import Conversation, ConversationMessage, Intent
 from domain.orders.model import Order
-from presentation.labels import N_
-from presentation.render import CARD_LIMIT, Translate, esc, fit, local_time, translator
+from presentation.labels import N_, format_span
+from presentation.render import CARD_LIMIT, Translate, esc, fit, local_time, one_line, translator
 
 # How long a customer's message may be shown on the card (the whole text is kept in the database).
 CARD_TEXT_SHOWN = 3000
@@ -75,6 +76,10 @@ CARD_HINT = N_("Reply to this message to answer {customer}; the answer is due by
 ANSWER = N_("💬 <b>Customer service ({name})</b>:\n{text}")
 SENT = N_("✅ Sent to {customer}.")
 SENT_LATE = N_("✅ Sent to {customer} (after the 3-minute answer time).")
+OVERDUE = N_(
+    "⏰ <b>{customer}</b> has waited {late} past the answer time ({due}): “{text}”. "
+    "Reply to their card to answer."
+)
 NOT_ALLOWED = N_("Only customer service answers customers; your reply was not sent to {customer}.")
 
 
@@ -152,6 +157,18 @@ class TelegramConversationTexts:
         due = local_time(message.due_at, self.timezone) if message.due_at is not None else ""
         lines.append(t(CARD_HINT).format(customer=customer, due=due))
         return {"text": fit(lines, t, limit=CARD_LIMIT), "parse_mode": "HTML"}
+
+    def overdue(self, message: ConversationMessage, now: datetime, language: str) -> dict[str, Any]:
+        """The reminder that a customer waits past the answer time."""
+        t = self._t(language)
+        due = message.due_at or message.at
+        text = t(OVERDUE).format(
+            customer=message.author_name,
+            late=format_span(now - due),
+            due=local_time(due, self.timezone),
+            text=one_line(message.text, 200),
+        )
+        return {"text": text, "parse_mode": "HTML"}
 
     def answer(self, staff_name: str, text: str, language: str) -> dict[str, Any]:
         """The answer as the customer reads it."""

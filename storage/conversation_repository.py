@@ -135,6 +135,22 @@ class SqlConversationStore:
         ).all()
         return [_message(row) for row in rows]
 
+    async def overdue(self, now: datetime, limit: int) -> list[ConversationMessage]:
+        """Unanswered customer messages past their answer time, oldest first."""
+        rows = (
+            await self._session.scalars(
+                select(ConversationMessageRow)
+                .where(
+                    ConversationMessageRow.from_customer.is_(True),
+                    ConversationMessageRow.answered_at.is_(None),
+                    ConversationMessageRow.due_at < now,
+                )
+                .order_by(ConversationMessageRow.due_at, ConversationMessageRow.id)
+                .limit(limit)
+            )
+        ).all()
+        return [_message(row) for row in rows]
+
 
 class SqlChatLanguages:
     """The language of each team chat, set with /lang in the group."""

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.app import remind_unanswered
 from domain.orders.status import OrderStatus, Role
 from storage.models import ConversationMessageRow
 from tests.product.conftest import (
@@ -168,3 +169,25 @@ async def test_the_write_to_a_person_button_asks_for_the_message(product: Produc
     await product.press(buttons(question)["💬 Write to customer service"], user_id=CUSTOMER_ID, on=question)
 
     assert "Write your message to customer service now" in product.sent(CUSTOMER_ID)[-1].params["text"]
+
+
+async def test_a_customer_waiting_past_the_3_minutes_is_reminded_of_once_until_answered(
+    product: Product,
+) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+    await product.say("Do you ship batteries?", user_id=CUSTOMER_ID)
+    [card] = [r for r in await product.deliver() if r.name == "sendMessage"]
+
+    product.clock.advance(timedelta(minutes=2))
+    assert await remind_unanswered(product.uow, product.workflow.conversation_setup) == 0
+    product.clock.advance(timedelta(minutes=3))
+    assert await remind_unanswered(product.uow, product.workflow.conversation_setup) == 1
+    assert await remind_unanswered(product.uow, product.workflow.conversation_setup) == 0
+
+    [reminder] = [r for r in await product.deliver() if r.name == "sendMessage"]
+    assert int(reminder.params["chat_id"]) == SERVICE_CHAT
+    assert "Emma Brown</b> has waited 2m past the answer time (2026-03-16 10:03)" in reminder.params["text"]
+    assert "Do you ship batteries?" in reminder.params["text"]
+    await product.say("Only in the device.", user_id=SERVICE_ID, chat_id=SERVICE_CHAT, reply_to=card)
+    product.clock.advance(timedelta(minutes=10))
+    assert await remind_unanswered(product.uow, product.workflow.conversation_setup) == 0
