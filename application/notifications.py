@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -168,6 +168,8 @@ class Audience:
     chat_id: int
     language: str
     reply_to: int | None = None
+    # The names staff of the order's trail last acted under, for team chats (people by name, issue 18).
+    names: Mapping[int, str] = field(default_factory=dict)
 
 
 class NoticeRenderer(Protocol):
@@ -178,6 +180,8 @@ class NoticeRenderer(Protocol):
 
 # Looks up a department's chat id in the caller's transaction (it follows supergroup migrations).
 TeamChatLookup = Callable[[UnitOfWork, str], Awaitable[int | None]]
+# Looks up the language a team chat chose with /lang (None: the team language default), issue 18.
+ChatLanguageLookup = Callable[[UnitOfWork, int], Awaitable[str | None]]
 
 
 # Outbox methods of the channels that are not Telegram (scheduler/channels.py delivers them).
@@ -289,6 +293,7 @@ def build_notifier(
     *,
     team_language: str = "en",
     channels: CustomerChannels | None = None,
+    chat_language: ChatLanguageLookup | None = None,
 ) -> EventHandlers:
     """Returns the event handlers that queue every notice of the policy in the event's transaction."""
     routes = channels or CustomerChannels()
@@ -308,6 +313,11 @@ def build_notifier(
         email = customer.email if routes.email is not None else None
         return CustomerRoute(chat_id, email, language)
 
+    async def language_of(uow: UnitOfWork, chat_id: int) -> str:
+        """The language of a team chat: its own choice, else the team default."""
+        chosen = await chat_language(uow, chat_id) if chat_language is not None else None
+        return chosen or team_language
+
     async def audience(notice: Notice, event: Event, order: Order, uow: UnitOfWork) -> Audience | None:
         """Finds the chat and language of a team's notice; None when the team has no chat."""
         if notice.to == CARD_THREAD and isinstance(event, CustomerAnswered):
@@ -316,13 +326,17 @@ def build_notifier(
             if chat_id is None:
                 return None
             in_desk_card = event.card_message_id is not None and event.card_chat_id == desk
-            return Audience(chat_id, team_language, event.card_message_id if in_desk_card else None)
+            return Audience(
+                chat_id, await language_of(uow, chat_id), event.card_message_id if in_desk_card else None
+            )
         team = notice.to if isinstance(notice.to, Role) else Role.ORDER_DESK
         # The order desk watches every order (R-5.1): a team without a chat is told there.
         chat_id = await team_chat(uow, team.value)
         if chat_id is None and team is not Role.ORDER_DESK:
             chat_id = await team_chat(uow, Role.ORDER_DESK.value)
-        return None if chat_id is None else Audience(chat_id, team_language)
+        if chat_id is None:
+            return None
+        return Audience(chat_id, await language_of(uow, chat_id), names=await staff_names(uow, order))
 
     async def queue(notice: Notice, event: Event, order: Order, uow: UnitOfWork, where: Audience) -> None:
         """Renders a notice for a Telegram chat and queues it."""
@@ -474,3 +488,13 @@ async def record_delivery(
             if attempt == 2:
                 raise
     return False
+
+
+async def staff_names(uow: UnitOfWork, order: Order) -> dict[int, str]:
+    """The names the people of an order's trail last acted under (issue 18: names, never ids)."""
+    names: dict[int, str] = {}
+    for user_id in sorted({event.actor_id for event in order.audit if event.actor_id is not None}):
+        name = await uow.reviews.name_of(user_id)
+        if name:
+            names[user_id] = name
+    return names

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from application.notifications import ChatLanguageLookup
 from application.ports import OutboxMessage, Outgoing, UnitOfWork
 from application.services import SYSTEM, EventHandlers, commit_change
 from application.sla_digest import DigestTexts, post_digest
@@ -176,6 +177,12 @@ class SlaSweeper:
     texts: AlertTexts
     settings: SweepSettings = field(default_factory=SweepSettings)
     handlers: EventHandlers = field(default_factory=dict)
+    # Each team chat's language (/lang in the group, issue 18) and the texts of a language; without
+    # them every chat reads `texts`.
+    chat_language: ChatLanguageLookup | None = None
+    texts_in: Callable[[str], AlertTexts] | None = None
+    # Runs after each sweep: customer messages past their 3-minute answer time (issue 18).
+    after_sweep: Callable[[], Awaitable[int]] | None = None
 
     async def sweep(self) -> SweepReport:
         """Completes cancelled orders, sends due warnings and breaches, escalates unacknowledged breaches."""
@@ -188,7 +195,14 @@ class SlaSweeper:
             await self.complete_cancelled(now, report)
             chats, mentioned = await self._find(now, report)
             for chat_id, notices in chats.items():
-                await self._tell(chat_id, notices, now, mentioned, report)
+                teller = await self._in_language_of(chat_id)
+                await teller._tell(chat_id, teller._relined(notices, now), now, mentioned, report)
+            if self.after_sweep is not None:
+                try:
+                    report.messages += await self.after_sweep()
+                except Exception:
+                    logger.exception("SLA sweep: the reminders of unanswered customers failed")
+                    report.failed += 1
         if report.messages or report.completed or report.failed:
             logger.info(
                 "SLA sweep: %d breaches, %d warnings, %d escalations in %d messages (%d deferred), "
@@ -226,13 +240,32 @@ class SlaSweeper:
 
     async def digest(self) -> bool:
         """Posts the progress check (R-5.1) to the order desk and logs it; False if this slot's was done."""
+        desk = chat_for(Role.ORDER_DESK, self.team_chats)
+        teller = await self._in_language_of(desk) if desk is not None else self
         return await post_digest(
             self.uow_factory(),
             now=self.clock.now(),
             sla=self.sla,
             team_chats=self.team_chats,
-            texts=self.texts,
+            texts=teller.texts,
         )
+
+    async def _in_language_of(self, chat_id: int) -> SlaSweeper:
+        """This sweeper writing in the chat's own language, if it chose one (issue 18)."""
+        if self.chat_language is None or self.texts_in is None:
+            return self
+        async with self.uow_factory() as uow:
+            language = await self.chat_language(uow, chat_id)
+        return self if language is None else replace(self, texts=self.texts_in(language))
+
+    def _relined(self, notices: Sequence[_Notice], now: datetime) -> list[_Notice]:
+        """The notices with their digest lines written in this sweeper's language."""
+        for notice in notices:
+            if notice.clock is not None and notice.kind is not None:
+                notice.line = self.texts.alert_line(notice.kind, notice.clock, now)
+            elif notice.alert is not None:
+                notice.line = self.texts.escalation_line(notice.alert, now)
+        return list(notices)
 
     async def _find(
         self, now: datetime, report: SweepReport

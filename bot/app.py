@@ -20,6 +20,7 @@ from api.app import build_api_app, parse_api_keys
 from application.aftersales import sweep_aftersales
 from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
+from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import CustomerChannels, build_notifier, record_delivery
@@ -45,6 +46,7 @@ from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
 from presentation.archive import PdfArchiveDocuments
+from presentation.conversation_texts import TelegramConversationTexts
 from presentation.documents import CompanyDetails, ConfirmationDocuments
 from presentation.email_texts import EmailNotices
 from presentation.notifications import TelegramNotices, build_review_setup
@@ -57,6 +59,7 @@ from scheduler.channels import ChannelDelivery, SmtpMailer, SmtpSettings, Webhoo
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
 from storage.binding_repository import SqlBindingRepository
+from storage.conversation_repository import SqlChatLanguages, SqlConversationStore
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
 from storage.inbox import SqlUpdateInbox
@@ -99,6 +102,7 @@ class Workflow:
     report_setup: ReportSetup
     bot_username: str | None = None
     aftersales_setup: AftersalesSetup | None = None
+    conversation_setup: ConversationSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -114,6 +118,8 @@ class Workflow:
             "report_setup": self.report_setup,
             "bindings_of": bindings_of,
             "aftersales_setup": self.aftersales_setup,
+            "conversation_setup": self.conversation_setup,
+            "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
         }
 
 
@@ -172,6 +178,7 @@ def build_workflow(
         team_chat_of,
         team_language=settings.default_language,
         channels=customer_channels(settings, i18n, sla, documents, bot_username),
+        chat_language=chat_language_of,
     )
     review_setup = build_review_setup(
         i18n=i18n,
@@ -205,7 +212,47 @@ def build_workflow(
         report_setup,
         bot_username or settings.bot_username,
         AftersalesSetup(clock, sla, event_handlers, settings.aftersales()),
+        conversation_setup=ConversationSetup(
+            clock,
+            sla,
+            team_chat_of,
+            chat_language_of,
+            conversations_of,
+            TelegramConversationTexts(i18n, settings.timezone),
+            settings.default_language,
+        ),
     )
+
+
+async def chat_language_of(uow: UnitOfWork, chat_id: int) -> str | None:
+    """Looks up the language a team chat chose with /lang (issue 18)."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("team chat languages live in the SQL database")
+    return await SqlChatLanguages(uow.session).language_of(chat_id)
+
+
+async def set_chat_language(uow: UnitOfWork, chat_id: int, language: str) -> int:
+    """Sets the language of a team chat (every department using it)."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("team chat languages live in the SQL database")
+    return await SqlChatLanguages(uow.session).set_language(chat_id, language)
+
+
+async def remind_unanswered(uow_factory: Callable[[], SqlUnitOfWork], setup: ConversationSetup | None) -> int:
+    """Reminds customer service of the customers waiting past the answer time, in a transaction of its own."""
+    if setup is None:
+        return 0
+    async with uow_factory() as uow:
+        told = await remind_overdue(uow, setup)
+        await uow.commit()
+    return told
+
+
+def conversations_of(uow: UnitOfWork) -> SqlConversationStore:
+    """The customer conversations on the unit of work's transaction."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("conversations live in the SQL database")
+    return SqlConversationStore(uow.session)
 
 
 def aftersales_jobs(
@@ -441,20 +488,28 @@ async def run(
         channels=channels,
         on_delivered=told,
     )
+
+    def alert_texts(language: str) -> SlaAlertTexts:
+        """The SLA sweeps' texts in one language (each team chat reads its own, issue 18)."""
+        return SlaAlertTexts(
+            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+            locale=language,
+            zone=workflow.sla.calendar.zone,
+        )
+
     sweeper = SlaSweeper(
         uow_factory=uow_factory,
         clock=clock,
         sla=workflow.sla,
         team_chats=workflow.team_chats,
-        texts=SlaAlertTexts(
-            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
-            locale=settings.default_language,
-            zone=workflow.sla.calendar.zone,
-        ),
+        texts=alert_texts(settings.default_language),
         settings=SweepSettings(
             sweep_seconds=settings.sla_sweep_seconds,
             escalate_after=settings.escalation_delay,
         ),
+        chat_language=chat_language_of,
+        texts_in=alert_texts,
+        after_sweep=lambda: remind_unanswered(uow_factory, workflow.conversation_setup),
         # No event handlers: the customer heard of the cancellation; its completion is bookkeeping (R-7.1).
     )
     if on_sweeper is not None:

@@ -18,6 +18,7 @@ from bot.i18n import LanguageMiddleware
 from bot.middlewares import RolesMiddleware, UnitOfWorkFactory, UnitOfWorkMiddleware
 from bot.replies import install_reply_middlewares
 from handlers import all_commands, build_root_router
+from handlers.conversation import LeftoverMessages
 
 # Handler data key of the command list /help shows.
 COMMAND_SPECS_KEY = "command_specs"
@@ -54,5 +55,7 @@ def build_dispatcher(
     dispatcher.update.outer_middleware(language)
     # Error handlers run outside the update's middlewares; this gives them the user's language back.
     dispatcher.errors.outer_middleware(language)
+    # Innermost: a message no router took still gets an answer (issue 18).
+    dispatcher.update.outer_middleware(LeftoverMessages())
     dispatcher.include_router(build_root_router())
     return dispatcher

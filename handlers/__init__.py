@@ -8,6 +8,7 @@ from handlers import (
     archive,
     binding,
     common,
+    conversation,
     execution,
     intake,
     intake_confirm,
@@ -30,7 +31,8 @@ from handlers.common import CommandSpec
 # intake, whose wizard takes any text while an order is entered; the preview's Confirm
 # (intake_confirm) comes before the wizard's other buttons.
 # archive (the /track of an erased order) comes before my_orders, survey (its /start deep link)
-# before common's /start and before the wizard's text.
+# before common's /start and before the wizard's text. conversation answers what is left
+# (free text, unknown commands, replies to conversation cards) before the fallback.
 MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
@@ -50,6 +52,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     intake_fix.router,
     intake.router,
     common.router,
+    conversation.router,
     common.fallback,
 )
 

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboardRemove, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from application.conversation import ChatLanguages, may_set_chat_language
 from application.ports import UnitOfWork
+from domain.clock import Clock
 from domain.orders.status import Role
+from domain.sla.alerts import departments_of_chat
+from handlers.intake_states import OrderWizard
 from presentation.keyboards import (
     HELP,
     LANGUAGE_NAMES,
     N_,
     LanguageChoice,
     MenuButton,
+    TeamLanguageChoice,
     language_picker,
     main_menu,
 )
@@ -54,6 +60,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("lang", N_("Choose your language")),
 )
 
+DRAFT_KEPT = N_(
+    "You are in the middle of entering an order, and I kept your answers. Answer the last question "
+    "to go on, or send /cancel to drop the order."
+)
+NOT_A_TEAM_CHAT = N_("This group is not a team chat; /lang here sets nothing. Send /lang to me privately.")
+TEAM_LANGUAGE_WHO = N_("Only an administrator or this team's head sets the team chat's language.")
+TEAM_LANGUAGE_ASK = N_("Choose the language of this team chat's cards and alerts:")
+TEAM_LANGUAGE_SET = N_("Done: cards and alerts in this chat are in {language} from now on.")
+
 ROLE_NAMES: dict[Role, str] = {
     Role.ADMIN: N_("administrator"),
     Role.ORDER_DESK: N_("order desk"),
@@ -72,10 +87,19 @@ def staff_roles(roles: frozenset[Role]) -> list[Role]:
 
 
 @router.message(CommandStart())
-async def start(message: Message, roles: frozenset[Role]) -> None:
-    """Greets the user: staff with their roles, customers with the main menu."""
+async def start(
+    message: Message, roles: frozenset[Role], state: FSMContext, uow: UnitOfWork, clock: Clock | None = None
+) -> None:
+    """Greets the user: staff with their roles, customers with the main menu (a draft under way is kept)."""
     name = html.escape(message.from_user.full_name if message.from_user else "")
+    if staff_roles(roles) and message.from_user is not None and clock is not None:
+        # /staff list and the cards name people by the name they last wrote under (issue 18).
+        await uow.reviews.remember_name(message.from_user.id, message.from_user.full_name, clock.now())
     private = message.chat.type == ChatType.PRIVATE
+    if private and await state.get_state() in OrderWizard.__all_states_names__:
+        # The draft is not thrown away behind the user's back: they choose with /cancel (issue 18).
+        await message.answer(_(DRAFT_KEPT))
+        return
     staff = staff_roles(roles)
     if staff:
         text = _("Hello, {name}. You work here as: {roles}. Send /help to see your commands.").format(
@@ -110,9 +134,50 @@ async def show_help(message: Message, roles: frozenset[Role], command_specs: Seq
 
 
 @router.message(Command("lang"))
-async def choose_language(message: Message) -> None:
-    """Offers the languages as buttons."""
-    await message.answer(_("Choose your language:"), reply_markup=language_picker())
+async def choose_language(
+    message: Message,
+    roles: frozenset[Role],
+    team_chats: Mapping[str, int] | None = None,
+    chat_languages: ChatLanguages | None = None,
+) -> None:
+    """Offers the languages as buttons: the user's own, or in a team chat the chat's (issue 18)."""
+    if message.chat.type == ChatType.PRIVATE:
+        await message.answer(_("Choose your language:"), reply_markup=language_picker())
+        return
+    departments = departments_of_chat(message.chat.id, team_chats or {})
+    if chat_languages is None or not departments:
+        await message.answer(_(NOT_A_TEAM_CHAT))
+        return
+    if not may_set_chat_language(roles, departments):
+        await message.answer(_(TEAM_LANGUAGE_WHO))
+        return
+    await message.answer(_(TEAM_LANGUAGE_ASK), reply_markup=language_picker(TeamLanguageChoice))
+
+
+@router.callback_query(TeamLanguageChoice.filter())
+async def set_team_language(
+    query: CallbackQuery,
+    callback_data: TeamLanguageChoice,
+    uow: UnitOfWork,
+    i18n: I18n,
+    roles: frozenset[Role],
+    team_chats: Mapping[str, int] | None = None,
+    chat_languages: ChatLanguages | None = None,
+) -> None:
+    """Saves a team chat's language, checking the presser's roles again, and confirms in it."""
+    message = query.message
+    code = callback_data.code
+    if not isinstance(message, Message) or chat_languages is None or code not in LANGUAGE_NAMES:
+        await query.answer(_("This button is no longer valid."))
+        return
+    departments = departments_of_chat(message.chat.id, team_chats or {})
+    if not departments or not may_set_chat_language(roles, departments):
+        await query.answer(_(TEAM_LANGUAGE_WHO), show_alert=True)
+        return
+    await chat_languages.set_language(uow, message.chat.id, code)
+    await query.answer()
+    with i18n.use_locale(code):
+        await message.edit_text(_(TEAM_LANGUAGE_SET).format(language=LANGUAGE_NAMES[code]))
 
 
 @router.callback_query(LanguageChoice.filter())

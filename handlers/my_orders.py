@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Router
 from aiogram.enums import ParseMode
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from application.ports import UnitOfWork
@@ -19,7 +19,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE
-from presentation.keyboards import MY_ORDERS, N_, MenuButton
+from presentation.keyboards import MY_ORDERS, N_, MenuButton, MyOrdersPage
 from presentation.render import esc
 from presentation.tracking import progress_lines
 
@@ -29,8 +29,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("myorders", N_("List your orders")),
     CommandSpec("track", N_("Follow an order: /track and its reference or number")),
 )
-# Orders listed by /myorders, newest first.
+# Orders listed by /myorders per page, newest first, and the pages one can go back.
 MY_ORDERS_LIMIT = 10
+MY_ORDERS_PAGES = 50
+OLDER_ORDERS = N_("Older orders ▶")
 # Longest reference or number looked up (longer text cannot be one).
 REFERENCE_MAX = 40
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -134,10 +136,27 @@ def summary_line(order: Order, timezone: str) -> str:
 @router.message(Command("myorders"))
 @router.message(MenuButton(MY_ORDERS))
 async def my_orders(message: Message, uow: UnitOfWork, timezone: str = DEFAULT_TIMEZONE) -> None:
-    """Lists the user's own orders, newest first."""
+    """Lists the user's own orders, newest first, a page at a time."""
     if message.from_user is None:
         return
-    orders = await uow.orders.list_for_customer(message.from_user.id, limit=MY_ORDERS_LIMIT)
+    await _send_page(message, uow, message.from_user.id, 0, timezone)
+
+
+@router.callback_query(MyOrdersPage.filter())
+async def my_orders_page(
+    query: CallbackQuery, callback_data: MyOrdersPage, uow: UnitOfWork, timezone: str = DEFAULT_TIMEZONE
+) -> None:
+    """The next page of the user's orders (issue 18: /myorders no longer stops at 10)."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _send_page(query.message, uow, query.from_user.id, max(callback_data.page, 0), timezone)
+
+
+async def _send_page(message: Message, uow: UnitOfWork, user_id: int, page: int, timezone: str) -> None:
+    """Sends one page of the customer's orders, with a button to the older ones if there are more."""
+    start = min(page, MY_ORDERS_PAGES) * MY_ORDERS_LIMIT
+    found = await uow.orders.list_for_customer(user_id, limit=start + MY_ORDERS_LIMIT + 1)
+    orders = found[start : start + MY_ORDERS_LIMIT]
     if not orders:
         await message.answer(_("You have no orders yet. Place one with /neworder."))
         return
@@ -147,7 +166,11 @@ async def my_orders(message: Message, uow: UnitOfWork, timezone: str = DEFAULT_T
             reference=esc(orders[0].reference)
         )
     )
-    await message.answer("\n".join(lines), parse_mode=ParseMode.HTML)
+    markup = None
+    if len(found) > start + MY_ORDERS_LIMIT and page < MY_ORDERS_PAGES:
+        older = InlineKeyboardButton(text=_(OLDER_ORDERS), callback_data=MyOrdersPage(page=page + 1).pack())
+        markup = InlineKeyboardMarkup(inline_keyboard=[[older]])
+    await message.answer("\n".join(lines), parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
 @router.message(Command("track"))

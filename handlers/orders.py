@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from application.notifications import staff_names
 from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from domain.orders.model import Order
 from domain.orders.responsibilities import DESK, HEAD, may
-from domain.orders.status import OrderStatus, Role, allowed_actions
+from domain.orders.status import Action, OrderStatus, Role, allowed_actions
 from handlers.common import CommandSpec, staff_roles
 from handlers.review import in_desk_place
+from presentation.execution_cards import STEP_ACTIONS
 from presentation.keyboards import N_
+from presentation.labels import field
 from presentation.render import (
     ACTION_NAMES,
     STATUS_NAMES,
@@ -33,6 +38,17 @@ router = Router(name="orders")
 COMMANDS: tuple[CommandSpec, ...] = (CommandSpec("order", N_("Show an order: /order <reference or number>")),)
 # What a customer sees of the trail: status changes, not who or internal notes.
 CUSTOMER_VISIBLE = frozenset({"assign_number"})
+# Actions someone can take through a button or command today (review and execution cards); the rest
+# (complete, cancellation, exceptions) wait for their flows and are not offered as actions yet.
+OFFERED = frozenset(
+    {
+        Action.APPROVE,
+        Action.REFER_SECOND_REVIEW,
+        Action.APPROVE_SECOND,
+        Action.REJECT,
+        *STEP_ACTIONS.values(),
+    }
+)
 # The staff card shows the latest lines of the trail; the whole trail is in the archive.
 TIMELINE_SHOWN = 40
 
@@ -45,21 +61,25 @@ def latest_lines(lines: list[str], shown: int, t: Translate) -> list[str]:
     return [earlier, *lines[-shown:]]
 
 
-def staff_card(order: Order, roles: frozenset[Role], t: Translate, timezone: str) -> str:
+def staff_card(
+    order: Order, roles: frozenset[Role], t: Translate, timezone: str, names: Mapping[int, str] | None = None
+) -> str:
     """The staff view: summary, status, full timeline and the actions their roles allow now."""
     actions = [
-        action for action in allowed_actions(order.status, order.service) if may(roles, action)
+        action
+        for action in allowed_actions(order.status, order.service)
+        if may(roles, action) and action in OFFERED
     ]
-    names = [t(ACTION_NAMES.get(action.value, action.value)) for action in actions]
+    offered = [t(ACTION_NAMES[action.value]) for action in actions]
     lines = [
         f"<b>{t(N_('Order'))} {esc(order.display_id)}</b> ({esc(order.reference)})",
-        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
+        f"{field(t, N_('Status'))}{t(STATUS_NAMES[order.status])}",
         *order_summary(order, t),
         "",
         f"<b>{t(N_('Timeline'))}</b>",
-        *latest_lines(timeline(order, t, timezone), TIMELINE_SHOWN, t),
+        *latest_lines(timeline(order, t, timezone, names), TIMELINE_SHOWN, t),
         "",
-        f"{t(N_('You can now'))}: " + (", ".join(names) if names else t(N_("nothing"))),
+        f"{field(t, N_('You can now'))}" + (", ".join(offered) if offered else t(N_("nothing"))),
     ]
     return fit(lines, t)
 
@@ -68,7 +88,7 @@ def customer_card(order: Order, t: Translate, timezone: str) -> str:
     """The customer's view: their order, its status and when it changed."""
     lines = [
         f"<b>{t(N_('Order'))} {esc(order.display_id)}</b>",
-        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
+        f"{field(t, N_('Status'))}{t(STATUS_NAMES[order.status])}",
         "",
         f"<b>{t(N_('Timeline'))}</b>",
     ]
@@ -118,4 +138,5 @@ async def show_order(
     markup = None
     if in_desk_place(message.chat.id, message.chat.type, user.id, review_setup):
         markup = card_keyboard(order, roles, _)
-    await message.answer(staff_card(order, roles, _, timezone), reply_markup=markup)
+    names = await staff_names(uow, order)
+    await message.answer(staff_card(order, roles, _, timezone, names), reply_markup=markup)

@@ -44,6 +44,7 @@ from handlers.cards import order_of_card
 from handlers.common import CommandSpec
 from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
 from presentation.keyboards import N_
+from presentation.labels import time_left as span_left
 from presentation.render import (
     REASON_NAMES,
     STATUS_NAMES,
@@ -403,7 +404,7 @@ async def show_queue(
         late = " ⚠️" if left.total_seconds() < 0 else ""
         lines.append(
             f"• <code>{esc(order.reference)}</code> {esc(order.customer.name)} — {stage}, "
-            + _("waiting {waited}, left {left}").format(waited=duration(waited), left=duration(left))
+            + _("waiting {waited}, {left}").format(waited=duration(waited), left=span_left(left, _))
             + late
         )
     await message.answer("\n".join(lines))

@@ -85,6 +85,7 @@ async def staff_list(uow: UnitOfWork) -> str:
     for user_id, held in sorted(staff.items()):
         names = ", ".join(_(ROLE_NAMES[role]) for role in STAFF_ROLES if role in held)
         known = await uow.reviews.name_of(user_id)
-        label = f"<code>{user_id}</code> ({esc(known)})" if known else f"<code>{user_id}</code>"
+        shown = esc(known) if known else _("name not known yet: they have not written to the bot")
+        label = f"<code>{user_id}</code> ({shown})"
         lines.append(f"• {label}: {names}")
     return "\n".join(lines)

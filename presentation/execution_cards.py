@@ -19,6 +19,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, Role
 from domain.sla.clocks import running_clock
 from presentation.keyboards import N_
+from presentation.labels import field, with_colon
 from presentation.render import (
     CARD_LIMIT,
     GOODS_SHOWN,
@@ -187,11 +188,11 @@ def card_text(order: Order, department: Role, t: Translate, timezone: str) -> st
     """The department's card: order, status, service, destination, goods, what is recorded, due time."""
     title = t(CARD_TITLES.get(department, N_("Order")))
     lines = [
-        f"<b>{title}: {esc(order.display_id)}</b> ({esc(order.reference)})",
-        f"{t(N_('Status'))}: {t(STATUS_NAMES[order.status])}",
-        f"{t(N_('Service'))}: {t(SERVICE_NAMES[order.service])}",
-        f"{t(N_('Destination'))}: {route(order)}",
-        f"{t(N_('Goods'))}:",
+        f"<b>{with_colon(t, title)}{esc(order.display_id)}</b> ({esc(order.reference)})",
+        f"{field(t, N_('Status'))}{t(STATUS_NAMES[order.status])}",
+        f"{field(t, N_('Service'))}{t(SERVICE_NAMES[order.service])}",
+        f"{field(t, N_('Destination'))}{route(order)}",
+        field(t, N_("Goods")).rstrip(),
         *shown_lines(goods_with_marks(order, t), GOODS_SHOWN, t),
         *recorded_lines(order, t, timezone),
     ]

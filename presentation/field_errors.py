@@ -77,6 +77,10 @@ MESSAGES: dict[str, str] = {
     "phone.required": N_("the phone number is missing; please add it."),
     "phone.invalid": N_("this is not a valid phone number for {country}; please check it, e.g. {example}."),
     "phone.invalid.no_country": N_("this is not a valid phone number; please check it, e.g. {example}."),
+    "phone.characters": N_(
+        "a phone number holds only digits, spaces, + - ( ) and dots, not {characters}; "
+        "please check it, e.g. {example}."
+    ),
     "phone.cn_mobile_length": N_(
         "a mainland China mobile number has 11 digits, this one has {digits}; "
         "please check it, e.g. {example}."
@@ -187,6 +191,16 @@ MESSAGES: dict[str, str] = {
 DOMAIN_CODES = frozenset(VALIDATION_MESSAGES)
 
 
+# domain.intake.validation.email_problem's few words, for the reader (issue 18: never cut off).
+EMAIL_PROBLEMS: dict[str, str] = {
+    "no @-sign": N_("it has no @-sign"),
+    "more than one @-sign": N_("it has more than one @-sign"),
+    "nothing before the @-sign": N_("nothing comes before the @-sign"),
+    "the part after the @-sign is not a domain name": N_("the part after the @-sign is not a domain name"),
+    "a character that is not allowed": N_("it holds a character that is not allowed"),
+}
+
+
 class _Params(dict[str, str]):
     """Leaves an unknown placeholder visible instead of failing."""
 
@@ -231,6 +245,9 @@ def _params(error: FieldError, locale: str) -> _Params:
     params = _Params({key: quoted(value) for key, value in error.params.items()})
     if "country" in error.params:
         params["country"] = country_name(error.params["country"], locale)
+    if error.code == "email.invalid" and "reason" in error.params:
+        reason = EMAIL_PROBLEMS.get(error.params["reason"])
+        params["reason"] = _(reason) if reason is not None else quoted(error.params["reason"], DESCRIBE_MAX)
     if "category" in error.params:
         params["category"] = html.escape(category_label(error.params["category"], locale), quote=False)
     return params

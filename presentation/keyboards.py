@@ -35,6 +35,18 @@ class LanguageChoice(CallbackData, prefix="lang"):
     code: str
 
 
+class TeamLanguageChoice(CallbackData, prefix="tlang"):
+    """The language button pressed in a team chat's /lang picker (issue 18)."""
+
+    code: str
+
+
+class MyOrdersPage(CallbackData, prefix="mo"):
+    """The "older orders" button of /myorders: which page to show."""
+
+    page: int
+
+
 class MenuButton(Filter):
     """Matches a message whose text is the given button label in any of the bot's languages."""
 
@@ -61,12 +73,14 @@ def main_menu() -> ReplyKeyboardMarkup:
     )
 
 
-def language_picker() -> InlineKeyboardMarkup:
-    """Builds one button per language the bot speaks."""
+def language_picker(
+    choice: type[LanguageChoice | TeamLanguageChoice] = LanguageChoice,
+) -> InlineKeyboardMarkup:
+    """Builds one button per language the bot speaks (the user's, or a team chat's)."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=name, callback_data=LanguageChoice(code=code).pack())
+                InlineKeyboardButton(text=name, callback_data=choice(code=code).pack())
                 for code, name in LANGUAGE_NAMES.items()
             ]
         ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 
@@ -51,6 +52,7 @@ STAGE_LABELS: Mapping[str, str] = {
     "completion": N_("completion"),
     "survey": N_("follow-up survey"),
     "archive": N_("archive"),
+    "customer_reply": N_("answer to a customer's message"),
 }
 
 
@@ -63,3 +65,87 @@ DEPARTMENT_LABELS: Mapping[str, str] = {
     "finance": N_("finance"),
     "management": N_("management"),
 }
+
+
+# Staff words for the trail lines and actions render.ACTION_NAMES does not name (issue 18): every
+# action of the transition table and every audit-only line, so no raw value reaches a person.
+ACTION_LABELS: Mapping[str, str] = {
+    "submit": N_("order received"),
+    "late_entry": N_("entered after its time limit"),
+    "needs_second_review": N_("needs the head's review"),
+    "pick_mismatch": N_("count differs at picking"),
+    "staff_correction": N_("corrected by staff"),
+    "pick": N_("picked"),
+    "outbound_scan": N_("outbound scan"),
+    "book": N_("booked with the carrier"),
+    "depart": N_("departed"),
+    "arrive": N_("arrived"),
+    "clear_customs": N_("customs cleared"),
+    "hold_at_customs": N_("held by customs"),
+    "start_last_mile": N_("out for delivery"),
+    "deliver": N_("delivered"),
+    "confirm_receipt": N_("receipt confirmed"),
+    "complete": N_("complete the order"),
+    "archive": N_("archive"),
+    "request_cancellation": N_("cancellation requested"),
+    "decline_cancellation": N_("cancellation declined"),
+    "start_recall": N_("recall started"),
+    "confirm_cancellation": N_("cancellation confirmed"),
+    "raise_exception": N_("exception raised"),
+    "resolve_exception": N_("exception resolved"),
+}
+PAYMENT_METHOD_LABELS: Mapping[str, str] = {
+    "alipay": N_("Alipay"),
+    "wechat_pay": N_("WeChat Pay"),
+    "bank_transfer": N_("Bank transfer"),
+    "card": N_("Bank card"),
+}
+CHANNEL_NAMES: Mapping[str, str] = {
+    "telegram": N_("Telegram"),
+    "platform_api": N_("platform (API)"),
+    "hotline": N_("hotline"),
+    "service_point": N_("service point"),
+    "email": N_("email"),
+}
+
+
+def labelled(labels: Mapping[str, str], value: str, t: Callable[[str], str]) -> str:
+    """The translated label of a value; a value with no label (typed by a person) escaped as it is."""
+    label = labels.get(value)
+    return t(label) if label is not None else html.escape(value, quote=False)
+
+
+def payment_name(method: str, t: Callable[[str], str]) -> str:
+    """The payment method in the reader's words."""
+    return labelled(PAYMENT_METHOD_LABELS, method, t)
+
+
+def channel_name(channel: str, t: Callable[[str], str]) -> str:
+    """Where the order came in, in the reader's words."""
+    return labelled(CHANNEL_NAMES, channel, t)
+
+
+def time_left(span: timedelta, t: Callable[[str], str]) -> str:
+    """How long is left, or "overdue by ..." once the time is past (never a negative span)."""
+    if span < timedelta(0):
+        return t(N_("overdue by {span}")).format(span=format_span(-span))
+    return t(N_("{span} left")).format(span=format_span(span))
+
+
+# Who acted, by role, in alerts' "last action" lines: the departments, and the others.
+ROLE_LABELS: Mapping[str, str] = {
+    **DEPARTMENT_LABELS,
+    "admin": N_("administrator"),
+    "customer": N_("the customer"),
+    "system": N_("the system"),
+}
+
+
+def field(t: Callable[[str], str], msgid: str) -> str:
+    """A field's label with its colon as the language writes it ("Status: ", "状态："), issue 18."""
+    return with_colon(t, t(msgid))
+
+
+def with_colon(t: Callable[[str], str], text: str) -> str:
+    """A translated text followed by the language's colon."""
+    return t(N_("{label}: ")).format(label=text)

@@ -141,7 +141,10 @@ class TelegramNotices:
             case NoticeKind.REVIEW_CARD, OrderStatusChanged():
                 second = event.to_status is OrderStatus.PENDING_SECOND_REVIEW
                 reasons = second_review_reasons(order, self.review_policy)
-                return Rendered(self.review.review_card(order, reasons, second=second, language=language))
+                card = self.review.review_card(
+                    order, reasons, second=second, language=language, names=audience.names
+                )
+                return Rendered(card)
             case NoticeKind.REJECTION, OrderRejected():
                 reason = RejectReason(event.reason)
                 return Rendered(self.review.rejection(order, reason, event.text, language=language))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from domain.review import (
 from domain.sla.policy import load_policy
 from presentation.callbacks import CustomerAction, CustomerStep, OrderFix, ReviewAction, ReviewStep
 from presentation.keyboards import N_
+from presentation.labels import ACTION_LABELS, channel_name, field, payment_name, with_colon
 
 Translate = Callable[[str], str]
 
@@ -113,6 +114,7 @@ ACTION_NAMES: dict[str, str] = {
     "ask_customer": N_("question to the customer"),
     "customer_answer": N_("customer answered"),
     "payment_receipt": N_("payment receipt recorded"),
+    **ACTION_LABELS,
 }
 # The execution stages the confirmation promises, in order, per kind of service (R-4).
 INTERNATIONAL_TIMELINE = (
@@ -241,19 +243,21 @@ def order_summary(order: Order, t: Translate) -> list[str]:
     customer = order.customer
     contact = ", ".join(esc(value) for value in (customer.phone, customer.email) if value)
     lines = [
-        f"{t(N_('Customer'))}: {esc(customer.name)}" + (f" ({contact})" if contact else ""),
-        f"{t(N_('Destination'))}: {route(order)}",
-        f"{t(N_('Service'))}: {t(SERVICE_NAMES[order.service])}",
-        f"{t(N_('Goods'))}:",
+        f"{field(t, N_('Customer'))}{esc(customer.name)}" + (f" ({contact})" if contact else ""),
+        f"{field(t, N_('Destination'))}{route(order)}",
+        f"{field(t, N_('Service'))}{t(SERVICE_NAMES[order.service])}",
+        field(t, N_("Goods")).rstrip(),
         *goods_lines(order, t),
-        f"{t(N_('Amount'))}: {money(order.amount, order.currency)} ({esc(order.payment_method)}, "
+        f"{field(t, N_('Amount'))}{money(order.amount, order.currency)} "
+        f"({payment_name(order.payment_method, t)}, "
         + (t(N_("paid")) if order.paid else t(N_("not paid")))
         + ")",
-        f"{t(N_('Channel'))}: {esc(order.channel.value)}" + (f" · {t(N_('urgent'))}" if order.urgent else ""),
-        f"{t(N_('Screening'))}: {t(VERDICT_NAMES[screening_verdict(order)])}",
+        f"{field(t, N_('Channel'))}{channel_name(order.channel, t)}"
+        + (f" · {t(N_('urgent'))}" if order.urgent else ""),
+        f"{field(t, N_('Screening'))}{t(VERDICT_NAMES[screening_verdict(order)])}",
     ]
     if order.remarks:
-        lines.append(f"{t(N_('Remarks'))}: {esc(one_line(order.remarks))}")
+        lines.append(f"{field(t, N_('Remarks'))}{esc(one_line(order.remarks))}")
     return lines
 
 
@@ -326,14 +330,15 @@ def review_card_text(
     second: bool,
     t: Translate,
     details: Sequence[str] = (),
+    names: Mapping[int, str] | None = None,
 ) -> str:
     """The review card: title, summary, what intake captured for review and why the head must review."""
     title = t(N_("Second review (order desk head)")) if second else t(N_("Review"))
-    lines = [f"<b>{title}: {esc(order.display_id)}</b>", *order_summary(order, t), *details]
+    lines = [f"<b>{with_colon(t, title)}{esc(order.display_id)}</b>", *order_summary(order, t), *details]
     if reasons:
-        lines += ["", f"<b>{t(N_('Needs the head’s review'))}:</b>", *reason_lines(reasons, t)]
+        lines += ["", f"<b>{field(t, N_('Needs the head’s review')).rstrip()}</b>", *reason_lines(reasons, t)]
     if second and (reviewer := first_reviewer(order)) is not None:
-        lines.append(f"{t(N_('First review passed by'))}: {reviewer}")
+        lines.append(f"{field(t, N_('First review passed by'))}{person(reviewer, names, t)}")
     return fit(lines, t, limit=CARD_LIMIT)
 
 
@@ -348,7 +353,7 @@ def fee_lines(order: Order, t: Translate) -> list[str]:
         f"• {t(QUOTE_LINE_NAMES.get(line.code, line.code))}: {money(line.amount, order.currency)}"
         for line in lines
     ]
-    result.append(f"<b>{t(N_('Total'))}: {money(order.amount, order.currency)}</b>")
+    result.append(f"<b>{field(t, N_('Total'))}{money(order.amount, order.currency)}</b>")
     return result
 
 
@@ -357,7 +362,7 @@ def timeline_lines(order: Order, t: Translate) -> list[str]:
     policy = load_policy()
     stages = INTERNATIONAL_TIMELINE if order.service.international else WAREHOUSE_TIMELINE
     lines = [
-        f"• {t(label)}: {t(N_('within {limit}')).format(limit=policy.stage(key).limit)}"
+        f"• {field(t, label)}{t(N_('within {limit}')).format(limit=policy.stage(key).limit)}"
         for key, label in stages
     ]
     if order.service.international:
@@ -369,8 +374,8 @@ def confirmation_text(order: Order, t: Translate, notices: Sequence[str] = ()) -
     """The order confirmation message (R-3.3), with notices told in advance (longer clearance, R-4.4)."""
     lines = [
         f"<b>{t(N_('Your order is confirmed'))}</b>",
-        f"{t(N_('Order number'))}: <b>{esc(order.number or '')}</b>",
-        # Customer, destination, service and every goods line (R-3.3), not only the first.
+        f"{field(t, N_('Order number'))}<b>{esc(order.number or '')}</b>",
+        # Customer, destination, service, the goods heading and every goods line (R-3.3), not only the first.
         *order_summary(order, t)[:4],
         *goods_lines(order),
         "",
@@ -381,7 +386,7 @@ def confirmation_text(order: Order, t: Translate, notices: Sequence[str] = ()) -
         *timeline_lines(order, t),
         *notices,
         "",
-        t(N_("Track it any time: send /order {number} or open “My orders”.")).format(
+        t(N_("Track it any time: send /track {number} or open “My orders”.")).format(
             number=esc(order.number or "")
         ),
     ]
@@ -392,10 +397,10 @@ def rejection_text(order: Order, reason: RejectReason, note: str, t: Translate) 
     """Tells the customer why the order was not accepted and what to do."""
     lines = [
         f"<b>{t(N_('Your order {reference} was not accepted')).format(reference=esc(order.reference))}</b>",
-        f"{t(N_('Reason'))}: {t(REASON_NAMES[reason])} — {t(REASON_TO_CUSTOMER[reason])}",
+        f"{field(t, N_('Reason'))}{t(REASON_NAMES[reason])} — {t(REASON_TO_CUSTOMER[reason])}",
     ]
     if note:
-        lines.append(f"{t(N_('Note from the order desk'))}: {esc(one_line(note, 1000))}")
+        lines.append(f"{field(t, N_('Note from the order desk'))}{esc(one_line(note, 1000))}")
     lines.append(t(N_("You can fix the order and send it again, or cancel it.")))
     return fit(lines, t)
 
@@ -423,12 +428,20 @@ def decided_text(card_text: str, verdict: str, name: str, at: datetime, timezone
     return f"{card_text}\n\n<b>{esc(verdict)}</b> — {esc(name)}, {local_time(at, timezone)}"
 
 
-def timeline(order: Order, t: Translate, timezone: str) -> list[str]:
-    """The order's audit trail, one line per event."""
+def timeline(order: Order, t: Translate, timezone: str, names: Mapping[int, str] | None = None) -> list[str]:
+    """The order's audit trail, one line per event, people by name."""
     lines = []
     for event in order.audit:
         what = t(ACTION_NAMES[event.action]) if event.action in ACTION_NAMES else esc(event.action)
-        who = f" — {event.actor_id}" if event.actor_id is not None else ""
-        note = f": {esc(one_line(event.note, 200))}" if event.note else ""
+        who = f" — {person(event.actor_id, names, t)}" if event.actor_id is not None else ""
+        # The system's own notes are internal English (rule names, field paths): only people's are shown.
+        shown = event.note and event.actor_id is not None
+        note = f": {esc(one_line(event.note, 200))}" if shown else ""
         lines.append(f"• {local_time(event.at, timezone)} {what}{who}{note}")
     return lines
+
+
+def person(user_id: int, names: Mapping[int, str] | None, t: Translate) -> str:
+    """A staff member by the name they last acted under; one never seen is "a staff member"."""
+    name = (names or {}).get(user_id)
+    return esc(name) if name else t(N_("a staff member"))

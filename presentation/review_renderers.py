@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -51,13 +52,19 @@ class TelegramReviewRenderers:
         return moment.astimezone(ZoneInfo(self.timezone)).date()
 
     def review_card(
-        self, order: Order, reasons: list[SecondReviewReason], *, second: bool, language: str
+        self,
+        order: Order,
+        reasons: list[SecondReviewReason],
+        *,
+        second: bool,
+        language: str,
+        names: Mapping[int, str] | None = None,
     ) -> Outgoing:
         """The review card with its buttons."""
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
         details = review_detail_lines(order, t, self._today(order), language)
-        text = review_card_text(order, reasons, second=second, t=t, details=details)
+        text = review_card_text(order, reasons, second=second, t=t, details=details, names=names)
         return Outgoing(
             "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
         )

@@ -13,13 +13,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from application.ports import Outgoing
-from application.sla_sweeps import ESCALATES_TO
 from domain.orders.status import Role
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, SlaAlert
 from domain.sla.clocks import overdue_by
 from domain.sla.policy import ClockStatus
-from presentation.labels import DEPARTMENT_LABELS, N_, STAGE_LABELS, format_span
+from presentation.labels import DEPARTMENT_LABELS, N_, ROLE_LABELS, STAGE_LABELS, format_span
 from presentation.messages import MAX_MESSAGE_CHARS, pack_messages
+from presentation.render import ACTION_NAMES
 from presentation.sla_callbacks import pack_sla_ack, pack_sla_ack_batch, pack_sla_open
 
 # Orders listed per department in a digest message (the tracking log keeps the counts of all).
@@ -104,8 +104,8 @@ class SlaAlertTexts:
         self, alert: SlaAlert, level: EscalationLevel, mentioned: Sequence[int], now: datetime
     ) -> Outgoing:
         """The message of an escalation, linking the people escalated to by user id."""
-        role = ESCALATES_TO[level]
-        mention = " ".join(f'<a href="tg://user?id={user_id}">@{role.value}</a>' for user_id in mentioned)
+        # Each person is mentioned by a link to their account; no made-up @username (issue 18).
+        mention = " ".join(f'<a href="tg://user?id={user_id}">👤</a>' for user_id in mentioned)
         text = self._t(
             ESCALATION_HEAD_TEXT if level is EscalationLevel.ORDER_DESK_HEAD else ESCALATION_MANAGEMENT_TEXT,
             # The mention joins the sentence with a space only when there is somebody to mention.
@@ -208,15 +208,19 @@ class SlaAlertTexts:
         actor = f'<a href="tg://user?id={last.actor_id}">{label}</a>' if last.actor_id else "—"
         return self._t(
             LAST_ACTION_TEXT,
-            action=html.escape(last.action.replace("_", " ")),
+            action=self._label(ACTION_NAMES, last.action),
             actor=actor,
-            role=html.escape(last.actor_role),
+            role=self._label(ROLE_LABELS, last.actor_role),
             at=self._time(last.at),
         )
 
     def _t(self, msgid: str, **params: Any) -> str:
         """Renders a msgid in the team chats' language."""
         return self.render(msgid, self.locale, **params)
+
+    def _label(self, labels: Mapping[str, str], value: str) -> str:
+        """A value's translated label, or the value escaped when it has none (issue 18)."""
+        return self._t(labels[value]) if value in labels else html.escape(value.replace("_", " "))
 
     def _stage(self, stage: str) -> str:
         """Names a stage in the team chats' language."""

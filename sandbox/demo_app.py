@@ -268,7 +268,12 @@ class DemoPage:
         text = str(body.get("text") or "").strip()
         if not text:
             raise _bad_request("text is empty")
-        message = self.world.server.send_text(user, chat, text)
+        replied = None
+        if body.get("reply_to") is not None:
+            replied = chat.messages.get(_int(body, "reply_to"))
+            if replied is None:
+                raise _bad_request("the message replied to does not exist (any more)")
+        message = self.world.server.send_text(user, chat, text, reply_to=replied)
         return web.json_response({"ok": True, "message_id": message["message_id"]})
 
     async def _press(self, request: web.Request) -> web.Response:

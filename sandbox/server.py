@@ -443,9 +443,13 @@ class FakeBotApi:
         """Makes the user block (or unblock) the bot: sending to them then answers 403."""
         user.blocked_bot = blocked
 
-    def send_text(self, user: FakeUser, chat: FakeChat | int | None, text: str) -> Json:
-        """Sends a text message as user; a leading /command gets a bot_command entity."""
+    def send_text(
+        self, user: FakeUser, chat: FakeChat | int | None, text: str, *, reply_to: Json | None = None
+    ) -> Json:
+        """Sends a text message as user (a reply when reply_to is given); a /command gets its entity."""
         content: Json = {"text": text}
+        if reply_to is not None:
+            content["reply_to_message"] = copy.deepcopy(reply_to)
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_length(command)}]

@@ -339,6 +339,8 @@ class TeamChatRow(Base):
     # The configured id the row was seeded from: a changed configuration wins over a past migration.
     configured_chat_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+    # The language cards and alerts in this chat are written in (/lang in the group); None: the default.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class ApiIdempotencyRow(Base):
@@ -548,3 +550,41 @@ class RetentionRunRow(Base):
     at: Mapped[datetime]
     dry_run: Mapped[bool] = mapped_column(Boolean)
     counts: Mapped[dict[str, Any]]
+
+
+class ConversationRow(Base):
+    """A customer's thread with customer service (R-5.2): one per customer, continued both ways."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    # The language the customer last wrote in, for the answers.
+    language: Mapped[str] = mapped_column(String(8))
+    opened_at: Mapped[datetime]
+
+
+class ConversationMessageRow(Base):
+    """One message of a conversation; a customer's carries its answer clock (due, answered, met)."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (Index("ix_conversation_messages_conversation_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    from_customer: Mapped[bool] = mapped_column(Boolean)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    author_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    # What the customer asked for by button (cancel, change, problem, where), and about which order.
+    intent: Mapped[str | None] = mapped_column(String(32))
+    order_id: Mapped[str | None] = mapped_column(String(36))
+    due_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    met: Mapped[bool | None] = mapped_column(Boolean)
+
+
+# A staff member's reply names the card by chat and Telegram message id (issue 18).
+Index("ix_outbox_chat_id_telegram_message_id", OutboxRow.chat_id, OutboxRow.telegram_message_id)

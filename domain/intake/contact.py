@@ -38,6 +38,11 @@ def _parse_valid(text: str, region: str | None) -> phonenumbers.PhoneNumber | No
     return number if phonenumbers.is_valid_number(number) else None
 
 
+# What a phone number may hold besides digits: the plus, spaces and the usual separators.
+_PHONE_STRAY = re.compile(r"[^\d\s+\-().]")
+PHONE_DIGITS_MIN = 5
+
+
 def normalize_phone(
     text: str | None, country_code: str | None = None, *, field: str = "customer.phone"
 ) -> str:
@@ -45,6 +50,12 @@ def normalize_phone(
     raw = clean_text(text, field)
     if not raw:
         raise fail(field, "phone.required")
+    # phonenumbers drops letters it does not expect ("8000x" reads as 8000): refuse them instead (issue 18).
+    stray = sorted(set(_PHONE_STRAY.findall(raw)))
+    # Text with hardly a digit is no number at all: that gets the country's example below.
+    if stray and len(re.sub(r"\D", "", raw)) >= PHONE_DIGITS_MIN:
+        example = phone_example(country_code.upper() if country_code else HOME_REGION)
+        raise fail(field, "phone.characters", characters=" ".join(stray), example=example)
     if raw.startswith("00"):
         raw = "+" + raw[2:]
     region = country_code.upper() if country_code else None
@@ -83,7 +94,21 @@ def normalize_email(text: str | None, *, field: str = "customer.email") -> str:
     try:
         return email_validator.validate_email(raw, check_deliverability=False).normalized
     except email_validator.EmailNotValidError as error:
-        raise fail(field, "email.invalid", reason=str(error), example="name@example.com") from error
+        raise fail(field, "email.invalid", reason=email_problem(raw), example="name@example.com") from error
+
+
+def email_problem(raw: str) -> str:
+    """What is wrong with an address, in a few words of ours (the library's sentence is long and English)."""
+    local, at, domain = raw.rpartition("@")
+    if not at:
+        return "no @-sign"
+    if "@" in local:
+        return "more than one @-sign"
+    if not local:
+        return "nothing before the @-sign"
+    if "." not in domain or domain.startswith(".") or domain.endswith("."):
+        return "the part after the @-sign is not a domain name"
+    return "a character that is not allowed"
 
 
 def normalize_customer_name(text: str | None, *, field: str = "customer.name") -> str:

@@ -20,6 +20,8 @@ MESSAGES: dict[str, str] = {
     "country.ambiguous": "'{text}' could be several countries ({candidates}); please give the ISO code",
     "phone.required": "the phone number is missing; please add it",
     "phone.invalid": "this is not a valid phone number{country_suffix}; please check it, e.g. {example}",
+    "phone.characters": "a phone number holds only digits, spaces, + - ( ) and dots, not {characters}; "
+    "please check it, e.g. {example}",
     "phone.cn_mobile_length": "a mainland China mobile number has 11 digits, this one has {digits}; "
     "please check it, e.g. {example}",
     "email.required": "the email address is missing; please add it",

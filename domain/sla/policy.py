@@ -106,6 +106,7 @@ class Stage(StrEnum):
     COMPLETION = "completion"
     SURVEY = "survey"
     ARCHIVE = "archive"
+    CUSTOMER_REPLY = "customer_reply"
 
 
 class ClockEvent(StrEnum):
@@ -155,6 +156,9 @@ class ClockEvent(StrEnum):
     # A change the customer is told of (a customer notice queued) and that notice's delivery.
     CUSTOMER_FACING_CHANGE = "customer_facing_change"
     NOTICE_DELIVERED = "notice_delivered"
+    # A customer's message to customer service, and a staff member's answer to it (R-5.2, issue 18).
+    CUSTOMER_WROTE = "customer_wrote"
+    STAFF_ANSWERED = "staff_answered"
 
 
 class ClockStatus(StrEnum):
@@ -238,6 +242,9 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
             E.COMPLETED, (E.SURVEY_SENT, E.SURVEY_UNREACHABLE, E.FEEDBACK_RECORDED), D.CUSTOMER_SERVICE
         ),
         Stage.ARCHIVE: StageDefaults(E.COMPLETED, (E.ARCHIVED,), D.ORDER_DESK),
+        # Not an order's clock: application/conversation.py opens it on the customer's message and
+        # closes it on the answer, on the message itself (no status change touches it).
+        Stage.CUSTOMER_REPLY: StageDefaults(E.CUSTOMER_WROTE, (E.STAFF_ANSWERED,), D.CUSTOMER_SERVICE),
     }
 )
 

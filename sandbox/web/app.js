@@ -17,6 +17,7 @@ const view = {
   seenAnswers: null,    // callback query ids already toasted
   hiddenKeyboards: {},  // chat id -> JSON of a one-time keyboard already used
   generation: null,
+  replyTo: null,        // the message the composer replies to (issue 18)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -145,6 +146,13 @@ function renderMessage(chat, message) {
       el("span", { class: "muted", text: doc.size ? `${Math.ceil(doc.size / 1024)} KB` : "" })));
   }
   if (message.text) item.append(renderText(message.text, message.entities));
+  if (message.from_bot && chat.kind === "team") {
+    // Telegram's "Reply": customer service answers a conversation card this way (issue 18).
+    item.append(el("button", {
+      type: "button", class: "reply-action", text: "↩ Reply",
+      onclick: () => startReply(message),
+    }));
+  }
   if (message.inline_keyboard.length) {
     const keyboard = el("div", { class: "inline-keyboard" });
     for (const row of message.inline_keyboard) {
@@ -227,7 +235,7 @@ function renderTabs() {
     const count = chat ? chat.messages.filter((m) => !m.deleted).length : 0;
     tabs.append(el("button", {
       type: "button", class: `tab${view.tab === entry.key ? " active" : ""}`, "data-chat-key": entry.key,
-      onclick: () => { view.tab = entry.key; render(); },
+      onclick: () => { startReply(null); view.tab = entry.key; render(); },
     }, el("span", { text: entry.title }), el("span", { class: "badge", text: String(count) })));
   }
 }
@@ -326,7 +334,18 @@ function targetChatId() {
 
 function sendText(text) {
   if (!text.trim()) return Promise.resolve();
-  return post("/api/send", { as: view.actAs, chat_id: targetChatId(), text });
+  const body = { as: view.actAs, chat_id: targetChatId(), text };
+  if (view.replyTo) body.reply_to = view.replyTo.id;
+  startReply(null);
+  return post("/api/send", body);
+}
+
+function startReply(message) {
+  view.replyTo = message;
+  const note = $("replying");
+  note.hidden = !message;
+  note.textContent = message ? `↩ Replying to: ${(message.text || "message").slice(0, 60)} (Esc: cancel)` : "";
+  if (message) $("composer-input").focus();
 }
 
 function pressButton(chat, message, button) {
@@ -348,11 +367,13 @@ function bind() {
   // Enter sends, Shift+Enter starts a new line (a picking count has one line per SKU); an input
   // method still composing (e.g. Chinese pinyin) keeps its Enter.
   $("composer-input").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") startReply(null);
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();
     $("composer").requestSubmit();
   });
   $("identity").addEventListener("change", (event) => {
+    startReply(null);
     view.actAs = Number(event.target.value);
     view.tab = homeTab(currentPerson());
     render();

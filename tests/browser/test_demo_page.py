@@ -284,7 +284,7 @@ def pick_and_scan(page: Page, number: str) -> None:
     send(page, "\n".join(counted))
     last_bot_message(page, "已拣货", "王伟")
     press_on_card(page, number, "Outbound scan")
-    last_bot_message(page, "出库扫描", "出库单将随卡片发送给物流部")
+    last_bot_message(page, "出库扫描", "出库单将随卡片发送给物流运营部")
     # A done step's buttons leave the card, so nobody presses them twice.
     expect(page.locator("#messages .inline-button", has_text="Outbound scan")).to_have_count(0)
     screenshot(page, "warehouse-zh")

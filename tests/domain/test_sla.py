@@ -73,6 +73,7 @@ TABLE = {
     "completion": ("24h", sh(2025, 3, 6, 10)),
     "survey": ("3wd", sh(2025, 3, 10, 10)),
     "archive": ("1w", sh(2025, 3, 12, 10)),
+    "customer_reply": ("3m", sh(2025, 3, 5, 10, 3)),
 }
 
 

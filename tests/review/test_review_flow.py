@@ -352,7 +352,7 @@ async def test_queue_lists_orders_waiting_with_age_and_time_left(
 
     staff_view, customer_view = sent_texts(mocked_bot)
     assert order.reference in staff_view
-    assert "waiting 0h 30m, left 1h 30m" in staff_view
+    assert "waiting 0h 30m, 1h 30m left" in staff_view
     assert order.reference not in customer_view
 
 
@@ -392,7 +392,7 @@ async def test_staff_add_remove_and_list_are_admin_only_and_audited(
     assert refused == "Only administrators can manage staff."
     assert added == "4242 is now warehouse."
     assert bad_role.startswith("Usage:")
-    assert "<code>4242</code>: finance" in listing
+    assert "<code>4242</code> (name not known yet: they have not written to the bot): finance" in listing
     async with new_uow() as uow:
         assert await uow.staff.roles_of(4242) == frozenset({Role.FINANCE})
     trail = [(line.action, line.role.value, line.actor_id) for line in database.state.staff_audit]

@@ -97,6 +97,9 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # "notice": the notification policy opens it with every customer notice; "delivery": the outbox's
     # delivery of one closes it (application/notifications.py, R-5.2). No status change touches it.
     Stage.CUSTOMER_NOTICE: ({"notice"}, {"delivery"}),
+    # No status change touches it: a conversation opens it on the customer's message and closes it on
+    # the answer (application/conversation.py; tests/product/test_conversation.py).
+    Stage.CUSTOMER_REPLY: (set(), set()),
 }
 # Stages opened and closed outside status changes, by what starts and ends them.
 OUTSIDE_CHANGES = {

@@ -73,6 +73,7 @@ EXPECTED: dict[Stage, tuple[datetime, datetime]] = {
     Stage.COMPLETION: (sh(2026, 3, 17, 5, 12), sh(2026, 3, 17, 10)),
     Stage.SURVEY: (sh(2026, 3, 18, 13, 36), sh(2026, 3, 19, 10)),
     Stage.ARCHIVE: (sh(2026, 3, 22, 0, 24), sh(2026, 3, 23, 10)),
+    Stage.CUSTOMER_REPLY: (sh(2026, 3, 16, 10, 2, 24), sh(2026, 3, 16, 10, 3)),
 }
 SECOND = timedelta(seconds=1)
 

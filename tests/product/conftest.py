@@ -1,0 +1,288 @@
+"""Product tests (issue 18): the production wiring on a migrated SQLite file, outbox sender, recording bot."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Message, Update
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from application.ports import OutboxMessage
+from bot.app import Workflow, apply_migrations, build_storage, build_workflow, seed_team_chats
+from bot.config import Settings, load_settings
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from bot.middlewares import bootstrap_admins
+from domain.clock import FixedClock
+from domain.orders.model import Order
+from domain.orders.status import Role
+from scheduler.outbox_sender import OutboxSender
+from storage.database import create_engine, create_session_factory
+from storage.models import OutboxRow
+from storage.outbox_queue import SqlOutboxQueue
+from storage.uow import SqlUnitOfWork
+from tests.mocked_bot import MockedBot, MockedSession, RecordedRequest
+
+NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+ADMIN_ID = 900
+DESK_ID = 701
+HEAD_ID = 801
+PICKER_ID = 301
+SERVICE_ID = 401
+CUSTOMER_ID = 100
+ZH_CUSTOMER_ID = 200
+DESK_CHAT = -1001000000001
+WAREHOUSE_CHAT = -1002000000001
+LOGISTICS_CHAT = -1003000000001
+SERVICE_CHAT = -1004000000001
+NAMES = {
+    ADMIN_ID: "Ada Admin",
+    DESK_ID: "Olivia Desk",
+    HEAD_ID: "Henry Head",
+    PICKER_ID: "王伟",
+    SERVICE_ID: "Sam Service",
+    CUSTOMER_ID: "Emma Brown",
+    ZH_CUSTOMER_ID: "李娜",
+}
+
+
+class AnsweringSession(MockedSession):
+    """A MockedSession that keeps what it answered to each request (the message Telegram made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: dict[int, Any] = {}
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109
+    ) -> TelegramType:
+        """Answers as MockedSession does and remembers the answer."""
+        result = await super().make_request(bot, method, timeout)
+        self.answers[id(self.requests[-1])] = result
+        return result
+
+
+class AnsweringBot(MockedBot):
+    """A recording bot with the production defaults (HTML) that remembers its answers."""
+
+    session: AnsweringSession
+
+    def __init__(self) -> None:
+        super().__init__(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+        self.session = AnsweringSession()
+
+    def answer_to(self, request: RecordedRequest) -> Message:
+        """The message Telegram made of a request of the bot."""
+        answer = self.session.answers[id(request)]
+        assert isinstance(answer, Message), answer
+        return answer
+
+
+@dataclass
+class Product:
+    """The production objects on one database, the outbox sender and the recording bot."""
+
+    settings: Settings
+    workflow: Workflow
+    dispatcher: Dispatcher
+    sessions: async_sessionmaker[AsyncSession]
+    bot: AnsweringBot
+    sender: OutboxSender
+    clock: FixedClock
+    update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(50_000))
+
+    def uow(self) -> SqlUnitOfWork:
+        """Opens a unit of work as bot/app.py does."""
+        return SqlUnitOfWork(self.sessions)
+
+    async def outbox(self, chat_id: int) -> list[OutboxMessage]:
+        """The messages queued for a chat, oldest first."""
+        async with self.sessions() as session:
+            stmt = select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
+            rows = (await session.scalars(stmt)).all()
+        return [
+            OutboxMessage(
+                row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key
+            )
+            for row in rows
+        ]
+
+    async def order(self, reference: str) -> Order:
+        """Loads a stored order."""
+        async with self.uow() as uow:
+            order = await uow.orders.find(reference)
+        assert order is not None
+        return order
+
+    async def say(
+        self,
+        text: str,
+        *,
+        user_id: int,
+        chat_id: int | None = None,
+        reply_to: RecordedRequest | None = None,
+        language_code: str = "en",
+    ) -> None:
+        """Sends a text message (in a team chat when chat_id is given, as a reply when reply_to is)."""
+        chat = chat_id if chat_id is not None else user_id
+        message: dict[str, Any] = {
+            "message_id": next(self.message_ids),
+            "date": int(self.clock.now().timestamp()),
+            "chat": _chat(chat),
+            "from": _user(user_id, language_code),
+            "text": text,
+        }
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if reply_to is not None:
+            message["reply_to_message"] = self.bot_message(reply_to)
+        update = Update.model_validate({"update_id": next(self.update_ids), "message": message})
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def press(
+        self, data: str, *, user_id: int, on: RecordedRequest | dict[str, Any], language_code: str = "en"
+    ) -> None:
+        """Presses a button of a message the bot sent (a recorded request, or the message as a dict)."""
+        update = Update.model_validate(
+            {
+                "update_id": next(self.update_ids),
+                "callback_query": {
+                    "id": f"cb{next(self.message_ids)}",
+                    "from": _user(user_id, language_code),
+                    "chat_instance": "ci",
+                    "message": on if isinstance(on, dict) else self.bot_message(on),
+                    "data": data,
+                },
+            }
+        )
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def deliver(self) -> list[RecordedRequest]:
+        """Runs the outbox sender once; returns the requests it made."""
+        before = len(self.bot.requests)
+        # The sender's rate limiter runs on the clock: a second later, every chat has its token again.
+        self.clock.advance(timedelta(seconds=1))
+        await self.sender.run_once()
+        return self.bot.requests[before:]
+
+    def bot_message(self, request: RecordedRequest) -> dict[str, Any]:
+        """The message Telegram made of one of the bot's requests, as an update carries it."""
+        return self.bot.answer_to(request).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def sent(self, chat_id: int) -> list[RecordedRequest]:
+        """Every sendMessage (direct or from the outbox) to a chat, oldest first."""
+        return [r for r in self.bot.requests_for("sendMessage") if int(r.params["chat_id"]) == chat_id]
+
+
+def _user(user_id: int, language_code: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": NAMES.get(user_id, f"User{user_id}"),
+        "language_code": language_code,
+    }
+
+
+def _chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": NAMES.get(chat_id, "User")}
+    return {"id": chat_id, "type": "supergroup", "title": "Team"}
+
+
+def card_message(chat_id: int, text: str, message_id: int = 77) -> dict[str, Any]:
+    """A message of the bot in a chat, for a press on a card no request of this test sent."""
+    return {
+        "message_id": message_id,
+        "date": int(NOW.timestamp()),
+        "chat": _chat(chat_id),
+        "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
+        "text": text,
+    }
+
+
+async def grant(product: Product, role: Role, *user_ids: int) -> None:
+    """Gives the users the role, granted by the admin."""
+    async with product.uow() as uow:
+        for user_id in user_ids:
+            await uow.staff.grant(user_id, role, by=ADMIN_ID, at=NOW)
+        await uow.commit()
+
+
+async def store(product: Product, order: Order) -> Order:
+    """Stores an order as the intake would have."""
+    async with product.uow() as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    return order
+
+
+def buttons(request: RecordedRequest) -> dict[str, str]:
+    """A sent message's inline buttons: label -> callback data."""
+    markup = request.decoded("reply_markup") or {"inline_keyboard": []}
+    return {
+        button["text"]: button.get("callback_data", "") for row in markup["inline_keyboard"] for button in row
+    }
+
+
+@pytest.fixture
+async def product(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Product]:
+    """Settings, migrations, workflow, dispatcher, admins, team chats and outbox sender, as run() has them."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = load_settings(
+        env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/product.sqlite3",
+        admin_ids=[ADMIN_ID],
+        order_desk_chat_id=DESK_CHAT,
+        warehouse_chat_id=WAREHOUSE_CHAT,
+        logistics_chat_id=LOGISTICS_CHAT,
+        customer_service_chat_id=SERVICE_CHAT,
+    )
+    await apply_migrations(settings)
+    engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    clock = FixedClock(NOW)
+    i18n = create_i18n(settings.default_language)
+    workflow = build_workflow(settings, clock, i18n)
+    dispatcher = build_dispatcher(
+        uow_factory=uow_factory,
+        i18n=i18n,
+        admin_ids=settings.admin_ids,
+        storage=build_storage(settings, sessions),
+    )
+    for key, value in workflow.handler_data().items():
+        dispatcher[key] = value
+    await bootstrap_admins(uow_factory, settings.admin_ids, clock.now())
+    await seed_team_chats(uow_factory, settings, clock.now())
+    bot = AnsweringBot()
+    sender = OutboxSender(
+        SqlOutboxQueue(sessions),
+        bot,
+        clock,
+        overall_per_second=1000,
+        group_per_minute=1000,
+        private_per_second=1000,
+    )
+    yield Product(settings, workflow, dispatcher, sessions, bot, sender, clock)
+    bot.assert_no_violations()
+    await engine.dispose()
