@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Self
+from weakref import WeakKeyDictionary
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from application.ports import (
@@ -22,11 +24,11 @@ from application.ports import (
 )
 from domain.errors import ConcurrentModification
 from storage.api_repository import SqlApiOrderRepository
+from storage.inbox import InboxProcessedUpdates
 from storage.repositories import (
     SqlOrderNumberAllocator,
     SqlOrderRepository,
     SqlOutboxRepository,
-    SqlProcessedUpdates,
     SqlStaffRepository,
     SqlUserRepository,
 )
@@ -46,6 +48,25 @@ class _OpenSession:
 # write lock until busy_timeout. Tasks started inside inherit it, and lose it when the unit of
 # work closes, so a late write never lands in a session nobody commits.
 _ACTIVE_SESSION: ContextVar[_OpenSession | None] = ContextVar("active_session", default=None)
+
+
+# SQLite has one writer at a time, and every transaction here takes the write lock (BEGIN IMMEDIATE).
+# Units of work of one process queue on an asyncio lock instead of SQLite's busy handler, whose
+# sleeps (up to 100 ms each) would leave the process idle while the lock is already free.
+_SQLITE_WRITERS: WeakKeyDictionary[AsyncEngine, asyncio.Lock] = WeakKeyDictionary()
+# Whether the current task holds its database's writer lock (a nested unit of work must not wait for it).
+_HOLDS_WRITER: ContextVar[bool] = ContextVar("holds_sqlite_writer", default=False)
+
+
+def sqlite_writer_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    """The in-process writer lock of a SQLite database; None on PostgreSQL or when already held here."""
+    engine = session_factory.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "sqlite" or _HOLDS_WRITER.get():
+        return None
+    lock = _SQLITE_WRITERS.get(engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS[engine] = asyncio.Lock()
+    return lock
 
 
 def active_session() -> AsyncSession | None:
@@ -78,6 +99,7 @@ class SqlUnitOfWork:
         self._depth = 0
         self._active: tuple[_OpenSession, Token[_OpenSession | None]] | None = None
         self._orders: SqlOrderRepository | None = None
+        self._writer: tuple[asyncio.Lock, Token[bool]] | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -90,6 +112,10 @@ class SqlUnitOfWork:
         """Opens a session (or joins the open one); the transaction begins with the first statement."""
         self._depth += 1
         if self._session is None:
+            lock = sqlite_writer_lock(self._session_factory)
+            if lock is not None:
+                await lock.acquire()
+                self._writer = (lock, _HOLDS_WRITER.set(True))
             self._session = self._session_factory()
             self._bind_repositories(self._session)
             opened = _OpenSession(self._session)
@@ -112,8 +138,15 @@ class SqlUnitOfWork:
             opened.session = None
             _ACTIVE_SESSION.reset(token)
             self._active = None
-        # close() rolls the transaction back without expiring loaded rows, so they stay readable.
-        await session.close()
+        try:
+            # close() rolls the transaction back without expiring loaded rows, so they stay readable.
+            await session.close()
+        finally:
+            if self._writer is not None:
+                lock, held = self._writer
+                self._writer = None
+                _HOLDS_WRITER.reset(held)
+                lock.release()
 
     async def commit(self) -> None:
         """Writes the changed aggregates and commits; raises ConcurrentModification on a lost race."""
@@ -141,7 +174,8 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.numbers = SqlOrderNumberAllocator(session)
-        self.updates = SqlProcessedUpdates(session)
+        # Recording an update processed also removes it from the inbox, in the same transaction.
+        self.updates = InboxProcessedUpdates(session)
         self.sla = SqlSlaRepository(session)
         self.reviews = SqlReviewRepository(session)
         self.api = SqlApiOrderRepository(session)
