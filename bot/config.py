@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(default=None, validate_default=True)
     outbox_lease_seconds: int = Field(default=180, ge=2, le=86400)
     reply_retry_seconds: float = Field(default=5.0, ge=0, le=60)
+    inbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("bot_token")
     @classmethod
@@ -233,6 +236,11 @@ class Settings(BaseSettings):
     def outbox_lease(self) -> timedelta:
         """How long a claimed outbox message stays reserved for the sender that claimed it."""
         return timedelta(seconds=self.outbox_lease_seconds)
+
+    @property
+    def inbox_lease(self) -> timedelta:
+        """How long an instance holds a received update before another instance may take it over."""
+        return timedelta(seconds=self.inbox_lease_seconds)
 
     @property
     def working_time(self) -> tuple[time, time]:

@@ -26,7 +26,8 @@ attempted at the crash wait for their lease to run out (`lease`, 3 minutes by de
 The lease must outlast a round: the sender starts no send once half the lease has passed and gives
 the rest of the round back. Keep `lease / 2` above the Bot API request timeout.
 
-The rate limits are kept in memory, per sender process: run one sender per bot token.
+The rate limits are kept in memory, per sender process: run one sender per bot token, or give
+every sender the same `shared_limiter` (scheduler.shared_rate_limit, in Redis; issue 17).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from application.ports import REFUSAL_KEY_PREFIX, OutboxMessage, OutboxQueue, St
 from application.reports import REPORT_DOCUMENT_ID
 from domain.clock import Clock
 from scheduler.rate_limit import TelegramRateLimiter
+from scheduler.shared_rate_limit import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +174,9 @@ class OutboxSender:
         documents: DocumentSource | None = None,
         refusals: RefusalNotices | None = None,
         reports: ReportSource | None = None,
+        shared_limiter: SharedRateLimiter | None = None,
     ) -> None:
+        self._shared_limiter = shared_limiter
         self._queue = queue
         self._refusals = refusals
         self._documents = documents
@@ -209,6 +213,13 @@ class OutboxSender:
             if now >= give_back_at:
                 later.update({rest.id: now for rest in batch[index:] if rest.id is not None})
                 break
+            if self._shared_limiter is not None:
+                wait = await self._shared_limiter.acquire(message.chat_id)
+                if wait > 0:
+                    later[message.id] = _later(now, wait)
+                else:
+                    delivered += await self._deliver(message, message.id)
+                continue
             wait = self.limiter.chat_delay(message.chat_id)
             if wait > 0:
                 later[message.id] = _later(now, wait)
@@ -247,6 +258,8 @@ class OutboxSender:
             result = await self._bot(method)
         except TelegramRetryAfter as error:
             self.limiter.pause(message.chat_id, error.retry_after)
+            if self._shared_limiter is not None:
+                await self._shared_limiter.pause(error.retry_after)
             retry_at = _later(self._clock.now(), error.retry_after)
             await self._queue.mark_retry(message_id, retry_at, str(error))
         except TelegramMigrateToChat as error:
