@@ -20,19 +20,20 @@ import logging
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import CallbackQuery, Message
 from pydantic import SecretStr
 from sqlalchemy import insert
 
 from bench.databases import order_row, throwaway_postgres
+from bench.echo_bot import echo_router
 from bench.fake_telegram import Json, LeanBotApi, button_press, private_message
 from bot.app import build_workflow
 from bot.config import Settings
@@ -121,23 +122,6 @@ async def _measure(api: LeanBotApi, scenario: Scenario, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def echo_router() -> Router:
-    """The bare echo bot: one message per text, an answer and a message per press."""
-    router = Router()
-
-    @router.message(F.text)
-    async def echo(message: Message) -> None:
-        await message.answer(message.text or "")
-
-    @router.callback_query()
-    async def press(query: CallbackQuery) -> None:
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer("pressed")
-
-    return router
-
-
 async def run_echo(api: LeanBotApi, count: int) -> dict[str, float]:
     """Measures the echo bot on every scenario."""
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
@@ -172,14 +156,12 @@ async def seed(url: str, now: datetime) -> None:
         await engine.dispose()
 
 
-async def run_real(api: LeanBotApi, url: str, count: int) -> dict[str, float]:
-    """Measures the real bot (polling through the inbox) on every scenario."""
-    await migrate(url)
+@asynccontextmanager
+async def real_bot(api: LeanBotApi, url: str, admins: list[int]) -> AsyncIterator[None]:
+    """Runs the real bot (polling the fake through the inbox) on a migrated database while the block runs."""
     clock = SystemClock()
-    await seed(url, clock.now())
-    staff = list(range(FIRST_USER, FIRST_USER + USERS))
     settings = Settings(
-        bot_token=SecretStr(TOKEN), telegram_api_base=api.base_url, database_url=url, admin_ids=staff
+        bot_token=SecretStr(TOKEN), telegram_api_base=api.base_url, database_url=url, admin_ids=admins
     )
     engine = create_engine(url)
     session_factory = create_session_factory(engine)
@@ -191,23 +173,31 @@ async def run_real(api: LeanBotApi, url: str, count: int) -> dict[str, float]:
     workflow = build_workflow(settings, clock, i18n)
     bot = build_bot(TOKEN, api.base_url, reply_retry_seconds=settings.reply_retry_seconds)
     dispatcher = build_dispatcher(
-        uow_factory=uow_factory, i18n=i18n, admin_ids=staff, storage=SqlFsmStorage(session_factory)
+        uow_factory=uow_factory, i18n=i18n, admin_ids=admins, storage=SqlFsmStorage(session_factory)
     )
     for key, value in workflow.handler_data().items():
         dispatcher[key] = value
-    await bootstrap_admins(uow_factory, staff, clock.now())
+    await bootstrap_admins(uow_factory, admins, clock.now())
     processor = UpdateProcessor(SqlUpdateInbox(session_factory), dispatcher, bot, clock)
     stop = asyncio.Event()
     polling = asyncio.create_task(
         poll(bot, processor, stop, allowed_updates=["message", "callback_query"], hold_seconds=1)
     )
     try:
-        return {scenario.name: await _measure(api, scenario, count) for scenario in SCENARIOS}
+        yield
     finally:
         stop.set()
         await polling
         await bot.session.close()
         await engine.dispose()
+
+
+async def run_real(api: LeanBotApi, url: str, count: int) -> dict[str, float]:
+    """Measures the real bot on every scenario."""
+    await migrate(url)
+    await seed(url, SystemClock().now())
+    async with real_bot(api, url, list(range(FIRST_USER, FIRST_USER + USERS))):
+        return {scenario.name: await _measure(api, scenario, count) for scenario in SCENARIOS}
 
 
 def report(database: str, echo: dict[str, float], real: dict[str, float]) -> None:

@@ -1,7 +1,9 @@
 """Request middlewares of the bot that answers updates: flood control obeyed, replays made harmless.
 
 `ReplyRetry` (finding 8): a direct reply Telegram answers with 429 is sent again after
-`retry_after`, as long as the waits of that request stay within a bound. The wait happens inside
+`retry_after`, as long as the waits of that request stay within a bound. A reply kept until after
+the commit (below) holds no transaction, so it waits without the bound (up to
+MAX_REPLY_FLOOD_WAITS times); the bound is for requests made inside the transaction. The wait happens inside
 the update's transaction (on SQLite it holds the database's write lock, whose other writers give
 up after busy_timeout, 10 s), so the bound is short; beyond it the error goes up, and the update
 processor runs the whole update again once the flood control has lifted (bot.inbox).
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -77,13 +80,14 @@ class ReplyRetry(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        """Makes the request, waiting out flood control within the bound."""
+        """Makes the request, waiting out flood control within the bound (after the commit, without)."""
         waited = 0.0
-        while True:
+        bound = math.inf if _AFTER_COMMIT.get() else self.max_wait
+        for _ in range(MAX_REPLY_FLOOD_WAITS):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
-                if waited + error.retry_after > self.max_wait:
+                if waited + error.retry_after > bound:
                     raise
                 logger.warning(
                     "%s hit Telegram's flood control; sending it again in %s s",
@@ -92,6 +96,7 @@ class ReplyRetry(BaseRequestMiddleware):
                 )
                 await self._sleep(error.retry_after)
                 waited += error.retry_after
+        return await make_request(bot, method)
 
 
 class ReplaySafe(BaseRequestMiddleware):
@@ -140,6 +145,8 @@ Reply = tuple[Bot, TelegramMethod[Any]]
 _KEPT: ContextVar[list[Reply] | None] = ContextVar("kept_replies", default=None)
 # Set while a kept reply is being sent, or for a request that must go at once.
 _NOW: ContextVar[bool] = ContextVar("send_now", default=False)
+# Set while kept replies are sent after their transaction: flood control is waited out without a bound.
+_AFTER_COMMIT: ContextVar[bool] = ContextVar("after_commit", default=False)
 
 
 class DeferredReplies(BaseRequestMiddleware):
@@ -234,6 +241,15 @@ def _without_defaults(value: Any) -> Any:
 
 async def send_replies(replies: list[Reply], sleep: Sleep = asyncio.sleep) -> None:
     """Sends kept replies in order; waits out flood control, logs (and skips) a refused one."""
+    token = _AFTER_COMMIT.set(True)
+    try:
+        await _send_in_order(replies, sleep)
+    finally:
+        _AFTER_COMMIT.reset(token)
+
+
+async def _send_in_order(replies: list[Reply], sleep: Sleep) -> None:
+    """Sends the replies one after the other."""
     with send_now():
         for bot, method in replies:
             for _ in range(MAX_REPLY_FLOOD_WAITS):

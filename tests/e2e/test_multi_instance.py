@@ -139,11 +139,15 @@ async def start_instance(
     return BotProcess(process)
 
 
-async def wait_ready(session: aiohttp.ClientSession, ports: list[int], within: float) -> None:
-    """Returns once every instance answers /readyz with 200."""
+async def wait_ready(
+    session: aiohttp.ClientSession, ports: list[int], instances: list[BotProcess], within: float
+) -> None:
+    """Returns once every instance answers /readyz with 200; fails at once if one has exited."""
     deadline = time.monotonic() + within
     waiting = set(ports)
     while waiting:
+        for instance in instances:
+            assert instance.process.returncode is None, instance.log[-3000:]
         for port in list(waiting):
             try:
                 async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
@@ -206,7 +210,8 @@ async def test_three_instances_lose_nothing_when_one_is_killed(
     ]
     try:
         async with aiohttp.ClientSession() as session:
-            await wait_ready(session, ports, within=60)
+            # Three processes importing at once on a loaded 2-core machine take their time.
+            await wait_ready(session, ports, instances, within=120)
             updates = [
                 private_message(n, FIRST_USER + n % USERS, f"/track Q{n}") for n in range(1, UPDATES + 1)
             ]
