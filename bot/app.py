@@ -12,8 +12,9 @@ from datetime import datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
@@ -35,6 +36,7 @@ from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.i18n import PoI18n, create_i18n
 from bot.inbox import UpdateProcessor
+from bot.metrics import Check, OpsEndpoints
 from bot.middlewares import bootstrap_admins
 from bot.polling import poll, unless_stopped
 from bot.webhook import build_webhook_app
@@ -56,12 +58,15 @@ from presentation.reports import SupervisionDocuments
 from presentation.sla_alerts import SlaAlertTexts, render_with
 from presentation.survey_texts import AftersalesNotices
 from scheduler.channels import ChannelDelivery, SmtpMailer, SmtpSettings, WebhookPoster
+from scheduler.job_lock import RedisJobLock
 from scheduler.jobs import build_scheduler
 from scheduler.outbox_sender import OutboxSender
+from scheduler.shared_rate_limit import SharedRateLimiter
 from storage.binding_repository import SqlBindingRepository
 from storage.conversation_repository import SqlChatLanguages, SqlConversationStore
 from storage.database import create_engine, create_session_factory, migrate
 from storage.fsm import SqlFsmStorage
+from storage.health import SqlOpsQueries
 from storage.inbox import SqlUpdateInbox
 from storage.kpi_repository import SqlKpiQueries
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
@@ -75,6 +80,43 @@ def build_storage(settings: Settings, session_factory: async_sessionmaker[AsyncS
     if settings.redis_url:
         return RedisStorage.from_url(settings.redis_url)
     return SqlFsmStorage(session_factory)
+
+
+@dataclass
+class SharedState:
+    """What the instances of one bot share in Redis: a lock per user, the sending limits, the job ticks."""
+
+    redis: Redis
+    isolation: RedisEventIsolation
+    limiter: SharedRateLimiter
+    job_lock: RedisJobLock
+
+
+def build_shared_state(settings: Settings, token: str) -> SharedState | None:
+    """Connects to Redis when configured; the keys are the bot's own (its id), as Telegram's limits are."""
+    if not settings.redis_url:
+        return None
+    redis = Redis.from_url(settings.redis_url)
+    prefix = f"orderdesk:{token.split(':', 1)[0]}"
+    return SharedState(
+        redis,
+        RedisEventIsolation(redis),
+        SharedRateLimiter(redis, prefix=f"{prefix}:limits"),
+        RedisJobLock(redis, prefix=f"{prefix}:jobs"),
+    )
+
+
+async def start_ops_server(settings: Settings, ops: OpsEndpoints) -> web.AppRunner | None:
+    """Serves /healthz, /readyz and /metrics when METRICS_PORT is set."""
+    if settings.metrics_port is None:
+        return None
+    app = web.Application()
+    ops.add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+    logger.info("Health and metrics on %s:%s", settings.metrics_host, settings.metrics_port)
+    return runner
 
 
 async def apply_migrations(settings: Settings) -> None:
@@ -461,15 +503,20 @@ async def run(
     bot = build_bot(token, settings.telegram_api_base, reply_retry_seconds=settings.reply_retry_seconds)
     sender_bot = build_bot(token, settings.telegram_api_base)
     workflow = build_workflow(settings, clock, i18n, bot_username=await bot_username_of(bot, settings))
+    shared = build_shared_state(settings, token)
     dispatcher = build_dispatcher(
         uow_factory=uow_factory,
         i18n=i18n,
         admin_ids=settings.admin_ids,
         storage=build_storage(settings, session_factory),
+        events_isolation=shared.isolation if shared is not None else None,
     )
     for key, value in workflow.handler_data().items():
         dispatcher[key] = value
-    processor = UpdateProcessor(SqlUpdateInbox(session_factory), dispatcher, bot, clock)
+    inbox = SqlUpdateInbox(session_factory, lease=settings.inbox_lease)
+    processor = UpdateProcessor(inbox, dispatcher, bot, clock)
+    checks: dict[str, Check] = {"redis": shared.redis.ping} if shared is not None else {}
+    ops = OpsEndpoints(SqlOpsQueries(session_factory), clock, checks)
     documents = StoredDocuments(uow_factory)
 
     async def told(message: OutboxMessage, at: datetime) -> None:
@@ -487,6 +534,7 @@ async def run(
         refusals=TelegramRefusalNotices(i18n, settings.default_language, settings.order_desk_chat_id),
         channels=channels,
         on_delivered=told,
+        shared_limiter=shared.limiter if shared is not None else None,
     )
 
     def alert_texts(language: str) -> SlaAlertTexts:
@@ -521,10 +569,13 @@ async def run(
         monthly_report=lambda: monthly_report(uow_factory, workflow.report_setup),
         aftersales=jobs.get("aftersales"),
         retention=jobs.get("retention"),
+        job_lock=shared.job_lock if shared is not None else None,
     )
     sender_stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None
     api_runner: web.AppRunner | None = None
+    ops_runner: web.AppRunner | None = None
+    reclaimer: asyncio.Task[None] | None = None
     try:
         await bootstrap_admins(uow_factory, settings.admin_ids, clock.now())
         await seed_team_chats(uow_factory, settings, clock.now())
@@ -532,12 +583,18 @@ async def run(
         sender_task = asyncio.create_task(sender.run_forever(sender_stop), name="outbox-sender")
         scheduler.start()
         api_runner = await start_platform_api(settings, uow_factory, workflow)
+        ops_runner = await start_ops_server(settings, ops)
         serving = stop or asyncio.Event()
+        # Takes over the updates an instance that died left in the shared inbox.
+        every = max(1.0, settings.inbox_lease_seconds / 3)
+        reclaimer = asyncio.create_task(
+            processor.reclaim_forever(inbox.reclaim, serving, every), name="inbox-reclaim"
+        )
         with contextlib.nullcontext() if stop is not None else stop_on_signals(serving):
             await dispatcher.emit_startup(bot=bot)
             try:
                 if settings.webhook_url:
-                    await serve_webhook(bot, dispatcher, processor, settings, serving)
+                    await serve_webhook(bot, dispatcher, processor, settings, serving, ops)
                 else:
                     allowed = dispatcher.resolve_used_update_types()
                     await poll(bot, processor, serving, allowed_updates=allowed)
@@ -550,22 +607,38 @@ async def run(
         sender_stop.set()
         if sender_task is not None:
             await sender_task
+        if reclaimer is not None:
+            reclaimer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reclaimer
         await channels.close()
         if api_runner is not None:
             await api_runner.cleanup()
+        if ops_runner is not None:
+            await ops_runner.cleanup()
+        if shared is not None:
+            await shared.redis.aclose()
         await bot.session.close()
         await sender_bot.session.close()
         await engine.dispose()
 
 
 async def serve_webhook(
-    bot: Bot, dispatcher: Dispatcher, processor: UpdateProcessor, settings: Settings, stop: asyncio.Event
+    bot: Bot,
+    dispatcher: Dispatcher,
+    processor: UpdateProcessor,
+    settings: Settings,
+    stop: asyncio.Event,
+    ops: OpsEndpoints | None = None,
 ) -> None:
     """Processes what the inbox holds, then serves the webhook and registers it with Telegram until `stop`."""
     if settings.webhook_url is None or settings.webhook_secret is None:
         raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
     secret = settings.webhook_secret.get_secret_value()
     app = build_webhook_app(processor, secret_token=secret, path=settings.webhook_path)
+    if ops is not None:
+        # A reverse proxy or load balancer checks the instance where it sends the webhooks.
+        ops.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

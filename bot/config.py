@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     retention: str = "3y"
     # The bot's @username for t.me links; asked of Telegram (getMe) at start when empty.
     bot_username: str | None = None
+    inbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("bot_token")
     @classmethod
@@ -319,6 +322,11 @@ class Settings(BaseSettings):
     def outbox_lease(self) -> timedelta:
         """How long a claimed outbox message stays reserved for the sender that claimed it."""
         return timedelta(seconds=self.outbox_lease_seconds)
+
+    @property
+    def inbox_lease(self) -> timedelta:
+        """How long an instance holds a received update before another instance may take it over."""
+        return timedelta(seconds=self.inbox_lease_seconds)
 
     @property
     def working_time(self) -> tuple[time, time]:

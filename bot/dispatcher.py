@@ -10,7 +10,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n
 
@@ -45,11 +45,25 @@ def build_dispatcher(
     i18n: I18n,
     admin_ids: Iterable[int] = (),
     storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
 ) -> Dispatcher:
-    """Wires the middlewares in order (transaction, roles, language) and includes every router."""
-    dispatcher = Dispatcher(storage=storage or MemoryStorage())
+    """Wires the middlewares in order (transaction, roles, language) and includes every router.
+
+    events_isolation: a lock per user shared by several instances (aiogram's RedisEventIsolation);
+    it is taken before the update's transaction opens and held until it is over. Without one, the
+    transaction opens before the dialog state is read, so that a dialog state kept in the same
+    database is read in it (one connection per update, not two).
+    """
+    if events_isolation is None:
+        dispatcher = Dispatcher(storage=storage or MemoryStorage())
+        # The dispatcher put its FSM middleware first; it goes inside the transaction.
+        dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
+        dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
+        dispatcher.update.outer_middleware(dispatcher.fsm)
+    else:
+        dispatcher = Dispatcher(storage=storage or MemoryStorage(), events_isolation=events_isolation)
+        dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
     dispatcher[COMMAND_SPECS_KEY] = all_commands()
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
     dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))
     language = LanguageMiddleware(i18n)
     dispatcher.update.outer_middleware(language)

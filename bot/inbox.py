@@ -9,6 +9,12 @@ start runs the update again before anything new: a run whose transaction committ
 dropped as a duplicate, one that did not commit is done over. Replies a replay repeats are made
 harmless by bot.replies.
 
+Fewer round trips (issue 17): storing an update counts its first run (`begin` is for recovered
+updates), and its handler's transaction settles its inbox row (bot.middlewares): the row goes at
+once when there is no reply, else it keeps the replies until they are sent and `done` removes it.
+With several instances sharing the inbox, each holds what it stored under a lease, and
+`reclaim_forever` takes over the updates of an instance that died.
+
 An update a crash interrupts again and again (one that kills the process) is given up after
 MAX_RUNS runs, with an error in the log, so that it cannot keep the bot from starting.
 """
@@ -20,7 +26,8 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +37,9 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Update
 from pydantic import ValidationError
 
+from bot.metrics import HANDLER_SECONDS, UPDATES_HANDLED
+from bot.middlewares import SETTLEMENT_KEY, Settlement
+from bot.replies import load_replies, send_replies
 from domain.clock import Clock
 from storage.inbox import InboxEntry
 
@@ -45,6 +55,9 @@ STOP_GRACE_SECONDS = 10.0
 
 # Updates without user or chat share one lane.
 _NO_SENDER = "-"
+
+
+Reclaim = Callable[[datetime], Awaitable[list[InboxEntry]]]
 
 
 class Inbox(Protocol):
@@ -116,6 +129,25 @@ class UpdateProcessor:
             self.submit(pending)
             await self.wait_idle()
 
+    async def reclaim_forever(self, reclaim: Reclaim, stop: asyncio.Event, every: float) -> None:
+        """Takes over, every `every` seconds until `stop`, the updates another instance left behind.
+
+        reclaim: the shared inbox's SqlUpdateInbox.reclaim (the updates whose lease ran out).
+        """
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+            if stop.is_set() or self._closing:
+                return
+            try:
+                entries = await reclaim(self._clock.now())
+            except Exception as error:
+                logger.warning("Could not look for abandoned updates: %s", type(error).__name__)
+                continue
+            if entries:
+                logger.info("Taking over %d update(s) another instance left unfinished", len(entries))
+                self.submit(entries)
+
     def submit(self, entries: Iterable[InboxEntry]) -> None:
         """Schedules stored updates, oldest first, each after its user's earlier ones."""
         for entry in sorted(entries, key=lambda e: e.update_id):
@@ -185,7 +217,12 @@ class UpdateProcessor:
 
     async def _process(self, entry: InboxEntry, update: Update | None) -> None:
         """Runs the update through the dispatcher and removes it from the inbox."""
-        runs = await self._inbox.begin(entry.update_id)
+        if entry.replies is not None:
+            # A run committed, and a crash cut its replies off: they are all that is left to do.
+            await send_replies(load_replies(entry.replies, self._bot))
+            await self._inbox.done(entry.update_id)
+            return
+        runs = entry.runs or await self._inbox.begin(entry.update_id)
         if runs == 0:
             # Another process took it, or it is gone: nothing to do.
             return
@@ -194,14 +231,21 @@ class UpdateProcessor:
                 "Update %s dropped: %d runs were interrupted before it finished", entry.update_id, runs - 1
             )
         elif update is not None:
-            await self._feed(update)
+            settlement = Settlement()
+            started = time.perf_counter()
+            await self._feed(update, settlement)
+            HANDLER_SECONDS.observe(time.perf_counter() - started)
+            UPDATES_HANDLED.labels("committed" if settlement.committed else "not committed").inc()
+            if settlement.row_removed:
+                # The handler's transaction removed the inbox row.
+                return
         await self._inbox.done(entry.update_id)
 
-    async def _feed(self, update: Update) -> None:
+    async def _feed(self, update: Update, settlement: Settlement) -> None:
         """Feeds the update to the dispatcher; again after a flood-control wait too long for bot.replies."""
         for _ in range(MAX_FLOOD_WAITS):
             try:
-                await self._dispatcher.feed_update(self._bot, update)
+                await self._dispatcher.feed_update(self._bot, update, **{SETTLEMENT_KEY: settlement})
                 return
             except TelegramRetryAfter as error:
                 # The update's transaction is rolled back; the whole update runs again after the wait.

@@ -6,26 +6,49 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
 from application.ports import UnitOfWork
+from bot.replies import collect_replies, dump_replies, send_replies
 from domain.orders.status import Role
 
 logger = logging.getLogger(__name__)
 
 UOW_KEY = "uow"
 ROLES_KEY = "roles"
+# Handler data key of the Settlement the update processor passes in (bot.inbox).
+SETTLEMENT_KEY = "settlement"
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
+class Settlement:
+    """Tells the update processor how the update's transaction ended."""
+
+    def __init__(self) -> None:
+        self.committed = False
+        # The transaction removed the update's inbox row: nothing is left to do.
+        self.row_removed = False
+
+
+@runtime_checkable
+class InboxSettling(Protocol):
+    """Processed-updates records that settle the update's inbox row too (storage.inbox)."""
+
+    async def settle(self, update_id: int, replies: str | None) -> None: ...
+
+
 class UnitOfWorkMiddleware(BaseMiddleware):
-    """Runs each update in its own unit of work and handles every update id at most once."""
+    """Runs each update in its own unit of work and handles every update id at most once.
+
+    The handler's plain replies are sent once the transaction has committed (bot.replies), so no
+    transaction waits for Telegram.
+    """
 
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self.uow_factory = uow_factory
@@ -41,15 +64,25 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 return None
             data[UOW_KEY] = uow
             try:
-                result = await handler(event, data)
+                with collect_replies() as replies:
+                    result = await handler(event, data)
             except BaseException:
                 await uow.rollback()
                 raise
             finally:
                 # Error handlers run after this transaction is over and must not use it.
                 data.pop(UOW_KEY, None)
+            settles = isinstance(uow.updates, InboxSettling)
+            if isinstance(uow.updates, InboxSettling):
+                # The replies are kept with the commit: a crash before they go sends them at the next start.
+                await uow.updates.settle(event.update_id, dump_replies(replies) if replies else None)
             await uow.commit()
-            return result
+        settlement = data.get(SETTLEMENT_KEY)
+        if isinstance(settlement, Settlement):
+            settlement.committed = True
+            settlement.row_removed = settles and not replies
+        await send_replies(replies)
+        return result
 
 
 async def _answer_replayed_press(update: Update, data: dict[str, Any]) -> None:

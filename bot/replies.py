@@ -1,7 +1,9 @@
 """Request middlewares of the bot that answers updates: flood control obeyed, replays made harmless.
 
 `ReplyRetry` (finding 8): a direct reply Telegram answers with 429 is sent again after
-`retry_after`, as long as the waits of that request stay within a bound. The wait happens inside
+`retry_after`, as long as the waits of that request stay within a bound. A reply kept until after
+the commit (below) holds no transaction, so it waits without the bound (up to
+MAX_REPLY_FLOOD_WAITS times); the bound is for requests made inside the transaction. The wait happens inside
 the update's transaction (on SQLite it holds the database's write lock, whose other writers give
 up after busy_timeout, 10 s), so the bound is short; beyond it the error goes up, and the update
 processor runs the whole update again once the flood control has lifted (bot.inbox).
@@ -10,28 +12,48 @@ processor runs the whole update again once the flood control has lifted (bot.inb
 so its replies may meet their own earlier effects. Answering a callback query a second time,
 editing a message into what it already shows and deleting a message already gone are refused by
 Telegram; here they count as done, so the replay can reach its commit.
+
+`DeferredReplies` (issue 17): no network I/O inside an update's transaction. While a handler runs
+(`collect_replies`), the plain replies it makes (messages, edits, callback answers, deletions) are
+kept, the handler gets a stand-in result, and the replies go out in order once the transaction has
+committed (`send_replies`); a handler that fails sends none of them. The kept replies are written
+(`dump_replies`) into the update's inbox row in the same transaction, so a crash between the commit
+and the replies sends them at the next start (`load_replies`), as before at least once. A stand-in
+message carries the chat and text but message_id 0: code that needs a sent message's real id
+makes its request with `send_now`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any, cast
 
+import aiogram.methods
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
     EditMessageCaption,
     EditMessageReplyMarkup,
     EditMessageText,
+    SendChatAction,
+    SendMessage,
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
+from aiogram.types import Chat, Message
+from pydantic_core import to_jsonable_python
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +80,14 @@ class ReplyRetry(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        """Makes the request, waiting out flood control within the bound."""
+        """Makes the request, waiting out flood control within the bound (after the commit, without)."""
         waited = 0.0
-        while True:
+        bound = math.inf if _AFTER_COMMIT.get() else self.max_wait
+        for _ in range(MAX_REPLY_FLOOD_WAITS):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
-                if waited + error.retry_after > self.max_wait:
+                if waited + error.retry_after > bound:
                     raise
                 logger.warning(
                     "%s hit Telegram's flood control; sending it again in %s s",
@@ -73,6 +96,7 @@ class ReplyRetry(BaseRequestMiddleware):
                 )
                 await self._sleep(error.retry_after)
                 waited += error.retry_after
+        return await make_request(bot, method)
 
 
 class ReplaySafe(BaseRequestMiddleware):
@@ -104,7 +128,148 @@ def already_done(method: TelegramMethod[Any], description: str) -> bool:
     )
 
 
+# Requests whose result a handler hardly ever needs: kept until the update's transaction is over.
+_DEFERRABLE = (
+    SendMessage,
+    AnswerCallbackQuery,
+    EditMessageText,
+    EditMessageReplyMarkup,
+    EditMessageCaption,
+    DeleteMessage,
+    SendChatAction,
+)
+# How often one kept reply waits for Telegram's flood control before it is given up.
+MAX_REPLY_FLOOD_WAITS = 10
+
+Reply = tuple[Bot, TelegramMethod[Any]]
+_KEPT: ContextVar[list[Reply] | None] = ContextVar("kept_replies", default=None)
+# Set while a kept reply is being sent, or for a request that must go at once.
+_NOW: ContextVar[bool] = ContextVar("send_now", default=False)
+# Set while kept replies are sent after their transaction: flood control is waited out without a bound.
+_AFTER_COMMIT: ContextVar[bool] = ContextVar("after_commit", default=False)
+
+
+class DeferredReplies(BaseRequestMiddleware):
+    """Keeps a handler's plain replies while its transaction is open; the handler gets a stand-in result."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        """Keeps the request for later when replies are being collected, else makes it."""
+        kept = _KEPT.get()
+        if kept is None or _NOW.get() or not isinstance(method, _DEFERRABLE) or not _has_numeric_chat(method):
+            return await make_request(bot, method)
+        kept.append((bot, method))
+        # The chain hands on the method's result, though aiogram types it a Response.
+        return cast(Response[TelegramType], _stand_in(bot, method))
+
+
+def _has_numeric_chat(method: TelegramMethod[Any]) -> bool:
+    """Whether the method's chat (if it has one) is a numeric id, so that a stand-in can name it."""
+    chat_id = getattr(method, "chat_id", None)
+    return chat_id is None or isinstance(chat_id, int)
+
+
+def _stand_in(bot: Bot, method: TelegramMethod[Any]) -> object:
+    """The result a handler gets for a kept reply: a message without a real id, or True."""
+    if not isinstance(method, SendMessage):
+        return True
+    chat_id = cast(int, method.chat_id)
+    chat = Chat(id=chat_id, type="private" if chat_id > 0 else "group")
+    return Message(message_id=0, date=datetime.now(UTC), chat=chat, text=method.text).as_(bot)
+
+
+@contextlib.contextmanager
+def collect_replies() -> Iterator[list[Reply]]:
+    """Keeps the plain replies made in the block (by bots with DeferredReplies); yields them in order."""
+    kept: list[Reply] = []
+    token = _KEPT.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.reset(token)
+
+
+@contextlib.contextmanager
+def send_now() -> Iterator[None]:
+    """Makes the requests of the block at once, also inside a handler's transaction."""
+    token = _NOW.set(True)
+    try:
+        yield
+    finally:
+        _NOW.reset(token)
+
+
+def dump_replies(replies: list[Reply]) -> str:
+    """Writes kept replies as JSON; the bot's defaults (parse mode...) are left for the sending bot."""
+    return json.dumps(
+        [
+            {
+                "method": type(method).__name__,
+                "params": _without_defaults(method.model_dump(exclude_unset=True)),
+            }
+            for _, method in replies
+        ],
+        ensure_ascii=False,
+        default=to_jsonable_python,
+    )
+
+
+def load_replies(payload: str, bot: Bot) -> list[Reply]:
+    """Reads replies written by dump_replies, to be sent by `bot`; one that cannot be read is skipped."""
+    replies: list[Reply] = []
+    for item in json.loads(payload):
+        method_class = getattr(aiogram.methods, str(item.get("method")), None)
+        if not (isinstance(method_class, type) and issubclass(method_class, _DEFERRABLE)):
+            logger.warning("A kept reply names no known method; skipped")
+            continue
+        replies.append((bot, method_class.model_validate(item.get("params") or {})))
+    return replies
+
+
+def _without_defaults(value: Any) -> Any:
+    """Drops the fields left to the bot's defaults, at every depth."""
+    if isinstance(value, dict):
+        return {key: _without_defaults(item) for key, item in value.items() if not isinstance(item, Default)}
+    if isinstance(value, list):
+        return [_without_defaults(item) for item in value]
+    return value
+
+
+async def send_replies(replies: list[Reply], sleep: Sleep = asyncio.sleep) -> None:
+    """Sends kept replies in order; waits out flood control, logs (and skips) a refused one."""
+    token = _AFTER_COMMIT.set(True)
+    try:
+        await _send_in_order(replies, sleep)
+    finally:
+        _AFTER_COMMIT.reset(token)
+
+
+async def _send_in_order(replies: list[Reply], sleep: Sleep) -> None:
+    """Sends the replies one after the other."""
+    with send_now():
+        for bot, method in replies:
+            for _ in range(MAX_REPLY_FLOOD_WAITS):
+                try:
+                    await bot(method)
+                    break
+                except TelegramRetryAfter as error:
+                    logger.warning(
+                        "%s waits %s s for Telegram's flood control", method.__api_method__, error.retry_after
+                    )
+                    await sleep(error.retry_after)
+                except TelegramAPIError as error:
+                    logger.warning("%s was refused: %s", method.__api_method__, type(error).__name__)
+                    break
+            else:
+                logger.error("%s given up: Telegram kept refusing it (flood control)", method.__api_method__)
+
+
 def install_reply_middlewares(session: BaseSession, max_wait: float, sleep: Sleep = asyncio.sleep) -> None:
-    """Puts flood-control retries and replay safety on the session of the bot that answers updates."""
+    """Puts reply deferral, flood-control retries and replay safety on the bot that answers updates."""
+    session.middleware(DeferredReplies())
     session.middleware(ReplaySafe())
     session.middleware(ReplyRetry(max_wait, sleep))

@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from application.sla_sweeps import SlaSweeper
+from scheduler.job_lock import OncePerTickExecutor, RedisJobLock
 
 SLA_SWEEP_JOB = "sla-sweep"
 SLA_DIGEST_JOB = "sla-digest"
@@ -32,11 +33,15 @@ def build_scheduler(
     monthly_report: Callable[[], Awaitable[object]] | None = None,
     aftersales: Callable[[], Awaitable[object]] | None = None,
     retention: Callable[[], Awaitable[object]] | None = None,
+    job_lock: RedisJobLock | None = None,
 ) -> AsyncIOScheduler:
-    """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop."""
+    """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop.
+
+    job_lock: with several instances, each job runs once per tick across them (scheduler.job_lock).
+    """
     scheduler = AsyncIOScheduler(
         jobstores={"default": MemoryJobStore()},
-        executors={"default": AsyncIOExecutor()},
+        executors={"default": AsyncIOExecutor() if job_lock is None else OncePerTickExecutor(job_lock)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace_time},
         timezone=timezone,
     )

@@ -26,7 +26,8 @@ attempted at the crash wait for their lease to run out (`lease`, 3 minutes by de
 The lease must outlast a round: the sender starts no send once half the lease has passed and gives
 the rest of the round back. Keep `lease / 2` above the Bot API request timeout.
 
-The rate limits are kept in memory, per sender process: run one sender per bot token.
+The rate limits are kept in memory, per sender process: run one sender per bot token, or give
+every sender the same `shared_limiter` (scheduler.shared_rate_limit, in Redis; issue 17).
 
 Email and webhook rows (issue 12) are claimed with the rest and handed to scheduler/channels.py,
 outside Telegram's limits; every delivery is reported to `on_delivered` (the "customer told" clock).
@@ -67,6 +68,7 @@ from application.reports import REPORT_DOCUMENT_ID
 from domain.clock import Clock
 from scheduler.channels import ChannelDelivery, Delivered
 from scheduler.rate_limit import TelegramRateLimiter
+from scheduler.shared_rate_limit import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +180,9 @@ class OutboxSender:
         reports: ReportSource | None = None,
         channels: ChannelDelivery | None = None,
         on_delivered: Delivered | None = None,
+        shared_limiter: SharedRateLimiter | None = None,
     ) -> None:
+        self._shared_limiter = shared_limiter
         self._queue = queue
         # Email and webhook rows are delivered there, outside Telegram's limits (issue 12).
         self._channels = channels
@@ -221,6 +225,13 @@ class OutboxSender:
             if self._channels is not None and self._channels.handles(message):
                 self._channels.start(message)
                 continue
+            if self._shared_limiter is not None:
+                wait = await self._shared_limiter.acquire(message.chat_id)
+                if wait > 0:
+                    later[message.id] = _later(now, wait)
+                else:
+                    delivered += await self._deliver(message, message.id)
+                continue
             wait = self.limiter.chat_delay(message.chat_id)
             if wait > 0:
                 later[message.id] = _later(now, wait)
@@ -259,6 +270,8 @@ class OutboxSender:
             result = await self._bot(method)
         except TelegramRetryAfter as error:
             self.limiter.pause(message.chat_id, error.retry_after)
+            if self._shared_limiter is not None:
+                await self._shared_limiter.pause(error.retry_after)
             retry_at = _later(self._clock.now(), error.retry_after)
             await self._queue.mark_retry(message_id, retry_at, str(error))
         except TelegramMigrateToChat as error:

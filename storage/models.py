@@ -204,6 +204,10 @@ class InboxUpdateRow(Base):
     received_at: Mapped[datetime]
     # Processing runs begun; a run a crash interrupted leaves its count behind.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Until when the instance that took the update is processing it; after that another may (issue 17).
+    leased_until: Mapped[datetime | None]
+    # The replies of a run that committed, until they are sent (JSON; bot.replies).
+    replies: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxRow(Base):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextvars import ContextVar, Token
+from weakref import WeakKeyDictionary
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from application.aftersales_ports import AftersalesUnitOfWork
@@ -12,11 +14,11 @@ from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
+from storage.inbox import InboxProcessedUpdates
 from storage.repositories import (
     SqlOrderNumberAllocator,
     SqlOrderRepository,
     SqlOutboxRepository,
-    SqlProcessedUpdates,
     SqlStaffRepository,
     SqlUserRepository,
 )
@@ -38,6 +40,25 @@ class _OpenSession:
 _ACTIVE_SESSION: ContextVar[_OpenSession | None] = ContextVar("active_session", default=None)
 
 
+# SQLite has one writer at a time, and every transaction here takes the write lock (BEGIN IMMEDIATE).
+# Units of work of one process queue on an asyncio lock instead of SQLite's busy handler, whose
+# sleeps (up to 100 ms each) would leave the process idle while the lock is already free.
+_SQLITE_WRITERS: WeakKeyDictionary[AsyncEngine, asyncio.Lock] = WeakKeyDictionary()
+# Whether the current task holds its database's writer lock (a nested unit of work must not wait for it).
+_HOLDS_WRITER: ContextVar[bool] = ContextVar("holds_sqlite_writer", default=False)
+
+
+def sqlite_writer_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    """The in-process writer lock of a SQLite database; None on PostgreSQL or when already held here."""
+    engine = session_factory.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "sqlite" or _HOLDS_WRITER.get():
+        return None
+    lock = _SQLITE_WRITERS.get(engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS[engine] = asyncio.Lock()
+    return lock
+
+
 def active_session() -> AsyncSession | None:
     """Returns the session of the unit of work open in the current context, if any."""
     active = _ACTIVE_SESSION.get()
@@ -56,6 +77,7 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
         self._session: AsyncSession | None = None
         self._active: tuple[_OpenSession, Token[_OpenSession | None]] | None = None
         self._orders: SqlOrderRepository | None = None
+        self._writer: tuple[asyncio.Lock, Token[bool]] | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -65,7 +87,11 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
         return self._session
 
     async def _begin(self) -> None:
-        """Opens a session; the transaction begins with the first statement."""
+        """Takes this process's SQLite writer lock, then opens a session (the transaction starts lazily)."""
+        lock = sqlite_writer_lock(self._session_factory)
+        if lock is not None:
+            await lock.acquire()
+            self._writer = (lock, _HOLDS_WRITER.set(True))
         self._session = self._session_factory()
         self._bind_repositories(self._session)
         opened = _OpenSession(self._session)
@@ -79,8 +105,15 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
             opened.session = None
             _ACTIVE_SESSION.reset(token)
             self._active = None
-        # close() rolls the transaction back without expiring loaded rows, so they stay readable.
-        await session.close()
+        try:
+            # close() rolls the transaction back without expiring loaded rows, so they stay readable.
+            await session.close()
+        finally:
+            if self._writer is not None:
+                lock, held = self._writer
+                self._writer = None
+                _HOLDS_WRITER.reset(held)
+                lock.release()
 
     async def commit(self) -> None:
         """Writes the changed aggregates and commits; raises ConcurrentModification on a lost race."""
@@ -108,7 +141,8 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
         self.users = SqlUserRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.numbers = SqlOrderNumberAllocator(session)
-        self.updates = SqlProcessedUpdates(session)
+        # Recording an update processed also removes it from the inbox, in the same transaction.
+        self.updates = InboxProcessedUpdates(session)
         self.sla = SqlSlaRepository(session)
         self.reviews = SqlReviewRepository(session)
         self.api = SqlApiOrderRepository(session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText
 
 from bot.dispatcher import build_bot
@@ -67,20 +67,19 @@ async def test_several_429s_are_waited_out_while_their_waits_stay_within_the_bou
     assert database.state.processed_updates == {1}
 
 
-async def test_a_wait_beyond_the_bound_is_not_waited_in_place_and_nothing_is_committed_or_apologised(
+async def test_a_wait_beyond_the_bound_is_waited_after_the_commit_and_nothing_is_apologised(
     dispatcher: Dispatcher, bot: MockedBot, database: FakeDatabase, sleep: RecordedSleep
 ) -> None:
-    # The update processor runs the whole update again once the flood control lifts (tests/bot/test_inbox.py).
+    # The reply goes after the update's transaction (issue 17): waiting holds no lock, so no bound applies.
     bot.add_retry_after_for("sendMessage", 20)
     bot.add_retry_after_for("sendMessage", 20)
 
-    with pytest.raises(TelegramRetryAfter):
-        await dispatcher.feed_update(bot, message_update(1, "/start"))
+    await dispatcher.feed_update(bot, message_update(1, "/start"))
 
-    assert sleep.waits == [20]
-    assert len(texts(bot)) == 2
+    assert sleep.waits == [20, 20]
+    assert len(texts(bot)) == 3
     assert APOLOGY_EN not in texts(bot)
-    assert database.state.processed_updates == set()
+    assert database.state.processed_updates == {1}
 
 
 async def test_a_replayed_press_counts_its_answer_and_edit_as_done_and_commits(
@@ -118,7 +117,11 @@ async def test_the_outbox_senders_bot_has_no_reply_middlewares_and_the_replying_
     replying = build_bot("42:TEST", "http://127.0.0.1:8081/", reply_retry_seconds=5)
     sending = build_bot("42:TEST", "http://127.0.0.1:8081/")
     try:
-        assert [type(m).__name__ for m in replying.session.middleware] == ["ReplaySafe", "ReplyRetry"]
+        assert [type(m).__name__ for m in replying.session.middleware] == [
+            "DeferredReplies",
+            "ReplaySafe",
+            "ReplyRetry",
+        ]
         assert list(sending.session.middleware) == []
     finally:
         await replying.session.close()

@@ -1,0 +1,35 @@
+"""Several instances share the inbox (issue 17): each update is leased; its replies wait in its row.
+
+Revision ID: 0013
+Revises: 0014
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+revision: str = "0013"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Applies this revision."""
+    with op.batch_alter_table("inbox_updates") as batch:
+        batch.add_column(sa.Column("leased_until", UTC_DATETIME, nullable=True))
+        batch.add_column(sa.Column("replies", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    """Reverts this revision."""
+    with op.batch_alter_table("inbox_updates") as batch:
+        batch.drop_column("replies")
+        batch.drop_column("leased_until")

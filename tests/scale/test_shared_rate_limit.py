@@ -1,0 +1,58 @@
+"""The sending limits shared in Redis by every outbox sender (issue 17)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from redis.asyncio import Redis
+
+from scheduler.shared_rate_limit import SharedRateLimiter
+
+
+def _limiter(redis: Redis, overall_per_second: float = 30.0) -> SharedRateLimiter:
+    return SharedRateLimiter(redis, prefix="t:limits", margin=0.0, overall_per_second=overall_per_second)
+
+
+async def test_a_private_chat_gets_one_message_a_second_across_limiters(redis: Redis) -> None:
+    first, second = _limiter(redis), _limiter(redis)
+
+    assert await first.acquire(7) == 0
+    wait = await second.acquire(7)
+
+    assert 0.9 < wait <= 1.0
+    assert await second.acquire(8) == 0
+
+
+async def test_a_group_gets_twenty_a_minute(redis: Redis) -> None:
+    limiter = _limiter(redis)
+
+    assert await limiter.acquire(-100) == 0
+    assert 2.9 < await limiter.acquire(-100) <= 3.0
+
+
+async def test_the_overall_limit_spaces_messages_of_all_limiters(redis: Redis) -> None:
+    limiters = [_limiter(redis, overall_per_second=20.0) for _ in range(3)]
+    granted: list[float] = []
+
+    async def send(limiter: SharedRateLimiter, chat: int) -> None:
+        assert await limiter.acquire(chat) == 0
+        granted.append(time.monotonic())
+
+    await asyncio.gather(*(send(limiters[i % 3], 1000 + i) for i in range(21)))
+
+    granted.sort()
+    # 21 messages at 20/s: the last one a second after the first, never two within 1/20 s.
+    assert granted[-1] - granted[0] >= 0.95
+    assert min(b - a for a, b in itertools.pairwise(granted)) > 0.04
+
+
+async def test_a_429_pauses_every_limiter(redis: Redis) -> None:
+    first, second = _limiter(redis), _limiter(redis)
+
+    await first.pause(2)
+    wait = await second.acquire(9)
+
+    assert 1.9 < wait <= 2.0
+
