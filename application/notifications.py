@@ -17,6 +17,9 @@ so a change is never told twice, also when the same status is reached again late
 | booked ... out for delivery, delivered | customer: update; logistics: the card while it must act     |
 | held by customs                        | customer: update; order desk: the hold and its reason       |
 | other changes the customer sees        | customer: update                                            |
+| payment received (issue 12)            | customer: thanks; order desk: the card again, now approvable |
+| transfer receipt sent / refused        | order desk: the receipt to check / customer: why, how to pay |
+| order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from domain.orders.events import (
 from domain.orders.model import Order
 from domain.orders.responsibilities import EXECUTION_TEAMS, NEXT_TEAM
 from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus, Role
+from domain.payment import PaymentReceived, PaymentRequested, ReceiptRefused, ReceiptSubmitted
+from domain.review import REVIEW_STATUSES
 
 
 class NoticeKind(StrEnum):
@@ -53,6 +58,11 @@ class NoticeKind(StrEnum):
     TEAM_CARD = "card"
     OUTBOUND_NOTE = "note"
     CUSTOMS_HOLD = "hold"
+    PAYMENT_RECEIVED = "paid"
+    PAID_CARD = "paid-card"
+    RECEIPT = "receipt"
+    RECEIPT_REFUSED = "receipt-refused"
+    PAYMENT_REQUEST = "pay-request"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -80,6 +90,18 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.QUESTION)]
         case CustomerAnswered():
             return [Notice(NoticeKind.ANSWER, CARD_THREAD)]
+        case PaymentReceived():
+            # A reopened order gets its review card from the status change; a waiting one gets it again.
+            desk = [] if event.reopened or order.status not in REVIEW_STATUSES else [
+                Notice(NoticeKind.PAID_CARD, Role.ORDER_DESK)
+            ]
+            return [Notice(NoticeKind.PAYMENT_RECEIVED), *desk]
+        case ReceiptSubmitted():
+            return [Notice(NoticeKind.RECEIPT, Role.ORDER_DESK)]
+        case ReceiptRefused():
+            return [Notice(NoticeKind.RECEIPT_REFUSED)]
+        case PaymentRequested():
+            return [Notice(NoticeKind.PAYMENT_REQUEST)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -208,4 +230,8 @@ def build_notifier(
         OrderRejected: [notify],
         CustomerAsked: [notify],
         CustomerAnswered: [notify],
+        PaymentReceived: [notify],
+        ReceiptSubmitted: [notify],
+        ReceiptRefused: [notify],
+        PaymentRequested: [notify],
     }

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiogram import Bot, Dispatcher
@@ -40,6 +40,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
+from handlers.payment import PaymentSetup
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
@@ -87,10 +88,12 @@ class Workflow:
     execution_setup: ExecutionSetup
     kpi_setup: KpiSetup
     report_setup: ReportSetup
+    payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
         return {
+            "payment_setup": self.payment_setup,
             CLOCK_KEY: self.clock,
             "timezone": self.timezone,
             "sla": self.sla,
@@ -152,7 +155,14 @@ def build_workflow(settings: Settings, clock: Clock, i18n: PoI18n) -> Workflow:
         execution_setup,
         kpi_setup,
         report_setup,
+        payment_setup_of(settings),
     )
+
+
+def payment_setup_of(settings: Settings) -> PaymentSetup:
+    """The payment settings the handlers need (issue 12)."""
+    token = settings.payment_provider_token
+    return PaymentSetup(token.get_secret_value() if token is not None else None)
 
 
 async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(default=None, validate_default=True)
     outbox_lease_seconds: int = Field(default=180, ge=2, le=86400)
     reply_retry_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Telegram Payments provider token (from @BotFather > Payments); without it bank cards are not charged.
+    payment_provider_token: SecretStr | None = None
 
     @field_validator("bot_token")
     @classmethod

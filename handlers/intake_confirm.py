@@ -18,7 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from application.intake import place_order
+from application.intake import PlacedOrder, place_order
 from application.ports import UnitOfWork
 from application.services import EventHandlers
 from domain.clock import Clock
@@ -37,6 +37,7 @@ from handlers.intake_screens import (
     wall_clock,
 )
 from handlers.intake_states import FIX_KEY, PREVIEW_KEY, order_draft, state_of
+from handlers.payment import PaymentSetup, offer_payment
 from presentation.intake_texts import offline_done_text, placed_text
 from presentation.keyboards import main_menu
 
@@ -98,6 +99,7 @@ async def confirm_button(
     timezone: str = DEFAULT_TIMEZONE,
     event_handlers: EventHandlers | None = None,
     sla: SlaContext | None = None,
+    payment_setup: PaymentSetup | None = None,
 ) -> None:
     """Places the order (or sends the corrected one back) for the first press of a preview's Confirm."""
     message = query.message
@@ -112,10 +114,11 @@ async def confirm_button(
     placement = Placement(wall_clock(clock), event_handlers, sla)
     draft = order_draft(data, user_id=query.from_user.id, language=locale)
     try:
+        placed = None
         if FIX_KEY in data:
             text = await resubmit(message, state, uow, data[FIX_KEY]["order_id"], draft, placement)
         else:
-            text = await _place(message, state, uow, draft, placement)
+            text, placed = await _place(message, state, uow, draft, placement)
     except InvalidInput as failure:
         await return_to_field(WizardChat(message, state, locale, timezone), data, failure.errors)
         return
@@ -126,11 +129,14 @@ async def confirm_button(
         await message.edit_reply_markup(reply_markup=None)
     menu = None if draft.channel.offline else main_menu()
     await message.answer(text, parse_mode=ParseMode.HTML, reply_markup=menu)
+    if placed is not None:
+        # The step after Confirm order: the customer pays (issue 12).
+        await offer_payment(message, state, placed.order, payment_setup, locale)
 
 
 async def _place(
     message: Message, state: FSMContext, uow: UnitOfWork, draft: OrderDraft, placement: Placement
-) -> str | None:
+) -> tuple[str | None, PlacedOrder | None]:
     """Places the order (customer) or submits it (staff, once the customer has confirmed); says so."""
     try:
         placed = await place_order(
@@ -139,5 +145,5 @@ async def _place(
     except NotPermitted:
         await state.clear()
         await message.answer(_("Only the order desk can enter offline orders."))
-        return None
-    return offline_done_text(placed) if draft.channel.offline else placed_text(placed)
+        return None, None
+    return (offline_done_text(placed) if draft.channel.offline else placed_text(placed)), placed

@@ -14,6 +14,7 @@ from domain.review import (
 from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.documents import confirmation_pdf
 from presentation.keyboards import N_
+from presentation.payment_texts import not_paid_rejection_text, pay_keyboard
 from presentation.render import (
     Translate,
     confirmation_text,
@@ -46,6 +47,10 @@ class TelegramReviewRenderers:
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
         text = review_card_text(order, reasons, second=second, t=t)
+        if not order.paid and not second:
+            # Approve waits for the payment (issue 12); the desk is told when it lands.
+            waiting = N_("⏳ Not paid yet: Approve waits for the payment; you are told when it arrives.")
+            text += "\n" + t(waiting)
         return Outgoing(
             "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
         )
@@ -63,8 +68,12 @@ class TelegramReviewRenderers:
         return document, Outgoing("sendDocument", {"caption": caption, "parse_mode": "HTML"})
 
     def rejection(self, order: Order, reason: RejectReason, text: str, *, language: str) -> Outgoing:
-        """The rejection message with Fix and Cancel."""
+        """The rejection message with Fix and Cancel; "not paid": how to pay, with Pay and Cancel."""
         t = self._t(language)
+        pay = pay_keyboard(order, t, cancel=True) if reason is RejectReason.NOT_PAID else None
+        if pay is not None:
+            params = {"text": not_paid_rejection_text(order, text, t, language), "parse_mode": "HTML"}
+            return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(pay)})
         markup = rejection_keyboard(order, reason, t)
         params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
         return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})

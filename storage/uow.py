@@ -22,6 +22,7 @@ from application.ports import (
 )
 from domain.errors import ConcurrentModification
 from storage.api_repository import SqlApiOrderRepository
+from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (
     SqlOrderNumberAllocator,
     SqlOrderRepository,
@@ -71,6 +72,7 @@ class SqlUnitOfWork:
     sla: SlaRepository
     reviews: ReviewRepository
     api: ApiOrderRepository
+    payments: SqlPaymentRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -145,3 +147,4 @@ class SqlUnitOfWork:
         self.sla = SqlSlaRepository(session)
         self.reviews = SqlReviewRepository(session)
         self.api = SqlApiOrderRepository(session)
+        self.payments = SqlPaymentRepository(session)
