@@ -37,7 +37,7 @@ from handlers.intake_screens import (
     wall_clock,
 )
 from handlers.intake_states import FIX_KEY, PREVIEW_KEY, order_draft, state_of
-from handlers.payment import PaymentSetup, offer_payment
+from handlers.payment import PaymentSetup, payment_prompt, start_payment
 from presentation.intake_texts import offline_done_text, placed_text
 from presentation.keyboards import main_menu
 
@@ -114,11 +114,13 @@ async def confirm_button(
     placement = Placement(wall_clock(clock), event_handlers, sla)
     draft = order_draft(data, user_id=query.from_user.id, language=locale)
     try:
-        placed = None
+        paying = None
         if FIX_KEY in data:
             text = await resubmit(message, state, uow, data[FIX_KEY]["order_id"], draft, placement)
+            paying = await uow.orders.get(data[FIX_KEY]["order_id"]) if text is not None else None
         else:
             text, placed = await _place(message, state, uow, draft, placement)
+            paying = placed.order if placed is not None else None
     except InvalidInput as failure:
         await return_to_field(WizardChat(message, state, locale, timezone), data, failure.errors)
         return
@@ -128,10 +130,13 @@ async def confirm_button(
     with suppress(TelegramBadRequest):
         await message.edit_reply_markup(reply_markup=None)
     menu = None if draft.channel.offline else main_menu()
-    await message.answer(text, parse_mode=ParseMode.HTML, reply_markup=menu)
-    if placed is not None:
+    prompt = payment_prompt(paying, locale) if paying is not None else None
+    if prompt is not None:
         # The step after Confirm order: the customer pays (issue 12).
-        await offer_payment(message, state, placed.order, payment_setup, locale)
+        text = f"{text}\n\n{prompt}"
+    await message.answer(text, parse_mode=ParseMode.HTML, reply_markup=menu)
+    if paying is not None:
+        await start_payment(message, state, paying, payment_setup)
 
 
 async def _place(

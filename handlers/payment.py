@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.enums import ParseMode
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, PreCheckoutQuery
@@ -43,7 +42,6 @@ from presentation.payment_texts import (
     ReceiptStep,
     after_placing_text,
     invoice_params,
-    pay_keyboard,
     receipt_keyboard,
     refusal_keyboard,
 )
@@ -78,15 +76,20 @@ async def send_invoice(message: Message, order: Order, setup: PaymentSetup | Non
     await message.answer_invoice(**invoice_params(order, t, setup.provider_token))
 
 
-async def offer_payment(
-    message: Message, state: FSMContext, order: Order, setup: PaymentSetup | None, locale: str
+def payment_prompt(order: Order, locale: str) -> str | None:
+    """After Confirm order: exactly how to pay, for a customer's unpaid chat order."""
+    if order.paid or order.channel is not Channel.TELEGRAM:
+        return None
+    t: Translate = _
+    return after_placing_text(order, t, locale)
+
+
+async def start_payment(
+    message: Message, state: FSMContext, order: Order, setup: PaymentSetup | None
 ) -> None:
-    """After Confirm order: tells the customer exactly how to pay, with the invoice or the receipt step."""
+    """After Confirm order: sends the invoice (bank card) or waits for the transfer receipt."""
     if order.paid or order.channel is not Channel.TELEGRAM:
         return
-    t: Translate = _
-    markup = None if is_online(order.payment_method) else pay_keyboard(order, t)
-    await message.answer(after_placing_text(order, t, locale), parse_mode=ParseMode.HTML, reply_markup=markup)
     if is_online(order.payment_method):
         await send_invoice(message, order, setup)
     elif needs_receipt(order.payment_method):

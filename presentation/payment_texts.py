@@ -26,9 +26,10 @@ from domain.payment import (
     needs_receipt,
     payment_instructions,
 )
-from presentation.callbacks import CustomerAction, CustomerStep
+from domain.review import RejectReason
+from presentation.callbacks import CustomerAction, CustomerStep, OrderFix
 from presentation.keyboards import N_
-from presentation.render import CAPTION_LIMIT, Html, Translate, esc, fit, money
+from presentation.render import CAPTION_LIMIT, REASON_NAMES, Html, Translate, esc, fit, money
 
 # Telegram's limits of an invoice's title, description and price label.
 TITLE_MAX = 32
@@ -132,17 +133,25 @@ def pay_button(order: Order, t: Translate) -> InlineKeyboardButton | None:
     return None
 
 
-def pay_keyboard(order: Order, t: Translate, *, cancel: bool = False) -> InlineKeyboardMarkup | None:
-    """The customer's payment button, with Cancel the order when asked."""
-    row = [button] if (button := pay_button(order, t)) is not None else []
-    if cancel:
-        row.append(
-            InlineKeyboardButton(
-                text=t(N_("Cancel the order")),
-                callback_data=CustomerAction(order_id=order.id, action=CustomerStep.CANCEL).pack(),
-            )
-        )
-    return InlineKeyboardMarkup(inline_keyboard=[row]) if row else None
+def pay_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup | None:
+    """The customer's payment button (none for a method we do not know)."""
+    button = pay_button(order, t)
+    return InlineKeyboardMarkup(inline_keyboard=[[button]]) if button is not None else None
+
+
+def not_paid_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup:
+    """Under a "not paid" rejection: pay (the way chosen), change the way of paying, or cancel."""
+    pay = pay_button(order, t)
+    change = InlineKeyboardButton(
+        text=t(N_("Change the payment method")),
+        callback_data=OrderFix(order_id=order.id, field=RejectReason.NOT_PAID.fix_field).pack(),
+    )
+    cancel = InlineKeyboardButton(
+        text=t(N_("Cancel the order")),
+        callback_data=CustomerAction(order_id=order.id, action=CustomerStep.CANCEL).pack(),
+    )
+    rows = [[pay]] if pay is not None else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [change, cancel]])
 
 
 def after_placing_text(order: Order, t: Translate, language: str) -> str:
@@ -168,7 +177,8 @@ def not_paid_rejection_text(order: Order, note: str, t: Translate, language: str
     title = t(N_("Your order {reference} was not accepted")).format(reference=esc(order.reference))
     lines = [
         f"<b>{title}</b>",
-        t(N_("We have not received your payment yet.")),
+        f"{t(N_('Reason'))}: {t(REASON_NAMES[RejectReason.NOT_PAID])} — "
+        + t(N_("We have not received your payment yet.")),
     ]
     if note:
         lines.append(f"{t(N_('Note from the order desk'))}: {esc(note[:1000])}")

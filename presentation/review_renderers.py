@@ -14,7 +14,7 @@ from domain.review import (
 from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.documents import confirmation_pdf
 from presentation.keyboards import N_
-from presentation.payment_texts import not_paid_rejection_text, pay_keyboard
+from presentation.payment_texts import not_paid_keyboard, not_paid_rejection_text
 from presentation.render import (
     Translate,
     confirmation_text,
@@ -70,10 +70,11 @@ class TelegramReviewRenderers:
     def rejection(self, order: Order, reason: RejectReason, text: str, *, language: str) -> Outgoing:
         """The rejection message with Fix and Cancel; "not paid": how to pay, with Pay and Cancel."""
         t = self._t(language)
-        pay = pay_keyboard(order, t, cancel=True) if reason is RejectReason.NOT_PAID else None
-        if pay is not None:
+        if reason is RejectReason.NOT_PAID:
             params = {"text": not_paid_rejection_text(order, text, t, language), "parse_mode": "HTML"}
-            return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(pay)})
+            return Outgoing(
+                "sendMessage", {**params, "reply_markup": keyboard_json(not_paid_keyboard(order, t))}
+            )
         markup = rejection_keyboard(order, reason, t)
         params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
         return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})
