@@ -14,7 +14,8 @@ from typing import Protocol
 
 from application.ports import UnitOfWork
 from application.review import ReviewSetup
-from application.services import commit_change
+from application.services import EventHandlers, commit_change
+from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted, OrderNotFound
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
@@ -38,6 +39,7 @@ from domain.payment import (
     refusal_to_pay,
     settle,
 )
+from domain.sla.clocks import SlaContext
 from domain.text import without_controls
 
 CUSTOMER = frozenset({Role.CUSTOMER})
@@ -62,6 +64,10 @@ class PaymentRepository(Protocol):
         at: datetime,
         refusal: ReceiptRefusal | None = None,
     ) -> bool: ...
+
+
+class PaymentMismatch(DomainError):
+    """A reported payment is not the order's amount and currency."""
 
 
 class PaymentUnitOfWork(UnitOfWork, Protocol):
@@ -264,7 +270,14 @@ async def request_payment(
 
 
 async def record_platform_payment(
-    uow: PaymentUnitOfWork, order_id: str, *, amount: Decimal, currency: str, setup: ReviewSetup
+    uow: PaymentUnitOfWork,
+    order_id: str,
+    *,
+    amount: Decimal,
+    currency: str,
+    clock: Clock,
+    handlers: EventHandlers | None = None,
+    sla: SlaContext | None = None,
 ) -> Order:
     """Marks a platform's order paid at exactly its amount (POST /orders/{reference}/payment)."""
     async with uow:
@@ -274,8 +287,10 @@ async def record_platform_payment(
         if not awaits_payment(order):
             raise IllegalTransition(order.status, "record_platform_payment")
         if currency.upper() != order.currency.upper() or amount != order.amount:
-            raise DomainError(f"please pay {order.amount} {order.currency}")
-        now = setup.clock.now()
+            raise PaymentMismatch(
+                f"the order's amount is {order.amount} {order.currency}; please pay exactly that"
+            )
+        now = clock.now()
         await uow.payments.add(
             PaymentRecord(
                 order.id,
@@ -295,7 +310,7 @@ async def record_platform_payment(
             now=now,
             note=f"reported by the platform: {amount} {order.currency}",
         )
-        await commit_change(order, uow, now, setup.handlers, setup.sla)
+        await commit_change(order, uow, now, handlers or {}, sla)
     return order
 
 

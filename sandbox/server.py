@@ -1047,7 +1047,8 @@ class FakeBotApi:
             label = f"Pay {amount:.{_currency_exponent(currency)}f} {currency}"
             call.params["reply_markup"] = json.dumps({"inline_keyboard": [[{"text": label, "pay": True}]]})
         message = self._new_bot_message(call, chat, {"invoice": invoice})
-        self.invoices[(chat.id, message["message_id"])] = {**invoice, "payload": call.get_str("payload") or ""}
+        payload = call.get_str("payload") or ""
+        self.invoices[(chat.id, message["message_id"])] = {**invoice, "payload": payload}
         return message
 
     async def _answer_pre_checkout_query(self, call: _Call) -> bool:

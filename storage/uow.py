@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from application.payment import PaymentRepository
 from application.ports import (
     ApiOrderRepository,
     OrderNumberAllocator,
@@ -72,7 +73,7 @@ class SqlUnitOfWork:
     sla: SlaRepository
     reviews: ReviewRepository
     api: ApiOrderRepository
-    payments: SqlPaymentRepository
+    payments: PaymentRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory

@@ -95,7 +95,7 @@ def dispatcher(new_uow: Uows, i18n: PoI18n, setup: ReviewSetup) -> Dispatcher:
 @pytest.fixture
 async def staffed(new_uow: Uows) -> None:
     """A desk clerk in the database."""
-    await grant_roles(new_uow, {Role.ORDER_DESK: (DESK_ID,)})  # type: ignore[arg-type]
+    await grant_roles(new_uow, {Role.ORDER_DESK: (DESK_ID,)})
 
 
 def unpaid_order(*, payment_method: str = "card", language: str = "en", amount: str = "245.80") -> Order:

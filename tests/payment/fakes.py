@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
+from application.payment import PaymentRepository
 from domain.payment import PaymentRecord, PaymentStatus, ReceiptRefusal
 from tests.fakes import (
     FakeDatabase,
@@ -98,7 +99,7 @@ class PaymentDatabase(FakeDatabase):
 class FakePaymentUnitOfWork(FakeUnitOfWork):
     """A FakeUnitOfWork with the payments repository in the same transaction."""
 
-    payments: FakePaymentRepository
+    payments: PaymentRepository
 
     def __init__(self, database: PaymentDatabase) -> None:
         super().__init__(database)
@@ -108,5 +109,6 @@ class FakePaymentUnitOfWork(FakeUnitOfWork):
         """Adds the payments repository to the new transaction's."""
         super()._bind()
         orders = self._open_orders()
-        self.payments = FakePaymentRepository(self._payments_db, self._current, orders)
-        self._pending.append(self.payments)
+        payments = FakePaymentRepository(self._payments_db, self._current, orders)
+        self.payments = payments
+        self._pending.append(payments)

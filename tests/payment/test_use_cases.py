@@ -249,14 +249,16 @@ async def test_a_platform_pays_later_at_exactly_the_amount(new_uow: Uows, setup:
     order = await store(new_uow, platform)
 
     with pytest.raises(DomainError):
-        await record_platform_payment(new_uow(), order.id, amount=Decimal("1"), currency="EUR", setup=setup)
+        await record_platform_payment(
+            new_uow(), order.id, amount=Decimal("1"), currency="EUR", clock=setup.clock
+        )
     paid = await record_platform_payment(
-        new_uow(), order.id, amount=Decimal("245.80"), currency="EUR", setup=setup
+        new_uow(), order.id, amount=Decimal("245.80"), currency="EUR", clock=setup.clock
     )
 
     assert paid.paid
     again = await record_platform_payment(
-        new_uow(), order.id, amount=Decimal("245.80"), currency="EUR", setup=setup
+        new_uow(), order.id, amount=Decimal("245.80"), currency="EUR", clock=setup.clock
     )
     assert again.paid and [line.action for line in again.audit].count("payment_received") == 1
 
