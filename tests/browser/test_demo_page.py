@@ -248,12 +248,18 @@ def place_order(page: Page) -> str:
     answer(page, "Declared value", "120.00")
     choose(page, "another goods line", "No, continue")
     choose(page, "Which service", "Air freight")
-    choose(page, "How will you pay?", "Alipay")
+    choose(page, "How will you pay?", "Bank card")
     choose(page, "Any remarks", "Skip")
     choose(page, "Please check the order", "Confirm order")
-    placed = last_bot_message(page, "is placed")
+    placed = bot_messages(page).filter(has_text="is placed").last
+    expect(placed).to_contain_text("How to pay")
     reference = REFERENCE.search(placed.inner_text())
     assert reference is not None
+    # Payment (issue 12): Telegram's invoice, emulated by the sandbox, paid with its Pay button.
+    invoice = last_bot_message(page, f"Order {reference.group(0)}")
+    screenshot(page, "customer-invoice")
+    invoice.locator(".pay-button").click()
+    expect(bot_messages(page).last).to_contain_text("received for your order")
     return reference.group(0)
 
 
