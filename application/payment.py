@@ -209,6 +209,13 @@ async def submit_receipt(
     return payment_id
 
 
+async def awaiting_receipt(uow: UnitOfWork, customer_id: int) -> list[Order]:
+    """The customer's unpaid transfer orders that wait for a receipt, newest first."""
+    async with uow:
+        orders = await uow.orders.list_for_customer(customer_id)
+    return [order for order in orders if needs_receipt(order.payment_method) and awaits_payment(order)]
+
+
 async def decide_receipt(
     uow: PaymentUnitOfWork,
     payment_id: int,

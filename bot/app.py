@@ -93,7 +93,6 @@ class Workflow:
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
         return {
-            "payment_setup": self.payment_setup,
             CLOCK_KEY: self.clock,
             "timezone": self.timezone,
             "sla": self.sla,
@@ -103,6 +102,7 @@ class Workflow:
             "execution_setup": self.execution_setup,
             "kpi_setup": self.kpi_setup,
             "report_setup": self.report_setup,
+            "payment_setup": self.payment_setup,
         }
 
 

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.enums import ChatType
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, PreCheckoutQuery
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, PreCheckoutQuery
 from aiogram.utils.i18n import gettext as _
 
 from application.payment import (
     PaymentUnitOfWork,
     TelegramCharge,
+    awaiting_receipt,
     check_pre_checkout,
     decide_receipt,
     record_telegram_payment,
@@ -42,6 +45,7 @@ from presentation.payment_texts import (
     ReceiptStep,
     after_placing_text,
     invoice_params,
+    pay_button,
     receipt_keyboard,
     refusal_keyboard,
 )
@@ -215,47 +219,79 @@ async def on_successful_payment(message: Message, uow: PaymentUnitOfWork, review
         )
 
 
+def _receipt_file(message: Message) -> tuple[str, ReceiptKind] | None:
+    """The photo (largest size) or document a message carries."""
+    if message.photo:
+        return message.photo[-1].file_id, ReceiptKind.PHOTO
+    if message.document:
+        return message.document.file_id, ReceiptKind.DOCUMENT
+    return None
+
+
+async def _take_receipt(
+    message: Message, state: FSMContext, uow: PaymentUnitOfWork, order_id: str, setup: ReviewSetup
+) -> None:
+    """Stores the receipt for the order and tells the customer the desk checks it."""
+    sent = _receipt_file(message)
+    if message.from_user is None or sent is None:
+        return
+    await state.clear()
+    try:
+        await submit_receipt(
+            uow, order_id, customer_id=message.from_user.id, file_id=sent[0], kind=sent[1], setup=setup
+        )
+    except (NotPermitted, OrderNotFound):
+        await message.answer(_("This is not your order."))
+        return
+    except (IllegalTransition, DomainError):
+        await message.answer(_("This order does not wait for a payment."))
+        return
+    await message.answer(_("Thank you! Our order desk checks your receipt and tells you here."))
+
+
 @router.message(PaymentDialog.receipt, F.photo | F.document)
 async def on_receipt(
     message: Message, state: FSMContext, uow: PaymentUnitOfWork, review_setup: ReviewSetup
 ) -> None:
-    """Takes the transfer receipt and sends it to the order desk."""
+    """Takes the transfer receipt of the order the customer is paying and sends it to the order desk."""
     data = await state.get_data()
-    if message.from_user is None or "payment_order_id" not in data:
-        return
-    if message.photo:
-        file_id, kind = message.photo[-1].file_id, ReceiptKind.PHOTO
-    else:
-        assert message.document is not None
-        file_id, kind = message.document.file_id, ReceiptKind.DOCUMENT
-    try:
-        await submit_receipt(
-            uow,
-            data["payment_order_id"],
-            customer_id=message.from_user.id,
-            file_id=file_id,
-            kind=kind,
-            setup=review_setup,
-        )
-    except (NotPermitted, OrderNotFound):
-        await state.clear()
-        await message.answer(_("This is not your order."))
-        return
-    except (IllegalTransition, DomainError):
-        await state.clear()
-        await message.answer(_("This order does not wait for a payment."))
-        return
-    await state.clear()
-    await message.answer(_("Thank you! Our order desk checks your receipt and tells you here."))
-
-
-@router.message(PaymentDialog.receipt, F.text)
-async def on_receipt_text(message: Message, state: FSMContext) -> None:
-    """Asks for the receipt itself; a command leaves the receipt step and runs."""
-    if (message.text or "").startswith("/"):
+    if "payment_order_id" not in data:
         await state.clear()
         raise SkipHandler
-    await message.answer(_("Please send the receipt as a photo or a file (PDF), or send /cancel to stop."))
+    await _take_receipt(message, state, uow, data["payment_order_id"], review_setup)
+
+
+@router.message(
+    StateFilter(None), F.chat.type == ChatType.PRIVATE, F.photo | F.document, ~F.caption.startswith("/")
+)
+async def on_unasked_receipt(
+    message: Message, state: FSMContext, uow: PaymentUnitOfWork, review_setup: ReviewSetup
+) -> None:
+    """A photo or file sent later: the receipt of the customer's one order waiting for it."""
+    user = message.from_user
+    waiting = await awaiting_receipt(uow, user.id) if user is not None else []
+    if not waiting:
+        raise SkipHandler
+    if len(waiting) == 1:
+        await _take_receipt(message, state, uow, waiting[0].id, review_setup)
+        return
+    t: Translate = _
+    rows = [
+        [InlineKeyboardButton(text=f"🧾 {order.reference}", callback_data=button.callback_data)]
+        for order in waiting[:5]
+        if (button := pay_button(order, t)) is not None
+    ]
+    await message.answer(
+        _("Which order is this receipt for? Press it, then send the receipt again."),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+    )
+
+
+@router.message(PaymentDialog.receipt)
+async def on_receipt_other(message: Message, state: FSMContext) -> None:
+    """Anything else leaves the receipt step and is handled as usual (menu buttons, commands)."""
+    await state.clear()
+    raise SkipHandler
 
 
 @router.callback_query(ReceiptAction.filter())

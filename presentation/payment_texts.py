@@ -114,7 +114,7 @@ def how_to_pay_lines(order: Order, t: Translate, language: str) -> list[str]:
     return [
         esc(text),
         "",
-        t(N_("Once paid, press Send receipt and send a photo or PDF of the transfer receipt here.")),
+        t(N_("Once paid, send a photo or PDF of the transfer receipt here in this chat.")),
     ]
 
 
@@ -225,7 +225,8 @@ def receipt_caption(order: Order, t: Translate) -> str:
         f"{t(N_('Amount'))}: {_amount(order)} · {esc(order.payment_method)}",
         t(N_("Check it against our account, then accept or refuse it.")),
     ]
-    return fit(lines, t, limit=CAPTION_LIMIT)
+    # Room for the decision line the desk's Accept or Refuse adds to the caption.
+    return fit(lines, t, limit=CAPTION_LIMIT - 200)
 
 
 def receipt_keyboard(payment_id: int, t: Translate) -> InlineKeyboardMarkup:

@@ -162,3 +162,25 @@ async def test_a_receipt_reaches_the_desk_which_accepts_it(
     await dispatcher.feed_update(bot, press(6, approve, user_id=DESK_ID, card=card_of(refreshed)))
     assert (await load(new_uow, order.id)).status is OrderStatus.CONFIRMED
     assert buttons(refreshed)[0] == approve
+
+
+async def test_a_photo_sent_later_is_the_receipt_of_the_one_order_waiting_for_it(
+    dispatcher: Dispatcher, new_uow: Uows, bot: MockedBot, database: PaymentDatabase
+) -> None:
+    await store(new_uow, unpaid_order(payment_method="card"))
+    transfer = await store(new_uow, unpaid_order(payment_method="wechat_pay"))
+
+    await dispatcher.feed_update(bot, customer_file(1))
+
+    [payment] = database.payments.values()
+    assert (payment.order_id, payment.file_id) == (transfer.id, "receipt-photo")
+    assert "checks your receipt" in bot.requests_for("sendMessage")[-1].params["text"]
+
+    second = await store(new_uow, unpaid_order(payment_method="alipay"))
+    await dispatcher.feed_update(bot, customer_file(2))
+
+    assert len(database.payments) == 1
+    ask = bot.requests_for("sendMessage")[-1]
+    assert "Which order is this receipt for?" in ask.params["text"]
+    choices = str(ask.decoded("reply_markup"))
+    assert f"pay:{second.id}:rcpt" in choices and f"pay:{transfer.id}:rcpt" in choices
