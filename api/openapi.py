@@ -304,6 +304,14 @@ _NOT_JSON = _errors("the body is not a JSON object, or could not be read")
 _INVALID = _errors("every problem of the body at once, each with its field path")
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "the order's URL"}}
 
+_REFERENCE = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "the reference from the order's creation, or its formal number",
+}
+
 _PATHS: dict[str, Any] = {
     "/api/v1/quotes": {
         "post": {
@@ -362,15 +370,7 @@ _PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getOrder",
             "summary": "An order's state; only orders created with the same key are found",
-            "parameters": [
-                {
-                    "name": "reference",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "the reference from the order's creation, or its formal number",
-                }
-            ],
+            "parameters": [_REFERENCE],
             "responses": {
                 "200": _json(_ref("Order"), "the order"),
                 "401": _UNAUTHORIZED,
@@ -382,15 +382,7 @@ _PATHS: dict[str, Any] = {
         "post": {
             "operationId": "payOrder",
             "summary": "Report that the customer paid an unpaid order, at exactly its amount (issue 12)",
-            "parameters": [
-                {
-                    "name": "reference",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "the reference from the order's creation, or its formal number",
-                }
-            ],
+            "parameters": [_REFERENCE],
             "requestBody": {
                 "required": True,
                 "content": {

@@ -143,6 +143,18 @@ async def on_pay_button(
     )
 
 
+async def _desk_message(query: CallbackQuery, roles: frozenset[Role], setup: ReviewSetup) -> Message | None:
+    """The pressed message, when an order-desk member pressed it where the desk works; answers otherwise."""
+    message = query.message
+    if not isinstance(message, Message) or not roles & DESK:
+        await query.answer(_("Only the order desk can review orders."), show_alert=True)
+        return None
+    if not in_desk_place(message.chat.id, message.chat.type, query.from_user.id, setup):
+        await query.answer(_("Review orders in the order-desk chat."), show_alert=True)
+        return None
+    return message
+
+
 @router.callback_query(PaymentAction.filter(F.act == PayStep.REMIND))
 async def on_remind(
     query: CallbackQuery,
@@ -152,12 +164,8 @@ async def on_remind(
     review_setup: ReviewSetup,
 ) -> None:
     """Remind the customer: queues the customer's reminder with how to pay."""
-    message = query.message
-    if not isinstance(message, Message) or not roles & DESK:
-        await query.answer(_("Only the order desk can review orders."), show_alert=True)
-        return
-    if not in_desk_place(message.chat.id, message.chat.type, query.from_user.id, review_setup):
-        await query.answer(_("Review orders in the order-desk chat."), show_alert=True)
+    message = await _desk_message(query, roles, review_setup)
+    if message is None:
         return
     try:
         order = await request_payment(
@@ -303,12 +311,8 @@ async def on_receipt_button(
     review_setup: ReviewSetup,
 ) -> None:
     """Accept, Refuse (then the reason) or Back under a receipt in the order-desk chat."""
-    message = query.message
-    if not isinstance(message, Message) or not roles & DESK:
-        await query.answer(_("Only the order desk can review orders."), show_alert=True)
-        return
-    if not in_desk_place(message.chat.id, message.chat.type, query.from_user.id, review_setup):
-        await query.answer(_("Review orders in the order-desk chat."), show_alert=True)
+    message = await _desk_message(query, roles, review_setup)
+    if message is None:
         return
     t: Translate = _
     step = callback_data.act

@@ -292,11 +292,7 @@ class DemoPage:
         return web.json_response({"ok": True, "message_id": message["message_id"]})
 
     async def _press(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        user, chat = self._actor_and_chat(body)
-        message = chat.messages.get(_int(body, "message_id"))
-        if message is None:
-            raise _bad_request("that message does not exist (any more)")
+        user, message, body = await self._pressed(request)
         try:
             query_id = self.world.server.press_button(user, message, str(body.get("callback_data") or ""))
         except LookupError as error:
@@ -305,11 +301,7 @@ class DemoPage:
 
     async def _pay(self, request: web.Request) -> web.Response:
         """Pays an invoice in the chat (Telegram Payments, emulated): the bot gets the pre-checkout query."""
-        body = await _json_body(request)
-        user, chat = self._actor_and_chat(body)
-        message = chat.messages.get(_int(body, "message_id"))
-        if message is None:
-            raise _bad_request("that message does not exist (any more)")
+        user, message, _body = await self._pressed(request)
         try:
             query_id = self.world.server.pay_invoice(user, message)
         except LookupError as error:
@@ -359,6 +351,15 @@ class DemoPage:
             content_type=stored.mime_type or "application/octet-stream",
             headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
         )
+
+    async def _pressed(self, request: web.Request) -> tuple[FakeUser, Json, Json]:
+        """The visitor, the message whose button they pressed, and the request body."""
+        body = await _json_body(request)
+        user, chat = self._actor_and_chat(body)
+        message = chat.messages.get(_int(body, "message_id"))
+        if message is None:
+            raise _bad_request("that message does not exist (any more)")
+        return user, message, body
 
     def _actor_and_chat(self, body: Json) -> tuple[FakeUser, FakeChat]:
         """Finds the user the visitor acts as and the chat they act in (their private chat by default)."""

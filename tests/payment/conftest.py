@@ -6,32 +6,36 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiogram import Dispatcher, Router
+from aiogram import Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from application.review import ReviewSetup
-from bot.i18n import LanguageMiddleware, PoI18n, create_i18n
+from bot.i18n import LanguageMiddleware, PoI18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
-from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.orders.status import Action, Role
 from handlers import payment, review
 from handlers.payment import PaymentSetup
-from presentation.notifications import build_review_setup
 from tests.payment.fakes import FakePaymentUnitOfWork, PaymentDatabase
 from tests.review.conftest import (
     ADMIN_ID,
     CUSTOMER_ID,
-    DESK_CHAT,
     DESK_ID,
     NAMES,
-    POLICY,
     T0,
-    TIMEZONE,
+    _detached,
+    clock,
     grant_roles,
+    i18n,
+    load,
     make_order,
+    setup,
+    store,
 )
+
+# The review tests' fixtures (i18n, clock, setup) and helpers (store, load) serve here too.
+__all__ = ["clock", "i18n", "load", "setup", "store"]
 
 PROVIDER_TOKEN = "284685063:TEST:sandbox"
 Uows = Callable[[], FakePaymentUnitOfWork]
@@ -47,35 +51,6 @@ def database() -> PaymentDatabase:
 def new_uow(database: PaymentDatabase) -> Uows:
     """Makes a fresh unit of work on the fake database for each call."""
     return database.unit_of_work
-
-
-@pytest.fixture
-def i18n() -> PoI18n:
-    """Every catalog, English by default."""
-    return create_i18n("en")
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    """09:30 in Shanghai on 2026-03-15."""
-    return FixedClock(T0)
-
-
-@pytest.fixture
-def setup(i18n: PoI18n, clock: FixedClock) -> ReviewSetup:
-    """The review setup the composition root would build."""
-    return build_review_setup(
-        i18n=i18n, clock=clock, timezone=TIMEZONE, order_desk_chat_id=DESK_CHAT, policy=POLICY
-    )
-
-
-def _detached(router: Router) -> Router:
-    """Frees a module router from the dispatcher of a previous test."""
-    parent = router.parent_router
-    if parent is not None:
-        parent.sub_routers.remove(router)
-        router._parent_router = None
-    return router
 
 
 @pytest.fixture
@@ -104,20 +79,6 @@ def unpaid_order(*, payment_method: str = "card", language: str = "en", amount: 
     order.paid = False
     order.payment_method = payment_method
     return order
-
-
-async def store(uows: Uows, order: Order) -> Order:
-    """Saves a new order."""
-    async with uows() as uow:
-        await uow.orders.add(order)
-        await uow.commit()
-    return order
-
-
-async def load(uows: Uows, order_id: str) -> Order:
-    """Reads an order back."""
-    async with uows() as uow:
-        return await uow.orders.get(order_id)
 
 
 def rejected_as_not_paid(order: Order) -> Order:

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -14,19 +13,12 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from domain.orders.model import Order
 from presentation.payment_texts import pay_keyboard
-from sandbox.server import FakeBotApi, run_fake_bot_api
+from sandbox.server import FakeBotApi, Json
 from tests.payment.conftest import Uows, load, store, unpaid_order
 from tests.payment.fakes import PaymentDatabase
+from tests.sandbox.test_server import TOKEN, api
 
-TOKEN = "123456:TEST-token_for-sandbox"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    """The fake Bot API; no request may break the spec."""
-    async with run_fake_bot_api() as server:
-        yield server
-        assert server.violations == []
+__all__ = ["api"]
 
 
 @asynccontextmanager
@@ -59,6 +51,13 @@ async def customer_order(new_uow: Uows, api: FakeBotApi) -> tuple[Order, int]:
     return order, user.id
 
 
+async def invoice_after_pay_now(api: FakeBotApi, bot: Bot, order: Order, user_id: int) -> Json:
+    """The customer presses Pay now under a message about the order; returns the invoice the bot sends."""
+    prompt = await bot.send_message(user_id, "pay", reply_markup=pay_keyboard(order, str))
+    api.press_button(api.users[user_id], api.chats[user_id].messages[prompt.message_id], text="💳 Pay now")
+    return await api.wait_for_bot_message(user_id, lambda message: "invoice" in message)
+
+
 async def test_an_invoice_paid_in_the_sandbox_is_recorded_once(
     api: FakeBotApi, dispatcher: Dispatcher, new_uow: Uows, database: PaymentDatabase
 ) -> None:
@@ -66,9 +65,7 @@ async def test_an_invoice_paid_in_the_sandbox_is_recorded_once(
     user = api.users[user_id]
 
     async with polling(api, dispatcher) as bot:
-        prompt = await bot.send_message(user_id, "pay", reply_markup=pay_keyboard(order, str))
-        api.press_button(user, api.chats[user_id].messages[prompt.message_id], text="💳 Pay now")
-        invoice = await api.wait_for_bot_message(user_id, lambda message: "invoice" in message)
+        invoice = await invoice_after_pay_now(api, bot, order, user_id)
         assert invoice["invoice"]["total_amount"] == 8500 and invoice["invoice"]["currency"] == "EUR"
         assert invoice["reply_markup"]["inline_keyboard"][0][0]["pay"] is True
 
@@ -94,9 +91,7 @@ async def test_a_changed_amount_is_refused_before_the_charge(
     user = api.users[user_id]
 
     async with polling(api, dispatcher) as bot:
-        prompt = await bot.send_message(user_id, "pay", reply_markup=pay_keyboard(order, str))
-        api.press_button(user, api.chats[user_id].messages[prompt.message_id], text="💳 Pay now")
-        invoice = await api.wait_for_bot_message(user_id, lambda message: "invoice" in message)
+        invoice = await invoice_after_pay_now(api, bot, order, user_id)
         async with new_uow() as uow:
             changed = await uow.orders.get(order.id)
             changed.amount += 10

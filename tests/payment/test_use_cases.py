@@ -41,6 +41,13 @@ def charge(
     return TelegramCharge(f"order:{order_id}", CUSTOMER_ID, total, currency, charge_id, f"prov-{charge_id}")
 
 
+async def refuse(new_uow: Uows, payment_id: int, reason: ReceiptRefusal, setup: ReviewSetup) -> None:
+    """The desk clerk refuses a receipt for the reason."""
+    await decide_receipt(
+        new_uow(), payment_id, actor_id=DESK_ID, roles=DESK, accept=False, reason=reason, setup=setup
+    )
+
+
 def test_amounts_go_to_telegram_in_the_smallest_unit_of_the_currency() -> None:
     assert minor_units(Decimal("85.00"), "CNY") == 8500
     assert minor_units(Decimal("245.8"), "EUR") == 24580
@@ -168,15 +175,7 @@ async def test_a_receipt_goes_to_the_desk_and_accepting_it_pays_the_order(
     assert database.payments[payment_id].status is PaymentStatus.ACCEPTED
     assert database.payments[payment_id].decided_by == DESK_ID
     with pytest.raises(IllegalTransition):
-        await decide_receipt(
-            new_uow(),
-            payment_id,
-            actor_id=DESK_ID,
-            roles=DESK,
-            accept=False,
-            reason=ReceiptRefusal.UNREADABLE,
-            setup=setup,
-        )
+        await refuse(new_uow, payment_id, ReceiptRefusal.UNREADABLE, setup)
 
 
 async def test_a_refused_receipt_tells_the_customer_why_and_how_to_pay(
@@ -187,15 +186,7 @@ async def test_a_refused_receipt_tells_the_customer_why_and_how_to_pay(
         new_uow(), order.id, customer_id=CUSTOMER_ID, file_id="pdf-1", kind=ReceiptKind.DOCUMENT, setup=setup
     )
 
-    await decide_receipt(
-        new_uow(),
-        payment_id,
-        actor_id=DESK_ID,
-        roles=DESK,
-        accept=False,
-        reason=ReceiptRefusal.WRONG_AMOUNT,
-        setup=setup,
-    )
+    await refuse(new_uow, payment_id, ReceiptRefusal.WRONG_AMOUNT, setup)
 
     stored = await load(new_uow, order.id)
     assert not stored.paid and stored.status is OrderStatus.PENDING_REVIEW
