@@ -31,7 +31,6 @@ INVOICE_PREFIX = "order:"
 ZERO_DECIMAL_CURRENCIES = frozenset(
     "BIF CLP DJF GNF ISK JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
 )
-REFUSAL_NOTE_MAX = 200
 
 
 class PaymentMethod(StrEnum):

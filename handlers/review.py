@@ -256,7 +256,7 @@ async def _refuse_unpaid(
     await uow.rollback()
     order, state, _receipt = await order_payment(cast(PaymentUnitOfWork, uow), order.id)
     await query.answer(not_paid_answer(order, state, t), show_alert=True)
-    remind = remind_button(order, stage, t)
+    remind = remind_button(order, t)
     if remind is not None:
         keyboard = review_keyboard(order.id, stage, t).inline_keyboard
         markup = InlineKeyboardMarkup(inline_keyboard=[*keyboard, [remind]])

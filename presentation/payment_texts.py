@@ -263,11 +263,6 @@ def refusal_keyboard(payment_id: int, t: Translate) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def payment_line(order: Order, state: PaymentState, t: Translate) -> str:
-    """The payment line of a review card."""
-    return f"{t(N_('Payment'))}: {t(STATE_NAMES[state])}"
-
-
 def not_paid_answer(order: Order, state: PaymentState, t: Translate) -> str:
     """Why Approve is refused, as a toast (at most 200 characters)."""
     if order.channel.offline:
@@ -280,7 +275,7 @@ def not_paid_answer(order: Order, state: PaymentState, t: Translate) -> str:
     return f"{reason} {hint}"[:200]
 
 
-def remind_button(order: Order, stage: int, t: Translate) -> InlineKeyboardButton | None:
+def remind_button(order: Order, t: Translate) -> InlineKeyboardButton | None:
     """Remind the customer, for an unpaid order of a customer the bot can reach."""
     if order.customer.telegram_user_id is None:
         return None
