@@ -5,7 +5,8 @@ an order is visible only to the key that created it. Every error answers
 `{"errors": [{"field", "code", "message"}]}`; a 422 lists every problem of the body at once, with
 paths such as `items[0].name`. POST /api/v1/orders honours `Idempotency-Key`: the same key with
 the same body answers 200 with the order made by the first request (201), and the header
-`Idempotent-Replayed: true`; the same key with another body answers 409.
+`Idempotent-Replayed: true`; the same key with another body answers 409. POST
+/api/v1/orders/{reference}/payment reports the payment of an unpaid order at exactly its amount.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Every preview gets a token that its Confirm button carries. The first press spends the token in
 the wizard's FSM data in the update's transaction - the same one place_order commits the order in -
 and records that this preview was submitted; any other press of it, a double tap running at the
-same time included, is told so. Once the order is in, the preview loses its buttons.
+same time included, is told so. Once the order is in, the preview loses its buttons, and the
+customer is told how to pay: Telegram's invoice for a bank card, the transfer instructions and
+the receipt step otherwise (handlers/payment.py).
 """
 
 from __future__ import annotations
