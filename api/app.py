@@ -5,7 +5,8 @@ an order is visible only to the key that created it. Every error answers
 `{"errors": [{"field", "code", "message"}]}`; a 422 lists every problem of the body at once, with
 paths such as `items[0].name`. POST /api/v1/orders honours `Idempotency-Key`: the same key with
 the same body answers 200 with the order made by the first request (201), and the header
-`Idempotent-Replayed: true`; the same key with another body answers 409.
+`Idempotent-Replayed: true`; the same key with another body answers 409. POST
+/api/v1/orders/{reference}/payment reports the payment of an unpaid order at exactly its amount.
 
 The API never trusts a Telegram user id in the body (`customer.telegram_user_id` is ignored): the
 order answer carries `telegram_link`, a one-time `https://t.me/<bot>?start=<token>` link for the
@@ -21,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -29,13 +30,16 @@ from api.http_log import request_log_args
 from api.openapi import openapi_document
 from api.shapes import ApiError, Shape, fingerprint, json_body, read_idempotency_key, record
 from application.intake import find_platform_order, place_platform_order
-from application.ports import PlatformUnitOfWork
+from application.payment import PaymentMismatch, PaymentUnitOfWork, record_platform_payment
+from application.ports import ApiOrderLink, PlatformUnitOfWork
 from application.services import EventHandlers
 from domain.clock import Clock
-from domain.errors import DomainError
+from domain.errors import DomainError, IllegalTransition
 from domain.intake.drafts import IdempotencyConflict, check_draft, quote_for
 from domain.intake.errors import FieldError, InvalidInput
 from domain.intake.pricing import Quote, load_tariff
+from domain.intake.validation import parse_amount
+from domain.orders.model import Order
 from domain.orders.status import Service
 from domain.sla.clocks import SlaContext
 
@@ -47,6 +51,7 @@ PREFIX = "/api/v1"
 QUOTES_PATH = f"{PREFIX}/quotes"
 ORDERS_PATH = f"{PREFIX}/orders"
 ORDER_PATH = f"{PREFIX}/orders/{{reference}}"
+PAYMENT_PATH = f"{PREFIX}/orders/{{reference}}/payment"
 SERVICES_PATH = f"{PREFIX}/services"
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
 PUBLIC_PATHS = frozenset({OPENAPI_PATH})
@@ -295,8 +300,8 @@ class IntakeApi:
             headers["Idempotent-Replayed"] = "true"
         return web.json_response(document, status=200 if placed.replayed else 201, headers=headers)
 
-    async def get_order(self, request: web.Request) -> web.Response:
-        """GET /orders/{reference}: the order's state, for the key that created it only."""
+    async def _own_order(self, request: web.Request) -> tuple[Order, ApiOrderLink]:
+        """The order of the path's reference that this key created, or ApiError 404."""
         reference = request.match_info["reference"]
         # Only text that can be a reference or an order number is looked up (no NUL reaches the database).
         plausible = 0 < len(reference) <= REFERENCE_MAX and reference.isascii() and reference.isprintable()
@@ -307,7 +312,11 @@ class IntakeApi:
             raise ApiError(
                 404, "reference", "order.not_found", f"no order {reference} was created with this key"
             )
-        order, link = found
+        return found
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        """GET /orders/{reference}: the order's state, for the key that created it only."""
+        order, link = await self._own_order(request)
         return web.json_response(
             {
                 "reference": order.reference,
@@ -321,6 +330,50 @@ class IntakeApi:
                 "external_ref": link.external_ref,
                 "created_at": order.created_at.isoformat(),
             }
+        )
+
+    async def pay_order(self, request: web.Request) -> web.Response:
+        """POST /orders/{reference}/payment: the platform reports the payment of an unpaid order."""
+        body = await json_body(request)
+        order, _link = await self._own_order(request)
+        errors: list[FieldError] = []
+        amount = None
+        try:
+            amount = parse_amount(body.get("amount"), field="amount")
+        except InvalidInput as invalid:
+            errors += invalid.errors
+        currency = body.get("currency")
+        if currency is None:
+            errors.append(FieldError("currency", "field.required"))
+        elif not isinstance(currency, str):
+            errors.append(FieldError("currency", "type.string"))
+        if errors or amount is None or not isinstance(currency, str):
+            return _unprocessable(errors)
+        try:
+            paid = await record_platform_payment(
+                cast(PaymentUnitOfWork, self._uow_factory()),
+                order.id,
+                amount=amount,
+                currency=currency.strip(),
+                clock=self._clock,
+                handlers=self._handlers,
+                sla=self._sla,
+            )
+        except IllegalTransition:
+            raise ApiError(
+                409,
+                "reference",
+                "order.not_payable",
+                f"order {order.reference} no longer waits for a payment",
+            ) from None
+        except PaymentMismatch:
+            expected = f"{_money(order.amount)} {order.currency}"
+            got = f"{_money(amount)} {currency.strip().upper()[:8]}"
+            return _unprocessable(
+                [FieldError("amount", "amount.mismatch", {"expected": expected, "got": got})]
+            )
+        return web.json_response(
+            {"reference": paid.reference, "status": paid.status.value, "paid": paid.paid}
         )
 
     async def services(self, request: web.Request) -> web.Response:
@@ -379,6 +432,7 @@ def build_api_app(
     app.router.add_post(QUOTES_PATH, api.quote)
     app.router.add_post(ORDERS_PATH, api.create_order)
     app.router.add_get(ORDER_PATH, api.get_order, allow_head=False)
+    app.router.add_post(PAYMENT_PATH, api.pay_order)
     app.router.add_get(SERVICES_PATH, api.services, allow_head=False)
     app.router.add_get(OPENAPI_PATH, api.openapi, allow_head=False)
     return app

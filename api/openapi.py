@@ -316,6 +316,24 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "PaymentReport": {
+        "type": "object",
+        "required": ["amount", "currency"],
+        "properties": {
+            "amount": {**NUMBER, "description": 'exactly the order\'s amount, e.g. "85.00"'},
+            "currency": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["CNY"]},
+        },
+    },
+    "PaymentRecorded": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reference", "status", "paid"],
+        "properties": {
+            "reference": {"type": "string"},
+            "status": {"type": "string", "enum": [status.value for status in OrderStatus]},
+            "paid": {"type": "boolean", "const": True},
+        },
+    },
     "Errors": {
         "type": "object",
         "additionalProperties": False,
@@ -343,6 +361,14 @@ _UNAUTHORIZED = _errors("no valid API key in 'Authorization: Bearer <key>'")
 _NOT_JSON = _errors("the body is not a JSON object, or could not be read")
 _INVALID = _errors("every problem of the body at once, each with its field path")
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "the order's URL"}}
+
+_REFERENCE = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "the reference from the order's creation, or its formal number",
+}
 
 _PATHS: dict[str, Any] = {
     "/api/v1/quotes": {
@@ -402,19 +428,35 @@ _PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getOrder",
             "summary": "An order's state; only orders created with the same key are found",
-            "parameters": [
-                {
-                    "name": "reference",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "the reference from the order's creation, or its formal number",
-                }
-            ],
+            "parameters": [_REFERENCE],
             "responses": {
                 "200": _json(_ref("Order"), "the order"),
                 "401": _UNAUTHORIZED,
                 "404": _errors("no such order for this key"),
+            },
+        }
+    },
+    "/api/v1/orders/{reference}/payment": {
+        "post": {
+            "operationId": "payOrder",
+            "summary": "Report that the customer paid an unpaid order, at exactly its amount (issue 12)",
+            "parameters": [_REFERENCE],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": _ref("PaymentReport"),
+                        "example": {"amount": "85.00", "currency": "CNY"},
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(_ref("PaymentRecorded"), "the order is paid (also when it was paid already)"),
+                "400": _NOT_JSON,
+                "401": _UNAUTHORIZED,
+                "404": _errors("no such order for this key"),
+                "409": _errors("the order no longer waits for a payment (e.g. cancelled)"),
+                "422": _errors("the amount or currency is missing, malformed or not the order's"),
             },
         }
     },

@@ -30,6 +30,9 @@ customer nobody could reach becomes a breach alert to customer service.
 | survey sent / reminded (R-7.2)         | customer: the survey (Telegram, or email without a chat)    |
 | survey complaint (R-7.2)               | customer service: the complaint card                        |
 | problem reported on delivery (R-7.1)   | customer service: the problem card                          |
+| payment received (issue 12)            | customer: thanks; order desk: the card again, now approvable |
+| transfer receipt sent / refused        | order desk: the receipt to check / customer: why, how to pay |
+| order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ from domain.orders.events import (
 from domain.orders.model import Order
 from domain.orders.responsibilities import EXECUTION_TEAMS, NEXT_TEAM
 from domain.orders.status import BEFORE_CONFIRMATION, ExceptionType, OrderStatus, Role
+from domain.payment import PaymentReceived, PaymentRequested, ReceiptRefused, ReceiptSubmitted
+from domain.review import REVIEW_STATUSES
 from domain.sla.clocks import SlaContext, apply_clock_events, running_clock
 from domain.sla.policy import ClockEvent, Stage
 
@@ -77,6 +82,11 @@ class NoticeKind(StrEnum):
     SURVEY = "survey"
     COMPLAINT_CARD = "complaint"
     PROBLEM_CARD = "problem"
+    PAYMENT_RECEIVED = "paid"
+    PAID_CARD = "paid-card"
+    RECEIPT = "receipt"
+    RECEIPT_REFUSED = "receipt-refused"
+    PAYMENT_REQUEST = "pay-request"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -110,6 +120,18 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.COMPLAINT_CARD, Role.CUSTOMER_SERVICE)]
         case ProblemReported():
             return [Notice(NoticeKind.PROBLEM_CARD, Role.CUSTOMER_SERVICE)]
+        case PaymentReceived():
+            # A reopened order gets its review card from the status change; a waiting one gets it again.
+            desk = [] if event.reopened or order.status not in REVIEW_STATUSES else [
+                Notice(NoticeKind.PAID_CARD, Role.ORDER_DESK)
+            ]
+            return [Notice(NoticeKind.PAYMENT_RECEIVED), *desk]
+        case ReceiptSubmitted():
+            return [Notice(NoticeKind.RECEIPT, Role.ORDER_DESK)]
+        case ReceiptRefused():
+            return [Notice(NoticeKind.RECEIPT_REFUSED)]
+        case PaymentRequested():
+            return [Notice(NoticeKind.PAYMENT_REQUEST)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -448,6 +470,10 @@ def build_notifier(
         SurveySent: [notify],
         ComplaintRaised: [notify],
         ProblemReported: [notify],
+        PaymentReceived: [notify],
+        ReceiptSubmitted: [notify],
+        ReceiptRefused: [notify],
+        PaymentRequested: [notify],
     }
 
 

@@ -13,6 +13,7 @@ from domain.orders.events import CustomerAnswered, CustomerAsked, OrderRejected
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, OrderStatus, Role
+from domain.payment import PaymentSource, awaits_payment, check_paid, settle
 from domain.review import (
     QUESTION_MAX,
     RECEIPT_MAX,
@@ -84,6 +85,8 @@ async def approve(
             order.apply(Action.APPROVE_SECOND, actor_id=actor_id, roles=roles, now=now)
             reasons: list[SecondReviewReason] = []
         else:
+            # Payment first: an unpaid order waits in review until its payment lands.
+            check_paid(order)
             reasons = second_review_reasons(order, setup.policy)
             action = Action.REFER_SECOND_REVIEW if reasons else Action.APPROVE
             note = ", ".join(reason.cause.value for reason in reasons)
@@ -201,11 +204,13 @@ async def record_payment_receipt(
         order = await uow.orders.find(order_reference)
         if order is None:
             raise OrderNotFound(order_reference)
-        if order.status not in (*REVIEW_STATUSES, OrderStatus.SUBMITTED):
+        if order.paid or not awaits_payment(order):
             raise IllegalTransition(order.status, "record_payment_receipt")
-        order.paid = True
-        order.note(receipt, actor_id=actor_id, role=role, now=setup.clock.now(), action="payment_receipt")
-        await uow.commit()
+        now = setup.clock.now()
+        # The desk is told, and a "not paid" rejection goes back to review (issue 12).
+        settle(order, source=PaymentSource.OFFLINE, actor_id=actor_id, role=role, now=now, note="/receipt")
+        order.note(receipt, actor_id=actor_id, role=role, now=now, action="payment_receipt")
+        await commit_change(order, uow, now, setup.handlers, setup.sla)
     return order
 
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiogram import Bot, Dispatcher
@@ -47,6 +47,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from handlers import all_commands
+from handlers.payment import PaymentSetup
 from presentation.archive import PdfArchiveDocuments
 from presentation.conversation_texts import TelegramConversationTexts
 from presentation.documents import CompanyDetails, ConfirmationDocuments
@@ -145,6 +146,7 @@ class Workflow:
     bot_username: str | None = None
     aftersales_setup: AftersalesSetup | None = None
     conversation_setup: ConversationSetup | None = None
+    payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -162,6 +164,7 @@ class Workflow:
             "aftersales_setup": self.aftersales_setup,
             "conversation_setup": self.conversation_setup,
             "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
+            "payment_setup": self.payment_setup,
         }
 
 
@@ -263,6 +266,7 @@ def build_workflow(
             TelegramConversationTexts(i18n, settings.timezone),
             settings.default_language,
         ),
+        payment_setup=payment_setup_of(settings),
     )
 
 
@@ -338,6 +342,12 @@ async def retention_command(settings: Settings, *, dry_run: bool, clock: Clock |
     if not dry_run:
         lines += [f"{key}: {value}" for key, value in sorted(report.counts.items())]
     return lines
+
+
+def payment_setup_of(settings: Settings) -> PaymentSetup:
+    """The payment settings the handlers need (issue 12)."""
+    token = settings.payment_provider_token
+    return PaymentSetup(token.get_secret_value() if token is not None else None)
 
 
 async def team_chat_of(uow: UnitOfWork, department: str) -> int | None:

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     inbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
+    # Telegram Payments provider token (from @BotFather > Payments); without it bank cards are not charged.
+    payment_provider_token: SecretStr | None = None
 
     @field_validator("bot_token")
     @classmethod

@@ -57,6 +57,8 @@ DEFAULT_DATA_DIR = Path("data/demo")
 DEMO_TIMEZONE = "Asia/Shanghai"
 # A token of the right shape; it only ever reaches the loopback sandbox.
 DEMO_TOKEN = "7000000001:AAdemo-sandbox-token-never-sent-to-telegram"
+# Telegram Payments in the demo are the sandbox's emulation: a test provider token, nothing is charged.
+DEMO_PAYMENT_TOKEN = "284685063:TEST:demo-sandbox-payments"
 DATABASE_FILE = "orderdesk.sqlite3"
 DEMO_BOT_USERNAME = "orderdesk_demo_bot"
 BOT_START_SECONDS = 60.0
@@ -373,6 +375,7 @@ def demo_settings(
         timezone=timezone,
         webhook_url=None,
         webhook_secret=None,
+        payment_provider_token=DEMO_PAYMENT_TOKEN,
         **{spec.setting: spec.chat_id for spec in TEAM_CHATS},
         **(channels or {}),
     )

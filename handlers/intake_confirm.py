@@ -3,7 +3,9 @@
 Every preview gets a token that its Confirm button carries. The first press spends the token in
 the wizard's FSM data in the update's transaction - the same one place_order commits the order in -
 and records that this preview was submitted; any other press of it, a double tap running at the
-same time included, is told so. Once the order is in, the preview loses its buttons.
+same time included, is told so. Once the order is in, the preview loses its buttons, and the
+customer is told how to pay: Telegram's invoice for a bank card, the transfer instructions and
+the receipt step otherwise (handlers/payment.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from application.intake import place_order
+from application.intake import PlacedOrder, place_order
 from application.ports import UnitOfWork
 from application.services import EventHandlers
 from domain.clock import Clock
@@ -37,6 +39,7 @@ from handlers.intake_screens import (
     wall_clock,
 )
 from handlers.intake_states import FIX_KEY, PREVIEW_KEY, order_draft, state_of
+from handlers.payment import PaymentSetup, payment_prompt, start_payment
 from presentation.intake_texts import offline_done_text, placed_text
 from presentation.keyboards import main_menu
 
@@ -98,6 +101,7 @@ async def confirm_button(
     timezone: str = DEFAULT_TIMEZONE,
     event_handlers: EventHandlers | None = None,
     sla: SlaContext | None = None,
+    payment_setup: PaymentSetup | None = None,
 ) -> None:
     """Places the order (or sends the corrected one back) for the first press of a preview's Confirm."""
     message = query.message
@@ -112,10 +116,13 @@ async def confirm_button(
     placement = Placement(wall_clock(clock), event_handlers, sla)
     draft = order_draft(data, user_id=query.from_user.id, language=locale)
     try:
+        paying = None
         if FIX_KEY in data:
             text = await resubmit(message, state, uow, data[FIX_KEY]["order_id"], draft, placement)
+            paying = await uow.orders.get(data[FIX_KEY]["order_id"]) if text is not None else None
         else:
-            text = await _place(message, state, uow, draft, placement)
+            text, placed = await _place(message, state, uow, draft, placement)
+            paying = placed.order if placed is not None else None
     except InvalidInput as failure:
         await return_to_field(WizardChat(message, state, locale, timezone), data, failure.errors)
         return
@@ -125,12 +132,18 @@ async def confirm_button(
     with suppress(TelegramBadRequest):
         await message.edit_reply_markup(reply_markup=None)
     menu = None if draft.channel.offline else main_menu()
+    prompt = payment_prompt(paying, locale) if paying is not None else None
+    if prompt is not None:
+        # The step after Confirm order: the customer pays (issue 12).
+        text = f"{text}\n\n{prompt}"
     await message.answer(text, parse_mode=ParseMode.HTML, reply_markup=menu)
+    if paying is not None:
+        await start_payment(message, state, paying, payment_setup)
 
 
 async def _place(
     message: Message, state: FSMContext, uow: UnitOfWork, draft: OrderDraft, placement: Placement
-) -> str | None:
+) -> tuple[str | None, PlacedOrder | None]:
     """Places the order (customer) or submits it (staff, once the customer has confirmed); says so."""
     try:
         placed = await place_order(
@@ -139,5 +152,5 @@ async def _place(
     except NotPermitted:
         await state.clear()
         await message.answer(_("Only the order desk can enter offline orders."))
-        return None
-    return offline_done_text(placed) if draft.channel.offline else placed_text(placed)
+        return None, None
+    return (offline_done_text(placed) if draft.channel.offline else placed_text(placed)), placed

@@ -8,16 +8,17 @@ second press changes nothing and is told who handled the order and when.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.i18n import gettext as _
 
+from application.payment import PaymentUnitOfWork, order_payment
 from application.ports import UnitOfWork
 from application.review import (
     ReviewSetup,
@@ -32,6 +33,7 @@ from domain.errors import ConcurrentModification, DomainError, IllegalTransition
 from domain.orders.model import Order
 from domain.orders.responsibilities import DESK, HEAD
 from domain.orders.status import OrderStatus, Role
+from domain.payment import NotPaid
 from domain.review import (
     REVIEW_STATUSES,
     AlreadyHandled,
@@ -45,6 +47,7 @@ from handlers.common import CommandSpec
 from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
 from presentation.keyboards import N_
 from presentation.labels import time_left as span_left
+from presentation.payment_texts import not_paid_answer, remind_button
 from presentation.render import (
     REASON_NAMES,
     STATUS_NAMES,
@@ -225,6 +228,9 @@ async def _decide(
             )
             verdict = _("Rejected: {reason}").format(reason=_(REASON_NAMES[reason]))
             answer = _("Rejected. The customer has been told.")
+    except NotPaid:
+        await _refuse_unpaid(query, message, order, data.stage, uow)
+        return
     except FourEyesViolation:
         await query.answer(
             _("You cannot do the second review: you did the first review or entered this order."),
@@ -241,6 +247,21 @@ async def _decide(
     await _edit_card(
         message, decided_text(card_html, verdict, _name(user), setup.clock.now(), setup.timezone)
     )
+
+
+async def _refuse_unpaid(
+    query: CallbackQuery, message: Message, order: Order, stage: int, uow: UnitOfWork
+) -> None:
+    """Says why an unpaid order cannot be approved and adds Remind the customer to the card (R-3.1)."""
+    t: Translate = _
+    await uow.rollback()
+    order, state, _receipt = await order_payment(cast(PaymentUnitOfWork, uow), order.id)
+    await query.answer(not_paid_answer(order, state, t), show_alert=True)
+    remind = remind_button(order, t)
+    if remind is not None:
+        keyboard = review_keyboard(order.id, stage, t).inline_keyboard
+        markup = InlineKeyboardMarkup(inline_keyboard=[*keyboard, [remind]])
+        await message.edit_reply_markup(reply_markup=markup)
 
 
 @router.message(StateFilter(ReviewDialog.reject_reason, ReviewDialog.question), F.text)

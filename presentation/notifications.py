@@ -34,6 +34,7 @@ from domain.sla.clocks import SlaContext
 from presentation.documents import ConfirmationDocuments
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.keyboards import N_
+from presentation.payment_notices import PAYMENT_NOTICES, TelegramPaymentNotices
 from presentation.render import Translate, esc, keyboard_json, translator
 from presentation.review_renderers import TelegramReviewRenderers
 from presentation.survey_texts import problem_button
@@ -128,6 +129,7 @@ class TelegramNotices:
         self.timezone = timezone
         self.review = TelegramReviewRenderers(i18n, timezone, documents)
         self.review_policy = review_policy
+        self.payments = TelegramPaymentNotices(self.review, review_policy)
 
     def _t(self, locale: str) -> Translate:
         """The translator of a locale the bot speaks, else of the default one."""
@@ -138,6 +140,9 @@ class TelegramNotices:
         """Renders one notice; None when there is nothing to say."""
         t, language = self._t(audience.language), audience.language
         match notice.kind, event:
+            case kind, _ if kind in PAYMENT_NOTICES:
+                message = self.payments.render(kind, event, order, t, language)
+                return None if message is None else Rendered(message)
             case NoticeKind.REVIEW_CARD, OrderStatusChanged():
                 second = event.to_status is OrderStatus.PENDING_SECOND_REVIEW
                 reasons = second_review_reasons(order, self.review_policy)

@@ -19,6 +19,7 @@ from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.documents import ConfirmationDocuments, confirmation_pdf
 from presentation.intake_details import clearance_notice_lines, review_detail_lines
 from presentation.keyboards import N_
+from presentation.payment_texts import not_paid_keyboard, not_paid_rejection_text
 from presentation.render import (
     Translate,
     confirmation_text,
@@ -65,6 +66,10 @@ class TelegramReviewRenderers:
         markup = review_keyboard(order.id, 2 if second else 1, t)
         details = review_detail_lines(order, t, self._today(order), language)
         text = review_card_text(order, reasons, second=second, t=t, details=details, names=names)
+        if not order.paid and not second:
+            # Approve waits for the payment (issue 12); the desk is told when it lands.
+            waiting = N_("⏳ Not paid yet: Approve waits for the payment; you are told when it arrives.")
+            text += "\n" + t(waiting)
         return Outgoing(
             "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
         )
@@ -86,8 +91,13 @@ class TelegramReviewRenderers:
         return document, Outgoing("sendDocument", {"caption": caption, "parse_mode": "HTML"})
 
     def rejection(self, order: Order, reason: RejectReason, text: str, *, language: str) -> Outgoing:
-        """The rejection message with Fix and Cancel."""
+        """The rejection message with Fix and Cancel; "not paid": how to pay, with Pay and Cancel."""
         t = self._t(language)
+        if reason is RejectReason.NOT_PAID:
+            params = {"text": not_paid_rejection_text(order, text, t, language), "parse_mode": "HTML"}
+            return Outgoing(
+                "sendMessage", {**params, "reply_markup": keyboard_json(not_paid_keyboard(order, t))}
+            )
         markup = rejection_keyboard(order, reason, t)
         params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
         return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})

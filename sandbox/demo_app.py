@@ -113,6 +113,7 @@ class DemoPage:
             stored,
             len(server.violations),
             len(server.callback_answers),
+            len(server.pre_checkout_answers),
             len(server.unsupported_calls),
             self.hooks.bot_status(),
             int(self.hooks.now().timestamp()) // 60,
@@ -139,6 +140,12 @@ class DemoPage:
                 "show_alert": _truthy(answer.get("show_alert")),
             }
             for query_id, answer in list(server.callback_answers.items())[-CALLBACK_ANSWERS_SHOWN:]
+        ]
+        # A refused payment shows the bot's error_message, as Telegram's payment form does.
+        answers += [
+            {"id": query_id, "text": str(answer.get("error_message") or ""), "show_alert": True}
+            for query_id, answer in list(server.pre_checkout_answers.items())[-CALLBACK_ANSWERS_SHOWN:]
+            if not _truthy(answer.get("ok"))
         ]
         return {
             "generation": self.generation,
@@ -199,6 +206,18 @@ class DemoPage:
                 "mime": document.get("mime_type") or "application/octet-stream",
                 "size": document.get("file_size"),
             }
+        if invoice := message.get("invoice"):
+            rendered["invoice"] = {
+                "title": str(invoice.get("title") or ""),
+                "description": str(invoice.get("description") or ""),
+                "currency": str(invoice.get("currency") or ""),
+                "total_amount": int(invoice.get("total_amount") or 0),
+            }
+        if paid := message.get("successful_payment"):
+            rendered["payment"] = {
+                "currency": str(paid.get("currency") or ""),
+                "total_amount": int(paid.get("total_amount") or 0),
+            }
         if replied := message.get("reply_to_message"):
             rendered["reply_to"] = {"id": replied.get("message_id"), "text": (replied.get("text") or "")[:80]}
         return rendered
@@ -214,6 +233,7 @@ class DemoPage:
         app.router.add_get("/api/events", self._events)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/press", self._press)
+        app.router.add_post("/api/pay", self._pay)
         app.router.add_post("/api/upload", self._upload)
         app.router.add_post("/api/clock", self._clock)
         app.router.add_post("/api/reset", self._reset)
@@ -277,13 +297,18 @@ class DemoPage:
         return web.json_response({"ok": True, "message_id": message["message_id"]})
 
     async def _press(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        user, chat = self._actor_and_chat(body)
-        message = chat.messages.get(_int(body, "message_id"))
-        if message is None:
-            raise _bad_request("that message does not exist (any more)")
+        user, message, body = await self._pressed(request)
         try:
             query_id = self.world.server.press_button(user, message, str(body.get("callback_data") or ""))
+        except LookupError as error:
+            raise _bad_request(str(error)) from None
+        return web.json_response({"ok": True, "query_id": query_id})
+
+    async def _pay(self, request: web.Request) -> web.Response:
+        """Pays an invoice in the chat (Telegram Payments, emulated): the bot gets the pre-checkout query."""
+        user, message, _body = await self._pressed(request)
+        try:
+            query_id = self.world.server.pay_invoice(user, message)
         except LookupError as error:
             raise _bad_request(str(error)) from None
         return web.json_response({"ok": True, "query_id": query_id})
@@ -332,6 +357,15 @@ class DemoPage:
             headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
         )
 
+    async def _pressed(self, request: web.Request) -> tuple[FakeUser, Json, Json]:
+        """The visitor, the message whose button they pressed, and the request body."""
+        body = await _json_body(request)
+        user, chat = self._actor_and_chat(body)
+        message = chat.messages.get(_int(body, "message_id"))
+        if message is None:
+            raise _bad_request("that message does not exist (any more)")
+        return user, message, body
+
     def _actor_and_chat(self, body: Json) -> tuple[FakeUser, FakeChat]:
         """Finds the user the visitor acts as and the chat they act in (their private chat by default)."""
         server = self.world.server
@@ -357,6 +391,8 @@ def _inline_keyboard(markup: Json | None) -> list[list[Json]]:
             item: Json = {"text": str(button.get("text", ""))}
             if "callback_data" in button:
                 item["callback_data"] = str(button["callback_data"])
+            elif button.get("pay"):
+                item["pay"] = True
             elif str(button.get("url", "")).startswith(SAFE_LINK_SCHEMES):
                 item["url"] = str(button["url"])
             buttons.append(item)

@@ -301,7 +301,15 @@ class FakeBotApi:
             "senddocument": self._send_document,
             "getfile": self._get_file,
             "sendchataction": self._send_chat_action,
+            "sendinvoice": self._send_invoice,
+            "answerprecheckoutquery": self._answer_pre_checkout_query,
         }
+        # Telegram Payments: invoices by (chat, message), open pre-checkout queries, the bot's answers.
+        self.invoices: dict[tuple[int, int], Json] = {}
+        self.pre_checkout_answers: dict[str, Json] = {}
+        self._open_checkouts: dict[str, tuple[FakeUser, FakeChat, Json]] = {}
+        self._checkout_ids = itertools.count(1)
+        self._charge_ids = itertools.count(1)
 
     # ----- HTTP side -----
 
@@ -516,6 +524,26 @@ class FakeBotApi:
                 "message": copy.deepcopy(current),
                 "chat_instance": chat_instance,
                 "data": button["callback_data"],
+            },
+        )
+        return query_id
+
+    def pay_invoice(self, user: FakeUser, message: Json) -> str:
+        """Presses Pay on an invoice: Telegram asks the bot (pre_checkout_query) before charging."""
+        chat = self._chat(message["chat"]["id"])
+        invoice = self.invoices.get((chat.id, int(message["message_id"])))
+        if invoice is None:
+            raise LookupError(f"message {message['message_id']} in chat {chat.id} is not an invoice")
+        query_id = f"pc{next(self._checkout_ids)}"
+        self._open_checkouts[query_id] = (user, chat, invoice)
+        self.queue_update(
+            "pre_checkout_query",
+            {
+                "id": query_id,
+                "from": user.to_json(),
+                "currency": invoice["currency"],
+                "total_amount": invoice["total_amount"],
+                "invoice_payload": invoice["payload"],
             },
         )
         return query_id
@@ -995,6 +1023,62 @@ class FakeBotApi:
             "file_path": stored.file_path,
         }
 
+    async def _send_invoice(self, call: _Call) -> Json:
+        """Shows an invoice with Telegram's Pay button (the first button must be pay when one is given)."""
+        chat = self._target_chat(call)
+        prices = call.get_json("prices") or []
+        if not isinstance(prices, list) or not prices:
+            raise ApiError(400, "Bad Request: prices must be non-empty")
+        total = sum(int(price.get("amount", 0)) for price in prices if isinstance(price, dict))
+        currency = (call.get_str("currency") or "").upper()
+        if len(currency) != 3:
+            raise ApiError(400, "Bad Request: CURRENCY_INVALID")
+        if total <= 0:
+            raise ApiError(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
+        invoice = {
+            "title": call.get_str("title") or "",
+            "description": call.get_str("description") or "",
+            "start_parameter": call.get_str("start_parameter") or "",
+            "currency": currency,
+            "total_amount": total,
+        }
+        markup = call.get_json("reply_markup")
+        buttons = [b for row in (markup or {}).get("inline_keyboard", []) for b in row] if markup else []
+        if buttons and not buttons[0].get("pay"):
+            raise ApiError(400, "Bad Request: the first button of an invoice must be a Pay button")
+        if not buttons:
+            amount = total / 10 ** _currency_exponent(currency)
+            label = f"Pay {amount:.{_currency_exponent(currency)}f} {currency}"
+            call.params["reply_markup"] = json.dumps({"inline_keyboard": [[{"text": label, "pay": True}]]})
+        message = self._new_bot_message(call, chat, {"invoice": invoice})
+        payload = call.get_str("payload") or ""
+        self.invoices[(chat.id, message["message_id"])] = {**invoice, "payload": payload}
+        return message
+
+    async def _answer_pre_checkout_query(self, call: _Call) -> bool:
+        """Takes the bot's answer; ok charges and sends successful_payment, else the error is shown."""
+        query_id = call.get_str("pre_checkout_query_id") or ""
+        checkout = self._open_checkouts.pop(query_id, None)
+        if checkout is None:
+            raise ApiError(400, QUERY_TOO_OLD)
+        ok = call.get_bool("ok")
+        if not ok and not call.get_str("error_message"):
+            raise ApiError(400, "Bad Request: error_message is required when ok is false")
+        self.pre_checkout_answers[query_id] = dict(call.params)
+        if ok:
+            user, chat, invoice = checkout
+            number = next(self._charge_ids)
+            paid = {
+                "currency": invoice["currency"],
+                "total_amount": invoice["total_amount"],
+                "invoice_payload": invoice["payload"],
+                "telegram_payment_charge_id": f"sandbox-charge-{number:06d}",
+                "provider_payment_charge_id": f"sandbox-provider-{number:06d}",
+            }
+            self._user_message(user, chat, {"successful_payment": paid})
+        self._notify()
+        return True
+
     async def _send_chat_action(self, call: _Call) -> bool:
         chat = self._target_chat(call)
         action = call.get_str("action") or ""
@@ -1027,6 +1111,15 @@ async def _read_params(request: web.Request) -> tuple[Json, dict[str, UploadedFi
 
 def _answer_error(error: ApiError) -> web.Response:
     return web.json_response(error.to_json(), status=error.error_code)
+
+
+# Currencies Telegram counts without minor units (currencies.json "exp": 0); all others have two.
+_ZERO_DECIMAL = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
+
+
+def _currency_exponent(currency: str) -> int:
+    """How many decimals the currency's amounts have in an invoice."""
+    return 0 if currency in _ZERO_DECIMAL else 2
 
 
 def _image_size(content: bytes) -> tuple[int, int]:

@@ -592,3 +592,26 @@ class ConversationMessageRow(Base):
 
 # A staff member's reply names the card by chat and Telegram message id (issue 18).
 Index("ix_outbox_chat_id_telegram_message_id", OutboxRow.chat_id, OutboxRow.telegram_message_id)
+
+
+class OrderPaymentRow(Base):
+    """One payment of an order (issue 12): a Telegram charge (once per charge id), a receipt, a platform's."""
+
+    __tablename__ = "order_payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    # A redelivered successful_payment carries the same charge id: the unique key records it once.
+    telegram_payment_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    provider_payment_charge_id: Mapped[str | None] = mapped_column(String(255))
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    file_kind: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None]
+    refusal: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from application.aftersales_ports import AftersalesUnitOfWork
+from application.payment import PaymentUnitOfWork
 from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
 from storage.inbox import InboxProcessedUpdates
+from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (
     SqlOrderNumberAllocator,
     SqlOrderRepository,
@@ -65,7 +67,7 @@ def active_session() -> AsyncSession | None:
     return active.session if active is not None else None
 
 
-class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
+class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork):
     """One database transaction; nothing is kept unless commit() is called.
 
     Entering an open unit of work again joins it (JoinableUnitOfWork). The repositories are
@@ -147,3 +149,4 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork):
         self.reviews = SqlReviewRepository(session)
         self.api = SqlApiOrderRepository(session)
         self.aftersales = SqlAftersalesRepository(session)
+        self.payments = SqlPaymentRepository(session)

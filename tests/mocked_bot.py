@@ -53,6 +53,7 @@ _TRUE_BY_DEFAULT = frozenset(
         "setMyDescription",
         "setMyShortDescription",
         "setMyName",
+        "answerPreCheckoutQuery",
     }
 )
 _MESSAGE_BY_DEFAULT = frozenset(
@@ -63,6 +64,7 @@ _MESSAGE_BY_DEFAULT = frozenset(
         "editMessageCaption",
         "sendDocument",
         "sendPhoto",
+        "sendInvoice",
     }
 )
 
@@ -249,6 +251,15 @@ class MockedSession(DownloadingSession):
                     "height": 1,
                 }
             ]
+        if request.name == "sendInvoice":
+            prices = request.decoded("prices") or []
+            message["invoice"] = {
+                "title": params.get("title", ""),
+                "description": params.get("description", ""),
+                "start_parameter": params.get("start_parameter", ""),
+                "currency": params.get("currency", ""),
+                "total_amount": sum(int(price["amount"]) for price in prices),
+            }
         markup = request.decoded("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup

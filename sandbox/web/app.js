@@ -145,6 +145,16 @@ function renderMessage(chat, message) {
       el("a", { class: "doc-download", href: `${doc.url}?download=1`, download: doc.name, text: "download" }),
       el("span", { class: "muted", text: doc.size ? `${Math.ceil(doc.size / 1024)} KB` : "" })));
   }
+  if (message.invoice) {
+    const invoice = message.invoice;
+    item.append(el("div", { class: "invoice" },
+      el("div", { class: "invoice-title", text: `🧾 ${invoice.title}` }),
+      el("div", { class: "invoice-description", text: invoice.description }),
+      el("div", { class: "invoice-amount", text: formatAmount(invoice.total_amount, invoice.currency) })));
+  }
+  if (message.payment) {
+    item.append(el("div", { class: "service-message", text: `✅ Paid ${formatAmount(message.payment.total_amount, message.payment.currency)}` }));
+  }
   if (message.text) item.append(renderText(message.text, message.entities));
   if (message.from_bot && chat.kind === "team") {
     // Telegram's "Reply": customer service answers a conversation card this way (issue 18).
@@ -161,6 +171,11 @@ function renderMessage(chat, message) {
         if (button.url) {
           const href = safeUrl(button.url);
           line.append(el("a", { class: "inline-button", href, target: "_blank", rel: "noopener", text: button.text }));
+        } else if (button.pay) {
+          line.append(el("button", {
+            type: "button", class: "inline-button pay-button", text: button.text,
+            onclick: () => payInvoice(chat, message),
+          }));
         } else {
           line.append(el("button", {
             type: "button", class: "inline-button", text: button.text,
@@ -350,6 +365,18 @@ function startReply(message) {
 
 function pressButton(chat, message, button) {
   return post("/api/press", { as: view.actAs, chat_id: chat.id, message_id: message.id, callback_data: button.callback_data });
+}
+
+function payInvoice(chat, message) {
+  return post("/api/pay", { as: view.actAs, chat_id: chat.id, message_id: message.id });
+}
+
+// Telegram counts invoice amounts in the currency's smallest unit; these currencies have none.
+const ZERO_DECIMAL = new Set("BIF CLP DJF GNF ISK JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split(" "));
+
+function formatAmount(units, currency) {
+  const decimals = ZERO_DECIMAL.has(currency) ? 0 : 2;
+  return `${(units / 10 ** decimals).toFixed(decimals)} ${currency}`;
 }
 
 function homeTab(person) {

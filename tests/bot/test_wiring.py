@@ -153,13 +153,21 @@ async def test_an_order_from_the_wizard_is_reviewed_picked_and_watched_by_the_sl
     approve = ReviewAction(order_id=order.id, action=ReviewStep.APPROVE, stage=1).pack()
     assert approve in buttons(review_card)
 
+    # Payment (R-3.1, issue 12): the Alipay transfer's receipt goes to the desk, which accepts it.
+    await ann.send_photo()
+    [receipt] = [m for m in await wired.outbox(DESK_CHAT) if m.method == "sendPhoto"]
+    accept = next(data for data in buttons(receipt) if data.endswith(":ok"))
+    await wired.press(accept, user_id=DESK_ID, card=Card(DESK_CHAT, 78, receipt.params["caption"]))
+    assert (await wired.order(reference)).paid
+
     # Review: the clerk approves; the customer gets the confirmation and its PDF.
     await wired.press(approve, user_id=DESK_ID, card=card_of(review_card))
     order = await wired.order(reference)
     assert order.status is OrderStatus.CONFIRMED and order.number is not None
     told = [m for m in await wired.outbox(CUSTOMER_ID) if m.order_id == order.id]
-    assert [m.method for m in told] == ["sendMessage", "sendDocument"]
-    assert order.number in told[0].params["text"]
+    assert [m.method for m in told] == ["sendMessage", "sendMessage", "sendDocument"]
+    assert "Payment of 85.00 CNY received" in told[0].params["text"]
+    assert order.number in told[1].params["text"]
 
     # Execution: the warehouse card reaches the warehouse chat; the picker counts the goods.
     [pick_card] = [
@@ -170,7 +178,7 @@ async def test_an_order_from_the_wizard_is_reviewed_picked_and_watched_by_the_sl
     await wired.press(pick, user_id=PICKER_ID, card=card_of(pick_card, message_id=500))
     await wired.say("Cotton T-shirts 2", user_id=PICKER_ID, chat_id=WAREHOUSE_CHAT)
     assert (await wired.order(reference)).status is OrderStatus.PICKED
-    assert len([m for m in await wired.outbox(CUSTOMER_ID) if m.order_id == order.id]) == 3
+    assert len([m for m in await wired.outbox(CUSTOMER_ID) if m.order_id == order.id]) == 4
 
     # SLA: a day later the outbound scan is overdue, and /sla in the warehouse chat shows it.
     assert isinstance(wired.workflow.clock, FixedClock)

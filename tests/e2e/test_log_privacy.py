@@ -3,7 +3,8 @@
 The real bot process on SQLite takes one order through the chat wizard and one through the
 platform API, both for the same Telegram customer; order-desk staff approve both on their review
 cards and the customer gets the confirmations. The whole log is then searched for the customers'
-names, phones, emails and streets (as typed and as stored), the bot token and the API key.
+names, phones, emails and streets (as typed and as stored), the bot token, the API key and the
+Telegram Payments provider token (the wizard's order is paid through the emulated invoice).
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ pytestmark = pytest.mark.e2e
 StartBot = Callable[..., Coroutine[Any, Any, BotProcess]]
 
 API_KEY = "key-shop-7f3a9c2e5b1d"
+PAYMENT_TOKEN = "284685063:TEST:payments-4d1c9e"
 # What the customer types into the wizard, and what the platform sends for its order.
 WIZARD_PERSON = ("Annabelle Quist", "+49 1512 3456789", "+4915123456789", "Unter den Linden 77")
 WIZARD_EMAIL = "annabelle.quist@example.com"
 API_PERSON = ("Bruno Keller-Vogt", "+49 1523 7654321", "+4915237654321", "Friedrichstrasse 43")
 API_EMAIL = "bruno.keller@example.org"
+
+
+def is_invoice(message: Json) -> bool:
+    """Matches an invoice message."""
+    return "invoice" in message
 
 
 def containing(words: str) -> Callable[[Json], bool]:
@@ -65,9 +72,13 @@ async def order_in_the_wizard(telegram: FakeBotApi, customer: FakeUser) -> None:
     more = await answer(telegram, customer, "40", "another goods line")
     service = await press(telegram, customer, more, "No, continue »", "Which service")
     payment = await press(telegram, customer, service, "✈ Air freight + customs agency", "How will you pay")
-    await press(telegram, customer, payment, "Alipay", "Any remarks")
+    await press(telegram, customer, payment, "Bank card", "Any remarks")
     preview = await answer(telegram, customer, f"please call {name} first", "Please check the order")
     await press(telegram, customer, preview, "✔ Confirm order", "R-")
+    # Payment (issue 12): Telegram's invoice (emulated), paid; the bot checks it and records it.
+    invoice = await telegram.wait_for_bot_message(customer.id, is_invoice, timeout=60)
+    telegram.pay_invoice(customer, invoice)
+    await telegram.wait_for_bot_message(customer.id, containing("received for your order"), timeout=60)
 
 
 async def order_through_the_api(port: int, customer: FakeUser) -> str:
@@ -109,6 +120,7 @@ async def test_a_full_order_flow_at_debug_logs_no_personal_data_and_no_secret(
         API_PORT=str(api_port),
         API_KEYS=f"shop:{API_KEY}",
         LOG_LEVEL="DEBUG",
+        PAYMENT_PROVIDER_TOKEN=PAYMENT_TOKEN,
     )
     await telegram.wait_for_call("getUpdates", timeout=30)
     telegram.send_text(admin, desk, f"/staff add {clerk.id} order_desk")
@@ -124,7 +136,7 @@ async def test_a_full_order_flow_at_debug_logs_no_personal_data_and_no_secret(
 
     log = bot.log
     assert " DEBUG " in log and "aiogram" in log, "the bot did not log at DEBUG"
-    secrets = [TOKEN, TOKEN.split(":")[1], API_KEY]
+    secrets = [TOKEN, TOKEN.split(":")[1], API_KEY, PAYMENT_TOKEN]
     personal = [*WIZARD_PERSON, WIZARD_EMAIL, *API_PERSON, API_EMAIL, "Quist", "Keller-Vogt"]
     found = [value for value in [*secrets, *personal] if value in log]
     assert found == [], f"the log holds {found}"

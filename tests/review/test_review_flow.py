@@ -241,7 +241,8 @@ async def test_reject_with_a_reason_tells_a_chinese_customer_and_offers_fix_and_
     assert order.audit[-1].note == "not_paid"
     [message] = await desk.outbox(CUSTOMER_ID)
     assert "未付款" in message.params["text"] and "我们尚未收到您的付款" in message.params["text"]
-    assert buttons(message) == [f"fix:{order_id}:payment", f"co:{order_id}:cancel"]
+    # Not only "Fix -> pick the method -> still unpaid" (issue 12): how to pay, with Pay now first.
+    assert buttons(message) == [f"pay:{order_id}:inv", f"fix:{order_id}:payment", f"co:{order_id}:cancel"]
     await deliver(desk.bot, [message], desk.uows)
 
     cancel = f"co:{order_id}:cancel"

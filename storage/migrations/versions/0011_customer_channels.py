@@ -1,7 +1,7 @@
 """Binding a Telegram chat to an order by a one-time link, and the consent for later orders (issue 12).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 UTC_DATETIME = sa.DateTime(timezone=True)
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

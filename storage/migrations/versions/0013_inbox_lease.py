@@ -1,7 +1,7 @@
 """Several instances share the inbox (issue 17): each update is leased; its replies wait in its row.
 
 Revision ID: 0013
-Revises: 0014
+Revises: 0012
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 UTC_DATETIME = sa.DateTime(timezone=True)
 
 revision: str = "0013"
-down_revision: str | None = "0014"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

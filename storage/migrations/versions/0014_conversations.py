@@ -1,7 +1,7 @@
 """Customer conversations with customer service, and each team chat's language (issue 18, R-5.2, R-X.3).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 UTC_DATETIME = sa.DateTime(timezone=True)
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,106 @@
+"""The emulated Telegram Payments of the sandbox, paid end to end by the real payment routers over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from domain.orders.model import Order
+from presentation.payment_texts import pay_keyboard
+from sandbox.server import FakeBotApi, Json
+from tests.payment.conftest import Uows, load, store, unpaid_order
+from tests.payment.fakes import PaymentDatabase
+from tests.sandbox.test_server import TOKEN, api
+
+__all__ = ["api"]
+
+
+@asynccontextmanager
+async def polling(api: FakeBotApi, dispatcher: Dispatcher) -> AsyncIterator[Bot]:
+    """Runs the dispatcher's long polling against the sandbox until the block ends."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
+    async with Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML")) as bot:
+        task = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+        await api.wait_for_call("getUpdates")
+        try:
+            yield bot
+        finally:
+            await dispatcher.stop_polling()
+            await task
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Waits (at most 5 s) for something the bot does in the background."""
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - the bot's polling task changes it, nothing to await
+            await asyncio.sleep(0.02)
+
+
+async def customer_order(new_uow: Uows, api: FakeBotApi) -> tuple[Order, int]:
+    """An unpaid bank-card order of a sandbox user; returns it and the user's id."""
+    user = api.create_user("Emma Brown")
+    order = unpaid_order(amount="85.00")
+    order.customer.telegram_user_id = user.id
+    await store(new_uow, order)
+    return order, user.id
+
+
+async def invoice_after_pay_now(api: FakeBotApi, bot: Bot, order: Order, user_id: int) -> Json:
+    """The customer presses Pay now under a message about the order; returns the invoice the bot sends."""
+    prompt = await bot.send_message(user_id, "pay", reply_markup=pay_keyboard(order, str))
+    api.press_button(api.users[user_id], api.chats[user_id].messages[prompt.message_id], text="💳 Pay now")
+    return await api.wait_for_bot_message(user_id, lambda message: "invoice" in message)
+
+
+async def test_an_invoice_paid_in_the_sandbox_is_recorded_once(
+    api: FakeBotApi, dispatcher: Dispatcher, new_uow: Uows, database: PaymentDatabase
+) -> None:
+    order, user_id = await customer_order(new_uow, api)
+    user = api.users[user_id]
+
+    async with polling(api, dispatcher) as bot:
+        invoice = await invoice_after_pay_now(api, bot, order, user_id)
+        assert invoice["invoice"]["total_amount"] == 8500 and invoice["invoice"]["currency"] == "EUR"
+        assert invoice["reply_markup"]["inline_keyboard"][0][0]["pay"] is True
+
+        query_id = api.pay_invoice(user, invoice)
+        await until(lambda: len(database.payments) == 1)
+        assert api.pre_checkout_answers[query_id]["ok"] in (True, "true")
+        [paid_message] = [m for m in api.chats[user_id].messages.values() if "successful_payment" in m]
+        # Telegram delivering the same payment again (another update id) changes nothing.
+        await dispatcher.feed_raw_update(bot, {"update_id": 9999, "message": paid_message})
+
+    [payment] = database.payments.values()
+    assert (
+        payment.telegram_payment_charge_id == paid_message["successful_payment"]["telegram_payment_charge_id"]
+    )
+    stored = await load(new_uow, order.id)
+    assert stored.paid and [line.action for line in stored.audit].count("payment_received") == 1
+
+
+async def test_a_changed_amount_is_refused_before_the_charge(
+    api: FakeBotApi, dispatcher: Dispatcher, new_uow: Uows, database: PaymentDatabase
+) -> None:
+    order, user_id = await customer_order(new_uow, api)
+    user = api.users[user_id]
+
+    async with polling(api, dispatcher) as bot:
+        invoice = await invoice_after_pay_now(api, bot, order, user_id)
+        async with new_uow() as uow:
+            changed = await uow.orders.get(order.id)
+            changed.amount += 10
+            await uow.commit()
+
+        query_id = api.pay_invoice(user, invoice)
+        await until(lambda: query_id in api.pre_checkout_answers)
+
+    answer = api.pre_checkout_answers[query_id]
+    assert answer["ok"] in (False, "false") and "amount of this order has changed" in answer["error_message"]
+    assert database.payments == {}
+    assert not any("successful_payment" in m for m in api.chats[user_id].messages.values())
