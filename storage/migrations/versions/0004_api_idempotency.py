@@ -1,23 +1,17 @@
 """Orders created through the platform intake API: the key that created each, and its Idempotency-Key.
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-03-03
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import UTC_DATETIME
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

@@ -1,24 +1,17 @@
 """Binding a Telegram chat to an order by a one-time link, and the consent for later orders (issue 12).
 
-Revision ID: 0011
-Revises: 0009
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
+from storage.migrations.chain import numbered
+from storage.migrations.columns import UTC_DATETIME
 
-revision: str = "0011"
-down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:
