@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.migrations.chain import numbered
-from storage.migrations.columns import UTC_DATETIME
+from storage.migrations.columns import UTC_DATETIME, order_foreign_key
 
 revision, down_revision = numbered(__file__)
 
@@ -25,9 +25,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=36), nullable=False),
         sa.Column("external_ref", sa.String(length=100), nullable=True),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_api_idempotency_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key("api_idempotency"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_idempotency")),
         sa.UniqueConstraint("key_name", "idempotency_key", name=op.f("uq_api_idempotency_key_name_idempotency_key")),
         sa.UniqueConstraint("order_id", name=op.f("uq_api_idempotency_order_id")),

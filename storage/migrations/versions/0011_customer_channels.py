@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.migrations.chain import numbered
-from storage.migrations.columns import UTC_DATETIME
+from storage.migrations.columns import UTC_DATETIME, order_foreign_key
 
 revision, down_revision = numbered(__file__)
 
@@ -23,12 +23,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("used_at", UTC_DATETIME, nullable=True),
         sa.Column("chat_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"],
-            ["orders.id"],
-            name=op.f("fk_chat_binding_tokens_order_id_orders"),
-            ondelete="CASCADE",
-        ),
+        order_foreign_key("chat_binding_tokens"),
         sa.PrimaryKeyConstraint("token", name=op.f("pk_chat_binding_tokens")),
     )
     op.create_index(

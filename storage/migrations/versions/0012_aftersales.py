@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.migrations.chain import numbered
-from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME
+from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME, order_foreign_key
 
 revision, down_revision = numbered(__file__)
 
@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("survey_unreachable", sa.Boolean(), nullable=False),
         sa.Column("archived_at", UTC_DATETIME, nullable=True),
         sa.Column("erased_at", UTC_DATETIME, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_aftersales_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key("order_aftersales"),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_aftersales")),
         sa.UniqueConstraint("survey_token", name=op.f("uq_order_aftersales_survey_token")),
     )
@@ -49,9 +47,7 @@ def upgrade() -> None:
         sa.Column("content", sa.LargeBinary(), nullable=True),
         sa.Column("path", sa.String(length=500), nullable=True),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_archives_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key("order_archives"),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_archives")),
     )
     op.create_table(
