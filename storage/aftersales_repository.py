@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,8 @@ from storage.models import (
 
 # What execution recorded that is not about a person or a place: times and the carrier.
 _SHIPMENT_KEPT = ("carrier", "etd", "eta")
+# The tables of order rows read whole by the archive and the survey.
+OfOrder = TypeVar("OfOrder", SurveyAnswerRow, OrderDocumentRow, ExceptionCaseRow)
 
 
 def _record(row: AftersalesRow) -> AftersalesRecord:
@@ -222,11 +224,13 @@ class SqlAftersalesRepository:
         row = await self._answer_row(order_id)
         return None if row is None else _answer(row)
 
+    async def _rows_of(self, table: type[OfOrder], order_id: str) -> Sequence[OfOrder]:
+        """The rows of one table that belong to an order, oldest first."""
+        stmt = select(table).where(table.order_id == order_id).order_by(table.id)
+        return (await self._session.scalars(stmt)).all()
+
     async def _answer_row(self, order_id: str) -> SurveyAnswerRow | None:
-        stmt = (
-            select(SurveyAnswerRow).where(SurveyAnswerRow.order_id == order_id).order_by(SurveyAnswerRow.id)
-        )
-        return (await self._session.scalars(stmt)).first()
+        return next(iter(await self._rows_of(SurveyAnswerRow, order_id)), None)
 
     async def save_answer(self, answer: SurveyAnswer) -> None:
         """Records the answer of an order (one per order; a change replaces it)."""
@@ -240,26 +244,16 @@ class SqlAftersalesRepository:
 
     async def documents_of(self, order_id: str) -> list[StoredDocument]:
         """The generated documents of an order, oldest first."""
-        stmt = (
-            select(OrderDocumentRow)
-            .where(OrderDocumentRow.order_id == order_id)
-            .order_by(OrderDocumentRow.id)
-        )
         return [
             StoredDocument(row.id, row.order_id, row.kind, row.filename, row.content, row.created_at)
-            for row in (await self._session.scalars(stmt)).all()
+            for row in await self._rows_of(OrderDocumentRow, order_id)
         ]
 
     async def exceptions_of(self, order_id: str) -> list[ExceptionRecord]:
         """The exception cases of an order, oldest first."""
-        stmt = (
-            select(ExceptionCaseRow)
-            .where(ExceptionCaseRow.order_id == order_id)
-            .order_by(ExceptionCaseRow.id)
-        )
         return [
             ExceptionRecord(row.type, row.cause, row.department, row.opened_at, row.closed_at, row.satisfied)
-            for row in (await self._session.scalars(stmt)).all()
+            for row in await self._rows_of(ExceptionCaseRow, order_id)
         ]
 
     async def save_archive(
