@@ -139,15 +139,9 @@ async def store(database: FakeDatabase, order: Order) -> None:
         await uow.commit()
 
 
-async def stored_order(
-    database: FakeDatabase,
-    *,
-    chat: int | None = None,
-    email: str | None = EMAIL,
-    language: str = "en",
-) -> Order:
+async def stored_order(database: FakeDatabase, chat: int | None, email: str | None = EMAIL) -> Order:
     """Commits a new order whose customer has the given chat and email, and returns it."""
-    order = customer_order(chat=chat, email=email, language=language)
+    order = customer_order(chat=chat, email=email)
     await store(database, order)
     return order
 
