@@ -12,10 +12,9 @@ from storage.database import alembic_config
 def test_each_revision_is_its_file_number_and_revises_the_file_before() -> None:
     """Walks the chain from the one head down: the files in number order, each revising the one before."""
     scripts = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
-    walked = [(script.revision, script.down_revision, Path(script.path).name) for script in scripts.walk_revisions()]
-    numbers = sorted(name.split("_", 1)[0] for *_, name in walked)
+    walked = [(s.revision, s.down_revision, Path(s.path).name[:4]) for s in scripts.walk_revisions()]
+    newest_first = sorted((number for *_, number in walked), reverse=True)
 
-    assert scripts.get_heads() == [numbers[-1]]
-    assert [revision for revision, *_ in walked] == numbers[::-1]
-    assert [(revision, name[:4]) for revision, _, name in walked] == [(number, number) for number in numbers[::-1]]
-    assert [down for _, down, _ in walked] == [*numbers[::-1][1:], None]
+    assert scripts.get_heads() == [newest_first[0]]
+    assert [(revision, number) for revision, _, number in walked] == [(n, n) for n in newest_first]
+    assert [down for _, down, _ in walked] == [*newest_first[1:], None]
