@@ -22,12 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.kpi import KpiSetup, month_kpis
 from application.reports import ReportSetup, compile_report
-from bench.databases import Batch, benchmark_parser, order_row, run_benchmarks
+from bench.databases import Batch, benchmark_parser, order_row, recorded_selects, run_benchmarks
 from bot.app import kpi_queries_of
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
@@ -216,24 +215,15 @@ async def explain(engine: AsyncEngine, statements: list[tuple[str, Any]]) -> Non
 async def measure(url: str, sla: SlaContext) -> None:
     """Times /kpi and the report on the seeded database, and prints the plans of /kpi's queries."""
     engine = create_engine(url)
-    statements: list[tuple[str, Any]] = []
-
-    def record(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
     try:
         uow_factory, kpi, report_setup = setups(engine, sla)
         async with uow_factory() as uow:  # warm the connection pool and the catalogs
             await month_kpis(uow, kpi, MONTH.previous())
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        started = time.perf_counter()
-        async with uow_factory() as uow:
-            card = await month_kpis(uow, kpi, MONTH)
-        elapsed = time.perf_counter() - started
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        with recorded_selects(engine) as statements:
+            started = time.perf_counter()
+            async with uow_factory() as uow:
+                card = await month_kpis(uow, kpi, MONTH)
+            elapsed = time.perf_counter() - started
         figures = ", ".join(
             f"{kpi_name} {figure.ratio.percent} %" for kpi_name, figure in card.figures.items()
         )

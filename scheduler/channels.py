@@ -23,11 +23,10 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from io import BytesIO
@@ -41,6 +40,7 @@ from application.notifications import CHANNEL_METHODS, EMAIL_METHOD, WEBHOOK_MET
 from application.ports import OutboxMessage, OutboxQueue, StoredDocument
 from domain.clock import Clock
 from presentation.email_texts import QR_CID
+from scheduler.backoff import later, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -278,8 +278,5 @@ class ChannelDelivery:
         if attempts >= self._max_attempts.get(message.method, 10):
             await self._queue.mark_failed(message_id, f"gave up after {attempts} attempts: {error}")
             return
-        backoff = min(self._backoff_cap, self._backoff_base * 2 ** (attempts - 1))
-        # Jitter spreads the retries of many messages that failed together.
-        delay = backoff * self._rng.uniform(0.5, 1.0)
-        retry_at = self._clock.now() + timedelta(microseconds=math.ceil(delay * 1_000_000))
-        await self._queue.mark_retry(message_id, retry_at, error)
+        delay = retry_delay(attempts, self._backoff_base, self._backoff_cap, self._rng)
+        await self._queue.mark_retry(message_id, later(self._clock.now(), delay), error)

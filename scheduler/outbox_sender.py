@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -66,6 +65,7 @@ from pydantic import ValidationError
 from application.ports import REFUSAL_KEY_PREFIX, OutboxMessage, OutboxQueue, StoredDocument
 from application.reports import REPORT_DOCUMENT_ID
 from domain.clock import Clock
+from scheduler.backoff import later as _later
 from scheduler.channels import ChannelDelivery, Delivered
 from scheduler.rate_limit import TelegramRateLimiter
 from scheduler.shared_rate_limit import SharedRateLimiter
@@ -148,11 +148,6 @@ def _raw_message_id(answer: object) -> int | None:
     result = answer.get("result") if isinstance(answer, dict) else None
     message_id = result.get("message_id") if isinstance(result, dict) else None
     return message_id if isinstance(message_id, int) else None
-
-
-def _later(now: datetime, seconds: float) -> datetime:
-    """Returns `now` plus `seconds`, rounded up to the microsecond so the wait is never cut short."""
-    return now + timedelta(microseconds=math.ceil(seconds * 1_000_000))
 
 
 class OutboxSender:

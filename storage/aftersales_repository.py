@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,36 +48,12 @@ from storage.models import (
     SurveyAnswerRow,
     UserRow,
 )
+from storage.repositories import record_from
 
 # What execution recorded that is not about a person or a place: times and the carrier.
 _SHIPMENT_KEPT = ("carrier", "etd", "eta")
-
-
-def _record(row: AftersalesRow) -> AftersalesRecord:
-    """Reads one after-sales row."""
-    return AftersalesRecord(
-        row.order_id,
-        row.completed_at,
-        row.survey_token,
-        row.survey_sent_at,
-        row.survey_reminded_at,
-        row.survey_unreachable,
-        row.archived_at,
-        row.erased_at,
-    )
-
-
-def _answer(row: SurveyAnswerRow) -> SurveyAnswer:
-    """Reads one survey answer."""
-    return SurveyAnswer(
-        row.order_id,
-        row.rating,
-        row.complaint,
-        row.answered_at,
-        row.comment,
-        row.marked_complaint,
-        row.changed_at,
-    )
+# The tables of order rows read whole by the archive and the survey.
+OfOrder = TypeVar("OfOrder", SurveyAnswerRow, OrderDocumentRow, ExceptionCaseRow)
 
 
 def _anonymous_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -163,17 +139,17 @@ class SqlAftersalesRepository:
     async def get(self, order_id: str) -> AftersalesRecord | None:
         """The record of one order."""
         row = await self._session.get(AftersalesRow, order_id)
-        return None if row is None else _record(row)
+        return None if row is None else record_from(AftersalesRecord, row)
 
     async def by_token(self, token: str) -> AftersalesRecord | None:
         """The record whose survey has this token."""
         row = await self._session.scalar(select(AftersalesRow).where(AftersalesRow.survey_token == token))
-        return None if row is None else _record(row)
+        return None if row is None else record_from(AftersalesRecord, row)
 
     async def _records(self, *conditions: Any, limit: int) -> list[AftersalesRecord]:
         """Records matching the conditions, oldest completion first."""
         stmt = select(AftersalesRow).where(*conditions).order_by(AftersalesRow.completed_at).limit(limit)
-        return [_record(row) for row in (await self._session.scalars(stmt)).all()]
+        return [record_from(AftersalesRecord, row) for row in (await self._session.scalars(stmt)).all()]
 
     async def awaiting_survey(self, completed_before: datetime, limit: int) -> list[AftersalesRecord]:
         """Completed orders whose survey has not gone out (completed before the given moment)."""
@@ -220,13 +196,15 @@ class SqlAftersalesRepository:
     async def answer_of(self, order_id: str) -> SurveyAnswer | None:
         """The survey answer of an order."""
         row = await self._answer_row(order_id)
-        return None if row is None else _answer(row)
+        return None if row is None else record_from(SurveyAnswer, row)
+
+    async def _rows_of(self, table: type[OfOrder], order_id: str) -> Sequence[OfOrder]:
+        """The rows of one table that belong to an order, oldest first."""
+        stmt = select(table).where(table.order_id == order_id).order_by(table.id)
+        return (await self._session.scalars(stmt)).all()
 
     async def _answer_row(self, order_id: str) -> SurveyAnswerRow | None:
-        stmt = (
-            select(SurveyAnswerRow).where(SurveyAnswerRow.order_id == order_id).order_by(SurveyAnswerRow.id)
-        )
-        return (await self._session.scalars(stmt)).first()
+        return next(iter(await self._rows_of(SurveyAnswerRow, order_id)), None)
 
     async def save_answer(self, answer: SurveyAnswer) -> None:
         """Records the answer of an order (one per order; a change replaces it)."""
@@ -240,27 +218,11 @@ class SqlAftersalesRepository:
 
     async def documents_of(self, order_id: str) -> list[StoredDocument]:
         """The generated documents of an order, oldest first."""
-        stmt = (
-            select(OrderDocumentRow)
-            .where(OrderDocumentRow.order_id == order_id)
-            .order_by(OrderDocumentRow.id)
-        )
-        return [
-            StoredDocument(row.id, row.order_id, row.kind, row.filename, row.content, row.created_at)
-            for row in (await self._session.scalars(stmt)).all()
-        ]
+        return [record_from(StoredDocument, row) for row in await self._rows_of(OrderDocumentRow, order_id)]
 
     async def exceptions_of(self, order_id: str) -> list[ExceptionRecord]:
         """The exception cases of an order, oldest first."""
-        stmt = (
-            select(ExceptionCaseRow)
-            .where(ExceptionCaseRow.order_id == order_id)
-            .order_by(ExceptionCaseRow.id)
-        )
-        return [
-            ExceptionRecord(row.type, row.cause, row.department, row.opened_at, row.closed_at, row.satisfied)
-            for row in (await self._session.scalars(stmt)).all()
-        ]
+        return [record_from(ExceptionRecord, row) for row in await self._rows_of(ExceptionCaseRow, order_id)]
 
     async def save_archive(
         self, order_id: str, filename: str, content: bytes, at: datetime, *, directory: str | None
@@ -314,7 +276,7 @@ class SqlAftersalesRepository:
             .order_by(AftersalesRow.archived_at)
             .limit(limit)
         )
-        return [_record(row) for row in (await self._session.scalars(stmt)).all()]
+        return [record_from(AftersalesRecord, row) for row in (await self._session.scalars(stmt)).all()]
 
     async def erase(self, order_id: str, at: datetime, *, directory: str | None) -> dict[str, int]:
         """Deletes the archive, erases the personal data of the order and all linked to it; returns counts."""

@@ -24,10 +24,15 @@ def order_rows(table: str) -> tuple[SchemaItem, ...]:
     return (
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("order_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f(f"fk_{table}_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key(table),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+    )
+
+
+def order_foreign_key(table: str) -> sa.ForeignKeyConstraint:
+    """The key from a table's order_id to its order, deleting the table's rows with the order."""
+    return sa.ForeignKeyConstraint(
+        ["order_id"], ["orders.id"], name=op.f(f"fk_{table}_order_id_orders"), ondelete="CASCADE"
     )
 
 

@@ -89,6 +89,12 @@ async def delivered_order(
     return order.id
 
 
+async def an_hour_after_delivery(new_uow: Uows, archive_dir: Path) -> tuple[FixedClock, AftersalesSetup, str]:
+    """The after-sales setup on a clock an hour after DELIVERED_AT, and the delivered order's id."""
+    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
+    return clock, aftersales(clock, archive_dir), await delivered_order(new_uow)
+
+
 async def outbox(new_uow: Uows, chat_id: int) -> list[OutboxRow]:
     async with new_uow() as uow:
         rows = await uow.session.scalars(
@@ -97,14 +103,19 @@ async def outbox(new_uow: Uows, chat_id: int) -> list[OutboxRow]:
         return list(rows.all())
 
 
-async def surveyed(new_uow: Uows, clock: FixedClock, setup: AftersalesSetup) -> str:
-    """A delivered order completed by the quiet period and surveyed on Monday 09:30 local."""
-    order_id = await delivered_order(new_uow)
+async def complete_and_survey(new_uow: Uows, clock: FixedClock, setup: AftersalesSetup) -> int:
+    """Completes the delivered orders after the quiet period, surveys them on Monday 09:30 local; how many."""
     clock.current = datetime(2026, 3, 19, 2, 1, tzinfo=UTC)
     await complete_due(new_uow, setup)
     await record_completions(new_uow, setup)
     clock.current = datetime(2026, 3, 23, 1, 30, tzinfo=UTC)
-    await send_due_surveys(new_uow, setup)
+    return await send_due_surveys(new_uow, setup)
+
+
+async def surveyed(new_uow: Uows, clock: FixedClock, setup: AftersalesSetup) -> str:
+    """A delivered order completed by the quiet period and surveyed on Monday 09:30 local."""
+    order_id = await delivered_order(new_uow)
+    await complete_and_survey(new_uow, clock, setup)
     return order_id
 
 

@@ -37,6 +37,7 @@ from tests.aftersales.conftest import (
     TZ,
     Uows,
     aftersales,
+    complete_and_survey,
     delivered_order,
     outbox,
 )
@@ -201,11 +202,8 @@ async def test_an_email_only_customer_gets_the_survey_by_the_notification_policy
     clock = FixedClock(datetime(2026, 3, 19, 2, 1, tzinfo=UTC))
     setup = aftersales(clock, tmp_path)
     order_id = await delivered_order(new_uow, telegram_user_id=None)
-    await complete_due(new_uow, setup)
-    await record_completions(new_uow, setup)
-    clock.current = datetime(2026, 3, 23, 1, 30, tzinfo=UTC)
 
-    assert await send_due_surveys(new_uow, setup) == 1
+    assert await complete_and_survey(new_uow, clock, setup) == 1
 
     async with new_uow() as uow:
         order = await uow.orders.get(order_id)

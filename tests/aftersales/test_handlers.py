@@ -28,6 +28,8 @@ from tests.aftersales.conftest import (
     TZ,
     Uows,
     aftersales,
+    an_hour_after_delivery,
+    complete_and_survey,
     delivered_order,
     dispatcher_for,
     outbox,
@@ -57,9 +59,7 @@ async def test_report_a_problem_tells_customer_service_and_stops_the_completion(
     tmp_path: Path,
     bot: MockedBot,
 ) -> None:
-    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
-    setup = aftersales(clock, tmp_path)
-    order_id = await delivered_order(new_uow)
+    clock, setup, order_id = await an_hour_after_delivery(new_uow, tmp_path)
     dispatcher = dispatcher_for(new_uow, setup)
     problem = ProblemAction(order_id=order_id).pack()
 
@@ -87,9 +87,7 @@ async def test_the_order_desk_completes_by_hand_with_a_reason(
     tmp_path: Path,
     bot: MockedBot,
 ) -> None:
-    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
-    setup = aftersales(clock, tmp_path)
-    order_id = await delivered_order(new_uow)
+    clock, setup, order_id = await an_hour_after_delivery(new_uow, tmp_path)
     await grant(new_uow, DESK_ID, Role.ORDER_DESK)
     await grant(new_uow, WAREHOUSE_ID, Role.WAREHOUSE)
     dispatcher = dispatcher_for(new_uow, setup)
@@ -185,14 +183,8 @@ async def test_a_customer_with_no_telegram_and_no_email_is_recorded_as_unreachab
     clock = FixedClock(DELIVERED_AT)
     setup = aftersales(clock, tmp_path)
     order_id = await delivered_order(new_uow, telegram_user_id=None, email=None)
-    clock.current = datetime(2026, 3, 19, 2, 1, tzinfo=UTC)
-    await complete_due(new_uow, setup)
-    from application.completion import record_completions
 
-    await record_completions(new_uow, setup)
-    clock.current = datetime(2026, 3, 23, 1, 30, tzinfo=UTC)
-
-    assert await send_due_surveys(new_uow, setup) == 1
+    assert await complete_and_survey(new_uow, clock, setup) == 1
     async with new_uow() as uow:
         record = await uow.aftersales.get(order_id)
         order = await uow.orders.get(order_id)

@@ -9,7 +9,7 @@ import pytest
 
 from application.binding import BindingRepository
 from application.notifications import CustomerChannels, build_notifier
-from application.ports import ApiOrderLink, UnitOfWork
+from application.ports import ApiOrderLink, OutboxMessage, UnitOfWork
 from application.services import EventHandlers
 from bot.i18n import PoI18n, create_i18n
 from domain.orders.events import OrderStatusChanged
@@ -36,6 +36,7 @@ COMPANY = CompanyDetails(
 )
 BOT_USERNAME = "orderdesk_test_bot"
 PLATFORM = "shop"
+EMAIL = "li.wei@example.com"
 
 
 class FakeBindings:
@@ -124,9 +125,7 @@ def handlers(
     return build_notifier(notices, fixed_team_chats(TEAM_CHATS), channels=channels)
 
 
-def customer_order(
-    *, chat: int | None = None, email: str | None = "li.wei@example.com", language: str = "en"
-) -> Order:
+def customer_order(*, chat: int | None = None, email: str | None = EMAIL, language: str = "en") -> Order:
     """An order whose customer has the given chat and email."""
     order = make_order(created_at=T0)
     order.customer = replace(order.customer, telegram_user_id=chat, email=email, language=language)
@@ -138,6 +137,18 @@ async def store(database: FakeDatabase, order: Order) -> None:
     async with database.unit_of_work() as uow:
         await uow.orders.add(order)
         await uow.commit()
+
+
+async def stored_order(database: FakeDatabase, chat: int | None, email: str | None = EMAIL) -> Order:
+    """Commits a new order whose customer has the given chat and email, and returns it."""
+    order = customer_order(chat=chat, email=email)
+    await store(database, order)
+    return order
+
+
+def outbox_rows(database: FakeDatabase, method: str) -> list[OutboxMessage]:
+    """The committed outbox rows of one method."""
+    return [message for message in database.outbox_of() if message.method == method]
 
 
 async def change(

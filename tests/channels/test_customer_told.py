@@ -14,7 +14,16 @@ from domain.orders.model import Order, StageClock
 from domain.orders.status import OrderStatus
 from domain.sla.policy import Stage
 from presentation.sla_alerts import SlaAlertTexts, render_with
-from tests.channels.conftest import PLATFORM, SLA, T0, change, customer_order, store
+from tests.channels.conftest import (
+    PLATFORM,
+    SLA,
+    T0,
+    change,
+    customer_order,
+    outbox_rows,
+    store,
+    stored_order,
+)
 from tests.fakes import FakeDatabase
 
 CHAT = 555_000_111
@@ -27,21 +36,15 @@ def told_clocks(database: FakeDatabase, order: Order) -> list[StageClock]:
     return [clock for clock in stored.clocks if clock.stage == Stage.CUSTOMER_NOTICE.value]
 
 
-def rows(database: FakeDatabase, method: str) -> list[OutboxMessage]:
-    """The committed outbox rows of one method."""
-    return [message for message in database.outbox_of() if message.method == method]
-
-
 async def test_a_customer_facing_change_opens_the_clock_and_the_emails_delivery_closes_it(
     database: FakeDatabase, handlers: EventHandlers
 ) -> None:
-    order = customer_order(chat=None)
-    await store(database, order)
+    order = await stored_order(database, chat=None)
     await change(database, handlers, order, OrderStatus.PICKED)
     [clock] = told_clocks(database, order)
     assert (clock.started_at, clock.due_at, clock.running) == (T0, T0 + timedelta(hours=1), True)
 
-    [mail] = rows(database, EMAIL_METHOD)
+    [mail] = outbox_rows(database, EMAIL_METHOD)
     closed = await record_delivery(database.unit_of_work(), mail, T0 + timedelta(minutes=3), SLA)
 
     [clock] = told_clocks(database, order)
@@ -51,8 +54,7 @@ async def test_a_customer_facing_change_opens_the_clock_and_the_emails_delivery_
 async def test_only_the_customers_own_chat_and_a_notice_of_a_later_change_close_it(
     database: FakeDatabase, handlers: EventHandlers
 ) -> None:
-    order = customer_order(chat=CHAT)
-    await store(database, order)
+    order = await stored_order(database, chat=CHAT)
     await change(database, handlers, order, OrderStatus.PICKED)
     [update] = database.outbox_of(CHAT)
     team_card = OutboxMessage(-1002, "sendMessage", {}, T0, order_id=order.id)
@@ -74,13 +76,12 @@ async def test_a_platforms_webhook_delivery_counts_as_telling_the_customer(
     await store(database, order)
     await change(database, handlers, order, OrderStatus.OUTBOUND)
 
-    [hook] = rows(database, WEBHOOK_METHOD)
+    [hook] = outbox_rows(database, WEBHOOK_METHOD)
     assert await record_delivery(database.unit_of_work(), hook, T0 + timedelta(minutes=1), SLA)
 
 
 async def test_internal_changes_open_no_clock(database: FakeDatabase, handlers: EventHandlers) -> None:
-    order = customer_order(chat=CHAT)
-    await store(database, order)
+    order = await stored_order(database, chat=CHAT)
 
     await change(database, handlers, order, OrderStatus.PENDING_REVIEW)
 
@@ -90,8 +91,7 @@ async def test_internal_changes_open_no_clock(database: FakeDatabase, handlers: 
 async def test_a_customer_nobody_can_reach_becomes_an_alert_to_customer_service(
     database: FakeDatabase, handlers: EventHandlers, i18n: PoI18n
 ) -> None:
-    order = customer_order(chat=None, email=None)
-    await store(database, order)
+    order = await stored_order(database, chat=None, email=None)
     await change(database, handlers, order, OrderStatus.PICKED)
     assert told_clocks(database, order)[0].running
     texts = SlaAlertTexts(

@@ -6,11 +6,21 @@ from application.notifications import EMAIL_METHOD, WEBHOOK_METHOD, channel_chat
 from application.ports import ApiOrderLink
 from application.services import EventHandlers
 from domain.orders.status import OrderStatus
-from tests.channels.conftest import BOT_USERNAME, PLATFORM, T0, FakeBindings, change, customer_order, store
+from tests.channels.conftest import (
+    BOT_USERNAME,
+    EMAIL,
+    PLATFORM,
+    T0,
+    FakeBindings,
+    change,
+    customer_order,
+    outbox_rows,
+    store,
+    stored_order,
+)
 from tests.fakes import FakeDatabase
 
 CHAT = 555_000_111
-EMAIL = "li.wei@example.com"
 
 
 def methods(database: FakeDatabase) -> list[tuple[int, str]]:
@@ -21,12 +31,11 @@ def methods(database: FakeDatabase) -> list[tuple[int, str]]:
 async def test_a_customer_with_only_an_email_gets_every_update_by_email(
     database: FakeDatabase, handlers: EventHandlers
 ) -> None:
-    order = customer_order(chat=None)
-    await store(database, order)
+    order = await stored_order(database, chat=None)
 
     await change(database, handlers, order, OrderStatus.PICKED)
 
-    [mail] = [m for m in database.outbox_of() if m.method == EMAIL_METHOD]
+    [mail] = outbox_rows(database, EMAIL_METHOD)
     assert mail.chat_id == channel_chat_id(EMAIL_METHOD, EMAIL) < -(2**53)
     assert mail.params["to"] == EMAIL
     assert "packed at our warehouse" in mail.params["text"] and "<" not in mail.params["text"]
@@ -39,20 +48,18 @@ async def test_a_customer_with_only_an_email_gets_every_update_by_email(
 async def test_a_customer_with_a_chat_is_told_there_and_not_by_email(
     database: FakeDatabase, handlers: EventHandlers
 ) -> None:
-    order = customer_order(chat=CHAT)
-    await store(database, order)
+    order = await stored_order(database, chat=CHAT)
 
     await change(database, handlers, order, OrderStatus.PICKED)
 
     assert [m.method for m in database.outbox_of(CHAT)] == ["sendMessage"]
-    assert [m for m in database.outbox_of() if m.method == EMAIL_METHOD] == []
+    assert outbox_rows(database, EMAIL_METHOD) == []
 
 
 async def test_the_confirmation_goes_by_email_to_a_chat_customer_too_with_the_pdf(
     database: FakeDatabase, handlers: EventHandlers
 ) -> None:
-    order = customer_order(chat=CHAT)
-    await store(database, order)
+    order = await stored_order(database, chat=CHAT)
 
     await change(database, handlers, order, OrderStatus.CONFIRMED, number="20260316001")
 
@@ -60,7 +67,7 @@ async def test_the_confirmation_goes_by_email_to_a_chat_customer_too_with_the_pd
     assert (text.method, _pdf.method) == ("sendMessage", "sendDocument")
     # Every goods line, not only the first.
     assert "Tea set" in text.params["text"] and "Silk scarf" in text.params["text"]
-    [mail] = [m for m in database.outbox_of() if m.method == EMAIL_METHOD]
+    [mail] = outbox_rows(database, EMAIL_METHOD)
     assert "20260316001" in mail.params["subject"]
     assert mail.params["document_id"] is not None
     # The chat is bound already: no link, no QR code.
@@ -70,8 +77,7 @@ async def test_the_confirmation_goes_by_email_to_a_chat_customer_too_with_the_pd
 async def test_a_customer_with_neither_chat_nor_email_gets_nothing_queued(
     database: FakeDatabase, handlers: EventHandlers
 ) -> None:
-    order = customer_order(chat=None, email=None)
-    await store(database, order)
+    order = await stored_order(database, chat=None, email=None)
 
     await change(database, handlers, order, OrderStatus.PICKED)
 
@@ -88,7 +94,7 @@ async def test_a_consent_for_the_phone_binds_a_later_order_to_that_chat(
     await change(database, handlers, order, OrderStatus.PICKED)
 
     assert [m.method for m in database.outbox_of(CHAT)] == ["sendMessage"]
-    assert [m for m in database.outbox_of() if m.method == EMAIL_METHOD] == []
+    assert outbox_rows(database, EMAIL_METHOD) == []
     assert database.orders[0].customer.telegram_user_id == CHAT
 
 
@@ -102,7 +108,7 @@ async def test_a_platform_order_gets_a_webhook_for_every_status_change_with_a_st
     first = await change(database, handlers, order, OrderStatus.PENDING_REVIEW)
     second = await change(database, handlers, order, OrderStatus.AWAITING_CONFIRMATION)
 
-    hooks = [m for m in database.outbox_of() if m.method == WEBHOOK_METHOD]
+    hooks = outbox_rows(database, WEBHOOK_METHOD)
     assert [hook.params["event_id"] for hook in hooks] == [first.id, second.id]
     assert {hook.chat_id for hook in hooks} == {channel_chat_id(WEBHOOK_METHOD, PLATFORM)}
     assert '"type":"order.pending_review"' in hooks[0].params["body"]
@@ -119,4 +125,4 @@ async def test_another_platforms_orders_and_chat_orders_get_no_webhook(
         await store(database, order)
         await change(database, handlers, order, OrderStatus.PICKED)
 
-    assert [m for m in database.outbox_of() if m.method == WEBHOOK_METHOD] == []
+    assert outbox_rows(database, WEBHOOK_METHOD) == []

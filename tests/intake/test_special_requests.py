@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from domain.orders.model import Order
 from domain.orders.special import RequestKind, Requirements, SpecialRequest, SpecialService
 from domain.orders.status import Channel, Role
 from domain.review import ReviewPolicy, SecondReviewCause, second_review_reasons
@@ -35,11 +36,30 @@ async def confirm(chat: Chat) -> str:
     return reference_in(chat.text)
 
 
-async def vase_up_to_more_items(chat: ChatFactory) -> Chat:
-    """Opens a customer's chat and answers a new order up to "another goods line?" after a porcelain vase."""
+async def confirmed_order(chat: Chat, database: FakeDatabase) -> Order:
+    """Confirms the order on the preview and returns it as stored."""
+    order = await find_order(database, await confirm(chat))
+    assert order is not None
+    return order
+
+
+async def up_to_the_goods(chat: ChatFactory) -> Chat:
+    """Opens a customer's chat and answers a new order's customer and address questions."""
     ann = chat()
     await ann.send("/neworder")
     await answer_customer_and_address(ann)
+    return ann
+
+
+async def to_the_preview_by_air(chat: Chat) -> None:
+    """Ends the goods lines, takes air freight paid by Alipay and skips the remarks."""
+    await answer_air_freight(chat)
+    await chat.press("Skip")
+
+
+async def vase_up_to_more_items(chat: ChatFactory) -> Chat:
+    """Opens a customer's chat and answers a new order up to "another goods line?" after a porcelain vase."""
+    ann = await up_to_the_goods(chat)
     await answer_goods_line(ann, "Porcelain vase", quantity="1", weight="2", value="300")
     return ann
 
@@ -62,15 +82,13 @@ async def test_a_line_is_marked_fragile_with_its_sku_and_hs_code_by_quick_button
     await ann.send("69-13")
     assert "“69-13” is not an HS code" in ann.text
     await ann.send("6913.10")
-    await answer_air_freight(ann)
-    await ann.press("Skip")
+    await to_the_preview_by_air(ann)
 
     assert "Porcelain vase × 1, 2 kg each, declared value 300.00 CNY · fragile · SKU VASE-01 · HS 691310" in (
         ann.text
     )
     assert "Fragile handling, 1 pieces" in ann.text
-    order = await find_order(database, await confirm(ann))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     [item] = order.items
     assert (item.sku, item.fragile, item.hs_code) == ("VASE-01", True, "691310")
 
@@ -81,18 +99,15 @@ async def test_the_fragile_mark_can_be_taken_back(chat: ChatFactory, database: F
     await ann.press("Fragile ✓")
 
     assert "🔸 Mark “Porcelain vase” fragile" in [label for label, _ in ann.buttons()]
-    await answer_air_freight(ann)
-    await ann.press("Skip")
-    order = await find_order(database, await confirm(ann))
-    assert order is not None and not order.items[0].fragile
+    await to_the_preview_by_air(ann)
+    order = await confirmed_order(ann, database)
+    assert not order.items[0].fragile
 
 
 async def test_only_a_heavy_line_is_asked_its_size_and_the_size_is_checked(
     chat: ChatFactory, database: FakeDatabase
 ) -> None:
-    ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann)
+    ann = await up_to_the_goods(chat)
     for answer in ("Marble table", "1", "45"):
         await ann.send(answer)
 
@@ -104,15 +119,13 @@ async def test_only_a_heavy_line_is_asked_its_size_and_the_size_is_checked(
     await ann.send("120 × 80 × 75 cm")
     assert "Declared value of the whole line “Marble table”" in ann.text
     await ann.send("900")
-    await answer_air_freight(ann)
-    await ann.press("Skip")
+    await to_the_preview_by_air(ann)
 
     assert "120×80×75 cm" in ann.text
     assert "Special services: Oversize cargo (reviewed by the order desk head)" in ann.text
     # Volumetric weight 120 x 80 x 75 / 6000 = 120 kg beats the actual 45 kg.
     assert "Chargeable weight: 120 kg" in ann.text
-    order = await find_order(database, await confirm(ann))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     [item] = order.items
     assert (item.length_cm, item.width_cm, item.height_cm) == (Decimal(120), Decimal(80), Decimal(75))
     assert [r.cause for r in second_review_reasons(order, POLICY)] == [SecondReviewCause.OVERSIZE]
@@ -122,8 +135,7 @@ async def test_a_simple_parcel_asks_nothing_more(chat: ChatFactory, database: Fa
     ann = chat()
     await answer_up_to_preview(ann)
 
-    order = await find_order(database, await confirm(ann))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     assert order.requirements == Requirements()
     assert not order.customer.business
     assert (order.items[0].sku, order.items[0].hs_code, order.items[0].length_cm) == (None, None, None)
@@ -163,8 +175,7 @@ async def test_special_requests_delivery_date_and_services_from_the_preview(
     await ann.press("Done")
     assert "Special services: Oversize cargo" in ann.text
 
-    order = await find_order(database, await confirm(ann))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     assert order.requirements == Requirements(
         special_requests=(
             SpecialRequest(RequestKind.CUSTOMS_AGENT, "Agent Wang <Ltd>, licence 4401"),
@@ -188,16 +199,14 @@ async def test_requests_can_be_removed_and_a_date_skipped(chat: ChatFactory, dat
     await ann.press("Skip")
 
     assert "Please check the order" in ann.text and "Special request:" not in ann.text
-    order = await find_order(database, await confirm(ann))
-    assert order is not None and order.requirements == Requirements()
+    order = await confirmed_order(ann, database)
+    assert order.requirements == Requirements()
 
 
 async def test_the_custom_warehouse_service_is_chosen_with_the_overseas_warehouse(
     chat: ChatFactory, database: FakeDatabase
 ) -> None:
-    ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann)
+    ann = await up_to_the_goods(chat)
     await answer_goods_line(ann, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
     await ann.press("No, continue")
     await ann.press("Overseas warehouse")
@@ -207,8 +216,7 @@ async def test_the_custom_warehouse_service_is_chosen_with_the_overseas_warehous
     await ann.press("☐ Custom overseas-warehouse service")
     await ann.press("Done")
 
-    order = await find_order(database, await confirm(ann))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     assert order.remarks == "please call the customer first"
     assert [r.cause for r in second_review_reasons(order, POLICY)] == [SecondReviewCause.CUSTOM_WAREHOUSE]
 
@@ -228,8 +236,7 @@ async def test_a_business_shipping_where_customs_ask_gives_every_line_an_hs_code
     # The line's HS code is required now: no Skip.
     assert not any("Skip" in label for label, _ in ann.buttons())
     await ann.send("6109.10")
-    order = await find_order(database, await confirm(ann))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     assert order.customer.business and order.items[0].hs_code == "610910"
 
 
@@ -239,8 +246,8 @@ async def test_an_individual_needs_no_hs_code(chat: ChatFactory, database: FakeD
     await ann.press("☐ Shipping as a business")
     await ann.press("☑ Shipping as a business")
 
-    order = await find_order(database, await confirm(ann))
-    assert order is not None and not order.customer.business and order.items[0].hs_code is None
+    order = await confirmed_order(ann, database)
+    assert not order.customer.business and order.items[0].hs_code is None
 
 
 async def test_an_offline_order_takes_the_same_details(chat: ChatFactory, database: FakeDatabase) -> None:

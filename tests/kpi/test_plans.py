@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
 
 from application.kpi import KpiSetup, month_kpis
 from application.reports import ReportSetup, compile_report, day_checks
+from bench.databases import recorded_selects
 from domain.clock import FixedClock
 from domain.kpi import Month
 from presentation.reports import SupervisionDocuments
@@ -36,20 +34,11 @@ async def test_the_kpi_and_report_queries_search_indexes(
     await seed_march(new_uow, factory)
     kpi = KpiSetup(queries_of, SLA, FixedClock(local(4, 2)))
     setup = ReportSetup(kpi, queries_of, documents, management_chat)
-    statements: list[tuple[str, Any]] = []
-
-    def record(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    async with new_uow() as uow:
-        await month_kpis(uow, kpi, Month(2026, 3))
-        await compile_report(uow, setup, Month(2026, 3))
-        await day_checks(uow, setup, local(3, 16).date())
-    event.remove(engine.sync_engine, "before_cursor_execute", record)
+    with recorded_selects(engine) as statements:
+        async with new_uow() as uow:
+            await month_kpis(uow, kpi, Month(2026, 3))
+            await compile_report(uow, setup, Month(2026, 3))
+            await day_checks(uow, setup, local(3, 16).date())
 
     scans = []
     async with engine.connect() as connection:

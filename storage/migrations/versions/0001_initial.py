@@ -1,23 +1,17 @@
 """Initial schema: orders with audit and clocks, numbering, outbox, staff, users, FSM states.
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-03-01
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME, create_order_index, drop_order_table, order_rows
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

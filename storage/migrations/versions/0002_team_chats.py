@@ -1,23 +1,17 @@
 """Team chats: the chat id of each department, which follows a group's migration to a supergroup.
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-03-08
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import UTC_DATETIME
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

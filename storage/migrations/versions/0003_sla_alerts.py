@@ -1,26 +1,20 @@
 """SLA alerts, the order desk's tracking log, and an index on running clocks by stage and due time.
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-03-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME, create_order_index, drop_order_table, order_rows
 
 RUNNING = sa.text("finished_at IS NULL")
 PENDING_BREACH = sa.text("acknowledged_at IS NULL AND kind = 'breach'")
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

@@ -1,23 +1,17 @@
 """Orders created through the platform intake API: the key that created each, and its Idempotency-Key.
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-03-03
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-from storage.migrations.columns import UTC_DATETIME
+from storage.migrations.chain import numbered
+from storage.migrations.columns import UTC_DATETIME, order_foreign_key
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:
@@ -31,9 +25,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=36), nullable=False),
         sa.Column("external_ref", sa.String(length=100), nullable=True),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_api_idempotency_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key("api_idempotency"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_idempotency")),
         sa.UniqueConstraint("key_name", "idempotency_key", name=op.f("uq_api_idempotency_key_name_idempotency_key")),
         sa.UniqueConstraint("order_id", name=op.f("uq_api_idempotency_order_id")),

@@ -1,23 +1,17 @@
 """Review flow: questions to customers, generated order documents, staff display names.
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-03-03
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import UTC_DATETIME, create_order_index, drop_order_table, order_rows
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

@@ -1,23 +1,17 @@
 """The inbox: every received Telegram update is stored before it is acknowledged (issue 11, finding 7).
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-03-05
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import UTC_DATETIME
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

@@ -1,26 +1,20 @@
 """KPIs and supervision (issue 16): month-range indexes, exception cases, survey answers, report documents.
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-03-06
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
 from storage.migrations.columns import UTC_DATETIME, create_order_index, drop_order_table, order_rows
 
 COMPLAINT_PG = sa.text("complaint IS TRUE")
 COMPLAINT_SQLITE = sa.text("complaint IS 1")
 
-revision: str = "0008"
-down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

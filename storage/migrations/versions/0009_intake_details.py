@@ -2,26 +2,18 @@
 
 Item HS codes and sizes live in the items JSON document and need no column.
 
-Revision ID: 0009
-Revises: 0008
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from storage.migrations.chain import numbered
+from storage.migrations.columns import JSON_DOCUMENT
 
-revision: str = "0009"
-down_revision: str | None = "0008"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

@@ -1,24 +1,20 @@
 """Payments (issue 12): Telegram charges recorded once, transfer receipts and their decisions.
 
-Revision ID: 0010
-Revises: 0009
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
+
 # Frozen copy of the column type in storage/models.py: a migration must not change when models do.
 UTC_DATETIME = sa.DateTime(timezone=True)
 
-revision: str = "0010"
-down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

@@ -1,24 +1,17 @@
 """Binding a Telegram chat to an order by a one-time link, and the consent for later orders (issue 12).
 
-Revision ID: 0011
-Revises: 0010
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copy of the column type in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
+from storage.migrations.chain import numbered
+from storage.migrations.columns import UTC_DATETIME, order_foreign_key
 
-revision: str = "0011"
-down_revision: str | None = "0010"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:
@@ -30,12 +23,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("used_at", UTC_DATETIME, nullable=True),
         sa.Column("chat_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"],
-            ["orders.id"],
-            name=op.f("fk_chat_binding_tokens_order_id_orders"),
-            ondelete="CASCADE",
-        ),
+        order_foreign_key("chat_binding_tokens"),
         sa.PrimaryKeyConstraint("token", name=op.f("pk_chat_binding_tokens")),
     )
     op.create_index(

@@ -1,26 +1,17 @@
 """After-sales (issue 15, R-7): completion records, survey answers' comment and lock, archives, retention runs.
 
-Revision ID: 0012
-Revises: 0011
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# Frozen copies of the column types in storage/models.py: a migration must not change when models do.
-UTC_DATETIME = sa.DateTime(timezone=True)
-JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from storage.migrations.chain import numbered
+from storage.migrations.columns import JSON_DOCUMENT, UTC_DATETIME, order_foreign_key
 
-revision: str = "0012"
-down_revision: str | None = "0011"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:
@@ -41,9 +32,7 @@ def upgrade() -> None:
         sa.Column("survey_unreachable", sa.Boolean(), nullable=False),
         sa.Column("archived_at", UTC_DATETIME, nullable=True),
         sa.Column("erased_at", UTC_DATETIME, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_aftersales_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key("order_aftersales"),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_aftersales")),
         sa.UniqueConstraint("survey_token", name=op.f("uq_order_aftersales_survey_token")),
     )
@@ -58,9 +47,7 @@ def upgrade() -> None:
         sa.Column("content", sa.LargeBinary(), nullable=True),
         sa.Column("path", sa.String(length=500), nullable=True),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_archives_order_id_orders"), ondelete="CASCADE"
-        ),
+        order_foreign_key("order_archives"),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_archives")),
     )
     op.create_table(

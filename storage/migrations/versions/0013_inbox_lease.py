@@ -1,24 +1,20 @@
 """Several instances share the inbox (issue 17): each update is leased; its replies wait in its row.
 
-Revision ID: 0013
-Revises: 0012
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
+
 # Frozen copy of the column type in storage/models.py: a migration must not change when models do.
 UTC_DATETIME = sa.DateTime(timezone=True)
 
-revision: str = "0013"
-down_revision: str | None = "0012"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:

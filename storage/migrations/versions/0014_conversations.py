@@ -1,24 +1,20 @@
 """Customer conversations with customer service, and each team chat's language (issue 18, R-5.2, R-X.3).
 
-Revision ID: 0014
-Revises: 0013
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.chain import numbered
+
 # Frozen copy of the column type in storage/models.py: a migration must not change when models do.
 UTC_DATETIME = sa.DateTime(timezone=True)
 
-revision: str = "0014"
-down_revision: str | None = "0013"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = numbered(__file__)
 
 
 def upgrade() -> None:
