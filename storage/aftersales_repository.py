@@ -36,11 +36,16 @@ from domain.orders.status import OrderStatus, Role
 from storage.models import (
     AftersalesRow,
     ApiIdempotencyRow,
+    ChatBindingTokenRow,
+    ChatConsentRow,
+    ConversationMessageRow,
+    ConversationRow,
     ExceptionCaseRow,
     FsmStateRow,
     OrderArchiveRow,
     OrderAuditRow,
     OrderDocumentRow,
+    OrderPaymentRow,
     OrderRow,
     OutboxRow,
     RetentionRunRow,
@@ -304,6 +309,32 @@ class SqlAftersalesRepository:
                 delete(FsmStateRow).where(FsmStateRow.key.like(f"%:{customer}:%"))
             )
             counts["users"] = 1
+            # The customer's chat consents and conversations with customer service go with their last order.
+            contact = [ChatConsentRow.chat_id == customer]
+            contact += [ChatConsentRow.phone == order.customer_phone] if order.customer_phone else []
+            contact += [ChatConsentRow.email == order.customer_email] if order.customer_email else []
+            counts["chat_consents"] = await self._delete(delete(ChatConsentRow).where(or_(*contact)))
+            threads = select(ConversationRow.id).where(ConversationRow.customer_id == customer)
+            counts["conversation_messages"] = await self._delete(
+                delete(ConversationMessageRow).where(ConversationMessageRow.conversation_id.in_(threads))
+            )
+            counts["conversations"] = await self._delete(
+                delete(ConversationRow).where(ConversationRow.customer_id == customer)
+            )
+        # What the customer wrote about this order, and the receipt photos they sent for it.
+        await session.execute(
+            update(ConversationMessageRow)
+            .where(ConversationMessageRow.order_id == order_id)
+            .values(text="", author_name="", author_id=0)
+        )
+        counts["payment_receipts"] = await self._update(
+            update(OrderPaymentRow)
+            .where(OrderPaymentRow.order_id == order_id, OrderPaymentRow.file_id.is_not(None))
+            .values(file_id=None)
+        )
+        await session.execute(
+            update(ChatBindingTokenRow).where(ChatBindingTokenRow.order_id == order_id).values(chat_id=None)
+        )
         counts["outbox_messages"] = await self._delete(delete(OutboxRow).where(outbox))
         counts["audit_lines"] = await self._update(
             update(OrderAuditRow).where(OrderAuditRow.order_id == order_id).values(note="")

@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ from domain.orders.status import OrderStatus
 from presentation.archive import PdfArchiveDocuments
 from presentation.notifications import TelegramNotices
 from presentation.survey_texts import AftersalesNotices
+from storage.models import (
+    ChatBindingTokenRow,
+    ChatConsentRow,
+    ConversationMessageRow,
+    ConversationRow,
+    OrderPaymentRow,
+)
 from tests.aftersales.conftest import (
     CS_CHAT,
     CUSTOMER_ID,
@@ -62,6 +70,48 @@ async def everything_stored(engine: AsyncEngine) -> list[str]:  # noqa: F811
                             else str(value)
                         )
     return values
+
+
+RECEIPT_FILE = "AgACAgreceipt-photo-of-the-transfer"
+CONVERSATION_TEXT = "please ring my neighbour at number 12"
+
+
+async def linked_personal_data(new_uow: Uows, order_id: str) -> None:  # noqa: F811
+    """Stores what other features keep of the customer: a receipt, a chat consent and link, a conversation."""
+    at = DELIVERED_AT
+    async with new_uow() as uow:
+        session = uow.session
+        session.add(
+            OrderPaymentRow(
+                order_id=order_id,
+                method="bank_transfer",
+                source="receipt",
+                status="accepted",
+                amount=Decimal("245.80"),
+                currency="EUR",
+                file_id=RECEIPT_FILE,
+                file_kind="photo",
+                created_at=at,
+            )
+        )
+        session.add(ChatConsentRow(chat_id=CUSTOMER_ID, phone=PHONE, email=EMAIL, agreed_at=at))
+        link = ChatBindingTokenRow(token="one-time", order_id=order_id, created_at=at, chat_id=CUSTOMER_ID)
+        session.add(link)
+        thread = ConversationRow(customer_id=CUSTOMER_ID, customer_name=NAME, language="en", opened_at=at)
+        session.add(thread)
+        await session.flush()
+        session.add(
+            ConversationMessageRow(
+                conversation_id=thread.id,
+                at=at,
+                from_customer=True,
+                author_id=CUSTOMER_ID,
+                author_name=NAME,
+                text=CONVERSATION_TEXT,
+                order_id=order_id,
+            )
+        )
+        await uow.commit()
 
 
 async def test_an_order_completes_is_surveyed_archived_and_erased(
@@ -152,8 +202,10 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
         assert json.loads(archive.read("exceptions.json"))[0]["cause"] == "weather"
         assert json.loads(archive.read("audit.json"))[-1]["action"] == "archive"
     assert any(path.name == "20260310001.zip" for path in (tmp_path / "archives").iterdir())
+    await linked_personal_data(new_uow, order_id)
     stored_values = "\n".join(await everything_stored(engine))
     assert PHONE in stored_values and EMAIL in stored_values and NAME in stored_values
+    assert RECEIPT_FILE in stored_values and CONVERSATION_TEXT in stored_values
 
     # Kept until the local day three years on: the evening before, nothing is due.
     local_midnight = datetime.combine(
@@ -184,7 +236,8 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
     assert answer_after is not None and answer_after.rating == 4 and answer_after.complaint
     assert answer_after.comment is None
     stored_values = "\n".join(await everything_stored(engine))
-    for personal in (PHONE, EMAIL, NAME, "box was crushed", "Unter den Linden"):
+    written = ("box was crushed", "Unter den Linden", RECEIPT_FILE, CONVERSATION_TEXT)
+    for personal in (PHONE, EMAIL, NAME, *written):
         assert personal not in stored_values, personal
     assert list((tmp_path / "archives").iterdir()) == []
     # Every run is audited as counts.
