@@ -160,7 +160,14 @@ class DeferredReplies(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         """Keeps the request for later when replies are being collected, else makes it."""
         kept = _KEPT.get()
-        if kept is None or _NOW.get() or not isinstance(method, _DEFERRABLE) or not _has_numeric_chat(method):
+        if kept is None or _NOW.get():
+            return await make_request(bot, method)
+        if not isinstance(method, _DEFERRABLE) or not _has_numeric_chat(method):
+            # A request that goes at once (an invoice, a document) follows the replies kept before it,
+            # so the chat reads in the order the handler wrote.
+            earlier = list(kept)
+            kept.clear()
+            await _send_in_order(earlier, asyncio.sleep)
             return await make_request(bot, method)
         kept.append((bot, method))
         # The chain hands on the method's result, though aiogram types it a Response.

@@ -6,9 +6,10 @@ import pytest
 from aiogram import Dispatcher
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText
+from aiogram.types import BufferedInputFile
 
 from bot.dispatcher import build_bot
-from bot.replies import install_reply_middlewares
+from bot.replies import collect_replies, install_reply_middlewares
 from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
@@ -126,3 +127,17 @@ async def test_the_outbox_senders_bot_has_no_reply_middlewares_and_the_replying_
     finally:
         await replying.session.close()
         await sending.session.close()
+
+
+async def test_a_request_sent_at_once_follows_the_replies_kept_before_it(
+    bot: MockedBot, sleep: RecordedSleep
+) -> None:
+    # An invoice after "your order is placed" must not overtake it (issue 12 on issue 17's deferral).
+    with collect_replies() as kept:
+        await bot.send_message(CUSTOMER_ID, "Your order is placed")
+        assert [request.name for request in bot.requests] == []
+        await bot.send_document(CUSTOMER_ID, BufferedInputFile(b"%PDF", "order.pdf"))
+        await bot.send_message(CUSTOMER_ID, "Thank you")
+
+    assert [request.name for request in bot.requests] == ["sendMessage", "sendDocument"]
+    assert [type(method).__name__ for _, method in kept] == ["SendMessage"]
