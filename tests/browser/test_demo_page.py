@@ -215,7 +215,8 @@ def card(page: Page, order: str, button: str) -> Locator:
     """The newest message of the open chat about the order that offers the button."""
     cards = page.locator("#messages .message.from-bot", has_text=order)
     found = cards.filter(has=page.locator(".inline-button", has_text=button)).last
-    expect(found).to_be_visible()
+    # Team cards come through the outbox, which keeps Telegram's 20 messages a minute per group.
+    expect(found).to_be_visible(timeout=20_000)
     return found
 
 
