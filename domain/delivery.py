@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 from domain.intake.pricing import load_tariff
 from domain.orders.status import Service
+from domain.sla.calendar import Duration
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import Stage
 
@@ -47,19 +48,31 @@ def transit_days() -> Mapping[tuple[Service, str], int]:
     return MappingProxyType(days)
 
 
-def expected_arrival(service: Service, country: str, confirmed_at: datetime, sla: SlaContext) -> datetime:
-    """Returns the latest moment the order should be delivered if every step keeps its limit."""
+def expected_arrival(
+    service: Service, country: str, confirmed_at: datetime, sla: SlaContext, *, special_goods: bool = False
+) -> datetime:
+    """Returns the latest moment the order should be delivered if every step keeps its limit.
+
+    Special goods (R-4.4) take the policy's longer limit of the steps it names (clearance).
+    """
     international = service.international
     zone = load_tariff().zone_for(country)
+
+    def limit(stage: Stage) -> Duration:
+        return sla.policy.special_goods_limit(stage.value) if special_goods else sla.policy.stage(stage).limit
+
     moment = confirmed_at
     for stage in _BEFORE_TRANSIT[international]:
-        moment = sla.calendar.add(moment, sla.policy.stage(stage).limit)
+        moment = sla.calendar.add(moment, limit(stage))
     moment += timedelta(days=transit_days().get((service, zone), 0))
     for stage in _AFTER_TRANSIT[international]:
-        moment = sla.calendar.add(moment, sla.policy.stage(stage).limit)
+        moment = sla.calendar.add(moment, limit(stage))
     return moment
 
 
-def expected_delivery_date(service: Service, country: str, confirmed_at: datetime, sla: SlaContext) -> date:
+def expected_delivery_date(
+    service: Service, country: str, confirmed_at: datetime, sla: SlaContext, *, special_goods: bool = False
+) -> date:
     """The expected delivery date in the company's time zone."""
-    return expected_arrival(service, country, confirmed_at, sla).astimezone(sla.calendar.zone).date()
+    arrival = expected_arrival(service, country, confirmed_at, sla, special_goods=special_goods)
+    return arrival.astimezone(sla.calendar.zone).date()

@@ -7,23 +7,22 @@ confirmed and numbered in that same transaction (R-3.3).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from domain.delivery import expected_delivery_date
 from domain.errors import DomainError
 from domain.intake.clearance import order_special_goods
-from domain.intake.pricing import load_tariff
 from domain.intake.screening import Verdict, screen
 from domain.intake.special_services import special_services
 from domain.orders.model import AuditEvent, Order
 from domain.orders.special import SpecialService
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
-from domain.sla.clocks import running_clock, stage_for
+from domain.sla.clocks import SlaContext, running_clock, stage_for
 from domain.sla.policy import SlaPolicy, shipped_policy
 
 SYSTEM = frozenset({Role.SYSTEM})
@@ -124,22 +123,19 @@ class DeliveryCheck:
         return self.expected_on <= self.required_by
 
 
-def delivery_check(order: Order, today: date, policy: SlaPolicy | None = None) -> DeliveryCheck | None:
+def delivery_check(order: Order, now: datetime, sla: SlaContext) -> DeliveryCheck | None:
     """Checks the customer's time requirement against the expected delivery date; None without one.
 
-    The expected date is today plus the service's usual transit days (tariff.toml), plus the
-    longer clearance of special goods (the SLA policy's [special_goods] limit beyond the usual one).
+    The expected date is the one the confirmation states (domain/delivery.py): our steps at their
+    limits from now, the longer clearance of special goods included, plus the carrier's transit.
     """
     required_by = order.requirements.delivery_by
     if required_by is None:
         return None
-    days = load_tariff().transit_days.get(order.service, 0)
-    if order_special_goods(order):
-        sla = policy or shipped_policy()
-        longer, usual = sla.special_goods_limit("clearance"), sla.stage("clearance").limit
-        if not (longer.working_days or usual.working_days):
-            days += math.ceil((longer.wall_time - usual.wall_time) / timedelta(days=1))
-    return DeliveryCheck(required_by, today + timedelta(days=days))
+    expected = expected_delivery_date(
+        order.service, order.address.country, now, sla, special_goods=bool(order_special_goods(order))
+    )
+    return DeliveryCheck(required_by, expected)
 
 
 def second_review_reasons(order: Order, policy: ReviewPolicy) -> list[SecondReviewReason]:

@@ -27,6 +27,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from application.ports import Document
 from domain.delivery import expected_delivery_date
 from domain.errors import DomainError
+from domain.intake.clearance import order_special_goods
 from domain.intake.pricing import quote
 from domain.orders.model import Order
 from domain.sla.clocks import SlaContext
@@ -195,7 +196,11 @@ class ConfirmationDocuments:
         expected = None
         if self.sla is not None:
             expected = expected_delivery_date(
-                order.service, order.address.country, confirmed_at(order), self.sla
+                order.service,
+                order.address.country,
+                confirmed_at(order),
+                self.sla,
+                special_goods=bool(order_special_goods(order)),
             )
         return ConfirmationExtras(self.company, expected, telegram_link)
 

@@ -3,12 +3,13 @@ special requests and services, the delivery date against the expected one, and s
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 
 from domain.intake.clearance import goods_category_label, order_special_goods
 from domain.orders.model import Item, Order
 from domain.orders.special import RequestKind, SpecialService
 from domain.review import delivery_check, order_special_services
+from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from presentation.keyboards import N_
 from presentation.render import Translate, esc, one_line
@@ -50,8 +51,13 @@ def special_goods_lines(order: Order, t: Translate, language: str) -> list[str]:
     ]
 
 
-def review_detail_lines(order: Order, t: Translate, today: date, language: str) -> list[str]:
-    """The review card's lines for what the first and second review check (R-3.1, R-3.2, R-4.4)."""
+def review_detail_lines(
+    order: Order, t: Translate, now: datetime, language: str, sla: SlaContext | None = None
+) -> list[str]:
+    """The review card's lines for what the first and second review check (R-3.1, R-3.2, R-4.4).
+
+    The time requirement is checked against the expected delivery date when the SLA policy is known.
+    """
     lines = []
     if order.customer.business:
         lines.append(t(N_("Business customer")))
@@ -66,7 +72,7 @@ def review_detail_lines(order: Order, t: Translate, today: date, language: str) 
     if services:
         names = ", ".join(t(SPECIAL_SERVICE_NAMES[s]) for s in sorted(services))
         lines.append(f"{t(N_('Special services'))}: {names}")
-    check = delivery_check(order, today)
+    check = delivery_check(order, now, sla) if sla is not None else None
     if check is not None:
         values = {"by": check.required_by.isoformat(), "expected": check.expected_on.isoformat()}
         verdict = (

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
@@ -47,10 +46,9 @@ class TelegramReviewRenderers:
         known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
         return translator(self.i18n, known)
 
-    def _today(self, order: Order) -> date:
-        """The company's date of the order's latest change (the card is made with it)."""
-        moment = order.audit[-1].at if order.audit else order.created_at
-        return moment.astimezone(ZoneInfo(self.timezone)).date()
+    def _card_time(self, order: Order) -> datetime:
+        """The moment of the order's latest change (the card is made with it)."""
+        return order.audit[-1].at if order.audit else order.created_at
 
     def review_card(
         self,
@@ -64,7 +62,8 @@ class TelegramReviewRenderers:
         """The review card with its buttons."""
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
-        details = review_detail_lines(order, t, self._today(order), language)
+        sla = self.documents.sla if self.documents is not None else None
+        details = review_detail_lines(order, t, self._card_time(order), language, sla)
         text = review_card_text(order, reasons, second=second, t=t, details=details, names=names)
         if not order.paid and not second:
             # Approve waits for the payment (issue 12); the desk is told when it lands.

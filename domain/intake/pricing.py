@@ -57,7 +57,6 @@ class Tariff:
     fragile_per_piece: Decimal
     urgent_percent: Decimal
     # Usual days from confirmation to delivery, per service (the expected delivery date, R-3.1).
-    transit_days: Mapping[Service, int] = field(default_factory=dict)
 
     def zone_for(self, country_code: str | None) -> str:
         """The destination zone of a country; countries not listed fall in the default zone."""
@@ -91,7 +90,6 @@ class Tariff:
             services=services,
             fragile_per_piece=Decimal(surcharges.get("fragile_per_piece", "0")),
             urgent_percent=Decimal(surcharges.get("urgent_percent", "0")),
-            transit_days={Service(name): int(days) for name, days in data.get("transit_days", {}).items()},
         )
 
 

@@ -125,7 +125,6 @@ def test_default_end_events_are_the_ways_out_of_each_step() -> None:
         Stage.CANCEL_DONE,
     ]
     assert {policy.key for policy in POLICY if policy.dormant} == {
-        Stage.CUSTOMER_NOTICE,
         Stage.REFUND,
         Stage.DELAY_NOTICE,
         Stage.CLAIM_CONTACT,

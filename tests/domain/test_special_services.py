@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from domain.delivery import expected_delivery_date
 from domain.intake.clearance import hs_code_required, special_goods
 from domain.intake.drafts import AddressDraft, CustomerDraft, ItemDraft, OrderDraft, check_draft
 from domain.intake.requirements import SpecialRequestDraft, check_requirements, requirements_of
@@ -16,7 +17,8 @@ from domain.orders.model import Item
 from domain.orders.special import RequestKind, SpecialService
 from domain.orders.status import Service
 from domain.review import ReviewPolicy, SecondReviewCause, delivery_check, second_review_reasons
-from domain.sla.calendar import Duration
+from domain.sla.calendar import BusinessCalendar, Duration
+from domain.sla.clocks import SlaContext
 from domain.sla.policy import SlaPolicyError, load_policy
 from tests.review.conftest import make_order
 
@@ -165,15 +167,32 @@ def test_a_business_draft_without_hs_codes_is_refused_line_by_line() -> None:
     ]
 
 
-def test_the_delivery_date_is_checked_against_the_expected_delivery() -> None:
+SLA = SlaContext(load_policy(), BusinessCalendar("Asia/Shanghai"))
+
+
+def test_the_delivery_date_is_checked_against_the_date_the_confirmation_states() -> None:
     order = make_order()
-    assert delivery_check(order, date(2026, 3, 16)) is None
-    order.requirements = requirements_of([], "2026-03-23", [])
-    check = delivery_check(order, date(2026, 3, 16))
-    assert check is not None and check.expected_on == date(2026, 3, 23) and check.feasible
-    order.requirements = requirements_of([], "2026-03-22", [])
-    check = delivery_check(order, date(2026, 3, 16))
+    assert delivery_check(order, NOW, SLA) is None
+    # The one expected date (domain/delivery.py): our steps at their limits plus the carrier's transit.
+    expected = expected_delivery_date(order.service, order.address.country, NOW, SLA)
+    assert expected > NOW.date()
+    order.requirements = requirements_of([], expected.isoformat(), [])
+    check = delivery_check(order, NOW, SLA)
+    assert check is not None and check.expected_on == expected and check.feasible
+    order.requirements = requirements_of([], (expected - timedelta(days=1)).isoformat(), [])
+    check = delivery_check(order, NOW, SLA)
     assert check is not None and not check.feasible
+
+
+def test_special_goods_are_expected_later_by_their_longer_clearance() -> None:
+    usual = make_order()
+    special = make_order(items=[Item("Green tea 500 g", 2, Decimal("1"), Decimal("30"))])
+    for order in (usual, special):
+        order.requirements = requirements_of([], "2027-01-01", [])
+    usual_check, special_check = delivery_check(usual, NOW, SLA), delivery_check(special, NOW, SLA)
+    assert usual_check is not None and special_check is not None
+    # The policy's 5 days of clearance instead of 48 h: three days later.
+    assert special_check.expected_on - usual_check.expected_on == timedelta(days=3)
 
 
 def test_the_policy_keeps_a_longer_clearance_for_special_goods(tmp_path: Path) -> None:
