@@ -16,17 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.archive import archive_due, fetch_archive
 from application.completion import complete_due, record_completions
-from application.notifications import Notice, NoticeKind, notices_for
 from application.retention import run_retention
 from application.survey import SurveyLocked, comment, rate, send_due_surveys
 from bot.i18n import create_i18n
-from domain.aftersales.events import SurveySent
 from domain.aftersales.retention import is_erased
 from domain.clock import FixedClock
 from domain.orders.status import OrderStatus
 from presentation.archive import PdfArchiveDocuments
-from presentation.notifications import TelegramNotices
-from presentation.survey_texts import AftersalesNotices
 from storage.models import (
     ChatBindingTokenRow,
     ChatConsentRow,
@@ -41,11 +37,9 @@ from tests.aftersales.conftest import (
     EMAIL,
     NAME,
     PHONE,
-    POLICY,
     TZ,
     Uows,
     aftersales,
-    complete_and_survey,
     delivered_order,
     outbox,
 )
@@ -246,31 +240,3 @@ async def test_an_order_completes_is_surveyed_archived_and_erased(
 
         runs = (await uow.session.scalars(select(RetentionRunRow).order_by(RetentionRunRow.id))).all()
     assert [(run.dry_run, run.counts["due"]) for run in runs] == [(True, 0), (True, 1), (False, 1)]
-
-
-async def test_an_email_only_customer_gets_the_survey_by_the_notification_policy(
-    new_uow: Uows,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    clock = FixedClock(datetime(2026, 3, 19, 2, 1, tzinfo=UTC))
-    setup = aftersales(clock, tmp_path)
-    order_id = await delivered_order(new_uow, telegram_user_id=None)
-
-    assert await complete_and_survey(new_uow, clock, setup) == 1
-
-    async with new_uow() as uow:
-        order = await uow.orders.get(order_id)
-        record = await uow.aftersales.get(order_id)
-    assert record is not None and record.survey_token and order.customer.email == EMAIL
-    event = SurveySent("e", order_id, clock.now(), record.survey_token)
-    # The survey is a customer notice: the email routing reaches customers without Telegram by it.
-    assert notices_for(event, order) == [Notice(NoticeKind.SURVEY)]
-    from application.notifications import Audience
-
-    rendered = AftersalesNotices(
-        TelegramNotices(create_i18n("en"), TZ, POLICY), create_i18n("en"), "OrderDeskBot"
-    ).render(Notice(NoticeKind.SURVEY), event, order, Audience(0, "en"))
-    assert rendered is not None
-    assert f"start=survey-{record.survey_token}" in rendered.message.params["text"]
-    assert [line.action for line in order.audit][-1] == "survey_sent"
-    assert [c.met for c in order.clocks if c.stage == "survey"] == [True]

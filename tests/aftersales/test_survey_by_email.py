@@ -8,9 +8,17 @@ from pathlib import Path
 from sqlalchemy import select
 
 from application.aftersales_ports import AftersalesSettings, AftersalesSetup
-from application.notifications import EMAIL_METHOD, CustomerChannels, build_notifier
+from application.notifications import (
+    EMAIL_METHOD,
+    CustomerChannels,
+    Notice,
+    NoticeKind,
+    build_notifier,
+    notices_for,
+)
 from bot.app import bindings_of, platform_of
 from bot.i18n import create_i18n
+from domain.aftersales.events import SurveySent
 from domain.clock import FixedClock
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
@@ -64,13 +72,19 @@ async def test_a_customer_without_telegram_gets_the_survey_by_email_with_its_lin
     assert await complete_and_survey(new_uow, clock, setup) == 1
 
     async with new_uow() as uow:
+        order = await uow.orders.get(order_id)
         record = await uow.aftersales.get(order_id)
         rows = await uow.session.scalars(
             select(OutboxRow).where(OutboxRow.order_id == order_id, OutboxRow.method == EMAIL_METHOD)
         )
         emails = [row.params for row in rows.all()]
-    assert record is not None and record.survey_token
+    assert record is not None and record.survey_token and order.customer.email == EMAIL
     token = record.survey_token
+    # The survey is a customer notice like any other: the routing, not the survey, picks email.
+    event = SurveySent("e", order_id, clock.now(), token)
+    assert notices_for(event, order) == [Notice(NoticeKind.SURVEY)]
+    assert [line.action for line in order.audit][-1] == "survey_sent"
+    assert [c.met for c in order.clocks if c.stage == "survey"] == [True]
     surveys = [email for email in emails if f"start=survey-{token}" in email["text"]]
     assert len(surveys) == 1
     (survey,) = surveys

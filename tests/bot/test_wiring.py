@@ -22,17 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import build_api_app
 from api.openapi import ORDER_EXAMPLE
 from application.ports import OutboxMessage
-from bot.app import Workflow, apply_migrations, build_storage, build_workflow, seed_team_chats
-from bot.config import Settings, load_settings
-from bot.dispatcher import build_dispatcher
-from bot.i18n import create_i18n
-from bot.middlewares import bootstrap_admins
+from bot.app import Workflow
+from bot.config import Settings
 from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.orders.status import OrderStatus
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import ExecAction, ExecStep
-from storage.database import create_engine, create_session_factory
 from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork
 from tests.api.openapi_check import check_answer
@@ -40,6 +36,7 @@ from tests.intake.conftest import Chat
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import Card, buttons, card_of, command, press
+from tests.wiring import production
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 ADMIN_ID = 900
@@ -102,40 +99,19 @@ class Wired:
 @pytest.fixture
 async def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Wired]:
     """Settings, migrations, workflow, dispatcher, admins and team chats, in the order run() uses them."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    settings = load_settings(
-        env_file=None,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/wired.sqlite3",
+    async with production(
+        tmp_path / "wired.sqlite3",
+        monkeypatch,
+        NOW,
         admin_ids=[ADMIN_ID],
         order_desk_chat_id=DESK_CHAT,
         warehouse_chat_id=WAREHOUSE_CHAT,
         logistics_chat_id=LOGISTICS_CHAT,
-    )
-    await apply_migrations(settings)
-    engine = create_engine(settings.database_url)
-    sessions = create_session_factory(engine)
-
-    def uow_factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(sessions)
-
-    clock = FixedClock(NOW)
-    i18n = create_i18n(settings.default_language)
-    workflow = build_workflow(settings, clock, i18n)
-    dispatcher = build_dispatcher(
-        uow_factory=uow_factory,
-        i18n=i18n,
-        admin_ids=settings.admin_ids,
-        storage=build_storage(settings, sessions),
-    )
-    for key, value in workflow.handler_data().items():
-        dispatcher[key] = value
-    await bootstrap_admins(uow_factory, settings.admin_ids, clock.now())
-    await seed_team_chats(uow_factory, settings, clock.now())
-    bot = MockedBot()
-    yield Wired(settings, workflow, dispatcher, sessions, bot, itertools.count(1))
-    bot.assert_no_violations()
-    await engine.dispose()
+    ) as wiring:
+        bot = MockedBot()
+        ids = itertools.count(1)
+        yield Wired(wiring.settings, wiring.workflow, wiring.dispatcher, wiring.sessions, bot, ids)
+        bot.assert_no_violations()
 
 
 async def test_an_order_from_the_wizard_is_reviewed_picked_and_watched_by_the_sla(wired: Wired) -> None:

@@ -20,20 +20,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import OutboxMessage
-from bot.app import Workflow, apply_migrations, build_storage, build_workflow, seed_team_chats
-from bot.config import Settings, load_settings
-from bot.dispatcher import build_dispatcher
-from bot.i18n import create_i18n
-from bot.middlewares import bootstrap_admins
+from bot.app import Workflow
+from bot.config import Settings
 from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.orders.status import Role
 from scheduler.outbox_sender import OutboxSender
-from storage.database import create_engine, create_session_factory
 from storage.models import OutboxRow
 from storage.outbox_queue import SqlOutboxQueue
 from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot, MockedSession, RecordedRequest
+from tests.wiring import production
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 ADMIN_ID = 900
@@ -243,46 +240,26 @@ def buttons(request: RecordedRequest) -> dict[str, str]:
 @pytest.fixture
 async def product(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Product]:
     """Settings, migrations, workflow, dispatcher, admins, team chats and outbox sender, as run() has them."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    settings = load_settings(
-        env_file=None,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/product.sqlite3",
+    async with production(
+        tmp_path / "product.sqlite3",
+        monkeypatch,
+        NOW,
         admin_ids=[ADMIN_ID],
         order_desk_chat_id=DESK_CHAT,
         warehouse_chat_id=WAREHOUSE_CHAT,
         logistics_chat_id=LOGISTICS_CHAT,
         customer_service_chat_id=SERVICE_CHAT,
-    )
-    await apply_migrations(settings)
-    engine = create_engine(settings.database_url)
-    sessions = create_session_factory(engine)
-
-    def uow_factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(sessions)
-
-    clock = FixedClock(NOW)
-    i18n = create_i18n(settings.default_language)
-    workflow = build_workflow(settings, clock, i18n)
-    dispatcher = build_dispatcher(
-        uow_factory=uow_factory,
-        i18n=i18n,
-        admin_ids=settings.admin_ids,
-        storage=build_storage(settings, sessions),
-    )
-    for key, value in workflow.handler_data().items():
-        dispatcher[key] = value
-    await bootstrap_admins(uow_factory, settings.admin_ids, clock.now())
-    await seed_team_chats(uow_factory, settings, clock.now())
-    bot = AnsweringBot()
-    sender = OutboxSender(
-        SqlOutboxQueue(sessions),
-        bot,
-        clock,
-        overall_per_second=1000,
-        group_per_minute=1000,
-        private_per_second=1000,
-    )
-    yield Product(settings, workflow, dispatcher, sessions, bot, sender, clock)
-    bot.assert_no_violations()
-    await engine.dispose()
+    ) as wiring:
+        settings, workflow, dispatcher = wiring.settings, wiring.workflow, wiring.dispatcher
+        sessions, clock = wiring.sessions, wiring.clock
+        bot = AnsweringBot()
+        sender = OutboxSender(
+            SqlOutboxQueue(sessions),
+            bot,
+            clock,
+            overall_per_second=1000,
+            group_per_minute=1000,
+            private_per_second=1000,
+        )
+        yield Product(settings, workflow, dispatcher, sessions, bot, sender, clock)
+        bot.assert_no_violations()
