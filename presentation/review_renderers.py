@@ -14,6 +14,9 @@ from domain.review import (
     RejectReason,
     SecondReviewReason,
 )
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext
+from domain.sla.policy import shipped_policy
 from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.documents import ConfirmationDocuments, confirmation_pdf
 from presentation.intake_details import clearance_notice_lines, review_detail_lines
@@ -40,6 +43,10 @@ class TelegramReviewRenderers:
         self.timezone = timezone
         # The company's details and the expected delivery date on the PDF, when configured (issue 12).
         self.documents = documents
+        # The expected delivery date the review checks a time requirement against: the PDF's policy
+        # and calendar when configured, else the shipped policy on the company's calendar.
+        configured = documents.sla if documents is not None else None
+        self.sla = configured or SlaContext(shipped_policy(), BusinessCalendar(timezone))
 
     def _t(self, locale: str) -> Translate:
         """Returns the translator of a locale the bot speaks, else of the default."""
@@ -62,8 +69,7 @@ class TelegramReviewRenderers:
         """The review card with its buttons."""
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
-        sla = self.documents.sla if self.documents is not None else None
-        details = review_detail_lines(order, t, self._card_time(order), language, sla)
+        details = review_detail_lines(order, t, self._card_time(order), language, self.sla)
         text = review_card_text(order, reasons, second=second, t=t, details=details, names=names)
         if not order.paid and not second:
             # Approve waits for the payment (issue 12); the desk is told when it lands.

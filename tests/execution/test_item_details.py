@@ -14,9 +14,12 @@ from pypdf import PdfReader
 
 from bot.i18n import PoI18n
 from domain.clock import FixedClock
+from domain.delivery import expected_delivery_date
 from domain.orders.model import Item, Order
 from domain.orders.special import RequestKind, SpecialRequest
 from domain.orders.status import OrderStatus, Service
+from domain.sla.calendar import BusinessCalendar
+from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import CarrierChoice, ExecStep
@@ -213,10 +216,16 @@ async def test_the_review_card_flags_special_goods_and_checks_the_delivery_date(
     card = renderers.review_card(order, [], second=False, language="en").params["text"]
 
     assert "Named customs agent: Agent &lt;Wang&gt;" in card
-    # Air freight takes 7 days (tariff.toml) and the tea's clearance 3 days more than usual.
-    assert "⚠️ Delivery by 2026-03-18: expected only around 2026-03-25, later than required" in card
+    # The confirmation's expected date (domain/delivery.py), the tea's longer clearance included.
+    made_at = order.audit[-1].at if order.audit else order.created_at
+    sla = SlaContext(load_policy(), BusinessCalendar(TIMEZONE))
+    args = (order.service, order.address.country, made_at, sla)
+    expected = expected_delivery_date(*args, special_goods=True)
+    assert expected - expected_delivery_date(*args) == timedelta(days=3)
+    assert date(2026, 3, 18) < expected < date(2026, 4, 30)
+    assert f"⚠️ Delivery by 2026-03-18: expected only around {expected}, later than required" in card
     assert "Special goods, clearance may take longer" in card and "Green tea leaves" in card
     assert "Goods details" in card and "SKU TEA-01, fragile" in card
     order.requirements = replace(order.requirements, delivery_by=date(2026, 4, 30))
     card = renderers.review_card(order, [], second=False, language="en").params["text"]
-    assert "Delivery by 2026-04-30: expected around 2026-03-25 ✅" in card
+    assert f"Delivery by 2026-04-30: expected around {expected} ✅" in card
