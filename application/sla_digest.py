@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from application.ports import OutboxMessage, Outgoing, UnitOfWork
 from domain.orders.status import Role
 from domain.sla.alerts import DueClock, chat_for
-from domain.sla.clocks import SlaContext, department_of, risk_thresholds, status_of
+from domain.sla.clocks import SlaContext, clock_left, department_of, risk_thresholds, status_of
 from domain.sla.policy import ClockStatus
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ def judge(sla: SlaContext, clocks: Sequence[DueClock], now: datetime) -> Judged:
         if status in (ClockStatus.BREACHED, ClockStatus.AT_RISK):
             lists = judged.setdefault(department, {ClockStatus.BREACHED: [], ClockStatus.AT_RISK: []})
             lists[status].append(due)
+    # Worst first by the lateness the lines show: the query's due-time order misreads a paused clock.
+    for lists in judged.values():
+        for status in lists:
+            lists[status].sort(key=lambda due: clock_left(due.stage_clock(), now))
     return judged
 
 

@@ -487,6 +487,7 @@ async def run(
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     on_sweeper: Callable[[SlaSweeper], None] | None = None,
+    on_sender: Callable[[OutboxSender], None] | None = None,
 ) -> None:
     """Migrates, wires everything, publishes the command menus and serves updates until stopped.
 
@@ -495,6 +496,8 @@ async def run(
     otherwise SIGINT and SIGTERM stop it. Either way the updates under way finish first.
     on_sweeper: when given, receives the SLA sweeper the scheduler runs, so the demo can sweep (and post
     a digest) right after moving its clock instead of waiting for the next scheduled run.
+    on_sender: when given, receives the outbox sender, so the demo can deliver what a sweep wrote before
+    it moves its clock on (each message stamped at the moment it was written, issue 18).
     """
     clock = clock or SystemClock()
     if settings.bot_token is None:
@@ -572,6 +575,8 @@ async def run(
     )
     if on_sweeper is not None:
         on_sweeper(sweeper)
+    if on_sender is not None:
+        on_sender(sender)
     jobs = aftersales_jobs(uow_factory, workflow, i18n, settings)
     scheduler = build_scheduler(
         sweeper,

@@ -46,6 +46,7 @@ from domain.sla.calendar import BusinessCalendar, Duration
 from sandbox.channels import ChannelsPage, Mailbox, WebhookLog, free_port
 from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
 from sandbox.server import FakeBotApi, run_fake_bot_api
+from scheduler.outbox_sender import OutboxSender
 from storage.database import create_engine, create_session_factory
 from storage.uow import SqlUnitOfWork
 
@@ -143,6 +144,7 @@ class DemoRuntime:
         self._bot_task: asyncio.Task[None] | None = None
         # The running bot's SLA sweeper, handed over by run() once built.
         self._sweeper: SlaSweeper | None = None
+        self._sender: OutboxSender | None = None
         # What customers and the demo shop receive outside Telegram (issue 12).
         self.api_key = secrets.token_urlsafe(16)
         self.mailbox = Mailbox()
@@ -242,6 +244,7 @@ class DemoRuntime:
             await self._stack.aclose()
         self._stack = self._stop = self._bot_task = None
         self._sweeper = None
+        self._sender = None
         self.status = "stopped"
 
     async def reset(self) -> DemoWorld:
@@ -268,10 +271,21 @@ class DemoRuntime:
                 self.clock.advance(moment - self.clock.now())
                 await _run_job("SLA sweep", sweeper.sweep)
                 await _run_job("progress digest", sweeper.digest)
+                await self._deliver()
         self.clock.advance(target - self.clock.now())
         if sweeper is not None:
             await _run_job("SLA sweep", sweeper.sweep)
+            await self._deliver()
         logger.info("Demo clock moved to %s", self.clock.now().isoformat(timespec="minutes"))
+
+    async def _deliver(self) -> None:
+        """Sends what is due before the clock moves on, so each message carries the time it was written."""
+        if self._sender is not None:
+            await _run_job("outbox delivery", self._sender.deliver_due)
+
+    def _keep_sender(self, sender: OutboxSender) -> None:
+        """Remembers the running bot's outbox sender for the fast-forward."""
+        self._sender = sender
 
     def _keep_sweeper(self, sweeper: SlaSweeper) -> None:
         """Remembers the running bot's SLA sweeper for the fast-forward."""
@@ -280,7 +294,13 @@ class DemoRuntime:
     async def _run_bot(self, settings: Settings, stop: asyncio.Event) -> None:
         """Runs the bot until stopped, keeping its fate in `status` for the page."""
         try:
-            await run(settings, clock=self.clock, stop=stop, on_sweeper=self._keep_sweeper)
+            await run(
+                settings,
+                clock=self.clock,
+                stop=stop,
+                on_sweeper=self._keep_sweeper,
+                on_sender=self._keep_sender,
+            )
         except Exception:
             logger.exception("The demo bot stopped with an error; press Reset on the page to start over")
             self.status = "failed"

@@ -22,7 +22,7 @@ from domain.orders.model import AuditEvent, Order
 from domain.orders.special import SpecialService
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
-from domain.sla.clocks import SlaContext, running_clock, stage_for
+from domain.sla.clocks import SlaContext, clock_left, running_clock, stage_for
 from domain.sla.policy import SlaPolicy, shipped_policy
 
 SYSTEM = frozenset({Role.SYSTEM})
@@ -207,7 +207,7 @@ def time_left(order: Order, now: datetime, policy: SlaPolicy | None = None) -> t
     stage = stage_for(order.status, order.service, policy=policy) if order.status in REVIEW_STATUSES else None
     clock = running_clock(order, stage, policy) if stage is not None else None
     if clock is not None:
-        return now - clock.started_at, clock.due_at - (clock.paused_at or now)
+        return now - clock.started_at, clock_left(clock, now)
     entered = next(
         (event.at for event in reversed(order.audit) if event.to_status is order.status), order.created_at
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from aiogram import Router
 from aiogram.enums import ChatType
@@ -16,11 +17,12 @@ from application.review import ReviewSetup
 from domain.orders.model import Order
 from domain.orders.responsibilities import DESK, HEAD, may
 from domain.orders.status import Action, OrderStatus, Role, allowed_actions
+from domain.sla.clocks import clock_left
 from handlers.common import CommandSpec, staff_roles
 from handlers.review import in_desk_place
 from presentation.execution_cards import STEP_ACTIONS
 from presentation.keyboards import N_
-from presentation.labels import field
+from presentation.labels import STAGE_LABELS, field, labelled, time_left, with_colon
 from presentation.render import (
     ACTION_NAMES,
     STATUS_NAMES,
@@ -61,8 +63,22 @@ def latest_lines(lines: list[str], shown: int, t: Translate) -> list[str]:
     return [earlier, *lines[-shown:]]
 
 
+def running_steps(order: Order, now: datetime, t: Translate) -> list[str]:
+    """The steps whose SLA clock runs, each with the time left or how late it is, read as alerts read it."""
+    return [
+        f"• {with_colon(t, labelled(STAGE_LABELS, clock.stage, t))}{time_left(clock_left(clock, now), t)}"
+        for clock in order.clocks
+        if clock.running
+    ]
+
+
 def staff_card(
-    order: Order, roles: frozenset[Role], t: Translate, timezone: str, names: Mapping[int, str] | None = None
+    order: Order,
+    roles: frozenset[Role],
+    t: Translate,
+    timezone: str,
+    names: Mapping[int, str] | None = None,
+    now: datetime | None = None,
 ) -> str:
     """The staff view: summary, status, full timeline and the actions their roles allow now."""
     actions = [
@@ -71,10 +87,12 @@ def staff_card(
         if may(roles, action) and action in OFFERED
     ]
     offered = [t(ACTION_NAMES[action.value]) for action in actions]
+    steps = running_steps(order, now, t) if now is not None else []
     lines = [
         f"<b>{t(N_('Order'))} {esc(order.display_id)}</b> ({esc(order.reference)})",
         f"{field(t, N_('Status'))}{t(STATUS_NAMES[order.status])}",
         *order_summary(order, t),
+        *([f"<b>{t(N_('Steps under way'))}</b>", *steps] if steps else []),
         "",
         f"<b>{t(N_('Timeline'))}</b>",
         *latest_lines(timeline(order, t, timezone, names), TIMELINE_SHOWN, t),
@@ -139,4 +157,6 @@ async def show_order(
     if in_desk_place(message.chat.id, message.chat.type, user.id, review_setup):
         markup = card_keyboard(order, roles, _)
     names = await staff_names(uow, order)
-    await message.answer(staff_card(order, roles, _, timezone, names), reply_markup=markup)
+    await message.answer(
+        staff_card(order, roles, _, timezone, names, review_setup.clock.now()), reply_markup=markup
+    )

@@ -22,7 +22,15 @@ from domain.orders.model import StageClock
 from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Role
 from domain.sla.alerts import DueClock, SlaAlert, departments_of_chat
-from domain.sla.clocks import SlaContext, department_of, overdue_by, risk_thresholds, stages_of, status_of
+from domain.sla.clocks import (
+    SlaContext,
+    clock_left,
+    department_of,
+    overdue_by,
+    risk_thresholds,
+    stages_of,
+    status_of,
+)
 from domain.sla.policy import ClockStatus
 from handlers.common import CommandSpec
 from presentation.keyboards import N_
@@ -108,7 +116,7 @@ async def show_sla(
             _("⚠️ <b>{order}</b> · {stage} · {left} left").format(
                 order=html.escape(due.order_ref),
                 stage=_(STAGE_LABELS.get(due.stage, due.stage)),
-                left=format_span(due.due_at - (due.paused_at or now)),
+                left=format_span(clock_left(_stage_clock(due), now)),
             )
         )
     hidden = len(breached) + len(at_risk) - (len(lines) - 1)
@@ -269,9 +277,7 @@ async def _open_order(
         if status is ClockStatus.BREACHED:
             state = _("{late} overdue").format(late=format_span(overdue_by(stage_clock, now)))
         else:
-            state = _("{left} left").format(
-                left=format_span(stage_clock.due_at - (stage_clock.paused_at or now))
-            )
+            state = _("{left} left").format(left=format_span(clock_left(stage_clock, now)))
         if stage_clock.paused_at is not None:
             state = _("{state}, paused").format(state=state)
         lines.append(

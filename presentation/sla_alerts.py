@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from application.ports import Outgoing
 from domain.orders.status import Role
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, SlaAlert
-from domain.sla.clocks import overdue_by
+from domain.sla.clocks import clock_left, overdue_by
 from domain.sla.policy import ClockStatus
 from presentation.labels import DEPARTMENT_LABELS, N_, ROLE_LABELS, STAGE_LABELS, format_span
 from presentation.messages import MAX_MESSAGE_CHARS, pack_messages
@@ -94,8 +94,8 @@ class SlaAlertTexts:
             stage=self._stage(due.stage),
             department=self._department(department),
             due=self._time(due.due_at),
-            late=format_span(now - due.due_at),
-            left=format_span(due.due_at - now),
+            late=format_span(overdue_by(due.stage_clock(), now)),
+            left=format_span(clock_left(due.stage_clock(), now)),
             last=self._last_action(due),
         )
         return _message(text, self._buttons(alert_id, due.order_id))
@@ -124,7 +124,7 @@ class SlaAlertTexts:
             order=html.escape(due.order_ref),
             stage=self._stage(due.stage),
             due=self._time(due.due_at),
-            late=format_span(now - due.due_at),
+            late=format_span(overdue_by(due.stage_clock(), now)),
         )
 
     def escalation_line(self, alert: SlaAlert, now: datetime) -> str:
@@ -182,7 +182,7 @@ class SlaAlertTexts:
             late = format_span(overdue_by(due.stage_clock(), now))
             lines.append(self._digest_line(DIGEST_OVERDUE_LINE, due, late=late))
         for due in lists[ClockStatus.AT_RISK][:DIGEST_ORDERS_PER_DEPARTMENT]:
-            left = format_span(due.due_at - (due.paused_at or now))
+            left = format_span(clock_left(due.stage_clock(), now))
             lines.append(self._digest_line(DIGEST_AT_RISK_LINE, due, left=left))
         return "\n".join(lines)
 

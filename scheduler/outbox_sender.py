@@ -195,6 +195,9 @@ class OutboxSender:
         self._idle_interval = idle_interval
         self._sleep = sleep
         self._rng = rng or random.Random()
+        # One delivery round at a time, so a caller waiting for the queue to drain waits for the round
+        # under way too (the demo delivers before it moves its clock on, issue 18).
+        self._round = asyncio.Lock()
         epoch = clock.now()
         # Seconds since the sender started: small floats keep the buckets exact to the microsecond.
         self.limiter = TelegramRateLimiter(
@@ -206,6 +209,18 @@ class OutboxSender:
 
     async def run_once(self) -> int:
         """Attempts every message due now whose chat has a token; returns how many were delivered."""
+        async with self._round:
+            return await self._round_once()
+
+    async def deliver_due(self) -> int:
+        """Delivers rounds until one delivers nothing (a chat gets one message a round); returns the total."""
+        total = 0
+        while delivered := await self.run_once():
+            total += delivered
+        return total
+
+    async def _round_once(self) -> int:
+        """One round: claims the due chat heads and attempts them in order."""
         started = self._clock.now()
         give_back_at = started + self._lease / 2
         batch = await self._queue.claim_due(started, self._batch_size, started + self._lease)

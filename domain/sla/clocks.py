@@ -159,10 +159,17 @@ def status_of(
     return ClockStatus.OK
 
 
+def clock_left(clock: StageClock, now: datetime) -> timedelta:
+    """Returns how long (wall-clock) a clock has left before its due time, negative once it is late.
+
+    The one reading of a clock's lateness: alerts, digests, /sla, /queue and /order all use it (issue 18).
+    """
+    return clock.due_at - (clock.finished_at or clock.paused_at or now)
+
+
 def overdue_by(clock: StageClock, now: datetime) -> timedelta:
     """Returns how long (wall-clock) a clock has run past its due time, zero if it has not."""
-    end = clock.finished_at or clock.paused_at or now
-    return max(end - clock.due_at, timedelta(0))
+    return max(-clock_left(clock, now), timedelta(0))
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ DEMO_TIMEZONE = "Asia/Shanghai"
 # The cast of bot/demo.py.
 EMMA, LI_NA, OLIVIA_DESK, WANG_WEI_WAREHOUSE, LENA_LOGISTICS = 8001, 8002, 7002, 7004, 7005
 MAYA_MANAGEMENT = 7008
+ADA_ADMIN = 7001
 REFERENCE = re.compile(r"R-[0-9A-Z]{6,}")
 ORDER_NUMBER = re.compile(r"\b20\d{9,}\b")
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
@@ -402,6 +403,30 @@ def test_guided_scenario_by_clicking(page: Page, demo_url: str) -> None:
     book_and_deliver(page, number)
     receive_and_track(page, number)
     kpis_and_report_for_management(page)
+    expect(page.locator("#violation-count")).to_have_text("0")
+
+
+def test_chinese_warehouse_chat_gets_chinese_cards(page: Page, demo_url: str) -> None:
+    """The admin sets the warehouse chat to Chinese with /lang; the picking card reads Chinese."""
+    page.goto(demo_url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#bot-status")).to_have_text("bot: running")
+    act_as(page, ADA_ADMIN)
+    page.locator(".tab[data-chat-key='warehouse']").click()
+    expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "warehouse")
+    send(page, "/lang")
+    last_bot_message(page, "Choose the language of this team chat").locator(
+        ".inline-button", has_text="中文"
+    ).click()
+    last_bot_message(page, "完成：从现在起，本群的卡片和提醒使用中文")
+    reference = place_order(page)
+    number = approve_as_order_desk(page, reference)
+    act_as(page, WANG_WEI_WAREHOUSE)
+    expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "warehouse")
+    picking = card(page, number, "已拣货")
+    expect(picking.locator(".inline-button", has_text="Picked")).to_have_count(0)
+    picking.scroll_into_view_if_needed()
+    screenshot(page, "warehouse-chat-zh")
     expect(page.locator("#violation-count")).to_have_text("0")
 
 
