@@ -11,16 +11,49 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from application.ports import OutboxMessage
 from bot.app import Workflow, apply_migrations, build_storage, build_workflow, seed_team_chats
 from bot.config import Settings, load_settings
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n
 from bot.middlewares import bootstrap_admins
 from domain.clock import FixedClock
+from domain.orders.model import Order
 from storage.database import create_engine, create_session_factory
+from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork
+
+
+class StoredState:
+    """Reads what the wired bot stored: units of work, queued messages, orders (needs `sessions`)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+
+    def uow(self) -> SqlUnitOfWork:
+        """Opens a unit of work as bot/app.py does."""
+        return SqlUnitOfWork(self.sessions)
+
+    async def outbox(self, chat_id: int) -> list[OutboxMessage]:
+        """The messages queued for a chat, oldest first."""
+        async with self.sessions() as session:
+            stmt = select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
+            rows = (await session.scalars(stmt)).all()
+        return [
+            OutboxMessage(
+                row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key
+            )
+            for row in rows
+        ]
+
+    async def order(self, reference: str) -> Order:
+        """Loads a stored order."""
+        async with self.uow() as uow:
+            order = await uow.orders.find(reference)
+        assert order is not None
+        return order
 
 
 @dataclass

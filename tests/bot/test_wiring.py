@@ -16,27 +16,22 @@ from pathlib import Path
 import pytest
 from aiogram import Dispatcher
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app
 from api.openapi import ORDER_EXAMPLE
-from application.ports import OutboxMessage
 from bot.app import Workflow
 from bot.config import Settings
 from domain.clock import FixedClock
-from domain.orders.model import Order
 from domain.orders.status import OrderStatus
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import ExecAction, ExecStep
-from storage.models import OutboxRow
-from storage.uow import SqlUnitOfWork
 from tests.api.openapi_check import check_answer
 from tests.intake.conftest import Chat
 from tests.intake.test_wizard import answer_up_to_preview, reference_in
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import Card, buttons, card_of, command, press
-from tests.wiring import production
+from tests.wiring import StoredState, production
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 ADMIN_ID = 900
@@ -50,7 +45,7 @@ API_KEY = "key-a-0123456789"
 
 
 @dataclass
-class Wired:
+class Wired(StoredState):
     """The production objects on one database, and the recording bot they talk to."""
 
     settings: Settings
@@ -59,29 +54,6 @@ class Wired:
     sessions: async_sessionmaker[AsyncSession]
     bot: MockedBot
     update_ids: Iterator[int]
-
-    def uow(self) -> SqlUnitOfWork:
-        """Opens a unit of work as bot/app.py does."""
-        return SqlUnitOfWork(self.sessions)
-
-    async def outbox(self, chat_id: int) -> list[OutboxMessage]:
-        """The messages queued for a chat, oldest first."""
-        async with self.sessions() as session:
-            stmt = select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
-            rows = (await session.scalars(stmt)).all()
-        return [
-            OutboxMessage(
-                row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key
-            )
-            for row in rows
-        ]
-
-    async def order(self, reference: str) -> Order:
-        """Loads a stored order."""
-        async with self.uow() as uow:
-            order = await uow.orders.find(reference)
-        assert order is not None
-        return order
 
     async def say(self, text: str, *, user_id: int, chat_id: int | None = None) -> None:
         """Sends a message (in a team chat when chat_id is given)."""

@@ -16,21 +16,17 @@ from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Message, Update
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from application.ports import OutboxMessage
 from bot.app import Workflow
 from bot.config import Settings
 from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.orders.status import Role
 from scheduler.outbox_sender import OutboxSender
-from storage.models import OutboxRow
 from storage.outbox_queue import SqlOutboxQueue
-from storage.uow import SqlUnitOfWork
 from tests.mocked_bot import MockedBot, MockedSession, RecordedRequest
-from tests.wiring import production
+from tests.wiring import StoredState, production
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 ADMIN_ID = 900
@@ -91,7 +87,7 @@ class AnsweringBot(MockedBot):
 
 
 @dataclass
-class Product:
+class Product(StoredState):
     """The production objects on one database, the outbox sender and the recording bot."""
 
     settings: Settings
@@ -103,29 +99,6 @@ class Product:
     clock: FixedClock
     update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(50_000))
-
-    def uow(self) -> SqlUnitOfWork:
-        """Opens a unit of work as bot/app.py does."""
-        return SqlUnitOfWork(self.sessions)
-
-    async def outbox(self, chat_id: int) -> list[OutboxMessage]:
-        """The messages queued for a chat, oldest first."""
-        async with self.sessions() as session:
-            stmt = select(OutboxRow).where(OutboxRow.chat_id == chat_id).order_by(OutboxRow.id)
-            rows = (await session.scalars(stmt)).all()
-        return [
-            OutboxMessage(
-                row.chat_id, row.method, dict(row.params), row.created_at, row.order_id, row.dedup_key
-            )
-            for row in rows
-        ]
-
-    async def order(self, reference: str) -> Order:
-        """Loads a stored order."""
-        async with self.uow() as uow:
-            order = await uow.orders.find(reference)
-        assert order is not None
-        return order
 
     async def say(
         self,
