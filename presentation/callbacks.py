@@ -56,6 +56,22 @@ class CustomerAction(CallbackData, prefix="co"):
     action: CustomerStep
 
 
+class OrderRequestKind(StrEnum):
+    """What a customer (or customer service for them) asks of a placed order (R-6.1, R-6.2)."""
+
+    CANCEL = "cancel"
+    ADDRESS = "address"
+    CONTACT = "contact"
+    SERVICE = "service"
+
+
+class OrderRequest(CallbackData, prefix="oreq"):
+    """A Cancel / Change address / Change contact / Change service button under an order."""
+
+    order_id: str
+    kind: OrderRequestKind
+
+
 class OrderFix(CallbackData, prefix="fix"):
     """Back into the order wizard at a field (handled by the wizard's router)."""
 
