@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from domain.orders.requests import OrderRequestKind
 from domain.review import RejectReason
 
 
@@ -54,15 +55,6 @@ class CustomerAction(CallbackData, prefix="co"):
 
     order_id: str
     action: CustomerStep
-
-
-class OrderRequestKind(StrEnum):
-    """What a customer (or customer service for them) asks of a placed order (R-6.1, R-6.2)."""
-
-    CANCEL = "cancel"
-    ADDRESS = "address"
-    CONTACT = "contact"
-    SERVICE = "service"
 
 
 class OrderRequest(CallbackData, prefix="oreq"):
