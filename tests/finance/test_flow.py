@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
+import pytest
+
+from application.finance import owe, record_paid
+from application.notifications import EMAIL_METHOD, channel_chat_id
+from application.services import Actor, commit_change
 from application.sla_sweeps import SlaSweeper
 from bot.app import chat_language_of
 from bot.i18n import create_i18n
 from domain.finance import MoneyKind, MoneyOwed, OwedReason, OwedStatus
-from domain.orders.status import Role
+from domain.orders.status import OrderStatus, Role
 from presentation.finance_texts import OwedAction, OwedStep
 from presentation.sla_alerts import SlaAlertTexts, render_with
 from tests.finance.conftest import (
@@ -32,12 +39,15 @@ from tests.product.conftest import (
     CUSTOMER_ID,
     DESK_ID,
     HEAD_ID,
+    NOW,
     ZH_CUSTOMER_ID,
     Product,
     buttons,
     grant,
 )
 from tests.product.test_team_language import set_language
+from tests.storage.factories import make_order
+from tests.wiring import StoredState, production
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -301,3 +311,52 @@ async def test_two_finance_members_recording_the_same_refund_give_one_payment(pr
     assert [line.action for line in stored.audit].count("refund_paid") == 1
     await product.deliver()
     assert len(product.sent(CUSTOMER_ID)) == 1
+
+
+async def test_a_customer_without_a_chat_is_told_by_email(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with production(
+        tmp_path / "mail.sqlite3",
+        monkeypatch,
+        NOW,
+        admin_ids=[ADMIN_ID],
+        finance_chat_id=FINANCE_CHAT,
+        smtp_host="smtp.example.com",
+    ) as wiring:
+        state = StoredState()
+        state.sessions = wiring.sessions
+        order = make_order(status=OrderStatus.CANCELLED, created_at=NOW - timedelta(days=1))
+        order.customer.telegram_user_id = None
+        order.customer.language = "en"
+        order.paid, order.number = True, "20260315008"
+        async with state.uow() as uow:
+            await uow.orders.add(order)
+            loaded = await uow.orders.get(order.id)
+            record = await owe(
+                uow,
+                loaded,
+                kind=MoneyKind.REFUND,
+                amount=Decimal("245.80"),
+                currency="EUR",
+                reason=OwedReason.CANCELLATION,
+                note="",
+                now=NOW,
+                sla=wiring.workflow.sla,
+            )
+            await commit_change(loaded, uow, NOW, wiring.workflow.event_handlers, wiring.workflow.sla)
+        await record_paid(
+            state.uow(),
+            record.id or 0,
+            actor=Actor(FIN_ID, frozenset({Role.FINANCE})),
+            reference="SWIFT-991",
+            paid_at=None,
+            clock=wiring.clock,
+            handlers=wiring.workflow.event_handlers,
+            sla=wiring.workflow.sla,
+        )
+
+        [mail] = await state.outbox(channel_chat_id(EMAIL_METHOD, "li.wei@example.com"))
+        assert mail.params["to"] == "li.wei@example.com"
+        assert "We refunded 245.80 EUR for your order 20260315008 to your Bank card." in mail.params["text"]
+        assert "SWIFT-991" in mail.params["text"]

@@ -27,9 +27,10 @@ from domain.orders.status import OrderStatus, Role
 from domain.payment import PaymentRecord, PaymentSource, PaymentStatus
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import shipped_policy
+from domain.sla.policy import ClockEvent, Stage, shipped_policy
 from tests.fakes import FakeDatabase
 from tests.payment.fakes import PaymentDatabase
+from tests.sla.test_policy_walk import referenced
 from tests.storage.factories import make_order
 
 # Monday 2026-03-16 10:00 in Shanghai: 3 working days later is Thursday 10:00.
@@ -335,3 +336,11 @@ def test_finance_gets_the_card_and_the_customer_hears_when_paid() -> None:
 
     assert notices_for(owed, order) == [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
     assert notices_for(paid, order) == [Notice(NoticeKind.OWED_PAID)]
+
+
+def test_owing_and_paying_emit_the_start_and_end_events_of_both_live_stages() -> None:
+    emitted = {ClockEvent[name] for name in referenced(ClockEvent)}
+    for stage in (Stage.REFUND, Stage.COMPENSATION):
+        policy = shipped_policy().stage(stage)
+        assert not policy.dormant
+        assert policy.starts_on in emitted and set(policy.ends_on) <= emitted
