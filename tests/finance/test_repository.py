@@ -86,3 +86,30 @@ async def test_a_refund_and_a_payout_of_one_order_keep_their_own_clocks_in_sql(n
     assert [(c.stage, c.running) for c in stored.clocks] == [("refund", True), ("compensation", False)]
     assert [(r.status, r.paid_at) for r in records] == [(OwedStatus.OPEN, None), (OwedStatus.PAID, paid_at)]
     assert records[0].due_at == datetime(2026, 3, 19, 2, tzinfo=UTC)
+
+
+async def test_retention_erases_a_records_note_and_keeps_its_figures(new_uow: Uows) -> None:  # noqa: F811
+    order = make_order(status=OrderStatus.ARCHIVED, created_at=T0 - timedelta(days=1))
+    order.paid = True
+    async with new_uow() as uow:
+        await uow.orders.add(order)
+        loaded = await uow.orders.get(order.id)
+        await owe(
+            uow,
+            loaded,
+            kind=MoneyKind.PAYOUT,
+            amount=Decimal("9.90"),
+            currency="EUR",
+            reason=OwedReason.DISCOUNT,
+            note="Li Wei called from +8613800138000",
+            now=T0,
+            sla=SLA,
+        )
+        await commit_change(loaded, uow, T0, {}, SLA)
+    async with new_uow() as uow:
+        await uow.aftersales.erase(order.id, T0 + timedelta(days=400), directory=None)
+        await uow.commit()
+
+    async with new_uow() as uow:
+        [record] = await uow.finance.for_order(order.id)
+    assert (record.note, record.amount, record.reason) == ("", Decimal("9.90"), OwedReason.DISCOUNT)
