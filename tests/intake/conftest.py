@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -273,3 +274,53 @@ async def answer_small_order(
     await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
     await answer_air_freight(chat, payment)
     await chat.press("Skip")
+
+
+async def start_new_order(chat: Chat, **address: Any) -> None:
+    """Opens the wizard and answers the customer and address questions, up to the first goods line."""
+    await chat.send("/neworder")
+    await answer_customer_and_address(chat, **address)
+
+
+async def answer_up_to_preview(
+    chat: Chat, *, country: str = "Germany", postcode: str | None = "10117"
+) -> None:
+    """Answers every question of a small, valid order until the preview."""
+    await chat.send("/neworder")
+    await answer_small_order(chat, country=country, postcode=postcode)
+
+
+def assert_small_order_in(preview: str) -> None:
+    """The preview shows the customer, address and goods of answer_up_to_preview's order."""
+    assert "Name: Ann Smith" in preview
+    assert "Phone: +4915123456789" in preview
+    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
+    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+
+
+def reference_in(text: str) -> str:
+    """The order reference a message mentions."""
+    match = re.search(r"R-[0-9A-Z]{8}", text)
+    assert match, text
+    return match.group(0)
+
+
+async def confirm(chat: Chat) -> str:
+    """Confirms the order on the preview and returns its reference."""
+    await chat.press("Confirm order")
+    return reference_in(chat.text)
+
+
+async def confirmed_order(chat: Chat, database: FakeDatabase) -> Order:
+    """Confirms the order on the preview and returns it as stored."""
+    order = await find_order(database, await confirm(chat))
+    assert order is not None
+    return order
+
+
+async def start_offline_order(desk: Chat, *, received: str, urgent: bool) -> None:
+    """Opens /offline for a hotline order received at that time, up to the customer's name."""
+    await desk.send("/offline")
+    await desk.press("Hotline")
+    await desk.send(received)
+    await desk.press("⚡ Urgent" if urgent else "Not urgent")

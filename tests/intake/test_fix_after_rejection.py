@@ -40,11 +40,13 @@ from tests.intake.conftest import (
     ChatFactory,
     answer_customer_and_address,
     answer_goods_line,
+    answer_up_to_preview,
+    assert_small_order_in,
     find_order,
     grant,
     orders_of,
+    reference_in,
 )
-from tests.intake.test_wizard import answer_up_to_preview, assert_small_order_in, reference_in
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import buttons, outbox
 
