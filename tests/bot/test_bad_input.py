@@ -25,7 +25,8 @@ from domain.clock import FixedClock
 from domain.orders.status import Role
 from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
-from tests.bot.conftest import ADMIN_ID, BOT_ID
+from tests import telegram
+from tests.bot.conftest import ADMIN_ID
 from tests.mocked_bot import MockedBot
 
 NOW = datetime(2026, 3, 16, 2, tzinfo=UTC)
@@ -70,50 +71,26 @@ def update_ids() -> Iterator[int]:
 
 
 def _user(user_id: int, language: str) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": language}
+    return telegram.user(user_id, "Ann", language)
 
 
 def _group() -> dict[str, Any]:
-    return {"id": DESK_CHAT, "type": "supergroup", "title": "Order desk"}
+    return telegram.chat(DESK_CHAT, title="Order desk")
 
 
 def group_press(update_id: int, data: str, user_id: int = CLERK, language: str = "en") -> Update:
     """A press on a bot message in the order-desk group."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, language),
-                "chat_instance": "desk",
-                "data": data,
-                "message": {
-                    "message_id": 77,
-                    "date": int(NOW.timestamp()),
-                    "chat": _group(),
-                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "OrderDesk"},
-                    "text": "🚨 SLA breach",
-                },
-            },
-        }
+    message = telegram.bot_message(77, "🚨 SLA breach", chat=_group(), date=NOW)
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=_user(user_id, language), message=message, chat_instance="desk"
     )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
 
 
 def group_command(update_id: int, text: str, user_id: int = ADMIN_ID, language: str = "en") -> Update:
     """A command sent in the order-desk group."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": int(NOW.timestamp()),
-                "chat": _group(),
-                "from": _user(user_id, language),
-                "text": text,
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-            },
-        }
-    )
+    message = telegram.text_message(update_id, text, chat=_group(), sender=_user(user_id, language), date=NOW)
+    return Update.model_validate({"update_id": update_id, "message": message})
 
 
 def answers(bot: MockedBot) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from domain.orders.model import Order
 from domain.orders.status import Role
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
+from tests import telegram
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot, RecordedRequest
 from tests.storage.conftest import database_url, engine, pg_url, session_factory
@@ -32,7 +33,6 @@ TIMEZONE = "Asia/Shanghai"
 # 10:00 in Shanghai.
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 ADMIN_ID = 900
-BOT_ID = 42
 
 
 @pytest.fixture
@@ -79,28 +79,15 @@ class Chat:
     seen: int = field(default=0)
 
     def _user(self) -> dict[str, Any]:
-        return {
-            "id": self.user_id,
-            "is_bot": False,
-            "first_name": self.first_name,
-            "language_code": self.language_code,
-        }
+        return telegram.user(self.user_id, self.first_name, self.language_code)
 
     def _chat(self) -> dict[str, Any]:
-        return {"id": self.user_id, "type": "private", "first_name": self.first_name}
+        return telegram.chat(self.user_id, self.first_name)
 
     async def send(self, text: str) -> list[RecordedRequest]:
         """Sends a text message; returns the requests the bot made in reply."""
         update_id = next(self.update_ids)
-        message: dict[str, Any] = {
-            "message_id": update_id,
-            "date": int(NOW.timestamp()),
-            "chat": self._chat(),
-            "from": self._user(),
-            "text": text,
-        }
-        if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        message = telegram.text_message(update_id, text, chat=self._chat(), sender=self._user(), date=NOW)
         return await self._feed(Update.model_validate({"update_id": update_id, "message": message}))
 
     async def send_photo(self) -> list[RecordedRequest]:
@@ -118,20 +105,8 @@ class Chat:
     async def press_data(self, data: str) -> list[RecordedRequest]:
         """Presses a button with this callback data."""
         update_id = next(self.update_ids)
-        message = {
-            "message_id": 1,
-            "date": int(NOW.timestamp()),
-            "chat": self._chat(),
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "OrderDesk"},
-            "text": "question",
-        }
-        query = {
-            "id": f"cb{update_id}",
-            "from": self._user(),
-            "chat_instance": "ci",
-            "message": message,
-            "data": data,
-        }
+        message = telegram.bot_message(1, "question", chat=self._chat(), date=NOW)
+        query = telegram.callback_query(f"cb{update_id}", data, sender=self._user(), message=message)
         return await self._feed(Update.model_validate({"update_id": update_id, "callback_query": query}))
 
     async def press(self, label: str) -> list[RecordedRequest]:

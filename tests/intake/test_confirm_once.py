@@ -24,7 +24,6 @@ from domain.orders.model import Order
 from handlers.intake_confirm import SUBMITTED_KEY, claim_preview
 from handlers.intake_states import PREVIEW_KEY, OrderWizard
 from tests.intake.conftest import (
-    BOT_ID,
     Chat,
     ChatFactory,
     answer_up_to_preview,
@@ -33,6 +32,7 @@ from tests.intake.conftest import (
     wizard_dispatcher,
 )
 from tests.mocked_bot import MockedBot
+from tests.telegram import BOT_ID
 
 ALREADY_SUBMITTED = "This order was already submitted"
 

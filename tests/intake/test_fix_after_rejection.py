@@ -33,7 +33,6 @@ from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
 from presentation.notifications import build_review_setup
 from tests.fakes import FakeDatabase
 from tests.intake.conftest import (
-    BOT_ID,
     NOW,
     TIMEZONE,
     Chat,
@@ -49,6 +48,7 @@ from tests.intake.conftest import (
 )
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import buttons, outbox
+from tests.telegram import BOT_ID
 
 DESK_ID = 701
 DESK_CHAT = -1001000000001

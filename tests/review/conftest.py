@@ -29,6 +29,7 @@ from domain.review import ReviewPolicy
 from handlers import orders, review, staff
 from presentation.notifications import build_review_setup
 from scheduler.outbox_sender import build_method
+from tests import telegram
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 
@@ -197,33 +198,17 @@ async def deliver(bot: MockedBot, messages: Iterable[OutboxMessage], uows: Uows)
 
 
 def _user(user_id: int, language_code: str) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "is_bot": False,
-        "first_name": NAMES.get(user_id, f"User{user_id}"),
-        "language_code": language_code,
-    }
-
-
-def _chat(chat_id: int) -> dict[str, Any]:
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": "User"}
-    return {"id": chat_id, "type": "supergroup", "title": "Team"}
+    return telegram.user(user_id, NAMES.get(user_id, f"User{user_id}"), language_code)
 
 
 def command(
     update_id: int, text: str, *, user_id: int, chat_id: int | None = None, language_code: str = "en"
 ) -> Update:
     """A text message (commands get their entity)."""
-    message: dict[str, Any] = {
-        "message_id": 10_000 + update_id,
-        "date": int(T0.timestamp()),
-        "chat": _chat(chat_id if chat_id is not None else user_id),
-        "from": _user(user_id, language_code),
-        "text": text,
-    }
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    chat = telegram.chat(chat_id if chat_id is not None else user_id)
+    message = telegram.text_message(
+        10_000 + update_id, text, chat=chat, sender=_user(user_id, language_code), date=T0
+    )
     return Update.model_validate({"update_id": update_id, "message": message})
 
 
@@ -251,25 +236,11 @@ def buttons(message: OutboxMessage) -> list[str]:
 
 def press(update_id: int, data: str, *, user_id: int, card: Card, language_code: str = "en") -> Update:
     """A button press on a card."""
-    message = {
-        "message_id": card.message_id,
-        "date": int(T0.timestamp()),
-        "chat": _chat(card.chat_id),
-        "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
-        "text": card.text,
-    }
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, language_code),
-                "chat_instance": "ci",
-                "message": message,
-                "data": data,
-            },
-        }
+    message = telegram.bot_message(card.message_id, card.text, chat=telegram.chat(card.chat_id), date=T0)
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=_user(user_id, language_code), message=message
     )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
 
 
 def alerts(bot: MockedBot) -> list[str]:
