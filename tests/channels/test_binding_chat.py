@@ -21,6 +21,7 @@ from domain.clock import FixedClock
 from handlers.binding import LaterOrders
 from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
+from tests import telegram
 from tests.mocked_bot import MockedBot
 from tests.storage.factories import T0, make_order
 
@@ -51,18 +52,13 @@ def dispatcher(sessions: async_sessionmaker[AsyncSession]) -> Dispatcher:
 
 def private(update_id: int, user_id: int, **event: Any) -> Update:
     """A message or a press in the user's private chat."""
-    user = {"id": user_id, "is_bot": False, "first_name": "Li", "language_code": "en"}
-    chat = {"id": user_id, "type": "private", "first_name": "Li"}
+    user, chat = telegram.user(user_id, "Li"), telegram.chat(user_id, "Li")
     message = {"message_id": update_id, "date": int(T0.timestamp()), "chat": chat, "from": user}
     if "text" in event:
         return Update.model_validate({"update_id": update_id, "message": {**message, "text": event["text"]}})
-    press = {
-        "id": f"cb{update_id}",
-        "from": user,
-        "chat_instance": "x",
-        "data": event["data"],
-        "message": message,
-    }
+    press = telegram.callback_query(
+        f"cb{update_id}", event["data"], sender=user, message=message, chat_instance="x"
+    )
     return Update.model_validate({"update_id": update_id, "callback_query": press})
 
 

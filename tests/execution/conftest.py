@@ -26,6 +26,7 @@ from domain.sla.policy import load_policy
 from handlers import execution, my_orders, review, tracking
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes
+from tests import telegram
 from tests.review.conftest import (  # noqa: F401
     ADMIN_ID,
     DESK_CHAT,
@@ -125,8 +126,8 @@ def photo_message(update_id: int, file_id: str, *, user_id: int, chat_id: int) -
     message: dict[str, Any] = {
         "message_id": 20_000 + update_id,
         "date": int(T0.timestamp()),
-        "chat": {"id": chat_id, "type": "supergroup", "title": "Team"},
-        "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "en"},
+        "chat": telegram.chat(chat_id),
+        "from": telegram.user(user_id, f"User{user_id}"),
         "photo": [{"file_id": file_id, "file_unique_id": "u" + file_id, "width": 800, "height": 600}],
     }
     return Update.model_validate({"update_id": update_id, "message": message})

@@ -20,6 +20,7 @@ from handlers import sla as sla_handlers
 from presentation import sla_alerts
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
 from presentation.sla_alerts import SlaAlertTexts
+from tests import telegram
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import command
@@ -79,31 +80,14 @@ async def staff(new_uow: UowFactory) -> None:
         await uow.commit()
 
 
-def _user(user_id: int, name: str) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
-
-
 def press(update_id: int, data: str, user_id: int, name: str, alert: dict[str, Any]) -> Update:
     """Builds a button press on an alert message as the bot sent it."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, name),
-                "chat_instance": "team",
-                "data": data,
-                "message": {
-                    "message_id": 77,
-                    "date": int(START.timestamp()),
-                    "chat": {"id": alert["chat_id"], "type": "supergroup", "title": "Team"},
-                    "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
-                    "text": alert["text"],
-                    "reply_markup": alert["reply_markup"],
-                },
-            },
-        }
+    message = telegram.bot_message(77, alert["text"], chat=telegram.chat(alert["chat_id"]), date=START)
+    message["reply_markup"] = alert["reply_markup"]
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=telegram.user(user_id, name), message=message, chat_instance="team"
     )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
 
 
 @pytest.fixture
