@@ -8,15 +8,13 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from application.execution import ExecutionSetup
 from application.notifications import build_notifier
 from application.review import ReviewSetup
 from application.services import EventHandlers
-from bot.i18n import LanguageMiddleware, PoI18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import PoI18n
 from domain.clock import FixedClock
 from domain.orders.model import Item, Order
 from domain.orders.status import Role, Service
@@ -27,6 +25,7 @@ from handlers import execution, my_orders, review, tracking
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes
 from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.review.conftest import (  # noqa: F401
     ADMIN_ID,
     DESK_CHAT,
@@ -34,7 +33,6 @@ from tests.review.conftest import (  # noqa: F401
     T0,
     TIMEZONE,
     Uows,
-    _detached,
     clock,
     database,
     grant_roles,
@@ -80,19 +78,16 @@ def dispatcher(
     execution_setup: ExecutionSetup,
 ) -> Dispatcher:
     """The project's middlewares in production order with the review, execution and tracking routers."""
-    dispatcher = Dispatcher(
-        storage=MemoryStorage(),
+    return routed_dispatcher(
+        new_uow,
+        (review.router, execution.router, tracking.router, my_orders.router),
+        admin_ids=[ADMIN_ID],
+        i18n=i18n,
         review_setup=review_setup,
         execution_setup=execution_setup,
         team_chats=TEAM_CHATS,
         timezone=TIMEZONE,
     )
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
-    for module in (review, execution, tracking, my_orders):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
 
 
 @pytest.fixture

@@ -7,24 +7,22 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from application.review import ReviewSetup
-from bot.i18n import LanguageMiddleware, PoI18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import PoI18n
 from domain.orders.model import Order
 from domain.orders.status import Action, Role
 from handlers import payment, review
 from handlers.payment import PaymentSetup
 from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.payment.fakes import FakePaymentUnitOfWork, PaymentDatabase
 from tests.review.conftest import (
     ADMIN_ID,
     CUSTOMER_ID,
     DESK_ID,
     T0,
-    _detached,
     _user,
     clock,
     grant_roles,
@@ -57,15 +55,14 @@ def new_uow(database: PaymentDatabase) -> Uows:
 @pytest.fixture
 def dispatcher(new_uow: Uows, i18n: PoI18n, setup: ReviewSetup) -> Dispatcher:
     """The project's middlewares in production order with the payment and review routers."""
-    dispatcher = Dispatcher(
-        storage=MemoryStorage(), review_setup=setup, payment_setup=PaymentSetup(PROVIDER_TOKEN)
+    return routed_dispatcher(
+        new_uow,
+        (payment.router, review.router),
+        admin_ids=[ADMIN_ID],
+        i18n=i18n,
+        review_setup=setup,
+        payment_setup=PaymentSetup(PROVIDER_TOKEN),
     )
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
-    for module in (payment, review):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
 
 
 @pytest.fixture

@@ -14,14 +14,12 @@ from typing import Any
 from zlib import decompress
 
 import pytest
-from aiogram import Dispatcher, Router
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram import Dispatcher
 from aiogram.types import Update
 
 from application.ports import OutboxMessage, UnitOfWork
 from application.review import ReviewSetup
-from bot.i18n import LanguageMiddleware, PoI18n, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import PoI18n, create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Address, Customer, Item, Order, new_reference
 from domain.orders.status import Action, Channel, Role, Service
@@ -30,6 +28,7 @@ from handlers import orders, review, staff
 from presentation.notifications import build_review_setup
 from scheduler.outbox_sender import build_method
 from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 
@@ -82,15 +81,6 @@ def setup(i18n: PoI18n, clock: FixedClock) -> ReviewSetup:
     )
 
 
-def _detached(router: Router) -> Router:
-    """Frees a module router from the dispatcher of a previous test."""
-    parent = router.parent_router
-    if parent is not None:
-        parent.sub_routers.remove(router)
-        router._parent_router = None
-    return router
-
-
 @pytest.fixture
 def dispatcher(
     new_uow: Uows,
@@ -98,13 +88,8 @@ def dispatcher(
     setup: ReviewSetup,
 ) -> Dispatcher:
     """The project's middlewares in production order with the review, staff and order routers."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), review_setup=setup)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
-    for module in (review, staff, orders):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
+    routers = (review.router, staff.router, orders.router)
+    return routed_dispatcher(new_uow, routers, admin_ids=[ADMIN_ID], i18n=i18n, review_setup=setup)
 
 
 async def grant_roles(new_uow: Uows, staff: Mapping[Role, Iterable[int]]) -> None:

@@ -11,8 +11,7 @@ from aiogram.types import Update
 from babel.messages.pofile import read_po
 
 from application.sla_sweeps import SlaSweeper
-from bot.i18n import LOCALES_DIR, LanguageMiddleware, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import LOCALES_DIR, create_i18n
 from domain.clock import FixedClock
 from domain.orders.status import Role
 from domain.sla.policy import Stage
@@ -21,6 +20,7 @@ from presentation import sla_alerts
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
 from presentation.sla_alerts import SlaAlertTexts
 from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import command
@@ -55,16 +55,9 @@ def clock() -> FixedClock:
 @pytest.fixture
 def dispatcher(new_uow: UowFactory, clock: FixedClock) -> Dispatcher:
     """A dispatcher with the production middlewares and the SLA router on the test database."""
-    dispatcher = Dispatcher(sla=SLA, clock=clock, team_chats=TEAM_CHATS)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n("en")))
-    router = sla_handlers.router
-    if router.parent_router is not None:  # taken over from the previous test's dispatcher
-        router.parent_router.sub_routers.remove(router)
-        router._parent_router = None
-    dispatcher.include_router(router)
-    return dispatcher
+    return routed_dispatcher(
+        new_uow, [sla_handlers.router], admin_ids=[ADMIN], sla=SLA, clock=clock, team_chats=TEAM_CHATS
+    )
 
 
 @pytest.fixture
