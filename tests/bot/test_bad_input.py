@@ -23,11 +23,11 @@ from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n
 from domain.clock import FixedClock
 from domain.orders.status import Role
-from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
 from tests import telegram
 from tests.bot.conftest import ADMIN_ID
 from tests.mocked_bot import MockedBot
+from tests.storage.conftest import migrated_sqlite
 
 NOW = datetime(2026, 3, 16, 2, tzinfo=UTC)
 DESK_CHAT = -1001000000001
@@ -41,15 +41,11 @@ INVALID_ID = "is not a Telegram user id"
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A migrated SQLite database with an order-desk clerk."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    await migrate(url)
-    engine = create_engine(url)
-    factory = create_session_factory(engine)
-    async with SqlUnitOfWork(factory) as uow:
-        await uow.staff.grant(CLERK, Role.ORDER_DESK, by=None, at=NOW)
-        await uow.commit()
-    yield factory
-    await engine.dispose()
+    async with migrated_sqlite(tmp_path / "bot.sqlite3") as factory:
+        async with SqlUnitOfWork(factory) as uow:
+            await uow.staff.grant(CLERK, Role.ORDER_DESK, by=None, at=NOW)
+            await uow.commit()
+        yield factory
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n, create_i18n
 from domain.clock import FixedClock
 from handlers.binding import LaterOrders
-from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
 from tests import telegram
 from tests.mocked_bot import MockedBot
+from tests.storage.conftest import migrated_sqlite
 from tests.storage.factories import T0, make_order
 
 CUSTOMER = 424_242
@@ -32,11 +32,8 @@ STRANGER = 515_151
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A migrated SQLite database."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    await migrate(url)
-    engine = create_engine(url)
-    yield create_session_factory(engine)
-    await engine.dispose()
+    async with migrated_sqlite(tmp_path / "bot.sqlite3") as sessions:
+        yield sessions
 
 
 @pytest.fixture
