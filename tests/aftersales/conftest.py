@@ -8,15 +8,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import select
 
 from application.aftersales_ports import AftersalesSettings, AftersalesSetup
 from application.completion import complete_due, record_completions
 from application.notifications import build_notifier
 from application.survey import send_due_surveys
-from bot.i18n import LanguageMiddleware, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.status import Action, OrderStatus, Role
 from domain.review import ReviewPolicy
@@ -28,7 +26,7 @@ from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.survey_texts import AftersalesNotices
 from storage.models import ExceptionCaseRow, OutboxRow
 from storage.uow import SqlUnitOfWork
-from tests.review.conftest import _detached
+from tests.dispatchers import routed_dispatcher
 from tests.storage.factories import make_order
 
 TZ = "Asia/Shanghai"
@@ -121,10 +119,4 @@ async def surveyed(new_uow: Uows, clock: FixedClock, setup: AftersalesSetup) -> 
 
 def dispatcher_for(new_uow: Uows, setup: AftersalesSetup) -> Dispatcher:
     """The project's middlewares with the after-sales routers."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), aftersales_setup=setup)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n("en")))
-    for module in (archive, survey):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
+    return routed_dispatcher(new_uow, (archive.router, survey.router), aftersales_setup=setup)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from aiogram import Dispatcher
@@ -11,11 +10,11 @@ from aiogram.types import Update
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n, create_i18n
+from tests import telegram
 from tests.fakes import FakeDatabase
 
 ADMIN_ID = 900
 CUSTOMER_ID = 100
-BOT_ID = 42
 
 
 @pytest.fixture
@@ -30,19 +29,6 @@ def dispatcher(database: FakeDatabase, i18n: PoI18n) -> Dispatcher:
     return build_dispatcher(uow_factory=database.unit_of_work, i18n=i18n, admin_ids=[ADMIN_ID])
 
 
-def _user(user_id: int, language_code: str | None, first_name: str) -> dict[str, Any]:
-    user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
-    if language_code is not None:
-        user["language_code"] = language_code
-    return user
-
-
-def _chat(chat_id: int, chat_type: str, first_name: str) -> dict[str, Any]:
-    if chat_type == "private":
-        return {"id": chat_id, "type": "private", "first_name": first_name}
-    return {"id": chat_id, "type": chat_type, "title": "Team"}
-
-
 def message_update(
     update_id: int,
     text: str,
@@ -54,15 +40,13 @@ def message_update(
     chat_type: str = "private",
 ) -> Update:
     """Builds an update carrying a text message (commands get their bot_command entity)."""
-    message: dict[str, Any] = {
-        "message_id": update_id,
-        "date": int(datetime.now(UTC).timestamp()),
-        "chat": _chat(chat_id if chat_id is not None else user_id, chat_type, first_name),
-        "from": _user(user_id, language_code, first_name),
-        "text": text,
-    }
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    message = telegram.text_message(
+        update_id,
+        text,
+        chat=telegram.chat(chat_id if chat_id is not None else user_id, first_name, kind=chat_type),
+        sender=telegram.user(user_id, first_name, language_code),
+        date=datetime.now(UTC),
+    )
     return Update.model_validate({"update_id": update_id, "message": message})
 
 
@@ -75,22 +59,10 @@ def callback_update(
     message_id: int = 1,
 ) -> Update:
     """Builds an update for a button press on a bot message in the user's private chat."""
-    message = {
-        "message_id": message_id,
-        "date": int(datetime.now(UTC).timestamp()),
-        "chat": _chat(user_id, "private", "Ann"),
-        "from": {"id": BOT_ID, "is_bot": True, "first_name": "OrderDesk"},
-        "text": "Choose your language:",
-    }
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, language_code, "Ann"),
-                "chat_instance": "ci",
-                "message": message,
-                "data": data,
-            },
-        }
+    message = telegram.bot_message(
+        message_id, "Choose your language:", chat=telegram.chat(user_id, "Ann"), date=datetime.now(UTC)
     )
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=telegram.user(user_id, "Ann", language_code), message=message
+    )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})

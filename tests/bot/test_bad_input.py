@@ -23,10 +23,11 @@ from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n
 from domain.clock import FixedClock
 from domain.orders.status import Role
-from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
-from tests.bot.conftest import ADMIN_ID, BOT_ID
+from tests import telegram
+from tests.bot.conftest import ADMIN_ID
 from tests.mocked_bot import MockedBot
+from tests.storage.conftest import migrated_sqlite
 
 NOW = datetime(2026, 3, 16, 2, tzinfo=UTC)
 DESK_CHAT = -1001000000001
@@ -40,15 +41,11 @@ INVALID_ID = "is not a Telegram user id"
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A migrated SQLite database with an order-desk clerk."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    await migrate(url)
-    engine = create_engine(url)
-    factory = create_session_factory(engine)
-    async with SqlUnitOfWork(factory) as uow:
-        await uow.staff.grant(CLERK, Role.ORDER_DESK, by=None, at=NOW)
-        await uow.commit()
-    yield factory
-    await engine.dispose()
+    async with migrated_sqlite(tmp_path / "bot.sqlite3") as factory:
+        async with SqlUnitOfWork(factory) as uow:
+            await uow.staff.grant(CLERK, Role.ORDER_DESK, by=None, at=NOW)
+            await uow.commit()
+        yield factory
 
 
 @pytest.fixture
@@ -70,50 +67,26 @@ def update_ids() -> Iterator[int]:
 
 
 def _user(user_id: int, language: str) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": language}
+    return telegram.user(user_id, "Ann", language)
 
 
 def _group() -> dict[str, Any]:
-    return {"id": DESK_CHAT, "type": "supergroup", "title": "Order desk"}
+    return telegram.chat(DESK_CHAT, title="Order desk")
 
 
 def group_press(update_id: int, data: str, user_id: int = CLERK, language: str = "en") -> Update:
     """A press on a bot message in the order-desk group."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, language),
-                "chat_instance": "desk",
-                "data": data,
-                "message": {
-                    "message_id": 77,
-                    "date": int(NOW.timestamp()),
-                    "chat": _group(),
-                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "OrderDesk"},
-                    "text": "🚨 SLA breach",
-                },
-            },
-        }
+    message = telegram.bot_message(77, "🚨 SLA breach", chat=_group(), date=NOW)
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=_user(user_id, language), message=message, chat_instance="desk"
     )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
 
 
 def group_command(update_id: int, text: str, user_id: int = ADMIN_ID, language: str = "en") -> Update:
     """A command sent in the order-desk group."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": int(NOW.timestamp()),
-                "chat": _group(),
-                "from": _user(user_id, language),
-                "text": text,
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-            },
-        }
-    )
+    message = telegram.text_message(update_id, text, chat=_group(), sender=_user(user_id, language), date=NOW)
+    return Update.model_validate({"update_id": update_id, "message": message})
 
 
 def answers(bot: MockedBot) -> list[dict[str, Any]]:

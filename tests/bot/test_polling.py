@@ -17,9 +17,9 @@ from bot.inbox import UpdateProcessor
 from bot.polling import poll
 from domain.clock import FixedClock
 from sandbox.server import FakeBotApi, FakeUser
-from storage.database import create_engine, create_session_factory, migrate
 from storage.inbox import InboxEntry, SqlUpdateInbox
 from storage.uow import SqlUnitOfWork
+from tests.storage.conftest import migrated_sqlite
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 NOW = datetime(2026, 3, 16, 2, tzinfo=UTC)
@@ -29,11 +29,8 @@ Sessions = async_sessionmaker[AsyncSession]
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
     """A migrated SQLite database."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    await migrate(url)
-    engine = create_engine(url)
-    yield create_session_factory(engine)
-    await engine.dispose()
+    async with migrated_sqlite(tmp_path / "bot.sqlite3") as sessions:
+        yield sessions
 
 
 class FlakyInbox(SqlUpdateInbox):

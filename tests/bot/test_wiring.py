@@ -27,8 +27,7 @@ from domain.orders.status import OrderStatus
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import ExecAction, ExecStep
 from tests.api.openapi_check import check_answer
-from tests.intake.conftest import Chat
-from tests.intake.test_wizard import answer_up_to_preview, reference_in
+from tests.intake.conftest import Chat, answer_up_to_preview, confirm
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import Card, buttons, card_of, command, press
 from tests.wiring import StoredState, production
@@ -93,8 +92,7 @@ async def test_an_order_from_the_wizard_is_reviewed_picked_and_watched_by_the_sl
     # Intake: the customer's wizard places the order, and its review card reaches the desk.
     ann = Chat(wired.dispatcher, wired.bot, wired.update_ids, user_id=CUSTOMER_ID)
     await answer_up_to_preview(ann)
-    await ann.press("Confirm order")
-    reference = reference_in(ann.text)
+    reference = await confirm(ann)
     order = await wired.order(reference)
     assert order.status is OrderStatus.PENDING_REVIEW
     [review_card] = [m for m in await wired.outbox(DESK_CHAT) if m.order_id == order.id]

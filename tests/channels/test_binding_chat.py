@@ -19,9 +19,10 @@ from bot.dispatcher import build_dispatcher
 from bot.i18n import PoI18n, create_i18n
 from domain.clock import FixedClock
 from handlers.binding import LaterOrders
-from storage.database import create_engine, create_session_factory, migrate
 from storage.uow import SqlUnitOfWork
+from tests import telegram
 from tests.mocked_bot import MockedBot
+from tests.storage.conftest import migrated_sqlite
 from tests.storage.factories import T0, make_order
 
 CUSTOMER = 424_242
@@ -31,11 +32,8 @@ STRANGER = 515_151
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A migrated SQLite database."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    await migrate(url)
-    engine = create_engine(url)
-    yield create_session_factory(engine)
-    await engine.dispose()
+    async with migrated_sqlite(tmp_path / "bot.sqlite3") as sessions:
+        yield sessions
 
 
 @pytest.fixture
@@ -51,18 +49,13 @@ def dispatcher(sessions: async_sessionmaker[AsyncSession]) -> Dispatcher:
 
 def private(update_id: int, user_id: int, **event: Any) -> Update:
     """A message or a press in the user's private chat."""
-    user = {"id": user_id, "is_bot": False, "first_name": "Li", "language_code": "en"}
-    chat = {"id": user_id, "type": "private", "first_name": "Li"}
+    user, chat = telegram.user(user_id, "Li"), telegram.chat(user_id, "Li")
     message = {"message_id": update_id, "date": int(T0.timestamp()), "chat": chat, "from": user}
     if "text" in event:
         return Update.model_validate({"update_id": update_id, "message": {**message, "text": event["text"]}})
-    press = {
-        "id": f"cb{update_id}",
-        "from": user,
-        "chat_instance": "x",
-        "data": event["data"],
-        "message": message,
-    }
+    press = telegram.callback_query(
+        f"cb{update_id}", event["data"], sender=user, message=message, chat_instance="x"
+    )
     return Update.model_validate({"update_id": update_id, "callback_query": press})
 
 

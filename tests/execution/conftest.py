@@ -8,15 +8,13 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from application.execution import ExecutionSetup
 from application.notifications import build_notifier
 from application.review import ReviewSetup
 from application.services import EventHandlers
-from bot.i18n import LanguageMiddleware, PoI18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import PoI18n
 from domain.clock import FixedClock
 from domain.orders.model import Item, Order
 from domain.orders.status import Role, Service
@@ -26,6 +24,8 @@ from domain.sla.policy import load_policy
 from handlers import execution, my_orders, review, tracking
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes
+from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.review.conftest import (  # noqa: F401
     ADMIN_ID,
     DESK_CHAT,
@@ -33,7 +33,6 @@ from tests.review.conftest import (  # noqa: F401
     T0,
     TIMEZONE,
     Uows,
-    _detached,
     clock,
     database,
     grant_roles,
@@ -79,19 +78,16 @@ def dispatcher(
     execution_setup: ExecutionSetup,
 ) -> Dispatcher:
     """The project's middlewares in production order with the review, execution and tracking routers."""
-    dispatcher = Dispatcher(
-        storage=MemoryStorage(),
+    return routed_dispatcher(
+        new_uow,
+        (review.router, execution.router, tracking.router, my_orders.router),
+        admin_ids=[ADMIN_ID],
+        i18n=i18n,
         review_setup=review_setup,
         execution_setup=execution_setup,
         team_chats=TEAM_CHATS,
         timezone=TIMEZONE,
     )
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
-    for module in (review, execution, tracking, my_orders):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
 
 
 @pytest.fixture
@@ -125,8 +121,8 @@ def photo_message(update_id: int, file_id: str, *, user_id: int, chat_id: int) -
     message: dict[str, Any] = {
         "message_id": 20_000 + update_id,
         "date": int(T0.timestamp()),
-        "chat": {"id": chat_id, "type": "supergroup", "title": "Team"},
-        "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "en"},
+        "chat": telegram.chat(chat_id),
+        "from": telegram.user(user_id, f"User{user_id}"),
         "photo": [{"file_id": file_id, "file_unique_id": "u" + file_id, "width": 800, "height": 600}],
     }
     return Update.model_validate({"update_id": update_id, "message": message})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from domain.orders.model import Order
 from domain.orders.status import Role
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
+from tests import telegram
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot, RecordedRequest
 from tests.storage.conftest import database_url, engine, pg_url, session_factory
@@ -31,7 +33,6 @@ TIMEZONE = "Asia/Shanghai"
 # 10:00 in Shanghai.
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 ADMIN_ID = 900
-BOT_ID = 42
 
 
 @pytest.fixture
@@ -78,28 +79,15 @@ class Chat:
     seen: int = field(default=0)
 
     def _user(self) -> dict[str, Any]:
-        return {
-            "id": self.user_id,
-            "is_bot": False,
-            "first_name": self.first_name,
-            "language_code": self.language_code,
-        }
+        return telegram.user(self.user_id, self.first_name, self.language_code)
 
     def _chat(self) -> dict[str, Any]:
-        return {"id": self.user_id, "type": "private", "first_name": self.first_name}
+        return telegram.chat(self.user_id, self.first_name)
 
     async def send(self, text: str) -> list[RecordedRequest]:
         """Sends a text message; returns the requests the bot made in reply."""
         update_id = next(self.update_ids)
-        message: dict[str, Any] = {
-            "message_id": update_id,
-            "date": int(NOW.timestamp()),
-            "chat": self._chat(),
-            "from": self._user(),
-            "text": text,
-        }
-        if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        message = telegram.text_message(update_id, text, chat=self._chat(), sender=self._user(), date=NOW)
         return await self._feed(Update.model_validate({"update_id": update_id, "message": message}))
 
     async def send_photo(self) -> list[RecordedRequest]:
@@ -117,20 +105,8 @@ class Chat:
     async def press_data(self, data: str) -> list[RecordedRequest]:
         """Presses a button with this callback data."""
         update_id = next(self.update_ids)
-        message = {
-            "message_id": 1,
-            "date": int(NOW.timestamp()),
-            "chat": self._chat(),
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "OrderDesk"},
-            "text": "question",
-        }
-        query = {
-            "id": f"cb{update_id}",
-            "from": self._user(),
-            "chat_instance": "ci",
-            "message": message,
-            "data": data,
-        }
+        message = telegram.bot_message(1, "question", chat=self._chat(), date=NOW)
+        query = telegram.callback_query(f"cb{update_id}", data, sender=self._user(), message=message)
         return await self._feed(Update.model_validate({"update_id": update_id, "callback_query": query}))
 
     async def press(self, label: str) -> list[RecordedRequest]:
@@ -273,3 +249,53 @@ async def answer_small_order(
     await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
     await answer_air_freight(chat, payment)
     await chat.press("Skip")
+
+
+async def start_new_order(chat: Chat, **address: Any) -> None:
+    """Opens the wizard and answers the customer and address questions, up to the first goods line."""
+    await chat.send("/neworder")
+    await answer_customer_and_address(chat, **address)
+
+
+async def answer_up_to_preview(
+    chat: Chat, *, country: str = "Germany", postcode: str | None = "10117"
+) -> None:
+    """Answers every question of a small, valid order until the preview."""
+    await chat.send("/neworder")
+    await answer_small_order(chat, country=country, postcode=postcode)
+
+
+def assert_small_order_in(preview: str) -> None:
+    """The preview shows the customer, address and goods of answer_up_to_preview's order."""
+    assert "Name: Ann Smith" in preview
+    assert "Phone: +4915123456789" in preview
+    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
+    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
+
+
+def reference_in(text: str) -> str:
+    """The order reference a message mentions."""
+    match = re.search(r"R-[0-9A-Z]{8}", text)
+    assert match, text
+    return match.group(0)
+
+
+async def confirm(chat: Chat) -> str:
+    """Confirms the order on the preview and returns its reference."""
+    await chat.press("Confirm order")
+    return reference_in(chat.text)
+
+
+async def confirmed_order(chat: Chat, database: FakeDatabase) -> Order:
+    """Confirms the order on the preview and returns it as stored."""
+    order = await find_order(database, await confirm(chat))
+    assert order is not None
+    return order
+
+
+async def start_offline_order(desk: Chat, *, received: str, urgent: bool) -> None:
+    """Opens /offline for a hotline order received at that time, up to the customer's name."""
+    await desk.send("/offline")
+    await desk.press("Hotline")
+    await desk.send(received)
+    await desk.press("⚡ Urgent" if urgent else "Not urgent")

@@ -23,9 +23,16 @@ from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.model import Order
 from handlers.intake_confirm import SUBMITTED_KEY, claim_preview
 from handlers.intake_states import PREVIEW_KEY, OrderWizard
-from tests.intake.conftest import BOT_ID, Chat, ChatFactory, stored_orders_of, wizard_dispatcher
-from tests.intake.test_wizard import answer_up_to_preview, reference_in
+from tests.intake.conftest import (
+    Chat,
+    ChatFactory,
+    answer_up_to_preview,
+    reference_in,
+    stored_orders_of,
+    wizard_dispatcher,
+)
 from tests.mocked_bot import MockedBot
+from tests.telegram import BOT_ID
 
 ALREADY_SUBMITTED = "This order was already submitted"
 

@@ -31,22 +31,25 @@ from domain.sla.clocks import SlaContext
 from domain.sla.policy import load_policy
 from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
 from presentation.notifications import build_review_setup
+from tests import telegram
 from tests.fakes import FakeDatabase
 from tests.intake.conftest import (
-    BOT_ID,
     NOW,
     TIMEZONE,
     Chat,
     ChatFactory,
     answer_customer_and_address,
     answer_goods_line,
+    answer_up_to_preview,
+    assert_small_order_in,
     find_order,
     grant,
     orders_of,
+    reference_in,
 )
-from tests.intake.test_wizard import answer_up_to_preview, assert_small_order_in, reference_in
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import buttons, outbox
+from tests.telegram import BOT_ID
 
 DESK_ID = 701
 DESK_CHAT = -1001000000001
@@ -84,19 +87,14 @@ async def press_as_desk(
 ) -> None:
     """The clerk presses a button on a review card in the order-desk chat."""
     update_id = next(update_ids)
-    query = {
-        "id": f"cb{update_id}",
-        "from": {"id": DESK_ID, "is_bot": False, "first_name": "Dora", "language_code": "en"},
-        "chat_instance": "desk",
-        "message": {
-            "message_id": 500 + update_id,
-            "date": int(NOW.timestamp()),
-            "chat": {"id": DESK_CHAT, "type": "supergroup", "title": "Order desk"},
-            "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
-            "text": card_text,
-        },
-        "data": data,
-    }
+    desk_chat = telegram.chat(DESK_CHAT, title="Order desk")
+    query = telegram.callback_query(
+        f"cb{update_id}",
+        data,
+        sender=telegram.user(DESK_ID, "Dora"),
+        message=telegram.bot_message(500 + update_id, card_text, chat=desk_chat, date=NOW),
+        chat_instance="desk",
+    )
     await dispatcher.feed_update(
         bot, Update.model_validate({"update_id": update_id, "callback_query": query})
     )

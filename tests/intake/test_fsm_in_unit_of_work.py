@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.clock import FixedClock
 from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork, active_session
-from tests.intake.conftest import BOT_ID, Chat, ChatFactory, wizard_dispatcher
+from tests.intake.conftest import Chat, ChatFactory, wizard_dispatcher
 from tests.mocked_bot import MockedBot
+from tests.telegram import BOT_ID
 
 ANN = StorageKey(bot_id=1, chat_id=10, user_id=10)
 

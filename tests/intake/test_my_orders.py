@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.intake.conftest import Chat, ChatFactory
-from tests.intake.test_wizard import answer_up_to_preview, reference_in
+from tests.intake.conftest import Chat, ChatFactory, answer_up_to_preview, confirm
 
 
 async def place(customer: Chat) -> str:
     """Places a small order; returns its reference."""
     await answer_up_to_preview(customer)
-    await customer.press("Confirm order")
-    return reference_in(customer.text)
+    return await confirm(customer)
 
 
 async def test_each_customer_sees_and_tracks_only_their_own_orders(chat: ChatFactory) -> None:

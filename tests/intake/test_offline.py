@@ -7,18 +7,22 @@ import pytest
 from domain.intake.drafts import LATE_ENTRY_ACTION
 from domain.orders.status import Channel, OrderStatus, Role
 from tests.fakes import FakeDatabase
-from tests.intake.conftest import Chat, ChatFactory, answer_small_order, find_order, grant
-from tests.intake.test_wizard import reference_in
+from tests.intake.conftest import (
+    Chat,
+    ChatFactory,
+    answer_small_order,
+    find_order,
+    grant,
+    reference_in,
+    start_offline_order,
+)
 
 DESK_ID = 300
 
 
 async def answer_offline_order(desk: Chat, *, received: str, urgent: bool) -> None:
     """Enters an offline order up to its preview."""
-    await desk.send("/offline")
-    await desk.press("Hotline")
-    await desk.send(received)
-    await desk.press("⚡ Urgent" if urgent else "Not urgent")
+    await start_offline_order(desk, received=received, urgent=urgent)
     await answer_small_order(desk, name="Wang Wei", payment="Bank transfer")
 
 

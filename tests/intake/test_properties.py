@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from domain.intake.validation import CITY_MAX, ITEM_NAME_MAX, NAME_MAX, REMARKS_MAX, STREET_MAX
 from handlers.intake_states import CUSTOMER, OFFLINE, WIZARD_ITEMS_MAX, OrderWizard
-from tests.intake.conftest import BOT_ID, ChatFactory
+from tests.intake.conftest import ChatFactory
 from tests.mocked_bot import MockedBot
+from tests.telegram import BOT_ID
 
 APOLOGY = "Something went wrong on our side"
 # A complete customer order; each example removes the answer of the step under test.

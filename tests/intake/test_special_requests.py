@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from domain.orders.model import Order
 from domain.orders.special import RequestKind, Requirements, SpecialRequest, SpecialService
 from domain.orders.status import Channel, Role
 from domain.review import ReviewPolicy, SecondReviewCause, second_review_reasons
@@ -21,34 +20,17 @@ from tests.intake.conftest import (
     answer_air_freight,
     answer_customer_and_address,
     answer_goods_line,
+    answer_up_to_preview,
+    confirmed_order,
     find_order,
     grant,
+    reference_in,
+    start_new_order,
+    start_offline_order,
 )
-from tests.intake.test_wizard import answer_up_to_preview, reference_in
 
 DESK_ID = 301
 POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY")
-
-
-async def confirm(chat: Chat) -> str:
-    """Confirms the order on the preview and returns its reference."""
-    await chat.press("Confirm order")
-    return reference_in(chat.text)
-
-
-async def confirmed_order(chat: Chat, database: FakeDatabase) -> Order:
-    """Confirms the order on the preview and returns it as stored."""
-    order = await find_order(database, await confirm(chat))
-    assert order is not None
-    return order
-
-
-async def up_to_the_goods(chat: ChatFactory) -> Chat:
-    """Opens a customer's chat and answers a new order's customer and address questions."""
-    ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann)
-    return ann
 
 
 async def to_the_preview_by_air(chat: Chat) -> None:
@@ -59,7 +41,8 @@ async def to_the_preview_by_air(chat: Chat) -> None:
 
 async def vase_up_to_more_items(chat: ChatFactory) -> Chat:
     """Opens a customer's chat and answers a new order up to "another goods line?" after a porcelain vase."""
-    ann = await up_to_the_goods(chat)
+    ann = chat()
+    await start_new_order(ann)
     await answer_goods_line(ann, "Porcelain vase", quantity="1", weight="2", value="300")
     return ann
 
@@ -107,7 +90,8 @@ async def test_the_fragile_mark_can_be_taken_back(chat: ChatFactory, database: F
 async def test_only_a_heavy_line_is_asked_its_size_and_the_size_is_checked(
     chat: ChatFactory, database: FakeDatabase
 ) -> None:
-    ann = await up_to_the_goods(chat)
+    ann = chat()
+    await start_new_order(ann)
     for answer in ("Marble table", "1", "45"):
         await ann.send(answer)
 
@@ -206,7 +190,8 @@ async def test_requests_can_be_removed_and_a_date_skipped(chat: ChatFactory, dat
 async def test_the_custom_warehouse_service_is_chosen_with_the_overseas_warehouse(
     chat: ChatFactory, database: FakeDatabase
 ) -> None:
-    ann = await up_to_the_goods(chat)
+    ann = chat()
+    await start_new_order(ann)
     await answer_goods_line(ann, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
     await ann.press("No, continue")
     await ann.press("Overseas warehouse")
@@ -253,10 +238,7 @@ async def test_an_individual_needs_no_hs_code(chat: ChatFactory, database: FakeD
 async def test_an_offline_order_takes_the_same_details(chat: ChatFactory, database: FakeDatabase) -> None:
     await grant(database, DESK_ID, Role.ORDER_DESK)
     desk = chat(user_id=DESK_ID, first_name="Desk")
-    await desk.send("/offline")
-    await desk.press("Hotline")
-    await desk.send("09:30")
-    await desk.press("Not urgent")
+    await start_offline_order(desk, received="09:30", urgent=False)
     await answer_customer_and_address(desk, name="Wang Wei")
     await answer_goods_line(desk, "Glass teapot", quantity="1", weight="0.8", value="120")
     await desk.press("Mark “Glass teapot” fragile")

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from domain.orders.status import Channel, OrderStatus, Service
 from tests.fakes import FakeDatabase
 from tests.intake.conftest import (
-    Chat,
     ChatFactory,
     answer_air_freight,
-    answer_customer_and_address,
     answer_goods_line,
-    answer_small_order,
-    find_order,
+    answer_up_to_preview,
+    assert_small_order_in,
+    confirmed_order,
     orders_of,
+    start_new_order,
 )
-
-
-async def answer_up_to_preview(
-    chat: Chat, *, country: str = "Germany", postcode: str | None = "10117"
-) -> None:
-    """Answers every question of a small, valid order until the preview."""
-    await chat.send("/neworder")
-    await answer_small_order(chat, country=country, postcode=postcode)
-
-
-def assert_small_order_in(preview: str) -> None:
-    """The preview shows the customer, address and goods of answer_up_to_preview's order."""
-    assert "Name: Ann Smith" in preview
-    assert "Phone: +4915123456789" in preview
-    assert "Unter den Linden 1, Berlin, 10117, Germany" in preview
-    assert "Cotton T-shirts × 2, 0.5 kg each, declared value 40.00 CNY" in preview
-
-
-def reference_in(text: str) -> str:
-    """The order reference a message mentions."""
-    match = re.search(r"R-[0-9A-Z]{8}", text)
-    assert match, text
-    return match.group(0)
 
 
 async def test_a_full_order_in_english(chat: ChatFactory, database: FakeDatabase) -> None:
@@ -63,14 +39,11 @@ async def test_a_full_order_in_english(chat: ChatFactory, database: FakeDatabase
         "✖ Cancel order",
     ]
 
-    await ann.press("Confirm order")
+    order = await confirmed_order(ann, database)
 
-    reference = reference_in(ann.text)
     assert "is placed" in ann.text
     assert "Amount to pay: 85.00 CNY by Alipay (not paid yet)" in ann.text
-    assert f"/track {reference}" in ann.text
-    order = await find_order(database, reference)
-    assert order is not None
+    assert f"/track {order.reference}" in ann.text
     assert order.status is OrderStatus.PENDING_REVIEW
     assert order.channel is Channel.TELEGRAM
     assert order.customer.name == "Ann Smith"
@@ -152,8 +125,7 @@ async def test_invalid_answers_are_explained_and_the_same_question_is_asked_agai
 
 async def test_a_german_postcode_must_have_five_digits(chat: ChatFactory) -> None:
     ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann, postcode=None)
+    await start_new_order(ann, postcode=None)
 
     await ann.send("1011")
 
@@ -163,8 +135,7 @@ async def test_a_german_postcode_must_have_five_digits(chat: ChatFactory) -> Non
 
 async def test_a_country_without_postcodes_skips_the_question(chat: ChatFactory) -> None:
     ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(
+    await start_new_order(
         ann,
         country="United Arab Emirates",
         phone="+971 50 123 4567",
@@ -252,9 +223,7 @@ async def test_edit_from_the_preview_changes_one_field_and_returns_to_the_previe
     await ann.send("sw1a 1aa")
     assert "Please check the order" in ann.text
 
-    await ann.press("Confirm order")
-    order = await find_order(database, reference_in(ann.text))
-    assert order is not None
+    order = await confirmed_order(ann, database)
     assert (order.service, order.items[0].quantity, order.address.country, order.address.postcode) == (
         Service.SEA_FREIGHT,
         3,
@@ -265,8 +234,7 @@ async def test_edit_from_the_preview_changes_one_field_and_returns_to_the_previe
 
 async def test_another_goods_line_can_be_added_and_removed(chat: ChatFactory) -> None:
     ann = chat()
-    await ann.send("/neworder")
-    await answer_customer_and_address(ann)
+    await start_new_order(ann)
     await answer_goods_line(ann, "Tea set", quantity="1", weight="1", value="50")
     await ann.press("Add another goods line")
     assert "Goods line 2" in ann.text

@@ -6,16 +6,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 
 from application.ports import OutboxMessage
-from bot.i18n import LanguageMiddleware, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.orders.status import Role
 from handlers import outbox
 from storage.outbox_queue import SqlOutboxQueue
 from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import message_update
+from tests.dispatchers import routed_dispatcher
 from tests.mocked_bot import MockedBot
 from tests.outbox.conftest import T0
 from tests.review.conftest import make_order
@@ -25,16 +23,7 @@ DESK_ID, WAREHOUSE_ID = 501, 502
 
 def dispatcher_for(new_uow: Callable[[], SqlUnitOfWork]) -> Dispatcher:
     """The production middlewares with the outbox router."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), timezone="Asia/Shanghai")
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n("en")))
-    parent = outbox.router.parent_router
-    if parent is not None:
-        parent.sub_routers.remove(outbox.router)
-        outbox.router._parent_router = None
-    dispatcher.include_router(outbox.router)
-    return dispatcher
+    return routed_dispatcher(new_uow, [outbox.router], timezone="Asia/Shanghai")
 
 
 async def test_the_desk_sees_what_failed_with_the_order_and_reason_others_are_refused(

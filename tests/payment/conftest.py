@@ -7,24 +7,23 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from application.review import ReviewSetup
-from bot.i18n import LanguageMiddleware, PoI18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import PoI18n
 from domain.orders.model import Order
 from domain.orders.status import Action, Role
 from handlers import payment, review
 from handlers.payment import PaymentSetup
+from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.payment.fakes import FakePaymentUnitOfWork, PaymentDatabase
 from tests.review.conftest import (
     ADMIN_ID,
     CUSTOMER_ID,
     DESK_ID,
-    NAMES,
     T0,
-    _detached,
+    _user,
     clock,
     grant_roles,
     i18n,
@@ -56,15 +55,14 @@ def new_uow(database: PaymentDatabase) -> Uows:
 @pytest.fixture
 def dispatcher(new_uow: Uows, i18n: PoI18n, setup: ReviewSetup) -> Dispatcher:
     """The project's middlewares in production order with the payment and review routers."""
-    dispatcher = Dispatcher(
-        storage=MemoryStorage(), review_setup=setup, payment_setup=PaymentSetup(PROVIDER_TOKEN)
+    return routed_dispatcher(
+        new_uow,
+        (payment.router, review.router),
+        admin_ids=[ADMIN_ID],
+        i18n=i18n,
+        review_setup=setup,
+        payment_setup=PaymentSetup(PROVIDER_TOKEN),
     )
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
-    for module in (payment, review):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
 
 
 @pytest.fixture
@@ -88,13 +86,16 @@ def rejected_as_not_paid(order: Order) -> Order:
     return order
 
 
-def _user(user_id: int, language_code: str) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "is_bot": False,
-        "first_name": NAMES.get(user_id, f"User{user_id}"),
-        "language_code": language_code,
+def _customer_message(update_id: int, message_id: int, content: dict[str, Any]) -> Update:
+    """A message of the customer in their private chat, carrying this content."""
+    message = {
+        "message_id": message_id,
+        "date": int(T0.timestamp()),
+        "chat": telegram.chat(CUSTOMER_ID),
+        "from": _user(CUSTOMER_ID, "en"),
+        **content,
     }
+    return Update.model_validate({"update_id": update_id, "message": message})
 
 
 def pre_checkout(
@@ -123,24 +124,14 @@ def pre_checkout(
 
 def successful_payment(update_id: int, order: Order, total_amount: int, currency: str, charge: str) -> Update:
     """The service message Telegram sends once it has charged the customer."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": 20_000 + update_id,
-                "date": int(T0.timestamp()),
-                "chat": {"id": CUSTOMER_ID, "type": "private", "first_name": "User"},
-                "from": _user(CUSTOMER_ID, "en"),
-                "successful_payment": {
-                    "currency": currency,
-                    "total_amount": total_amount,
-                    "invoice_payload": f"order:{order.id}",
-                    "telegram_payment_charge_id": charge,
-                    "provider_payment_charge_id": f"provider-{charge}",
-                },
-            },
-        }
-    )
+    payment = {
+        "currency": currency,
+        "total_amount": total_amount,
+        "invoice_payload": f"order:{order.id}",
+        "telegram_payment_charge_id": charge,
+        "provider_payment_charge_id": f"provider-{charge}",
+    }
+    return _customer_message(update_id, 20_000 + update_id, {"successful_payment": payment})
 
 
 def customer_file(update_id: int, *, photo: bool = True) -> Update:
@@ -154,15 +145,4 @@ def customer_file(update_id: int, *, photo: bool = True) -> Update:
         content = {
             "document": {"file_id": "receipt-pdf", "file_unique_id": "u-rd", "file_name": "receipt.pdf"}
         }
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": 30_000 + update_id,
-                "date": int(T0.timestamp()),
-                "chat": {"id": CUSTOMER_ID, "type": "private", "first_name": "User"},
-                "from": _user(CUSTOMER_ID, "en"),
-                **content,
-            },
-        }
-    )
+    return _customer_message(update_id, 30_000 + update_id, content)

@@ -13,8 +13,7 @@ from domain.orders.status import OrderStatus
 from handlers.payment import PaymentSetup
 from presentation.callbacks import ReviewAction, ReviewStep
 from tests.bot.test_wiring import ADMIN_ID, CUSTOMER_ID, DESK_CHAT, DESK_ID, Wired, wired
-from tests.intake.conftest import Chat, answer_small_order
-from tests.intake.test_wizard import reference_in
+from tests.intake.conftest import Chat, answer_small_order, reference_in
 from tests.review.conftest import buttons, card_of
 
 __all__ = ["wired"]

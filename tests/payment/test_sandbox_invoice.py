@@ -13,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from domain.orders.model import Order
 from presentation.payment_texts import pay_keyboard
-from sandbox.server import FakeBotApi, Json
+from sandbox.server import FakeBotApi, FakeUser, Json
 from tests.payment.conftest import Uows, load, store, unpaid_order
 from tests.payment.fakes import PaymentDatabase
 from tests.sandbox.test_server import TOKEN, api
@@ -42,37 +42,36 @@ async def until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.02)
 
 
-async def customer_order(new_uow: Uows, api: FakeBotApi) -> tuple[Order, int]:
-    """An unpaid bank-card order of a sandbox user; returns it and the user's id."""
+async def customer_order(new_uow: Uows, api: FakeBotApi) -> tuple[Order, FakeUser]:
+    """An unpaid bank-card order of a sandbox user; returns it and the user."""
     user = api.create_user("Emma Brown")
     order = unpaid_order(amount="85.00")
     order.customer.telegram_user_id = user.id
     await store(new_uow, order)
-    return order, user.id
+    return order, user
 
 
-async def invoice_after_pay_now(api: FakeBotApi, bot: Bot, order: Order, user_id: int) -> Json:
+async def invoice_after_pay_now(api: FakeBotApi, bot: Bot, order: Order, user: FakeUser) -> Json:
     """The customer presses Pay now under a message about the order; returns the invoice the bot sends."""
-    prompt = await bot.send_message(user_id, "pay", reply_markup=pay_keyboard(order, str))
-    api.press_button(api.users[user_id], api.chats[user_id].messages[prompt.message_id], text="💳 Pay now")
-    return await api.wait_for_bot_message(user_id, lambda message: "invoice" in message)
+    prompt = await bot.send_message(user.id, "pay", reply_markup=pay_keyboard(order, str))
+    api.press_button(user, api.chats[user.id].messages[prompt.message_id], text="💳 Pay now")
+    return await api.wait_for_bot_message(user.id, lambda message: "invoice" in message)
 
 
 async def test_an_invoice_paid_in_the_sandbox_is_recorded_once(
     api: FakeBotApi, dispatcher: Dispatcher, new_uow: Uows, database: PaymentDatabase
 ) -> None:
-    order, user_id = await customer_order(new_uow, api)
-    user = api.users[user_id]
+    order, user = await customer_order(new_uow, api)
 
     async with polling(api, dispatcher) as bot:
-        invoice = await invoice_after_pay_now(api, bot, order, user_id)
+        invoice = await invoice_after_pay_now(api, bot, order, user)
         assert invoice["invoice"]["total_amount"] == 8500 and invoice["invoice"]["currency"] == "EUR"
         assert invoice["reply_markup"]["inline_keyboard"][0][0]["pay"] is True
 
         query_id = api.pay_invoice(user, invoice)
         await until(lambda: len(database.payments) == 1)
         assert api.pre_checkout_answers[query_id]["ok"] in (True, "true")
-        [paid_message] = [m for m in api.chats[user_id].messages.values() if "successful_payment" in m]
+        [paid_message] = [m for m in api.chats[user.id].messages.values() if "successful_payment" in m]
         # Telegram delivering the same payment again (another update id) changes nothing.
         await dispatcher.feed_raw_update(bot, {"update_id": 9999, "message": paid_message})
 
@@ -87,11 +86,10 @@ async def test_an_invoice_paid_in_the_sandbox_is_recorded_once(
 async def test_a_changed_amount_is_refused_before_the_charge(
     api: FakeBotApi, dispatcher: Dispatcher, new_uow: Uows, database: PaymentDatabase
 ) -> None:
-    order, user_id = await customer_order(new_uow, api)
-    user = api.users[user_id]
+    order, user = await customer_order(new_uow, api)
 
     async with polling(api, dispatcher) as bot:
-        invoice = await invoice_after_pay_now(api, bot, order, user_id)
+        invoice = await invoice_after_pay_now(api, bot, order, user)
         async with new_uow() as uow:
             changed = await uow.orders.get(order.id)
             changed.amount += 10
@@ -103,4 +101,4 @@ async def test_a_changed_amount_is_refused_before_the_charge(
     answer = api.pre_checkout_answers[query_id]
     assert answer["ok"] in (False, "false") and "amount of this order has changed" in answer["error_message"]
     assert database.payments == {}
-    assert not any("successful_payment" in m for m in api.chats[user_id].messages.values())
+    assert not any("successful_payment" in m for m in api.chats[user.id].messages.values())

@@ -25,6 +25,7 @@ from domain.orders.model import Order
 from domain.orders.status import Role
 from scheduler.outbox_sender import OutboxSender
 from storage.outbox_queue import SqlOutboxQueue
+from tests import telegram
 from tests.mocked_bot import MockedBot, MockedSession, RecordedRequest
 from tests.wiring import StoredState, production
 
@@ -110,16 +111,13 @@ class Product(StoredState):
         language_code: str = "en",
     ) -> None:
         """Sends a text message (in a team chat when chat_id is given, as a reply when reply_to is)."""
-        chat = chat_id if chat_id is not None else user_id
-        message: dict[str, Any] = {
-            "message_id": next(self.message_ids),
-            "date": int(self.clock.now().timestamp()),
-            "chat": _chat(chat),
-            "from": _user(user_id, language_code),
-            "text": text,
-        }
-        if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        message = telegram.text_message(
+            next(self.message_ids),
+            text,
+            chat=_chat(chat_id if chat_id is not None else user_id),
+            sender=_user(user_id, language_code),
+            date=self.clock.now(),
+        )
         if reply_to is not None:
             message["reply_to_message"] = self.bot_message(reply_to)
         update = Update.model_validate({"update_id": next(self.update_ids), "message": message})
@@ -129,18 +127,13 @@ class Product(StoredState):
         self, data: str, *, user_id: int, on: RecordedRequest | dict[str, Any], language_code: str = "en"
     ) -> None:
         """Presses a button of a message the bot sent (a recorded request, or the message as a dict)."""
-        update = Update.model_validate(
-            {
-                "update_id": next(self.update_ids),
-                "callback_query": {
-                    "id": f"cb{next(self.message_ids)}",
-                    "from": _user(user_id, language_code),
-                    "chat_instance": "ci",
-                    "message": on if isinstance(on, dict) else self.bot_message(on),
-                    "data": data,
-                },
-            }
+        query = telegram.callback_query(
+            f"cb{next(self.message_ids)}",
+            data,
+            sender=_user(user_id, language_code),
+            message=on if isinstance(on, dict) else self.bot_message(on),
         )
+        update = Update.model_validate({"update_id": next(self.update_ids), "callback_query": query})
         await self.dispatcher.feed_update(self.bot, update)
 
     async def deliver(self) -> list[RecordedRequest]:
@@ -161,29 +154,16 @@ class Product(StoredState):
 
 
 def _user(user_id: int, language_code: str) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "is_bot": False,
-        "first_name": NAMES.get(user_id, f"User{user_id}"),
-        "language_code": language_code,
-    }
+    return telegram.user(user_id, NAMES.get(user_id, f"User{user_id}"), language_code)
 
 
 def _chat(chat_id: int) -> dict[str, Any]:
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": NAMES.get(chat_id, "User")}
-    return {"id": chat_id, "type": "supergroup", "title": "Team"}
+    return telegram.chat(chat_id, NAMES.get(chat_id, "User"))
 
 
 def card_message(chat_id: int, text: str, message_id: int = 77) -> dict[str, Any]:
     """A message of the bot in a chat, for a press on a card no request of this test sent."""
-    return {
-        "message_id": message_id,
-        "date": int(NOW.timestamp()),
-        "chat": _chat(chat_id),
-        "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
-        "text": text,
-    }
+    return telegram.bot_message(message_id, text, chat=_chat(chat_id), date=NOW)
 
 
 async def grant(product: Product, role: Role, *user_ids: int) -> None:

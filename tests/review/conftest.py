@@ -14,14 +14,12 @@ from typing import Any
 from zlib import decompress
 
 import pytest
-from aiogram import Dispatcher, Router
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram import Dispatcher
 from aiogram.types import Update
 
 from application.ports import OutboxMessage, UnitOfWork
 from application.review import ReviewSetup
-from bot.i18n import LanguageMiddleware, PoI18n, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import PoI18n, create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Address, Customer, Item, Order, new_reference
 from domain.orders.status import Action, Channel, Role, Service
@@ -29,6 +27,8 @@ from domain.review import ReviewPolicy
 from handlers import orders, review, staff
 from presentation.notifications import build_review_setup
 from scheduler.outbox_sender import build_method
+from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 
@@ -81,15 +81,6 @@ def setup(i18n: PoI18n, clock: FixedClock) -> ReviewSetup:
     )
 
 
-def _detached(router: Router) -> Router:
-    """Frees a module router from the dispatcher of a previous test."""
-    parent = router.parent_router
-    if parent is not None:
-        parent.sub_routers.remove(router)
-        router._parent_router = None
-    return router
-
-
 @pytest.fixture
 def dispatcher(
     new_uow: Uows,
@@ -97,13 +88,8 @@ def dispatcher(
     setup: ReviewSetup,
 ) -> Dispatcher:
     """The project's middlewares in production order with the review, staff and order routers."""
-    dispatcher = Dispatcher(storage=MemoryStorage(), review_setup=setup)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN_ID]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
-    for module in (review, staff, orders):
-        dispatcher.include_router(_detached(module.router))
-    return dispatcher
+    routers = (review.router, staff.router, orders.router)
+    return routed_dispatcher(new_uow, routers, admin_ids=[ADMIN_ID], i18n=i18n, review_setup=setup)
 
 
 async def grant_roles(new_uow: Uows, staff: Mapping[Role, Iterable[int]]) -> None:
@@ -197,33 +183,17 @@ async def deliver(bot: MockedBot, messages: Iterable[OutboxMessage], uows: Uows)
 
 
 def _user(user_id: int, language_code: str) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "is_bot": False,
-        "first_name": NAMES.get(user_id, f"User{user_id}"),
-        "language_code": language_code,
-    }
-
-
-def _chat(chat_id: int) -> dict[str, Any]:
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": "User"}
-    return {"id": chat_id, "type": "supergroup", "title": "Team"}
+    return telegram.user(user_id, NAMES.get(user_id, f"User{user_id}"), language_code)
 
 
 def command(
     update_id: int, text: str, *, user_id: int, chat_id: int | None = None, language_code: str = "en"
 ) -> Update:
     """A text message (commands get their entity)."""
-    message: dict[str, Any] = {
-        "message_id": 10_000 + update_id,
-        "date": int(T0.timestamp()),
-        "chat": _chat(chat_id if chat_id is not None else user_id),
-        "from": _user(user_id, language_code),
-        "text": text,
-    }
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    chat = telegram.chat(chat_id if chat_id is not None else user_id)
+    message = telegram.text_message(
+        10_000 + update_id, text, chat=chat, sender=_user(user_id, language_code), date=T0
+    )
     return Update.model_validate({"update_id": update_id, "message": message})
 
 
@@ -251,25 +221,11 @@ def buttons(message: OutboxMessage) -> list[str]:
 
 def press(update_id: int, data: str, *, user_id: int, card: Card, language_code: str = "en") -> Update:
     """A button press on a card."""
-    message = {
-        "message_id": card.message_id,
-        "date": int(T0.timestamp()),
-        "chat": _chat(card.chat_id),
-        "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
-        "text": card.text,
-    }
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, language_code),
-                "chat_instance": "ci",
-                "message": message,
-                "data": data,
-            },
-        }
+    message = telegram.bot_message(card.message_id, card.text, chat=telegram.chat(card.chat_id), date=T0)
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=_user(user_id, language_code), message=message
     )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
 
 
 def alerts(bot: MockedBot) -> list[str]:

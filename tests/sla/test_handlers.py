@@ -11,8 +11,7 @@ from aiogram.types import Update
 from babel.messages.pofile import read_po
 
 from application.sla_sweeps import SlaSweeper
-from bot.i18n import LOCALES_DIR, LanguageMiddleware, create_i18n
-from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
+from bot.i18n import LOCALES_DIR, create_i18n
 from domain.clock import FixedClock
 from domain.orders.status import Role
 from domain.sla.policy import Stage
@@ -20,6 +19,8 @@ from handlers import sla as sla_handlers
 from presentation import sla_alerts
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS
 from presentation.sla_alerts import SlaAlertTexts
+from tests import telegram
+from tests.dispatchers import routed_dispatcher
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import command
@@ -54,16 +55,9 @@ def clock() -> FixedClock:
 @pytest.fixture
 def dispatcher(new_uow: UowFactory, clock: FixedClock) -> Dispatcher:
     """A dispatcher with the production middlewares and the SLA router on the test database."""
-    dispatcher = Dispatcher(sla=SLA, clock=clock, team_chats=TEAM_CHATS)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(new_uow))
-    dispatcher.update.outer_middleware(RolesMiddleware([ADMIN]))
-    dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n("en")))
-    router = sla_handlers.router
-    if router.parent_router is not None:  # taken over from the previous test's dispatcher
-        router.parent_router.sub_routers.remove(router)
-        router._parent_router = None
-    dispatcher.include_router(router)
-    return dispatcher
+    return routed_dispatcher(
+        new_uow, [sla_handlers.router], admin_ids=[ADMIN], sla=SLA, clock=clock, team_chats=TEAM_CHATS
+    )
 
 
 @pytest.fixture
@@ -79,31 +73,14 @@ async def staff(new_uow: UowFactory) -> None:
         await uow.commit()
 
 
-def _user(user_id: int, name: str) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
-
-
 def press(update_id: int, data: str, user_id: int, name: str, alert: dict[str, Any]) -> Update:
     """Builds a button press on an alert message as the bot sent it."""
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "callback_query": {
-                "id": f"cb{update_id}",
-                "from": _user(user_id, name),
-                "chat_instance": "team",
-                "data": data,
-                "message": {
-                    "message_id": 77,
-                    "date": int(START.timestamp()),
-                    "chat": {"id": alert["chat_id"], "type": "supergroup", "title": "Team"},
-                    "from": {"id": 42, "is_bot": True, "first_name": "OrderDesk"},
-                    "text": alert["text"],
-                    "reply_markup": alert["reply_markup"],
-                },
-            },
-        }
+    message = telegram.bot_message(77, alert["text"], chat=telegram.chat(alert["chat_id"]), date=START)
+    message["reply_markup"] = alert["reply_markup"]
+    query = telegram.callback_query(
+        f"cb{update_id}", data, sender=telegram.user(user_id, name), message=message, chat_instance="team"
     )
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
 
 
 @pytest.fixture

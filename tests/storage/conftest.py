@@ -6,6 +6,8 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -66,6 +68,18 @@ async def empty_database(url: str) -> AsyncEngine:
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return engine
+
+
+@asynccontextmanager
+async def migrated_sqlite(path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a freshly migrated SQLite file; the engine is disposed when the block ends."""
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    engine = create_engine(url)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
