@@ -42,10 +42,10 @@ from storage.models import InboxUpdateRow, OutboxRow, ProcessedUpdateRow
 from storage.outbox_queue import SENT
 from storage.uow import SqlUnitOfWork
 from tests.e2e.conftest import ROOT, TOKEN, BotProcess, free_port
+from tests.storage.conftest import PG_ADMIN_URL, unreachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-PG_ADMIN_URL = os.environ.get("ORDERDESK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ORDERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "multi-instance-secret"
 INSTANCES = 3
@@ -60,13 +60,6 @@ REPLY = re.compile(r"no order (Q\d+) of yours")
 TICK = re.compile(r"Scheduled job (\S+) runs here for tick (\d+)")
 
 
-def _unreachable(reason: str) -> None:
-    """Fails in CI (which starts the services), skips elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh, migrated PostgreSQL database for the instances to share."""
@@ -77,7 +70,7 @@ async def postgres_url() -> AsyncIterator[str]:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # refused connections and asyncpg's own errors alike
         await admin.dispose()
-        _unreachable(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error!r}")
+        unreachable(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error!r}")
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         await migrate(url)
@@ -96,7 +89,7 @@ async def redis_url() -> AsyncIterator[str]:
         await redis.flushdb()
     except Exception as error:
         await redis.aclose()
-        _unreachable(f"Redis at {REDIS_URL} is not reachable: {error!r}")
+        unreachable(f"Redis at {REDIS_URL} is not reachable: {error!r}")
     yield REDIS_URL
     await redis.flushdb()
     await redis.aclose()

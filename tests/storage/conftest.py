@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import text
@@ -31,6 +32,13 @@ async def _admin(sql: str) -> None:
         await engine.dispose()
 
 
+def unreachable(reason: str) -> NoReturn:
+    """Fails in CI (which starts the services), skips elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """Creates and migrates a throwaway PostgreSQL database for this test session."""
@@ -38,10 +46,7 @@ def pg_url() -> Iterator[str]:
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # refused connections and asyncpg's own errors alike
-        reason = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error!r}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unreachable(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error!r}")
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         asyncio.run(migrate(url))
