@@ -122,7 +122,7 @@ class RecordNotFound(DomainError):
 
 @dataclass(frozen=True)
 class OwedEntry:
-    """An open record with its order, for finance's list."""
+    """A record with its order, for finance's list and card."""
 
     record: MoneyOwed
     order: Order

@@ -191,7 +191,7 @@ async def on_page(
         logger.info("Refunds page kept: %s", error.message)
 
 
-@router.callback_query(OwedAction.filter(F.act == OwedStep.PAY))
+@router.callback_query(OwedAction.filter(F.act.in_({OwedStep.PAY, OwedStep.LIST_PAY})))
 async def on_record_paid(
     query: CallbackQuery,
     callback_data: OwedAction,
@@ -222,7 +222,7 @@ async def on_record_paid(
         return
     await state.set_state(FinanceDialog.reference)
     # A card of its own loses its button once paid; a /refunds page keeps the others' buttons.
-    single = message.reply_markup is not None and len(message.reply_markup.inline_keyboard) == 1
+    single = callback_data.act is OwedStep.PAY
     await state.update_data(
         owed_record_id=record.id,
         owed_card_chat_id=message.chat.id if single else None,
@@ -345,7 +345,7 @@ async def on_paid_at(
         message.from_user, state, uow, roles, paid_at, clock, timezone, sla, event_handlers, t
     )
     await message.reply(reply)
-    await _drop_card_button(message, state)
+    await _close_card(message, state, uow, t, timezone)
 
 
 @router.callback_query(OwedAction.filter(F.act == OwedStep.NOW))
@@ -379,7 +379,7 @@ async def on_paid_now(
     reply = await _finish(query.from_user, state, uow, roles, None, clock, timezone, sla, event_handlers, t)
     await query.answer()
     await message.edit_text(reply)
-    await _drop_card_button(message, state)
+    await _close_card(message, state, uow, t, timezone)
 
 
 async def _finish(
@@ -425,7 +425,7 @@ async def _finish(
         await state.clear()
         return t(N_("This refund or payout no longer exists."))
     await state.set_state(None)
-    await state.update_data(owed_record_id=None, owed_reference=None)
+    await state.update_data(owed_record_id=None, owed_reference=None, owed_paid_id=record.id)
     return t(
         N_(
             "✅ {what} of {amount} recorded as paid by {name} at {time}, reference {reference}. "
@@ -449,17 +449,30 @@ def _refusal(refused: OwedRefused, t: Translate) -> str:
     return t(N_("The reference is missing; press Record as paid again and give it."))
 
 
-async def _drop_card_button(message: Message, state: FSMContext) -> None:
-    """Takes Record as paid off the card once the record is paid (a page of /refunds keeps its buttons)."""
+async def _close_card(
+    message: Message, state: FSMContext, uow: FinanceUnitOfWork, t: Translate, timezone: str
+) -> None:
+    """Shows the card as paid, without its button (a page of /refunds keeps the others' buttons)."""
     data = await state.get_data()
     chat_id, message_id = data.get("owed_card_chat_id"), data.get("owed_card_message_id")
-    if await state.get_state() is not None or data.get("owed_record_id") is not None:
-        # Still asking (the time was refused): the card keeps its button.
+    paid_id = data.get("owed_paid_id")
+    if await state.get_state() is not None or paid_id is None:
+        # Still asking (the time was refused), or nothing was paid: the card stays as it is.
         return
     await state.clear()
     if chat_id is None or message_id is None or message.bot is None:
         return
+    entry = await owed_entry(uow, int(paid_id))
+    record = entry.record
+    paid = t(N_("✅ Paid: reference {reference}, recorded by {name} at {time}.")).format(
+        reference=record.paid_reference or "",
+        name=await _who(uow, record.paid_by, t),
+        time=local_time(record.recorded_at or record.paid_at or entry.record.created_at, timezone),
+    )
+    text = f"{card_of_record(record, entry.order, t, timezone)}\n\n{paid}"
     try:
-        await message.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+        await message.bot.edit_message_text(
+            text=text, chat_id=chat_id, message_id=message_id, parse_mode="HTML", reply_markup=None
+        )
     except TelegramBadRequest as error:
-        logger.info("Refund card kept its button: %s", error.message)
+        logger.info("Refund card kept as it was: %s", error.message)

@@ -32,6 +32,8 @@ class OwedStep(StrEnum):
     """What a finance button does."""
 
     PAY = "pay"
+    # The same from a page of /refunds (the page is not the record's card).
+    LIST_PAY = "lpay"
     NOW = "now"
     PAGE = "page"
 
@@ -213,7 +215,7 @@ def page_keyboard(
                 text=t(N_("✅ {id}: {amount}")).format(
                     id=order.display_id, amount=money(record.amount, record.currency)
                 ),
-                callback_data=OwedAction(act=OwedStep.PAY, value=record.id or 0).pack(),
+                callback_data=OwedAction(act=OwedStep.LIST_PAY, value=record.id or 0).pack(),
             )
         ]
         for record, order in zip(records, orders, strict=True)

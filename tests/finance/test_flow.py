@@ -58,6 +58,16 @@ def plain(request: RecordedRequest) -> str:
     return re.sub(r"<[^>]+>", "", text).replace("&amp;", "&")
 
 
+def edits_of(product: Product, request: RecordedRequest) -> list[RecordedRequest]:
+    """The edits of the message a request of the bot made."""
+    message_id = product.bot.answer_to(request).message_id
+    return [
+        r
+        for r in product.bot.requests_for("editMessageText")
+        if int(r.params["chat_id"]) == FINANCE_CHAT and int(r.params["message_id"]) == message_id
+    ]
+
+
 def toasts(product: Product) -> list[str]:
     """The texts of every answered press, in order."""
     return [str(r.params.get("text", "")) for r in product.bot.requests_for("answerCallbackQuery")]
@@ -118,13 +128,14 @@ async def test_a_refund_card_is_paid_once_with_the_providers_reference_and_the_c
     paid_at = product.clock.now()
     await product.press(now_button, user_id=FIN_ID, on=question)
 
-    [edit] = [
-        r for r in product.bot.requests_for("editMessageText") if int(r.params["chat_id"]) == FINANCE_CHAT
-    ]
+    [edit] = edits_of(product, question)
     assert "✅ Refund of 245.80 EUR recorded as paid by Fiona Finance at 2026-03-16 12:00" in plain(edit)
     assert "reference re_3Nf8Kq" in plain(edit)
-    dropped = product.bot.requests_for("editMessageReplyMarkup")
-    assert [int(r.params["message_id"]) for r in dropped] == [product.bot.answer_to(card).message_id]
+    # The card shows it is paid and loses its button.
+    [closed] = edits_of(product, card)
+    assert "Amount: 245.80 EUR" in plain(closed)
+    assert "✅ Paid: reference re_3Nf8Kq, recorded by Fiona Finance at 2026-03-16 12:00." in plain(closed)
+    assert "reply_markup" not in closed.params
     paid = await stored_record(product, record.id or 0)
     assert (paid.status, paid.paid_reference, paid.paid_by) == (OwedStatus.PAID, "re_3Nf8Kq", FIN_ID)
 
@@ -270,6 +281,10 @@ async def test_a_chinese_finance_chat_reads_the_card_the_list_and_the_dialog_in_
 
     paid = await stored_record(product, record.id or 0)
     assert paid.status is OwedStatus.PAID and paid.paid_at == datetime(2026, 3, 16, 2, 30, tzinfo=UTC)
+    # The list is not turned into a card; the card's button, pressed later, says who paid it and when.
+    assert edits_of(product, page) == []
+    await product.press(buttons(card)["✅ 登记已付"], user_id=FIN_ID, on=card)
+    assert toasts(product)[-1] == "Fiona Finance 已于 2026-03-16 11:00 登记已付（付款流水号 WX20260316-88）。"
     await product.deliver()
     told = plain(product.sent(ZH_CUSTOMER_ID)[-1])
     assert (
@@ -301,9 +316,7 @@ async def test_two_finance_members_recording_the_same_refund_give_one_payment(pr
     [now_button] = buttons(questions[FIN_ID]).values()
     await product.press(now_button, user_id=FIN_ID, on=questions[FIN_ID])
 
-    [edit] = [
-        r for r in product.bot.requests_for("editMessageText") if int(r.params["chat_id"]) == FINANCE_CHAT
-    ]
+    [edit] = edits_of(product, questions[FIN_ID])
     assert plain(edit) == "Already recorded as paid by Frank Ledger at 2026-03-16 10:30 (reference BANK-B)."
     paid = await stored_record(product, record.id or 0)
     assert (paid.paid_reference, paid.paid_by) == ("BANK-B", FIN2_ID)
