@@ -96,11 +96,14 @@ def _check_actor(order: Order, actor: Actor) -> tuple[Role, Consent]:
     return Role.CUSTOMER, Consent.IN_CHAT
 
 
-async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+async def _retrying(uow: FinanceUnitOfWork, attempt: Callable[[], Awaitable[T]]) -> T:
     """Runs a unit of work again once after a lost race, so the answer is judged on what won."""
     try:
         return await attempt()
     except ConcurrentModification:
+        # The winner's change is read afresh: a change racing an outbound scan is refused with who and when.
+        async with uow:
+            await uow.rollback()
         return await attempt()
 
 
@@ -136,7 +139,7 @@ async def ask_for_change(
             await commit_change(order, uow, now, setup.handlers, setup.sla)
             return record
 
-    return await _retrying(attempt)
+    return await _retrying(uow, attempt)
 
 
 async def apply_requested_change(
@@ -172,7 +175,7 @@ async def apply_requested_change(
             await _close(order, uow, now, setup)
             return ApplyOutcome(order, applied)
 
-    return await _retrying(attempt)
+    return await _retrying(uow, attempt)
 
 
 async def _close(order: Order, uow: FinanceUnitOfWork, now: datetime, setup: ReviewSetup) -> None:
@@ -282,7 +285,7 @@ async def change_service(
             await commit_change(order, uow, now, setup.handlers, setup.sla)
             return outcome
 
-    return await _retrying(attempt)
+    return await _retrying(uow, attempt)
 
 
 async def quote_service(

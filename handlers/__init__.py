@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
+    changes,
     common,
     conversation,
     execution,
@@ -40,6 +41,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     archive.router,
     survey.router,
     my_orders.router,
+    # The change flow's steps take text while a change is entered, before the intake wizard (issue 13).
+    changes.router,
     offline.router,
     staff.router,
     payment.router,
@@ -87,4 +90,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS
+        + changes.COMMANDS
     )
