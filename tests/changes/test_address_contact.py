@@ -1,4 +1,4 @@
-"""Address and contact changes (issue 13, R-6.2): asked, checked, applied by the order desk within the hour."""
+"""Address and contact changes (issue 13, R-6.2): asked, checked, applied by the order desk in the hour."""
 
 from __future__ import annotations
 

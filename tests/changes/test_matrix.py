@@ -1,4 +1,4 @@
-"""Every cell of the change matrix (issue 13, R-6.2): each change kind in each status, offered or refused why."""
+"""Every cell of the change matrix (issue 13, R-6.2): each kind in each status, offered or refused why."""
 
 from __future__ import annotations
 
