@@ -35,8 +35,8 @@ customer nobody could reach becomes a breach alert to customer service.
 | order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
 | refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
 | refund or payout paid                  | customer: how much was paid back or out, and the reference   |
-| change asked for (address, contact)    | order desk: the change card with Apply; customer: if staff filed it |
-| change applied (R-6.2)                 | customer: what changed, the new price; warehouse: the updated card |
+| change asked for (address, contact)    | order desk: the card with Apply; customer: if staff filed it |
+| change applied (R-6.2)                 | customer: the change, new price; warehouse: the updated card |
 | waiting change came too late           | customer: why, and the alternative (forwarding at a quote)   |
 """
 

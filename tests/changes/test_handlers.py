@@ -153,7 +153,7 @@ async def test_in_chinese_the_intent_leads_to_the_change_and_the_chinese_warehou
     new_uow: Uows, database: FakeDatabase, i18n: PoI18n, zh_warehouse_setup: ReviewSetup, bot: MockedBot
 ) -> None:
     await staff(new_uow)
-    order = await store(new_uow, make_order(status=OrderStatus.PICKED, language="zh"))
+    await store(new_uow, make_order(status=OrderStatus.PICKED, language="zh"))
     chat = Chat(dispatcher_for(new_uow, i18n, zh_warehouse_setup), bot, CUSTOMER_ID, "zh")
 
     offer = await chat.say("我想改收货地址")
