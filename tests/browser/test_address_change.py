@@ -41,6 +41,9 @@ def test_an_address_change_on_the_demo_page(page: Page, demo_url: str) -> None:
     number = approve_as_order_desk(page, reference)
 
     act_as(page, EMMA)
+    # The confirmation and its PDF come through the outbox first; the change's questions follow them.
+    pdf = bot_messages(page).filter(has_text=f"Order confirmation {number}").last
+    expect(pdf).to_be_visible(timeout=20_000)
     send(page, f"/change {number}")
     choose(page, "what would you like to change", "Change address")
     answer(page, "Country of the destination", "Canada")

@@ -63,7 +63,7 @@ async def test_a_cheaper_service_sends_the_order_back_to_review_and_owes_the_dif
 
 
 async def test_a_dearer_service_leaves_the_difference_to_pay_before_review_passes(
-    new_uow: Uows, setup: ReviewSetup
+    new_uow: Uows, database: FakeDatabase, setup: ReviewSetup
 ) -> None:
     order = await store(new_uow, make_order(status=OrderStatus.CONFIRMED, service=Service.SEA_FREIGHT))
     sea = order.amount
@@ -78,6 +78,10 @@ async def test_a_dearer_service_leaves_the_difference_to_pay_before_review_passe
     assert awaits_payment(stored)
     assert outcome.price.to_pay == air - sea
     assert stored.changes[0].consent is Consent.BY_PHONE
+    # The customer is told the difference with the payment flow's Pay now (an invoice for it).
+    told = database.outbox_of(CUSTOMER.user_id)[-1].params
+    assert "difference" in told["text"] and "pay:" in str(told["reply_markup"])
+    assert str(air - sea) in told["text"]
 
 
 async def test_a_price_the_customer_did_not_see_is_refused(new_uow: Uows, setup: ReviewSetup) -> None:
