@@ -213,3 +213,43 @@ async def test_after_outbound_the_change_is_refused_with_the_alternative(
     assert last_buttons(bot) == [] or all(not data.startswith("oreq") for data in last_buttons(bot))
     await chat.press(f"oreq:{order.id}:address")
     assert "left our warehouse" in sent_texts(bot)[-1]
+
+
+async def test_customer_service_files_an_address_change_for_a_caller_in_its_chat(
+    new_uow: Uows, database: FakeDatabase, i18n: PoI18n, setup: ReviewSetup, bot: MockedBot
+) -> None:
+    care_id, care_chat = 601, -1001000000005
+    async with new_uow() as uow:
+        await uow.staff.grant(care_id, Role.CUSTOMER_SERVICE, by=None, at=SLA_T0)
+        await uow.commit()
+    order = await store(new_uow, make_order(status=OrderStatus.CONFIRMED))
+    dispatcher = dispatcher_for(new_uow, i18n, setup)
+    step = 0
+
+    async def say(text: str) -> str:
+        nonlocal step
+        step += 1
+        await dispatcher.feed_update(bot, command(step, text, user_id=care_id, chat_id=care_chat))
+        return sent_texts(bot)[-1]
+
+    async def tap(data: str) -> None:
+        nonlocal step
+        step += 1
+        from tests.review.conftest import Card
+
+        await dispatcher.feed_update(bot, press(step, data, user_id=care_id, card=Card(care_chat, 900, "…")))
+
+    assert "what would you like to change" in await say("/change 20260316001")
+    await tap(last_buttons(bot)[0])
+    for answer in ("Japan", "Tokyo", "1-1 Marunouchi"):
+        await say(answer)
+    confirm = await say("100-0005")
+    assert "priced anew" in confirm
+    send, _drop = last_buttons(bot)
+    await tap(send)
+
+    assert "with their consent on the phone" in sent_texts(bot)[-1]
+    (record,) = (await load(new_uow, order.id)).changes
+    assert (record.requested_by, record.consent.value, record.new["city"]) == (care_id, "by_phone", "Tokyo")
+    assert record.consent_note.startswith("recorded by")
+    assert "Customer service filed" in database.outbox_of(CUSTOMER_ID)[-1].params["text"]
