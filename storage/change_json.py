@@ -23,8 +23,10 @@ def changes_to_json(changes: list[ChangeRecord]) -> list[dict[str, Any]] | None:
         data = asdict(record)
         for name in (*_TIMES, *_AMOUNTS):
             value = data[name]
-            data[name] = value.isoformat() if isinstance(value, datetime) else (
-                str(value) if value is not None else None
+            data[name] = (
+                value.isoformat()
+                if isinstance(value, datetime)
+                else (str(value) if value is not None else None)
             )
         for name in ("requested_role", "consent", "status"):
             data[name] = data[name].value
@@ -36,7 +38,9 @@ def changes_from_json(data: list[dict[str, Any]] | None) -> list[ChangeRecord]:
     """Reads the order's changes back; keys a newer writer added are ignored."""
     records = []
     for entry in data or []:
-        known = {name: entry.get(name) for name in ChangeRecord.__dataclass_fields__ if name in entry}
+        known: dict[str, Any] = {
+            name: entry.get(name) for name in ChangeRecord.__dataclass_fields__ if name in entry
+        }
         for name in _TIMES:
             if known.get(name) is not None:
                 known[name] = datetime.fromisoformat(known[name])
