@@ -182,6 +182,9 @@ async def _close(order: Order, uow: FinanceUnitOfWork, now: datetime, setup: Rev
     """Ends the change's clock and commits the order with its notices."""
     if setup.sla is not None:
         apply_clock_events(order, [ClockEvent.MODIFICATION_DONE], now, setup.sla)
+        if any(record.status is ChangeStatus.PENDING for record in order.changes):
+            # Another change still waits (the other field): its hour runs on a clock of its own from now.
+            apply_clock_events(order, [ClockEvent.MODIFICATION_REQUESTED], now, setup.sla)
     await commit_change(order, uow, now, setup.handlers, setup.sla)
 
 

@@ -249,3 +249,20 @@ async def test_a_change_racing_the_outbound_scan_has_one_winner(new_uow: Uows, s
 
     stored = await load(new_uow, order.id)
     assert (stored.status, stored.address.city) == (OrderStatus.PICKED, "Paris")
+
+
+async def test_a_second_waiting_change_keeps_a_clock_after_the_first_is_applied(
+    new_uow: Uows, setup: ReviewSetup
+) -> None:
+    order = await store(new_uow, make_order(status=OrderStatus.CONFIRMED))
+    address = await ask_for_change(
+        new_uow(), order.id, OrderRequestKind.ADDRESS, PARIS, actor=CUSTOMER, setup=setup
+    )
+    contact = {"phone": "+33612345678", "email": "emma@example.com"}
+    await ask_for_change(new_uow(), order.id, OrderRequestKind.CONTACT, contact, actor=CUSTOMER, setup=setup)
+
+    await apply_requested_change(new_uow(), order.id, address.number, actor=DESK, setup=setup)
+
+    stored = await load(new_uow, order.id)
+    clocks = [clock for clock in stored.clocks if clock.stage == "modification"]
+    assert [clock.running for clock in clocks] == [False, True]
