@@ -266,3 +266,16 @@ async def test_a_second_waiting_change_keeps_a_clock_after_the_first_is_applied(
     stored = await load(new_uow, order.id)
     clocks = [clock for clock in stored.clocks if clock.stage == "modification"]
     assert [clock.running for clock in clocks] == [False, True]
+
+
+async def test_cancelling_the_order_ends_the_clock_of_a_waiting_change(
+    new_uow: Uows, setup: ReviewSetup
+) -> None:
+    order = await store(new_uow, make_order(status=OrderStatus.PENDING_REVIEW))
+    await ask_for_change(new_uow(), order.id, OrderRequestKind.ADDRESS, PARIS, actor=CUSTOMER, setup=setup)
+
+    await perform_action(new_uow(), order.id, Action.CANCEL, CUSTOMER, setup.clock, sla=SLA)
+
+    stored = await load(new_uow, order.id)
+    assert stored.status is OrderStatus.CANCELLED
+    assert not running(stored.clocks, "modification")
