@@ -40,7 +40,20 @@ class Intent(StrEnum):
 INTENT_WORDS: Mapping[Intent, tuple[str, ...]] = MappingProxyType(
     {
         Intent.CANCEL: ("cancel", "cancellation", "refund", "取消", "退单", "退款", "不要了"),
-        Intent.CHANGE: ("change", "modify", "update", "edit", "修改", "更改", "改地址", "换地址", "改电话"),
+        Intent.CHANGE: (
+            "change",
+            "modify",
+            "update",
+            "edit",
+            "修改",
+            "更改",
+            "改地址",
+            "换地址",
+            "改电话",
+            # "我想改收货地址", "改联系方式" (issue 13): the change flow takes them.
+            "改收货",
+            "改联系",
+        ),
         Intent.PROBLEM: (
             "broken",
             "damaged",

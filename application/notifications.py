@@ -35,6 +35,9 @@ customer nobody could reach becomes a breach alert to customer service.
 | order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
 | refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
 | refund or payout paid                  | customer: how much was paid back or out, and the reference   |
+| change asked for (address, contact)    | order desk: the card with Apply; customer: if staff filed it |
+| change applied (R-6.2)                 | customer: the change, new price; warehouse: the updated card |
+| waiting change came too late           | customer: why, and the alternative (forwarding at a quote)   |
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
+from domain.orders.changes import ChangeApplied, ChangeRefusedLate, ChangeRequested
 from domain.orders.events import (
     CustomerAnswered,
     CustomerAsked,
@@ -92,6 +96,11 @@ class NoticeKind(StrEnum):
     PAYMENT_REQUEST = "pay-request"
     OWED_CARD = "owed-card"
     OWED_PAID = "owed-paid"
+    CHANGE_CARD = "change-card"
+    CHANGE_RECEIVED = "change-received"
+    CHANGE_DONE = "change-done"
+    CHANGE_WAREHOUSE = "change-warehouse"
+    CHANGE_REFUSED = "change-refused"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -141,6 +150,20 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
         case MoneyOwedPaid():
             return [Notice(NoticeKind.OWED_PAID)]
+        case ChangeRequested():
+            # The customer who asked in the chat is answered there; a hotline caller is told here.
+            filed_by_staff = any(
+                record.number == event.number and record.requested_role is not Role.CUSTOMER
+                for record in order.changes
+            )
+            told = [Notice(NoticeKind.CHANGE_RECEIVED)] if filed_by_staff else []
+            return [Notice(NoticeKind.CHANGE_CARD, Role.ORDER_DESK), *told]
+        case ChangeApplied():
+            had_it = event.from_status in (OrderStatus.CONFIRMED, OrderStatus.PICKED)
+            warehouse = [Notice(NoticeKind.CHANGE_WAREHOUSE, Role.WAREHOUSE)] if had_it else []
+            return [Notice(NoticeKind.CHANGE_DONE), *warehouse]
+        case ChangeRefusedLate():
+            return [Notice(NoticeKind.CHANGE_REFUSED)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -485,6 +508,9 @@ def build_notifier(
         PaymentRequested: [notify],
         MoneyOwedRecorded: [notify],
         MoneyOwedPaid: [notify],
+        ChangeRequested: [notify],
+        ChangeApplied: [notify],
+        ChangeRefusedLate: [notify],
     }
 
 

@@ -31,6 +31,7 @@ from domain.payment import (
     ReceiptRefusal,
     ReceiptRefused,
     ReceiptSubmitted,
+    amount_due,
     awaits_payment,
     from_minor_units,
     needs_receipt,
@@ -193,7 +194,7 @@ async def submit_receipt(
             method=order.payment_method,
             source=PaymentSource.RECEIPT,
             status=PaymentStatus.SUBMITTED,
-            amount=order.amount,
+            amount=amount_due(order),
             currency=order.currency,
             created_at=now,
             file_id=file_id,
@@ -293,7 +294,7 @@ async def record_platform_payment(
             return order
         if not awaits_payment(order):
             raise IllegalTransition(order.status, "record_platform_payment")
-        if currency.upper() != order.currency.upper() or amount != order.amount:
+        if currency.upper() != order.currency.upper() or amount != amount_due(order):
             raise PaymentMismatch(
                 f"the order's amount is {order.amount} {order.currency}; please pay exactly that"
             )

@@ -202,6 +202,11 @@ def rejected_as_not_paid(order: Order) -> bool:
     return rejection is not None and rejection.note.split(":", 1)[0] == RejectReason.NOT_PAID.value
 
 
+def amount_due(order: Order) -> Decimal:
+    """What the customer pays now: the difference still open after a price rise, else the whole amount."""
+    return order.outstanding if order.outstanding is not None else order.amount
+
+
 def awaits_payment(order: Order) -> bool:
     """Whether the order is unpaid and waiting for it: submitted, in review or rejected as not paid."""
     if order.paid:
@@ -221,7 +226,7 @@ def refusal_to_pay(
         return PayRefusal.NOT_PAYABLE
     if currency.upper() != order.currency.upper():
         return PayRefusal.CURRENCY_CHANGED
-    if total_amount != minor_units(order.amount, order.currency):
+    if total_amount != minor_units(amount_due(order), order.currency):
         return PayRefusal.AMOUNT_CHANGED
     return None
 
@@ -254,6 +259,7 @@ def settle(
         raise DomainError(f"order {order.display_id} does not wait for a payment (now {order.status.value})")
     reopen = rejected_as_not_paid(order)
     order.paid = True
+    order.outstanding = None
     order.note(note, actor_id=actor_id, role=role, now=now, action="payment_received")
     event = PaymentReceived(order.event_id(), order.id, now, order.payment_method, source, reopen)
     order.record(event)

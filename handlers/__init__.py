@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
+    changes,
     common,
     conversation,
     execution,
@@ -41,6 +42,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     archive.router,
     survey.router,
     my_orders.router,
+    # The change flow's steps take text while a change is entered, before the intake wizard (issue 13).
+    changes.router,
     offline.router,
     staff.router,
     payment.router,
@@ -90,4 +93,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + outbox.COMMANDS
         + archive.COMMANDS
         + finance.COMMANDS
+        + changes.COMMANDS
     )

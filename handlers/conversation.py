@@ -38,6 +38,7 @@ from application.conversation import (
 from application.ports import UnitOfWork
 from domain.orders.model import Order
 from domain.orders.status import Role
+from handlers.changes import offer_changes
 from handlers.common import CommandSpec, show_help, staff_roles
 from handlers.intake import DEFAULT_TIMEZONE
 from handlers.my_orders import tracking_text
@@ -182,6 +183,10 @@ async def free_text(
     orders = open_orders(await uow.orders.list_for_customer(customer.user_id))
     if intent is Intent.WHERE and orders:
         await message.reply(_(INTENT_REPLIES[intent]), reply_markup=where_keyboard(orders, _))
+        return
+    if intent is Intent.CHANGE and orders:
+        # A change is the change flow's (issue 13, R-6.2): what each order's stage allows, as buttons.
+        await offer_changes(message, orders)
         return
     if intent is not None and intent is not Intent.WHERE and orders:
         # The customer's own words go to customer service with the order they pick next.

@@ -92,6 +92,11 @@ EVENT_WORDS: dict[str, str] = {
     Action.CONFIRM_CANCELLATION.value: N_("Cancelled"),
     Action.RAISE_EXCEPTION.value: N_("A problem was reported; we are working on it"),
     Action.RESOLVE_EXCEPTION.value: N_("The problem is solved; the order goes on"),
+    # Changes to the placed order (issue 13, R-6.2).
+    "change_address_applied": N_("Delivery address changed"),
+    "change_contact_applied": N_("Contact details changed"),
+    "change_service_applied": N_("Service changed"),
+    Action.REQUOTE.value: N_("Back to our order desk’s review after the change"),
 }
 
 

@@ -93,6 +93,15 @@ ACTION_LABELS: Mapping[str, str] = {
     "confirm_cancellation": N_("cancellation confirmed"),
     "raise_exception": N_("exception raised"),
     "resolve_exception": N_("exception resolved"),
+    # Changes to a placed order (issue 13, R-6.2).
+    "requote": N_("back to review after a re-quote"),
+    "change_address_requested": N_("address change asked for"),
+    "change_address_applied": N_("address changed"),
+    "change_address_refused": N_("address change too late"),
+    "change_contact_requested": N_("contact change asked for"),
+    "change_contact_applied": N_("contact changed"),
+    "change_contact_refused": N_("contact change too late"),
+    "change_service_applied": N_("service changed"),
 }
 PAYMENT_METHOD_LABELS: Mapping[str, str] = {
     "alipay": N_("Alipay"),

@@ -31,6 +31,7 @@ from domain.orders.model import Order
 from domain.orders.status import ExceptionType, OrderStatus, Role
 from domain.review import RejectReason, ReviewPolicy, second_review_reasons
 from domain.sla.clocks import SlaContext
+from presentation.change_texts import CHANGE_NOTICES, render_change_notice
 from presentation.documents import ConfirmationDocuments
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.finance_texts import FINANCE_NOTICES, render_finance_notice
@@ -141,6 +142,9 @@ class TelegramNotices:
         """Renders one notice; None when there is nothing to say."""
         t, language = self._t(audience.language), audience.language
         match notice.kind, event:
+            case kind, _ if kind in CHANGE_NOTICES:
+                change = render_change_notice(kind, event, order, t, self.timezone, audience.names)
+                return None if change is None else Rendered(change)
             case kind, _ if kind in PAYMENT_NOTICES:
                 message = self.payments.render(kind, event, order, t, language)
                 return None if message is None else Rendered(message)

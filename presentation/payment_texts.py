@@ -20,6 +20,7 @@ from domain.payment import (
     PaymentState,
     PayRefusal,
     ReceiptRefusal,
+    amount_due,
     invoice_payload,
     is_online,
     minor_units,
@@ -96,7 +97,7 @@ STATE_NAMES: Mapping[PaymentState, str] = {
 
 def _amount(order: Order) -> Html:
     """The amount due."""
-    return money(order.amount, order.currency)
+    return money(amount_due(order), order.currency)
 
 
 def how_to_pay_lines(order: Order, t: Translate, language: str) -> list[str]:
@@ -110,7 +111,8 @@ def how_to_pay_lines(order: Order, t: Translate, language: str) -> list[str]:
     instructions = payment_instructions().get(order.payment_method)
     if instructions is None:
         return [t(N_("Pay {amount}; our order desk will tell you how.")).format(amount=_amount(order))]
-    text = instructions.text(language, amount=f"{order.amount} {order.currency}", reference=order.reference)
+    due = f"{amount_due(order)} {order.currency}"
+    text = instructions.text(language, amount=due, reference=order.reference)
     return [
         esc(text),
         "",
@@ -299,7 +301,7 @@ def invoice_params(order: Order, t: Translate, provider_token: str) -> dict[str,
         lines=lines, country=order.address.country
     )[:DESCRIPTION_MAX]
     price = LabeledPrice(
-        label=t(N_("Shipping fee"))[:TITLE_MAX], amount=minor_units(order.amount, order.currency)
+        label=t(N_("Shipping fee"))[:TITLE_MAX], amount=minor_units(amount_due(order), order.currency)
     )
     return {
         "title": title,

@@ -18,6 +18,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy import shipped_policy
 from presentation.callbacks import CustomerAction, CustomerStep
+from presentation.change_texts import review_change_lines
 from presentation.documents import ConfirmationDocuments, confirmation_pdf
 from presentation.intake_details import clearance_notice_lines, review_detail_lines
 from presentation.keyboards import N_
@@ -70,6 +71,8 @@ class TelegramReviewRenderers:
         t = self._t(language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
         details = review_detail_lines(order, t, self._card_time(order), language, self.sla)
+        # A change of service or zone sent it back to review: the card says what changed.
+        details = [*review_change_lines(order, t), *details]
         text = review_card_text(order, reasons, second=second, t=t, details=details, names=names)
         if not order.paid and not second:
             # Approve waits for the payment (issue 12); the desk is told when it lands.

@@ -116,6 +116,9 @@ class OrderRow(Base):
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What is left to pay after a price rise of a paid order, and the order's changes (R-6.2, issue 13).
+    outstanding: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument, nullable=True)
     remarks: Mapped[str] = mapped_column(Text, default="")
     # What the customer asks beyond the goods: [{kind, note}], a date, service names.
     special_requests: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument, nullable=True)

@@ -34,6 +34,7 @@ from domain.orders.model import Address, AuditEvent, Customer, Item, Order, Ship
 from domain.orders.special import RequestKind, Requirements, SpecialRequest, SpecialService
 from domain.orders.status import Channel, ExceptionType, OrderStatus, Role, Service
 from domain.text import has_control
+from storage.change_json import changes_from_json, changes_to_json
 from storage.models import (
     OrderAuditRow,
     OrderClockRow,
@@ -188,6 +189,8 @@ def _order_columns(order: Order) -> dict[str, Any]:
         "amount": order.amount,
         "currency": order.currency,
         "paid": order.paid,
+        "outstanding": order.outstanding,
+        "changes": changes_to_json(order.changes),
         "remarks": order.remarks,
         "special_requests": _requests_to_json(order.requirements),
         "delivery_by": order.requirements.delivery_by,
@@ -240,6 +243,8 @@ def _to_order(row: OrderRow) -> Order:
         amount=row.amount,
         currency=row.currency,
         paid=row.paid,
+        outstanding=row.outstanding,
+        changes=changes_from_json(row.changes),
         remarks=row.remarks,
         requirements=_requirements(row),
         urgent=row.urgent,

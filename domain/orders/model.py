@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.errors import DomainError
+from domain.orders.change_record import ChangeRecord
 from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.responsibilities import require
 from domain.orders.special import Requirements
@@ -173,6 +174,10 @@ class Order:
     resume_status: OrderStatus | None = None
     exception_type: ExceptionType | None = None
     requirements: Requirements = field(default_factory=Requirements)
+    # What is still to pay after a price rise of a paid order; None: the whole amount while unpaid.
+    outstanding: Decimal | None = None
+    # The changes asked of the placed order and their outcome (R-6.2, domain/orders/changes.py).
+    changes: list[ChangeRecord] = field(default_factory=list)
     version: int = 0
     audit: list[AuditEvent] = field(default_factory=list)
     clocks: list[StageClock] = field(default_factory=list)

@@ -34,6 +34,9 @@ class Duty(StrEnum):
     SEE_PROGRESS_CHECKS = "see_progress_checks"
     RECORD_REFUND = "record_refund"
     SEE_REFUNDS = "see_refunds"
+    # customer service files a change for a hotline caller; the order desk applies it.
+    FILE_CHANGE = "file_change"
+    APPLY_CHANGE = "apply_change"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -76,6 +79,7 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
             {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
         ),
         A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        A.REQUOTE: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
     }
 )
 del A
@@ -103,6 +107,8 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.SEE_SUPERVISION_REPORT: frozenset({Role.MANAGEMENT, Role.ADMIN}),
         # the order desk's progress checks and chases, read by the desk and management.
         Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
+        Duty.FILE_CHANGE: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        Duty.APPLY_CHANGE: DESK,
         # finance pays refunds and payouts; management and admins follow the open ones.
         Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
         Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),

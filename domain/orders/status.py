@@ -125,6 +125,8 @@ class Action(StrEnum):
     CONFIRM_CANCELLATION = "confirm_cancellation"
     RAISE_EXCEPTION = "raise_exception"
     RESOLVE_EXCEPTION = "resolve_exception"
+    # A change of service (or of the destination zone) re-priced the order: back to first review.
+    REQUOTE = "requote"
 
 
 class ExceptionType(StrEnum):
@@ -231,6 +233,9 @@ for _status in IN_EXECUTION:
     TRANSITIONS[(_status, A.REQUEST_CANCELLATION)] = Rule(S.CANCELLATION_REQUESTED)
 for _status in (*IN_EXECUTION, S.DELIVERED):
     TRANSITIONS[(_status, A.RAISE_EXCEPTION)] = Rule(S.EXCEPTION)
+# A re-quoted order goes back through first review, keeping its number (R-6.2, issue 13).
+for _status in (S.PENDING_REVIEW, S.PENDING_SECOND_REVIEW, S.AWAITING_CONFIRMATION, S.CONFIRMED, S.PICKED):
+    TRANSITIONS[(_status, A.REQUOTE)] = Rule(S.PENDING_REVIEW)
 del _status
 
 # Statuses an order may resume to are the ones an interruption can start from.

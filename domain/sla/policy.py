@@ -184,6 +184,8 @@ E = ClockEvent
 D = Role
 # An execution step also ends when, from an interruption, the order is cancelled, recalled or completed.
 _INSTEAD = (E.ORDER_CANCELLED, E.RECALL_STARTED, E.COMPLETED)
+# A re-quoted order goes back to first review: reaching it again ends the steps after review.
+_REQUOTED = (E.VALIDATION_PASSED,)
 # Who does each step follows the roles table of REQUIREMENTS.md ("Who uses it").
 DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
     {
@@ -195,13 +197,21 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
             D.ORDER_DESK,
         ),
         Stage.SECOND_REVIEW: StageDefaults(
-            E.FIRST_REVIEW_PASSED, (E.REVIEW_PASSED, E.REVIEW_REJECTED, E.ORDER_CANCELLED), D.ORDER_DESK_HEAD
+            E.FIRST_REVIEW_PASSED,
+            (E.REVIEW_PASSED, E.REVIEW_REJECTED, E.ORDER_CANCELLED, *_REQUOTED),
+            D.ORDER_DESK_HEAD,
         ),
-        Stage.CONFIRMATION: StageDefaults(E.REVIEW_PASSED, (E.CONFIRMED, E.ORDER_CANCELLED), D.ORDER_DESK),
-        Stage.PICKING: StageDefaults(E.CONFIRMED, (E.PICKED, *_INSTEAD), D.WAREHOUSE, INTERNATIONAL),
-        Stage.PICKING_OVERSEAS: StageDefaults(E.CONFIRMED, (E.PICKED, *_INSTEAD), D.WAREHOUSE, DOMESTIC_ONLY),
+        Stage.CONFIRMATION: StageDefaults(
+            E.REVIEW_PASSED, (E.CONFIRMED, E.ORDER_CANCELLED, *_REQUOTED), D.ORDER_DESK
+        ),
+        Stage.PICKING: StageDefaults(
+            E.CONFIRMED, (E.PICKED, *_INSTEAD, *_REQUOTED), D.WAREHOUSE, INTERNATIONAL
+        ),
+        Stage.PICKING_OVERSEAS: StageDefaults(
+            E.CONFIRMED, (E.PICKED, *_INSTEAD, *_REQUOTED), D.WAREHOUSE, DOMESTIC_ONLY
+        ),
         Stage.OUTBOUND: StageDefaults(
-            E.PICKED, (E.HANDED_TO_LOGISTICS, E.LAST_MILE_READY, *_INSTEAD), D.WAREHOUSE
+            E.PICKED, (E.HANDED_TO_LOGISTICS, E.LAST_MILE_READY, *_INSTEAD, *_REQUOTED), D.WAREHOUSE
         ),
         Stage.BOOKING: StageDefaults(E.HANDED_TO_LOGISTICS, (E.BOOKED, *_INSTEAD), D.LOGISTICS),
         Stage.CLEARANCE: StageDefaults(E.ARRIVED, (E.CLEARED, *_INSTEAD), D.LOGISTICS),
@@ -218,7 +228,10 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
         ),
         Stage.REFUND: StageDefaults(E.CANCELLATION_AGREED, (E.REFUND_PAID,), D.FINANCE),
         Stage.MODIFICATION: StageDefaults(
-            E.MODIFICATION_REQUESTED, (E.MODIFICATION_DONE, E.EXCEPTION_CLOSED), D.ORDER_DESK
+            # Also opened and closed by a change request (application/changes.py, R-6.2).
+            E.MODIFICATION_REQUESTED,
+            (E.MODIFICATION_DONE, E.EXCEPTION_CLOSED, E.ORDER_CANCELLED),
+            D.ORDER_DESK,
         ),
         Stage.DELAY_CAUSE: StageDefaults(
             E.DELAY_FOUND, (E.DELAY_CAUSE_FOUND, E.EXCEPTION_CLOSED), D.LOGISTICS

@@ -83,6 +83,15 @@ for status in EXECUTION:
     EXPECTED[(status, Action.REQUEST_CANCELLATION)] = OrderStatus.CANCELLATION_REQUESTED
 for status in (*EXECUTION, OrderStatus.DELIVERED):
     EXPECTED[(status, Action.RAISE_EXCEPTION)] = OrderStatus.EXCEPTION
+# A re-quote (service or zone change) sends the order back through first review (R-6.2, issue 13).
+for status in (
+    OrderStatus.PENDING_REVIEW,
+    OrderStatus.PENDING_SECOND_REVIEW,
+    OrderStatus.AWAITING_CONFIRMATION,
+    OrderStatus.CONFIRMED,
+    OrderStatus.PICKED,
+):
+    EXPECTED[(status, Action.REQUOTE)] = OrderStatus.PENDING_REVIEW
 
 INTERNATIONAL_ONLY = {
     (OrderStatus.OUTBOUND, Action.BOOK),

@@ -52,12 +52,22 @@ SWEEP_MODULE = "application/sla_sweeps.py"
 WALK: dict[Stage, tuple[set[str], set[str]]] = {
     Stage.ENTRY: ({"intake"}, {"intake"}),
     Stage.ENTRY_URGENT: ({"intake"}, {"intake"}),
-    Stage.FIRST_REVIEW: ({"pass_validation"}, {"approve", "refer_second_review", "reject", "cancel"}),
-    Stage.SECOND_REVIEW: ({"refer_second_review"}, {"approve_second", "reject", "cancel"}),
-    Stage.CONFIRMATION: ({"approve", "approve_second"}, {"confirm", "cancel"}),
-    Stage.PICKING: ({"confirm"}, {"pick", "confirm_cancellation", "start_recall", "complete"}),
-    Stage.PICKING_OVERSEAS: ({"confirm"}, {"pick", "confirm_cancellation", "start_recall", "complete"}),
-    Stage.OUTBOUND: ({"pick"}, {"outbound_scan", "confirm_cancellation", "start_recall", "complete"}),
+    # "requote": a change of service or zone sends the order back to first review (R-6.2, issue 13).
+    Stage.FIRST_REVIEW: (
+        {"pass_validation", "requote"},
+        {"approve", "refer_second_review", "reject", "cancel"},
+    ),
+    Stage.SECOND_REVIEW: ({"refer_second_review"}, {"approve_second", "reject", "cancel", "requote"}),
+    Stage.CONFIRMATION: ({"approve", "approve_second"}, {"confirm", "cancel", "requote"}),
+    Stage.PICKING: ({"confirm"}, {"pick", "confirm_cancellation", "start_recall", "complete", "requote"}),
+    Stage.PICKING_OVERSEAS: (
+        {"confirm"},
+        {"pick", "confirm_cancellation", "start_recall", "complete", "requote"},
+    ),
+    Stage.OUTBOUND: (
+        {"pick"},
+        {"outbound_scan", "confirm_cancellation", "start_recall", "complete", "requote"},
+    ),
     Stage.BOOKING: ({"outbound_scan"}, {"book", "confirm_cancellation", "start_recall", "complete"}),
     Stage.CLEARANCE: ({"arrive"}, {"clear_customs", "confirm_cancellation", "start_recall", "complete"}),
     Stage.LAST_MILE: (

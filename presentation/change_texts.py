@@ -1,0 +1,519 @@
+"""The words and buttons of changes to a placed order (issue 13, R-6.2), in the reader's language.
+
+What the customer (or customer service for a caller) is offered and refused, the steps of entering
+a new address, contact or service, the order desk's change card with Apply, and the notices the
+notification policy sends about a change (to the customer and to the warehouse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from application.notifications import NoticeKind
+from application.ports import Outgoing
+from domain.intake.address import country_name
+from domain.orders.change_record import ChangeRecord, ChangeStatus, Consent
+from domain.orders.changes import ChangeApplied, PriceChange, last_requote, summary
+from domain.orders.events import Event
+from domain.orders.model import AuditEvent, Order
+from domain.orders.requests import CHANGE_KINDS, ChangeRefusal, OrderRequestKind
+from domain.orders.status import Role, Service
+from presentation.callbacks import OrderRequest
+from presentation.execution_cards import card_keyboard, card_text
+from presentation.keyboards import N_
+from presentation.labels import field
+from presentation.payment_texts import pay_keyboard
+from presentation.render import SERVICE_NAMES, Translate, esc, fit, keyboard_json, local_time, money
+
+# The order desk applies an address or contact change within the hour (R-6.2, `modification`).
+APPLY_WITHIN = timedelta(hours=1)
+# What the customer sends to keep a contact detail as it is.
+KEEP = "-"
+
+SERVICE_CODES: Mapping[Service, str] = {
+    Service.AIR_FREIGHT: "a",
+    Service.SEA_FREIGHT: "s",
+    Service.OVERSEAS_WAREHOUSE: "w",
+}
+SERVICE_BY_CODE: Mapping[str, Service] = {code: service for service, code in SERVICE_CODES.items()}
+
+
+class ChangeApply(CallbackData, prefix="chg"):
+    """The order desk's Apply under a change card."""
+
+    order_id: str
+    number: int
+
+
+class ChangeOffer(CallbackData, prefix="chof"):
+    """A customer's order button after "I want to change my order": what it can change."""
+
+    order_id: str
+
+
+class ServicePick(CallbackData, prefix="chs"):
+    """A new service picked for the order (before agreeing to its price); confirm: agreed at amount."""
+
+    order_id: str
+    service: str
+    # The new amount in cents the customer agrees to (0 while only picking).
+    cents: int = 0
+
+
+class ChangeStep(CallbackData, prefix="chst"):
+    """Send or drop the change entered (address or contact)."""
+
+    send: bool
+
+
+KIND_BUTTONS: Mapping[OrderRequestKind, str] = {
+    OrderRequestKind.ADDRESS: N_("✏️ Change address"),
+    OrderRequestKind.CONTACT: N_("☎️ Change contact"),
+    OrderRequestKind.SERVICE: N_("🔁 Change service"),
+}
+KIND_NAMES: Mapping[str, str] = {
+    OrderRequestKind.ADDRESS.value: N_("delivery address"),
+    OrderRequestKind.CONTACT.value: N_("contact details"),
+    OrderRequestKind.SERVICE.value: N_("service"),
+}
+REASONS: Mapping[ChangeRefusal, str] = {
+    ChangeRefusal.NOT_PLACED: N_("the order has not been through our review yet"),
+    ChangeRefusal.LEFT_WAREHOUSE: N_("the order has left our warehouse"),
+    ChangeRefusal.CUSTOMS_STARTED: N_("customs declaration for the order has started"),
+    ChangeRefusal.CLOSED: N_("the order is finished"),
+    ChangeRefusal.INTERRUPTED: N_("a cancellation or a problem with the order is being handled"),
+    ChangeRefusal.ALREADY_WAITING: N_("a change of this already waits for our order desk"),
+    ChangeRefusal.NO_QUOTE: N_("we cannot price it here"),
+}
+FORWARDING = N_(
+    "After delivery we can forward the parcel to another address, at a quote: write to customer service."
+)
+ALTERNATIVES: Mapping[ChangeRefusal, str] = {
+    ChangeRefusal.NOT_PLACED: N_("Correct it with “Fix the order”, or cancel it and place it again."),
+    ChangeRefusal.LEFT_WAREHOUSE: FORWARDING,
+    ChangeRefusal.CUSTOMS_STARTED: FORWARDING,
+    ChangeRefusal.CLOSED: N_("Place a new order with /neworder."),
+    ChangeRefusal.INTERRUPTED: N_("Customer service contacts you; write to them if it is urgent."),
+    ChangeRefusal.ALREADY_WAITING: N_("It is done within the hour, and you are told here."),
+    ChangeRefusal.NO_QUOTE: N_("Write to customer service for a quote."),
+}
+SINCE = N_(" ({time}, by {name})")
+SINCE_TIME = N_(" ({time})")
+OFFER_TITLE = N_("<b>Order {id}</b>: what would you like to change?")
+NOTHING_OFFERED = N_("<b>Order {id}</b> cannot be changed now: {reason}. {alternative}")
+OFFER_REFUSED_LINE = N_("• {what}: not now — {reason}.")
+PICK_ORDER = N_("Which order would you like to change?")
+NO_ORDERS = N_("You have no orders to change. Place one with /neworder.")
+USAGE = N_("Usage: /change <reference or number>")
+NOT_FOUND = N_("No order with that reference.")
+STALE = N_("This button is no longer valid.")
+REFUSED = N_("Sorry, the {what} of order {id} cannot be changed: {reason}. {alternative}")
+
+ASK_COUNTRY = N_(
+    "New delivery address for order {id} (now: {old}).\nCountry of the destination, e.g. Germany or DE "
+    "(send /cancel to stop):"
+)
+ASK_CITY = N_("City:")
+ASK_STREET = N_("Street and house number:")
+ASK_POSTCODE = N_("Postcode, e.g. {example}:")
+ASK_PHONE = N_(
+    "New contact details for order {id}.\nPhone number in international form, e.g. {example} "
+    "(now: {old}; send {keep} to keep it):"
+)
+ASK_EMAIL = N_("Email address (now: {old}; send {keep} to keep it):")
+NONE_GIVEN = N_("none")
+CONFIRM_TITLE = N_("<b>Change of the {what} of order {id}</b>")
+NOW = N_("Now")
+NEW = N_("New")
+ZONE_REQUOTE = N_(
+    "The new destination is priced anew: {before} → {after}; our order desk reviews the order again."
+)
+DESK_APPLIES = N_("Our order desk applies it within the hour.")
+SEND = N_("✅ Send the change")
+SEND_FOR_CALLER = N_("✅ The caller agreed: file it")
+DROP = N_("✖ Drop it")
+DROPPED = N_("Nothing was changed.")
+SENT = N_("✅ Your change is with our order desk; it is done by {due}. You are told here.")
+SENT_FOR_CALLER = N_(
+    "✅ Filed for {customer}, with their consent on the phone; the order desk applies it by {due}."
+)
+SAME_AS_NOW = N_("That is what the order has already; nothing to change.")
+
+SERVICE_TITLE = N_("Change the service of order {id} (now {service}, {amount}). Choose the new one:")
+SERVICE_BUTTON = N_("{service} — {amount}")
+SERVICE_CONFIRM = N_("<b>{service} for order {id}</b>")
+NEW_PRICE = N_("New price")
+PRICE_NOW = N_("Price now")
+TO_PAY = N_("You pay the difference of {amount}.")
+TO_REFUND = N_("You get {amount} back within 3 working days.")
+BACK_TO_REVIEW = N_("The order goes back to our order desk’s review and keeps its number.")
+AGREE = N_("✅ Agree and change")
+QUOTE_CHANGED = N_("The price has changed in the meantime; here is the new one.")
+SERVICE_CHANGED = N_("✅ Changed to {service}.")
+
+CARD_TITLE = N_("✏️ <b>Change of the {what}</b> for {id} ({reference})")
+CARD_ASKED = N_("Asked by {who} ({how}) at {time}; apply it by {due}.")
+HOW_IN_CHAT = N_("the customer, in the chat")
+HOW_BY_PHONE = N_("on the phone; consent recorded by customer service")
+APPLY = N_("✅ Apply change")
+APPLIED_BY = N_("✅ Applied — {name}, {time}")
+REFUSED_BY = N_("✖ Too late — {reason}")
+ALREADY = N_("This change was handled already: {status} — {name}, {time}.")
+STATUS_APPLIED = N_("applied")
+STATUS_REFUSED = N_("too late")
+
+DONE_TITLE = N_("✅ The {what} of your order {id} is changed: {new}.")
+REQUOTED = N_("Our order desk checks the order again before it goes on.")
+RECEIVED = N_(
+    "Customer service filed a change of the {what} of your order {id}: {new}. Our order desk applies it "
+    "within the hour."
+)
+LATE = N_("Sorry, the change of the {what} of your order {id} came too late: {reason}. {alternative}")
+WAREHOUSE_CHANGED = N_("✏️ <b>The {what} of {id} changed</b>: {old} → {new}")
+WAREHOUSE_HOLD = N_(
+    "⏸ <b>{id} went back to review</b> after a change of the {what}: do not ship it until it is "
+    "confirmed again."
+)
+REVIEW_CHANGED = N_("Changed by the customer: {what} {old} → {new}; price {before} → {after}.")
+
+
+def _text(params: Mapping[str, Any]) -> dict[str, Any]:
+    """sendMessage parameters of an HTML text."""
+    return {**params, "parse_mode": "HTML"}
+
+
+def shown_values(kind: str, values: Mapping[str, str], t: Translate) -> str:
+    """A change's values as people read them: the country by name, the service by its name."""
+    if kind == OrderRequestKind.SERVICE.value:
+        return t(SERVICE_NAMES[Service(values["service"])])
+    if kind == OrderRequestKind.ADDRESS.value:
+        parts = {**values, "country": country_name(values.get("country", ""))}
+        return esc(summary({name: parts[name] for name in ("street", "city", "area", "postcode", "country")}))
+    return esc(summary(values)) or t(NONE_GIVEN)
+
+
+def since_text(since: AuditEvent | None, names: Mapping[int, str], timezone: str, t: Translate) -> str:
+    """ " (10:15, by Wang Wei)": when the order moved on, and who moved it."""
+    if since is None:
+        return ""
+    time = local_time(since.at, timezone)
+    name = names.get(since.actor_id) if since.actor_id is not None else None
+    return t(SINCE_TIME).format(time=time) if not name else t(SINCE).format(time=time, name=esc(name))
+
+
+def refusal_text(
+    order: Order,
+    kind: OrderRequestKind,
+    reason: ChangeRefusal,
+    t: Translate,
+    since: str = "",
+) -> str:
+    """Why the change is refused, and the alternative."""
+    return t(REFUSED).format(
+        what=t(KIND_NAMES[kind.value]),
+        id=esc(order.display_id),
+        reason=t(REASONS[reason]) + since,
+        alternative=t(ALTERNATIVES[reason]),
+    )
+
+
+def offer(
+    order: Order, refusals: Mapping[OrderRequestKind, ChangeRefusal | None], t: Translate
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The changes the order's stage allows as buttons; the others with their reason."""
+    shown = esc(order.display_id)
+    allowed = [kind for kind in CHANGE_KINDS if refusals.get(kind) is None]
+    if not allowed:
+        first = next(reason for reason in refusals.values() if reason is not None)
+        text = t(NOTHING_OFFERED).format(
+            id=shown, reason=t(REASONS[first]), alternative=t(ALTERNATIVES[first])
+        )
+        return text, None
+    lines = [t(OFFER_TITLE).format(id=shown)]
+    for kind, refused in refusals.items():
+        if refused is not None:
+            lines.append(t(OFFER_REFUSED_LINE).format(what=t(KIND_BUTTONS[kind]), reason=t(REASONS[refused])))
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text=t(KIND_BUTTONS[kind]), callback_data=OrderRequest(order_id=order.id, kind=kind).pack()
+            )
+        ]
+        for kind in allowed
+    ]
+    return fit(lines, t), InlineKeyboardMarkup(inline_keyboard=buttons)
+
+
+def orders_keyboard(orders: Sequence[Order], t: Translate) -> InlineKeyboardMarkup:
+    """One button per order the customer may want to change."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t(N_("Order {id}")).format(id=order.display_id),
+                    callback_data=ChangeOffer(order_id=order.id).pack(),
+                )
+            ]
+            for order in orders
+        ]
+    )
+
+
+def confirm_text(
+    order: Order, kind: OrderRequestKind, new: Mapping[str, str], price: PriceChange | None, t: Translate
+) -> str:
+    """The change as entered, before it is sent: now and new, and a re-quote when the zone changes."""
+    old = {"phone": order.customer.phone or "", "email": order.customer.email or ""}
+    if kind is OrderRequestKind.ADDRESS:
+        address = order.address
+        old = {
+            "country": address.country,
+            "city": address.city,
+            "street": address.street,
+            "postcode": address.postcode or "",
+            "area": address.area or "",
+        }
+    lines = [
+        t(CONFIRM_TITLE).format(what=t(KIND_NAMES[kind.value]), id=esc(order.display_id)),
+        f"{field(t, NOW)}{shown_values(kind.value, old, t)}",
+        f"{field(t, NEW)}{shown_values(kind.value, new, t)}",
+    ]
+    if price is not None:
+        lines.append(
+            t(ZONE_REQUOTE).format(
+                before=money(price.before, order.currency), after=money(price.after, order.currency)
+            )
+        )
+    lines.append(t(DESK_APPLIES))
+    return fit(lines, t)
+
+
+def send_keyboard(staff: bool, t: Translate) -> InlineKeyboardMarkup:
+    """Send the change (the caller agreed, for staff) or drop it."""
+    send = InlineKeyboardButton(
+        text=t(SEND_FOR_CALLER if staff else SEND), callback_data=ChangeStep(send=True).pack()
+    )
+    drop = InlineKeyboardButton(text=t(DROP), callback_data=ChangeStep(send=False).pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[send], [drop]])
+
+
+def service_choices(
+    order: Order, quotes: Mapping[Service, PriceChange], t: Translate
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The other services with their new price, one button each."""
+    text = t(SERVICE_TITLE).format(
+        id=esc(order.display_id),
+        service=t(SERVICE_NAMES[order.service]),
+        amount=money(order.amount, order.currency),
+    )
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=t(SERVICE_BUTTON).format(
+                    service=t(SERVICE_NAMES[service]), amount=f"{price.after} {order.currency}"
+                ),
+                callback_data=ServicePick(order_id=order.id, service=SERVICE_CODES[service]).pack(),
+            )
+        ]
+        for service, price in quotes.items()
+    ]
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def price_lines(order: Order, price: PriceChange, t: Translate) -> list[str]:
+    """New price, price now, and what is paid or refunded."""
+    lines = [
+        f"{field(t, NEW_PRICE)}{money(price.after, order.currency)}",
+        f"{field(t, PRICE_NOW)}{money(price.before, order.currency)}",
+    ]
+    if price.to_pay:
+        lines.append(t(TO_PAY).format(amount=money(price.to_pay, order.currency)))
+    if price.to_refund:
+        lines.append(t(TO_REFUND).format(amount=money(price.to_refund, order.currency)))
+    return lines
+
+
+def service_confirm(
+    order: Order, service: Service, price: PriceChange, t: Translate
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The new service's price and what it means, with Agree and change."""
+    lines = [
+        t(SERVICE_CONFIRM).format(service=t(SERVICE_NAMES[service]), id=esc(order.display_id)),
+        *price_lines(order, price, t),
+        t(BACK_TO_REVIEW),
+    ]
+    cents = int(price.after * 100)
+    agree = InlineKeyboardButton(
+        text=t(AGREE),
+        callback_data=ServicePick(order_id=order.id, service=SERVICE_CODES[service], cents=cents).pack(),
+    )
+    drop = InlineKeyboardButton(text=t(DROP), callback_data=ChangeStep(send=False).pack())
+    return fit(lines, t), InlineKeyboardMarkup(inline_keyboard=[[agree], [drop]])
+
+
+def change_card(order: Order, record: ChangeRecord, t: Translate, timezone: str, who: str) -> dict[str, Any]:
+    """The order desk's card of a waiting change, with Apply."""
+    how = HOW_IN_CHAT if record.consent is Consent.IN_CHAT else HOW_BY_PHONE
+    lines = [
+        t(CARD_TITLE).format(
+            what=t(KIND_NAMES[record.kind]), id=esc(order.display_id), reference=esc(order.reference)
+        ),
+        f"{field(t, NOW)}{shown_values(record.kind, record.old, t)}",
+        f"{field(t, NEW)}{shown_values(record.kind, record.new, t)}",
+        t(CARD_ASKED).format(
+            who=esc(who),
+            how=t(how),
+            time=local_time(record.requested_at, timezone),
+            due=local_time(record.requested_at + APPLY_WITHIN, timezone),
+        ),
+    ]
+    button = InlineKeyboardButton(
+        text=t(APPLY), callback_data=ChangeApply(order_id=order.id, number=record.number).pack()
+    )
+    markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+    return _text({"text": fit(lines, t), "reply_markup": keyboard_json(markup)})
+
+
+def decided_line(record: ChangeRecord, name: str, t: Translate, timezone: str) -> str:
+    """The line a decided change card ends with."""
+    at = record.decided_at or record.requested_at
+    if record.status is ChangeStatus.APPLIED:
+        return t(APPLIED_BY).format(name=esc(name), time=local_time(at, timezone))
+    return t(REFUSED_BY).format(reason=t(REASONS[ChangeRefusal(record.refusal or "left_warehouse")]))
+
+
+def already_text(record: ChangeRecord, name: str, t: Translate, timezone: str) -> str:
+    """Tells a second press who handled the change, and when."""
+    status = STATUS_APPLIED if record.status is ChangeStatus.APPLIED else STATUS_REFUSED
+    at = record.decided_at or record.requested_at
+    return t(ALREADY).format(status=t(status), name=esc(name), time=local_time(at, timezone))
+
+
+def done_notice(order: Order, record: ChangeRecord, requoted: bool, t: Translate) -> dict[str, Any]:
+    """The customer's notice of an applied change: what changed, the new price, Pay now if due."""
+    lines = [
+        t(DONE_TITLE).format(
+            what=t(KIND_NAMES[record.kind]),
+            id=esc(order.display_id),
+            new=shown_values(record.kind, record.new, t),
+        )
+    ]
+    params: dict[str, Any] = {}
+    if record.amount_before is not None and record.amount_after is not None:
+        to_pay = order.outstanding or Decimal(0)
+        dropped = record.amount_before - record.amount_after
+        to_refund = dropped if order.paid and dropped > 0 else Decimal(0)
+        price = PriceChange(record.amount_before, record.amount_after, to_pay, to_refund)
+        lines += price_lines(order, price, t)
+        markup = pay_keyboard(order, t) if order.outstanding else None
+        if markup is not None:
+            params["reply_markup"] = keyboard_json(markup)
+    if requoted:
+        lines.append(t(REQUOTED))
+    return _text({"text": fit(lines, t), **params})
+
+
+def received_notice(order: Order, record: ChangeRecord, t: Translate) -> dict[str, Any]:
+    """A hotline caller's notice that customer service filed their change."""
+    text = t(RECEIVED).format(
+        what=t(KIND_NAMES[record.kind]),
+        id=esc(order.display_id),
+        new=shown_values(record.kind, record.new, t),
+    )
+    return _text({"text": text})
+
+
+def late_notice(order: Order, record: ChangeRecord, t: Translate) -> dict[str, Any]:
+    """The customer's notice that a waiting change came too late, with the alternative."""
+    reason = ChangeRefusal(record.refusal or ChangeRefusal.LEFT_WAREHOUSE.value)
+    text = t(LATE).format(
+        what=t(KIND_NAMES[record.kind]),
+        id=esc(order.display_id),
+        reason=t(REASONS[reason]),
+        alternative=t(ALTERNATIVES[reason]),
+    )
+    return _text({"text": text})
+
+
+def warehouse_notice(
+    order: Order, record: ChangeRecord, requoted: bool, t: Translate, timezone: str
+) -> dict[str, Any]:
+    """The warehouse's note of the change with the order's updated card (or: hold it, back in review)."""
+    what = t(KIND_NAMES[record.kind])
+    if requoted:
+        return _text({"text": t(WAREHOUSE_HOLD).format(id=esc(order.display_id), what=what)})
+    head = t(WAREHOUSE_CHANGED).format(
+        what=what,
+        id=esc(order.display_id),
+        old=shown_values(record.kind, record.old, t),
+        new=shown_values(record.kind, record.new, t),
+    )
+    params: dict[str, Any] = {"text": fit([head, "", card_text(order, Role.WAREHOUSE, t, timezone)], t)}
+    markup = card_keyboard(order, t)
+    if markup is not None:
+        params["reply_markup"] = keyboard_json(markup)
+    return _text(params)
+
+
+def review_change_lines(order: Order, t: Translate) -> list[str]:
+    """The review card's line of what the change that sent the order back to review changed."""
+    record = last_requote(order)
+    if record is None or record.amount_before is None or record.amount_after is None:
+        return []
+    return [
+        t(REVIEW_CHANGED).format(
+            what=t(KIND_NAMES[record.kind]),
+            old=shown_values(record.kind, record.old, t),
+            new=shown_values(record.kind, record.new, t),
+            before=money(record.amount_before, order.currency),
+            after=money(record.amount_after, order.currency),
+        )
+    ]
+
+
+def due_text(now: datetime, timezone: str) -> str:
+    """When a change asked for now is applied at the latest."""
+    return local_time(now + APPLY_WITHIN, timezone)
+
+
+CHANGE_NOTICES = frozenset(
+    {
+        NoticeKind.CHANGE_CARD,
+        NoticeKind.CHANGE_RECEIVED,
+        NoticeKind.CHANGE_DONE,
+        NoticeKind.CHANGE_WAREHOUSE,
+        NoticeKind.CHANGE_REFUSED,
+    }
+)
+
+
+def render_change_notice(
+    kind: NoticeKind, event: Event, order: Order, t: Translate, timezone: str, names: Mapping[int, str]
+) -> Outgoing | None:
+    """One notice of the notification policy about a change (application/notifications.py)."""
+    number = getattr(event, "number", None)
+    record = next((record for record in order.changes if record.number == number), None)
+    if record is None:
+        return None
+    requoted = isinstance(event, ChangeApplied) and event.requoted
+    match kind:
+        case NoticeKind.CHANGE_CARD:
+            who = order.customer.name
+            if record.consent is Consent.BY_PHONE and record.requested_by is not None:
+                who = f"{order.customer.name} / {names.get(record.requested_by) or t(N_('a staff member'))}"
+            params = change_card(order, record, t, timezone, who)
+        case NoticeKind.CHANGE_RECEIVED:
+            params = received_notice(order, record, t)
+        case NoticeKind.CHANGE_DONE:
+            params = done_notice(order, record, requoted, t)
+        case NoticeKind.CHANGE_WAREHOUSE:
+            params = warehouse_notice(order, record, requoted, t, timezone)
+        case _:
+            params = late_notice(order, record, t)
+    return Outgoing("sendMessage", params)
