@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from domain.errors import DomainError
 from domain.kpi import Kpi, KpiFigure, Month, Ratio
 
 # How many of the most frequent causes the report names.
@@ -339,3 +340,23 @@ def report_due(now: datetime, zone: ZoneInfo, hour: int = 9) -> Month | None:
     if local.day == 1 and local.hour < hour:
         return None
     return Month.of(now, zone).previous()
+
+
+# The most characters an improvement action keeps (the report lists it whole).
+ACTION_MAX = 500
+
+
+class ActionTextError(DomainError):
+    """An improvement action that is empty or too long."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        super().__init__(f"an improvement action needs 1 to {ACTION_MAX} characters, not {length}")
+
+
+def check_action(text: str) -> str:
+    """The action's text on one line, white space folded; raises ActionTextError if empty or too long."""
+    folded = " ".join(text.split())
+    if not folded or len(folded) > ACTION_MAX:
+        raise ActionTextError(len(folded))
+    return folded

@@ -32,6 +32,8 @@ class Duty(StrEnum):
     SEE_KPIS = "see_kpis"
     SEE_SUPERVISION_REPORT = "see_supervision_report"
     SEE_PROGRESS_CHECKS = "see_progress_checks"
+    SEE_EXCEPTION_REPORT = "see_exception_report"
+    RECORD_IMPROVEMENT = "record_improvement"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -101,6 +103,9 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.SEE_SUPERVISION_REPORT: frozenset({Role.MANAGEMENT, Role.ADMIN}),
         # the order desk's progress checks and chases, read by the desk and management.
         Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
+        # the monthly exception report, and the improvement actions recorded against its causes.
+        Duty.SEE_EXCEPTION_REPORT: frozenset({Role.MANAGEMENT, *HEAD}),
+        Duty.RECORD_IMPROVEMENT: DESK,
     }
 )
 

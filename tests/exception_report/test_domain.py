@@ -36,8 +36,8 @@ import pytest
 
 from domain.exception_report import (
     NO_CAUSE,
-    Cause,
     CaseFact,
+    Cause,
     CauseCount,
     CompensationTotal,
     ExceptionFacts,
