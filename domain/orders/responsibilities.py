@@ -34,6 +34,8 @@ class Duty(StrEnum):
     SEE_PROGRESS_CHECKS = "see_progress_checks"
     SEE_EXCEPTION_REPORT = "see_exception_report"
     RECORD_IMPROVEMENT = "record_improvement"
+    RECORD_REFUND = "record_refund"
+    SEE_REFUNDS = "see_refunds"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -106,6 +108,9 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         # the monthly exception report, and the improvement actions recorded against its causes.
         Duty.SEE_EXCEPTION_REPORT: frozenset({Role.MANAGEMENT, *HEAD}),
         Duty.RECORD_IMPROVEMENT: DESK,
+        # finance pays refunds and payouts; management and admins follow the open ones.
+        Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
+        Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),
     }
 )
 
