@@ -31,6 +31,9 @@ from domain.kpi import Kpi, KpiFigure, Month, Ratio
 
 # How many of the most frequent causes the report names.
 TOP_CAUSES = 5
+# The SLA stages of an exception case's steps (domain/data/sla_policy.toml, R-6.3 to ): the clocks
+# of a case's order that start while the case is open, or as it closes, are its timed steps.
+CASE_STAGES = ("delay_cause", "delay_notice", "evidence", "claim_contact", "compensation", "exception_record")
 # A case recorded without a cause is counted under this cause name.
 NO_CAUSE = ""
 

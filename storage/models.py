@@ -643,3 +643,35 @@ class MoneyOwedRow(Base):
     paid_at: Mapped[datetime | None]
     paid_by: Mapped[int | None] = mapped_column(BigInteger)
     recorded_at: Mapped[datetime | None]
+
+
+class ImprovementActionRow(Base):
+    """An improvement action the order desk recorded against a cause (issue 14, R-6.5 monthly review)."""
+
+    __tablename__ = "improvement_actions"
+    # The report reads the actions of a month (and of the month before) by time.
+    __table_args__ = (Index("ix_improvement_actions_recorded_at", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The cause as the cause list names it: an exception type and one of its causes.
+    exception_type: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime]
+
+
+class ExceptionReportRunRow(Base):
+    """A month whose scheduled exception report was queued for the management chat (once per month)."""
+
+    __tablename__ = "exception_report_runs"
+
+    # YYYY-MM
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(8))
+    queued_at: Mapped[datetime]
+
+
+# The exception report sums the payouts paid in a month by their time.
+Index("ix_money_owed_paid_at", MoneyOwedRow.paid_at)
