@@ -9,6 +9,7 @@ from handlers import (
     binding,
     common,
     conversation,
+    exception_report,
     execution,
     intake,
     intake_confirm,
@@ -48,6 +49,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     sla.router,
     outbox.router,
     kpi.router,
+    # /exceptions, /improve and the text of a pending improvement action (before the wizard's text).
+    exception_report.router,
     execution.router,
     tracking.router,
     intake_confirm.router,
@@ -84,6 +87,7 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + staff.COMMANDS
         + sla.COMMANDS
         + kpi.COMMANDS
+        + exception_report.COMMANDS
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS

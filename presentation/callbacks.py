@@ -69,3 +69,10 @@ class OrderFix(CallbackData, prefix="fix"):
 
     order_id: str
     field: str
+
+
+class ImproveCause(CallbackData, prefix="impr"):
+    """/improve's cause buttons: an exception type (cause empty), then one of its causes (issue 14, R-6.5)."""
+
+    type: str
+    cause: str = ""

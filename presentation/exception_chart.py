@@ -23,8 +23,8 @@ from presentation.render import Translate
 
 CHART_TITLE = N_("Exceptions {month}: within the limits {within} · satisfaction {satisfaction}")
 TYPES_PANEL = N_("Cases by type")
-OPENED = N_("opened")
-CLOSED = N_("closed")
+OPENED = N_("cases opened")
+CLOSED = N_("cases closed")
 CAUSES_PANEL = N_("Most frequent causes (cases opened)")
 NOTHING = N_("No exception case this month.")
 OPENED_COLOUR, CLOSED_COLOUR, CAUSE_COLOUR = "#1565c0", "#90caf9", "#ef6c00"

@@ -221,7 +221,7 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
     causes = ReportTable(
         "causes",
         t(N_("Cases by type and cause")),
-        [Column(t(N_("Type"))), Column(t(N_("Cause"))), Column(t(N_("Opened")), "count")],
+        [Column(t(N_("Type"))), Column(t(N_("Exception cause"))), Column(t(N_("Opened")), "count")],
         [[type_name(item.cause.type, t), cause_name(item.cause, t), item.count] for item in report.by_cause],
     )
     steps = ReportTable(
@@ -229,7 +229,7 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
         t(N_("Steps within their limit")),
         [
             Column(t(N_("Step"))),
-            Column(t(N_("Steps")), "count"),
+            Column(t(N_("Steps timed")), "count"),
             Column(t(N_("Within the limit")), "count"),
             Column(t(N_("Within the limit (%)")), "percent"),
         ],
@@ -250,7 +250,7 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
             Column(t(N_("Reason"))),
             Column(t(N_("Currency"))),
             Column(t(N_("Amount")), "decimal"),
-            Column(t(N_("Payments")), "count"),
+            Column(t(N_("Payments made")), "count"),
         ],
         [
             [_reason(total.kind, t), total.currency, total.amount, total.count]
@@ -264,7 +264,7 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
         [Column(t(N_("Item"))), Column(t(N_("Value")), "decimal")],
         [
             [t(N_("Answers on cases closed")), ratio.denominator],
-            [t(N_("Satisfied")), ratio.numerator],
+            [t(N_("Satisfied answers")), ratio.numerator],
             [t(N_("Satisfied (%)")), ratio.percent],
             [t(N_("Cases closed within the limits")), report.within_limits.numerator],
             [t(N_("Cases closed")), report.within_limits.denominator],
@@ -276,8 +276,8 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
         [
             Column(t(N_("Rank")), "count"),
             Column(t(N_("Type"))),
-            Column(t(N_("Cause"))),
-            Column(t(N_("Cases")), "count"),
+            Column(t(N_("Exception cause"))),
+            Column(t(N_("Cases opened")), "count"),
             Column(t(N_("Share (%)")), "percent"),
             Column(t(N_("Improvement actions")), "count"),
         ],
@@ -305,7 +305,7 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
         [
             *_action_columns(t),
             Column(t(N_("Cases of the cause this month")), "count"),
-            Column(t(N_("Recurred"))),
+            Column(t(N_("Cause recurred"))),
         ],
         [
             [
@@ -324,11 +324,11 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
 def _action_columns(t: Translate) -> list[Column]:
     """The columns describing an improvement action."""
     return [
-        Column(t(N_("Recorded"))),
-        Column(t(N_("By"))),
+        Column(t(N_("Recorded at"))),
+        Column(t(N_("Recorded by"))),
         Column(t(N_("Type"))),
-        Column(t(N_("Cause"))),
-        Column(t(N_("Action"))),
+        Column(t(N_("Exception cause"))),
+        Column(t(N_("Improvement action"))),
     ]
 
 
