@@ -43,6 +43,7 @@ TYPE_LINE = N_("{type}: {opened} · {closed} · {within} · {median}")
 WITHIN_LIMITS = N_("<b>Resolved within the limits</b>: {value} ({within} / {closed} cases closed)")
 STEPS = N_("<b>Steps within their limit</b>:")
 STEP_LINE = N_("{stage}: {value} ({met} / {total})")
+RATIO = N_("{value} ({met} / {total})")
 COMPENSATION = N_("<b>Compensation paid</b>: {amounts} ({payouts} payments)")
 NO_COMPENSATION = N_("<b>Compensation paid</b>: none")
 MORE_CURRENCIES = N_("and {count} more currencies (see the XLSX)")
@@ -88,7 +89,7 @@ def summary_lines(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
                 type=type_name(figures.type, t),
                 opened=count(figures.opened),
                 closed=count(figures.closed),
-                within=_ratio(figures.within_limits),
+                within=_ratio(figures.within_limits, t),
                 median=resolve_time(figures.median),
             )
             for figures in report.by_type
@@ -155,9 +156,9 @@ def summary_lines(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
     return lines
 
 
-def _ratio(ratio: Ratio) -> str:
+def _ratio(ratio: Ratio, t: Translate) -> str:
     """A share with its counts, e.g. 50.00 % (1 / 2)."""
-    return f"{percent(ratio)} ({count(ratio.numerator)} / {count(ratio.denominator)})"
+    return t(RATIO).format(value=percent(ratio), met=count(ratio.numerator), total=count(ratio.denominator))
 
 
 def _compensation_line(report: ExceptionReport, t: Translate) -> str:
