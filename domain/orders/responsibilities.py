@@ -32,6 +32,9 @@ class Duty(StrEnum):
     SEE_KPIS = "see_kpis"
     SEE_SUPERVISION_REPORT = "see_supervision_report"
     SEE_PROGRESS_CHECKS = "see_progress_checks"
+    RECORD_EXCEPTION = "record_exception"
+    FIND_DELAY_CAUSE = "find_delay_cause"
+    TELL_CUSTOMER_OF_EXCEPTION = "tell_customer_of_exception"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -73,7 +76,8 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.RAISE_EXCEPTION: frozenset(
             {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
         ),
-        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        # Logistics records a customs release, which resumes the order (issue 14).
+        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
     }
 )
 del A
@@ -101,6 +105,11 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.SEE_SUPERVISION_REPORT: frozenset({Role.MANAGEMENT, Role.ADMIN}),
         # the order desk's progress checks and chases, read by the desk and management.
         Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
+        # the order desk completes the exception record within 24 h of closing.
+        Duty.RECORD_EXCEPTION: DESK,
+        # logistics finds a delay's cause (and records what customs needs); customer service tells.
+        Duty.FIND_DELAY_CAUSE: _LOGISTICS,
+        Duty.TELL_CUSTOMER_OF_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
     }
 )
 
