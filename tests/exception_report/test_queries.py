@@ -39,8 +39,9 @@ async def test_the_month_is_read_from_the_case_payout_and_action_records(
     assert report.within_limits == Ratio(1, 2)
     assert report.steps == (
         StepFigures("delay_cause", Ratio(1, 1)),
+        StepFigures("delay_notice", Ratio(1, 1)),
         StepFigures("evidence", Ratio(0, 1)),
-        StepFigures("exception_record", Ratio(1, 1)),
+        StepFigures("exception_record", Ratio(1, 2)),
     )
     assert report.compensation == (CompensationTotal("delay_compensation", "CNY", Decimal("500.00"), 1),)
     assert report.satisfaction.ratio == Ratio(1, 1)
