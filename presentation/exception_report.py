@@ -296,13 +296,13 @@ def report_tables(report: ExceptionReport, t: Translate, zone: ZoneInfo) -> list
     )
     actions = ReportTable(
         "actions",
-        t(N_("Improvement actions of the month")),
+        t(N_("This month's actions")),
         _action_columns(t),
         [_action_row(action, t, zone) for action in report.actions],
     )
     follow_ups = ReportTable(
         "follow_ups",
-        t(N_("Last month's actions followed up")),
+        t(N_("Last month's actions")),
         [
             *_action_columns(t),
             Column(t(N_("Cases of the cause this month")), "count"),
