@@ -30,10 +30,10 @@ CHART_KIND = "exception_chart"
 XLSX_KIND = "exception_xlsx"
 # How many lines of each list the message shows; the XLSX has them all.
 CURRENCIES_SHOWN = 6
-ACTIONS_SHOWN_PER_CAUSE = 2
-FOLLOW_UPS_SHOWN = 8
+ACTIONS_SHOWN_PER_CAUSE = 1
+FOLLOW_UPS_SHOWN = 5
 # How much of an action's text the message repeats.
-ACTION_SHOWN = 160
+ACTION_SHOWN = 80
 
 HEADER = N_("⚠️ <b>Exception report {month}</b>")
 TOTALS = N_("Cases opened: {opened} · closed: {closed}")
@@ -182,7 +182,7 @@ def _action_lines(actions: Sequence[ImprovementAction], t: Translate, zone: Zone
     lines = [
         t(ACTION_LINE).format(
             action=one_line(action.action, ACTION_SHOWN),
-            who=one_line(recorded_by(action, t), 60),
+            who=one_line(recorded_by(action, t), 40),
             day=f"{action.recorded_at.astimezone(zone):%m-%d}",
         )
         for action in actions[:ACTIONS_SHOWN_PER_CAUSE]
