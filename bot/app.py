@@ -22,6 +22,7 @@ from application.aftersales import sweep_aftersales
 from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
+from application.exceptions import ExceptionSetup
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import CustomerChannels, build_notifier, record_delivery
@@ -147,6 +148,7 @@ class Workflow:
     aftersales_setup: AftersalesSetup | None = None
     conversation_setup: ConversationSetup | None = None
     payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
+    exception_setup: ExceptionSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -165,6 +167,8 @@ class Workflow:
             "conversation_setup": self.conversation_setup,
             "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
             "payment_setup": self.payment_setup,
+            "exception_setup": self.exception_setup
+            or ExceptionSetup(self.clock, self.sla, self.event_handlers),
         }
 
 
@@ -267,6 +271,7 @@ def build_workflow(
             settings.default_language,
         ),
         payment_setup=payment_setup_of(settings),
+        exception_setup=ExceptionSetup(clock, sla, event_handlers, settings.exceptions()),
     )
 
 
