@@ -35,13 +35,15 @@ customer nobody could reach becomes a breach alert to customer service.
 | order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
 | refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
 | refund or payout paid                  | customer: how much was paid back or out, and the reference   |
-| exception marked (R-6, issue 14)       | order desk and customer service: the case alert (a customs  |
-|                                        | hold: customer service; the desk has the hold notice)        |
+| exception marked (R-6, issue 14)       | order desk and customer service: the case alert; a delay:    |
+|                                        | logistics too; a customs hold: customer service and logistics |
+|                                        | (the desk has the hold notice)                               |
 | delay cause recorded (R-6.3)           | customer service: the drafted notice to send or edit         |
 | customer told / asked for documents    | customer: the notice (with Upload documents for customs)     |
 | compensation offered (R-6.3)           | customer: the offer with Accept                              |
 | customer's document for a case         | logistics: the document with the case                        |
-| exception closed (R-6.5)               | customer: were you satisfied? (one tap)                      |
+| exception closed (R-6.5)               | customer: were you satisfied? (one tap); order desk: the     |
+|                                        | record to complete, prefilled from the case's trail          |
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from domain.exceptions.events import (
     CaseDocumentReceived,
     CompensationOffered,
     CustomerToldOfException,
+    CustomsNeedsRecorded,
     DelayCauseRecorded,
     ExceptionClosed,
     ExceptionRaised,
@@ -107,12 +110,16 @@ class NoticeKind(StrEnum):
     PAYMENT_REQUEST = "pay-request"
     OWED_CARD = "owed-card"
     OWED_PAID = "owed-paid"
+    # One kind per team: a notice's dedup key is its kind and the event (issue 14).
     EXCEPTION_ALERT = "exc-alert"
+    EXCEPTION_ALERT_SERVICE = "exc-alert-cs"
+    EXCEPTION_ALERT_LOGISTICS = "exc-alert-lg"
     DELAY_DRAFT = "exc-draft"
     EXCEPTION_TOLD = "exc-told"
     COMPENSATION_OFFER = "exc-offer"
     CASE_DOCUMENT = "exc-doc"
     EXCEPTION_SATISFACTION = "exc-satisfied"
+    EXCEPTION_RECORD = "exc-record"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -163,13 +170,24 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
         case MoneyOwedPaid():
             return [Notice(NoticeKind.OWED_PAID)]
         case ExceptionRaised(kind=ExceptionType.CUSTOMS_HOLD):
-            return [Notice(NoticeKind.EXCEPTION_ALERT, Role.CUSTOMER_SERVICE)]
+            # The desk has the hold notice; logistics records what customs needs and the outcome.
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_LOGISTICS, Role.LOGISTICS),
+            ]
+        case ExceptionRaised(kind=ExceptionType.DELAY):
+            # Logistics finds the cause and the new expected time (R-6.3).
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_LOGISTICS, Role.LOGISTICS),
+            ]
         case ExceptionRaised():
             return [
                 Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
-                Notice(NoticeKind.EXCEPTION_ALERT, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
             ]
-        case DelayCauseRecorded():
+        case DelayCauseRecorded() | CustomsNeedsRecorded():
             return [Notice(NoticeKind.DELAY_DRAFT, Role.CUSTOMER_SERVICE)]
         case CustomerToldOfException():
             return [Notice(NoticeKind.EXCEPTION_TOLD)]
@@ -178,7 +196,10 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
         case CaseDocumentReceived():
             return [Notice(NoticeKind.CASE_DOCUMENT, Role.LOGISTICS)]
         case ExceptionClosed():
-            return [Notice(NoticeKind.EXCEPTION_SATISFACTION)]
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_RECORD, Role.ORDER_DESK),
+            ]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -525,6 +546,7 @@ def build_notifier(
         MoneyOwedPaid: [notify],
         ExceptionRaised: [notify],
         DelayCauseRecorded: [notify],
+        CustomsNeedsRecorded: [notify],
         CustomerToldOfException: [notify],
         CompensationOffered: [notify],
         CaseDocumentReceived: [notify],

@@ -10,6 +10,7 @@ from handlers import (
     common,
     conversation,
     exception_report,
+    exceptions,
     execution,
     intake,
     intake_confirm,
@@ -38,6 +39,8 @@ from handlers.common import CommandSpec
 MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
+    # Exception dialogs (issue 14) answer only in their own states, before any module's free text or photo.
+    exceptions.router,
     archive.router,
     survey.router,
     my_orders.router,
@@ -91,4 +94,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS
+        + exceptions.COMMANDS
     )

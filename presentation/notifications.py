@@ -32,6 +32,7 @@ from domain.orders.status import ExceptionType, OrderStatus, Role
 from domain.review import RejectReason, ReviewPolicy, second_review_reasons
 from domain.sla.clocks import SlaContext
 from presentation.documents import ConfirmationDocuments
+from presentation.exception_texts import EXCEPTION_NOTICES, TelegramExceptionNotices
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.keyboards import N_
 from presentation.payment_notices import PAYMENT_NOTICES, TelegramPaymentNotices
@@ -130,6 +131,7 @@ class TelegramNotices:
         self.review = TelegramReviewRenderers(i18n, timezone, documents)
         self.review_policy = review_policy
         self.payments = TelegramPaymentNotices(self.review, review_policy)
+        self.exceptions = TelegramExceptionNotices(self._t, timezone)
 
     def _t(self, locale: str) -> Translate:
         """The translator of a locale the bot speaks, else of the default one."""
@@ -142,6 +144,9 @@ class TelegramNotices:
         match notice.kind, event:
             case kind, _ if kind in PAYMENT_NOTICES:
                 message = self.payments.render(kind, event, order, t, language)
+                return None if message is None else Rendered(message)
+            case kind, _ if kind in EXCEPTION_NOTICES:
+                message = self.exceptions.render(kind, event, order, t, audience.names)
                 return None if message is None else Rendered(message)
             case NoticeKind.REVIEW_CARD, OrderStatusChanged():
                 second = event.to_status is OrderStatus.PENDING_SECOND_REVIEW

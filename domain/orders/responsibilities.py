@@ -73,7 +73,8 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.COMPLETE: frozenset({Role.SYSTEM, *DESK}),
         A.ARCHIVE: frozenset({Role.SYSTEM, Role.ADMIN}),
         A.CANCEL: frozenset({Role.CUSTOMER, *DESK}),
-        A.REQUEST_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
+        # Logistics records goods customs returns or destroys: the company cancels (issue 14).
+        A.REQUEST_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
         A.DECLINE_CANCELLATION: DESK,
         A.START_RECALL: frozenset({Role.LOGISTICS, *DESK}),
         A.CONFIRM_CANCELLATION: DESK,

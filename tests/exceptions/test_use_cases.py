@@ -199,3 +199,19 @@ async def test_the_desk_completes_the_record_prefilled_from_the_trail(
     stored = database.state.orders[order.id]
     assert running_clock(stored, Stage.EXCEPTION_RECORD) is None
     assert any(c.stage == Stage.EXCEPTION_RECORD and c.met for c in stored.clocks)
+
+
+async def test_goods_customs_returns_take_the_company_cancellation_path(
+    database: FakeDatabase, uows: Uows, setup: ExceptionSetup
+) -> None:
+    """The other end of the dead end: logistics records the return; the desk checks the cancellation."""
+    order = seed(database, order_at(OrderStatus.ARRIVED))
+    case = await hold_at_customs(
+        uows(), order.id, actor_id=LOGISTICS_ID, reason="Restricted goods", setup=setup
+    )
+    assert case.id is not None
+    await close_case(uows(), case.id, actor_id=LOGISTICS_ID, result=CaseResult.RETURNED, setup=setup)
+    stored = database.state.orders[order.id]
+    assert stored.status is OrderStatus.CANCELLATION_REQUESTED
+    assert running_clock(stored, Stage.CANCEL_CHECK) is not None
+    assert database.state.exception_cases[case.id].result is CaseResult.RETURNED
