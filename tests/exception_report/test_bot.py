@@ -162,16 +162,16 @@ async def test_exceptions_on_demand_sends_the_summary_the_chart_and_the_xlsx(
     for line in (
         "⚠️ <b>Exception report 2026-03</b>",
         "Cases opened: 2 · closed: 2",
-        "damaged goods: 0 · 1 · 0.00 % (0 / 1) · 4d",
-        "delay: 2 · 1 · 100.00 % (1 / 1) · 6h",
+        "Damaged goods: 0 · 1 · 0.00 % (0 / 1) · 4d",
+        "Delay: 2 · 1 · 100.00 % (1 / 1) · 6h",
         "<b>Resolved within the limits</b>: 50.00 % (1 / 2 cases closed)",
         "damage or loss evidence: 0.00 % (0 / 1)",
         "<b>Compensation paid</b>: 500.00 CNY (1 payments)",
         "<b>Satisfaction with the handling</b>: 100.00 % (1 / 1) · target ≥ 90 % · ✅ met",
-        "1. delay · weather: 2 (100.00 %)",
+        "1. Delay · Weather: 2 (100.00 %)",
         "    ↳ Book a second carrier for typhoon weeks (Olivia Desk, 03-03)",
-        "🔁 delay · weather: Watch the typhoon forecast · recurred: 2 cases",
-        "✅ damaged goods · packing: Double boxes for glass · did not recur",
+        "🔁 Delay · Weather: Watch the typhoon forecast · recurred: 2 cases",
+        "✅ Damaged goods · Packing: Double boxes for glass · did not recur",
     ):
         assert line in summary.split("\n"), line
     (photo,) = telegram.requests_for("sendPhoto")
@@ -181,13 +181,13 @@ async def test_exceptions_on_demand_sends_the_summary_the_chart_and_the_xlsx(
     workbook = workbook_of(telegram)
     assert workbook.sheetnames[:3] == ["Cases by type", "Cases by type and cause", "Steps within their limit"]
     assert rows(workbook["Cases by type"])[1:] == [
-        ["damaged goods", 0, 1, 0, 0, 96, 96],
-        ["delay", 2, 1, 1, 100, 6, 6],
+        ["Damaged goods", 0, 1, 0, 0, 96, 96],
+        ["Delay", 2, 1, 1, 100, 6, 6],
     ]
     assert rows(workbook["Compensation paid"])[1:] == [["delay compensation", "CNY", 500, 1]]
     assert rows(workbook["Last month's actions"])[1:] == [
-        ["2026-02-10 10:00", "user 305", "delay", "weather", "Watch the typhoon forecast", 2, "yes"],
-        ["2026-02-20 10:00", "user 305", "damaged goods", "packing", "Double boxes for glass", 0, "no"],
+        ["2026-02-10 10:00", "user 305", "Delay", "Weather", "Watch the typhoon forecast", 2, "yes"],
+        ["2026-02-20 10:00", "user 305", "Damaged goods", "Packing", "Double boxes for glass", 0, "no"],
     ]
 
 
@@ -292,7 +292,7 @@ async def test_improve_with_its_cause_records_the_action(
     )
 
     assert replies(bot) == [
-        "✅ Improvement action recorded against <b>delay · weather</b>: Book a &lt;second&gt; carrier\n"
+        "✅ Improvement action recorded against <b>Delay · Weather</b>: Book a &lt;second&gt; carrier\n"
         "The next exception report lists it."
     ]
     assert await stored_actions(session_factory) == [("delay", "weather", "Book a <second> carrier", CLERK)]
@@ -314,7 +314,7 @@ async def test_improve_without_a_cause_asks_for_the_type_then_the_cause_then_the
 
     await dispatcher.feed_update(bot, press(2, "impr:damaged:", user_id=HEAD, card=card))
     edited = bot.requests_for("editMessageText")[-1]
-    assert edited.params["text"] == "Choose the cause (damaged goods):"
+    assert edited.params["text"] == "Choose the cause (Damaged goods):"
     causes = [
         button["callback_data"] for row in edited.decoded("reply_markup")["inline_keyboard"] for button in row
     ]
@@ -322,7 +322,7 @@ async def test_improve_without_a_cause_asks_for_the_type_then_the_cause_then_the
 
     await dispatcher.feed_update(bot, press(3, "impr:damaged:packing", user_id=HEAD, card=card))
     assert bot.requests_for("editMessageText")[-1].params["text"] == (
-        "Write the improvement action against <b>damaged goods · packing</b> in one message "
+        "Write the improvement action against <b>Damaged goods · Packing</b> in one message "
         "(at most 500 characters)."
     )
     await dispatcher.feed_update(bot, command(4, "x" * 501, chat_id=ORDER_DESK_CHAT, user_id=HEAD))
@@ -334,7 +334,7 @@ async def test_improve_without_a_cause_asks_for_the_type_then_the_cause_then_the
     )
 
     assert replies(bot)[-1].startswith(
-        "✅ Improvement action recorded against <b>damaged goods · packing</b>"
+        "✅ Improvement action recorded against <b>Damaged goods · Packing</b>"
     )
     assert await stored_actions(session_factory) == [("damaged", "packing", "Double boxes for glass", HEAD)]
     assert all(
@@ -361,14 +361,14 @@ async def test_a_cause_of_several_types_is_chosen_by_buttons_keeping_the_action(
     asked = bot.requests_for("sendMessage")[-1]
     assert asked.params["text"] == "请选择原因（延误 · 货物破损 · 错发）："
     buttons = [button for row in asked.decoded("reply_markup")["inline_keyboard"] for button in row]
-    assert [button["text"] for button in buttons] == ["延误 · other", "货物破损 · other", "错发 · other"]
+    assert [button["text"] for button in buttons] == ["延误 · 其他原因", "货物破损 · 其他原因", "错发 · 其他原因"]
 
     card = Card(ORDER_DESK_CHAT, 901, asked.params["text"])
     await dispatcher.feed_update(
         bot, press(2, "impr:wrong_shipment:other", user_id=CLERK, card=card, language_code="zh")
     )
 
-    assert replies(bot)[-1].startswith("✅ 已记录针对<b>错发 · other</b>的改进措施：Call the customer first")
+    assert replies(bot)[-1].startswith("✅ 已记录针对<b>错发 · 其他原因</b>的改进措施：Call the customer first")
     assert await stored_actions(session_factory) == [
         ("wrong_shipment", "other", "Call the customer first", CLERK)
     ]
