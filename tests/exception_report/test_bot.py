@@ -361,14 +361,20 @@ async def test_a_cause_of_several_types_is_chosen_by_buttons_keeping_the_action(
     asked = bot.requests_for("sendMessage")[-1]
     assert asked.params["text"] == "请选择原因（延误 · 货物破损 · 错发）："
     buttons = [button for row in asked.decoded("reply_markup")["inline_keyboard"] for button in row]
-    assert [button["text"] for button in buttons] == ["延误 · 其他原因", "货物破损 · 其他原因", "错发 · 其他原因"]
+    assert [button["text"] for button in buttons] == [
+        "延误 · 其他原因",
+        "货物破损 · 其他原因",
+        "错发 · 其他原因",
+    ]
 
     card = Card(ORDER_DESK_CHAT, 901, asked.params["text"])
     await dispatcher.feed_update(
         bot, press(2, "impr:wrong_shipment:other", user_id=CLERK, card=card, language_code="zh")
     )
 
-    assert replies(bot)[-1].startswith("✅ 已记录针对<b>错发 · 其他原因</b>的改进措施：Call the customer first")
+    assert replies(bot)[-1].startswith(
+        "✅ 已记录针对<b>错发 · 其他原因</b>的改进措施：Call the customer first"
+    )
     assert await stored_actions(session_factory) == [
         ("wrong_shipment", "other", "Call the customer first", CLERK)
     ]
