@@ -19,7 +19,7 @@ from domain.intake.validation import phone_example
 from domain.kpi import ErrorKind, classify_audit
 from domain.orders.events import OrderStatusChanged
 from domain.orders.status import OrderStatus, Role, Service
-from presentation.callbacks import ReviewAction, ReviewStep
+from presentation.callbacks import MarkException, MarkStep, ReviewAction, ReviewStep
 from presentation.execution_cards import CarrierChoice, ExecAction, ExecStep, ReceiptAction
 from presentation.survey_texts import ProblemAction
 from tests.execution.conftest import (
@@ -286,7 +286,11 @@ async def test_overseas_warehouse_order_skips_booking_transit_and_customs(
     assert "下一步：交给当地快递派送，预计在 2026-03-16 09:30 前" in outbound
 
     message, _ = await walk.card(LOGISTICS_CHAT)
-    assert buttons(message) == [ExecAction(order_id=walk.order_id, step=ExecStep.LAST_MILE).pack()]
+    # The last mile, and any department's Mark exception (issue 14).
+    assert buttons(message) == [
+        ExecAction(order_id=walk.order_id, step=ExecStep.LAST_MILE).pack(),
+        MarkException(order_id=walk.order_id, step=MarkStep.START).pack(),
+    ]
     await walk.step(ExecStep.BOOK)
     assert alerts(mocked_bot)[-1] == "Not possible now: the order is left the warehouse."
 
