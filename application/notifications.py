@@ -33,6 +33,8 @@ customer nobody could reach becomes a breach alert to customer service.
 | payment received (issue 12)            | customer: thanks; order desk: the card again, now approvable |
 | transfer receipt sent / refused        | order desk: the receipt to check / customer: why, how to pay |
 | order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
+| refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
+| refund or payout paid                  | customer: how much was paid back or out, and the reference   |
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, U
 from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
 from domain.orders.events import (
     CustomerAnswered,
     CustomerAsked,
@@ -87,6 +90,8 @@ class NoticeKind(StrEnum):
     RECEIPT = "receipt"
     RECEIPT_REFUSED = "receipt-refused"
     PAYMENT_REQUEST = "pay-request"
+    OWED_CARD = "owed-card"
+    OWED_PAID = "owed-paid"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -132,6 +137,10 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.RECEIPT_REFUSED)]
         case PaymentRequested():
             return [Notice(NoticeKind.PAYMENT_REQUEST)]
+        case MoneyOwedRecorded():
+            return [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
+        case MoneyOwedPaid():
+            return [Notice(NoticeKind.OWED_PAID)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -474,6 +483,8 @@ def build_notifier(
         ReceiptSubmitted: [notify],
         ReceiptRefused: [notify],
         PaymentRequested: [notify],
+        MoneyOwedRecorded: [notify],
+        MoneyOwedPaid: [notify],
     }
 
 

@@ -10,6 +10,7 @@ from handlers import (
     common,
     conversation,
     execution,
+    finance,
     intake,
     intake_confirm,
     intake_fix,
@@ -43,6 +44,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     offline.router,
     staff.router,
     payment.router,
+    finance.router,
     review.router,
     orders.router,
     sla.router,
@@ -87,4 +89,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS
+        + finance.COMMANDS
     )

@@ -32,6 +32,8 @@ class Duty(StrEnum):
     SEE_KPIS = "see_kpis"
     SEE_SUPERVISION_REPORT = "see_supervision_report"
     SEE_PROGRESS_CHECKS = "see_progress_checks"
+    RECORD_REFUND = "record_refund"
+    SEE_REFUNDS = "see_refunds"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -101,6 +103,9 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.SEE_SUPERVISION_REPORT: frozenset({Role.MANAGEMENT, Role.ADMIN}),
         # the order desk's progress checks and chases, read by the desk and management.
         Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
+        # finance pays refunds and payouts; management and admins follow the open ones.
+        Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
+        Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),
     }
 )
 
