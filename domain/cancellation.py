@@ -69,7 +69,11 @@ class CancellationState(StrEnum):
     @property
     def closed(self) -> bool:
         """Whether nothing more is decided on this cancellation."""
-        return self in (CancellationState.CANCELLED, CancellationState.DECLINED, CancellationState.OTHER_SERVICE)
+        return self in (
+            CancellationState.CANCELLED,
+            CancellationState.DECLINED,
+            CancellationState.OTHER_SERVICE,
+        )
 
 
 class CancellationStep(StrEnum):
@@ -83,7 +87,7 @@ class CancellationStep(StrEnum):
     CANNOT_SERVE = "cannot_serve"
     OFFERED = "offered"
     OTHER_SERVICE = "other_service"
-    REFUND_DUE = "refund_due"
+    CANCELLED = "cancelled"
 
 
 class Alternative(StrEnum):
@@ -112,6 +116,8 @@ class Cancellation:
     decided_at: datetime | None = None
     decided_by: int | None = None
     refund: Decimal | None = None
+    # Whether the company offers another service at a new quote (not when the goods are gone).
+    other_service_offered: bool = True
     id: int | None = None
 
     @property
