@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from application.aftersales_ports import AftersalesUnitOfWork
 from application.cancellation import CancellationUnitOfWork
 from application.finance import FinanceUnitOfWork
+from application.exception_ports import ExceptionUnitOfWork
 from application.payment import PaymentUnitOfWork
 from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
@@ -19,6 +20,7 @@ from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
 from storage.cancellation_repository import SqlCancellationRepository
 from storage.finance_repository import SqlFinanceRepository
+from storage.exception_repository import SqlExceptionRepository
 from storage.inbox import InboxProcessedUpdates
 from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (
@@ -72,7 +74,12 @@ def active_session() -> AsyncSession | None:
 
 
 class SqlUnitOfWork(
-    JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork, CancellationUnitOfWork, FinanceUnitOfWork
+    JoinableUnitOfWork,
+    AftersalesUnitOfWork,
+    PaymentUnitOfWork,
+    CancellationUnitOfWork,
+    FinanceUnitOfWork,
+    ExceptionUnitOfWork,
 ):
     """One database transaction; nothing is kept unless commit() is called.
 
@@ -158,3 +165,4 @@ class SqlUnitOfWork(
         self.payments = SqlPaymentRepository(session)
         self.finance = SqlFinanceRepository(session)
         self.cancellations = SqlCancellationRepository(session)
+        self.exceptions = SqlExceptionRepository(session)

@@ -34,6 +34,9 @@ class Duty(StrEnum):
     SEE_PROGRESS_CHECKS = "see_progress_checks"
     RECORD_REFUND = "record_refund"
     SEE_REFUNDS = "see_refunds"
+    RECORD_EXCEPTION = "record_exception"
+    FIND_DELAY_CAUSE = "find_delay_cause"
+    TELL_CUSTOMER_OF_EXCEPTION = "tell_customer_of_exception"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -78,8 +81,9 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.RAISE_EXCEPTION: frozenset(
             {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
         ),
-        # The customer who picks another service after the company cannot serve resumes it.
-        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
+        # Logistics records a customs release, which resumes the order (issue 14); the customer who
+        # picks another service after the company cannot serve resumes it too (R-6.1, issue 13).
+        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
     }
 )
 del A
@@ -110,6 +114,11 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         # finance pays refunds and payouts; management and admins follow the open ones.
         Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
         Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),
+        # the order desk completes the exception record within 24 h of closing.
+        Duty.RECORD_EXCEPTION: DESK,
+        # logistics finds a delay's cause (and records what customs needs); customer service tells.
+        Duty.FIND_DELAY_CAUSE: _LOGISTICS,
+        Duty.TELL_CUSTOMER_OF_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
     }
 )
 
