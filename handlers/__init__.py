@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
+    cancellation,
     common,
     conversation,
     execution,
@@ -45,6 +46,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     staff.router,
     payment.router,
     finance.router,
+    # Cancellations (issue 13): /cancel outside any dialog, the Cancel button, every step's button.
+    cancellation.router,
     review.router,
     orders.router,
     sla.router,
@@ -90,4 +93,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + outbox.COMMANDS
         + archive.COMMANDS
         + finance.COMMANDS
+        + cancellation.COMMANDS
     )
