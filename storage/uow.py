@@ -11,16 +11,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from application.aftersales_ports import AftersalesUnitOfWork
 from application.cancellation import CancellationUnitOfWork
-from application.finance import FinanceUnitOfWork
 from application.exception_ports import ExceptionUnitOfWork
+from application.finance import FinanceUnitOfWork
 from application.payment import PaymentUnitOfWork
 from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
 from storage.cancellation_repository import SqlCancellationRepository
-from storage.finance_repository import SqlFinanceRepository
 from storage.exception_repository import SqlExceptionRepository
+from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
 from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (

@@ -41,8 +41,8 @@ from application.ports import (
 )
 from domain.cancellation import Cancellation, CancellationState
 from domain.errors import ConcurrentModification, OrderNotFound
-from domain.finance import MoneyOwed, OwedStatus
 from domain.exceptions.case import ExceptionCase
+from domain.finance import MoneyOwed, OwedStatus
 from domain.orders.model import Order, StageClock
 from domain.orders.status import OrderStatus, Role
 from domain.payment import PaymentRecord, PaymentStatus
