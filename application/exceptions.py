@@ -15,7 +15,8 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
   Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case the same way.
 - `close_case(uow, case_id, *, actor_id, result, note, setup) -> ExceptionCase`
   Closes the case with its CaseResult: the order resumes (Action.RESOLVE_EXCEPTION) or, for a
-  return or destruction, takes the company-cancellation path (setup.company_cancellation).
+  return or destruction, stays in exception for the order desk's company cancellation (issue 13's
+  cancel_by_company, from the card the desk gets; or setup.company_cancellation when wired).
   ExceptionClosed asks the customer whether they are satisfied; leaving EXCEPTION emits
   exception_closed, which opens the order desk's 24-hour exception_record clock.
 - `complete_record(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
@@ -85,18 +86,6 @@ CompensationOwed = Callable[[ExceptionUnitOfWork, Order, ExceptionCase, datetime
 FILE_ID_MAX = 255
 
 
-async def request_company_cancellation(
-    uow: ExceptionUnitOfWork,
-    order: Order,
-    actor_id: int | None,
-    roles: frozenset[Role],
-    reason: str,
-    now: datetime,
-) -> None:
-    """The goods are returned or destroyed: the order goes to the desk's cancellation check (R-6.1)."""
-    order.apply(Action.REQUEST_CANCELLATION, actor_id=actor_id, roles=roles, now=now, note=reason)
-
-
 @dataclass(frozen=True)
 class ExceptionSettings:
     """The exception settings (bot/config.py EXCEPTION_DELAY_COMPENSATION_AFTER)."""
@@ -116,7 +105,7 @@ class ExceptionSetup:
     handlers: EventHandlers = field(default_factory=dict)
     settings: ExceptionSettings = field(default_factory=ExceptionSettings)
     catalog: CauseCatalog = field(default_factory=cause_catalog)
-    company_cancellation: CompanyCancellation | None = request_company_cancellation
+    company_cancellation: CompanyCancellation | None = None
     compensation_owed: CompensationOwed | None = None
 
 
@@ -283,9 +272,13 @@ async def close_case(
             raise IllegalTransition(order.status, Action.RESOLVE_EXCEPTION)
         case.close(result, at=now, actor_id=actor_id, role=role, note=text)
         if result in CANCELLING:
-            if setup.company_cancellation is None:
-                raise DomainError("the company-cancellation path is not wired")
-            await setup.company_cancellation(uow, order, actor_id, roles, text or result.value, now)
+            # The order stays in exception until the order desk cancels it as the company (issue 13's
+            # cancel_by_company, from the card ExceptionClosed sends the desk), unless wired here.
+            order.note(
+                text or result.value, actor_id=actor_id, role=role, now=now, action="exception_outcome"
+            )
+            if setup.company_cancellation is not None:
+                await setup.company_cancellation(uow, order, actor_id, roles, text or result.value, now)
         else:
             order.apply(
                 Action.RESOLVE_EXCEPTION, actor_id=actor_id, roles=roles, now=now, note=text or result.value
@@ -312,6 +305,9 @@ async def complete_record(
         order = await uow.orders.get(case.order_id)
         roles = await _roles(uow, actor_id)
         role = require(roles, Duty.RECORD_EXCEPTION)
+        if order.status is OrderStatus.EXCEPTION:
+            # Goods customs returned or destroyed: the company's cancellation comes first (its record clock).
+            raise IllegalTransition(order.status, "complete_exception_record")
         now = setup.clock.now()
         body = without_controls(text).strip() if text is not None else prefilled_record(case)
         if not body:

@@ -33,6 +33,8 @@ customer nobody could reach becomes a breach alert to customer service.
 | payment received (issue 12)            | customer: thanks; order desk: the card again, now approvable |
 | transfer receipt sent / refused        | order desk: the receipt to check / customer: why, how to pay |
 | order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
+| refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
+| refund or payout paid                  | customer: how much was paid back or out, and the reference   |
 | exception marked (R-6, issue 14)       | order desk and customer service: the case alert; a delay:    |
 |                                        | logistics too; a customs hold: customer service and logistics |
 |                                        | (the desk has the hold notice)                               |
@@ -42,6 +44,11 @@ customer nobody could reach becomes a breach alert to customer service.
 | customer's document for a case         | logistics: the document with the case                        |
 | exception closed (R-6.5)               | customer: were you satisfied? (one tap); order desk: the     |
 |                                        | record to complete, prefilled from the case's trail          |
+| cancellation filed (R-6.1, issue 13)   | customer service: check it / propose recall terms; the team  |
+|                                        | holding the goods: on hold                                   |
+| cancellation checked / terms / recall  | order desk: cancel it / customer: accept or keep / logistics: |
+|                                        | the recall task; cancelled: the team: put the goods back     |
+| service cannot be provided (R-6.1)     | customer service: offer the alternatives / customer: choose  |
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from application.binding import BindingsOf, telegram_link, token_for
 from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
+from domain.cancellation import CancellationChanged, CancellationPath, CancellationStep
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.exceptions.events import (
     CaseDocumentReceived,
@@ -68,6 +76,7 @@ from domain.exceptions.events import (
     ExceptionClosed,
     ExceptionRaised,
 )
+from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
 from domain.orders.events import (
     CustomerAnswered,
     CustomerAsked,
@@ -105,6 +114,8 @@ class NoticeKind(StrEnum):
     RECEIPT = "receipt"
     RECEIPT_REFUSED = "receipt-refused"
     PAYMENT_REQUEST = "pay-request"
+    OWED_CARD = "owed-card"
+    OWED_PAID = "owed-paid"
     # One kind per team: a notice's dedup key is its kind and the event (issue 14).
     EXCEPTION_ALERT = "exc-alert"
     EXCEPTION_ALERT_SERVICE = "exc-alert-cs"
@@ -115,6 +126,11 @@ class NoticeKind(StrEnum):
     CASE_DOCUMENT = "exc-doc"
     EXCEPTION_SATISFACTION = "exc-satisfied"
     EXCEPTION_RECORD = "exc-record"
+    EXCEPTION_CANCEL_CARD = "exc-cancel"
+    CANCEL_SERVICE_CARD = "cx-service"
+    CANCEL_DESK_CARD = "cx-desk"
+    CANCEL_TEAM_NOTE = "cx-team"
+    CANCEL_CUSTOMER = "cx-customer"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -160,6 +176,10 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.RECEIPT_REFUSED)]
         case PaymentRequested():
             return [Notice(NoticeKind.PAYMENT_REQUEST)]
+        case MoneyOwedRecorded():
+            return [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
+        case MoneyOwedPaid():
+            return [Notice(NoticeKind.OWED_PAID)]
         case ExceptionRaised(kind=ExceptionType.CUSTOMS_HOLD):
             # The desk has the hold notice; logistics records what customs needs and the outcome.
             return [
@@ -186,11 +206,19 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.COMPENSATION_OFFER)]
         case CaseDocumentReceived():
             return [Notice(NoticeKind.CASE_DOCUMENT, Role.LOGISTICS)]
+        case ExceptionClosed(result="returned" | "destroyed"):
+            # The desk cancels as the company first; the record follows (handlers/exceptions.py).
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_CANCEL_CARD, Role.ORDER_DESK),
+            ]
         case ExceptionClosed():
             return [
                 Notice(NoticeKind.EXCEPTION_SATISFACTION),
                 Notice(NoticeKind.EXCEPTION_RECORD, Role.ORDER_DESK),
             ]
+        case CancellationChanged():
+            return _cancellation_notices(event)
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -214,6 +242,32 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [*told, Notice(NoticeKind.TEAM_CARD, NEXT_TEAM[status])]
         case OrderStatusChanged() if _customer_sees(event):
             return [Notice(NoticeKind.CUSTOMER_UPDATE)]
+    return []
+
+
+def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
+    """Who is told of a cancellation's step (R-6.1): the team that acts next, the customer to choose."""
+    step, path = event.step, event.cancellation.path
+    # The team holding the goods: the warehouse before outbound, logistics after.
+    holder = Role.WAREHOUSE if path is CancellationPath.HOLD else Role.LOGISTICS
+    match step:
+        case CancellationStep.FILED:
+            return [
+                Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.CANCEL_TEAM_NOTE, holder),
+            ]
+        case CancellationStep.CANNOT_SERVE | CancellationStep.DECLINED:
+            return [Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE)]
+        case CancellationStep.CHECKED:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK)]
+        case CancellationStep.TERMS | CancellationStep.OFFERED:
+            return [Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.ACCEPTED:
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, Role.LOGISTICS)]
+        case CancellationStep.OTHER_SERVICE:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK), Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.CANCELLED if path in (CancellationPath.HOLD, CancellationPath.RECALL):
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, holder)]
     return []
 
 
@@ -533,6 +587,8 @@ def build_notifier(
         ReceiptSubmitted: [notify],
         ReceiptRefused: [notify],
         PaymentRequested: [notify],
+        MoneyOwedRecorded: [notify],
+        MoneyOwedPaid: [notify],
         ExceptionRaised: [notify],
         DelayCauseRecorded: [notify],
         CustomsNeedsRecorded: [notify],
@@ -540,6 +596,7 @@ def build_notifier(
         CompensationOffered: [notify],
         CaseDocumentReceived: [notify],
         ExceptionClosed: [notify],
+        CancellationChanged: [notify],
     }
 
 

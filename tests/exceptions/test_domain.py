@@ -43,9 +43,9 @@ def test_every_markable_type_has_causes_a_department_and_other() -> None:
 
 
 def test_a_catalog_missing_a_type_or_naming_a_wrong_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="types.delay: missing"):
+    with pytest.raises(ValueError, match=r"types\.delay: missing"):
         parse_catalog('[types.other]\ndepartment = "order_desk"\ncauses = ["other"]\n')
-    with pytest.raises(ValueError, match="types.flood: unknown"):
+    with pytest.raises(ValueError, match=r"types\.flood: unknown"):
         parse_catalog('[types.flood]\ndepartment = "logistics"\ncauses = ["other"]\n')
 
 

@@ -334,6 +334,11 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     assert "海关正在查验" in (await walk.to_customer())[-1].params["text"]
     [notice] = [m for m in await outbox(database, DESK_CHAT) if (m.dedup_key or "").startswith("hold:")]
     assert "phytosanitary" in notice.params["text"]
+    # The hold is a customs-hold case with its reason, handled from its alert (issue 14).
+    [case] = database.state.exception_cases.values()
+    assert (case.order_id, case.type, case.note) == (
+        walk.order_id, "customs_hold", "Tea needs a phytosanitary certificate"
+    )
     await walk.step(ExecStep.CLEAR)
     assert alerts(mocked_bot)[-1].startswith("Already handled by User401 at ")
 

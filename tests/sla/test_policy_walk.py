@@ -100,6 +100,10 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # No status change touches it: a conversation opens it on the customer's message and closes it on
     # the answer (application/conversation.py; tests/product/test_conversation.py).
     Stage.CUSTOMER_REPLY: (set(), set()),
+    # No status change touches them: application/finance.py's owe() opens one clock per refund or
+    # payout record and recording that record paid closes it (issue 13, R-6.1, R-6.4).
+    Stage.REFUND: (set(), set()),
+    Stage.COMPENSATION: (set(), set()),
     # A delay or a customs hold opens it; customer service's notice closes it (customer_told, a named
     # event of application/exceptions.py), and so does the case's end (exception_closed, issue 14).
     Stage.DELAY_NOTICE: (
@@ -118,9 +122,11 @@ OUTSIDE_CHANGES = {
     Stage.ENTRY: (ClockEvent.ORDER_RECEIVED, (ClockEvent.ORDER_ENTERED,)),
     Stage.ENTRY_URGENT: (ClockEvent.ORDER_RECEIVED, (ClockEvent.ORDER_ENTERED,)),
     Stage.CUSTOMER_NOTICE: (ClockEvent.CUSTOMER_FACING_CHANGE, (ClockEvent.NOTICE_DELIVERED,)),
+    Stage.REFUND: (ClockEvent.CANCELLATION_AGREED, (ClockEvent.REFUND_PAID,)),
+    Stage.COMPENSATION: (ClockEvent.COMPENSATION_AGREED, (ClockEvent.COMPENSATION_PAID,)),
 }
 # Stages a use case closes with a named clock event rather than a status change (issue 15).
-CLOSED_BY_NAMED_EVENT = frozenset({Stage.SURVEY, Stage.EXCEPTION_RECORD})
+CLOSED_BY_NAMED_EVENT = frozenset({Stage.SURVEY, Stage.REFUND, Stage.COMPENSATION, Stage.EXCEPTION_RECORD})
 
 
 @dataclass(frozen=True)
