@@ -28,6 +28,9 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 - `tell_customer(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
   Customer service sends the (edited) draft, or for a customs hold the request for documents
   (customer_told closes delay_notice, R-6.3).
+- `offer_compensation(uow, case_id, *, actor_id, kind, amount, setup)` / `accept_compensation(uow,
+  case_id, *, customer_id, setup)`: a long delay's offer within the role's limit, accepted by the
+  customer with a button; accepting owes it to finance as a payout (application/finance.py owe()).
 - `case_of_order(uow, order_id) -> ExceptionCase | None`: the order's open case.
 """
 
@@ -39,6 +42,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
+from application.finance import FinanceUnitOfWork, owe
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted
@@ -67,6 +71,7 @@ from domain.exceptions.events import (
     ExceptionClosed,
     ExceptionRaised,
 )
+from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
@@ -466,6 +471,38 @@ async def add_customer_document(
     return case
 
 
+# What finance records for an accepted offer (a payout record, its 3-working-day clock, issue 13).
+OWED_REASONS = {
+    CompensationKind.FREIGHT_DISCOUNT: OwedReason.DISCOUNT,
+    CompensationKind.COUPON: OwedReason.DELAY_COMPENSATION,
+    CompensationKind.PAYOUT: OwedReason.DELAY_COMPENSATION,
+}
+
+
+async def owe_compensation(
+    uow: ExceptionUnitOfWork, order: Order, case: ExceptionCase, now: datetime, sla: SlaContext
+) -> None:
+    """Hands an accepted compensation to finance through owe() (the compensation clock is finance's)."""
+    offer = case.compensation
+    if offer is None or not hasattr(uow, "finance"):
+        return
+    finance: FinanceUnitOfWork = uow  # type: ignore[assignment]
+    await owe(
+        finance,
+        order,
+        kind=MoneyKind.PAYOUT,
+        amount=offer.amount,
+        currency=offer.currency,
+        reason=OWED_REASONS[offer.kind],
+        note=f"exception case {case.id}: {offer.kind.value}",
+        now=now,
+        sla=sla,
+        case_id=case.id,
+        actor_id=None,
+        role=Role.SYSTEM,
+    )
+
+
 async def answer_satisfaction(
     uow: ExceptionUnitOfWork, case_id: int, *, customer_id: int, satisfied: bool, setup: ExceptionSetup
 ) -> bool:
@@ -554,5 +591,7 @@ async def accept_compensation(
         )
         if setup.compensation_owed is not None:
             await setup.compensation_owed(uow, order, case, now)
+        elif setup.sla is not None:
+            await owe_compensation(uow, order, case, now, setup.sla)
         await commit_change(order, uow, now, setup.handlers, None)
     return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -181,6 +182,15 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
     assert "is accepted" in toasts(product)[-1]
     case = await the_case(product, order.id)
     assert case.compensation.accepted_at is not None
+    # Finance owes it as a payout on its own clock (application/finance.py owe(), issue 13).
+    async with SqlUnitOfWork(product.sessions) as uow:
+        (owed,) = await uow.finance.for_order(order.id)
+    assert (owed.kind.value, owed.amount, owed.reason.value, owed.case_id) == (
+        "payout",
+        Decimal("20"),
+        "delay_compensation",
+        case.id,
+    )
 
     # Closing: the order goes on; the customer taps once; the desk saves the prefilled record.
     await product.press(
