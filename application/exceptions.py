@@ -15,7 +15,8 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
   Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case the same way.
 - `close_case(uow, case_id, *, actor_id, result, note, setup) -> ExceptionCase`
   Closes the case with its CaseResult: the order resumes (Action.RESOLVE_EXCEPTION) or, for a
-  return or destruction, takes the company-cancellation path (setup.company_cancellation).
+  return or destruction, stays in exception for the order desk's company cancellation (issue 13's
+  cancel_by_company, from the card the desk gets; or setup.company_cancellation when wired).
   ExceptionClosed asks the customer whether they are satisfied; leaving EXCEPTION emits
   exception_closed, which opens the order desk's 24-hour exception_record clock.
 - `complete_record(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
@@ -27,6 +28,9 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 - `tell_customer(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
   Customer service sends the (edited) draft, or for a customs hold the request for documents
   (customer_told closes delay_notice, R-6.3).
+- `offer_compensation(uow, case_id, *, actor_id, kind, amount, setup)` / `accept_compensation(uow,
+  case_id, *, customer_id, setup)`: a long delay's offer within the role's limit, accepted by the
+  customer with a button; accepting owes it to finance as a payout (application/finance.py owe()).
 - `case_of_order(uow, order_id) -> ExceptionCase | None`: the order's open case.
 """
 
@@ -38,6 +42,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
+from application.finance import FinanceUnitOfWork, owe
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted
@@ -66,6 +71,7 @@ from domain.exceptions.events import (
     ExceptionClosed,
     ExceptionRaised,
 )
+from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
@@ -83,18 +89,6 @@ CompanyCancellation = Callable[
 # Finance is owed an accepted compensation (fin's owe(), in the caller's transaction).
 CompensationOwed = Callable[[ExceptionUnitOfWork, Order, ExceptionCase, datetime], Awaitable[None]]
 FILE_ID_MAX = 255
-
-
-async def request_company_cancellation(
-    uow: ExceptionUnitOfWork,
-    order: Order,
-    actor_id: int | None,
-    roles: frozenset[Role],
-    reason: str,
-    now: datetime,
-) -> None:
-    """The goods are returned or destroyed: the order goes to the desk's cancellation check (R-6.1)."""
-    order.apply(Action.REQUEST_CANCELLATION, actor_id=actor_id, roles=roles, now=now, note=reason)
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,7 @@ class ExceptionSetup:
     handlers: EventHandlers = field(default_factory=dict)
     settings: ExceptionSettings = field(default_factory=ExceptionSettings)
     catalog: CauseCatalog = field(default_factory=cause_catalog)
-    company_cancellation: CompanyCancellation | None = request_company_cancellation
+    company_cancellation: CompanyCancellation | None = None
     compensation_owed: CompensationOwed | None = None
 
 
@@ -283,9 +277,13 @@ async def close_case(
             raise IllegalTransition(order.status, Action.RESOLVE_EXCEPTION)
         case.close(result, at=now, actor_id=actor_id, role=role, note=text)
         if result in CANCELLING:
-            if setup.company_cancellation is None:
-                raise DomainError("the company-cancellation path is not wired")
-            await setup.company_cancellation(uow, order, actor_id, roles, text or result.value, now)
+            # The order stays in exception until the order desk cancels it as the company (issue 13's
+            # cancel_by_company, from the card ExceptionClosed sends the desk), unless wired here.
+            order.note(
+                text or result.value, actor_id=actor_id, role=role, now=now, action="exception_outcome"
+            )
+            if setup.company_cancellation is not None:
+                await setup.company_cancellation(uow, order, actor_id, roles, text or result.value, now)
         else:
             order.apply(
                 Action.RESOLVE_EXCEPTION, actor_id=actor_id, roles=roles, now=now, note=text or result.value
@@ -312,6 +310,9 @@ async def complete_record(
         order = await uow.orders.get(case.order_id)
         roles = await _roles(uow, actor_id)
         role = require(roles, Duty.RECORD_EXCEPTION)
+        if order.status is OrderStatus.EXCEPTION:
+            # Goods customs returned or destroyed: the company's cancellation comes first (its record clock).
+            raise IllegalTransition(order.status, "complete_exception_record")
         now = setup.clock.now()
         body = without_controls(text).strip() if text is not None else prefilled_record(case)
         if not body:
@@ -470,6 +471,38 @@ async def add_customer_document(
     return case
 
 
+# What finance records for an accepted offer (a payout record, its 3-working-day clock, issue 13).
+OWED_REASONS = {
+    CompensationKind.FREIGHT_DISCOUNT: OwedReason.DISCOUNT,
+    CompensationKind.COUPON: OwedReason.DELAY_COMPENSATION,
+    CompensationKind.PAYOUT: OwedReason.DELAY_COMPENSATION,
+}
+
+
+async def owe_compensation(
+    uow: ExceptionUnitOfWork, order: Order, case: ExceptionCase, now: datetime, sla: SlaContext
+) -> None:
+    """Hands an accepted compensation to finance through owe() (the compensation clock is finance's)."""
+    offer = case.compensation
+    if offer is None or not hasattr(uow, "finance"):
+        return
+    finance: FinanceUnitOfWork = uow  # type: ignore[assignment]
+    await owe(
+        finance,
+        order,
+        kind=MoneyKind.PAYOUT,
+        amount=offer.amount,
+        currency=offer.currency,
+        reason=OWED_REASONS[offer.kind],
+        note=f"exception case {case.id}: {offer.kind.value}",
+        now=now,
+        sla=sla,
+        case_id=case.id,
+        actor_id=None,
+        role=Role.SYSTEM,
+    )
+
+
 async def answer_satisfaction(
     uow: ExceptionUnitOfWork, case_id: int, *, customer_id: int, satisfied: bool, setup: ExceptionSetup
 ) -> bool:
@@ -558,5 +591,7 @@ async def accept_compensation(
         )
         if setup.compensation_owed is not None:
             await setup.compensation_owed(uow, order, case, now)
+        elif setup.sla is not None:
+            await owe_compensation(uow, order, case, now, setup.sla)
         await commit_change(order, uow, now, setup.handlers, None)
     return True

@@ -44,6 +44,11 @@ customer nobody could reach becomes a breach alert to customer service.
 | customer's document for a case         | logistics: the document with the case                        |
 | exception closed (R-6.5)               | customer: were you satisfied? (one tap); order desk: the     |
 |                                        | record to complete, prefilled from the case's trail          |
+| cancellation filed (R-6.1, issue 13)   | customer service: check it / propose recall terms; the team  |
+|                                        | holding the goods: on hold                                   |
+| cancellation checked / terms / recall  | order desk: cancel it / customer: accept or keep / logistics: |
+|                                        | the recall task; cancelled: the team: put the goods back     |
+| service cannot be provided (R-6.1)     | customer service: offer the alternatives / customer: choose  |
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from application.binding import BindingsOf, telegram_link, token_for
 from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
+from domain.cancellation import CancellationChanged, CancellationPath, CancellationStep
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.exceptions.events import (
     CaseDocumentReceived,
@@ -120,6 +126,11 @@ class NoticeKind(StrEnum):
     CASE_DOCUMENT = "exc-doc"
     EXCEPTION_SATISFACTION = "exc-satisfied"
     EXCEPTION_RECORD = "exc-record"
+    EXCEPTION_CANCEL_CARD = "exc-cancel"
+    CANCEL_SERVICE_CARD = "cx-service"
+    CANCEL_DESK_CARD = "cx-desk"
+    CANCEL_TEAM_NOTE = "cx-team"
+    CANCEL_CUSTOMER = "cx-customer"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -195,11 +206,19 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.COMPENSATION_OFFER)]
         case CaseDocumentReceived():
             return [Notice(NoticeKind.CASE_DOCUMENT, Role.LOGISTICS)]
+        case ExceptionClosed(result="returned" | "destroyed"):
+            # The desk cancels as the company first; the record follows (handlers/exceptions.py).
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_CANCEL_CARD, Role.ORDER_DESK),
+            ]
         case ExceptionClosed():
             return [
                 Notice(NoticeKind.EXCEPTION_SATISFACTION),
                 Notice(NoticeKind.EXCEPTION_RECORD, Role.ORDER_DESK),
             ]
+        case CancellationChanged():
+            return _cancellation_notices(event)
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -223,6 +242,32 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [*told, Notice(NoticeKind.TEAM_CARD, NEXT_TEAM[status])]
         case OrderStatusChanged() if _customer_sees(event):
             return [Notice(NoticeKind.CUSTOMER_UPDATE)]
+    return []
+
+
+def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
+    """Who is told of a cancellation's step (R-6.1): the team that acts next, the customer to choose."""
+    step, path = event.step, event.cancellation.path
+    # The team holding the goods: the warehouse before outbound, logistics after.
+    holder = Role.WAREHOUSE if path is CancellationPath.HOLD else Role.LOGISTICS
+    match step:
+        case CancellationStep.FILED:
+            return [
+                Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.CANCEL_TEAM_NOTE, holder),
+            ]
+        case CancellationStep.CANNOT_SERVE | CancellationStep.DECLINED:
+            return [Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE)]
+        case CancellationStep.CHECKED:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK)]
+        case CancellationStep.TERMS | CancellationStep.OFFERED:
+            return [Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.ACCEPTED:
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, Role.LOGISTICS)]
+        case CancellationStep.OTHER_SERVICE:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK), Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.CANCELLED if path in (CancellationPath.HOLD, CancellationPath.RECALL):
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, holder)]
     return []
 
 
@@ -551,6 +596,7 @@ def build_notifier(
         CompensationOffered: [notify],
         CaseDocumentReceived: [notify],
         ExceptionClosed: [notify],
+        CancellationChanged: [notify],
     }
 
 

@@ -7,11 +7,13 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
+    cancellation,
     common,
     conversation,
     exception_report,
     exceptions,
     execution,
+    finance,
     intake,
     intake_confirm,
     intake_fix,
@@ -47,6 +49,9 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     offline.router,
     staff.router,
     payment.router,
+    finance.router,
+    # Cancellations (issue 13): /cancel outside any dialog, the Cancel button, every step's button.
+    cancellation.router,
     review.router,
     orders.router,
     sla.router,
@@ -95,4 +100,6 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + outbox.COMMANDS
         + archive.COMMANDS
         + exceptions.COMMANDS
+        + finance.COMMANDS
+        + cancellation.COMMANDS
     )

@@ -27,6 +27,7 @@ from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from application.cancellation import CancellationSetup, CancellationUnitOfWork, cancel_by_company
 from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import (
     CaseNotFound,
@@ -46,8 +47,11 @@ from application.exceptions import (
     tell_customer,
 )
 from application.ports import UnitOfWork
+from application.services import Actor
+from domain.cancellation import CancellationError
 from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted
 from domain.exceptions.case import (
+    CANCELLING,
     NOTE_MAX,
     CaseClosed,
     CaseResult,
@@ -55,11 +59,12 @@ from domain.exceptions.case import (
     ExceptionCase,
     FileKind,
     OfferTooHigh,
+    prefilled_record,
 )
 from domain.exceptions.causes import cause_catalog
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may, roles_for
-from domain.orders.status import Action, ExceptionType, Role
+from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from handlers.common import CommandSpec
 from presentation import exception_texts as T
 from presentation.callbacks import CaseAction, CaseStep, MarkException, MarkStep
@@ -319,12 +324,18 @@ async def on_case(
                 if isinstance(message, Message):
                     await message.answer(_(T.ASK_DOCUMENT).format(id=shown))
                 return
+        if step is CaseStep.CANCEL:
+            await _cancel_by_company(query, uow, roles, case, order, exception_setup)
+            return
         if step in (CaseStep.RECORD, CaseStep.RECORD_EDIT):
             if not may(roles, Duty.RECORD_EXCEPTION):
                 await query.answer(_(T.NOT_ALLOWED), show_alert=True)
                 return
             if case.recorded_at is not None:
                 await query.answer(_(T.RECORDED_ALREADY).format(id=shown), show_alert=True)
+                return
+            if order.status is OrderStatus.EXCEPTION:
+                await query.answer(_(T.RECORD_AFTER_CANCEL), show_alert=True)
                 return
             if step is CaseStep.RECORD:
                 await complete_record(cases, case.id, actor_id=user.id, text=None, setup=exception_setup)
@@ -394,6 +405,44 @@ async def on_case(
         await query.answer(_(T.NOT_NOW).format(status=_(STATUS_NAMES[order.status])), show_alert=True)
     except (DomainError, ConcurrentModification) as error:
         await _explain(query, uow, error, exception_setup)
+
+
+async def _cancel_by_company(
+    query: CallbackQuery,
+    uow: UnitOfWork,
+    roles: frozenset[Role],
+    case: ExceptionCase,
+    order: Order,
+    setup: ExceptionSetup,
+) -> None:
+    """The desk cancels an order whose goods customs returned or destroyed (issue 13's company path)."""
+    if case.result not in CANCELLING or order.status is not OrderStatus.EXCEPTION:
+        await query.answer(_(T.CANCEL_REFUSED), show_alert=True)
+        return
+    assert case.id is not None and case.result is not None
+    reason = _(T.RESULT_LABELS[case.result])
+    cancellations: CancellationUnitOfWork = uow  # type: ignore[assignment]
+    actor = Actor(query.from_user.id, roles)
+    try:
+        await cancel_by_company(
+            cancellations,
+            order.id,
+            actor,
+            f"{reason}: {case.note}" if case.note else reason,
+            CancellationSetup(setup.clock, setup.handlers, setup.sla),
+            other_service=case.result is CaseResult.RETURNED,
+        )
+    except NotPermitted:
+        await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+        return
+    except (CancellationError, ConcurrentModification):
+        await query.answer(_(T.CANCEL_REFUSED), show_alert=True)
+        return
+    shown = esc(order.display_id)
+    await query.answer(_(T.CANCEL_STARTED).format(id=shown), show_alert=True)
+    if isinstance(query.message, Message):
+        text, markup = T.record_card(case.id, order, case.result.value, prefilled_record(case), _)
+        await query.message.answer(text, reply_markup=markup)
 
 
 async def _ask(

@@ -62,6 +62,7 @@ from domain.execution import (
 from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from handlers.exceptions import exceptions_of
+from presentation.cancellation_texts import on_hold
 from presentation.execution_cards import STEP_ACTIONS, STEP_LABELS, CarrierChoice, ExecAction, ExecStep
 from presentation.execution_texts import PROMPTS, error_text, handled_by, not_now, staff_name
 from presentation.keyboards import N_
@@ -307,6 +308,11 @@ async def finish(
         await uow.rollback()
         order = await uow.orders.get(data["order_id"])
         action = STEP_ACTIONS[step]
+        held = on_hold(order, _, setup.timezone)
+        if held is not None:
+            # A cancellation won the race: who asked and when, and why nothing more happens.
+            await message.reply(esc(held))
+            return
         if order.status in step_statuses(order, action):
             await message.reply(_("Someone changed the order at the same moment; press the button again."))
             return

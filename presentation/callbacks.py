@@ -114,6 +114,7 @@ class CaseStep(StrEnum):
     UNSATISFIED = "no"
     OFFER = "of"
     ACCEPT = "ac"
+    CANCEL = "cx"
 
 
 class CaseAction(CallbackData, prefix="exc"):

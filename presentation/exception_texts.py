@@ -39,6 +39,7 @@ EXCEPTION_NOTICES = frozenset(
         NoticeKind.CASE_DOCUMENT,
         NoticeKind.EXCEPTION_SATISFACTION,
         NoticeKind.EXCEPTION_RECORD,
+        NoticeKind.EXCEPTION_CANCEL_CARD,
     }
 )
 
@@ -127,6 +128,10 @@ RECORD_CARD = N_(
     "🗂 Case on {id} closed ({result}). Complete the exception record within 24 h:\n<pre>{draft}</pre>"
 )
 
+CANCEL_CARD = N_(
+    "⛔ Order {id}: {result}. Cancel it as the company; the customer is offered the alternatives."
+)
+BUTTON_CANCEL = N_("⛔ Cancel by the company")
 BUTTON_YES = N_("👍 Satisfied")
 BUTTON_NO = N_("👎 Not satisfied")
 BUTTON_ACCEPT = N_("✅ Accept")
@@ -351,22 +356,14 @@ class TelegramExceptionNotices:
                     ]
                 )
                 return _message(text, markup)
+            case NoticeKind.EXCEPTION_CANCEL_CARD, ExceptionClosed():
+                text = t(CANCEL_CARD).format(id=shown, result=t(RESULT_LABELS[CaseResult(event.result)]))
+                cancel = _button(
+                    t(BUTTON_CANCEL), CaseAction(case_id=event.case_id, step=CaseStep.CANCEL).pack()
+                )
+                return _message(text, _rows([cancel]))
             case NoticeKind.EXCEPTION_RECORD, ExceptionClosed():
-                text = t(RECORD_CARD).format(
-                    id=shown, result=t(RESULT_LABELS[CaseResult(event.result)]), draft=esc(event.draft[:3000])
-                )
-                markup = _rows(
-                    [
-                        _button(
-                            t(BUTTON_RECORD), CaseAction(case_id=event.case_id, step=CaseStep.RECORD).pack()
-                        ),
-                        _button(
-                            t(BUTTON_EDIT),
-                            CaseAction(case_id=event.case_id, step=CaseStep.RECORD_EDIT).pack(),
-                        ),
-                    ]
-                )
-                return _message(text, markup)
+                return _message(*record_card(event.case_id, order, event.result, event.draft, t))
         return None
 
 
@@ -407,3 +404,29 @@ ASK_RECORD = N_("Write the exception record of {id} (the draft above is what the
 RECORDED = N_("🗂 Exception record of {id} saved.")
 RECORDED_ALREADY = N_("The exception record of {id} is complete already.")
 RACE = N_("Someone changed this order at the same moment. Look at the latest message and try again.")
+
+
+def record_card(
+    case_id: int, order: Order, result: str, draft: str, t: Translate
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The order desk's record card, prefilled from the case's trail (R-6.5)."""
+    text = t(RECORD_CARD).format(
+        id=esc(order.display_id), result=t(RESULT_LABELS[CaseResult(result)]), draft=esc(draft[:3000])
+    )
+    markup = _rows(
+        [
+            _button(t(BUTTON_RECORD), CaseAction(case_id=case_id, step=CaseStep.RECORD).pack()),
+            _button(t(BUTTON_EDIT), CaseAction(case_id=case_id, step=CaseStep.RECORD_EDIT).pack()),
+        ]
+    )
+    return text, markup
+
+
+# Why the company cancellation is refused, by CancellationError code.
+CANCEL_REFUSED = N_(
+    "The order cannot be cancelled as the company now; its cancellation may be under way already."
+)
+CANCEL_STARTED = N_(
+    "⛔ Order {id} is cancelled as the company; customer service offers the customer the alternatives."
+)
+RECORD_AFTER_CANCEL = N_("Cancel the order as the company first; the exception record follows.")

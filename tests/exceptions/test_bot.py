@@ -1,4 +1,4 @@
-"""Exceptions end to end through the production wiring and the recording Bot API (issue 14, R-6, R-6.3, R-6.5).
+"""Exceptions end to end through the production wiring and the recording Bot API (issue 14, R-6, R-6.5).
 
 A delay in English: logistics marks it with /exception, records the cause and the new time; customer
 service sends the drafted notice and offers a coupon the customer accepts; the case closes, the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -163,7 +164,7 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
     # Customer service sends it: the customer is told; delay_notice closes (R-6.3).
     await product.press(buttons(draft)["✉️ Send to the customer"], user_id=SERVICE_ID, on=draft)
     await deliver_all(product)
-    assert "your order {} is delayed (Weather)".format(order.number) in texts(product, CUSTOMER_ID)[-1]
+    assert f"your order {order.number} is delayed (Weather)" in texts(product, CUSTOMER_ID)[-1]
     stored = await product.order(order.number)
     assert running_clock(stored, Stage.DELAY_NOTICE) is None
     assert any(c.stage == Stage.DELAY_NOTICE and c.met for c in stored.clocks)
@@ -181,9 +182,20 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
     assert "is accepted" in toasts(product)[-1]
     case = await the_case(product, order.id)
     assert case.compensation.accepted_at is not None
+    # Finance owes it as a payout on its own clock (application/finance.py owe(), issue 13).
+    async with SqlUnitOfWork(product.sessions) as uow:
+        (owed,) = await uow.finance.for_order(order.id)
+    assert (owed.kind.value, owed.amount, owed.reason.value, owed.case_id) == (
+        "payout",
+        Decimal("20"),
+        "delay_compensation",
+        case.id,
+    )
 
     # Closing (R-6.5): the order goes on; the customer taps once; the desk saves the prefilled record.
-    await product.press(buttons(logistics_alert)["✅ Resolved, go on"], user_id=CUSTOMER_ID, on=logistics_alert)
+    await product.press(
+        buttons(logistics_alert)["✅ Resolved, go on"], user_id=CUSTOMER_ID, on=logistics_alert
+    )
     assert "Your role does not allow this." in toasts(product)[-1]
     service_alert = last([r for r in product.sent(SERVICE_CHAT) if "Exception on order" in r.params["text"]])
     await product.press(buttons(service_alert)["✅ Resolved, go on"], user_id=SERVICE_ID, on=service_alert)
