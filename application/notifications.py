@@ -38,6 +38,20 @@ customer nobody could reach becomes a breach alert to customer service.
 | change asked for (address, contact)    | order desk: the card with Apply; customer: if staff filed it |
 | change applied (R-6.2)                 | customer: the change, new price; warehouse: the updated card |
 | waiting change came too late           | customer: why, and the alternative (forwarding at a quote)   |
+| exception marked (R-6, issue 14)       | order desk and customer service: the case alert; a delay:    |
+|                                        | logistics too; a customs hold: customer service and logistics |
+|                                        | (the desk has the hold notice)                               |
+| delay cause recorded (R-6.3)           | customer service: the drafted notice to send or edit         |
+| customer told / asked for documents    | customer: the notice (with Upload documents for customs)     |
+| compensation offered (R-6.3)           | customer: the offer with Accept                              |
+| customer's document for a case         | logistics: the document with the case                        |
+| exception closed (R-6.5)               | customer: were you satisfied? (one tap); order desk: the     |
+|                                        | record to complete, prefilled from the case's trail          |
+| cancellation filed (R-6.1, issue 13)   | customer service: check it / propose recall terms; the team  |
+|                                        | holding the goods: on hold                                   |
+| cancellation checked / terms / recall  | order desk: cancel it / customer: accept or keep / logistics: |
+|                                        | the recall task; cancelled: the team: put the goods back     |
+| service cannot be provided (R-6.1)     | customer service: offer the alternatives / customer: choose  |
 """
 
 from __future__ import annotations
@@ -54,7 +68,17 @@ from application.binding import BindingsOf, telegram_link, token_for
 from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
+from domain.cancellation import CancellationChanged, CancellationPath, CancellationStep
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.exceptions.events import (
+    CaseDocumentReceived,
+    CompensationOffered,
+    CustomerToldOfException,
+    CustomsNeedsRecorded,
+    DelayCauseRecorded,
+    ExceptionClosed,
+    ExceptionRaised,
+)
 from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
 from domain.orders.changes import ChangeApplied, ChangeRefusedLate, ChangeRequested
 from domain.orders.events import (
@@ -101,6 +125,21 @@ class NoticeKind(StrEnum):
     CHANGE_DONE = "change-done"
     CHANGE_WAREHOUSE = "change-warehouse"
     CHANGE_REFUSED = "change-refused"
+    # One kind per team: a notice's dedup key is its kind and the event (issue 14).
+    EXCEPTION_ALERT = "exc-alert"
+    EXCEPTION_ALERT_SERVICE = "exc-alert-cs"
+    EXCEPTION_ALERT_LOGISTICS = "exc-alert-lg"
+    DELAY_DRAFT = "exc-draft"
+    EXCEPTION_TOLD = "exc-told"
+    COMPENSATION_OFFER = "exc-offer"
+    CASE_DOCUMENT = "exc-doc"
+    EXCEPTION_SATISFACTION = "exc-satisfied"
+    EXCEPTION_RECORD = "exc-record"
+    EXCEPTION_CANCEL_CARD = "exc-cancel"
+    CANCEL_SERVICE_CARD = "cx-service"
+    CANCEL_DESK_CARD = "cx-desk"
+    CANCEL_TEAM_NOTE = "cx-team"
+    CANCEL_CUSTOMER = "cx-customer"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -164,6 +203,45 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.CHANGE_DONE), *warehouse]
         case ChangeRefusedLate():
             return [Notice(NoticeKind.CHANGE_REFUSED)]
+        case ExceptionRaised(kind=ExceptionType.CUSTOMS_HOLD):
+            # The desk has the hold notice; logistics records what customs needs and the outcome.
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_LOGISTICS, Role.LOGISTICS),
+            ]
+        case ExceptionRaised(kind=ExceptionType.DELAY):
+            # Logistics finds the cause and the new expected time (R-6.3).
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_LOGISTICS, Role.LOGISTICS),
+            ]
+        case ExceptionRaised():
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+            ]
+        case DelayCauseRecorded() | CustomsNeedsRecorded():
+            return [Notice(NoticeKind.DELAY_DRAFT, Role.CUSTOMER_SERVICE)]
+        case CustomerToldOfException():
+            return [Notice(NoticeKind.EXCEPTION_TOLD)]
+        case CompensationOffered():
+            return [Notice(NoticeKind.COMPENSATION_OFFER)]
+        case CaseDocumentReceived():
+            return [Notice(NoticeKind.CASE_DOCUMENT, Role.LOGISTICS)]
+        case ExceptionClosed(result="returned" | "destroyed"):
+            # The desk cancels as the company first; the record follows (handlers/exceptions.py).
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_CANCEL_CARD, Role.ORDER_DESK),
+            ]
+        case ExceptionClosed():
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_RECORD, Role.ORDER_DESK),
+            ]
+        case CancellationChanged():
+            return _cancellation_notices(event)
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -187,6 +265,32 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [*told, Notice(NoticeKind.TEAM_CARD, NEXT_TEAM[status])]
         case OrderStatusChanged() if _customer_sees(event):
             return [Notice(NoticeKind.CUSTOMER_UPDATE)]
+    return []
+
+
+def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
+    """Who is told of a cancellation's step (R-6.1): the team that acts next, the customer to choose."""
+    step, path = event.step, event.cancellation.path
+    # The team holding the goods: the warehouse before outbound, logistics after.
+    holder = Role.WAREHOUSE if path is CancellationPath.HOLD else Role.LOGISTICS
+    match step:
+        case CancellationStep.FILED:
+            return [
+                Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.CANCEL_TEAM_NOTE, holder),
+            ]
+        case CancellationStep.CANNOT_SERVE | CancellationStep.DECLINED:
+            return [Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE)]
+        case CancellationStep.CHECKED:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK)]
+        case CancellationStep.TERMS | CancellationStep.OFFERED:
+            return [Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.ACCEPTED:
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, Role.LOGISTICS)]
+        case CancellationStep.OTHER_SERVICE:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK), Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.CANCELLED if path in (CancellationPath.HOLD, CancellationPath.RECALL):
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, holder)]
     return []
 
 
@@ -511,6 +615,14 @@ def build_notifier(
         ChangeRequested: [notify],
         ChangeApplied: [notify],
         ChangeRefusedLate: [notify],
+        ExceptionRaised: [notify],
+        DelayCauseRecorded: [notify],
+        CustomsNeedsRecorded: [notify],
+        CustomerToldOfException: [notify],
+        CompensationOffered: [notify],
+        CaseDocumentReceived: [notify],
+        ExceptionClosed: [notify],
+        CancellationChanged: [notify],
     }
 
 

@@ -9,6 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
@@ -22,6 +23,8 @@ from application.aftersales import sweep_aftersales
 from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
+from application.exception_report import ExceptionReportSetup, exception_report_sweep
+from application.exceptions import ExceptionSetup
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import CustomerChannels, build_notifier, record_delivery
@@ -41,6 +44,7 @@ from bot.middlewares import bootstrap_admins
 from bot.polling import poll, unless_stopped
 from bot.webhook import build_webhook_app
 from domain.clock import Clock, SystemClock
+from domain.exceptions.causes import cause_catalog
 from domain.kpi import department_lookup
 from domain.review import ReviewPolicy, parse_threshold
 from domain.sla.calendar import BusinessCalendar
@@ -52,6 +56,7 @@ from presentation.archive import PdfArchiveDocuments
 from presentation.conversation_texts import TelegramConversationTexts
 from presentation.documents import CompanyDetails, ConfirmationDocuments
 from presentation.email_texts import EmailNotices
+from presentation.exception_report import ExceptionReportTexts
 from presentation.notifications import TelegramNotices, build_review_setup
 from presentation.outbound_note import TelegramOutboundNotes
 from presentation.outbox_refusals import TelegramRefusalNotices
@@ -66,6 +71,7 @@ from scheduler.shared_rate_limit import SharedRateLimiter
 from storage.binding_repository import SqlBindingRepository
 from storage.conversation_repository import SqlChatLanguages, SqlConversationStore
 from storage.database import create_engine, create_session_factory, migrate
+from storage.exception_report_repository import SqlExceptionReportQueries
 from storage.fsm import SqlFsmStorage
 from storage.health import SqlOpsQueries
 from storage.inbox import SqlUpdateInbox
@@ -147,6 +153,8 @@ class Workflow:
     aftersales_setup: AftersalesSetup | None = None
     conversation_setup: ConversationSetup | None = None
     payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
+    exception_report_setup: ExceptionReportSetup | None = None
+    exception_setup: ExceptionSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -165,6 +173,9 @@ class Workflow:
             "conversation_setup": self.conversation_setup,
             "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
             "payment_setup": self.payment_setup,
+            "exception_report_setup": self.exception_report_setup,
+            "exception_setup": self.exception_setup
+            or ExceptionSetup(self.clock, self.sla, self.event_handlers),
         }
 
 
@@ -267,7 +278,31 @@ def build_workflow(
             settings.default_language,
         ),
         payment_setup=payment_setup_of(settings),
+        exception_report_setup=exception_report_setup_of(settings, clock, i18n),
+        exception_setup=ExceptionSetup(clock, sla, event_handlers, settings.exceptions()),
     )
+
+
+def exception_report_setup_of(settings: Settings, clock: Clock, i18n: PoI18n) -> ExceptionReportSetup:
+    """The monthly exception report and /improve (issue 14, R-6.5): causes from the shipped cause list."""
+    causes = {kind.value: entry.causes for kind, entry in cause_catalog().types.items()}
+    return ExceptionReportSetup(
+        clock,
+        ZoneInfo(settings.timezone),
+        exception_report_queries_of,
+        ExceptionReportTexts(i18n, settings.timezone),
+        team_chat_of,
+        causes,
+        chat_language=chat_language_of,
+        locale=settings.default_language,
+    )
+
+
+def exception_report_queries_of(uow: UnitOfWork) -> SqlExceptionReportQueries:
+    """The exception report's queries on the unit of work's transaction."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("the exception report is read from the SQL database")
+    return SqlExceptionReportQueries(uow.session)
 
 
 async def chat_language_of(uow: UnitOfWork, chat_id: int) -> str | None:
@@ -342,6 +377,16 @@ async def retention_command(settings: Settings, *, dry_run: bool, clock: Clock |
     if not dry_run:
         lines += [f"{key}: {value}" for key, value in sorted(report.counts.items())]
     return lines
+
+
+def exception_report_job(
+    uow_factory: Callable[[], SqlUnitOfWork], workflow: Workflow
+) -> Callable[[], Awaitable[object]] | None:
+    """The scheduler's sweep that queues last month's exception report to management (R-6.5)."""
+    setup = workflow.exception_report_setup
+    if setup is None:
+        return None
+    return lambda: exception_report_sweep(uow_factory, setup)
 
 
 def payment_setup_of(settings: Settings) -> PaymentSetup:
@@ -584,6 +629,7 @@ async def run(
         monthly_report=lambda: monthly_report(uow_factory, workflow.report_setup),
         aftersales=jobs.get("aftersales"),
         retention=jobs.get("retention"),
+        exception_report=exception_report_job(uow_factory, workflow),
         job_lock=shared.job_lock if shared is not None else None,
     )
     sender_stop = asyncio.Event()

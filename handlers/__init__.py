@@ -8,8 +8,11 @@ from handlers import (
     archive,
     binding,
     changes,
+    cancellation,
     common,
     conversation,
+    exception_report,
+    exceptions,
     execution,
     finance,
     intake,
@@ -39,6 +42,8 @@ from handlers.common import CommandSpec
 MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
+    # Exception dialogs (issue 14) answer only in their own states, before any module's free text or photo.
+    exceptions.router,
     archive.router,
     survey.router,
     my_orders.router,
@@ -48,11 +53,15 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     staff.router,
     payment.router,
     finance.router,
+    # Cancellations (issue 13): /cancel outside any dialog, the Cancel button, every step's button.
+    cancellation.router,
     review.router,
     orders.router,
     sla.router,
     outbox.router,
     kpi.router,
+    # /exceptions, /improve and the text of a pending improvement action (before the wizard's text).
+    exception_report.router,
     execution.router,
     tracking.router,
     intake_confirm.router,
@@ -89,9 +98,12 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + staff.COMMANDS
         + sla.COMMANDS
         + kpi.COMMANDS
+        + exception_report.COMMANDS
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS
+        + exceptions.COMMANDS
         + finance.COMMANDS
         + changes.COMMANDS
+        + cancellation.COMMANDS
     )

@@ -18,6 +18,7 @@ SLA_DIGEST_JOB = "sla-digest"
 SUPERVISION_REPORT_JOB = "supervision-report"
 AFTERSALES_JOB = "aftersales-sweep"
 RETENTION_JOB = "retention"
+EXCEPTION_REPORT_JOB = "exception-report"
 # The retention job runs once a day at this local hour (R-7.3), when nobody works.
 RETENTION_HOUR = 3
 # A digest or sweep that could not start on time (event loop busy, process suspended) still runs
@@ -33,6 +34,7 @@ def build_scheduler(
     monthly_report: Callable[[], Awaitable[object]] | None = None,
     aftersales: Callable[[], Awaitable[object]] | None = None,
     retention: Callable[[], Awaitable[object]] | None = None,
+    exception_report: Callable[[], Awaitable[object]] | None = None,
     job_lock: RedisJobLock | None = None,
 ) -> AsyncIOScheduler:
     """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop.
@@ -82,6 +84,16 @@ def build_scheduler(
             CronTrigger(hour=RETENTION_HOUR, minute=0, timezone=timezone),
             id=RETENTION_JOB,
             name="Retention: archives and personal data deleted after RETENTION (R-7.3)",
+            replace_existing=True,
+        )
+    if exception_report is not None:
+        # A sweep, not a cron: the first run from the 1st at 09:00 queues last month's report, and a
+        # restart after a missed 09:00 catches it up (application/exception_report.py).
+        scheduler.add_job(
+            exception_report,
+            IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
+            id=EXCEPTION_REPORT_JOB,
+            name="Monthly exception report to management (R-6.5)",
             replace_existing=True,
         )
     return scheduler

@@ -131,7 +131,9 @@ def build_method(message: OutboxMessage, document: Upload | None = None) -> Tele
         if document is None:
             raise UnknownMethod(f"document {params[key]} of {name} is not stored")
         del params[key]
-        params["document"] = BufferedInputFile(document.content, filename=document.filename)
+        # A stored chart goes as a photo (the exception report's, issue 14); anything else as a document.
+        field = "photo" if name == "sendPhoto" else "document"
+        params[field] = BufferedInputFile(document.content, filename=document.filename)
     if "chat_id" in method_class.model_fields:
         params["chat_id"] = message.chat_id
     method: TelegramMethod[Any] = method_class.model_validate(params)

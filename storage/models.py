@@ -443,6 +443,23 @@ class ExceptionCaseRow(Base):
     # The customer's one-tap answer on closing (R-6.5): NULL until answered.
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
     answered_at: Mapped[datetime | None]
+    # The case record of issue 14 (migration 0018): note, evidence, trail, result and record.
+    note: Mapped[str | None] = mapped_column(Text)
+    opened_by: Mapped[int | None] = mapped_column(BigInteger)
+    # {"files": [{"file_id", "kind", "from_customer"}], "items": [...]}
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # [{"at", "kind", "actor_id", "role", "note", "files"}], oldest first.
+    steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument)
+    new_eta: Mapped[datetime | None]
+    customs_needs: Mapped[str | None] = mapped_column(Text)
+    # {"kind", "amount", "currency", "offered_at", "offered_by", "accepted_at", "applied_at"}
+    compensation: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    result: Mapped[str | None] = mapped_column(String(32))
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    record: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime | None]
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    feedback: Mapped[str | None] = mapped_column(Text)
 
 
 class SurveyAnswerRow(Base):
@@ -646,3 +663,57 @@ class MoneyOwedRow(Base):
     paid_at: Mapped[datetime | None]
     paid_by: Mapped[int | None] = mapped_column(BigInteger)
     recorded_at: Mapped[datetime | None]
+
+
+class CancellationRow(Base):
+    """A cancellation of an order by its customer or the company (issue 13, R-6.1) and where it stands."""
+
+    __tablename__ = "cancellations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[int | None] = mapped_column(BigInteger)
+    consent: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    share_percent: Mapped[Decimal | None]
+    charge: Mapped[Decimal | None]
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    refund: Mapped[Decimal | None]
+    other_service_offered: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ImprovementActionRow(Base):
+    """An improvement action the order desk recorded against a cause (issue 14, R-6.5 monthly review)."""
+
+    __tablename__ = "improvement_actions"
+    # The report reads the actions of a month (and of the month before) by time.
+    __table_args__ = (Index("ix_improvement_actions_recorded_at", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The cause as the cause list names it: an exception type and one of its causes.
+    exception_type: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime]
+
+
+class ExceptionReportRunRow(Base):
+    """A month whose scheduled exception report was queued for the management chat (once per month)."""
+
+    __tablename__ = "exception_report_runs"
+
+    # YYYY-MM
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(8))
+    queued_at: Mapped[datetime]
+
+
+# The exception report sums the payouts paid in a month by their time.
+Index("ix_money_owed_paid_at", MoneyOwedRow.paid_at)

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from application.cancellation import CancellationRepository, CancellationUnitOfWork
 from application.finance import FinanceRepository, FinanceUnitOfWork
 from application.ports import (
     ApiOrderLink,
@@ -38,7 +39,9 @@ from application.ports import (
     ReviewQuestion,
     StoredDocument,
 )
+from domain.cancellation import Cancellation, CancellationState
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.exceptions.case import ExceptionCase
 from domain.finance import MoneyOwed, OwedStatus
 from domain.orders.model import Order, StageClock
 from domain.orders.status import OrderStatus, Role
@@ -103,6 +106,9 @@ class FakeState:
     digests: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
     # Refunds and payouts by id (application/finance.py, issue 13).
     money_owed: dict[int, MoneyOwed] = field(default_factory=dict)
+    # Cancellations by id (application/cancellation.py, issue 13).
+    cancellations: dict[int, Cancellation] = field(default_factory=dict)
+    exception_cases: dict[int, ExceptionCase] = field(default_factory=dict)
 
 
 class _Transaction:
@@ -607,6 +613,56 @@ class FakeReviewRepository(_OrderRows):
         return {**self._state.questions, **self._questions}
 
 
+class FakeExceptionRepository(_OrderRows):
+    """Exception cases (issue 14); a case is stored as a copy, so changing it afterwards changes nothing."""
+
+    async def add(self, case: ExceptionCase) -> int:
+        """Stores a new case; returns its id (also set on the case)."""
+        self._require_order(case.order_id)
+        case.id = self._database.next_id()
+        self._cases[case.id] = copy.deepcopy(case)
+        return case.id
+
+    async def get(self, case_id: int) -> ExceptionCase | None:
+        """Reads a case by id."""
+        case = self._view().get(case_id)
+        return copy.deepcopy(case) if case is not None else None
+
+    async def save(self, case: ExceptionCase) -> None:
+        """Writes a changed case back."""
+        if case.id is None or case.id not in self._view():
+            raise ValueError(f"no exception case {case.id}")
+        self._cases[case.id] = copy.deepcopy(case)
+
+    async def of_order(self, order_id: str) -> list[ExceptionCase]:
+        """An order's cases, oldest first."""
+        return [copy.deepcopy(c) for _, c in sorted(self._view().items()) if c.order_id == order_id]
+
+    async def open_of(self, order_id: str) -> ExceptionCase | None:
+        """The order's newest open case, if any."""
+        cases = [c for c in await self.of_order(order_id) if c.open]
+        return cases[-1] if cases else None
+
+    async def closed_unrecorded(self, limit: int) -> list[ExceptionCase]:
+        """Closed cases without a completed record, oldest closed first."""
+        cases = [c for c in self._view().values() if c.closed_at is not None and c.recorded_at is None]
+        cases.sort(key=lambda c: (c.closed_at or c.opened_at, c.id or 0))
+        return [copy.deepcopy(c) for c in cases[:limit]]
+
+    def apply(self) -> None:
+        """Writes the cases."""
+        self._state.exception_cases.update(self._cases)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drops the pending cases."""
+        self._cases: dict[int, ExceptionCase] = {}
+
+    def _view(self) -> dict[int, ExceptionCase]:
+        """Cases by id, committed and pending."""
+        return {**self._state.exception_cases, **self._cases}
+
+
 class FakeApiOrderRepository(_OrderRows):
     """Which API key created which order, unique per key and Idempotency-Key."""
 
@@ -719,6 +775,44 @@ class FakeFinanceRepository(_OrderRows):
     def _view(self) -> dict[int, MoneyOwed]:
         """The records by id, committed and pending."""
         return {**self._state.money_owed, **self._records}
+
+
+class FakeCancellationRepository(_OrderRows):
+    """Cancellations; a step takes the row lock, so a racing second step finds the state moved on."""
+
+    async def add(self, cancellation: Cancellation) -> int:
+        """Stores a new cancellation; returns its id."""
+        self._require_order(cancellation.order_id)
+        cancellation_id = self._database.next_id()
+        self._rows[cancellation_id] = dataclasses.replace(cancellation, id=cancellation_id)
+        return cancellation_id
+
+    async def latest_for(self, order_id: str) -> Cancellation | None:
+        """The order's latest cancellation, if any."""
+        found = [row for _, row in sorted(self._view().items()) if row.order_id == order_id]
+        return dataclasses.replace(found[-1]) if found else None
+
+    async def save(self, cancellation: Cancellation, *, was: CancellationState) -> bool:
+        """Writes a step of a cancellation still in state `was`; False when another step won."""
+        await self._lock("cancellation", cancellation.id)
+        stored = self._view().get(cancellation.id or 0)
+        if stored is None or stored.state is not was:
+            return False
+        self._rows[cancellation.id or 0] = dataclasses.replace(cancellation)
+        return True
+
+    def apply(self) -> None:
+        """Writes the pending cancellations."""
+        self._state.cancellations.update(self._rows)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drops the pending cancellations."""
+        self._rows: dict[int, Cancellation] = {}
+
+    def _view(self) -> dict[int, Cancellation]:
+        """Cancellations by id, committed and pending."""
+        return {**self._state.cancellations, **self._rows}
 
 
 @dataclass(frozen=True)
@@ -929,10 +1023,11 @@ class FakeSlaRepository(_OrderRows):
         return stored.joined(row.order_ref, row.clock.due_at)
 
 
-class FakeUnitOfWork(JoinableUnitOfWork, FinanceUnitOfWork):
+class FakeUnitOfWork(JoinableUnitOfWork, CancellationUnitOfWork, FinanceUnitOfWork):
     """One transaction on a FakeDatabase; nothing is kept unless commit() is called."""
 
     finance: FinanceRepository
+    cancellations: CancellationRepository
 
     def __init__(self, database: FakeDatabase) -> None:
         self.database = database
@@ -988,7 +1083,12 @@ class FakeUnitOfWork(JoinableUnitOfWork, FinanceUnitOfWork):
         self.sla = sla = FakeSlaRepository(database, transaction, orders, reviews)
         self.api = api = FakeApiOrderRepository(database, transaction, orders)
         self.finance = finance = FakeFinanceRepository(database, transaction, orders)
-        self._pending = [staff, users, outbox, numbers, updates, reviews, sla, api, finance]
+        self.cancellations = cancellations = FakeCancellationRepository(database, transaction, orders)
+        self.exceptions = exceptions = FakeExceptionRepository(database, transaction, orders)
+        self._pending = [
+            *(staff, users, outbox, numbers, updates, reviews, sla, api),
+            *(finance, cancellations, exceptions),
+        ]
 
     def _current(self) -> _Transaction:
         """The open transaction, begun by the first statement that needs a lock."""

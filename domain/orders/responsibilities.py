@@ -32,11 +32,16 @@ class Duty(StrEnum):
     SEE_KPIS = "see_kpis"
     SEE_SUPERVISION_REPORT = "see_supervision_report"
     SEE_PROGRESS_CHECKS = "see_progress_checks"
+    SEE_EXCEPTION_REPORT = "see_exception_report"
+    RECORD_IMPROVEMENT = "record_improvement"
     RECORD_REFUND = "record_refund"
     SEE_REFUNDS = "see_refunds"
     # customer service files a change for a hotline caller; the order desk applies it.
     FILE_CHANGE = "file_change"
     APPLY_CHANGE = "apply_change"
+    RECORD_EXCEPTION = "record_exception"
+    FIND_DELAY_CAUSE = "find_delay_cause"
+    TELL_CUSTOMER_OF_EXCEPTION = "tell_customer_of_exception"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -70,15 +75,20 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.CONFIRM_RECEIPT: frozenset({Role.CUSTOMER}),
         A.COMPLETE: frozenset({Role.SYSTEM, *DESK}),
         A.ARCHIVE: frozenset({Role.SYSTEM, Role.ADMIN}),
-        A.CANCEL: frozenset({Role.CUSTOMER, *DESK}),
+        # Customer service cancels for a customer who called, with their consent.
+        A.CANCEL: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
         A.REQUEST_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
-        A.DECLINE_CANCELLATION: DESK,
-        A.START_RECALL: frozenset({Role.LOGISTICS, *DESK}),
-        A.CONFIRM_CANCELLATION: DESK,
+        # The customer declines recall terms or accepts them; customer service acts for them.
+        A.DECLINE_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
+        A.START_RECALL: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
+        # The desk cancels a held order, logistics once recalled goods are back, the customer by choice.
+        A.CONFIRM_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
         A.RAISE_EXCEPTION: frozenset(
             {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
         ),
-        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        # Logistics records a customs release, which resumes the order (issue 14); the customer who
+        # picks another service after the company cannot serve resumes it too (R-6.1, issue 13).
+        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
         A.REQUOTE: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
     }
 )
@@ -109,9 +119,17 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
         Duty.FILE_CHANGE: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
         Duty.APPLY_CHANGE: DESK,
+        # the monthly exception report, and the improvement actions recorded against its causes.
+        Duty.SEE_EXCEPTION_REPORT: frozenset({Role.MANAGEMENT, *HEAD}),
+        Duty.RECORD_IMPROVEMENT: DESK,
         # finance pays refunds and payouts; management and admins follow the open ones.
         Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
         Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),
+        # the order desk completes the exception record within 24 h of closing.
+        Duty.RECORD_EXCEPTION: DESK,
+        # logistics finds a delay's cause (and records what customs needs); customer service tells.
+        Duty.FIND_DELAY_CAUSE: _LOGISTICS,
+        Duty.TELL_CUSTOMER_OF_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
     }
 )
 

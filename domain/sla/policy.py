@@ -36,13 +36,11 @@ when a dormant stage's missing piece has appeared. Three clocks that used to ope
 - archive (opened on completion): the after-sales sweep archives completed orders within the week
   (application/archive.py, R-7.3), which closes it; the survey clock, opened on completion too, is
   closed by the survey being sent (application/survey.py, R-7.2), a named event, not a status change.
-- delay_notice after a customs hold: a hold's cause is known at once (the hold reason logistics
-  records), so delay_cause ends as it starts. The notice is not timed: the bot queues the hold
-  notice itself in the same transaction (presentation/notifications.py), but only for a customer
-  with a Telegram chat, and nothing records anyone telling the others; closing the clock on the
-  bot's notice would record a notice some customers never got, and leaving it open would breach
-  with nobody able to act. delay_notice is dormant until customer service can record telling the
-  customer (customer_told). A customs hold therefore only pauses the clearance clock.
+- delay_notice after a delay or a customs hold: a hold's cause is known at once (the hold reason
+  logistics records), so delay_cause ends as it starts. Customer service tells the customer within
+  the hour: sending the drafted delay notice, or the customs request for documents, emits
+  customer_told (application/exceptions.py, issue 14); the case's end (exception_closed, a release
+  included) closes it too. The bot's own hold notice does not count: not every customer has a chat.
 
 Clocks: a StageClock's due time is set when it opens. `warning_at` is when 80 % of the stage's time
 is used, measured in business time for working-day limits. A paused clock stands still: resuming
@@ -159,6 +157,9 @@ class ClockEvent(StrEnum):
     # A customer's message to customer service, and a staff member's answer to it (R-5.2, issue 18).
     CUSTOMER_WROTE = "customer_wrote"
     STAFF_ANSWERED = "staff_answered"
+    # Customer service checked a cancellation: passed it on, proposed recall terms or offered the
+    # alternatives (R-6.1, application/cancellation.py); the cancellation itself is not done yet.
+    CANCELLATION_REVIEWED = "cancellation_reviewed"
 
 
 class ClockStatus(StrEnum):
@@ -221,7 +222,9 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
             E.CUSTOMER_FACING_CHANGE, (E.NOTICE_DELIVERED,), D.CUSTOMER_SERVICE
         ),
         Stage.CANCEL_CHECK: StageDefaults(
-            E.CANCELLATION_REQUESTED, (E.CANCELLATION_CHECKED, E.EXCEPTION_CLOSED), D.ORDER_DESK
+            E.CANCELLATION_REQUESTED,
+            (E.CANCELLATION_CHECKED, E.EXCEPTION_CLOSED, E.CANCELLATION_REVIEWED),
+            D.CUSTOMER_SERVICE,
         ),
         Stage.CANCEL_DONE: StageDefaults(
             E.CANCELLATION_BEFORE_OUTBOUND, (E.ORDER_CANCELLED, E.CANCELLATION_CHECKED), D.ORDER_DESK
@@ -265,9 +268,7 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
 # or their end, so an opened clock could only breach. The policy walk fails once the piece exists.
 DORMANT: Mapping[Stage, str] = MappingProxyType(
     {
-        Stage.DELAY_NOTICE: "nothing emits customer_told, and no exception is closed yet (R-6.3, issue 14)",
         Stage.CLAIM_CONTACT: "nothing emits evidence_recorded or customer_contacted (R-6.4, issue 14)",
-        Stage.EXCEPTION_RECORD: "no exception is closed yet, nothing emits exception_recorded (R-6.5)",
     }
 )
 
