@@ -7,8 +7,8 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
-    changes,
     cancellation,
+    changes,
     common,
     conversation,
     exception_report,

@@ -12,6 +12,7 @@ from domain.finance import OwedReason
 from domain.intake.pricing import quote
 from domain.orders.change_record import ChangeStatus, Consent
 from domain.orders.changes import ChangeAlreadyDecided, ChangeRefused, NothingChanged
+from domain.orders.model import StageClock
 from domain.orders.requests import ChangeRefusal, OrderRequestKind
 from domain.orders.status import Action, OrderStatus, Role, Service
 from domain.payment import amount_due
@@ -37,9 +38,9 @@ TOKYO = {"country": "JP", "city": "Tokyo", "street": "1-1 Marunouchi", "postcode
 WAREHOUSE = Actor(WAREHOUSE_ID, frozenset({Role.WAREHOUSE}))
 
 
-def running(order_clocks: list[object], stage: str) -> bool:
+def running(order_clocks: list[StageClock], stage: str) -> bool:
     """Whether a clock of the stage runs."""
-    return any(clock.stage == stage and clock.running for clock in order_clocks)  # type: ignore[attr-defined]
+    return any(clock.stage == stage and clock.running for clock in order_clocks)
 
 
 async def test_an_address_change_waits_for_the_desk_and_is_applied_within_the_hour(

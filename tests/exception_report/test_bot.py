@@ -14,6 +14,7 @@ from typing import Any
 import openpyxl
 import pytest
 from aiogram import Dispatcher
+from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -116,6 +117,7 @@ def workbook_of(bot: MockedBot) -> Any:
     """The XLSX the bot uploaded, opened."""
     (request,) = bot.requests_for("sendDocument")
     (upload,) = request.files.values()
+    assert isinstance(upload, BufferedInputFile) and upload.filename is not None
     assert upload.filename.endswith(".xlsx")
     return openpyxl.load_workbook(BytesIO(upload.data))
 
@@ -176,6 +178,7 @@ async def test_exceptions_on_demand_sends_the_summary_the_chart_and_the_xlsx(
         assert line in summary.split("\n"), line
     (photo,) = telegram.requests_for("sendPhoto")
     (png,) = photo.files.values()
+    assert isinstance(png, BufferedInputFile)
     assert png.filename == "exception-report-2026-03-en.png" and png.data.startswith(b"\x89PNG")
     assert photo.params["caption"] == "Exception report 2026-03: chart"
     workbook = workbook_of(telegram)

@@ -14,7 +14,7 @@ from typing import Any
 from zlib import decompress
 
 import pytest
-from aiogram import Dispatcher
+from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
 from application.ports import OutboxMessage, UnitOfWork
@@ -171,7 +171,7 @@ def count_audit(database: FakeDatabase, order_id: str, action: str) -> int:
     return sum(line.action == action for line in database.state.orders[order_id].audit)
 
 
-async def deliver(bot: MockedBot, messages: Iterable[OutboxMessage], uows: Uows) -> None:
+async def deliver(bot: Bot, messages: Iterable[OutboxMessage], uows: Uows) -> None:
     """Sends outbox messages as the sender does, uploading stored documents, so the spec check sees them."""
     for message in messages:
         document = None
