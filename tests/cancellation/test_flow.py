@@ -44,7 +44,7 @@ def product(product: Product) -> Product:
     async def wait(seconds: float) -> None:
         product.clock.advance(timedelta(seconds=seconds))
 
-    product.sender._sleep = wait  # type: ignore[method-assign]
+    product.sender._sleep = wait
     return product
 
 
