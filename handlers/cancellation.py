@@ -159,6 +159,9 @@ async def _own(uow: CancellationUnitOfWork, key: str, user_id: int) -> Order | N
 
 async def _ask_customer(message: Message, order: Order) -> None:
     """Shows the customer what cancelling does now, with Yes / No."""
+    if order.status in (OrderStatus.CANCELLATION_REQUESTED, OrderStatus.RECALL_IN_PROGRESS):
+        await message.answer(_(ALREADY_ASKED).format(id=shown(order)))
+        return
     try:
         text, markup = confirm_prompt(order, _)
     except CancellationError:
