@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from domain.orders.status import OrderStatus, Role
+from presentation.execution_cards import ExecAction, ExecStep
 from storage.models import CancellationRow, MoneyOwedRow
 from tests.mocked_bot import RecordedRequest
 from tests.product.conftest import (
@@ -22,12 +23,14 @@ from tests.product.conftest import (
     DESK_CHAT,
     DESK_ID,
     LOGISTICS_CHAT,
+    PICKER_ID,
     SERVICE_CHAT,
     SERVICE_ID,
     WAREHOUSE_CHAT,
     ZH_CUSTOMER_ID,
     Product,
     buttons,
+    card_message,
     grant,
     store,
 )
@@ -211,3 +214,38 @@ async def test_someone_elses_order_is_answered_like_an_unknown_one(product: Prod
 
     assert mine == f"I found no order {number} of yours. Check the reference, or see /myorders."
     assert product.sent(CUSTOMER_ID)[-1].params["text"].startswith("I found no order 20991231999 of yours")
+
+
+async def test_customer_service_files_for_a_caller_and_the_warehouse_button_says_why_it_is_blocked(
+    product: Product,
+) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+    await grant(product, Role.WAREHOUSE, PICKER_ID)
+    number = await paid_order(product, OrderStatus.CONFIRMED, CUSTOMER_ID)
+    async with product.uow() as uow:
+        order = await uow.orders.find(number)
+    assert order is not None
+
+    # The customer called the hotline: customer service files it from the order card, by phone consent.
+    await product.say(f"/order {number}", user_id=SERVICE_ID, chat_id=SERVICE_CHAT)
+    staff_card = product.sent(SERVICE_CHAT)[-1]
+    assert "⛔ Service cannot be provided" not in buttons(staff_card)
+    await product.press(
+        buttons(staff_card)["☎️ The customer agreed by phone: cancel"], user_id=SERVICE_ID, on=staff_card
+    )
+    assert "Filed for the customer" in product.sent(SERVICE_CHAT)[-1].params["text"]
+    async with product.uow() as uow:
+        held = await uow.orders.get(order.id)
+    assert held.status is OrderStatus.CANCELLATION_REQUESTED
+    assert held.audit[-1].note == "consent: customer agreed by phone"
+    service_card = card_in(await product.deliver(), SERVICE_CHAT)
+    assert "Customer service for the customer" in service_card.params["text"]
+
+    # The warehouse's Picked on the card it had: the press says the order is on hold, and why.
+    picked = ExecAction(order_id=order.id, step=ExecStep.PICK).pack()
+    await product.press(picked, user_id=PICKER_ID, on=card_message(WAREHOUSE_CHAT, f"Warehouse: {number}"))
+    toast = product.bot.requests_for("answerCallbackQuery")[-1].params
+    assert "On hold: the customer asked to cancel" in toast["text"] and toast.get("show_alert") in (
+        True,
+        "true",
+    )
