@@ -83,6 +83,7 @@ from presentation.cancellation_texts import (
     button,
     confirm_prompt,
     keyboard,
+    other_service_keyboard,
     request_buttons,
     shown,
 )
@@ -335,7 +336,9 @@ async def on_step(
         return
     await query.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await message.answer(_reply(step, outcome, user.full_name))
+    # Another service: the change flow takes it from its Change service button (issue 13, R-6.2).
+    markup = other_service_keyboard(outcome.order, _) if step is CxStep.ALT_OTHER else None
+    await message.answer(_reply(step, outcome, user.full_name), reply_markup=markup)
 
 
 def _refusal(error: CancellationError, order: Order) -> str:

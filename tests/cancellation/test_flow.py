@@ -249,3 +249,33 @@ async def test_customer_service_files_for_a_caller_and_the_warehouse_button_says
         True,
         "true",
     )
+
+
+async def test_the_company_cannot_serve_and_the_customer_chooses_another_service(product: Product) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+    await grant(product, Role.ORDER_DESK, DESK_ID)
+    number = await paid_order(product, OrderStatus.CONFIRMED, CUSTOMER_ID)
+    await product.say(f"/order {number}", user_id=DESK_ID, chat_id=DESK_CHAT)
+    staff_card = product.sent(DESK_CHAT)[-1]
+    await product.press(buttons(staff_card)["⛔ Service cannot be provided"], user_id=DESK_ID, on=staff_card)
+    await product.say("No air freight to this destination this month", user_id=DESK_ID, chat_id=DESK_CHAT)
+    service_card = card_in(await product.deliver(), SERVICE_CHAT)
+    await product.press(
+        buttons(service_card)["📨 Tell the customer, offer the alternatives"],
+        user_id=SERVICE_ID,
+        on=service_card,
+    )
+    offer = card_in(await product.deliver(), CUSTOMER_ID)
+
+    await product.press(buttons(offer)["🔁 Another service (new quote)"], user_id=CUSTOMER_ID, on=offer)
+
+    reply = product.sent(CUSTOMER_ID)[-1]
+    assert "Choose the new service" in reply.params["text"]
+    # The change flow's own button (issue 13, R-6.2) takes the new service and its quote from here.
+    assert buttons(reply)["🚚 Change service"].endswith(":service")
+    assert (await stored_state(product, number))[:2] == (OrderStatus.CONFIRMED, [])
+    desk = card_in(await product.deliver(), DESK_CHAT)
+    assert "chose another service" in desk.params["text"]
+    # The offer's Cancel, pressed after the choice, changes nothing.
+    await product.press(buttons(offer)["✖ Cancel, full refund"], user_id=CUSTOMER_ID, on=offer)
+    assert (await stored_state(product, number))[0] is OrderStatus.CONFIRMED
