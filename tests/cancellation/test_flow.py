@@ -279,3 +279,23 @@ async def test_the_company_cannot_serve_and_the_customer_chooses_another_service
     # The offer's Cancel, pressed after the choice, changes nothing.
     await product.press(buttons(offer)["✖ Cancel, full refund"], user_id=CUSTOMER_ID, on=offer)
     assert (await stored_state(product, number))[0] is OrderStatus.CONFIRMED
+
+
+async def test_customer_service_files_with_the_cancel_command_and_a_stranger_cannot(product: Product) -> None:
+    await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
+    number = await paid_order(product, OrderStatus.PENDING_REVIEW, CUSTOMER_ID)
+
+    await product.say(f"/cancel {number}", user_id=SERVICE_ID, chat_id=SERVICE_CHAT)
+    prompt = product.sent(SERVICE_CHAT)[-1]
+    assert "Only with their consent" in prompt.params["text"]
+    # A customer pressing the staff prompt's button is refused; the order stays as it is.
+    await product.press(
+        buttons(prompt)["☎️ The customer agreed by phone: cancel"], user_id=CUSTOMER_ID, on=prompt
+    )
+    assert (await stored_state(product, number))[0] is OrderStatus.PENDING_REVIEW
+    await product.press(
+        buttons(prompt)["☎️ The customer agreed by phone: cancel"], user_id=SERVICE_ID, on=prompt
+    )
+
+    # Not confirmed yet: cancelled at once, and what was paid is owed back.
+    assert await stored_state(product, number) == (OrderStatus.CANCELLED, [Decimal("245.80")], "cancelled")
