@@ -288,7 +288,8 @@ def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
         case CancellationStep.ACCEPTED:
             return [Notice(NoticeKind.CANCEL_TEAM_NOTE, Role.LOGISTICS)]
         case CancellationStep.OTHER_SERVICE:
-            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK), Notice(NoticeKind.CANCEL_CUSTOMER)]
+            # The customer is answered in their chat with the change flow's Change service button.
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK)]
         case CancellationStep.CANCELLED if path in (CancellationPath.HOLD, CancellationPath.RECALL):
             return [Notice(NoticeKind.CANCEL_TEAM_NOTE, holder)]
     return []

@@ -171,7 +171,9 @@ def parse_share(text: str) -> Decimal:
         raise CancellationError("share.invalid") from None
     if not share.is_finite() or share < 0 or share > SHARE_MAX:
         raise CancellationError("share.invalid")
-    return share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP).normalize()
+    share = share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    # Shown as typed: 30, not 30.0 or 3E+1.
+    return share.quantize(Decimal(1)) if share == share.to_integral_value() else share
 
 
 def recall_charge(order: Order, share_percent: Decimal) -> Decimal:

@@ -83,6 +83,7 @@ from presentation.cancellation_texts import (
     button,
     confirm_prompt,
     keyboard,
+    other_service_keyboard,
     request_buttons,
     shown,
 )
@@ -159,6 +160,9 @@ async def _own(uow: CancellationUnitOfWork, key: str, user_id: int) -> Order | N
 
 async def _ask_customer(message: Message, order: Order) -> None:
     """Shows the customer what cancelling does now, with Yes / No."""
+    if order.status in (OrderStatus.CANCELLATION_REQUESTED, OrderStatus.RECALL_IN_PROGRESS):
+        await message.answer(_(ALREADY_ASKED).format(id=shown(order)))
+        return
     try:
         text, markup = confirm_prompt(order, _)
     except CancellationError:
@@ -332,7 +336,9 @@ async def on_step(
         return
     await query.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await message.answer(_reply(step, outcome, user.full_name))
+    # Another service: the change flow takes it from its Change service button (issue 13, R-6.2).
+    markup = other_service_keyboard(outcome.order, _) if step is CxStep.ALT_OTHER else None
+    await message.answer(_reply(step, outcome, user.full_name), reply_markup=markup)
 
 
 def _refusal(error: CancellationError, order: Order) -> str:

@@ -135,7 +135,9 @@ REASON_PROMPT = N_(
 REASON_WRONG = N_("Write the reason in at least 3 characters.")
 COMPANY_DONE = N_("Customer service is told: it tells the customer of {id} within 1 hour.")
 CHOSEN_CANCEL = N_("Your order {id} is cancelled; the refund follows within 3 working days.")
-CHOSEN_OTHER = N_("Thank you. The order desk sends you a new quote for another service for {id}.")
+CHOSEN_OTHER = N_(
+    "Thank you. Choose the new service for {id} with the button below: you see its quote before you agree."
+)
 DONE = N_("Done: {what}")
 
 ON_HOLD = N_(
@@ -251,6 +253,17 @@ def cancel_keyboard(orders: Sequence[Order], t: Translate) -> InlineKeyboardMark
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def other_service_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup | None:
+    """The change flow's Change service button (issue 13, R-6.2), when the order's stage offers it."""
+    if OrderRequestKind.SERVICE not in requests_offered(order.status):
+        return None
+    change = InlineKeyboardButton(
+        text=t(REQUEST_LABELS[OrderRequestKind.SERVICE]),
+        callback_data=OrderRequest(order_id=order.id, kind=OrderRequestKind.SERVICE).pack(),
+    )
+    return keyboard([change])
+
+
 def confirm_prompt(order: Order, t: Translate) -> tuple[str, InlineKeyboardMarkup]:
     """Asks the customer to confirm the cancellation, saying which path it takes and the refund."""
     path = path_for(order.status)
@@ -360,8 +373,6 @@ def render_cancellation(
             text = t(CUSTOMER_OFFER).format(id=shown(order), reason=esc(c.reason))
             rows = [[button(order, CxStep.ALT_OTHER, t)], [button(order, CxStep.ALT_CANCEL, t)]]
             return _message(text, t, keyboard(*rows))
-        case NoticeKind.CANCEL_CUSTOMER, CancellationStep.OTHER_SERVICE:
-            return _message(t(CHOSEN_OTHER).format(id=shown(order)), t)
     return None
 
 

@@ -13,8 +13,10 @@ from typing import cast
 import pytest
 from sqlalchemy import select
 
+from application.cancellation import CancellationRepository, CancellationUnitOfWork
 from application.finance import FinanceRepository, FinanceUnitOfWork
 from application.ports import ApiOrderLink, OutboxMessage, PlatformUnitOfWork
+from domain.cancellation import Cancellation, CancellationPath, CancellationState
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.finance import MoneyKind, MoneyOwed, OwedReason, OwedStatus
 from domain.orders.model import Order
@@ -639,3 +641,44 @@ async def test_a_second_press_on_paid_waits_for_the_first_and_loses(racing: Back
         assert not waiting.done()
         await first.commit()
     assert await asyncio.wait_for(waiting, timeout=5) is False
+
+
+def _cancellations(uow: PlatformUnitOfWork) -> CancellationRepository:
+    """The cancellation repository of a unit of work (every backend's has one)."""
+    return cast(CancellationUnitOfWork, uow).cancellations
+
+
+async def test_a_cancellation_is_stored_read_back_and_stepped_from_its_state_only(backend: Backend) -> None:
+    order = await stored_in_review(backend)
+    filed = Cancellation(
+        order.id,
+        CancellationPath.RECALL,
+        CancellationState.REQUESTED,
+        T0,
+        100,
+        consent="by phone",
+        currency="EUR",
+    )
+    async with backend.uow() as uow:
+        filed.id = await _cancellations(uow).add(filed)
+        await uow.commit()
+    async with backend.uow() as uow:
+        stored = await _cancellations(uow).latest_for(order.id)
+        assert stored == filed
+        assert stored is not None
+        stored.state, stored.share_percent, stored.charge = (
+            CancellationState.TERMS_PROPOSED,
+            Decimal(30),
+            Decimal("73.74"),
+        )
+        assert await _cancellations(uow).save(stored, was=CancellationState.REQUESTED)
+        # A stale step (taken from the state it was in before) writes nothing.
+        assert not await _cancellations(uow).save(stored, was=CancellationState.REQUESTED)
+        await uow.commit()
+    async with backend.uow() as uow:
+        again = await _cancellations(uow).latest_for(order.id)
+        assert again is not None and (again.state, again.charge) == (
+            CancellationState.TERMS_PROPOSED,
+            Decimal("73.74"),
+        )
+        assert await _cancellations(uow).latest_for("no-such-order") is None
