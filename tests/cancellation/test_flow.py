@@ -51,9 +51,12 @@ def product(product: Product) -> Product:
     return product
 
 
-async def paid_order(product: Product, status: OrderStatus, customer: int, language: str = "en") -> str:
+async def paid_order(
+    product: Product, status: OrderStatus, customer: int, language: str = "en", currency: str | None = None
+) -> str:
     """A paid, numbered order of the customer in the status; returns its number."""
     order = make_order(status=status, telegram_user_id=customer)
+    order.currency = currency or order.currency
     order.paid, order.number = True, "20260316007"
     order.customer.language = language
     order.shipment.waybill = "784-12345675" if status is not OrderStatus.CONFIRMED else None
@@ -254,7 +257,8 @@ async def test_customer_service_files_for_a_caller_and_the_warehouse_button_says
 async def test_the_company_cannot_serve_and_the_customer_chooses_another_service(product: Product) -> None:
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
     await grant(product, Role.ORDER_DESK, DESK_ID)
-    number = await paid_order(product, OrderStatus.CONFIRMED, CUSTOMER_ID)
+    # Priced in the tariff's currency, so the change flow can quote the other services.
+    number = await paid_order(product, OrderStatus.CONFIRMED, CUSTOMER_ID, currency="CNY")
     await product.say(f"/order {number}", user_id=DESK_ID, chat_id=DESK_CHAT)
     staff_card = product.sent(DESK_CHAT)[-1]
     await product.press(buttons(staff_card)["⛔ Service cannot be provided"], user_id=DESK_ID, on=staff_card)
@@ -279,6 +283,11 @@ async def test_the_company_cannot_serve_and_the_customer_chooses_another_service
     # The offer's Cancel, pressed after the choice, changes nothing.
     await product.press(buttons(offer)["✖ Cancel, full refund"], user_id=CUSTOMER_ID, on=offer)
     assert (await stored_state(product, number))[0] is OrderStatus.CONFIRMED
+    # The change flow (R-6.2) takes it on: the other services with their new quotes.
+    await product.press(buttons(reply)["🚚 Change service"], user_id=CUSTOMER_ID, on=reply)
+    choices = product.sent(CUSTOMER_ID)[-1]
+    assert f"Change the service of order {number}" in choices.params["text"]
+    assert any(label.startswith("International sea freight") for label in buttons(choices))
 
 
 async def test_customer_service_files_with_the_cancel_command_and_a_stranger_cannot(product: Product) -> None:
