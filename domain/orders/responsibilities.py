@@ -32,6 +32,10 @@ class Duty(StrEnum):
     SEE_KPIS = "see_kpis"
     SEE_SUPERVISION_REPORT = "see_supervision_report"
     SEE_PROGRESS_CHECKS = "see_progress_checks"
+    # Claims for damaged, wrongly shipped and lost goods (R-6.4, issue 14).
+    RECORD_CLAIM_EVIDENCE = "record_claim_evidence"
+    HANDLE_CLAIM = "handle_claim"
+    RESHIP_GOODS = "reship_goods"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -101,6 +105,12 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.SEE_SUPERVISION_REPORT: frozenset({Role.MANAGEMENT, Role.ADMIN}),
         # the order desk's progress checks and chases, read by the desk and management.
         Duty.SEE_PROGRESS_CHECKS: frozenset({Role.MANAGEMENT, *DESK}),
+        # logistics (or customer service, the desk) attach the evidence, customer service and the
+        # desk contact the customer and offer the resolution, the warehouse ships a reship. The customer
+        # attaches evidence to their own order's claim (checked by ownership, not by a role).
+        Duty.RECORD_CLAIM_EVIDENCE: frozenset({Role.LOGISTICS, Role.CUSTOMER_SERVICE, *DESK}),
+        Duty.HANDLE_CLAIM: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        Duty.RESHIP_GOODS: _WAREHOUSE,
     }
 )
 

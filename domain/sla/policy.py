@@ -107,6 +107,7 @@ class Stage(StrEnum):
     SURVEY = "survey"
     ARCHIVE = "archive"
     CUSTOMER_REPLY = "customer_reply"
+    RESHIP = "reship"
 
 
 class ClockEvent(StrEnum):
@@ -159,6 +160,9 @@ class ClockEvent(StrEnum):
     # A customer's message to customer service, and a staff member's answer to it (R-5.2, issue 18).
     CUSTOMER_WROTE = "customer_wrote"
     STAFF_ANSWERED = "staff_answered"
+    # A claim's reship accepted by the customer, and the warehouse shipping it (R-6.4, issue 14).
+    RESHIP_ORDERED = "reship_ordered"
+    RESHIP_DONE = "reship_done"
 
 
 class ClockStatus(StrEnum):
@@ -245,6 +249,9 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
         # Not an order's clock: application/conversation.py opens it on the customer's message and
         # closes it on the answer, on the message itself (no status change touches it).
         Stage.CUSTOMER_REPLY: StageDefaults(E.CUSTOMER_WROTE, (E.STAFF_ANSWERED,), D.CUSTOMER_SERVICE),
+        # Not a status's clock: application/claims.py opens it when the customer accepts a reship and
+        # closes it when the warehouse ships it (or the exception closes first), R-6.4.
+        Stage.RESHIP: StageDefaults(E.RESHIP_ORDERED, (E.RESHIP_DONE, E.EXCEPTION_CLOSED), D.WAREHOUSE),
     }
 )
 
@@ -254,7 +261,6 @@ DORMANT: Mapping[Stage, str] = MappingProxyType(
     {
         Stage.REFUND: "nothing emits cancellation_agreed or refund_paid (R-6.1, issue 13)",
         Stage.DELAY_NOTICE: "nothing emits customer_told, and no exception is closed yet (R-6.3, issue 14)",
-        Stage.CLAIM_CONTACT: "nothing emits evidence_recorded or customer_contacted (R-6.4, issue 14)",
         Stage.COMPENSATION: "nothing emits compensation_agreed or compensation_paid (R-6.4, issue 14)",
         Stage.EXCEPTION_RECORD: "no exception is closed yet, nothing emits exception_recorded (R-6.5)",
     }

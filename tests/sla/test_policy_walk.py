@@ -100,6 +100,11 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # No status change touches it: a conversation opens it on the customer's message and closes it on
     # the answer (application/conversation.py; tests/product/test_conversation.py).
     Stage.CUSTOMER_REPLY: (set(), set()),
+    # No status change touches them: a claim's evidence opens claim_contact and customer service's
+    # Customer contacted closes it; the customer accepting a reship opens reship and the warehouse's
+    # Reshipped closes it (application/claims.py, R-6.4); tests/claims walks them.
+    Stage.CLAIM_CONTACT: (set(), set()),
+    Stage.RESHIP: (set(), set()),
 }
 # Stages opened and closed outside status changes, by what starts and ends them.
 OUTSIDE_CHANGES = {
@@ -108,7 +113,7 @@ OUTSIDE_CHANGES = {
     Stage.CUSTOMER_NOTICE: (ClockEvent.CUSTOMER_FACING_CHANGE, (ClockEvent.NOTICE_DELIVERED,)),
 }
 # Stages a use case closes with a named clock event rather than a status change (issue 15).
-CLOSED_BY_NAMED_EVENT = frozenset({Stage.SURVEY})
+CLOSED_BY_NAMED_EVENT = frozenset({Stage.SURVEY, Stage.CLAIM_CONTACT, Stage.RESHIP})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,241 @@
+"""Claim use cases (R-6.4): evidence, contact, the resolution offered and answered, reship, payouts.
+
+Each step loads the order, asks the claim rules (domain/claims/claim.py), keeps the clocks through
+the SLA policy's named events and commits the order, its claim step and the notices in one
+transaction: evidence recorded ends the evidence clock and starts claim_contact; customer contacted
+ends claim_contact; a reship accepted starts the reship clock, shipped ends it; a compensation
+accepted starts the compensation clock and puts a payout on finance's list (PayoutLedger). Roles
+come from the database with every press (Actor); the customer acts only on their own order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from application.ports import UnitOfWork
+from application.services import Actor, EventHandlers, commit_change
+from domain.claims import claim as rules
+from domain.claims.claim import Claim, ClaimStep, Offer, Resolution
+from domain.claims.compensation import ClaimRules, compensation_for, discount_for, shipped_rules
+from domain.claims.events import ClaimChanged
+from domain.clock import Clock
+from domain.errors import NotPermitted
+from domain.orders.model import Order
+from domain.orders.responsibilities import Duty, require
+from domain.orders.status import ExceptionType, Role
+from domain.sla.clocks import SlaContext, apply_clock_events
+from domain.sla.policy import ClockEvent
+
+
+class PayoutReason(StrEnum):
+    """Why finance pays a claim's customer (the payout record's reason)."""
+
+    DAMAGE_COMPENSATION = "damage_compensation"
+    LOSS_COMPENSATION = "loss_compensation"
+    DISCOUNT = "discount"
+
+
+class PayoutLedger(Protocol):
+    """Finance's list of payouts owed: one record per claim decision, paid within 3 working days."""
+
+    async def owe(
+        self, uow: UnitOfWork, order: Order, reason: PayoutReason, amount: Decimal, now: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class ClaimsSetup:
+    """What the claim use cases share: the clock, the SLA context, the notifier, the rules, the payouts."""
+
+    clock: Clock
+    sla: SlaContext
+    handlers: EventHandlers = field(default_factory=dict)
+    rules: ClaimRules = field(default_factory=shipped_rules)
+    payouts: PayoutLedger | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who presses: a staff member with their roles from the database, or the order's customer."""
+
+    user_id: int
+    roles: frozenset[Role]
+
+    @classmethod
+    def of(cls, actor: Actor) -> Person:
+        """The person of a staff actor."""
+        if actor.user_id is None:
+            raise NotPermitted("claim", actor.roles)
+        return cls(actor.user_id, actor.roles)
+
+
+def _role(order: Order, person: Person, duty: Duty, *, customer_may: bool = False) -> Role:
+    """The role the person acts in; the customer only on their own order, where the step allows it."""
+    if customer_may and order.customer.telegram_user_id == person.user_id:
+        return Role.CUSTOMER
+    return require(person.roles, duty)
+
+
+Change = Callable[[Order, datetime], tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]]
+
+
+async def _step(uow: UnitOfWork, order_id: str, setup: ClaimsSetup, change: Change) -> tuple[Order, Claim]:
+    """Loads the order, makes the claim step, keeps its clocks and commits it with its notices."""
+    async with uow:
+        order = await uow.orders.get(order_id)
+        now = setup.clock.now()
+        claim, events, told = change(order, now)
+        if events:
+            apply_clock_events(order, events, now, setup.sla)
+        if told is not None:
+            order.record(ClaimChanged(order.event_id(), order.id, now, told))
+        await _owe(uow, order, claim, told, now, setup)
+        await commit_change(order, uow, now, setup.handlers, None)
+    return order, claim
+
+
+async def _owe(
+    uow: UnitOfWork, order: Order, claim: Claim, told: ClaimStep | None, now: datetime, setup: ClaimsSetup
+) -> None:
+    """Puts an accepted compensation or discount on finance's payout list, in the same transaction."""
+    if told is not ClaimStep.ACCEPTED or claim.offer is None or claim.offer.amount is None:
+        return
+    if claim.offer.resolution is Resolution.RESHIP:
+        return
+    if setup.payouts is None:
+        raise RuntimeError("claims need finance's payout ledger to pay a compensation or discount")
+    await setup.payouts.owe(uow, order, payout_reason(claim), claim.offer.amount, now)
+
+
+def payout_reason(claim: Claim) -> PayoutReason:
+    """The payout reason of a claim's accepted money offer."""
+    if claim.offer is not None and claim.offer.resolution is Resolution.DISCOUNT:
+        return PayoutReason.DISCOUNT
+    return (
+        PayoutReason.LOSS_COMPENSATION
+        if claim.kind is ExceptionType.LOST
+        else PayoutReason.DAMAGE_COMPENSATION
+    )
+
+
+async def add_photo(
+    uow: UnitOfWork, order_id: str, file_id: str, person: Person, setup: ClaimsSetup
+) -> tuple[Order, Claim]:
+    """Keeps a photo of the evidence (staff, or the customer on their own order)."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, Duty.RECORD_CLAIM_EVIDENCE, customer_may=True)
+        claim = rules.add_photo(
+            order, file_id, max_photos=setup.rules.max_photos, actor_id=person.user_id, role=role, now=now
+        )
+        return claim, (), None
+
+    return await _step(uow, order_id, setup, change)
+
+
+async def set_item(
+    uow: UnitOfWork, order_id: str, index: int, quantity: int, person: Person, setup: ClaimsSetup
+) -> tuple[Order, Claim]:
+    """Sets the affected quantity of one goods line."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, Duty.RECORD_CLAIM_EVIDENCE, customer_may=True)
+        return rules.set_item(order, index, quantity, actor_id=person.user_id, role=role, now=now), (), None
+
+    return await _step(uow, order_id, setup, change)
+
+
+async def record_evidence(
+    uow: UnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+) -> tuple[Order, Claim]:
+    """Closes the evidence (evidence clock ends, claim_contact starts); customer service gets the claim."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, Duty.RECORD_CLAIM_EVIDENCE, customer_may=True)
+        claim = rules.record_evidence(order, actor_id=person.user_id, role=role, now=now)
+        return claim, (ClockEvent.EVIDENCE_RECORDED,), ClaimStep.EVIDENCE
+
+    return await _step(uow, order_id, setup, change)
+
+
+async def record_contact(
+    uow: UnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+) -> tuple[Order, Claim]:
+    """Customer service contacted the customer (claim_contact ends); the resolution buttons follow."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, Duty.HANDLE_CLAIM)
+        claim = rules.record_contact(order, actor_id=person.user_id, role=role, now=now)
+        return claim, (ClockEvent.CUSTOMER_CONTACTED,), ClaimStep.CONTACTED
+
+    return await _step(uow, order_id, setup, change)
+
+
+def proposal(
+    order: Order, claim: Claim, resolution: Resolution, percent: int | None, rules_: ClaimRules
+) -> Offer:
+    """The offer of a resolution: reship, the claim's compensation, or a discount of percent."""
+    match resolution:
+        case Resolution.RESHIP:
+            return Offer(Resolution.RESHIP)
+        case Resolution.COMPENSATE:
+            return Offer(Resolution.COMPENSATE, compensation_for(order, claim, rules_).amount)
+        case Resolution.DISCOUNT:
+            wanted = rules_.discount_percents[0] if percent is None else percent
+            return Offer(Resolution.DISCOUNT, discount_for(order, wanted, rules_), wanted)
+
+
+async def offer(
+    uow: UnitOfWork,
+    order_id: str,
+    resolution: Resolution,
+    person: Person,
+    setup: ClaimsSetup,
+    *,
+    percent: int | None = None,
+) -> tuple[Order, Claim]:
+    """Offers the customer a resolution; they get it with Accept and Decline."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, Duty.HANDLE_CLAIM)
+        claim = rules.require_claim(order)
+        made = proposal(order, claim, resolution, percent, setup.rules)
+        return rules.offer(order, made, actor_id=person.user_id, role=role, now=now), (), ClaimStep.OFFERED
+
+    return await _step(uow, order_id, setup, change)
+
+
+async def answer(
+    uow: UnitOfWork, order_id: str, customer_id: int, accepted: bool, setup: ClaimsSetup
+) -> tuple[Order, Claim]:
+    """The customer accepts (reship ordered, or a payout owed) or declines (back to customer service)."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        if order.customer.telegram_user_id != customer_id:
+            raise NotPermitted("answer a claim", frozenset({Role.CUSTOMER}))
+        claim = rules.answer(order, accepted, actor_id=customer_id, now=now)
+        if not accepted or claim.offer is None:
+            return claim, (), ClaimStep.DECLINED
+        if claim.offer.resolution is Resolution.RESHIP:
+            return claim, (ClockEvent.RESHIP_ORDERED,), ClaimStep.ACCEPTED
+        return claim, (ClockEvent.COMPENSATION_AGREED,), ClaimStep.ACCEPTED
+
+    return await _step(uow, order_id, setup, change)
+
+
+async def record_reshipped(
+    uow: UnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+) -> tuple[Order, Claim]:
+    """The warehouse shipped the replacement goods (the reship clock ends)."""
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, Duty.RESHIP_GOODS)
+        claim = rules.record_reshipped(order, actor_id=person.user_id, role=role, now=now)
+        return claim, (ClockEvent.RESHIP_DONE,), ClaimStep.RESHIPPED
+
+    return await _step(uow, order_id, setup, change)
