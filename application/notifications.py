@@ -37,6 +37,8 @@ customer nobody could reach becomes a breach alert to customer service.
 | claim evidence, contact, answer        | customer service: the claim card with its next buttons       |
 | claim offer / answer / reshipped       | customer: the offer with Accept and Decline / the outcome    |
 | claim reship accepted                  | warehouse: the reship task with Reshipped                    |
+| refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
+| refund or payout paid                  | customer: how much was paid back or out, and the reference   |
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySen
 from domain.claims.claim import CLAIM_TYPES, ClaimStep, Resolution, claim_of
 from domain.claims.events import ClaimChanged
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
 from domain.orders.events import (
     CustomerAnswered,
     CustomerAsked,
@@ -97,6 +100,8 @@ class NoticeKind(StrEnum):
     CLAIM_CARD = "claim"
     CLAIM_CUSTOMER = "claim-customer"
     CLAIM_RESHIP = "claim-reship"
+    OWED_CARD = "owed-card"
+    OWED_PAID = "owed-paid"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -152,6 +157,10 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
                 Notice(NoticeKind.CUSTOMER_UPDATE),
                 Notice(NoticeKind.CLAIM_EVIDENCE, CUSTOMER if by_customer else Role.LOGISTICS),
             ]
+        case MoneyOwedRecorded():
+            return [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
+        case MoneyOwedPaid():
+            return [Notice(NoticeKind.OWED_PAID)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -508,6 +517,8 @@ def build_notifier(
         ReceiptRefused: [notify],
         PaymentRequested: [notify],
         ClaimChanged: [notify],
+        MoneyOwedRecorded: [notify],
+        MoneyOwedPaid: [notify],
     }
 
 

@@ -615,3 +615,31 @@ class OrderPaymentRow(Base):
     decided_at: Mapped[datetime | None]
     refusal: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class MoneyOwedRow(Base):
+    """A refund or payout the company owes a customer (issue 13, R-6.1, R-6.4), open until paid."""
+
+    __tablename__ = "money_owed"
+    __table_args__ = (Index("ix_money_owed_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(32))
+    payment_source: Mapped[str | None] = mapped_column(String(16))
+    telegram_payment_charge_id: Mapped[str | None] = mapped_column(String(255))
+    provider_payment_charge_id: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(8))
+    paid_reference: Mapped[str | None] = mapped_column(String(200))
+    paid_at: Mapped[datetime | None]
+    paid_by: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime | None]

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from application.aftersales_ports import AftersalesUnitOfWork
+from application.finance import FinanceUnitOfWork
 from application.payment import PaymentUnitOfWork
 from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
+from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
 from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (
@@ -67,7 +69,7 @@ def active_session() -> AsyncSession | None:
     return active.session if active is not None else None
 
 
-class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork):
+class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork, FinanceUnitOfWork):
     """One database transaction; nothing is kept unless commit() is called.
 
     Entering an open unit of work again joins it (JoinableUnitOfWork). The repositories are
@@ -150,3 +152,4 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork)
         self.api = SqlApiOrderRepository(session)
         self.aftersales = SqlAftersalesRepository(session)
         self.payments = SqlPaymentRepository(session)
+        self.finance = SqlFinanceRepository(session)

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from application.finance import FinanceRepository, FinanceUnitOfWork
 from application.ports import (
     ApiOrderLink,
     FailedMessage,
@@ -38,8 +39,10 @@ from application.ports import (
     StoredDocument,
 )
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.finance import MoneyOwed, OwedStatus
 from domain.orders.model import Order, StageClock
 from domain.orders.status import OrderStatus, Role
+from domain.payment import PaymentRecord, PaymentStatus
 from domain.sla.alerts import AlertKind, DueClock, EscalationLevel, LastAction, NewAlert, SlaAlert
 from storage.inbox import InboxEntry
 
@@ -98,6 +101,8 @@ class FakeState:
     api_links: list[ApiOrderLink] = field(default_factory=list)
     alerts: dict[int, StoredAlert] = field(default_factory=dict)
     digests: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
+    # Refunds and payouts by id (application/finance.py, issue 13).
+    money_owed: dict[int, MoneyOwed] = field(default_factory=dict)
 
 
 class _Transaction:
@@ -647,6 +652,75 @@ class FakeApiOrderRepository(_OrderRows):
         return [*self._state.api_links, *self._links]
 
 
+class FakeFinanceRepository(_OrderRows):
+    """Refunds and payouts; paying one takes its row lock, so a racing second press finds it paid."""
+
+    async def add(self, record: MoneyOwed) -> int:
+        """Stores a new record; returns its id."""
+        self._require_order(record.order_id)
+        record_id = self._database.next_id()
+        self._records[record_id] = dataclasses.replace(record, id=record_id)
+        return record_id
+
+    async def get(self, record_id: int) -> MoneyOwed | None:
+        """Reads a record by id."""
+        return self._view().get(record_id)
+
+    async def for_order(self, order_id: str) -> list[MoneyOwed]:
+        """Lists an order's records, oldest first."""
+        return [record for _, record in sorted(self._view().items()) if record.order_id == order_id]
+
+    async def open_records(self, *, offset: int, limit: int) -> list[MoneyOwed]:
+        """Lists the open records, the earliest due first."""
+        found = sorted(
+            (record for record in self._view().values() if record.status is OwedStatus.OPEN),
+            key=lambda record: (record.due_at, record.id or 0),
+        )
+        return found[offset : offset + limit]
+
+    async def count_open(self) -> int:
+        """Counts the open records."""
+        return sum(1 for record in self._view().values() if record.status is OwedStatus.OPEN)
+
+    async def mark_paid(
+        self, record_id: int, *, reference: str, paid_at: datetime, by: int | None, at: datetime
+    ) -> bool:
+        """Records an open record paid; False if it was paid already (one winner)."""
+        await self._lock("owed", record_id)
+        record = self._view().get(record_id)
+        if record is None or record.status is not OwedStatus.OPEN:
+            return False
+        self._records[record_id] = dataclasses.replace(
+            record,
+            status=OwedStatus.PAID,
+            paid_reference=reference,
+            paid_at=paid_at,
+            paid_by=by,
+            recorded_at=at,
+        )
+        return True
+
+    async def paid_with(self, order_id: str) -> PaymentRecord | None:
+        """The order's latest payment received, from a PaymentDatabase's table (a plain fake has none)."""
+        payments: Mapping[int, PaymentRecord] = getattr(self._database, "payments", {})
+        received = (PaymentStatus.PAID, PaymentStatus.ACCEPTED)
+        found = [p for _, p in sorted(payments.items()) if p.order_id == order_id and p.status in received]
+        return found[-1] if found else None
+
+    def apply(self) -> None:
+        """Writes the pending records."""
+        self._state.money_owed.update(self._records)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drops the pending records."""
+        self._records: dict[int, MoneyOwed] = {}
+
+    def _view(self) -> dict[int, MoneyOwed]:
+        """The records by id, committed and pending."""
+        return {**self._state.money_owed, **self._records}
+
+
 @dataclass(frozen=True)
 class _ClockRow:
     """One clock as a query sees it, with its order's reference."""
@@ -855,8 +929,10 @@ class FakeSlaRepository(_OrderRows):
         return stored.joined(row.order_ref, row.clock.due_at)
 
 
-class FakeUnitOfWork(JoinableUnitOfWork):
+class FakeUnitOfWork(JoinableUnitOfWork, FinanceUnitOfWork):
     """One transaction on a FakeDatabase; nothing is kept unless commit() is called."""
+
+    finance: FinanceRepository
 
     def __init__(self, database: FakeDatabase) -> None:
         self.database = database
@@ -911,7 +987,8 @@ class FakeUnitOfWork(JoinableUnitOfWork):
         self.reviews = reviews = FakeReviewRepository(database, transaction, orders)
         self.sla = sla = FakeSlaRepository(database, transaction, orders, reviews)
         self.api = api = FakeApiOrderRepository(database, transaction, orders)
-        self._pending = [staff, users, outbox, numbers, updates, reviews, sla, api]
+        self.finance = finance = FakeFinanceRepository(database, transaction, orders)
+        self._pending = [staff, users, outbox, numbers, updates, reviews, sla, api, finance]
 
     def _current(self) -> _Transaction:
         """The open transaction, begun by the first statement that needs a lock."""

@@ -6,13 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import select
 
+from application.finance import FinanceRepository, FinanceUnitOfWork
 from application.ports import ApiOrderLink, OutboxMessage, PlatformUnitOfWork
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.finance import MoneyKind, MoneyOwed, OwedReason, OwedStatus
 from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.alerts import AlertKind, EscalationLevel, NewAlert
@@ -548,3 +552,90 @@ async def test_the_fake_refuses_a_lock_its_own_task_already_holds_in_another_uni
         await first.numbers.next_serial(date(2026, 3, 15))
         with pytest.raises(RuntimeError, match="locked by another open unit of work"):
             await second.numbers.next_serial(date(2026, 3, 15))
+
+
+def _finance(uow: PlatformUnitOfWork) -> FinanceRepository:
+    """The refund and payout repository of a unit of work (every backend's has one)."""
+    return cast(FinanceUnitOfWork, uow).finance
+
+
+def _owed(order_id: str, *, due_in: int, amount: str = "10.00") -> MoneyOwed:
+    """A refund owed on an order, due in due_in hours."""
+    return MoneyOwed(
+        order_id=order_id,
+        kind=MoneyKind.REFUND,
+        reason=OwedReason.CANCELLATION,
+        amount=Decimal(amount),
+        currency="CNY",
+        method="alipay",
+        created_at=T0,
+        due_at=T0 + timedelta(hours=due_in),
+        note="cancelled",
+    )
+
+
+async def test_money_owed_is_stored_listed_by_due_and_paid_once(backend: Backend) -> None:
+    order = await stored_in_review(backend)
+    async with backend.uow() as uow:
+        late = await _finance(uow).add(_owed(order.id, due_in=48, amount="12.34"))
+        early = await _finance(uow).add(_owed(order.id, due_in=24))
+        await uow.commit()
+    async with backend.uow() as uow:
+        assert [record.id for record in await _finance(uow).open_records(offset=0, limit=5)] == [early, late]
+        assert [record.id for record in await _finance(uow).open_records(offset=1, limit=5)] == [late]
+        assert await _finance(uow).count_open() == 2
+        stored = await _finance(uow).get(late)
+        assert (
+            stored is not None
+            and stored.amount == Decimal("12.34")
+            and stored.due_at == T0 + timedelta(hours=48)
+        )
+        assert await _finance(uow).paid_with(order.id) is None
+        paid_at = T0 + timedelta(hours=2)
+        assert await _finance(uow).mark_paid(late, reference="R-1", paid_at=paid_at, by=7, at=paid_at)
+        assert not await _finance(uow).mark_paid(late, reference="R-2", paid_at=paid_at, by=8, at=paid_at)
+        await uow.commit()
+    async with backend.uow() as uow:
+        paid = await _finance(uow).get(late)
+        assert paid is not None and (paid.status, paid.paid_reference, paid.paid_by) == (
+            OwedStatus.PAID,
+            "R-1",
+            7,
+        )
+        assert [record.id for record in await _finance(uow).for_order(order.id)] == [late, early]
+        assert await _finance(uow).count_open() == 1
+
+
+async def test_money_owed_is_dropped_without_commit_and_needs_its_order(backend: Backend) -> None:
+    order = await stored_in_review(backend)
+    async with backend.uow() as uow:
+        await _finance(uow).add(_owed(order.id, due_in=24))
+    async with backend.uow() as uow:
+        assert await _finance(uow).count_open() == 0
+        with pytest.raises(Exception, match=r"(?i)foreign key"):
+            await _finance(uow).add(_owed("no-such-order", due_in=24))
+            await uow.commit()
+
+
+async def test_a_second_press_on_paid_waits_for_the_first_and_loses(racing: Backend) -> None:
+    order = await stored_in_review(racing)
+    async with racing.uow() as uow:
+        record_id = await _finance(uow).add(_owed(order.id, due_in=24))
+        await uow.commit()
+    started = asyncio.Event()
+
+    async def second() -> bool:
+        async with racing.uow() as uow:
+            started.set()
+            won = await _finance(uow).mark_paid(record_id, reference="B", paid_at=T0, by=2, at=T0)
+            await uow.commit()
+            return won
+
+    async with racing.uow() as first:
+        assert await _finance(first).mark_paid(record_id, reference="A", paid_at=T0, by=1, at=T0)
+        waiting = asyncio.create_task(second())
+        await started.wait()
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await first.commit()
+    assert await asyncio.wait_for(waiting, timeout=5) is False

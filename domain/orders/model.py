@@ -263,10 +263,12 @@ class Order:
         self.clocks.append(clock)
         return clock
 
-    def close_clock(self, stage: str, *, now: datetime) -> StageClock | None:
-        """Stops the running clock of a stage and records whether it was met."""
+    def close_clock(
+        self, stage: str, *, now: datetime, started_at: datetime | None = None
+    ) -> StageClock | None:
+        """Stops the running clock of a stage (the one started at started_at, if given) and judges it."""
         for clock in self.clocks:
-            if clock.stage == stage and clock.running:
+            if clock.stage == stage and clock.running and started_at in (None, clock.started_at):
                 clock.finished_at = now
                 # Time spent paused (waiting for the customer) does not count against the stage.
                 judged_at = clock.paused_at or now

@@ -36,6 +36,8 @@ class Duty(StrEnum):
     RECORD_CLAIM_EVIDENCE = "record_claim_evidence"
     HANDLE_CLAIM = "handle_claim"
     RESHIP_GOODS = "reship_goods"
+    RECORD_REFUND = "record_refund"
+    SEE_REFUNDS = "see_refunds"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -111,6 +113,9 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         Duty.RECORD_CLAIM_EVIDENCE: frozenset({Role.LOGISTICS, Role.CUSTOMER_SERVICE, *DESK}),
         Duty.HANDLE_CLAIM: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
         Duty.RESHIP_GOODS: _WAREHOUSE,
+        # finance pays refunds and payouts; management and admins follow the open ones.
+        Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
+        Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),
     }
 )
 

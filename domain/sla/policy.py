@@ -259,9 +259,7 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
 # or their end, so an opened clock could only breach. The policy walk fails once the piece exists.
 DORMANT: Mapping[Stage, str] = MappingProxyType(
     {
-        Stage.REFUND: "nothing emits cancellation_agreed or refund_paid (R-6.1, issue 13)",
         Stage.DELAY_NOTICE: "nothing emits customer_told, and no exception is closed yet (R-6.3, issue 14)",
-        Stage.COMPENSATION: "nothing emits compensation_agreed or compensation_paid (R-6.4, issue 14)",
         Stage.EXCEPTION_RECORD: "no exception is closed yet, nothing emits exception_recorded (R-6.5)",
     }
 )

@@ -105,15 +105,23 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # Reshipped closes it (application/claims.py, R-6.4); tests/claims walks them.
     Stage.CLAIM_CONTACT: (set(), set()),
     Stage.RESHIP: (set(), set()),
+    # No status change touches them: application/finance.py's owe() opens one clock per refund or
+    # payout record and recording that record paid closes it (issue 13, R-6.1, R-6.4).
+    Stage.REFUND: (set(), set()),
+    Stage.COMPENSATION: (set(), set()),
 }
 # Stages opened and closed outside status changes, by what starts and ends them.
 OUTSIDE_CHANGES = {
     Stage.ENTRY: (ClockEvent.ORDER_RECEIVED, (ClockEvent.ORDER_ENTERED,)),
     Stage.ENTRY_URGENT: (ClockEvent.ORDER_RECEIVED, (ClockEvent.ORDER_ENTERED,)),
     Stage.CUSTOMER_NOTICE: (ClockEvent.CUSTOMER_FACING_CHANGE, (ClockEvent.NOTICE_DELIVERED,)),
+    Stage.REFUND: (ClockEvent.CANCELLATION_AGREED, (ClockEvent.REFUND_PAID,)),
+    Stage.COMPENSATION: (ClockEvent.COMPENSATION_AGREED, (ClockEvent.COMPENSATION_PAID,)),
 }
 # Stages a use case closes with a named clock event rather than a status change (issue 15).
-CLOSED_BY_NAMED_EVENT = frozenset({Stage.SURVEY, Stage.CLAIM_CONTACT, Stage.RESHIP})
+CLOSED_BY_NAMED_EVENT = frozenset(
+    {Stage.SURVEY, Stage.REFUND, Stage.COMPENSATION, Stage.CLAIM_CONTACT, Stage.RESHIP}
+)
 
 
 @dataclass(frozen=True)
