@@ -3,8 +3,9 @@
 Each step loads the order, asks the claim rules (domain/claims/claim.py), keeps the clocks through
 the SLA policy's named events and commits the order, its claim step and the notices in one
 transaction: evidence recorded ends the evidence clock and starts claim_contact; customer contacted
-ends claim_contact; a reship accepted starts the reship clock, shipped ends it; a compensation
-accepted starts the compensation clock and puts a payout on finance's list (PayoutLedger). Roles
+ends claim_contact; a reship accepted starts the reship clock, shipped ends it; an accepted
+compensation or discount is a payout finance owes (application/finance.py owe(), which opens its
+compensation clock, 3 working days, and gives finance its card). Roles
 come from the database with every press (Actor); the customer acts only on their own order.
 """
 
@@ -13,11 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from enum import StrEnum
-from typing import Protocol
 
-from application.ports import UnitOfWork
+from application.finance import FinanceUnitOfWork, owe
 from application.services import Actor, EventHandlers, commit_change
 from domain.claims import claim as rules
 from domain.claims.claim import Claim, ClaimStep, Offer, Resolution
@@ -25,38 +23,29 @@ from domain.claims.compensation import ClaimRules, compensation_for, discount_fo
 from domain.claims.events import ClaimChanged
 from domain.clock import Clock
 from domain.errors import NotPermitted
+from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import ExceptionType, Role
 from domain.sla.clocks import SlaContext, apply_clock_events
 from domain.sla.policy import ClockEvent
 
-
-class PayoutReason(StrEnum):
-    """Why finance pays a claim's customer (the payout record's reason)."""
-
-    DAMAGE_COMPENSATION = "damage_compensation"
-    LOSS_COMPENSATION = "loss_compensation"
-    DISCOUNT = "discount"
-
-
-class PayoutLedger(Protocol):
-    """Finance's list of payouts owed: one record per claim decision, paid within 3 working days."""
-
-    async def owe(
-        self, uow: UnitOfWork, order: Order, reason: PayoutReason, amount: Decimal, now: datetime
-    ) -> None: ...
+# The payout reason of an accepted money offer, by the claim's type (a discount is DISCOUNT).
+PAYOUT_REASONS = {
+    ExceptionType.DAMAGED: OwedReason.DAMAGE_COMPENSATION,
+    ExceptionType.WRONG_SHIPMENT: OwedReason.WRONG_SHIPMENT_COMPENSATION,
+    ExceptionType.LOST: OwedReason.LOSS_COMPENSATION,
+}
 
 
 @dataclass(frozen=True)
 class ClaimsSetup:
-    """What the claim use cases share: the clock, the SLA context, the notifier, the rules, the payouts."""
+    """What the claim use cases share: the clock, the SLA context, the notifier and the rules."""
 
     clock: Clock
     sla: SlaContext
     handlers: EventHandlers = field(default_factory=dict)
     rules: ClaimRules = field(default_factory=shipped_rules)
-    payouts: PayoutLedger | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +73,9 @@ def _role(order: Order, person: Person, duty: Duty, *, customer_may: bool = Fals
 Change = Callable[[Order, datetime], tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]]
 
 
-async def _step(uow: UnitOfWork, order_id: str, setup: ClaimsSetup, change: Change) -> tuple[Order, Claim]:
+async def _step(
+    uow: FinanceUnitOfWork, order_id: str, setup: ClaimsSetup, change: Change
+) -> tuple[Order, Claim]:
     """Loads the order, makes the claim step, keeps its clocks and commits it with its notices."""
     async with uow:
         order = await uow.orders.get(order_id)
@@ -100,31 +91,46 @@ async def _step(uow: UnitOfWork, order_id: str, setup: ClaimsSetup, change: Chan
 
 
 async def _owe(
-    uow: UnitOfWork, order: Order, claim: Claim, told: ClaimStep | None, now: datetime, setup: ClaimsSetup
+    uow: FinanceUnitOfWork,
+    order: Order,
+    claim: Claim,
+    told: ClaimStep | None,
+    now: datetime,
+    setup: ClaimsSetup,
 ) -> None:
-    """Puts an accepted compensation or discount on finance's payout list, in the same transaction."""
-    if told is not ClaimStep.ACCEPTED or claim.offer is None or claim.offer.amount is None:
-        return
-    if claim.offer.resolution is Resolution.RESHIP:
-        return
-    if setup.payouts is None:
-        raise RuntimeError("claims need finance's payout ledger to pay a compensation or discount")
-    await setup.payouts.owe(uow, order, payout_reason(claim), claim.offer.amount, now)
+    """Puts an accepted compensation or discount on finance's payout list, in the same transaction.
 
-
-def payout_reason(claim: Claim) -> PayoutReason:
-    """The payout reason of a claim's accepted money offer."""
-    if claim.offer is not None and claim.offer.resolution is Resolution.DISCOUNT:
-        return PayoutReason.DISCOUNT
-    return (
-        PayoutReason.LOSS_COMPENSATION
-        if claim.kind is ExceptionType.LOST
-        else PayoutReason.DAMAGE_COMPENSATION
+    owe() opens the payout's compensation clock (3 working days) and gives finance its card.
+    """
+    offered = claim.offer
+    if told is not ClaimStep.ACCEPTED or offered is None or offered.amount is None:
+        return
+    if offered.resolution is Resolution.RESHIP:
+        return
+    await owe(
+        uow,
+        order,
+        kind=MoneyKind.PAYOUT,
+        amount=offered.amount,
+        currency=order.currency,
+        reason=payout_reason(claim),
+        note=offered.note(),
+        now=now,
+        sla=setup.sla,
+        actor_id=order.customer.telegram_user_id,
+        role=Role.CUSTOMER,
     )
 
 
+def payout_reason(claim: Claim) -> OwedReason:
+    """The payout reason of a claim's accepted money offer."""
+    if claim.offer is not None and claim.offer.resolution is Resolution.DISCOUNT:
+        return OwedReason.DISCOUNT
+    return PAYOUT_REASONS[claim.kind]
+
+
 async def add_photo(
-    uow: UnitOfWork, order_id: str, file_id: str, person: Person, setup: ClaimsSetup
+    uow: FinanceUnitOfWork, order_id: str, file_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Keeps a photo of the evidence (staff, or the customer on their own order)."""
 
@@ -139,7 +145,7 @@ async def add_photo(
 
 
 async def set_item(
-    uow: UnitOfWork, order_id: str, index: int, quantity: int, person: Person, setup: ClaimsSetup
+    uow: FinanceUnitOfWork, order_id: str, index: int, quantity: int, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Sets the affected quantity of one goods line."""
 
@@ -151,7 +157,7 @@ async def set_item(
 
 
 async def record_evidence(
-    uow: UnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+    uow: FinanceUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Closes the evidence (evidence clock ends, claim_contact starts); customer service gets the claim."""
 
@@ -164,7 +170,7 @@ async def record_evidence(
 
 
 async def record_contact(
-    uow: UnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+    uow: FinanceUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Customer service contacted the customer (claim_contact ends); the resolution buttons follow."""
 
@@ -191,7 +197,7 @@ def proposal(
 
 
 async def offer(
-    uow: UnitOfWork,
+    uow: FinanceUnitOfWork,
     order_id: str,
     resolution: Resolution,
     person: Person,
@@ -211,7 +217,7 @@ async def offer(
 
 
 async def answer(
-    uow: UnitOfWork, order_id: str, customer_id: int, accepted: bool, setup: ClaimsSetup
+    uow: FinanceUnitOfWork, order_id: str, customer_id: int, accepted: bool, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """The customer accepts (reship ordered, or a payout owed) or declines (back to customer service)."""
 
@@ -223,13 +229,14 @@ async def answer(
             return claim, (), ClaimStep.DECLINED
         if claim.offer.resolution is Resolution.RESHIP:
             return claim, (ClockEvent.RESHIP_ORDERED,), ClaimStep.ACCEPTED
-        return claim, (ClockEvent.COMPENSATION_AGREED,), ClaimStep.ACCEPTED
+        # The payout's own clock is opened by owe() (finance's record), not here.
+        return claim, (), ClaimStep.ACCEPTED
 
     return await _step(uow, order_id, setup, change)
 
 
 async def record_reshipped(
-    uow: UnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+    uow: FinanceUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """The warehouse shipped the replacement goods (the reship clock ends)."""
 
