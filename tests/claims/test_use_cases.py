@@ -88,7 +88,7 @@ async def test_damage_claim_runs_the_evidence_contact_and_compensation_clocks_an
     # Evidence within 2 h ends the evidence clock, met; the contact within 1 h of it ends claim_contact.
     assert clock_of(order_now, "evidence") == (False, True)
     assert clock_of(order_now, "claim_contact") == (False, True)
-    contact = [clock for clock in order_now.clocks if clock.stage == "claim_contact"][0]
+    contact = next(clock for clock in order_now.clocks if clock.stage == "claim_contact")
     assert (contact.started_at, contact.due_at) == (T0 + timedelta(minutes=30), T0 + timedelta(minutes=90))
 
     clock.current = T0 + timedelta(hours=1)
