@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from application.completion import NotDelivered, NotYourOrder
 from application.finance import FinanceUnitOfWork, owe
 from application.services import Actor, EventHandlers, commit_change
 from domain.claims import claim as rules
@@ -26,7 +27,7 @@ from domain.errors import NotPermitted
 from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
-from domain.orders.status import ExceptionType, Role
+from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from domain.sla.clocks import SlaContext, apply_clock_events
 from domain.sla.policy import ClockEvent
 
@@ -46,6 +47,7 @@ class ClaimsSetup:
     sla: SlaContext
     handlers: EventHandlers = field(default_factory=dict)
     rules: ClaimRules = field(default_factory=shipped_rules)
+    timezone: str = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -246,3 +248,34 @@ async def record_reshipped(
         return claim, (ClockEvent.RESHIP_DONE,), ClaimStep.RESHIPPED
 
     return await _step(uow, order_id, setup, change)
+
+
+# What the customer may report from the delivered message (a loss is found by logistics).
+CUSTOMER_REPORTS = frozenset({ExceptionType.DAMAGED, ExceptionType.WRONG_SHIPMENT})
+
+
+async def report_claim(
+    uow: FinanceUnitOfWork, order_id: str, customer_id: int, kind: ExceptionType, setup: ClaimsSetup
+) -> Order:
+    """The customer reports damaged or wrong goods on their delivered order: the claim opens (R-6.4).
+
+    The order enters the exception (the evidence clock starts) and the customer gets the evidence card.
+    """
+    if kind not in CUSTOMER_REPORTS:
+        raise ValueError(f"a customer reports damaged or wrong goods, not {kind}")
+    async with uow:
+        order = await uow.orders.get(order_id)
+        if order.customer.telegram_user_id != customer_id:
+            raise NotYourOrder(f"order {order.display_id} is not the customer's")
+        if order.status is not OrderStatus.DELIVERED:
+            raise NotDelivered(order.display_id)
+        now = setup.clock.now()
+        order.apply(
+            Action.RAISE_EXCEPTION,
+            actor_id=customer_id,
+            roles=frozenset({Role.CUSTOMER}),
+            now=now,
+            exception_type=kind,
+        )
+        await commit_change(order, uow, now, setup.handlers, setup.sla)
+    return order

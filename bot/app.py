@@ -21,6 +21,7 @@ from api.app import build_api_app, parse_api_keys
 from application.aftersales import sweep_aftersales
 from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
+from application.claims import ClaimsSetup
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
@@ -49,6 +50,7 @@ from domain.sla.policy import load_policy
 from handlers import all_commands
 from handlers.payment import PaymentSetup
 from presentation.archive import PdfArchiveDocuments
+from presentation.claims_texts import ClaimNotices
 from presentation.conversation_texts import TelegramConversationTexts
 from presentation.documents import CompanyDetails, ConfirmationDocuments
 from presentation.email_texts import EmailNotices
@@ -147,6 +149,7 @@ class Workflow:
     aftersales_setup: AftersalesSetup | None = None
     conversation_setup: ConversationSetup | None = None
     payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
+    claims_setup: ClaimsSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -165,6 +168,7 @@ class Workflow:
             "conversation_setup": self.conversation_setup,
             "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
             "payment_setup": self.payment_setup,
+            "claims_setup": self.claims_setup,
         }
 
 
@@ -215,10 +219,13 @@ def build_workflow(
     # The one notification policy, shared by every use case: domain events -> outbox rows.
     documents = ConfirmationDocuments(company_of(settings), settings.timezone, sla)
     event_handlers = build_notifier(
-        AftersalesNotices(
-            TelegramNotices(i18n, settings.timezone, review_policy, documents),
+        ClaimNotices(
+            AftersalesNotices(
+                TelegramNotices(i18n, settings.timezone, review_policy, documents),
+                i18n,
+                bot_username or settings.bot_username,
+            ),
             i18n,
-            bot_username or settings.bot_username,
         ),
         team_chat_of,
         team_language=settings.default_language,
@@ -267,6 +274,7 @@ def build_workflow(
             settings.default_language,
         ),
         payment_setup=payment_setup_of(settings),
+        claims_setup=ClaimsSetup(clock, sla, event_handlers, timezone=settings.timezone),
     )
 
 

@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
+    claims,
     common,
     conversation,
     execution,
@@ -38,6 +39,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
     archive.router,
+    # A claim's photos (in its photo state) before payment's receipt photos and the wizard (issue 14).
+    claims.router,
     survey.router,
     my_orders.router,
     offline.router,

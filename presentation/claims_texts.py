@@ -52,6 +52,20 @@ class ClaimItem(CallbackData, prefix="clq"):
     quantity: int = -1
 
 
+class ClaimReport(CallbackData, prefix="clr"):
+    """The customer's answer to "what is wrong": damaged, wrong goods (a claim) or something else."""
+
+    order_id: str
+    kind: str
+
+
+# ClaimReport.kind of anything that is not damaged or wrong goods (the problem report of R-7.1).
+OTHER_PROBLEM = "other"
+WHAT_WRONG = N_("What is wrong with order {id}?")
+REPORT_DAMAGED = N_("📦 Goods damaged")
+REPORT_WRONG = N_("🔀 Wrong goods")
+REPORT_OTHER = N_("💬 Something else")
+
 # ClaimAction.what
 ADD_PHOTOS = "photos"
 SHOW_PHOTOS = "show"
@@ -314,6 +328,26 @@ def reship_card(order: Order, claim: Claim, t: Translate) -> tuple[str, InlineKe
         inline_keyboard=[[_button(t(RESHIP_BUTTON_DONE), ClaimAction(order_id=order.id, what=RESHIPPED))]]
     )
     return fit(lines, t), keyboard
+
+
+def report_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup:
+    """What is wrong with a delivered order: damaged goods, wrong goods, something else."""
+    choices = (
+        (REPORT_DAMAGED, ExceptionType.DAMAGED.value),
+        (REPORT_WRONG, ExceptionType.WRONG_SHIPMENT.value),
+        (REPORT_OTHER, OTHER_PROBLEM),
+    )
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(t(text), ClaimReport(order_id=order.id, kind=kind))] for text, kind in choices
+        ]
+    )
+
+
+def ask_quantity(order: Order, line: int, t: Translate) -> str:
+    """Asks how many pieces of a goods line are affected."""
+    item = order.items[line]
+    return str(t(ASK_QUANTITY).format(name=one_line(item.name, 60), total=item.quantity))
 
 
 def problem_text(error_problem: ClaimProblem, detail: str, t: Translate) -> str:

@@ -76,8 +76,9 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.DECLINE_CANCELLATION: DESK,
         A.START_RECALL: frozenset({Role.LOGISTICS, *DESK}),
         A.CONFIRM_CANCELLATION: DESK,
+        # The customer reports damaged or wrong goods from the delivered message (R-6.4, issue 14).
         A.RAISE_EXCEPTION: frozenset(
-            {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
+            {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, Role.CUSTOMER, *DESK}
         ),
         A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
     }
