@@ -225,7 +225,7 @@ async def answer(
 
     def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
         if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("answer a claim", frozenset({Role.CUSTOMER}))
+            raise NotYourOrder(f"order {order.display_id} is not the customer's")
         claim = rules.answer(order, accepted, actor_id=customer_id, now=now)
         if not accepted or claim.offer is None:
             return claim, (), ClaimStep.DECLINED

@@ -133,7 +133,7 @@ async def _run(
         await query.answer(_(NOT_ALLOWED), show_alert=True)
     except ClaimError as error:
         await query.answer(await _refusal(uow, order_id, error, setup), show_alert=True)
-    except OrderNotFound:
+    except (OrderNotFound, NotYourOrder):
         await query.answer(_(NOT_YOURS), show_alert=True)
     except ConcurrentModification:
         await uow.rollback()

@@ -10,6 +10,7 @@ import pytest
 
 from application import claims
 from application.claims import Person
+from application.completion import NotYourOrder
 from application.finance import record_paid
 from application.notifications import Notice, NoticeKind, notices_for
 from application.services import Actor
@@ -184,7 +185,7 @@ async def test_a_declined_offer_owes_nothing_and_another_customer_cannot_answer(
     setup = setup_at(clock)
     await to_contact(database, order, clock)
     await claims.offer(database.unit_of_work(), order.id, Resolution.DISCOUNT, SERVICE, setup, percent=20)
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotYourOrder):
         await claims.answer(database.unit_of_work(), order.id, 999, True, setup)
     _, claim = await claims.answer(database.unit_of_work(), order.id, CUSTOMER, False, setup)
 
