@@ -39,6 +39,13 @@ customer nobody could reach becomes a breach alert to customer service.
 | claim reship accepted                  | warehouse: the reship task with Reshipped                    |
 | refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
 | refund or payout paid                  | customer: how much was paid back or out, and the reference   |
+| exception marked (R-6, issue 14)       | order desk and customer service: the case alert (a customs  |
+|                                        | hold: customer service; the desk has the hold notice)        |
+| delay cause recorded (R-6.3)           | customer service: the drafted notice to send or edit         |
+| customer told / asked for documents    | customer: the notice (with Upload documents for customs)     |
+| compensation offered (R-6.3)           | customer: the offer with Accept                              |
+| customer's document for a case         | logistics: the document with the case                        |
+| exception closed (R-6.5)               | customer: were you satisfied? (one tap)                      |
 """
 
 from __future__ import annotations
@@ -58,6 +65,14 @@ from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySen
 from domain.claims.claim import CLAIM_TYPES, ClaimStep, Resolution, claim_of
 from domain.claims.events import ClaimChanged
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.exceptions.events import (
+    CaseDocumentReceived,
+    CompensationOffered,
+    CustomerToldOfException,
+    DelayCauseRecorded,
+    ExceptionClosed,
+    ExceptionRaised,
+)
 from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
 from domain.orders.events import (
     CustomerAnswered,
@@ -102,6 +117,12 @@ class NoticeKind(StrEnum):
     CLAIM_RESHIP = "claim-reship"
     OWED_CARD = "owed-card"
     OWED_PAID = "owed-paid"
+    EXCEPTION_ALERT = "exc-alert"
+    DELAY_DRAFT = "exc-draft"
+    EXCEPTION_TOLD = "exc-told"
+    COMPENSATION_OFFER = "exc-offer"
+    CASE_DOCUMENT = "exc-doc"
+    EXCEPTION_SATISFACTION = "exc-satisfied"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -161,6 +182,23 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
         case MoneyOwedPaid():
             return [Notice(NoticeKind.OWED_PAID)]
+        case ExceptionRaised(kind=ExceptionType.CUSTOMS_HOLD):
+            return [Notice(NoticeKind.EXCEPTION_ALERT, Role.CUSTOMER_SERVICE)]
+        case ExceptionRaised():
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
+                Notice(NoticeKind.EXCEPTION_ALERT, Role.CUSTOMER_SERVICE),
+            ]
+        case DelayCauseRecorded():
+            return [Notice(NoticeKind.DELAY_DRAFT, Role.CUSTOMER_SERVICE)]
+        case CustomerToldOfException():
+            return [Notice(NoticeKind.EXCEPTION_TOLD)]
+        case CompensationOffered():
+            return [Notice(NoticeKind.COMPENSATION_OFFER)]
+        case CaseDocumentReceived():
+            return [Notice(NoticeKind.CASE_DOCUMENT, Role.LOGISTICS)]
+        case ExceptionClosed():
+            return [Notice(NoticeKind.EXCEPTION_SATISFACTION)]
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -519,6 +557,12 @@ def build_notifier(
         ClaimChanged: [notify],
         MoneyOwedRecorded: [notify],
         MoneyOwedPaid: [notify],
+        ExceptionRaised: [notify],
+        DelayCauseRecorded: [notify],
+        CustomerToldOfException: [notify],
+        CompensationOffered: [notify],
+        CaseDocumentReceived: [notify],
+        ExceptionClosed: [notify],
     }
 
 

@@ -440,6 +440,23 @@ class ExceptionCaseRow(Base):
     # The customer's one-tap answer on closing: NULL until answered.
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
     answered_at: Mapped[datetime | None]
+    # The case record of issue 14 (migration 0018): note, evidence, trail, result and record.
+    note: Mapped[str | None] = mapped_column(Text)
+    opened_by: Mapped[int | None] = mapped_column(BigInteger)
+    # {"files": [{"file_id", "kind", "from_customer"}], "items": [...]}
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # [{"at", "kind", "actor_id", "role", "note", "files"}], oldest first.
+    steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument)
+    new_eta: Mapped[datetime | None]
+    customs_needs: Mapped[str | None] = mapped_column(Text)
+    # {"kind", "amount", "currency", "offered_at", "offered_by", "accepted_at", "applied_at"}
+    compensation: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    result: Mapped[str | None] = mapped_column(String(32))
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    record: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime | None]
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    feedback: Mapped[str | None] = mapped_column(Text)
 
 
 class SurveyAnswerRow(Base):

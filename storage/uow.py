@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from application.aftersales_ports import AftersalesUnitOfWork
+from application.exception_ports import ExceptionUnitOfWork
 from application.finance import FinanceUnitOfWork
 from application.payment import PaymentUnitOfWork
 from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
+from storage.exception_repository import SqlExceptionRepository
 from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
 from storage.payment_repository import SqlPaymentRepository
@@ -69,7 +71,9 @@ def active_session() -> AsyncSession | None:
     return active.session if active is not None else None
 
 
-class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork, FinanceUnitOfWork):
+class SqlUnitOfWork(
+    JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork, FinanceUnitOfWork, ExceptionUnitOfWork
+):
     """One database transaction; nothing is kept unless commit() is called.
 
     Entering an open unit of work again joins it (JoinableUnitOfWork). The repositories are
@@ -153,3 +157,4 @@ class SqlUnitOfWork(JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork,
         self.aftersales = SqlAftersalesRepository(session)
         self.payments = SqlPaymentRepository(session)
         self.finance = SqlFinanceRepository(session)
+        self.exceptions = SqlExceptionRepository(session)

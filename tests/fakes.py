@@ -39,6 +39,7 @@ from application.ports import (
     StoredDocument,
 )
 from domain.errors import ConcurrentModification, OrderNotFound
+from domain.exceptions.case import ExceptionCase
 from domain.finance import MoneyOwed, OwedStatus
 from domain.orders.model import Order, StageClock
 from domain.orders.status import OrderStatus, Role
@@ -103,6 +104,7 @@ class FakeState:
     digests: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
     # Refunds and payouts by id (application/finance.py, issue 13).
     money_owed: dict[int, MoneyOwed] = field(default_factory=dict)
+    exception_cases: dict[int, ExceptionCase] = field(default_factory=dict)
 
 
 class _Transaction:
@@ -607,6 +609,56 @@ class FakeReviewRepository(_OrderRows):
         return {**self._state.questions, **self._questions}
 
 
+class FakeExceptionRepository(_OrderRows):
+    """Exception cases (issue 14); a case is stored as a copy, so changing it afterwards changes nothing."""
+
+    async def add(self, case: ExceptionCase) -> int:
+        """Stores a new case; returns its id (also set on the case)."""
+        self._require_order(case.order_id)
+        case.id = self._database.next_id()
+        self._cases[case.id] = copy.deepcopy(case)
+        return case.id
+
+    async def get(self, case_id: int) -> ExceptionCase | None:
+        """Reads a case by id."""
+        case = self._view().get(case_id)
+        return copy.deepcopy(case) if case is not None else None
+
+    async def save(self, case: ExceptionCase) -> None:
+        """Writes a changed case back."""
+        if case.id is None or case.id not in self._view():
+            raise ValueError(f"no exception case {case.id}")
+        self._cases[case.id] = copy.deepcopy(case)
+
+    async def of_order(self, order_id: str) -> list[ExceptionCase]:
+        """An order's cases, oldest first."""
+        return [copy.deepcopy(c) for _, c in sorted(self._view().items()) if c.order_id == order_id]
+
+    async def open_of(self, order_id: str) -> ExceptionCase | None:
+        """The order's newest open case, if any."""
+        cases = [c for c in await self.of_order(order_id) if c.open]
+        return cases[-1] if cases else None
+
+    async def closed_unrecorded(self, limit: int) -> list[ExceptionCase]:
+        """Closed cases without a completed record, oldest closed first."""
+        cases = [c for c in self._view().values() if c.closed_at is not None and c.recorded_at is None]
+        cases.sort(key=lambda c: (c.closed_at or c.opened_at, c.id or 0))
+        return [copy.deepcopy(c) for c in cases[:limit]]
+
+    def apply(self) -> None:
+        """Writes the cases."""
+        self._state.exception_cases.update(self._cases)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drops the pending cases."""
+        self._cases: dict[int, ExceptionCase] = {}
+
+    def _view(self) -> dict[int, ExceptionCase]:
+        """Cases by id, committed and pending."""
+        return {**self._state.exception_cases, **self._cases}
+
+
 class FakeApiOrderRepository(_OrderRows):
     """Which API key created which order, unique per key and Idempotency-Key."""
 
@@ -988,7 +1040,8 @@ class FakeUnitOfWork(JoinableUnitOfWork, FinanceUnitOfWork):
         self.sla = sla = FakeSlaRepository(database, transaction, orders, reviews)
         self.api = api = FakeApiOrderRepository(database, transaction, orders)
         self.finance = finance = FakeFinanceRepository(database, transaction, orders)
-        self._pending = [staff, users, outbox, numbers, updates, reviews, sla, api, finance]
+        self.exceptions = exceptions = FakeExceptionRepository(database, transaction, orders)
+        self._pending = [staff, users, outbox, numbers, updates, reviews, sla, api, finance, exceptions]
 
     def _current(self) -> _Transaction:
         """The open transaction, begun by the first statement that needs a lock."""

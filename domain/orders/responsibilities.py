@@ -38,6 +38,9 @@ class Duty(StrEnum):
     RESHIP_GOODS = "reship_goods"
     RECORD_REFUND = "record_refund"
     SEE_REFUNDS = "see_refunds"
+    RECORD_EXCEPTION = "record_exception"
+    FIND_DELAY_CAUSE = "find_delay_cause"
+    TELL_CUSTOMER_OF_EXCEPTION = "tell_customer_of_exception"
 
 
 DESK = frozenset({Role.ORDER_DESK, Role.ORDER_DESK_HEAD, Role.ADMIN})
@@ -80,7 +83,8 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.RAISE_EXCEPTION: frozenset(
             {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, Role.CUSTOMER, *DESK}
         ),
-        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        # Logistics records a customs release, which resumes the order (issue 14).
+        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
     }
 )
 del A
@@ -117,6 +121,11 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         # finance pays refunds and payouts; management and admins follow the open ones.
         Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
         Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),
+        # the order desk completes the exception record within 24 h of closing.
+        Duty.RECORD_EXCEPTION: DESK,
+        # logistics finds a delay's cause (and records what customs needs); customer service tells.
+        Duty.FIND_DELAY_CAUSE: _LOGISTICS,
+        Duty.TELL_CUSTOMER_OF_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
     }
 )
 

@@ -138,6 +138,7 @@ class ExceptionType(StrEnum):
     WRONG_SHIPMENT = "wrong_shipment"
     LOST = "lost"
     CUSTOMS_HOLD = "customs_hold"
+    OTHER = "other"
 
 
 # The order's previous status, remembered on entering an interruption, is where it resumes.

@@ -36,13 +36,11 @@ when a dormant stage's missing piece has appeared. Three clocks that used to ope
 - archive (opened on completion): the after-sales sweep archives completed orders within the week
   (application/archive.py, R-7.3), which closes it; the survey clock, opened on completion too, is
   closed by the survey being sent (application/survey.py, R-7.2), a named event, not a status change.
-- delay_notice after a customs hold: a hold's cause is known at once (the hold reason logistics
-  records), so delay_cause ends as it starts. The notice is not timed: the bot queues the hold
-  notice itself in the same transaction (presentation/notifications.py), but only for a customer
-  with a Telegram chat, and nothing records anyone telling the others; closing the clock on the
-  bot's notice would record a notice some customers never got, and leaving it open would breach
-  with nobody able to act. delay_notice is dormant until customer service can record telling the
-  customer (customer_told). A customs hold therefore only pauses the clearance clock.
+- delay_notice after a delay or a customs hold: a hold's cause is known at once (the hold reason
+  logistics records), so delay_cause ends as it starts. Customer service tells the customer within
+  the hour: sending the drafted delay notice, or the customs request for documents, emits
+  customer_told (application/exceptions.py, issue 14); the case's end (exception_closed, a release
+  included) closes it too. The bot's own hold notice does not count: not every customer has a chat.
 
 Clocks: a StageClock's due time is set when it opens. `warning_at` is when 80 % of the stage's time
 is used, measured in business time for working-day limits. A paused clock stands still: resuming
@@ -257,12 +255,7 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
 
 # Stages whose clocks never open yet, and what is missing: nothing in the product emits their start
 # or their end, so an opened clock could only breach. The policy walk fails once the piece exists.
-DORMANT: Mapping[Stage, str] = MappingProxyType(
-    {
-        Stage.DELAY_NOTICE: "nothing emits customer_told, and no exception is closed yet (R-6.3, issue 14)",
-        Stage.EXCEPTION_RECORD: "no exception is closed yet, nothing emits exception_recorded (R-6.5)",
-    }
-)
+DORMANT: Mapping[Stage, str] = MappingProxyType({})
 
 Qualifier = Service | ExceptionType | OrderStatus | None
 S = OrderStatus

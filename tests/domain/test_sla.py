@@ -126,10 +126,8 @@ def test_default_end_events_are_the_ways_out_of_each_step() -> None:
     ]
     assert {policy.key for policy in POLICY if policy.dormant} == {
         Stage.REFUND,
-        Stage.DELAY_NOTICE,
         Stage.CLAIM_CONTACT,
         Stage.COMPENSATION,
-        Stage.EXCEPTION_RECORD,
     }
 
 

@@ -98,7 +98,11 @@ def test_an_exception_pauses_the_interrupted_stage_and_resolving_it_resumes_with
     assert picking.paused_at == T0 + timedelta(hours=4)
 
     step(order, Action.RESOLVE_EXCEPTION, T0 + timedelta(hours=9))
-    assert running(order) == {"picking": T0 + timedelta(hours=29)}  # 5 hours in the exception do not count
+    # 5 hours in the exception do not count; the desk has 24 h for the exception record (R-6.5).
+    assert running(order) == {
+        "picking": T0 + timedelta(hours=29),
+        "exception_record": T0 + timedelta(hours=33),
+    }
     assert picking.paused_at is None
 
 
@@ -144,7 +148,8 @@ def test_a_named_event_closes_and_opens_clocks_through_the_policy() -> None:
     assert [(clock.stage, clock.met) for clock in touched] == [("evidence", True)]
     assert running(order) == {}
     apply_clock_events(order, [ClockEvent.DELAY_FOUND], T0 + timedelta(hours=2), SLA)
-    assert running(order) == {"delay_cause": T0 + timedelta(hours=4)}  # delay_notice is dormant
+    # Customer service tells the customer within the hour beside logistics' 2 h (R-6.3, issue 14).
+    assert running(order) == {"delay_cause": T0 + timedelta(hours=4), "delay_notice": T0 + timedelta(hours=3)}
 
 
 def test_a_stage_an_event_starts_and_ends_at_once_takes_no_time_and_leaves_no_clock() -> None:
@@ -152,10 +157,11 @@ def test_a_stage_an_event_starts_and_ends_at_once_takes_no_time_and_leaves_no_cl
 
     apply_clock_events(order, [ClockEvent.DELAY_FOUND, ClockEvent.DELAY_CAUSE_FOUND], T0, SLA)
 
-    assert order.clocks == []
+    # The cause clock leaves nothing; customer service's notice clock runs (issue 14).
+    assert [clock.stage for clock in order.clocks] == ["delay_notice"]
 
 
-def test_a_customs_hold_pauses_clearance_and_opens_no_delay_clock() -> None:
+def test_a_customs_hold_pauses_clearance_and_opens_only_the_notice_clock() -> None:
     order = make_order(created_at=T0)
     order.status = OrderStatus.IN_TRANSIT
     step(order, Action.ARRIVE, T0, frozenset({Role.LOGISTICS}))
@@ -168,8 +174,10 @@ def test_a_customs_hold_pauses_clearance_and_opens_no_delay_clock() -> None:
         exception_type=hold,
     )
 
+    # No cause clock (the hold reason is the cause); customer service's hour to tell (issue 14).
     assert [(clock.stage, clock.paused_at) for clock in order.clocks] == [
-        ("clearance", T0 + timedelta(hours=3))
+        ("clearance", T0 + timedelta(hours=3)),
+        ("delay_notice", None),
     ]
 
 

@@ -109,6 +109,18 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # payout record and recording that record paid closes it (issue 13, R-6.1, R-6.4).
     Stage.REFUND: (set(), set()),
     Stage.COMPENSATION: (set(), set()),
+    # A delay or a customs hold opens it; customer service's notice closes it (customer_told, a named
+    # event of application/exceptions.py), and so does the case's end (exception_closed, issue 14).
+    Stage.DELAY_NOTICE: (
+        {"raise_exception", "hold_at_customs"},
+        {"resolve_exception", "confirm_cancellation", "request_cancellation", "complete"},
+    ),
+    # Leaving an exception opens it (exception_closed); the desk's completed record closes it, a named
+    # event (application/exceptions.py complete_record, R-6.5, issue 14).
+    Stage.EXCEPTION_RECORD: (
+        {"resolve_exception", "confirm_cancellation", "request_cancellation", "complete"},
+        set(),
+    ),
 }
 # Stages opened and closed outside status changes, by what starts and ends them.
 OUTSIDE_CHANGES = {
@@ -120,7 +132,14 @@ OUTSIDE_CHANGES = {
 }
 # Stages a use case closes with a named clock event rather than a status change (issue 15).
 CLOSED_BY_NAMED_EVENT = frozenset(
-    {Stage.SURVEY, Stage.REFUND, Stage.COMPENSATION, Stage.CLAIM_CONTACT, Stage.RESHIP}
+    {
+        Stage.SURVEY,
+        Stage.REFUND,
+        Stage.COMPENSATION,
+        Stage.CLAIM_CONTACT,
+        Stage.RESHIP,
+        Stage.EXCEPTION_RECORD,
+    }
 )
 
 
@@ -370,17 +389,31 @@ def test_the_three_clocks_that_used_to_stay_open_are_closed_or_never_opened() ->
     by_hand = {(OrderStatus.EXCEPTION, Action.COMPLETE)}
     stuck = dead_ends(walk(awake(POLICY), set(performed - by_hand), raised))
 
-    # The delay notice (after a customs hold) would never close; the archive now closes (issue 15).
+    # The archive now closes (issue 15); the delay notice after a customs hold closes when customer
+    # service tells the customer or the case ends, release included (issue 14).
     assert Stage.ARCHIVE not in stuck
-    assert {key[:3] for key in stuck[Stage.DELAY_NOTICE]} >= {
-        (OrderStatus.EXCEPTION, OrderStatus.ARRIVED, ExceptionType.CUSTOMS_HOLD)
-    }
+    assert Stage.DELAY_NOTICE not in stuck
     # The shipped policy keeps them closed, and the sweep completes cancelled orders.
     assert dead_ends(production_walk()) == {}
 
 
 def expected_clocks(order: Order, policy: SlaPolicy) -> tuple[set[str], set[str]]:
     """The running and the paused clocks today's rules give an order in its state."""
+
+    def live(stage: Stage | None) -> set[str]:
+        return {stage.value} if stage is not None and not policy.stage(stage).dormant else set()
+
+    running, paused = _status_clocks(order, policy)
+    left_exception = any(
+        line.from_status is OrderStatus.EXCEPTION and line.to_status is not OrderStatus.EXCEPTION
+        for line in order.audit
+    )
+    # Leaving an exception starts the desk's record, closed by a named event the walk never emits.
+    return (running | live(Stage.EXCEPTION_RECORD) if left_exception else running), paused
+
+
+def _status_clocks(order: Order, policy: SlaPolicy) -> tuple[set[str], set[str]]:
+    """The running and the paused clocks of the order's status alone."""
 
     def live(stage: Stage | None) -> set[str]:
         return {stage.value} if stage is not None and not policy.stage(stage).dormant else set()
@@ -393,7 +426,11 @@ def expected_clocks(order: Order, policy: SlaPolicy) -> tuple[set[str], set[str]
         return live(stage_for(status, service, policy=policy)), set()
     paused = live(stage_for(order.resume_status, service, policy=policy)) if order.resume_status else set()
     if status is OrderStatus.EXCEPTION:
-        return live(stage_for(status, service, order.exception_type, policy)), paused
+        running = live(stage_for(status, service, order.exception_type, policy))
+        if order.exception_type in (ExceptionType.DELAY, ExceptionType.CUSTOMS_HOLD):
+            # Customer service tells the customer beside logistics' cause (R-6.3, issue 14).
+            running |= live(Stage.DELAY_NOTICE)
+        return running, paused
     running = {Stage.CANCEL_CHECK.value}
     if order.resume_status in (OrderStatus.CONFIRMED, OrderStatus.PICKED):
         running.add(Stage.CANCEL_DONE.value)
@@ -415,13 +452,16 @@ def test_a_customs_hold_only_pauses_the_clearance_clock() -> None:
         for order in FULL_WALK.states.values()
         if state_key(order)[:3] == (OrderStatus.EXCEPTION, OrderStatus.ARRIVED, ExceptionType.CUSTOMS_HOLD)
         and order.service is Service.AIR_FREIGHT
+        and not any(clock.stage == Stage.EXCEPTION_RECORD for clock in order.clocks)
     ]
 
+    # Customer service's hour to tell the customer runs meanwhile (delay_notice, issue 14).
     assert [(clock.stage, clock.paused_at is not None) for clock in held.clocks if clock.running] == [
-        ("clearance", True)
+        ("clearance", True),
+        ("delay_notice", False),
     ]
-    # Neither delay clock was recorded: the cause came with the hold, the notice is not timed.
-    assert not {clock.stage for clock in held.clocks} & {"delay_cause", "delay_notice"}
+    # No cause clock was recorded: the cause came with the hold.
+    assert "delay_cause" not in {clock.stage for clock in held.clocks}
 
 
 def test_the_survey_clock_is_closed_by_an_event_a_use_case_emits() -> None:
