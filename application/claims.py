@@ -12,18 +12,31 @@ come from the database with every press (Actor); the customer acts only on their
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from application.completion import NotDelivered, NotYourOrder
+from application.exception_ports import ExceptionUnitOfWork
+from application.exceptions import ExceptionSetup, close_case
+from application.exceptions import _open as open_case
 from application.finance import FinanceUnitOfWork, owe
 from application.services import Actor, EventHandlers, commit_change
 from domain.claims import claim as rules
-from domain.claims.claim import Claim, ClaimStep, Offer, Resolution
+from domain.claims.claim import Claim, ClaimError, ClaimProblem, ClaimStep, Offer, Resolution
 from domain.claims.compensation import ClaimRules, compensation_for, discount_for, shipped_rules
 from domain.claims.events import ClaimChanged
 from domain.clock import Clock
 from domain.errors import NotPermitted
+from domain.exceptions.case import (
+    CaseResult,
+    Compensation,
+    CompensationKind,
+    EvidenceFile,
+    ExceptionCase,
+    FileKind,
+    StepKind,
+)
 from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
@@ -39,6 +52,10 @@ PAYOUT_REASONS = {
 }
 
 
+class ClaimsUnitOfWork(FinanceUnitOfWork, ExceptionUnitOfWork, Protocol):
+    """A unit of work that knows finance's records and the exception cases."""
+
+
 @dataclass(frozen=True)
 class ClaimsSetup:
     """What the claim use cases share: the clock, the SLA context, the notifier and the rules."""
@@ -48,6 +65,10 @@ class ClaimsSetup:
     handlers: EventHandlers = field(default_factory=dict)
     rules: ClaimRules = field(default_factory=shipped_rules)
     timezone: str = "Asia/Shanghai"
+
+    def exception_setup(self) -> ExceptionSetup:
+        """The exception use cases' setup on the same clock, policy and notifier (closing a case)."""
+        return ExceptionSetup(self.clock, self.sla, self.handlers)
 
 
 @dataclass(frozen=True)
@@ -76,29 +97,35 @@ Change = Callable[[Order, datetime], tuple[Claim, tuple[ClockEvent, ...], ClaimS
 
 
 async def _step(
-    uow: FinanceUnitOfWork, order_id: str, setup: ClaimsSetup, change: Change
+    uow: ClaimsUnitOfWork, order_id: str, setup: ClaimsSetup, change: Change
 ) -> tuple[Order, Claim]:
     """Loads the order, makes the claim step, keeps its clocks and commits it with its notices."""
     async with uow:
         order = await uow.orders.get(order_id)
         now = setup.clock.now()
+        written = len(order.audit)
         claim, events, told = change(order, now)
+        case = await uow.exceptions.open_of(order.id)
+        if case is not None and len(order.audit) > written:
+            _mirror(case, order, claim, now)
+            await uow.exceptions.save(case)
         if events:
             apply_clock_events(order, events, now, setup.sla)
         if told is not None:
             order.record(ClaimChanged(order.event_id(), order.id, now, told))
-        await _owe(uow, order, claim, told, now, setup)
+        await _owe(uow, order, claim, told, now, setup, case)
         await commit_change(order, uow, now, setup.handlers, None)
     return order, claim
 
 
 async def _owe(
-    uow: FinanceUnitOfWork,
+    uow: ClaimsUnitOfWork,
     order: Order,
     claim: Claim,
     told: ClaimStep | None,
     now: datetime,
     setup: ClaimsSetup,
+    case: ExceptionCase | None,
 ) -> None:
     """Puts an accepted compensation or discount on finance's payout list, in the same transaction.
 
@@ -119,9 +146,49 @@ async def _owe(
         note=offered.note(),
         now=now,
         sla=setup.sla,
+        case_id=case.id if case is not None else None,
         actor_id=order.customer.telegram_user_id,
         role=Role.CUSTOMER,
     )
+
+
+def _mirror(case: ExceptionCase, order: Order, claim: Claim, now: datetime) -> None:
+    """Writes the claim's new step on the exception case's record (evidence, handling, compensation)."""
+    line = order.audit[-1]
+    who, role = line.actor_id, line.actor_role
+    match line.action:
+        case ClaimStep.PHOTO:
+            photo = EvidenceFile(line.note, FileKind.PHOTO, from_customer=role is Role.CUSTOMER)
+            case.add_file(photo, at=now, actor_id=who, role=role, kind=StepKind.EVIDENCE_ADDED)
+        case ClaimStep.EVIDENCE:
+            case.evidence.items = [
+                f"{order.items[index].name} x {quantity}"
+                for index, quantity in sorted(claim.affected(order).items())
+            ]
+            case.add_step(StepKind.EVIDENCE_ADDED, at=now, actor_id=who, role=role, note="evidence complete")
+        case ClaimStep.CONTACTED:
+            case.add_step(StepKind.CUSTOMER_TOLD, at=now, actor_id=who, role=role, note="customer contacted")
+        case ClaimStep.OFFERED if claim.offer is not None:
+            offered = claim.offer
+            if offered.amount is not None:
+                kind = (
+                    CompensationKind.FREIGHT_DISCOUNT
+                    if offered.resolution is Resolution.DISCOUNT
+                    else (CompensationKind.PAYOUT)
+                )
+                case.compensation = Compensation(kind, offered.amount, order.currency, now, who)
+            case.add_step(StepKind.COMPENSATION_OFFERED, at=now, actor_id=who, role=role, note=offered.note())
+        case ClaimStep.ACCEPTED:
+            if case.compensation is not None:
+                case.compensation = replace(case.compensation, accepted_at=now)
+            case.add_step(StepKind.COMPENSATION_ACCEPTED, at=now, actor_id=who, role=role)
+        case ClaimStep.DECLINED:
+            case.compensation = None
+            case.add_step(
+                StepKind.NOTE, at=now, actor_id=who, role=role, note="the customer declined the offer"
+            )
+        case ClaimStep.RESHIPPED:
+            case.add_step(StepKind.COMPENSATION_APPLIED, at=now, actor_id=who, role=role, note="reshipped")
 
 
 def payout_reason(claim: Claim) -> OwedReason:
@@ -132,7 +199,7 @@ def payout_reason(claim: Claim) -> OwedReason:
 
 
 async def add_photo(
-    uow: FinanceUnitOfWork, order_id: str, file_id: str, person: Person, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, file_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Keeps a photo of the evidence (staff, or the customer on their own order)."""
 
@@ -147,7 +214,7 @@ async def add_photo(
 
 
 async def set_item(
-    uow: FinanceUnitOfWork, order_id: str, index: int, quantity: int, person: Person, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, index: int, quantity: int, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Sets the affected quantity of one goods line."""
 
@@ -159,7 +226,7 @@ async def set_item(
 
 
 async def record_evidence(
-    uow: FinanceUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Closes the evidence (evidence clock ends, claim_contact starts); customer service gets the claim."""
 
@@ -172,7 +239,7 @@ async def record_evidence(
 
 
 async def record_contact(
-    uow: FinanceUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Customer service contacted the customer (claim_contact ends); the resolution buttons follow."""
 
@@ -199,7 +266,7 @@ def proposal(
 
 
 async def offer(
-    uow: FinanceUnitOfWork,
+    uow: ClaimsUnitOfWork,
     order_id: str,
     resolution: Resolution,
     person: Person,
@@ -219,7 +286,7 @@ async def offer(
 
 
 async def answer(
-    uow: FinanceUnitOfWork, order_id: str, customer_id: int, accepted: bool, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, customer_id: int, accepted: bool, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """The customer accepts (reship ordered, or a payout owed) or declines (back to customer service)."""
 
@@ -238,7 +305,7 @@ async def answer(
 
 
 async def record_reshipped(
-    uow: FinanceUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """The warehouse shipped the replacement goods (the reship clock ends)."""
 
@@ -255,7 +322,7 @@ CUSTOMER_REPORTS = frozenset({ExceptionType.DAMAGED, ExceptionType.WRONG_SHIPMEN
 
 
 async def report_claim(
-    uow: FinanceUnitOfWork, order_id: str, customer_id: int, kind: ExceptionType, setup: ClaimsSetup
+    uow: ClaimsUnitOfWork, order_id: str, customer_id: int, kind: ExceptionType, setup: ClaimsSetup
 ) -> Order:
     """The customer reports damaged or wrong goods on their delivered order: the claim opens (R-6.4).
 
@@ -270,12 +337,54 @@ async def report_claim(
         if order.status is not OrderStatus.DELIVERED:
             raise NotDelivered(order.display_id)
         now = setup.clock.now()
-        order.apply(
+        # The exception case opens as any department's marking does (application/exceptions.py).
+        await open_case(
+            uow,
+            order,
             Action.RAISE_EXCEPTION,
             actor_id=customer_id,
             roles=frozenset({Role.CUSTOMER}),
+            kind=kind,
+            cause=None,
+            note="reported by the customer",
             now=now,
-            exception_type=kind,
+            setup=setup.exception_setup(),
         )
-        await commit_change(order, uow, now, setup.handlers, setup.sla)
+        await commit_change(order, uow, now, setup.handlers, None)
     return order
+
+
+# How a settled claim closes its case.
+RESULTS = {
+    Resolution.RESHIP: CaseResult.RESHIPPED,
+    Resolution.COMPENSATE: CaseResult.COMPENSATED,
+    Resolution.DISCOUNT: CaseResult.DISCOUNTED,
+}
+
+
+def settled(claim: Claim) -> bool:
+    """Whether the claim's resolution is done: accepted, and a reship shipped."""
+    return claim.offer is not None and claim.accepted_at is not None and not claim.reship_pending
+
+
+async def close_claim(
+    uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
+) -> ExceptionCase:
+    """Closes a settled claim's case through the exception flow (R-6.5: record and satisfaction follow)."""
+    async with uow:
+        order = await uow.orders.get(order_id)
+        require(person.roles, Duty.HANDLE_CLAIM)
+        claim = rules.require_claim(order)
+        if not settled(claim) or claim.offer is None:
+            raise ClaimError(ClaimProblem.NOT_SETTLED)
+        case = await uow.exceptions.open_of(order.id)
+        if case is None or case.id is None:
+            raise ClaimError(ClaimProblem.NO_CLAIM, order.display_id)
+        return await close_case(
+            uow,
+            case.id,
+            actor_id=person.user_id,
+            result=RESULTS[claim.offer.resolution],
+            note=claim.offer.note(),
+            setup=setup.exception_setup(),
+        )

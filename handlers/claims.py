@@ -24,24 +24,26 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from application import claims
-from application.claims import ClaimsSetup, Person
+from application.claims import ClaimsSetup, ClaimsUnitOfWork, Person
 from application.completion import NotDelivered, NotYourOrder
-from application.finance import FinanceUnitOfWork
 from application.ports import UnitOfWork
 from domain.claims.claim import Claim, ClaimError, ClaimProblem, ClaimStep, Resolution, claim_of
 from domain.errors import ConcurrentModification, DomainError, NotPermitted, OrderNotFound
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
-from domain.orders.status import ExceptionType, Role
+from domain.orders.status import ExceptionType, OrderStatus, Role
 from presentation.claims_texts import (
     ACCEPT,
     ADD_PHOTOS,
+    CLOSE,
+    CLOSED_TEXT,
     CONTACTED,
     DECLINE,
     EVIDENCE,
     OTHER_PROBLEM,
     PHOTO_KEPT,
     RESHIPPED,
+    RESULT_NAMES,
     SEND_PHOTOS,
     SHOW_PHOTOS,
     ClaimAction,
@@ -89,10 +91,10 @@ def t(message: str) -> str:
     return HtmlTemplate(_(message))
 
 
-def finance_of(uow: UnitOfWork) -> FinanceUnitOfWork:
-    """The unit of work as the claim use cases need it (finance's records included)."""
-    if not hasattr(uow, "finance"):
-        raise TypeError("claims need finance's records in the unit of work")
+def finance_of(uow: UnitOfWork) -> ClaimsUnitOfWork:
+    """The unit of work as the claim use cases need it (finance's records and exception cases included)."""
+    if not hasattr(uow, "finance") or not hasattr(uow, "exceptions"):
+        raise TypeError("claims need finance's records and the exception cases in the unit of work")
     return uow  # type: ignore[return-value]
 
 
@@ -434,3 +436,46 @@ async def on_reshipped(
     if done is not None:
         await query.answer(_(DONE))
         await _edit(query, None, None)
+
+
+@router.callback_query(ClaimAction.filter(F.what == CLOSE))
+async def on_close(
+    query: CallbackQuery,
+    callback_data: ClaimAction,
+    uow: UnitOfWork,
+    roles: frozenset[Role],
+    claims_setup: ClaimsSetup,
+) -> None:
+    """Closes the settled claim's case through the exception flow (the record and satisfaction follow)."""
+    who = person_of(query.from_user.id, roles)
+    order_id = callback_data.order_id
+    try:
+        await uow.reviews.remember_name(
+            query.from_user.id, staff_name(query.from_user), claims_setup.clock.now()
+        )
+        case = await claims.close_claim(finance_of(uow), order_id, who, claims_setup)
+    except NotPermitted:
+        await query.answer(_(NOT_ALLOWED), show_alert=True)
+        return
+    except ClaimError as error:
+        await uow.rollback()
+        order = await uow.orders.get(order_id)
+        closing = next(
+            (line for line in reversed(order.audit) if line.from_status is OrderStatus.EXCEPTION), None
+        )
+        if error.problem is ClaimProblem.NO_CLAIM and closing is not None:
+            await query.answer(await handled_by(uow, closing, claims_setup.timezone), show_alert=True)
+        else:
+            await query.answer(problem_text(error.problem, error.detail, t), show_alert=True)
+        return
+    except (ConcurrentModification, DomainError):
+        await uow.rollback()
+        await query.answer(_(RACE), show_alert=True)
+        return
+    await query.answer(_(DONE))
+    result = case.result.value if case.result is not None else ""
+    await _edit(query, None, None)
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            t(CLOSED_TEXT).format(result=_(RESULT_NAMES.get(result, RESULT_NAMES["resumed"])))
+        )

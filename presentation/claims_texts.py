@@ -74,6 +74,7 @@ CONTACTED = "contacted"
 ACCEPT = "accept"
 DECLINE = "decline"
 RESHIPPED = "reshipped"
+CLOSE = "close"
 ITEMS = "items"
 RESOLUTIONS = {resolution.value: resolution for resolution in Resolution}
 
@@ -130,6 +131,15 @@ RESHIP_CARD = N_(
     "🔁 Reship for order {id} ({reference}): please pick, pack and ship these goods within 24 h."
 )
 RESHIP_BUTTON_DONE = N_("📦 Reshipped")
+CLOSE_BUTTON = N_("✔ Close the case")
+# How a claim's case ended (domain.exceptions.case.CaseResult values).
+RESULT_NAMES: Mapping[str, str] = {
+    "reshipped": N_("replacement goods shipped"),
+    "compensated": N_("compensation agreed"),
+    "discounted": N_("discount agreed"),
+    "resumed": N_("order resumed"),
+}
+CLOSED_TEXT = N_("✔ Case closed: {result}.")
 CAPPED = N_("(the claim limit; the goods are worth {value})")
 NOT_INSURED = N_("(the declared value: the order has no insurance)")
 
@@ -152,6 +162,9 @@ PROBLEMS: Mapping[ClaimProblem, str] = {
     ClaimProblem.RESHIPPED_ALREADY: N_("The replacement goods are recorded as shipped already."),
     ClaimProblem.NOT_FOR_LOST: N_("Lost goods count in full; there are no goods to choose."),
     ClaimProblem.BAD_DISCOUNT: N_("A discount of {detail} % is not offered."),
+    ClaimProblem.NOT_SETTLED: N_(
+        "The claim is not settled yet: the customer accepts, and a reship is shipped."
+    ),
 }
 
 
@@ -284,10 +297,19 @@ def claim_card(
         case ClaimStep.ACCEPTED:
             reship = claim.offer is not None and claim.offer.resolution is Resolution.RESHIP
             lines.append(t(ACCEPTED_RESHIP if reship else ACCEPTED_MONEY).format(offer=offered))
+            keyboard = None if reship else close_keyboard(order, t)
         case ClaimStep.RESHIPPED:
             who = person(claim.reshipped_by, names, t) if claim.reshipped_by is not None else ""
             lines.append(t(RESHIPPED_TEXT).format(name=who))
+            keyboard = close_keyboard(order, t)
     return fit(lines, t), keyboard
+
+
+def close_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup:
+    """Close the case, once the claim is settled (through the exception flow)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_button(t(CLOSE_BUTTON), ClaimAction(order_id=order.id, what=CLOSE))]]
+    )
 
 
 def _compensation_note(order: Order, claim: Claim, t: Translate, rules: ClaimRules) -> list[str]:

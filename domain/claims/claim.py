@@ -73,6 +73,7 @@ class ClaimProblem(StrEnum):
     RESHIPPED_ALREADY = "reshipped_already"
     NOT_FOR_LOST = "not_for_lost"
     BAD_DISCOUNT = "bad_discount"
+    NOT_SETTLED = "not_settled"
 
 
 class ClaimError(DomainError):

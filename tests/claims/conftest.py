@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from application.aftersales_ports import AftersalesSettings, AftersalesSetup
 from application.claims import ClaimsSetup
+from application.exceptions import raise_exception
 from application.notifications import build_notifier
-from application.services import EventHandlers, commit_change
 from bot.i18n import LanguageMiddleware, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.clock import FixedClock
@@ -103,20 +103,17 @@ async def delivered_order(new_uow: Uows, language: str) -> Order:
     return order
 
 
-async def mark(
-    new_uow: Uows, order_id: str, kind: ExceptionType, handlers: EventHandlers, at: datetime
-) -> None:
-    """Logistics marks the exception (as the exceptions flow does), its notices and clocks committed."""
-    async with new_uow() as uow:
-        order = await uow.orders.get(order_id)
-        order.apply(
-            Action.RAISE_EXCEPTION,
-            actor_id=LOGISTICS_ID,
-            roles=frozenset({Role.LOGISTICS}),
-            now=at,
-            exception_type=kind,
-        )
-        await commit_change(order, uow, at, handlers, SlaContext(load_policy(), BusinessCalendar(TZ)))
+async def mark(new_uow: Uows, order_id: str, kind: ExceptionType, setup: ClaimsSetup) -> None:
+    """Logistics marks the exception through the exceptions flow: the order's case opens."""
+    await raise_exception(
+        new_uow(),
+        order_id,
+        actor_id=LOGISTICS_ID,
+        kind=kind,
+        cause=None,
+        note="",
+        setup=setup.exception_setup(),
+    )
 
 
 async def outbox(new_uow: Uows, chat_id: int) -> list[OutboxRow]:

@@ -221,9 +221,31 @@ async def test_the_customer_reports_damaged_goods_with_photos_and_is_compensated
     assert clocks(stored, "evidence") == [(False, True)]
     assert clocks(stored, "claim_contact") == [(False, True)]
     assert clocks(stored, "compensation") == [(True, None)]
-    assert texts["accepted"] in plain(
-        last_with(await outbox(new_uow, CS_CHAT), texts["accepted"]).params["text"]
-    )
+    settled = last_with(await outbox(new_uow, CS_CHAT), texts["accepted"])
+    close = ClaimAction(order_id=order.id, what="close").pack()
+    assert buttons(settled) == [close]
+    async with new_uow() as uow:
+        (case,) = await uow.exceptions.of_order(order.id)
+    # The exception case keeps the evidence (the customer's photos, the affected goods) and the compensation.
+    assert [(file.file_id, file.from_customer) for file in case.evidence.files] == [
+        ("PHOTO-1", True),
+        ("PHOTO-2", True),
+    ]
+    assert case.evidence.items == ["Tea set x 1"]
+    assert case.compensation is not None and case.compensation.amount == Decimal("39.90")
+    assert case.compensation.accepted_at is not None
+    assert owed[0].case_id == case.id
+
+    # Closing goes through the exception flow: the order resumes, the record clock starts.
+    assert await chat.press(close, LOGISTICS_ID, card(settled, 402)) == texts["role"]
+    await chat.press(close, SERVICE_ID, card(settled, 402))
+    assert texts["handled"] in await chat.press(close, SERVICE_ID, card(settled, 402))
+    async with new_uow() as uow:
+        closed = await uow.orders.get(order.id)
+        (case,) = await uow.exceptions.of_order(order.id)
+    assert closed.status is OrderStatus.DELIVERED
+    assert case.result is not None and case.result.value == "compensated" and not case.open
+    assert clocks(closed, "exception_record") == [(True, None)]
     bot.assert_no_violations()
 
 
@@ -237,7 +259,7 @@ async def test_logistics_marks_a_wrong_shipment_and_the_warehouse_reships(
     clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
     setup, aftersales = wiring(clock, language)
     order = await delivered_order(new_uow, language)
-    await mark(new_uow, order.id, ExceptionType.WRONG_SHIPMENT, setup.handlers, clock.now())
+    await mark(new_uow, order.id, ExceptionType.WRONG_SHIPMENT, setup)
     chat = Chat(dispatcher_for(new_uow, setup, aftersales, language), bot, language)
 
     evidence = last_with(await outbox(new_uow, LOGISTICS_CHAT), texts["evidence"])
@@ -282,7 +304,7 @@ async def test_lost_goods_are_paid_at_the_orders_value_by_finance(
     clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
     setup, aftersales = wiring(clock, language)
     order = await delivered_order(new_uow, language)
-    await mark(new_uow, order.id, ExceptionType.LOST, setup.handlers, clock.now())
+    await mark(new_uow, order.id, ExceptionType.LOST, setup)
     chat = Chat(dispatcher_for(new_uow, setup, aftersales, language), bot, language)
 
     proof = last_with(await outbox(new_uow, LOGISTICS_CHAT), texts["proof"])
