@@ -53,7 +53,7 @@ from typing import Protocol
 from application.ports import UnitOfWork
 from application.services import Actor, EventHandlers, commit_change
 from domain.clock import Clock
-from domain.errors import ConcurrentModification, DomainError
+from domain.errors import DomainError
 from domain.finance import (
     NOTE_MAX,
     AlreadyPaid,
@@ -68,7 +68,7 @@ from domain.finance import (
     check_paid,
     refundable_left,
 )
-from domain.orders.model import Order
+from domain.orders.model import Order, StageClock
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Role
 from domain.payment import PaymentRecord
@@ -122,7 +122,7 @@ class RecordNotFound(DomainError):
 
 @dataclass(frozen=True)
 class OwedEntry:
-    """An open record with its order, for finance's list."""
+    """A record with its order, for finance's list and card."""
 
     record: MoneyOwed
     order: Order
@@ -220,6 +220,7 @@ async def owe(
             record.method,
             record.due_at,
             record.provider_payment_charge_id,
+            record.note,
         )
     )
     return record
@@ -238,65 +239,59 @@ async def record_paid(
 ) -> MoneyOwed:
     """Records a refund or payout paid once (reference, time paid); closes its clock; the customer is told.
 
-    Raises AlreadyPaid (carrying who recorded it and when) on a double press or a stale button.
+    Raises AlreadyPaid (carrying who recorded it and when) on a double press or a stale button, and
+    ConcurrentModification when another change of the same order committed first (press again).
     """
     role = require(actor.roles, Duty.RECORD_REFUND)
     reference = without_controls(reference).strip()
-    for attempt in (1, 2):
-        try:
-            async with uow:
-                record = await uow.finance.get(record_id)
-                if record is None:
-                    raise RecordNotFound(str(record_id))
-                now = clock.now()
-                when = paid_at or now
-                check_paid(record, reference, when, now)
-                order = await uow.orders.get(record.order_id)
-                marked = await uow.finance.mark_paid(
-                    record_id, reference=reference, paid_at=when, by=actor.user_id, at=now
-                )
-                if not marked:
-                    # Someone recorded it between our read and our update: they won.
-                    raise AlreadyPaid(await uow.finance.get(record_id) or record)
-                paid = replace(
-                    record,
-                    status=OwedStatus.PAID,
-                    paid_reference=reference,
-                    paid_at=when,
-                    paid_by=actor.user_id,
-                    recorded_at=now,
-                )
-                order.note(
-                    f"{record.reason.value}: {record.amount} {record.currency}, {reference}",
-                    actor_id=actor.user_id,
-                    role=role,
-                    now=now,
-                    action=f"{record.kind.value}_paid",
-                )
-                _close_clocks(order, paid, when, sla)
-                order.record(
-                    MoneyOwedPaid(
-                        order.event_id(),
-                        order.id,
-                        now,
-                        record_id,
-                        record.kind,
-                        record.reason,
-                        record.amount,
-                        record.currency,
-                        record.method,
-                        reference,
-                        when,
-                        actor.user_id,
-                    )
-                )
-                await commit_change(order, uow, now, handlers, sla)
-                return paid
-        except ConcurrentModification:
-            # Another change of the same order (another record paid) won the version race: once more.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    async with uow:
+        record = await uow.finance.get(record_id)
+        if record is None:
+            raise RecordNotFound(str(record_id))
+        now = clock.now()
+        when = paid_at or now
+        check_paid(record, reference, when, now)
+        order = await uow.orders.get(record.order_id)
+        marked = await uow.finance.mark_paid(
+            record_id, reference=reference, paid_at=when, by=actor.user_id, at=now
+        )
+        if not marked:
+            # Someone recorded it between our read and our update: they won.
+            raise AlreadyPaid(await uow.finance.get(record_id) or record)
+        paid = replace(
+            record,
+            status=OwedStatus.PAID,
+            paid_reference=reference,
+            paid_at=when,
+            paid_by=actor.user_id,
+            recorded_at=now,
+        )
+        order.note(
+            f"{record.reason.value}: {record.amount} {record.currency}, {reference}",
+            actor_id=actor.user_id,
+            role=role,
+            now=now,
+            action=f"{record.kind.value}_paid",
+        )
+        _close_clocks(order, paid, when, sla)
+        order.record(
+            MoneyOwedPaid(
+                order.event_id(),
+                order.id,
+                now,
+                record_id,
+                record.kind,
+                record.reason,
+                record.amount,
+                record.currency,
+                record.method,
+                reference,
+                when,
+                actor.user_id,
+            )
+        )
+        await commit_change(order, uow, now, handlers, sla)
+        return paid
 
 
 async def open_page(uow: FinanceUnitOfWork, *, roles: frozenset[Role], offset: int = 0) -> OwedPage:
@@ -317,3 +312,13 @@ async def owed_entry(uow: FinanceUnitOfWork, record_id: int) -> OwedEntry:
         if record is None:
             raise RecordNotFound(str(record_id))
         return OwedEntry(record, await uow.orders.get(record.order_id))
+
+
+def record_clock(order: Order, record: MoneyOwed) -> StageClock:
+    """The record's own clock on its order (for lateness); its due time alone if no clock was opened."""
+    stage = DUE_STAGE[record.kind].value
+    for clock in order.clocks:
+        if clock.stage == stage and clock.started_at == record.created_at:
+            return clock
+    finished = record.paid_at if not record.is_open else None
+    return StageClock(stage, record.created_at, record.due_at, finished_at=finished)

@@ -112,6 +112,7 @@ class MoneyOwedRecorded(Event):
     method: str
     due_at: datetime
     provider_payment_charge_id: str | None
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from handlers import (
     common,
     conversation,
     execution,
+    finance,
     intake,
     intake_confirm,
     intake_fix,
@@ -46,6 +47,7 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     offline.router,
     staff.router,
     payment.router,
+    finance.router,
     review.router,
     orders.router,
     sla.router,
@@ -90,4 +92,5 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS
+        + finance.COMMANDS
     )

@@ -85,7 +85,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
-
 async def start_wizard(
     message: Message, state: FSMContext, mode: str, locale: str, timezone: str, intro: str
 ) -> None:

@@ -58,9 +58,7 @@ def fix_data(order: Order) -> dict[str, Any]:
                 "fragile": item.fragile,
                 "hs_code": item.hs_code,
                 **{
-                    name: f"{getattr(item, name):f}"
-                    for name in DIMENSIONS
-                    if getattr(item, name) is not None
+                    name: f"{getattr(item, name):f}" for name in DIMENSIONS if getattr(item, name) is not None
                 },
             }
             for item in order.items

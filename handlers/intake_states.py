@@ -185,9 +185,7 @@ def is_answered(data: dict[str, Any], step: Step) -> bool:
     draft = draft_of(data)
     if step.name in ITEM_KEYS:
         items = draft["items"]
-        return (
-            step.line is not None and step.line < len(items) and ITEM_KEYS[step.name] in items[step.line]
-        )
+        return step.line is not None and step.line < len(items) and ITEM_KEYS[step.name] in items[step.line]
     if step.name == "more_items":
         return bool(draft.get("items_done"))
     return DRAFT_KEYS.get(step.name, step.name) in draft

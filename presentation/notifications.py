@@ -33,6 +33,7 @@ from domain.review import RejectReason, ReviewPolicy, second_review_reasons
 from domain.sla.clocks import SlaContext
 from presentation.documents import ConfirmationDocuments
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
+from presentation.finance_texts import FINANCE_NOTICES, render_finance_notice
 from presentation.keyboards import N_
 from presentation.payment_notices import PAYMENT_NOTICES, TelegramPaymentNotices
 from presentation.render import Translate, esc, keyboard_json, translator
@@ -142,6 +143,9 @@ class TelegramNotices:
         match notice.kind, event:
             case kind, _ if kind in PAYMENT_NOTICES:
                 message = self.payments.render(kind, event, order, t, language)
+                return None if message is None else Rendered(message)
+            case kind, _ if kind in FINANCE_NOTICES:
+                message = render_finance_notice(kind, event, order, t, self.timezone)
                 return None if message is None else Rendered(message)
             case NoticeKind.REVIEW_CARD, OrderStatusChanged():
                 second = event.to_status is OrderStatus.PENDING_SECOND_REVIEW

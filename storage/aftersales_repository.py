@@ -42,6 +42,7 @@ from storage.models import (
     ConversationRow,
     ExceptionCaseRow,
     FsmStateRow,
+    MoneyOwedRow,
     OrderArchiveRow,
     OrderAuditRow,
     OrderDocumentRow,
@@ -335,6 +336,8 @@ class SqlAftersalesRepository:
         await session.execute(
             update(ChatBindingTokenRow).where(ChatBindingTokenRow.order_id == order_id).values(chat_id=None)
         )
+        # A refund's or payout's note is free text; its amounts, reasons and times stay (issue 13).
+        await session.execute(update(MoneyOwedRow).where(MoneyOwedRow.order_id == order_id).values(note=""))
         counts["outbox_messages"] = await self._delete(delete(OutboxRow).where(outbox))
         counts["audit_lines"] = await self._update(
             update(OrderAuditRow).where(OrderAuditRow.order_id == order_id).values(note="")

@@ -27,9 +27,10 @@ from domain.orders.status import OrderStatus, Role
 from domain.payment import PaymentRecord, PaymentSource, PaymentStatus
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import shipped_policy
+from domain.sla.policy import ClockEvent, Stage, shipped_policy
 from tests.fakes import FakeDatabase
 from tests.payment.fakes import PaymentDatabase
+from tests.sla.test_policy_walk import referenced
 from tests.storage.factories import make_order
 
 # Monday 2026-03-16 10:00 in Shanghai: 3 working days later is Thursday 10:00.
@@ -54,25 +55,28 @@ async def stored(database: FakeDatabase, order: Order) -> None:
 
 
 async def owe_refund(
-    database: FakeDatabase, order: Order, amount: str = "245.80", *, at: datetime = T0, **kwargs: object
+    database: FakeDatabase,
+    order: Order,
+    amount: str = "245.80",
+    *,
+    at: datetime = T0,
+    kind: MoneyKind = MoneyKind.REFUND,
+    reason: OwedReason = OwedReason.CANCELLATION,
+    currency: str = "eur",
 ) -> int:
     """Owes a refund on the order in a unit of work of its own, as a cancellation would; returns its id."""
     async with database.unit_of_work() as uow:
         loaded = await uow.orders.get(order.id)
-        options: dict[str, object] = {
-            "kind": MoneyKind.REFUND,
-            "reason": OwedReason.CANCELLATION,
-            "currency": "eur",
-            **kwargs,
-        }
         record = await owe(
             uow,
             loaded,
+            kind=kind,
             amount=Decimal(amount),
+            currency=currency,
+            reason=reason,
             note="cancelled",
             now=at,
             sla=SLA,
-            **options,  # type: ignore[arg-type]
         )
         events = list(loaded.events)
         await commit_change(loaded, uow, at, {}, SLA)
@@ -126,22 +130,22 @@ async def test_a_telegram_charge_is_refunded_with_the_providers_charge_id() -> N
 
 
 @pytest.mark.parametrize(
-    ("options", "field"),
+    ("reason", "currency", "field"),
     [
-        ({"reason": OwedReason.DELAY_COMPENSATION}, "reason"),
-        ({"currency": "USD"}, "currency"),
-        ({"currency": "E1"}, "currency"),
+        (OwedReason.DELAY_COMPENSATION, "EUR", "reason"),
+        (OwedReason.CANCELLATION, "USD", "currency"),
+        (OwedReason.CANCELLATION, "E1", "currency"),
     ],
 )
 async def test_a_refund_that_does_not_fit_is_refused_naming_the_field(
-    options: dict[str, object], field: str
+    reason: OwedReason, currency: str, field: str
 ) -> None:
     database = FakeDatabase()
     order = paid_order()
     await stored(database, order)
 
     with pytest.raises(OwedRefused) as refused:
-        await owe_refund(database, order, **options)
+        await owe_refund(database, order, reason=reason, currency=currency)
 
     assert refused.value.field == field
     assert database.state.money_owed == {}
@@ -332,3 +336,11 @@ def test_finance_gets_the_card_and_the_customer_hears_when_paid() -> None:
 
     assert notices_for(owed, order) == [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
     assert notices_for(paid, order) == [Notice(NoticeKind.OWED_PAID)]
+
+
+def test_owing_and_paying_emit_the_start_and_end_events_of_both_live_stages() -> None:
+    emitted = {ClockEvent[name] for name in referenced(ClockEvent)}
+    for stage in (Stage.REFUND, Stage.COMPENSATION):
+        policy = shipped_policy().stage(stage)
+        assert not policy.dormant
+        assert policy.starts_on in emitted and set(policy.ends_on) <= emitted
