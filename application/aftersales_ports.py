@@ -63,6 +63,10 @@ class ExceptionRecord:
     opened_at: datetime
     closed_at: datetime | None
     satisfied: bool | None
+    # The case record of issue 14: how it ended, the note, the desk's completed record.
+    result: str | None = None
+    note: str | None = None
+    record: str | None = None
 
 
 class AftersalesRepository(Protocol):

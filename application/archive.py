@@ -120,12 +120,12 @@ def archive_files(
     )
     files["shipping.json"] = _json(asdict(order.shipment))
     exception_rows = [
-        (case.type, case.cause, case.department, case.opened_at, case.closed_at, case.satisfied)
+        (case.type, case.cause, case.department, case.opened_at, case.closed_at, case.satisfied, case.result)
         for case in exceptions
     ]
     files["exceptions.json"] = _json([asdict(case) for case in exceptions])
     files["exceptions.csv"] = _csv(
-        ("type", "cause", "department", "opened_at", "closed_at", "satisfied"), exception_rows
+        ("type", "cause", "department", "opened_at", "closed_at", "satisfied", "result"), exception_rows
     )
     audit_rows = [
         (

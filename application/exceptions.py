@@ -15,7 +15,8 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
   Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case the same way.
 - `close_case(uow, case_id, *, actor_id, result, note, setup) -> ExceptionCase`
   Closes the case with its CaseResult: the order resumes (Action.RESOLVE_EXCEPTION) or, for a
-  return or destruction, takes the company-cancellation path (setup.company_cancellation).
+  return or destruction, stays in exception for the order desk's company cancellation (issue 13's
+  cancel_by_company, from the card the desk gets; or setup.company_cancellation when wired).
   ExceptionClosed asks the customer whether they are satisfied; leaving EXCEPTION emits
   exception_closed, which opens the order desk's 24-hour exception_record clock.
 - `complete_record(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
@@ -27,35 +28,50 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 - `tell_customer(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
   Customer service sends the (edited) draft, or for a customs hold the request for documents
   (customer_told closes delay_notice, R-6.3).
+- `offer_compensation(uow, case_id, *, actor_id, kind, amount, setup)` / `accept_compensation(uow,
+  case_id, *, customer_id, setup)`: a long delay's offer within the role's limit, accepted by the
+  customer with a button; accepting owes it to finance as a payout (application/finance.py owe()).
 - `case_of_order(uow, order_id) -> ExceptionCase | None`: the order's open case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
+from application.finance import FinanceUnitOfWork, owe
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
-from domain.errors import DomainError, IllegalTransition
+from domain.errors import DomainError, IllegalTransition, NotPermitted
 from domain.exceptions.case import (
     CANCELLING,
     NOTE_MAX,
     CaseClosed,
     CaseResult,
+    Compensation,
+    CompensationKind,
+    EvidenceFile,
     ExceptionCase,
+    FileKind,
     StepKind,
+    check_offer,
+    delay_length,
     prefilled_record,
 )
 from domain.exceptions.causes import MARKABLE, CauseCatalog, cause_catalog
 from domain.exceptions.events import (
+    CaseDocumentReceived,
+    CompensationOffered,
     CustomerToldOfException,
+    CustomsNeedsRecorded,
     DelayCauseRecorded,
     ExceptionClosed,
     ExceptionRaised,
 )
+from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
@@ -70,12 +86,19 @@ CompanyCancellation = Callable[
 ]
 
 
+# Finance is owed an accepted compensation (fin's owe(), in the caller's transaction).
+CompensationOwed = Callable[[ExceptionUnitOfWork, Order, ExceptionCase, datetime], Awaitable[None]]
+FILE_ID_MAX = 255
+
+
 @dataclass(frozen=True)
 class ExceptionSettings:
     """The exception settings (bot/config.py EXCEPTION_DELAY_COMPENSATION_AFTER)."""
 
     # A delay longer than this leads to a compensation offer (R-6.3).
     compensate_after: timedelta = timedelta(hours=48)
+    # The company's time zone: new expected times are typed and shown in it.
+    timezone: str = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,7 @@ class ExceptionSetup:
     settings: ExceptionSettings = field(default_factory=ExceptionSettings)
     catalog: CauseCatalog = field(default_factory=cause_catalog)
     company_cancellation: CompanyCancellation | None = None
+    compensation_owed: CompensationOwed | None = None
 
 
 class CaseNotFound(DomainError):
@@ -253,16 +277,23 @@ async def close_case(
             raise IllegalTransition(order.status, Action.RESOLVE_EXCEPTION)
         case.close(result, at=now, actor_id=actor_id, role=role, note=text)
         if result in CANCELLING:
-            if setup.company_cancellation is None:
-                raise DomainError("the company-cancellation path is not wired")
-            await setup.company_cancellation(uow, order, actor_id, roles, text or result.value, now)
+            # The order stays in exception until the order desk cancels it as the company (issue 13's
+            # cancel_by_company, from the card ExceptionClosed sends the desk), unless wired here.
+            order.note(
+                text or result.value, actor_id=actor_id, role=role, now=now, action="exception_outcome"
+            )
+            if setup.company_cancellation is not None:
+                await setup.company_cancellation(uow, order, actor_id, roles, text or result.value, now)
         else:
             order.apply(
                 Action.RESOLVE_EXCEPTION, actor_id=actor_id, roles=roles, now=now, note=text or result.value
             )
             if result is CaseResult.RELEASED:
                 order.shipment.hold_reason = None
-        order.record(ExceptionClosed(order.event_id(), order.id, now, case_id, result.value))
+        draft = prefilled_record(case)
+        order.record(
+            ExceptionClosed(order.event_id(), order.id, now, case_id, result.value, case.type, draft)
+        )
         await uow.exceptions.save(case)
         if setup.sla is not None:
             sync_clocks(order, now, setup.sla)
@@ -279,6 +310,9 @@ async def complete_record(
         order = await uow.orders.get(case.order_id)
         roles = await _roles(uow, actor_id)
         role = require(roles, Duty.RECORD_EXCEPTION)
+        if order.status is OrderStatus.EXCEPTION:
+            # Goods customs returned or destroyed: the company's cancellation comes first (its record clock).
+            raise IllegalTransition(order.status, "complete_exception_record")
         now = setup.clock.now()
         body = without_controls(text).strip() if text is not None else prefilled_record(case)
         if not body:
@@ -332,7 +366,12 @@ async def record_delay_cause(
             now=now,
             action="delay_cause_recorded",
         )
-        order.record(DelayCauseRecorded(order.event_id(), order.id, now, case_id))
+        length = delay_length(case, order.shipment.eta)
+        limit = setup.settings.compensate_after.total_seconds() / 3600
+        compensable = length is not None and length > limit
+        order.record(
+            DelayCauseRecorded(order.event_id(), order.id, now, case_id, cause, new_eta, compensable)
+        )
         if setup.sla is not None:
             apply_clock_events(order, [ClockEvent.DELAY_CAUSE_FOUND], now, setup.sla)
         await commit_change(order, uow, now, setup.handlers, None)
@@ -363,3 +402,196 @@ async def tell_customer(
             apply_clock_events(order, [ClockEvent.CUSTOMER_TOLD], now, setup.sla)
         await commit_change(order, uow, now, setup.handlers, None)
     return case
+
+
+async def record_customs_needs(
+    uow: ExceptionUnitOfWork,
+    case_id: int,
+    *,
+    actor_id: int,
+    needs: str,
+    cause: str | None,
+    setup: ExceptionSetup,
+) -> ExceptionCase:
+    """Logistics records what customs needs for a held order: customer service asks the customer."""
+    text = clean_note(needs)
+    if not text:
+        raise DomainError("write what customs needs")
+    async with uow:
+        case, order, roles = await _case_and_order(uow, case_id, actor_id)
+        role = require(roles, Duty.FIND_DELAY_CAUSE)
+        if case.type is not ExceptionType.CUSTOMS_HOLD:
+            raise DomainError(f"exception case {case_id} is not a customs hold")
+        now = setup.clock.now()
+        case.customs_needs = text
+        if cause is not None:
+            case.cause = setup.catalog.check(case.type, cause)
+        case.add_step(StepKind.CUSTOMS_NEEDS, at=now, actor_id=actor_id, role=role, note=text)
+        await uow.exceptions.save(case)
+        order.note(text, actor_id=actor_id, role=role, now=now, action="customs_needs_recorded")
+        order.record(CustomsNeedsRecorded(order.event_id(), order.id, now, case_id, text))
+        await commit_change(order, uow, now, setup.handlers, None)
+    return case
+
+
+async def add_customer_document(
+    uow: ExceptionUnitOfWork,
+    order_id: str,
+    *,
+    customer_id: int,
+    file_id: str,
+    kind: FileKind,
+    setup: ExceptionSetup,
+) -> ExceptionCase:
+    """The customer uploads a document (photo or PDF) for their order's open case: logistics sees it."""
+    file_id = without_controls(file_id).strip()
+    if not file_id or len(file_id) > FILE_ID_MAX:
+        raise DomainError("the file has no usable id")
+    async with uow:
+        order = await uow.orders.get(order_id)
+        if order.customer.telegram_user_id != customer_id:
+            raise NotPermitted("upload_case_document", frozenset({Role.CUSTOMER}))
+        case = await uow.exceptions.open_of(order_id)
+        if case is None or case.id is None:
+            raise CaseNotFound(f"order {order.display_id} has no open exception case")
+        now = setup.clock.now()
+        case.add_file(
+            EvidenceFile(file_id, kind, from_customer=True),
+            at=now,
+            actor_id=customer_id,
+            role=Role.CUSTOMER,
+            kind=StepKind.DOCUMENT_RECEIVED,
+        )
+        await uow.exceptions.save(case)
+        order.note(
+            kind.value, actor_id=customer_id, role=Role.CUSTOMER, now=now, action="case_document_received"
+        )
+        order.record(CaseDocumentReceived(order.event_id(), order.id, now, case.id, file_id, kind.value))
+        await commit_change(order, uow, now, setup.handlers, None)
+    return case
+
+
+# What finance records for an accepted offer (a payout record, its 3-working-day clock, issue 13).
+OWED_REASONS = {
+    CompensationKind.FREIGHT_DISCOUNT: OwedReason.DISCOUNT,
+    CompensationKind.COUPON: OwedReason.DELAY_COMPENSATION,
+    CompensationKind.PAYOUT: OwedReason.DELAY_COMPENSATION,
+}
+
+
+async def owe_compensation(
+    uow: ExceptionUnitOfWork, order: Order, case: ExceptionCase, now: datetime, sla: SlaContext
+) -> None:
+    """Hands an accepted compensation to finance through owe() (the compensation clock is finance's)."""
+    offer = case.compensation
+    if offer is None or not hasattr(uow, "finance"):
+        return
+    finance: FinanceUnitOfWork = uow  # type: ignore[assignment]
+    await owe(
+        finance,
+        order,
+        kind=MoneyKind.PAYOUT,
+        amount=offer.amount,
+        currency=offer.currency,
+        reason=OWED_REASONS[offer.kind],
+        note=f"exception case {case.id}: {offer.kind.value}",
+        now=now,
+        sla=sla,
+        case_id=case.id,
+        actor_id=None,
+        role=Role.SYSTEM,
+    )
+
+
+async def answer_satisfaction(
+    uow: ExceptionUnitOfWork, case_id: int, *, customer_id: int, satisfied: bool, setup: ExceptionSetup
+) -> bool:
+    """The customer's one tap on a closed case (R-6.5); False if they answered already."""
+    async with uow:
+        case = await load_case(uow, case_id)
+        order = await uow.orders.get(case.order_id)
+        if order.customer.telegram_user_id != customer_id:
+            raise NotPermitted("answer_exception", frozenset({Role.CUSTOMER}))
+        now = setup.clock.now()
+        if not case.answer(satisfied, at=now, customer_id=customer_id):
+            return False
+        await uow.exceptions.save(case)
+        await uow.commit()
+    return True
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount as typed (a dot or comma decimal); raises DomainError when it is not one."""
+    try:
+        amount = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise DomainError("the amount is not a number") from None
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise DomainError("the amount has more than two decimals")
+    return amount
+
+
+async def offer_compensation(
+    uow: ExceptionUnitOfWork,
+    case_id: int,
+    *,
+    actor_id: int,
+    kind: CompensationKind,
+    amount: Decimal,
+    setup: ExceptionSetup,
+) -> ExceptionCase:
+    """Customer service offers compensation within its role's limit (R-6.3); the customer accepts it."""
+    async with uow:
+        case, order, roles = await _case_and_order(uow, case_id, actor_id)
+        require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
+        role = require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
+        check_offer(amount, order.amount, setup.catalog.limit_percent(roles))
+        now = setup.clock.now()
+        case.compensation = Compensation(kind, amount, order.currency, now, actor_id)
+        case.add_step(
+            StepKind.COMPENSATION_OFFERED, at=now, actor_id=actor_id, role=role, note=f"{kind.value} {amount}"
+        )
+        await uow.exceptions.save(case)
+        order.note(
+            f"{kind.value} {amount} {order.currency}",
+            actor_id=actor_id,
+            role=role,
+            now=now,
+            action="compensation_offered",
+        )
+        order.record(
+            CompensationOffered(order.event_id(), order.id, now, case_id, kind.value, amount, order.currency)
+        )
+        await commit_change(order, uow, now, setup.handlers, None)
+    return case
+
+
+async def accept_compensation(
+    uow: ExceptionUnitOfWork, case_id: int, *, customer_id: int, setup: ExceptionSetup
+) -> bool:
+    """The customer accepts the offer with a button, followed up until applied; False if done already."""
+    async with uow:
+        case = await load_case(uow, case_id)
+        order = await uow.orders.get(case.order_id)
+        if order.customer.telegram_user_id != customer_id:
+            raise NotPermitted("accept_compensation", frozenset({Role.CUSTOMER}))
+        offer = case.compensation
+        if offer is None or offer.accepted_at is not None:
+            return False
+        now = setup.clock.now()
+        case.compensation = replace(offer, accepted_at=now)
+        case.add_step(StepKind.COMPENSATION_ACCEPTED, at=now, actor_id=customer_id, role=Role.CUSTOMER)
+        await uow.exceptions.save(case)
+        order.note(
+            f"{offer.kind.value} {offer.amount} {offer.currency}",
+            actor_id=customer_id,
+            role=Role.CUSTOMER,
+            now=now,
+            action="compensation_accepted",
+        )
+        if setup.compensation_owed is not None:
+            await setup.compensation_owed(uow, order, case, now)
+        elif setup.sla is not None:
+            await owe_compensation(uow, order, case, now, setup.sla)
+        await commit_change(order, uow, now, setup.handlers, None)
+    return True

@@ -39,13 +39,20 @@ customer nobody could reach becomes a breach alert to customer service.
 | claim reship accepted                  | warehouse: the reship task with Reshipped                    |
 | refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
 | refund or payout paid                  | customer: how much was paid back or out, and the reference   |
-| exception marked (R-6, issue 14)       | order desk and customer service: the case alert (a customs  |
-|                                        | hold: customer service; the desk has the hold notice)        |
+| exception marked (R-6, issue 14)       | order desk and customer service: the case alert; a delay:    |
+|                                        | logistics too; a customs hold: customer service and logistics |
+|                                        | (the desk has the hold notice)                               |
 | delay cause recorded (R-6.3)           | customer service: the drafted notice to send or edit         |
 | customer told / asked for documents    | customer: the notice (with Upload documents for customs)     |
 | compensation offered (R-6.3)           | customer: the offer with Accept                              |
 | customer's document for a case         | logistics: the document with the case                        |
-| exception closed (R-6.5)               | customer: were you satisfied? (one tap)                      |
+| exception closed (R-6.5)               | customer: were you satisfied? (one tap); order desk: the     |
+|                                        | record to complete, prefilled from the case's trail          |
+| cancellation filed (R-6.1, issue 13)   | customer service: check it / propose recall terms; the team  |
+|                                        | holding the goods: on hold                                   |
+| cancellation checked / terms / recall  | order desk: cancel it / customer: accept or keep / logistics: |
+|                                        | the recall task; cancelled: the team: put the goods back     |
+| service cannot be provided (R-6.1)     | customer service: offer the alternatives / customer: choose  |
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ from application.binding import BindingsOf, telegram_link, token_for
 from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, UnitOfWork
 from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
+from domain.cancellation import CancellationChanged, CancellationPath, CancellationStep
 from domain.claims.claim import CLAIM_TYPES, ClaimStep, Resolution, claim_of
 from domain.claims.events import ClaimChanged
 from domain.errors import ConcurrentModification, OrderNotFound
@@ -69,6 +77,7 @@ from domain.exceptions.events import (
     CaseDocumentReceived,
     CompensationOffered,
     CustomerToldOfException,
+    CustomsNeedsRecorded,
     DelayCauseRecorded,
     ExceptionClosed,
     ExceptionRaised,
@@ -117,12 +126,21 @@ class NoticeKind(StrEnum):
     CLAIM_RESHIP = "claim-reship"
     OWED_CARD = "owed-card"
     OWED_PAID = "owed-paid"
+    # One kind per team: a notice's dedup key is its kind and the event (issue 14).
     EXCEPTION_ALERT = "exc-alert"
+    EXCEPTION_ALERT_SERVICE = "exc-alert-cs"
+    EXCEPTION_ALERT_LOGISTICS = "exc-alert-lg"
     DELAY_DRAFT = "exc-draft"
     EXCEPTION_TOLD = "exc-told"
     COMPENSATION_OFFER = "exc-offer"
     CASE_DOCUMENT = "exc-doc"
     EXCEPTION_SATISFACTION = "exc-satisfied"
+    EXCEPTION_RECORD = "exc-record"
+    EXCEPTION_CANCEL_CARD = "exc-cancel"
+    CANCEL_SERVICE_CARD = "cx-service"
+    CANCEL_DESK_CARD = "cx-desk"
+    CANCEL_TEAM_NOTE = "cx-team"
+    CANCEL_CUSTOMER = "cx-customer"
 
 
 # How generated documents are filed (StoredDocument.kind), by the notice that sends them.
@@ -183,13 +201,24 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
         case MoneyOwedPaid():
             return [Notice(NoticeKind.OWED_PAID)]
         case ExceptionRaised(kind=ExceptionType.CUSTOMS_HOLD):
-            return [Notice(NoticeKind.EXCEPTION_ALERT, Role.CUSTOMER_SERVICE)]
+            # The desk has the hold notice; logistics records what customs needs and the outcome.
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_LOGISTICS, Role.LOGISTICS),
+            ]
+        case ExceptionRaised(kind=ExceptionType.DELAY):
+            # Logistics finds the cause and the new expected time (R-6.3).
+            return [
+                Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_LOGISTICS, Role.LOGISTICS),
+            ]
         case ExceptionRaised():
             return [
                 Notice(NoticeKind.EXCEPTION_ALERT, Role.ORDER_DESK),
-                Notice(NoticeKind.EXCEPTION_ALERT, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.EXCEPTION_ALERT_SERVICE, Role.CUSTOMER_SERVICE),
             ]
-        case DelayCauseRecorded():
+        case DelayCauseRecorded() | CustomsNeedsRecorded():
             return [Notice(NoticeKind.DELAY_DRAFT, Role.CUSTOMER_SERVICE)]
         case CustomerToldOfException():
             return [Notice(NoticeKind.EXCEPTION_TOLD)]
@@ -197,8 +226,19 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.COMPENSATION_OFFER)]
         case CaseDocumentReceived():
             return [Notice(NoticeKind.CASE_DOCUMENT, Role.LOGISTICS)]
+        case ExceptionClosed(result="returned" | "destroyed"):
+            # The desk cancels as the company first; the record follows (handlers/exceptions.py).
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_CANCEL_CARD, Role.ORDER_DESK),
+            ]
         case ExceptionClosed():
-            return [Notice(NoticeKind.EXCEPTION_SATISFACTION)]
+            return [
+                Notice(NoticeKind.EXCEPTION_SATISFACTION),
+                Notice(NoticeKind.EXCEPTION_RECORD, Role.ORDER_DESK),
+            ]
+        case CancellationChanged():
+            return _cancellation_notices(event)
         case OrderStatusChanged(to_status=OrderStatus.PENDING_REVIEW | OrderStatus.PENDING_SECOND_REVIEW):
             return [Notice(NoticeKind.REVIEW_CARD, Role.ORDER_DESK)]
         case OrderStatusChanged(to_status=OrderStatus.CONFIRMED):
@@ -236,6 +276,30 @@ def _claim_notices(event: ClaimChanged, order: Order) -> list[Notice]:
     if event.step is ClaimStep.ACCEPTED and reship:
         told.append(Notice(NoticeKind.CLAIM_RESHIP, Role.WAREHOUSE))
     return told
+def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
+    """Who is told of a cancellation's step (R-6.1): the team that acts next, the customer to choose."""
+    step, path = event.step, event.cancellation.path
+    # The team holding the goods: the warehouse before outbound, logistics after.
+    holder = Role.WAREHOUSE if path is CancellationPath.HOLD else Role.LOGISTICS
+    match step:
+        case CancellationStep.FILED:
+            return [
+                Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE),
+                Notice(NoticeKind.CANCEL_TEAM_NOTE, holder),
+            ]
+        case CancellationStep.CANNOT_SERVE | CancellationStep.DECLINED:
+            return [Notice(NoticeKind.CANCEL_SERVICE_CARD, Role.CUSTOMER_SERVICE)]
+        case CancellationStep.CHECKED:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK)]
+        case CancellationStep.TERMS | CancellationStep.OFFERED:
+            return [Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.ACCEPTED:
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, Role.LOGISTICS)]
+        case CancellationStep.OTHER_SERVICE:
+            return [Notice(NoticeKind.CANCEL_DESK_CARD, Role.ORDER_DESK), Notice(NoticeKind.CANCEL_CUSTOMER)]
+        case CancellationStep.CANCELLED if path in (CancellationPath.HOLD, CancellationPath.RECALL):
+            return [Notice(NoticeKind.CANCEL_TEAM_NOTE, holder)]
+    return []
 
 
 # Changes the customer hears of through another notice (review, confirmation) or not at all.
@@ -559,10 +623,12 @@ def build_notifier(
         MoneyOwedPaid: [notify],
         ExceptionRaised: [notify],
         DelayCauseRecorded: [notify],
+        CustomsNeedsRecorded: [notify],
         CustomerToldOfException: [notify],
         CompensationOffered: [notify],
         CaseDocumentReceived: [notify],
         ExceptionClosed: [notify],
+        CancellationChanged: [notify],
     }
 
 

@@ -23,6 +23,7 @@ from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
 from application.claims import ClaimsSetup
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
+from application.exceptions import ExceptionSetup
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import CustomerChannels, build_notifier, record_delivery
@@ -150,6 +151,7 @@ class Workflow:
     conversation_setup: ConversationSetup | None = None
     payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
     claims_setup: ClaimsSetup | None = None
+    exception_setup: ExceptionSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
         """The values handlers receive by parameter name."""
@@ -169,6 +171,8 @@ class Workflow:
             "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
             "payment_setup": self.payment_setup,
             "claims_setup": self.claims_setup,
+            "exception_setup": self.exception_setup
+            or ExceptionSetup(self.clock, self.sla, self.event_handlers),
         }
 
 
@@ -275,6 +279,7 @@ def build_workflow(
         ),
         payment_setup=payment_setup_of(settings),
         claims_setup=ClaimsSetup(clock, sla, event_handlers, timezone=settings.timezone),
+        exception_setup=ExceptionSetup(clock, sla, event_handlers, settings.exceptions()),
     )
 
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.app import parse_api_keys, parse_api_webhooks
 from application.aftersales_ports import AftersalesSettings
+from application.exceptions import ExceptionSettings
 from domain.aftersales.retention import RetentionPeriod
 from domain.orders.status import Role
 from domain.review import parse_threshold
@@ -115,6 +116,8 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     # Telegram Payments provider token (from @BotFather > Payments); without it bank cards are not charged.
     payment_provider_token: SecretStr | None = None
+    # A delay longer than this (new expected time past the old) leads to a compensation offer (R-6.3).
+    exception_delay_compensation_after: str = "48h"
 
     @field_validator("bot_token")
     @classmethod
@@ -312,6 +315,13 @@ class Settings(BaseSettings):
             editable_for=Duration.parse(self.survey_editable_for).wall_time,
             archive_dir=self.archive_dir or None,
             retention=RetentionPeriod.parse(self.retention),
+            timezone=self.timezone,
+        )
+
+    def exceptions(self) -> ExceptionSettings:
+        """The exception settings (R-6.3, issue 14)."""
+        return ExceptionSettings(
+            compensate_after=Duration.parse(self.exception_delay_compensation_after).wall_time,
             timezone=self.timezone,
         )
 

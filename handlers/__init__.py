@@ -7,9 +7,11 @@ from aiogram import Router
 from handlers import (
     archive,
     binding,
+    cancellation,
     claims,
     common,
     conversation,
+    exceptions,
     execution,
     finance,
     intake,
@@ -39,6 +41,8 @@ from handlers.common import CommandSpec
 MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
+    # Exception dialogs (issue 14) answer only in their own states, before any module's free text or photo.
+    exceptions.router,
     archive.router,
     # A claim's photos (in its photo state) before payment's receipt photos and the wizard (issue 14).
     claims.router,
@@ -48,6 +52,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     staff.router,
     payment.router,
     finance.router,
+    # Cancellations (issue 13): /cancel outside any dialog, the Cancel button, every step's button.
+    cancellation.router,
     review.router,
     orders.router,
     sla.router,
@@ -92,5 +98,7 @@ def all_commands() -> tuple[CommandSpec, ...]:
         + tracking.COMMANDS
         + outbox.COMMANDS
         + archive.COMMANDS
+        + exceptions.COMMANDS
         + finance.COMMANDS
+        + cancellation.COMMANDS
     )

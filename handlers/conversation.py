@@ -41,6 +41,7 @@ from domain.orders.status import Role
 from handlers.common import CommandSpec, show_help, staff_roles
 from handlers.intake import DEFAULT_TIMEZONE
 from handlers.my_orders import tracking_text
+from presentation.cancellation_texts import cancel_keyboard
 from presentation.conversation_texts import (
     INTENT_LABELS,
     INTENT_REPLIES,
@@ -154,7 +155,7 @@ async def unknown_command(
             return
     if name.casefold() == "cancel" and private and not staff_roles(roles) and message.from_user is not None:
         orders = open_orders(await uow.orders.list_for_customer(message.from_user.id))
-        await message.answer(_(NOTHING_TO_CANCEL), reply_markup=intent_keyboard(Intent.CANCEL, orders, _))
+        await message.answer(_(NOTHING_TO_CANCEL), reply_markup=cancel_keyboard(orders, _))
         return
     await message.answer(_(UNKNOWN_COMMAND).format(command=esc(one_line(word, COMMAND_SHOWN))))
     await show_help(message, roles, command_specs)
@@ -182,6 +183,10 @@ async def free_text(
     orders = open_orders(await uow.orders.list_for_customer(customer.user_id))
     if intent is Intent.WHERE and orders:
         await message.reply(_(INTENT_REPLIES[intent]), reply_markup=where_keyboard(orders, _))
+        return
+    if intent is Intent.CANCEL and orders:
+        # The cancellation flow itself (issue 13, R-6.1): the order's Cancel button, not a card.
+        await message.reply(_(INTENT_REPLIES[intent]), reply_markup=cancel_keyboard(orders, _))
         return
     if intent is not None and intent is not Intent.WHERE and orders:
         # The customer's own words go to customer service with the order they pick next.

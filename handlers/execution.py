@@ -31,6 +31,7 @@ from domain.sla.alerts import chat_for
 from handlers import execution_dialog
 from handlers.cards import order_of_card
 from handlers.execution_dialog import FIELDS, FIRST_STATES, finish
+from presentation.cancellation_texts import on_hold
 from presentation.execution_cards import (
     STEP_ACTIONS,
     CarrierChoice,
@@ -105,6 +106,11 @@ async def on_step(
         return
     order = await order_of_card(query, message, uow, callback_data.order_id)
     if order is None:
+        return
+    held = on_hold(order, _, execution_setup.timezone)
+    if held is not None:
+        # A cancellation holds the order: the button says why it does nothing now.
+        await query.answer(held, show_alert=True)
         return
     try:
         check_step(order, action, roles)

@@ -29,6 +29,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
+from application.exceptions import ExceptionSettings, ExceptionSetup, hold_at_customs
 from application.execution import (
     PICK_MISMATCHES,
     ExecutionSetup,
@@ -36,7 +37,6 @@ from application.execution import (
     book,
     clear_customs,
     deliver,
-    hold_by_customs,
     pick,
     record_pick_mismatch,
     start_last_mile,
@@ -60,7 +60,9 @@ from domain.execution import (
     who_handled,
 )
 from domain.orders.model import Order
-from domain.orders.status import OrderStatus, Role
+from domain.orders.status import Action, OrderStatus, Role
+from handlers.exceptions import exceptions_of
+from presentation.cancellation_texts import on_hold
 from presentation.execution_cards import STEP_ACTIONS, STEP_LABELS, CarrierChoice, ExecAction, ExecStep
 from presentation.execution_texts import PROMPTS, error_text, handled_by, not_now, staff_name
 from presentation.keyboards import N_
@@ -195,6 +197,17 @@ def _one_value(use_case: Callable[..., Awaitable[Order]], key: str) -> Run:
     return run
 
 
+async def _hold(uow: UnitOfWork, data: Mapping[str, Any], actor: Actor, setup: ExecutionSetup) -> Order:
+    """Customs holds the goods: the hold opens a customs-hold exception case (issue 14, R-6)."""
+    if actor.user_id is None:
+        raise NotPermitted(Action.HOLD_AT_CUSTOMS, actor.roles)
+    cases = ExceptionSetup(setup.clock, setup.sla, setup.handlers, ExceptionSettings(timezone=setup.timezone))
+    case = await hold_at_customs(
+        exceptions_of(uow), data["order_id"], actor_id=actor.user_id, reason=data["hold_reason"], setup=cases
+    )
+    return await uow.orders.get(case.order_id)
+
+
 D = ExecutionDialog
 FIELDS: Mapping[ExecStep, StepDialog] = {
     # The fragile confirmation that follows is a button, asked only when the order has fragile goods.
@@ -210,7 +223,7 @@ FIELDS: Mapping[ExecStep, StepDialog] = {
     ),
     ExecStep.ARRIVE: StepDialog((Question(D.destination, _raw),), _one_value(arrive, "destination")),
     ExecStep.CLEAR: StepDialog((Question(D.clearance, _raw),), _one_value(clear_customs, "clearance")),
-    ExecStep.HOLD: StepDialog((Question(D.hold_reason, _raw),), _one_value(hold_by_customs, "hold_reason")),
+    ExecStep.HOLD: StepDialog((Question(D.hold_reason, _raw),), _hold),
     ExecStep.LAST_MILE: StepDialog(
         (
             Question(D.courier_name, _courier),
@@ -295,6 +308,11 @@ async def finish(
         await uow.rollback()
         order = await uow.orders.get(data["order_id"])
         action = STEP_ACTIONS[step]
+        held = on_hold(order, _, setup.timezone)
+        if held is not None:
+            # A cancellation won the race (R-6.1): who asked and when, and why nothing more happens.
+            await message.reply(esc(held))
+            return
         if order.status in step_statuses(order, action):
             await message.reply(_("Someone changed the order at the same moment; press the button again."))
             return

@@ -19,6 +19,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE
+from presentation.cancellation_texts import request_buttons
 from presentation.keyboards import MY_ORDERS, N_, MenuButton, MyOrdersPage
 from presentation.render import esc
 from presentation.tracking import progress_lines
@@ -166,10 +167,12 @@ async def _send_page(message: Message, uow: UnitOfWork, user_id: int, page: int,
             reference=esc(orders[0].reference)
         )
     )
-    markup = None
+    # Each order's requests its stage allows now (cancel, change, issue 13).
+    rows = [row for order in orders for row in request_buttons(order, _, with_id=True)]
     if len(found) > start + MY_ORDERS_LIMIT and page < MY_ORDERS_PAGES:
         older = InlineKeyboardButton(text=_(OLDER_ORDERS), callback_data=MyOrdersPage(page=page + 1).pack())
-        markup = InlineKeyboardMarkup(inline_keyboard=[[older]])
+        rows.append([older])
+    markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
     await message.answer("\n".join(lines), parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
@@ -192,4 +195,6 @@ async def track(
             parse_mode=ParseMode.HTML,
         )
         return
-    await message.answer(tracking_text(order, timezone), parse_mode=ParseMode.HTML)
+    rows = request_buttons(order, _)
+    markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+    await message.answer(tracking_text(order, timezone), parse_mode=ParseMode.HTML, reply_markup=markup)

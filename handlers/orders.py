@@ -20,6 +20,7 @@ from domain.orders.status import Action, OrderStatus, Role, allowed_actions
 from domain.sla.clocks import clock_left
 from handlers.common import CommandSpec, staff_roles
 from handlers.review import in_desk_place
+from presentation.cancellation_texts import staff_buttons
 from presentation.execution_cards import STEP_ACTIONS
 from presentation.keyboards import N_
 from presentation.labels import STAGE_LABELS, field, labelled, time_left, with_colon
@@ -156,6 +157,16 @@ async def show_order(
     markup = None
     if in_desk_place(message.chat.id, message.chat.type, user.id, review_setup):
         markup = card_keyboard(order, roles, _)
+    # Customer service files a cancellation for a customer who called; the desk's company cancellation.
+    cancelling = staff_buttons(
+        order,
+        may_file=bool(roles & {Role.CUSTOMER_SERVICE, *DESK}),
+        may_cannot=bool(roles & DESK),
+        t=_,
+    )
+    if cancelling:
+        rows = [*(markup.inline_keyboard if markup else []), *cancelling]
+        markup = InlineKeyboardMarkup(inline_keyboard=rows)
     names = await staff_names(uow, order)
     await message.answer(
         staff_card(order, roles, _, timezone, names, review_setup.clock.now()), reply_markup=markup

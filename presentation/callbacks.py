@@ -69,3 +69,50 @@ class OrderFix(CallbackData, prefix="fix"):
 
     order_id: str
     field: str
+
+
+class MarkStep(StrEnum):
+    """A step of marking an exception from an order card or /exception (issue 14)."""
+
+    START = "go"
+    TYPE = "ty"
+    CAUSE = "ca"
+
+
+class MarkException(CallbackData, prefix="exm"):
+    """Mark exception, then its type (kind: the type's value), then its cause (its place in the list)."""
+
+    order_id: str
+    step: MarkStep
+    kind: str = ""
+    # The cause's place in the type's list; -1: not known yet.
+    cause: int = -1
+
+
+class CaseStep(StrEnum):
+    """What a button on an exception case's messages does (issue 14)."""
+
+    CAUSE = "c"
+    SEND = "s"
+    EDIT = "e"
+    NEEDS = "n"
+    RELEASE = "r"
+    RETURN = "rt"
+    DESTROY = "d"
+    RESOLVE = "ok"
+    RECORD = "rec"
+    RECORD_EDIT = "rce"
+    UPLOAD = "up"
+    SATISFIED = "y"
+    UNSATISFIED = "no"
+    OFFER = "of"
+    ACCEPT = "ac"
+    CANCEL = "cx"
+
+
+class CaseAction(CallbackData, prefix="exc"):
+    """A button about one exception case; arg: the place of a cause (or an offer kind) in its list."""
+
+    case_id: int
+    step: CaseStep
+    arg: int = -1

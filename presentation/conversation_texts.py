@@ -44,7 +44,7 @@ INTENT_LABELS: Mapping[Intent, str] = {
 }
 # What the bot says to a recognised intent before the buttons.
 INTENT_REPLIES: Mapping[Intent, str] = {
-    Intent.CANCEL: N_("You want to cancel an order. Which one? Customer service takes it from here."),
+    Intent.CANCEL: N_("You want to cancel an order. Which one?"),
     Intent.CHANGE: N_("You want to change an order. Which one? Customer service takes it from here."),
     Intent.PROBLEM: N_(
         "Sorry to hear that. Which order has the problem? Customer service takes it from here."

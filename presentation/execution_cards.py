@@ -16,8 +16,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from domain.execution import carrier_name, item_key, step_statuses
 from domain.orders.model import Order
-from domain.orders.status import Action, Role
+from domain.orders.status import Action, Role, allowed_actions
 from domain.sla.clocks import running_clock
+from presentation.callbacks import MarkException, MarkStep
 from presentation.keyboards import N_
 from presentation.labels import field, with_colon
 from presentation.render import (
@@ -119,7 +120,8 @@ def steps_now(order: Order) -> list[ExecStep]:
 def card_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup | None:
     """One button per step the order waits for; None when it waits for none."""
     steps = steps_now(order)
-    if not steps:
+    mark = mark_exception_row(order, t)
+    if not steps and not mark:
         return None
     buttons = [
         InlineKeyboardButton(
@@ -127,7 +129,8 @@ def card_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup | None:
         )
         for step in steps
     ]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, *([mark] if mark else [])])
 
 
 def goods_with_marks(order: Order, t: Translate) -> list[str]:
@@ -201,3 +204,14 @@ def card_text(order: Order, department: Role, t: Translate, timezone: str) -> st
         due = clock.due_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
         lines.append(t(N_("Due by {time}")).format(time=due))
     return fit(lines, t, limit=CARD_LIMIT)
+
+
+def mark_exception_row(order: Order, t: Translate) -> list[InlineKeyboardButton]:
+    """The *Mark exception* button of a staff card, while the table lets the order go into exception."""
+    if Action.RAISE_EXCEPTION not in allowed_actions(order.status, order.service):
+        return []
+    data = MarkException(order_id=order.id, step=MarkStep.START).pack()
+    return [InlineKeyboardButton(text=t(MARK_EXCEPTION), callback_data=data)]
+
+
+MARK_EXCEPTION = N_("⚠️ Mark exception")

@@ -24,14 +24,17 @@ from application.notifications import (
 from application.ports import Outgoing, UnitOfWork
 from application.review import ReviewSetup
 from application.services import EventHandlers
+from domain.cancellation import CancellationChanged
 from domain.clock import Clock
 from domain.execution import carrier_name
 from domain.orders.events import CustomerAnswered, CustomerAsked, Event, OrderRejected, OrderStatusChanged
 from domain.orders.model import Order
-from domain.orders.status import ExceptionType, OrderStatus, Role
+from domain.orders.status import IN_EXECUTION, ExceptionType, OrderStatus, Role
 from domain.review import RejectReason, ReviewPolicy, second_review_reasons
 from domain.sla.clocks import SlaContext
+from presentation.cancellation_texts import CANCELLATION_NOTICES, CUSTOMER_GOES_ON, render_cancellation
 from presentation.documents import ConfirmationDocuments
+from presentation.exception_texts import EXCEPTION_NOTICES, TelegramExceptionNotices
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.finance_texts import FINANCE_NOTICES, render_finance_notice
 from presentation.keyboards import N_
@@ -81,6 +84,9 @@ def headline(order: Order, event: OrderStatusChanged, t: Translate) -> str | Non
         return t(CUSTOMS_HOLD if hold else PROBLEM).format(id=shown)
     if event.from_status is OrderStatus.EXCEPTION and event.to_status is not OrderStatus.CANCELLED:
         return t(RESUMED).format(id=shown)
+    if event.from_status is OrderStatus.CANCELLATION_REQUESTED and event.to_status in IN_EXECUTION:
+        # The cancellation was declined or another service chosen: the order goes on (R-6.1).
+        return t(CUSTOMER_GOES_ON).format(id=shown)
     if event.to_status not in HEADLINES:
         return None
     carrier = esc(carrier_name(order.shipment.carrier))
@@ -131,6 +137,7 @@ class TelegramNotices:
         self.review = TelegramReviewRenderers(i18n, timezone, documents)
         self.review_policy = review_policy
         self.payments = TelegramPaymentNotices(self.review, review_policy)
+        self.exceptions = TelegramExceptionNotices(self._t, timezone)
 
     def _t(self, locale: str) -> Translate:
         """The translator of a locale the bot speaks, else of the default one."""
@@ -141,8 +148,14 @@ class TelegramNotices:
         """Renders one notice; None when there is nothing to say."""
         t, language = self._t(audience.language), audience.language
         match notice.kind, event:
+            case kind, CancellationChanged() if kind in CANCELLATION_NOTICES:
+                cancellation = render_cancellation(kind, event, order, t, self.timezone)
+                return None if cancellation is None else Rendered(cancellation)
             case kind, _ if kind in PAYMENT_NOTICES:
                 message = self.payments.render(kind, event, order, t, language)
+                return None if message is None else Rendered(message)
+            case kind, _ if kind in EXCEPTION_NOTICES:
+                message = self.exceptions.render(kind, event, order, t, audience.names)
                 return None if message is None else Rendered(message)
             case kind, _ if kind in FINANCE_NOTICES:
                 message = render_finance_notice(kind, event, order, t, self.timezone)

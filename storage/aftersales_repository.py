@@ -4,7 +4,8 @@ Archives live in the database (order_archives.content) or, with ARCHIVE_DIR, as 
 order there (order_archives.path). erase() erases an order's personal data everywhere it is kept:
 the order row (names, phones, emails, addresses, chat id, goods names, remarks, what execution
 recorded about people and places), the free text of its audit trail and review questions, its
-documents, archive, outbox messages, survey comment, platform fingerprint, and, when the customer
+documents, archive, outbox messages, survey comment, platform fingerprint, the notes, customs
+requests, records, evidence files and trail notes of its exception cases, and, when the customer
 has no other order still kept, what the bot remembers of their chat (language, FSM state). The
 anonymous facts the KPIs read stay: statuses, times, audit actions, clocks, ratings and complaint
 flags, exception types.
@@ -284,6 +285,23 @@ class SqlAftersalesRepository:
         )
         return [record_from(AftersalesRecord, row) for row in (await self._session.scalars(stmt)).all()]
 
+    async def _erase_cases(self, order_id: str) -> int:
+        """Erases what people wrote and sent on an order's exception cases; type, cause, times stay."""
+        rows = (
+            await self._session.scalars(select(ExceptionCaseRow).where(ExceptionCaseRow.order_id == order_id))
+        ).all()
+        for row in rows:
+            evidence = row.evidence or {}
+            row.note = ""
+            row.customs_needs = None
+            row.record = None
+            row.feedback = None
+            # Photos and documents are the customer's; the affected items are goods names.
+            row.evidence = {"files": [], "items": [], "erased_files": len(evidence.get("files", []))}
+            row.steps = [{**step, "note": "", "files": []} for step in row.steps or []]
+        await self._session.flush()
+        return len(rows)
+
     async def erase(self, order_id: str, at: datetime, *, directory: str | None) -> dict[str, int]:
         """Deletes the archive, erases the personal data of the order and all linked to it; returns counts."""
         session = self._session
@@ -352,6 +370,7 @@ class SqlAftersalesRepository:
             .where(ReviewQuestionRow.order_id == order_id)
             .values(question="", answer=None)
         )
+        counts["exception_cases"] = await self._erase_cases(order_id)
         counts["survey_comments"] = await self._update(
             update(SurveyAnswerRow)
             .where(SurveyAnswerRow.order_id == order_id, SurveyAnswerRow.comment.is_not(None))

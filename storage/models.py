@@ -660,3 +660,25 @@ class MoneyOwedRow(Base):
     paid_at: Mapped[datetime | None]
     paid_by: Mapped[int | None] = mapped_column(BigInteger)
     recorded_at: Mapped[datetime | None]
+
+
+class CancellationRow(Base):
+    """A cancellation of an order by its customer or the company (issue 13, R-6.1) and where it stands."""
+
+    __tablename__ = "cancellations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[int | None] = mapped_column(BigInteger)
+    consent: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    share_percent: Mapped[Decimal | None]
+    charge: Mapped[Decimal | None]
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    refund: Mapped[Decimal | None]
+    other_service_offered: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from application.aftersales_ports import AftersalesUnitOfWork
+from application.cancellation import CancellationUnitOfWork
 from application.exception_ports import ExceptionUnitOfWork
 from application.finance import FinanceUnitOfWork
 from application.payment import PaymentUnitOfWork
@@ -17,6 +18,7 @@ from application.ports import JoinableUnitOfWork
 from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
+from storage.cancellation_repository import SqlCancellationRepository
 from storage.exception_repository import SqlExceptionRepository
 from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
@@ -72,7 +74,12 @@ def active_session() -> AsyncSession | None:
 
 
 class SqlUnitOfWork(
-    JoinableUnitOfWork, AftersalesUnitOfWork, PaymentUnitOfWork, FinanceUnitOfWork, ExceptionUnitOfWork
+    JoinableUnitOfWork,
+    AftersalesUnitOfWork,
+    PaymentUnitOfWork,
+    CancellationUnitOfWork,
+    FinanceUnitOfWork,
+    ExceptionUnitOfWork,
 ):
     """One database transaction; nothing is kept unless commit() is called.
 
@@ -157,4 +164,5 @@ class SqlUnitOfWork(
         self.aftersales = SqlAftersalesRepository(session)
         self.payments = SqlPaymentRepository(session)
         self.finance = SqlFinanceRepository(session)
+        self.cancellations = SqlCancellationRepository(session)
         self.exceptions = SqlExceptionRepository(session)

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from application.cancellation import CancellationRepository, CancellationUnitOfWork
 from application.finance import FinanceRepository, FinanceUnitOfWork
 from application.ports import (
     ApiOrderLink,
@@ -38,6 +39,7 @@ from application.ports import (
     ReviewQuestion,
     StoredDocument,
 )
+from domain.cancellation import Cancellation, CancellationState
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.exceptions.case import ExceptionCase
 from domain.finance import MoneyOwed, OwedStatus
@@ -104,6 +106,8 @@ class FakeState:
     digests: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
     # Refunds and payouts by id (application/finance.py, issue 13).
     money_owed: dict[int, MoneyOwed] = field(default_factory=dict)
+    # Cancellations by id (application/cancellation.py, issue 13).
+    cancellations: dict[int, Cancellation] = field(default_factory=dict)
     exception_cases: dict[int, ExceptionCase] = field(default_factory=dict)
 
 
@@ -773,6 +777,44 @@ class FakeFinanceRepository(_OrderRows):
         return {**self._state.money_owed, **self._records}
 
 
+class FakeCancellationRepository(_OrderRows):
+    """Cancellations; a step takes the row lock, so a racing second step finds the state moved on."""
+
+    async def add(self, cancellation: Cancellation) -> int:
+        """Stores a new cancellation; returns its id."""
+        self._require_order(cancellation.order_id)
+        cancellation_id = self._database.next_id()
+        self._rows[cancellation_id] = dataclasses.replace(cancellation, id=cancellation_id)
+        return cancellation_id
+
+    async def latest_for(self, order_id: str) -> Cancellation | None:
+        """The order's latest cancellation, if any."""
+        found = [row for _, row in sorted(self._view().items()) if row.order_id == order_id]
+        return dataclasses.replace(found[-1]) if found else None
+
+    async def save(self, cancellation: Cancellation, *, was: CancellationState) -> bool:
+        """Writes a step of a cancellation still in state `was`; False when another step won."""
+        await self._lock("cancellation", cancellation.id)
+        stored = self._view().get(cancellation.id or 0)
+        if stored is None or stored.state is not was:
+            return False
+        self._rows[cancellation.id or 0] = dataclasses.replace(cancellation)
+        return True
+
+    def apply(self) -> None:
+        """Writes the pending cancellations."""
+        self._state.cancellations.update(self._rows)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drops the pending cancellations."""
+        self._rows: dict[int, Cancellation] = {}
+
+    def _view(self) -> dict[int, Cancellation]:
+        """Cancellations by id, committed and pending."""
+        return {**self._state.cancellations, **self._rows}
+
+
 @dataclass(frozen=True)
 class _ClockRow:
     """One clock as a query sees it, with its order's reference."""
@@ -981,10 +1023,11 @@ class FakeSlaRepository(_OrderRows):
         return stored.joined(row.order_ref, row.clock.due_at)
 
 
-class FakeUnitOfWork(JoinableUnitOfWork, FinanceUnitOfWork):
+class FakeUnitOfWork(JoinableUnitOfWork, CancellationUnitOfWork, FinanceUnitOfWork):
     """One transaction on a FakeDatabase; nothing is kept unless commit() is called."""
 
     finance: FinanceRepository
+    cancellations: CancellationRepository
 
     def __init__(self, database: FakeDatabase) -> None:
         self.database = database
@@ -1040,8 +1083,12 @@ class FakeUnitOfWork(JoinableUnitOfWork, FinanceUnitOfWork):
         self.sla = sla = FakeSlaRepository(database, transaction, orders, reviews)
         self.api = api = FakeApiOrderRepository(database, transaction, orders)
         self.finance = finance = FakeFinanceRepository(database, transaction, orders)
+        self.cancellations = cancellations = FakeCancellationRepository(database, transaction, orders)
         self.exceptions = exceptions = FakeExceptionRepository(database, transaction, orders)
-        self._pending = [staff, users, outbox, numbers, updates, reviews, sla, api, finance, exceptions]
+        self._pending = [
+            *(staff, users, outbox, numbers, updates, reviews, sla, api),
+            *(finance, cancellations, exceptions),
+        ]
 
     def _current(self) -> _Transaction:
         """The open transaction, begun by the first statement that needs a lock."""

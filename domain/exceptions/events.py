@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from domain.orders.events import Event
 from domain.orders.status import ExceptionType
@@ -24,6 +26,9 @@ class ExceptionClosed(Event):
 
     case_id: int
     result: str
+    kind: ExceptionType
+    # The exception record prefilled from the case's trail, for the order desk to complete (R-6.5).
+    draft: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,18 @@ class DelayCauseRecorded(Event):
     """Logistics recorded a delay's cause and the new expected time: customer service drafts the notice."""
 
     case_id: int
+    cause: str
+    new_eta: datetime
+    # Whether the delay is beyond the compensation threshold (R-6.3): customer service may offer one.
+    compensable: bool = False
+
+
+@dataclass(frozen=True)
+class CustomsNeedsRecorded(Event):
+    """Logistics recorded what customs needs: customer service gets the request to send the customer."""
+
+    case_id: int
+    needs: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,9 @@ class CompensationOffered(Event):
     """Customer service offers the customer compensation for a long delay; they accept with a button."""
 
     case_id: int
+    kind: str
+    amount: Decimal
+    currency: str
 
 
 @dataclass(frozen=True)

@@ -74,17 +74,21 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.CONFIRM_RECEIPT: frozenset({Role.CUSTOMER}),
         A.COMPLETE: frozenset({Role.SYSTEM, *DESK}),
         A.ARCHIVE: frozenset({Role.SYSTEM, Role.ADMIN}),
-        A.CANCEL: frozenset({Role.CUSTOMER, *DESK}),
+        # Customer service cancels for a customer who called, with their consent.
+        A.CANCEL: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
         A.REQUEST_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
-        A.DECLINE_CANCELLATION: DESK,
-        A.START_RECALL: frozenset({Role.LOGISTICS, *DESK}),
-        A.CONFIRM_CANCELLATION: DESK,
+        # The customer declines recall terms or accepts them; customer service acts for them.
+        A.DECLINE_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, *DESK}),
+        A.START_RECALL: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
+        # The desk cancels a held order, logistics once recalled goods are back, the customer by choice.
+        A.CONFIRM_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
         # The customer reports damaged or wrong goods from the delivered message (R-6.4, issue 14).
         A.RAISE_EXCEPTION: frozenset(
             {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, Role.CUSTOMER, *DESK}
         ),
-        # Logistics records a customs release, which resumes the order (issue 14).
-        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
+        # Logistics records a customs release, which resumes the order (issue 14); the customer who
+        # picks another service after the company cannot serve resumes it too (R-6.1, issue 13).
+        A.RESOLVE_EXCEPTION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
     }
 )
 del A

@@ -161,6 +161,9 @@ class ClockEvent(StrEnum):
     # A claim's reship accepted by the customer, and the warehouse shipping it (R-6.4, issue 14).
     RESHIP_ORDERED = "reship_ordered"
     RESHIP_DONE = "reship_done"
+    # Customer service checked a cancellation: passed it on, proposed recall terms or offered the
+    # alternatives (R-6.1, application/cancellation.py); the cancellation itself is not done yet.
+    CANCELLATION_REVIEWED = "cancellation_reviewed"
 
 
 class ClockStatus(StrEnum):
@@ -213,7 +216,9 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
             E.CUSTOMER_FACING_CHANGE, (E.NOTICE_DELIVERED,), D.CUSTOMER_SERVICE
         ),
         Stage.CANCEL_CHECK: StageDefaults(
-            E.CANCELLATION_REQUESTED, (E.CANCELLATION_CHECKED, E.EXCEPTION_CLOSED), D.ORDER_DESK
+            E.CANCELLATION_REQUESTED,
+            (E.CANCELLATION_CHECKED, E.EXCEPTION_CLOSED, E.CANCELLATION_REVIEWED),
+            D.CUSTOMER_SERVICE,
         ),
         Stage.CANCEL_DONE: StageDefaults(
             E.CANCELLATION_BEFORE_OUTBOUND, (E.ORDER_CANCELLED, E.CANCELLATION_CHECKED), D.ORDER_DESK

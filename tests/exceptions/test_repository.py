@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from application.aftersales_ports import AftersalesUnitOfWork
 from application.exception_ports import ExceptionUnitOfWork
 from domain.exceptions.case import (
     CaseResult,
@@ -21,6 +22,7 @@ from domain.exceptions.case import (
 )
 from domain.orders.status import ExceptionType, Role
 from storage.database import create_session_factory
+from storage.kpi_repository import SqlKpiQueries
 from storage.uow import SqlUnitOfWork
 from tests.fakes import FakeDatabase
 from tests.storage.conftest import empty_database, pg_url
@@ -118,3 +120,53 @@ async def test_nothing_is_kept_without_commit(uows: Callable[[], ExceptionUnitOf
         await uow.exceptions.add(_case(order.id))
     async with uows() as uow:
         assert await uow.exceptions.of_order(order.id) == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_the_kpi_archive_and_erasure_read_the_cases(
+    backend: str, uows: Callable[[], ExceptionUnitOfWork]
+) -> None:
+    """The exception-satisfaction KPI counts the answer, the archive keeps the case, erasure blanks notes."""
+    order = make_order()
+    case = _case(order.id)
+    case.add_file(
+        EvidenceFile("AgAD-photo", FileKind.PHOTO, from_customer=True),
+        at=T0,
+        actor_id=555,
+        role=Role.CUSTOMER,
+        kind=StepKind.DOCUMENT_RECEIVED,
+    )
+    case.close(CaseResult.RELEASED, at=T0 + timedelta(hours=5), actor_id=7001, role=Role.LOGISTICS)
+    assert case.answer(True, at=T0 + timedelta(hours=6), customer_id=555)
+    async with uows() as uow:
+        await uow.orders.add(order)
+        await uow.exceptions.add(case)
+        await uow.commit()
+    uow = uows()
+    assert isinstance(uow, SqlUnitOfWork)
+    async with uow:
+        tallies = await SqlKpiQueries(uow.session).exception_answers(T0, T0 + timedelta(days=1))
+        (archived,) = await uow.aftersales.exceptions_of(order.id)
+    assert [(t.department, t.answered, t.satisfied) for t in tallies] == [(Role.LOGISTICS, 1, 1)]
+    assert (archived.type, archived.result, archived.note, archived.satisfied) == (
+        "customs_hold",
+        "released",
+        "Invoice missing",
+        True,
+    )
+    erasing: AftersalesUnitOfWork = uows()  # type: ignore[assignment]
+    async with erasing:
+        counts = await erasing.aftersales.erase(order.id, T0 + timedelta(days=1), directory=None)
+        await erasing.commit()
+    async with uows() as uow:
+        (erased,) = await uow.exceptions.of_order(order.id)
+    assert counts["exception_cases"] == 1
+    assert erased.note == "" and erased.evidence.files == []
+    assert all(step.note == "" and step.files == () for step in erased.steps)
+    assert (erased.type, erased.result, erased.satisfied) == (
+        ExceptionType.CUSTOMS_HOLD,
+        CaseResult.RELEASED,
+        True,
+    )

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from application.cancellation import CancellationSetup, cancel_by_company
 from application.exceptions import (
     CaseOpenAlready,
     ExceptionSetup,
@@ -15,6 +16,7 @@ from application.exceptions import (
     hold_at_customs,
     raise_exception,
 )
+from application.services import Actor
 from domain.errors import IllegalTransition, NotPermitted
 from domain.exceptions.case import CaseResult, StepKind
 from domain.exceptions.causes import UnknownCause
@@ -199,3 +201,33 @@ async def test_the_desk_completes_the_record_prefilled_from_the_trail(
     stored = database.state.orders[order.id]
     assert running_clock(stored, Stage.EXCEPTION_RECORD) is None
     assert any(c.stage == Stage.EXCEPTION_RECORD and c.met for c in stored.clocks)
+
+
+async def test_goods_customs_returns_take_the_company_cancellation_path(
+    database: FakeDatabase, uows: Uows, setup: ExceptionSetup
+) -> None:
+    """The other end of the dead end: logistics records the return; the desk cancels as the company."""
+    order = seed(database, order_at(OrderStatus.ARRIVED))
+    case = await hold_at_customs(
+        uows(), order.id, actor_id=LOGISTICS_ID, reason="Restricted goods", setup=setup
+    )
+    assert case.id is not None
+    await close_case(uows(), case.id, actor_id=LOGISTICS_ID, result=CaseResult.RETURNED, setup=setup)
+    assert database.state.exception_cases[case.id].result is CaseResult.RETURNED
+    assert database.state.orders[order.id].status is OrderStatus.EXCEPTION
+    with pytest.raises(IllegalTransition):
+        await complete_record(uows(), case.id, actor_id=DESK_ID, text=None, setup=setup)
+    desk = Actor(DESK_ID, frozenset({Role.ORDER_DESK}))
+    await cancel_by_company(
+        uows(),
+        order.id,
+        desk,
+        "customs returns the goods",
+        CancellationSetup(setup.clock, sla=setup.sla),
+        other_service=True,
+    )
+    stored = database.state.orders[order.id]
+    assert stored.status is OrderStatus.CANCELLATION_REQUESTED
+    assert running_clock(stored, Stage.EXCEPTION_RECORD) is not None
+    await complete_record(uows(), case.id, actor_id=DESK_ID, text=None, setup=setup)
+    assert running_clock(database.state.orders[order.id], Stage.EXCEPTION_RECORD) is None

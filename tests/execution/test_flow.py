@@ -19,7 +19,7 @@ from domain.intake.validation import phone_example
 from domain.kpi import ErrorKind, classify_audit
 from domain.orders.events import OrderStatusChanged
 from domain.orders.status import OrderStatus, Role, Service
-from presentation.callbacks import ReviewAction, ReviewStep
+from presentation.callbacks import MarkException, MarkStep, ReviewAction, ReviewStep
 from presentation.execution_cards import CarrierChoice, ExecAction, ExecStep, ReceiptAction
 from presentation.survey_texts import ProblemAction
 from tests.execution.conftest import (
@@ -286,7 +286,11 @@ async def test_overseas_warehouse_order_skips_booking_transit_and_customs(
     assert "下一步：交给当地快递派送，预计在 2026-03-16 09:30 前" in outbound
 
     message, _ = await walk.card(LOGISTICS_CHAT)
-    assert buttons(message) == [ExecAction(order_id=walk.order_id, step=ExecStep.LAST_MILE).pack()]
+    # The last mile, and any department's Mark exception (issue 14).
+    assert buttons(message) == [
+        ExecAction(order_id=walk.order_id, step=ExecStep.LAST_MILE).pack(),
+        MarkException(order_id=walk.order_id, step=MarkStep.START).pack(),
+    ]
     await walk.step(ExecStep.BOOK)
     assert alerts(mocked_bot)[-1] == "Not possible now: the order is left the warehouse."
 
@@ -330,6 +334,11 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     assert "海关正在查验" in (await walk.to_customer())[-1].params["text"]
     [notice] = [m for m in await outbox(database, DESK_CHAT) if (m.dedup_key or "").startswith("hold:")]
     assert "phytosanitary" in notice.params["text"]
+    # The hold is a customs-hold case with its reason, handled from its alert (issue 14).
+    [case] = database.state.exception_cases.values()
+    assert (case.order_id, case.type, case.note) == (
+        walk.order_id, "customs_hold", "Tea needs a phytosanitary certificate"
+    )
     await walk.step(ExecStep.CLEAR)
     assert alerts(mocked_bot)[-1].startswith("Already handled by User401 at ")
 

@@ -123,27 +123,21 @@ async def test_where_is_my_order_offers_each_open_order_and_shows_its_timeline(p
     assert await product.deliver() == []
 
 
-async def test_a_chinese_cancel_request_goes_to_customer_service_with_the_intent_and_order(
-    product: Product,
-) -> None:
+async def test_a_chinese_cancel_request_leads_into_the_cancellation_of_the_order(product: Product) -> None:
     order = await store(product, make_order(status=OrderStatus.CONFIRMED, telegram_user_id=ZH_CUSTOMER_ID))
     order_id = order.reference
 
     await product.say("我想取消订单", user_id=ZH_CUSTOMER_ID, language_code="zh")
 
+    # Issue 13: not a card for customer service, but the order's own Cancel button.
     [question] = product.sent(ZH_CUSTOMER_ID)
     assert "取消订单" in question.params["text"]
     labels = buttons(question)
-    assert list(labels) == [f"订单 {order_id}", "💬 联系人工客服"]
-    await product.press(labels[f"订单 {order_id}"], user_id=ZH_CUSTOMER_ID, on=question, language_code="zh")
-    handed = product.sent(ZH_CUSTOMER_ID)[-1].params["text"]
-    assert "客服已收到您的请求（取消订单，订单 " + order_id + "）" in handed
-    [card] = [r for r in await product.deliver() if r.name == "sendMessage"]
-    assert int(card.params["chat_id"]) == SERVICE_CHAT
-    # The customer's own words, the intent and the order, in the chat's language (English by default).
-    assert "我想取消订单" in card.params["text"]
-    assert f"Asks: cancel an order about order {order_id}" in card.params["text"]
-    assert f"Open orders: {order_id}" in card.params["text"]
+    assert list(labels) == [f"✖ 取消 {order_id}", "💬 联系人工客服"]
+    await product.press(labels[f"✖ 取消 {order_id}"], user_id=ZH_CUSTOMER_ID, on=question, language_code="zh")
+    prompt = product.sent(ZH_CUSTOMER_ID)[-1]
+    assert "订单正在备货" in prompt.params["text"] and "1 小时内" in prompt.params["text"]
+    assert list(buttons(prompt)) == ["✖ 是的，取消", "↩️ 不，保留订单"]
 
 
 async def test_a_problem_and_a_change_are_recognised_in_both_languages(product: Product) -> None:

@@ -88,7 +88,8 @@ async def test_cancel_outside_the_wizard_offers_the_open_orders(product: Product
 
     [reply] = product.sent(CUSTOMER_ID)
     assert reply.params["text"].startswith("You are not entering an order, so there is nothing to cancel")
-    assert list(buttons(reply)) == [f"Order {order.reference}", "💬 Write to customer service"]
+    # The order's own Cancel button leads into its cancellation (issue 13, R-6.1).
+    assert list(buttons(reply)) == [f"✖ Cancel {order.reference}", "💬 Write to customer service"]
 
 
 async def test_staff_free_text_in_a_private_chat_points_to_help(product: Product) -> None:
@@ -136,7 +137,9 @@ async def test_myorders_pages_through_every_order(product: Product) -> None:
     for order in stored:
         assert sum(order.reference in page for page in pages) == 1, order.reference
     assert stored[0].reference in pages[0] and stored[22].reference in pages[2]
-    assert buttons(third) == {}
+    # The last page has no "Older orders", only its orders' requests (issue 13).
+    assert "Older orders ▶" not in buttons(third)
+    assert sorted(buttons(third)) == sorted(f"✖ Cancel {order.reference}" for order in stored[20:])
 
 
 def described(code_of: Callable[[], object], locale: str) -> str:

@@ -1,0 +1,690 @@
+"""Exception cases in the chats (issue 14, R-6, R-6.3, R-6.5): marking, delays, customs holds, closing.
+
+Staff mark an exception from an order card (*Mark exception*) or with `/exception <number>`: a
+type, a cause, a note. The case alert's buttons let logistics record a delay's cause and new time
+or what customs needs, customer service send (or edit) the drafted message to the customer and
+offer compensation for a long delay, logistics record a customs release, return or destruction,
+and the departments close the case. The customer uploads customs documents in the chat, accepts
+an offer and says with one tap whether they are satisfied; the order desk completes the record.
+
+Every press reloads the case and the order and checks the presser's roles in the database; the
+use cases (application/exceptions.py) refuse what the roles or the status do not allow.
+Handler data: `exception_setup` (application.exceptions.ExceptionSetup) and `i18n`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, User
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from application.cancellation import CancellationSetup, CancellationUnitOfWork, cancel_by_company
+from application.exception_ports import ExceptionUnitOfWork
+from application.exceptions import (
+    CaseNotFound,
+    CaseOpenAlready,
+    ExceptionSetup,
+    accept_compensation,
+    add_customer_document,
+    answer_satisfaction,
+    close_case,
+    complete_record,
+    load_case,
+    offer_compensation,
+    parse_amount,
+    raise_exception,
+    record_customs_needs,
+    record_delay_cause,
+    tell_customer,
+)
+from application.ports import UnitOfWork
+from application.services import Actor
+from domain.cancellation import CancellationError
+from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted
+from domain.exceptions.case import (
+    CANCELLING,
+    NOTE_MAX,
+    CaseClosed,
+    CaseResult,
+    CompensationKind,
+    ExceptionCase,
+    FileKind,
+    OfferTooHigh,
+    prefilled_record,
+)
+from domain.exceptions.causes import cause_catalog
+from domain.orders.model import Order
+from domain.orders.responsibilities import Duty, may, roles_for
+from domain.orders.status import Action, ExceptionType, OrderStatus, Role
+from handlers.common import CommandSpec
+from presentation import exception_texts as T
+from presentation.callbacks import CaseAction, CaseStep, MarkException, MarkStep
+from presentation.exception_texts import (
+    case_cause_keyboard,
+    cause_keyboard,
+    delay_draft,
+    needs_draft,
+    type_keyboard,
+    type_label,
+)
+from presentation.execution_texts import STATUS_NAMES, staff_name
+from presentation.keyboards import N_
+from presentation.render import esc, local_time, translator
+
+router = Router(name="exceptions")
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "exception",
+        N_("Mark an exception on an order: /exception <number>"),
+        roles_for(Action.RAISE_EXCEPTION),
+    ),
+)
+RESULTS = {
+    CaseStep.RELEASE: CaseResult.RELEASED,
+    CaseStep.RETURN: CaseResult.RETURNED,
+    CaseStep.DESTROY: CaseResult.DESTROYED,
+    CaseStep.RESOLVE: CaseResult.RESUMED,
+}
+
+
+class ExceptionDialog(StatesGroup):
+    """What the next message of a staff member or customer answers."""
+
+    note = State()
+    eta = State()
+    needs = State()
+    draft = State()
+    amount = State()
+    record = State()
+    document = State()
+
+
+def exceptions_of(uow: UnitOfWork) -> ExceptionUnitOfWork:
+    """The unit of work as the exception use cases need it (the SQL one and the fake have the cases)."""
+    if not hasattr(uow, "exceptions"):
+        raise TypeError("the exception cases live in the SQL database")
+    return uow  # type: ignore[return-value]
+
+
+async def _remember(
+    uow: UnitOfWork, user: User | None, roles: frozenset[Role], setup: ExceptionSetup
+) -> None:
+    """Keeps the name staff act under, for "closed by" and the cards (people by name, issue 18)."""
+    if user is not None and roles - {Role.CUSTOMER}:
+        await uow.reviews.remember_name(user.id, staff_name(user), setup.clock.now())
+
+
+async def _name(uow: UnitOfWork, user_id: int | None) -> str:
+    """A staff member's name as they last acted, else a dash."""
+    if user_id is None:
+        return "—"
+    return await uow.reviews.name_of(user_id) or "—"
+
+
+async def _refused(target: Message | CallbackQuery, text: str) -> None:
+    """Tells the user why nothing happened (a toast for a press, a reply for a message)."""
+    if isinstance(target, CallbackQuery):
+        await target.answer(text, show_alert=True)
+    else:
+        await target.answer(text)
+
+
+async def _explain(
+    target: Message | CallbackQuery, uow: UnitOfWork, error: Exception, setup: ExceptionSetup
+) -> None:
+    """Turns a refused use case into a clear reply."""
+    match error:
+        case NotPermitted():
+            await _refused(target, _(T.NOT_ALLOWED))
+        case CaseOpenAlready():
+            order = await uow.orders.get(error.case.order_id)
+            await _refused(target, _(T.OPEN_ALREADY).format(id=order.display_id))
+        case CaseNotFound():
+            await _refused(target, _(T.CASE_GONE))
+        case ConcurrentModification():
+            await _refused(target, _(T.RACE))
+        case _:
+            await _refused(target, _(T.CASE_GONE) if not str(error) else str(error))
+
+
+async def _case_closed(
+    query: CallbackQuery, uow: UnitOfWork, case: ExceptionCase, setup: ExceptionSetup
+) -> None:
+    """Tells a late presser who closed the case and when."""
+    when = local_time(case.closed_at, _timezone(setup)) if case.closed_at else "—"
+    await query.answer(
+        _(T.CASE_CLOSED).format(name=await _name(uow, case.closed_by), time=when), show_alert=True
+    )
+
+
+def _timezone(setup: ExceptionSetup) -> str:
+    """The company's time zone, for times staff type and read."""
+    return setup.settings.timezone
+
+
+async def _start_marking(target: Message, order: Order, roles: frozenset[Role]) -> None:
+    """Offers the exception types for an order."""
+    await target.answer(
+        _(T.CHOOSE_TYPE).format(id=esc(order.display_id)), reply_markup=type_keyboard(order.id, _)
+    )
+
+
+@router.message(Command("exception"))
+async def on_command(
+    message: Message, command: CommandObject, uow: UnitOfWork, roles: frozenset[Role]
+) -> None:
+    """`/exception <number>`: the types to choose from."""
+    if not may(roles, Action.RAISE_EXCEPTION):
+        await message.answer(_(T.NOT_ALLOWED))
+        return
+    key = (command.args or "").strip()
+    if not key:
+        await message.answer(_(T.USAGE))
+        return
+    order = await uow.orders.find(key)
+    if order is None:
+        await message.answer(_(T.NO_ORDER).format(key=esc(key)))
+        return
+    await _start_marking(message, order, roles)
+
+
+@router.callback_query(MarkException.filter())
+async def on_mark(
+    query: CallbackQuery,
+    callback_data: MarkException,
+    uow: UnitOfWork,
+    roles: frozenset[Role],
+    state: FSMContext,
+) -> None:
+    """The Mark exception button, then the type, then the cause; the note comes as the next message."""
+    message = query.message
+    if not may(roles, Action.RAISE_EXCEPTION) or not isinstance(message, Message):
+        await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+        return
+    order = await uow.orders.get(callback_data.order_id)
+    shown = esc(order.display_id)
+    if callback_data.step is MarkStep.START:
+        await query.answer()
+        await _start_marking(message, order, roles)
+        return
+    kind = ExceptionType(callback_data.kind)
+    if callback_data.step is MarkStep.TYPE:
+        await query.answer()
+        text = _(T.CHOOSE_CAUSE).format(type=esc(type_label(kind, _)), id=shown)
+        await message.edit_text(text, reply_markup=cause_keyboard(order.id, kind, _))
+        return
+    causes = cause_catalog().causes_of(kind)
+    cause = causes[callback_data.cause] if 0 <= callback_data.cause < len(causes) else None
+    await state.set_state(ExceptionDialog.note)
+    await state.update_data(order_id=order.id, kind=kind.value, cause=cause)
+    await query.answer()
+    await message.answer(_(T.ASK_NOTE).format(type=esc(type_label(kind, _)), id=shown))
+
+
+@router.message(ExceptionDialog.note, F.text)
+async def on_note(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The note of a marking: the exception is raised."""
+    await _remember(uow, message.from_user, roles, exception_setup)
+    text = message.text or ""
+    note = "" if text.strip() == "/skip" else text
+    if len(note) > NOTE_MAX:
+        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+        return
+    data = await state.get_data()
+    kind = ExceptionType(data["kind"])
+    user = message.from_user
+    assert user is not None
+    try:
+        case = await raise_exception(
+            exceptions_of(uow),
+            data["order_id"],
+            actor_id=user.id,
+            kind=kind,
+            cause=data.get("cause"),
+            note=note,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        if isinstance(error, IllegalTransition):
+            order = await uow.orders.get(data["order_id"])
+            await message.answer(_(T.NOT_NOW).format(status=_(STATUS_NAMES[order.status])))
+            return
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.MARKED).format(id=esc(order.display_id), type=esc(type_label(kind, _))))
+
+
+@router.callback_query(CaseAction.filter())
+async def on_case(
+    query: CallbackQuery,
+    callback_data: CaseAction,
+    uow: UnitOfWork,
+    roles: frozenset[Role],
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    i18n: I18n,
+) -> None:
+    """A button on a case's message: checked, then acted on or asked for the value it needs."""
+    message, user, step = query.message, query.from_user, callback_data.step
+    cases = exceptions_of(uow)
+    await _remember(uow, user, roles, exception_setup)
+    try:
+        case = await load_case(cases, callback_data.case_id)
+    except CaseNotFound:
+        await query.answer(_(T.CASE_GONE), show_alert=True)
+        return
+    order = await uow.orders.get(case.order_id)
+    shown = esc(order.display_id)
+    assert case.id is not None
+    base: dict[str, Any] = {"case_id": case.id}
+    try:
+        match step:
+            case CaseStep.SATISFIED | CaseStep.UNSATISFIED:
+                done = await answer_satisfaction(
+                    cases,
+                    case.id,
+                    customer_id=user.id,
+                    satisfied=step is CaseStep.SATISFIED,
+                    setup=exception_setup,
+                )
+                await query.answer(_(T.THANKS_ANSWER) if done else _(T.ANSWERED_ALREADY))
+                return
+            case CaseStep.ACCEPT:
+                done = await accept_compensation(cases, case.id, customer_id=user.id, setup=exception_setup)
+                await query.answer(
+                    _(T.ACCEPTED).format(id=shown) if done else _(T.ANSWERED_ALREADY), show_alert=True
+                )
+                return
+            case CaseStep.UPLOAD:
+                if order.customer.telegram_user_id != user.id:
+                    await query.answer(_(T.NOT_YOURS), show_alert=True)
+                    return
+                await state.set_state(ExceptionDialog.document)
+                await state.update_data(order_id=order.id)
+                await query.answer()
+                if isinstance(message, Message):
+                    await message.answer(_(T.ASK_DOCUMENT).format(id=shown))
+                return
+        if step is CaseStep.CANCEL:
+            await _cancel_by_company(query, uow, roles, case, order, exception_setup)
+            return
+        if step in (CaseStep.RECORD, CaseStep.RECORD_EDIT):
+            if not may(roles, Duty.RECORD_EXCEPTION):
+                await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                return
+            if case.recorded_at is not None:
+                await query.answer(_(T.RECORDED_ALREADY).format(id=shown), show_alert=True)
+                return
+            if order.status is OrderStatus.EXCEPTION:
+                await query.answer(_(T.RECORD_AFTER_CANCEL), show_alert=True)
+                return
+            if step is CaseStep.RECORD:
+                await complete_record(cases, case.id, actor_id=user.id, text=None, setup=exception_setup)
+                await query.answer(_(T.RECORDED).format(id=shown), show_alert=True)
+                return
+            await _ask(query, state, ExceptionDialog.record, base, _(T.ASK_RECORD).format(id=shown))
+            return
+        if not case.open:
+            await _case_closed(query, uow, case, exception_setup)
+            return
+        match step:
+            case CaseStep.CAUSE if callback_data.arg < 0:
+                if not may(roles, Duty.FIND_DELAY_CAUSE):
+                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                    return
+                await query.answer()
+                if isinstance(message, Message):
+                    await message.answer(
+                        _(T.CHOOSE_CAUSE).format(type=esc(type_label(case.type, _)), id=shown),
+                        reply_markup=case_cause_keyboard(case.id, case.type, _),
+                    )
+            case CaseStep.CAUSE:
+                if not may(roles, Duty.FIND_DELAY_CAUSE):
+                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                    return
+                cause = cause_catalog().causes_of(case.type)[callback_data.arg]
+                await _ask(query, state, ExceptionDialog.eta, {**base, "cause": cause}, _(T.ASK_ETA))
+            case CaseStep.NEEDS:
+                if not may(roles, Duty.FIND_DELAY_CAUSE):
+                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                    return
+                await _ask(query, state, ExceptionDialog.needs, base, _(T.ASK_NEEDS).format(id=shown))
+            case CaseStep.SEND:
+                customer_t = translator(i18n, _customer_locale(order, i18n))
+                text = _draft(case, order, customer_t, exception_setup)
+                await tell_customer(cases, case.id, actor_id=user.id, text=text, setup=exception_setup)
+                await query.answer(_(T.TOLD_STAFF).format(id=shown), show_alert=True)
+            case CaseStep.EDIT:
+                if not may(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
+                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                    return
+                await _ask(query, state, ExceptionDialog.draft, base, _(T.ASK_EDIT).format(id=shown))
+            case CaseStep.OFFER:
+                if not may(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
+                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                    return
+                kind = list(CompensationKind)[callback_data.arg]
+                limit = (order.amount * exception_setup.catalog.limit_percent(roles) / 100).quantize(
+                    Decimal("0.01")
+                )
+                prompt = _(T.ASK_AMOUNT).format(
+                    kind=_(T.COMPENSATION_LABELS[kind]), id=shown, currency=esc(order.currency), limit=limit
+                )
+                await _ask(query, state, ExceptionDialog.amount, {**base, "kind": kind.value}, prompt)
+            case _ if step in RESULTS:
+                result = RESULTS[step]
+                await close_case(cases, case.id, actor_id=user.id, result=result, setup=exception_setup)
+                await query.answer(
+                    _(T.CLOSED_REPLY).format(id=shown, result=_(T.RESULT_LABELS[result])), show_alert=True
+                )
+            case _:
+                await query.answer()
+    except CaseClosed:
+        fresh = await load_case(exceptions_of(uow), case.id)
+        await _case_closed(query, uow, fresh, exception_setup)
+    except IllegalTransition:
+        await query.answer(_(T.NOT_NOW).format(status=_(STATUS_NAMES[order.status])), show_alert=True)
+    except (DomainError, ConcurrentModification) as error:
+        await _explain(query, uow, error, exception_setup)
+
+
+async def _cancel_by_company(
+    query: CallbackQuery,
+    uow: UnitOfWork,
+    roles: frozenset[Role],
+    case: ExceptionCase,
+    order: Order,
+    setup: ExceptionSetup,
+) -> None:
+    """The desk cancels an order whose goods customs returned or destroyed (issue 13's company path)."""
+    if case.result not in CANCELLING or order.status is not OrderStatus.EXCEPTION:
+        await query.answer(_(T.CANCEL_REFUSED), show_alert=True)
+        return
+    assert case.id is not None and case.result is not None
+    reason = _(T.RESULT_LABELS[case.result])
+    cancellations: CancellationUnitOfWork = uow  # type: ignore[assignment]
+    actor = Actor(query.from_user.id, roles)
+    try:
+        await cancel_by_company(
+            cancellations,
+            order.id,
+            actor,
+            f"{reason}: {case.note}" if case.note else reason,
+            CancellationSetup(setup.clock, setup.handlers, setup.sla),
+            other_service=case.result is CaseResult.RETURNED,
+        )
+    except NotPermitted:
+        await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+        return
+    except (CancellationError, ConcurrentModification):
+        await query.answer(_(T.CANCEL_REFUSED), show_alert=True)
+        return
+    shown = esc(order.display_id)
+    await query.answer(_(T.CANCEL_STARTED).format(id=shown), show_alert=True)
+    if isinstance(query.message, Message):
+        text, markup = T.record_card(case.id, order, case.result.value, prefilled_record(case), _)
+        await query.message.answer(text, reply_markup=markup)
+
+
+async def _ask(
+    query: CallbackQuery, state: FSMContext, asked: State, data: dict[str, Any], prompt: str
+) -> None:
+    """Waits for the presser's next message as the value a button needs."""
+    await state.set_state(asked)
+    await state.update_data(data)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(prompt)
+
+
+def _customer_locale(order: Order, i18n: I18n) -> str:
+    """The customer's language if the bot speaks it, else the default."""
+    language = order.customer.language
+    return language if language in i18n.available_locales else i18n.default_locale
+
+
+def _draft(case: ExceptionCase, order: Order, customer_t: T.Translate, setup: ExceptionSetup) -> str:
+    """The message the bot drafted for the customer from the case."""
+    if case.type is ExceptionType.CUSTOMS_HOLD:
+        return needs_draft(order, case.customs_needs or case.note, customer_t)
+    if case.cause is None or case.new_eta is None:
+        raise DomainError(_(T.ASK_ETA))
+    return delay_draft(order, case.cause, case.new_eta, customer_t, _timezone(setup))
+
+
+@router.message(ExceptionDialog.eta, F.text)
+async def on_eta(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The new expected time of a delay: the cause and time are recorded."""
+    await _remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    zone = ZoneInfo(_timezone(exception_setup))
+    try:
+        eta = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    except ValueError:
+        await message.answer(_(T.BAD_ETA))
+        return
+    if eta <= exception_setup.clock.now():
+        await message.answer(_(T.BAD_ETA))
+        return
+    user = message.from_user
+    assert user is not None
+    try:
+        case = await record_delay_cause(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            cause=data["cause"],
+            new_eta=eta,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.CAUSE_SAVED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.needs, F.text)
+async def on_needs(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """What customs needs: customer service gets the request to send."""
+    await _remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    text = message.text or ""
+    if len(text) > NOTE_MAX:
+        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+        return
+    try:
+        case = await record_customs_needs(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            needs=text,
+            cause=None,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.NEEDS_SAVED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.draft, F.text)
+async def on_edited(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """Customer service's own wording of the message: sent to the customer."""
+    await _remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    text = message.text or ""
+    if not text.strip():
+        await message.answer(_(T.EMPTY_TEXT))
+        return
+    if len(text) > NOTE_MAX:
+        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+        return
+    try:
+        case = await tell_customer(
+            exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.TOLD_STAFF).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.amount, F.text)
+async def on_amount(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The compensation amount: the offer goes to the customer."""
+    await _remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    try:
+        amount = parse_amount(message.text or "")
+    except DomainError:
+        await message.answer(_(T.BAD_AMOUNT))
+        return
+    try:
+        case = await offer_compensation(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            kind=CompensationKind(data["kind"]),
+            amount=amount,
+            setup=exception_setup,
+        )
+    except OfferTooHigh as high:
+        await message.answer(_(T.TOO_HIGH).format(amount=high.amount, limit=high.limit))
+        return
+    except (DomainError, ConcurrentModification) as error:
+        if amount <= 0:
+            await message.answer(_(T.BAD_AMOUNT))
+            return
+        await state.clear()
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.OFFERED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.record, F.text)
+async def on_record(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The order desk's own exception record."""
+    await _remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    try:
+        case = await complete_record(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            text=message.text or "",
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.RECORDED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.document, F.photo | F.document)
+async def on_document(
+    message: Message, uow: UnitOfWork, state: FSMContext, exception_setup: ExceptionSetup
+) -> None:
+    """The customer's photo or PDF for their held order: kept on the case, shown to logistics."""
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    if message.photo:
+        file_id, kind = message.photo[-1].file_id, FileKind.PHOTO
+    else:
+        assert message.document is not None
+        file_id, kind = message.document.file_id, FileKind.DOCUMENT
+    try:
+        case = await add_customer_document(
+            exceptions_of(uow),
+            data["order_id"],
+            customer_id=user.id,
+            file_id=file_id,
+            kind=kind,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await _explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.DOCUMENT_THANKS).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.document)
+async def on_not_document(message: Message, uow: UnitOfWork, state: FSMContext) -> None:
+    """Text where a document was asked for: says what to send."""
+    data = await state.get_data()
+    order = await uow.orders.get(data["order_id"])
+    await message.answer(_(T.NOT_A_DOCUMENT).format(id=esc(order.display_id)))
