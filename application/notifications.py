@@ -33,6 +33,10 @@ customer nobody could reach becomes a breach alert to customer service.
 | payment received (issue 12)            | customer: thanks; order desk: the card again, now approvable |
 | transfer receipt sent / refused        | order desk: the receipt to check / customer: why, how to pay |
 | order desk asks for the payment        | customer: how to pay, with Pay now or Send receipt           |
+| damaged / wrong / lost marked (R-6.4)  | logistics (the customer, if they reported it): evidence card |
+| claim evidence, contact, answer        | customer service: the claim card with its next buttons       |
+| claim offer / answer / reshipped       | customer: the offer with Accept and Decline / the outcome    |
+| claim reship accepted                  | warehouse: the reship task with Reshipped                    |
 | refund or payout owed (issue 13)       | finance: the card with Record as paid                        |
 | refund or payout paid                  | customer: how much was paid back or out, and the reference   |
 | change asked for (address, contact)    | order desk: the card with Apply; customer: if staff filed it |
@@ -69,6 +73,8 @@ from application.ports import ApiOrderLink, Document, OutboxMessage, Outgoing, U
 from application.services import EventHandlers
 from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
 from domain.cancellation import CancellationChanged, CancellationPath, CancellationStep
+from domain.claims.claim import CLAIM_TYPES, ClaimStep, Resolution, claim_of
+from domain.claims.events import ClaimChanged
 from domain.errors import ConcurrentModification, OrderNotFound
 from domain.exceptions.events import (
     CaseDocumentReceived,
@@ -118,6 +124,10 @@ class NoticeKind(StrEnum):
     RECEIPT = "receipt"
     RECEIPT_REFUSED = "receipt-refused"
     PAYMENT_REQUEST = "pay-request"
+    CLAIM_EVIDENCE = "claim-evidence"
+    CLAIM_CARD = "claim"
+    CLAIM_CUSTOMER = "claim-customer"
+    CLAIM_RESHIP = "claim-reship"
     OWED_CARD = "owed-card"
     OWED_PAID = "owed-paid"
     CHANGE_CARD = "change-card"
@@ -185,6 +195,16 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.RECEIPT_REFUSED)]
         case PaymentRequested():
             return [Notice(NoticeKind.PAYMENT_REQUEST)]
+        case ClaimChanged():
+            return _claim_notices(event, order)
+        case OrderStatusChanged(to_status=OrderStatus.EXCEPTION) if order.exception_type in CLAIM_TYPES:
+            # Whoever reported the damage, wrong shipment or loss attaches the evidence (R-6.4).
+            reporter = order.customer.telegram_user_id
+            by_customer = reporter is not None and event.actor_id == reporter
+            return [
+                Notice(NoticeKind.CUSTOMER_UPDATE),
+                Notice(NoticeKind.CLAIM_EVIDENCE, CUSTOMER if by_customer else Role.LOGISTICS),
+            ]
         case MoneyOwedRecorded():
             return [Notice(NoticeKind.OWED_CARD, Role.FINANCE)]
         case MoneyOwedPaid():
@@ -268,6 +288,17 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
     return []
 
 
+def _claim_notices(event: ClaimChanged, order: Order) -> list[Notice]:
+    """Who is told of a claim step: customer service always, the customer of offers and outcomes."""
+    card = Notice(NoticeKind.CLAIM_CARD, Role.CUSTOMER_SERVICE)
+    if event.step in (ClaimStep.EVIDENCE, ClaimStep.CONTACTED, ClaimStep.DECLINED):
+        return [card]
+    told = [Notice(NoticeKind.CLAIM_CUSTOMER), card]
+    claim = claim_of(order)
+    reship = claim is not None and claim.offer is not None and claim.offer.resolution is Resolution.RESHIP
+    if event.step is ClaimStep.ACCEPTED and reship:
+        told.append(Notice(NoticeKind.CLAIM_RESHIP, Role.WAREHOUSE))
+    return told
 def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
     """Who is told of a cancellation's step (R-6.1): the team that acts next, the customer to choose."""
     step, path = event.step, event.cancellation.path
@@ -611,6 +642,7 @@ def build_notifier(
         ReceiptSubmitted: [notify],
         ReceiptRefused: [notify],
         PaymentRequested: [notify],
+        ClaimChanged: [notify],
         MoneyOwedRecorded: [notify],
         MoneyOwedPaid: [notify],
         ChangeRequested: [notify],

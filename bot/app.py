@@ -22,6 +22,7 @@ from api.app import build_api_app, parse_api_keys
 from application.aftersales import sweep_aftersales
 from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
+from application.claims import ClaimsSetup
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
 from application.exception_report import ExceptionReportSetup, exception_report_sweep
 from application.exceptions import ExceptionSetup
@@ -53,6 +54,7 @@ from domain.sla.policy import load_policy
 from handlers import all_commands
 from handlers.payment import PaymentSetup
 from presentation.archive import PdfArchiveDocuments
+from presentation.claims_texts import ClaimNotices
 from presentation.conversation_texts import TelegramConversationTexts
 from presentation.documents import CompanyDetails, ConfirmationDocuments
 from presentation.email_texts import EmailNotices
@@ -154,6 +156,7 @@ class Workflow:
     conversation_setup: ConversationSetup | None = None
     payment_setup: PaymentSetup = field(default_factory=PaymentSetup)
     exception_report_setup: ExceptionReportSetup | None = None
+    claims_setup: ClaimsSetup | None = None
     exception_setup: ExceptionSetup | None = None
 
     def handler_data(self) -> dict[str, object]:
@@ -174,6 +177,7 @@ class Workflow:
             "chat_languages": ChatLanguages(chat_language_of, set_chat_language),
             "payment_setup": self.payment_setup,
             "exception_report_setup": self.exception_report_setup,
+            "claims_setup": self.claims_setup,
             "exception_setup": self.exception_setup
             or ExceptionSetup(self.clock, self.sla, self.event_handlers),
         }
@@ -226,10 +230,13 @@ def build_workflow(
     # The one notification policy, shared by every use case: domain events -> outbox rows.
     documents = ConfirmationDocuments(company_of(settings), settings.timezone, sla)
     event_handlers = build_notifier(
-        AftersalesNotices(
-            TelegramNotices(i18n, settings.timezone, review_policy, documents),
+        ClaimNotices(
+            AftersalesNotices(
+                TelegramNotices(i18n, settings.timezone, review_policy, documents),
+                i18n,
+                bot_username or settings.bot_username,
+            ),
             i18n,
-            bot_username or settings.bot_username,
         ),
         team_chat_of,
         team_language=settings.default_language,
@@ -279,6 +286,7 @@ def build_workflow(
         ),
         payment_setup=payment_setup_of(settings),
         exception_report_setup=exception_report_setup_of(settings, clock, i18n),
+        claims_setup=ClaimsSetup(clock, sla, event_handlers, timezone=settings.timezone),
         exception_setup=ExceptionSetup(clock, sla, event_handlers, settings.exceptions()),
     )
 

@@ -9,6 +9,7 @@ from handlers import (
     binding,
     cancellation,
     changes,
+    claims,
     common,
     conversation,
     exception_report,
@@ -45,6 +46,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     # Exception dialogs (issue 14) answer only in their own states, before any module's free text or photo.
     exceptions.router,
     archive.router,
+    # A claim's photos (in its photo state) before payment's receipt photos and the wizard (issue 14).
+    claims.router,
     survey.router,
     my_orders.router,
     # The change flow's steps take text while a change is entered, before the intake wizard (issue 13).

@@ -10,7 +10,7 @@ Handler data: `aftersales_setup` (application.aftersales_ports.AftersalesSetup).
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -32,8 +32,9 @@ from domain.orders.responsibilities import DESK, STAFF
 from domain.orders.status import Role
 from handlers.common import CommandSpec
 from handlers.survey import aftersales_of
+from presentation.claims_texts import OTHER_PROBLEM, WHAT_WRONG, ClaimReport, report_keyboard
 from presentation.keyboards import N_
-from presentation.render import esc
+from presentation.render import HtmlTemplate, esc
 from presentation.survey_texts import PROBLEM_AGAIN, PROBLEM_LATE, PROBLEM_THANKS, ProblemAction
 
 router = Router(name="archive")
@@ -155,10 +156,31 @@ async def archive(
 
 
 @router.callback_query(ProblemAction.filter())
-async def on_problem(
-    query: CallbackQuery, callback_data: ProblemAction, uow: UnitOfWork, aftersales_setup: AftersalesSetup
+async def on_problem(query: CallbackQuery, callback_data: ProblemAction, uow: UnitOfWork) -> None:
+    """The delivered message's Report a problem: asks what is wrong (damaged or wrong goods, other; R-6.4)."""
+    user, message = query.from_user, query.message
+    private = isinstance(message, Message) and message.chat.id == user.id
+    try:
+        order = await uow.orders.get(callback_data.order_id)
+    except OrderNotFound:
+        order = None
+    if order is None or not private or order.customer.telegram_user_id != user.id:
+        await query.answer(_("This is not your order."), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(message, Message):
+        await message.answer(
+            _(WHAT_WRONG).format(id=esc(order.display_id)),
+            parse_mode="HTML",
+            reply_markup=report_keyboard(order, lambda text: HtmlTemplate(_(text))),
+        )
+
+
+@router.callback_query(ClaimReport.filter(F.kind == OTHER_PROBLEM))
+async def on_other_problem(
+    query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, aftersales_setup: AftersalesSetup
 ) -> None:
-    """The customer reports a problem with their delivered order."""
+    """The customer reports a problem that is not damaged or wrong goods (R-7.1)."""
     user, message = query.from_user, query.message
     private = isinstance(message, Message) and message.chat.id == user.id
     try:

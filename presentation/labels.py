@@ -53,6 +53,7 @@ STAGE_LABELS: Mapping[str, str] = {
     "survey": N_("follow-up survey"),
     "archive": N_("archive"),
     "customer_reply": N_("answer to a customer's message"),
+    "reship": N_("reship of replacement goods"),
 }
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import struct
 import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,6 +66,27 @@ CHOICE_BUTTONS = {SKIP: re.compile(r"skip|跳过", re.I), NO: re.compile(r"^\W*(
 # An execution card's button (handlers/execution_cards.py) is ex:<order id>:<step>.
 STEP_BUTTON = re.compile(r"^ex:[^:]+:([a-z]{2})$")
 RECEIPT_BUTTON = re.compile(r"^rcpt:")
+# The damage claim (issue 14): Report a problem, Goods damaged, a goods line, Evidence complete, ...
+PROBLEM_BUTTON = re.compile(r"^prob:")
+CLAIM_BUTTON = re.compile(r"^clm:[^:]+:([a-z]+)(?::\d+)?$")
+CLAIM_LINE = re.compile(r"^clq:[^:]+:0:-1$")
+
+
+def tiny_png() -> bytes:
+    """A 1 x 1 PNG: the photo of the damage the customer sends with 📎."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
 SLA_ALERT = re.compile(r"SLA (warning|breach)")
 # What logistics types, step by step; a carrier button picks DHL Express, whose waybills have 10 digits.
 CARRIER = "DHL"
@@ -161,6 +184,37 @@ class DemoClient:
                 "callback_data": callback_data,
             },
         )
+
+    def upload(self, person: Json, chat_id: int, content: bytes, filename: str, content_type: str) -> int:
+        """Sends a file as person, as 📎 does (an image arrives as a photo); returns the previous last id."""
+        before = self.last_id(chat_id)
+        boundary = "demo-scenario-boundary"
+        fields = {"as": str(person["id"]), "chat_id": str(chat_id)}
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        ]
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(
+            self.url + "/api/upload",
+            data=b"".join(parts),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=90) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            raise StepFailed(
+                f"/api/upload: HTTP {error.code}: {error.read().decode(errors='replace')}"
+            ) from None
+        return before
 
     def wait_for(
         self, chat_id: int, predicate: Predicate, *, after: int = 0, timeout: float = REPLY_SECONDS
@@ -483,6 +537,78 @@ class Scenario:
             done.append(name)
         return ", ".join(done)
 
+    def _claim_button(self, message: Json, what: str) -> str:
+        """The callback data of a claim button (what: photos, evidence, contacted, compensate, accept...)."""
+        for button in buttons(message):
+            match = CLAIM_BUTTON.match(button["callback_data"])
+            if match and match.group(1) == what:
+                return str(button["callback_data"])
+        raise StepFailed(f"no {what!r} button on: {message['text'][:80]!r}")
+
+    def damage_claim(self) -> str:
+        """Emma reports damaged goods with a photo; customer service offers compensation; she accepts."""
+        self.order_key()
+        emma = self.demo.person(kind="customer", language="en")
+        care = self.demo.person(kind="staff", role="customer_service")
+        delivered = self.demo.wait_for(
+            emma["id"],
+            lambda m: (
+                self.mentions_order(m) and any(PROBLEM_BUTTON.match(b["callback_data"]) for b in buttons(m))
+            ),
+        )
+        if delivered is None:
+            raise StepUnavailable("the delivered message has no 'Report a problem'")
+        problem = next(b for b in buttons(delivered) if PROBLEM_BUTTON.match(b["callback_data"]))
+        before = self.demo.last_id(emma["id"])
+        self.demo.press(emma, emma["id"], delivered, problem["callback_data"])
+        asked = self.demo.wait_for(emma["id"], lambda m: "What is wrong" in m["text"], after=before)
+        if asked is None:
+            raise StepFailed("'Report a problem' did not ask what is wrong")
+        damaged = next(b for b in buttons(asked) if b["callback_data"].endswith(":damaged"))
+        self.demo.press(emma, emma["id"], asked, damaged["callback_data"])
+        evidence = self.demo.wait_for(emma["id"], lambda m: "attach the evidence" in m["text"], after=before)
+        if evidence is None:
+            raise StepFailed("no evidence card after 'Goods damaged'")
+        line = next(b for b in buttons(evidence) if CLAIM_LINE.match(b["callback_data"]))
+        self.demo.press(emma, emma["id"], evidence, line["callback_data"])
+        time.sleep(0.5)
+        picker = next(m for m in self.demo.chat(emma["id"])["messages"] if m["id"] == evidence["id"])
+        one = next((b for b in buttons(picker) if b["text"] == "1"), None)
+        if one is None:
+            raise StepFailed("pressing a goods line showed no quantities")
+        self.demo.press(emma, emma["id"], picker, one["callback_data"])
+        time.sleep(0.5)
+        card = next(m for m in self.demo.chat(emma["id"])["messages"] if m["id"] == evidence["id"])
+        self.demo.press(emma, emma["id"], card, self._claim_button(card, "photos"))
+        after = self.demo.upload(emma, emma["id"], tiny_png(), "damage.png", "image/png")
+        if self.demo.wait_for(emma["id"], lambda m: "Photo 1 kept" in m["text"], after=after) is None:
+            raise StepFailed("the photo was not kept")
+        service = self.demo.team_chat("customer_service")
+        seen = self.demo.last_id(service["id"])
+        self.demo.press(emma, emma["id"], card, self._claim_button(card, "evidence"))
+        claim = self.demo.wait_for(service["id"], lambda m: "Evidence recorded" in m["text"], after=seen)
+        if claim is None:
+            raise StepFailed("customer service got no claim card")
+        self.demo.press(care, service["id"], claim, self._claim_button(claim, "contacted"))
+        choices = self.demo.wait_for(
+            service["id"], lambda m: "Choose the resolution" in m["text"], after=seen
+        )
+        if choices is None:
+            raise StepFailed("no resolution buttons after 'Customer contacted'")
+        mine = self.demo.last_id(emma["id"])
+        self.demo.press(care, service["id"], choices, self._claim_button(choices, "compensate"))
+        offer = self.demo.wait_for(emma["id"], lambda m: "we offer" in m["text"], after=mine)
+        if offer is None:
+            raise StepFailed("the customer got no offer")
+        self.demo.press(emma, emma["id"], offer, self._claim_button(offer, "accept"))
+        settled = self.demo.wait_for(
+            service["id"], lambda m: "The customer accepted" in m["text"], after=seen
+        )
+        if settled is None:
+            raise StepFailed("customer service was not told the customer accepted")
+        self.demo.press(care, service["id"], settled, self._claim_button(settled, "close"))
+        return f"{offer['text'][:70]!r}; accepted, payout owed to finance, case closed"
+
     def confirm_receipt(self) -> str:
         """The customer has had an update at every step and presses Confirm receipt on the delivered one."""
         self.order_key()
@@ -563,6 +689,7 @@ def run(url: str, *, reset: bool, sla_wait: float) -> int:
         ("Warehouse: Picked (typed count), Outbound scan", scenario.warehouse),
         ("Fast-forward to an SLA alert", scenario.sla_alert),
         ("Logistics: Booked ... Delivered", scenario.logistics),
+        ("Customer reports damaged goods (claim)", scenario.damage_claim),
         ("Customer confirms receipt", scenario.confirm_receipt),
         ("Customer tracks the order", scenario.track),
     ]

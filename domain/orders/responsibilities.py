@@ -34,6 +34,10 @@ class Duty(StrEnum):
     SEE_PROGRESS_CHECKS = "see_progress_checks"
     SEE_EXCEPTION_REPORT = "see_exception_report"
     RECORD_IMPROVEMENT = "record_improvement"
+    # Claims for damaged, wrongly shipped and lost goods (R-6.4, issue 14).
+    RECORD_CLAIM_EVIDENCE = "record_claim_evidence"
+    HANDLE_CLAIM = "handle_claim"
+    RESHIP_GOODS = "reship_goods"
     RECORD_REFUND = "record_refund"
     SEE_REFUNDS = "see_refunds"
     # customer service files a change for a hotline caller; the order desk applies it.
@@ -83,8 +87,9 @@ ACTION_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType(
         A.START_RECALL: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
         # The desk cancels a held order, logistics once recalled goods are back, the customer by choice.
         A.CONFIRM_CANCELLATION: frozenset({Role.CUSTOMER, Role.CUSTOMER_SERVICE, Role.LOGISTICS, *DESK}),
+        # The customer reports damaged or wrong goods from the delivered message (R-6.4, issue 14).
         A.RAISE_EXCEPTION: frozenset(
-            {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, *DESK}
+            {Role.WAREHOUSE, Role.LOGISTICS, Role.CUSTOMER_SERVICE, Role.FINANCE, Role.CUSTOMER, *DESK}
         ),
         # Logistics records a customs release, which resumes the order (issue 14); the customer who
         # picks another service after the company cannot serve resumes it too (R-6.1, issue 13).
@@ -122,6 +127,12 @@ DUTY_ROLES: Mapping[Duty, frozenset[Role]] = MappingProxyType(
         # the monthly exception report, and the improvement actions recorded against its causes.
         Duty.SEE_EXCEPTION_REPORT: frozenset({Role.MANAGEMENT, *HEAD}),
         Duty.RECORD_IMPROVEMENT: DESK,
+        # logistics (or customer service, the desk) attach the evidence, customer service and the
+        # desk contact the customer and offer the resolution, the warehouse ships a reship. The customer
+        # attaches evidence to their own order's claim (checked by ownership, not by a role).
+        Duty.RECORD_CLAIM_EVIDENCE: frozenset({Role.LOGISTICS, Role.CUSTOMER_SERVICE, *DESK}),
+        Duty.HANDLE_CLAIM: frozenset({Role.CUSTOMER_SERVICE, *DESK}),
+        Duty.RESHIP_GOODS: _WAREHOUSE,
         # finance pays refunds and payouts; management and admins follow the open ones.
         Duty.RECORD_REFUND: frozenset({Role.FINANCE, Role.ADMIN}),
         Duty.SEE_REFUNDS: frozenset({Role.FINANCE, Role.MANAGEMENT, Role.ADMIN}),

@@ -105,6 +105,7 @@ class Stage(StrEnum):
     SURVEY = "survey"
     ARCHIVE = "archive"
     CUSTOMER_REPLY = "customer_reply"
+    RESHIP = "reship"
 
 
 class ClockEvent(StrEnum):
@@ -157,6 +158,9 @@ class ClockEvent(StrEnum):
     # A customer's message to customer service, and a staff member's answer to it (R-5.2, issue 18).
     CUSTOMER_WROTE = "customer_wrote"
     STAFF_ANSWERED = "staff_answered"
+    # A claim's reship accepted by the customer, and the warehouse shipping it (R-6.4, issue 14).
+    RESHIP_ORDERED = "reship_ordered"
+    RESHIP_DONE = "reship_done"
     # Customer service checked a cancellation: passed it on, proposed recall terms or offered the
     # alternatives (R-6.1, application/cancellation.py); the cancellation itself is not done yet.
     CANCELLATION_REVIEWED = "cancellation_reviewed"
@@ -261,16 +265,15 @@ DEFAULT_STAGES: Mapping[Stage, StageDefaults] = MappingProxyType(
         # Not an order's clock: application/conversation.py opens it on the customer's message and
         # closes it on the answer, on the message itself (no status change touches it).
         Stage.CUSTOMER_REPLY: StageDefaults(E.CUSTOMER_WROTE, (E.STAFF_ANSWERED,), D.CUSTOMER_SERVICE),
+        # Not a status's clock: application/claims.py opens it when the customer accepts a reship and
+        # closes it when the warehouse ships it (or the exception closes first), R-6.4.
+        Stage.RESHIP: StageDefaults(E.RESHIP_ORDERED, (E.RESHIP_DONE, E.EXCEPTION_CLOSED), D.WAREHOUSE),
     }
 )
 
 # Stages whose clocks never open yet, and what is missing: nothing in the product emits their start
 # or their end, so an opened clock could only breach. The policy walk fails once the piece exists.
-DORMANT: Mapping[Stage, str] = MappingProxyType(
-    {
-        Stage.CLAIM_CONTACT: "nothing emits evidence_recorded or customer_contacted (R-6.4, issue 14)",
-    }
-)
+DORMANT: Mapping[Stage, str] = MappingProxyType({})
 
 Qualifier = Service | ExceptionType | OrderStatus | None
 S = OrderStatus

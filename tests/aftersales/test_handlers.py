@@ -19,6 +19,7 @@ from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from presentation.archive import PdfArchiveDocuments
+from presentation.claims_texts import OTHER_PROBLEM, ClaimReport
 from presentation.survey_texts import ProblemAction
 from scheduler.jobs import AFTERSALES_JOB, RETENTION_JOB, build_scheduler
 from tests.aftersales.conftest import (
@@ -63,14 +64,18 @@ async def test_report_a_problem_tells_customer_service_and_stops_the_completion(
     dispatcher = dispatcher_for(new_uow, setup)
     problem = ProblemAction(order_id=order_id).pack()
 
-    # Someone else's press is refused; the customer's is recorded once.
+    # Someone else's press is refused; the customer is asked what is wrong (damaged, wrong goods or
+    # something else, issue 14) and "something else" is recorded once.
+    other = ClaimReport(order_id=order_id, kind=OTHER_PROBLEM).pack()
     await dispatcher.feed_update(bot, press(1, problem, user_id=42424, card=Card(42424, 5, "")))
     await dispatcher.feed_update(bot, press(2, problem, user_id=CUSTOMER_ID, card=Card(CUSTOMER_ID, 6, "")))
-    await dispatcher.feed_update(bot, press(3, problem, user_id=CUSTOMER_ID, card=Card(CUSTOMER_ID, 6, "")))
+    assert "What is wrong with order 20260310001?" in last_text(bot)
+    await dispatcher.feed_update(bot, press(3, other, user_id=CUSTOMER_ID, card=Card(CUSTOMER_ID, 7, "")))
+    await dispatcher.feed_update(bot, press(4, other, user_id=CUSTOMER_ID, card=Card(CUSTOMER_ID, 7, "")))
 
     alerts = [str(request.params.get("text")) for request in bot.requests_for("answerCallbackQuery")]
     assert alerts[0] == "This is not your order."
-    assert "Customer service has your report" in alerts[1] and "already reported" in alerts[2]
+    assert "Customer service has your report" in alerts[2] and "already reported" in alerts[3]
     (card,) = [row.params["text"] for row in await outbox(new_uow, CS_CHAT)]
     assert "reports a problem with delivered order 20260310001" in card
     clock.current = DELIVERED_AT + timedelta(days=30)

@@ -74,6 +74,7 @@ TABLE = {
     "survey": ("3wd", sh(2025, 3, 10, 10)),
     "archive": ("1w", sh(2025, 3, 12, 10)),
     "customer_reply": ("3m", sh(2025, 3, 5, 10, 3)),
+    "reship": ("24h", sh(2025, 3, 6, 10)),
 }
 
 
@@ -124,8 +125,8 @@ def test_default_end_events_are_the_ways_out_of_each_step() -> None:
         Stage.CANCEL_CHECK,
         Stage.CANCEL_DONE,
     ]
-    # Refunds and compensations are live with finance's records (issue 13), delays with issue 14.
-    assert {policy.key for policy in POLICY if policy.dormant} == {Stage.CLAIM_CONTACT}
+    # Finance's payouts and refunds (issue 13) and the claims (issue 14) woke the last dormant stages.
+    assert {policy.key for policy in POLICY if policy.dormant} == set()
 
 
 def test_a_site_file_may_name_one_end_event_or_a_list(tmp_path: Path) -> None:

@@ -142,10 +142,12 @@ def test_a_named_event_closes_and_opens_clocks_through_the_policy() -> None:
     )
     assert running(order) == {"evidence": T0 + timedelta(hours=2)}
 
-    # A later feature records the evidence and only emits the event; claim_contact is dormant.
+    # The claim records the evidence and only emits the event: customer service's hour starts (issue 14).
     touched = apply_clock_events(order, [ClockEvent.EVIDENCE_RECORDED], T0 + timedelta(hours=1), SLA)
 
-    assert [(clock.stage, clock.met) for clock in touched] == [("evidence", True)]
+    assert [(clock.stage, clock.met) for clock in touched] == [("evidence", True), ("claim_contact", None)]
+    assert running(order) == {"claim_contact": T0 + timedelta(hours=2)}
+    apply_clock_events(order, [ClockEvent.CUSTOMER_CONTACTED], T0 + timedelta(hours=1, minutes=30), SLA)
     assert running(order) == {}
     apply_clock_events(order, [ClockEvent.DELAY_FOUND], T0 + timedelta(hours=2), SLA)
     # Customer service tells the customer within the hour beside logistics' 2 h (R-6.3, issue 14).

@@ -110,6 +110,11 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # No status change touches it: a conversation opens it on the customer's message and closes it on
     # the answer (application/conversation.py; tests/product/test_conversation.py).
     Stage.CUSTOMER_REPLY: (set(), set()),
+    # No status change touches them: a claim's evidence opens claim_contact and customer service's
+    # Customer contacted closes it; the customer accepting a reship opens reship and the warehouse's
+    # Reshipped closes it (application/claims.py, R-6.4); tests/claims walks them.
+    Stage.CLAIM_CONTACT: (set(), set()),
+    Stage.RESHIP: (set(), set()),
     # No status change touches them: application/finance.py's owe() opens one clock per refund or
     # payout record and recording that record paid closes it (issue 13, R-6.1, R-6.4).
     Stage.REFUND: (set(), set()),
@@ -136,7 +141,16 @@ OUTSIDE_CHANGES = {
     Stage.COMPENSATION: (ClockEvent.COMPENSATION_AGREED, (ClockEvent.COMPENSATION_PAID,)),
 }
 # Stages a use case closes with a named clock event rather than a status change (issue 15).
-CLOSED_BY_NAMED_EVENT = frozenset({Stage.SURVEY, Stage.REFUND, Stage.COMPENSATION, Stage.EXCEPTION_RECORD})
+CLOSED_BY_NAMED_EVENT = frozenset(
+    {
+        Stage.SURVEY,
+        Stage.REFUND,
+        Stage.COMPENSATION,
+        Stage.CLAIM_CONTACT,
+        Stage.RESHIP,
+        Stage.EXCEPTION_RECORD,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ EXPECTED: dict[Stage, tuple[datetime, datetime]] = {
     Stage.SURVEY: (sh(2026, 3, 18, 13, 36), sh(2026, 3, 19, 10)),
     Stage.ARCHIVE: (sh(2026, 3, 22, 0, 24), sh(2026, 3, 23, 10)),
     Stage.CUSTOMER_REPLY: (sh(2026, 3, 16, 10, 2, 24), sh(2026, 3, 16, 10, 3)),
+    # A claim's reship, 24 h wall-clock (issue 14).
+    Stage.RESHIP: (sh(2026, 3, 17, 5, 12), sh(2026, 3, 17, 10)),
 }
 SECOND = timedelta(seconds=1)
 
