@@ -31,7 +31,7 @@ from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.survey_texts import AftersalesNotices
 from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork
-from tests.review.conftest import _detached
+from tests.dispatchers import detached
 from tests.storage.factories import make_order
 
 TZ = "Asia/Shanghai"
@@ -79,7 +79,7 @@ def dispatcher_for(
     dispatcher.update.outer_middleware(RolesMiddleware([]))
     dispatcher.update.outer_middleware(LanguageMiddleware(create_i18n(language)))
     for module in (archive, claims):
-        dispatcher.include_router(_detached(module.router))
+        dispatcher.include_router(detached(module.router))
     return dispatcher
 
 
