@@ -286,3 +286,31 @@ async def test_a_customs_hold_is_asked_documented_and_released_in_chinese(produc
     )
     case = await the_case(product, order.id)
     assert case.result is CaseResult.RELEASED and case.satisfied is False
+
+
+async def test_bad_input_gets_a_clear_reply(product: Product) -> None:
+    """Who may mark, a missing or unknown number, a stale or forged button, a wrong time: said, not crashed."""
+    await grant(product, Role.LOGISTICS, LOGISTICS_ID)
+    order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=CUSTOMER_ID)
+    await store(product, order)
+    await product.say(f"/exception {order.number}", user_id=CUSTOMER_ID)
+    assert texts(product, CUSTOMER_ID)[-1] == "Your role does not allow this."
+    await product.say("/exception", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert texts(product, LOGISTICS_CHAT)[-1] == "Usage: /exception &lt;order number or reference&gt;"
+    await product.say("/exception OD-20990101-0001", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert "No order OD-20990101-0001 was found" in texts(product, LOGISTICS_CHAT)[-1]
+    await product.say(f"/exception {order.number}", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    menu = last(product.sent(LOGISTICS_CHAT))
+    forged = buttons(menu)["Delay"].replace(":delay:", ":flood:")
+    await product.press(forged, user_id=LOGISTICS_ID, on=menu)
+    assert toasts(product)[-1] == "This exception case is not known."
+    await product.press("exc:99999:s:-1", user_id=LOGISTICS_ID, on=menu)
+    assert toasts(product)[-1] == "This exception case is not known."
+    await product.press(buttons(menu)["Delay"], user_id=LOGISTICS_ID, on=menu)
+    causes = last(product.bot.requests_for("editMessageText"))
+    await product.press(buttons(causes)["Not known yet"], user_id=LOGISTICS_ID, on=menu)
+    await product.say("x" * 1001, user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert "at most 1000 characters" in texts(product, LOGISTICS_CHAT)[-1]
+    await product.say("/skip", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert "Exception marked on" in texts(product, LOGISTICS_CHAT)[-1]
+    assert (await product.order(order.number)).status is OrderStatus.EXCEPTION
