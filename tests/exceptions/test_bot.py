@@ -289,7 +289,7 @@ async def test_a_customs_hold_is_asked_documented_and_released_in_chinese(produc
 
 
 async def test_bad_input_gets_a_clear_reply(product: Product) -> None:
-    """Who may mark, a missing or unknown number, a stale or forged button, a wrong time: said, not crashed."""
+    """Who may mark, a missing or unknown number, a forged button, a long note: said, not crashed."""
     await grant(product, Role.LOGISTICS, LOGISTICS_ID)
     order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=CUSTOMER_ID)
     await store(product, order)
