@@ -304,7 +304,7 @@ async def test_bad_input_gets_a_clear_reply(product: Product) -> None:
     forged = buttons(menu)["Delay"].replace(":delay:", ":flood:")
     await product.press(forged, user_id=LOGISTICS_ID, on=menu)
     assert toasts(product)[-1] == "This exception case is not known."
-    await product.press("exc:99999:s:-1", user_id=LOGISTICS_ID, on=menu)
+    await product.press("xc:99999:s:-1", user_id=LOGISTICS_ID, on=menu)
     assert toasts(product)[-1] == "This exception case is not known."
     await product.press(buttons(menu)["Delay"], user_id=LOGISTICS_ID, on=menu)
     causes = last(product.bot.requests_for("editMessageText"))
