@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from aiogram.types import Update
 
+from application.finance import record_paid
+from application.services import Actor
 from domain.exceptions.case import CaseResult, FileKind
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import running_clock
@@ -43,6 +45,7 @@ from tests.product.conftest import product as wired
 
 __all__ = ["wired"]
 LOGISTICS_ID = 501
+FINANCE_ID = 601
 
 
 @pytest.fixture
@@ -119,6 +122,7 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
     await grant(product, Role.LOGISTICS, LOGISTICS_ID)
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
     await grant(product, Role.ORDER_DESK, DESK_ID)
+    await grant(product, Role.FINANCE, FINANCE_ID)
     order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=CUSTOMER_ID)
     order.customer.language = "en"
     await store(product, order)
@@ -191,6 +195,21 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
         "delay_compensation",
         case.id,
     )
+    # Followed up until applied: finance records it paid, the case says so.
+    assert owed.id is not None
+    await record_paid(
+        SqlUnitOfWork(product.sessions),
+        owed.id,
+        actor=Actor(FINANCE_ID, frozenset({Role.FINANCE})),
+        reference="PAY-0001",
+        paid_at=None,
+        clock=product.clock,
+        handlers=product.workflow.event_handlers,
+        sla=product.workflow.sla,
+    )
+    case = await the_case(product, order.id)
+    assert case.compensation.applied_at is not None
+    assert case.steps[-1].kind.value == "compensation_applied"
 
     # Closing: the order goes on; the customer taps once; the desk saves the prefilled record.
     await product.press(
