@@ -31,6 +31,8 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 - `offer_compensation(uow, case_id, *, actor_id, kind, amount, setup)` / `accept_compensation(uow,
   case_id, *, customer_id, setup)`: a long delay's offer within the role's limit, accepted by the
   customer with a button; accepting owes it to finance as a payout (application/finance.py owe()).
+- `follow_up_compensation(handlers) -> EventHandlers`: adds the handler that records a case's
+  compensation applied when finance records its payout paid (bot/app.py composes it).
 - `case_of_order(uow, order_id) -> ExceptionCase | None`: the order's open case.
 """
 
@@ -43,6 +45,7 @@ from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
 from application.finance import FinanceUnitOfWork, owe
+from application.ports import UnitOfWork
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted
@@ -71,7 +74,8 @@ from domain.exceptions.events import (
     ExceptionClosed,
     ExceptionRaised,
 )
-from domain.finance import MoneyKind, OwedReason
+from domain.finance import MoneyKind, MoneyOwedPaid, OwedReason
+from domain.orders.events import Event
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
@@ -595,3 +599,25 @@ async def accept_compensation(
             await owe_compensation(uow, order, case, now, setup.sla)
         await commit_change(order, uow, now, setup.handlers, None)
     return True
+
+
+async def mark_compensation_applied(event: Event, order: Order, uow: UnitOfWork) -> None:
+    """Finance paid a case's compensation: the case records it applied (the follow-up ends, R-6.3)."""
+    if not isinstance(event, MoneyOwedPaid) or not hasattr(uow, "exceptions") or not hasattr(uow, "finance"):
+        return
+    cases: ExceptionUnitOfWork = uow  # type: ignore[assignment]
+    finance: FinanceUnitOfWork = uow  # type: ignore[assignment]
+    record = await finance.finance.get(event.record_id)
+    if record is None or record.case_id is None:
+        return
+    case = await cases.exceptions.get(record.case_id)
+    if case is None or case.compensation is None or case.compensation.applied_at is not None:
+        return
+    case.compensation = replace(case.compensation, applied_at=event.at)
+    case.add_step(StepKind.COMPENSATION_APPLIED, at=event.at, actor_id=None, role=Role.FINANCE)
+    await cases.exceptions.save(case)
+
+
+def follow_up_compensation(handlers: EventHandlers) -> EventHandlers:
+    """The event handlers with the case's follow-up of a paid compensation added (composition root)."""
+    return {**handlers, MoneyOwedPaid: [*handlers.get(MoneyOwedPaid, ()), mark_compensation_applied]}

@@ -25,7 +25,7 @@ from application.binding import BindingRepository, binding_token, telegram_link
 from application.claims import ClaimsSetup
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
 from application.exception_report import ExceptionReportSetup, exception_report_sweep
-from application.exceptions import ExceptionSetup
+from application.exceptions import ExceptionSetup, follow_up_compensation
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifications import CustomerChannels, build_notifier, record_delivery
@@ -229,19 +229,22 @@ def build_workflow(
     review_policy = ReviewPolicy(threshold, currency)
     # The one notification policy, shared by every use case: domain events -> outbox rows.
     documents = ConfirmationDocuments(company_of(settings), settings.timezone, sla)
-    event_handlers = build_notifier(
-        ClaimNotices(
-            AftersalesNotices(
-                TelegramNotices(i18n, settings.timezone, review_policy, documents),
+    # The notices, and an exception case's follow-up of a compensation finance paid (issue 14).
+    event_handlers = follow_up_compensation(
+        build_notifier(
+            ClaimNotices(
+                AftersalesNotices(
+                    TelegramNotices(i18n, settings.timezone, review_policy, documents),
+                    i18n,
+                    bot_username or settings.bot_username,
+                ),
                 i18n,
-                bot_username or settings.bot_username,
             ),
-            i18n,
-        ),
-        team_chat_of,
-        team_language=settings.default_language,
-        channels=customer_channels(settings, i18n, sla, documents, bot_username),
-        chat_language=chat_language_of,
+            team_chat_of,
+            team_language=settings.default_language,
+            channels=customer_channels(settings, i18n, sla, documents, bot_username),
+            chat_language=chat_language_of,
+        )
     )
     review_setup = build_review_setup(
         i18n=i18n,

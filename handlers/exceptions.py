@@ -49,7 +49,7 @@ from application.exceptions import (
 from application.ports import UnitOfWork
 from application.services import Actor
 from domain.cancellation import CancellationError
-from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted
+from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted, OrderNotFound
 from domain.exceptions.case import (
     CANCELLING,
     NOTE_MAX,
@@ -61,7 +61,7 @@ from domain.exceptions.case import (
     OfferTooHigh,
     prefilled_record,
 )
-from domain.exceptions.causes import cause_catalog
+from domain.exceptions.causes import MARKABLE, cause_catalog
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
@@ -172,6 +172,14 @@ def _timezone(setup: ExceptionSetup) -> str:
     return setup.settings.timezone
 
 
+async def _order_or_none(uow: UnitOfWork, order_id: str) -> Order | None:
+    """The order a button names, if it exists."""
+    try:
+        return await uow.orders.get(order_id)
+    except OrderNotFound:
+        return None
+
+
 async def _start_marking(target: Message, order: Order, roles: frozenset[Role]) -> None:
     """Offers the exception types for an order."""
     await target.answer(
@@ -189,7 +197,7 @@ async def on_command(
         return
     key = (command.args or "").strip()
     if not key:
-        await message.answer(_(T.USAGE))
+        await message.answer(esc(_(T.USAGE)))
         return
     order = await uow.orders.find(key)
     if order is None:
@@ -211,7 +219,11 @@ async def on_mark(
     if not may(roles, Action.RAISE_EXCEPTION) or not isinstance(message, Message):
         await query.answer(_(T.NOT_ALLOWED), show_alert=True)
         return
-    order = await uow.orders.get(callback_data.order_id)
+    order = await _order_or_none(uow, callback_data.order_id)
+    markable = {kind.value for kind in MARKABLE}
+    if order is None or (callback_data.step is not MarkStep.START and callback_data.kind not in markable):
+        await query.answer(_(T.CASE_GONE), show_alert=True)
+        return
     shown = esc(order.display_id)
     if callback_data.step is MarkStep.START:
         await query.answer()
@@ -357,6 +369,8 @@ async def on_case(
                         _(T.CHOOSE_CAUSE).format(type=esc(type_label(case.type, _)), id=shown),
                         reply_markup=case_cause_keyboard(case.id, case.type, _),
                     )
+            case CaseStep.CAUSE | CaseStep.OFFER if not _in_range(step, callback_data.arg, case):
+                await query.answer(_(T.CASE_GONE), show_alert=True)
             case CaseStep.CAUSE:
                 if not may(roles, Duty.FIND_DELAY_CAUSE):
                     await query.answer(_(T.NOT_ALLOWED), show_alert=True)
@@ -454,6 +468,13 @@ async def _ask(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(prompt)
+
+
+def _in_range(step: CaseStep, arg: int, case: ExceptionCase) -> bool:
+    """Whether a button's place in a list names an entry (a cause of the case's type, an offer kind)."""
+    if step is CaseStep.CAUSE:
+        return 0 <= arg < len(cause_catalog().causes_of(case.type))
+    return 0 <= arg < len(CompensationKind)
 
 
 def _customer_locale(order: Order, i18n: I18n) -> str:

@@ -117,7 +117,7 @@ class CaseStep(StrEnum):
     CANCEL = "cx"
 
 
-class CaseAction(CallbackData, prefix="exc"):
+class CaseAction(CallbackData, prefix="xc"):
     """A button about one exception case; arg: the place of a cause (or an offer kind) in its list."""
 
     case_id: int

@@ -225,6 +225,9 @@ def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyb
         return _rows(
             [
                 button(BUTTON_NEEDS, CaseStep.NEEDS),
+                # Customer service can ask at once, from the hold reason, within its hour (delay_notice).
+                button(BUTTON_SEND, CaseStep.SEND),
+                button(BUTTON_EDIT, CaseStep.EDIT),
                 button(BUTTON_RELEASE, CaseStep.RELEASE),
                 button(BUTTON_RETURN, CaseStep.RETURN),
                 button(BUTTON_DESTROY, CaseStep.DESTROY),

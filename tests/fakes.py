@@ -30,7 +30,9 @@ from typing import Any
 import pytest
 
 from application.cancellation import CancellationRepository, CancellationUnitOfWork
-from application.finance import FinanceRepository, FinanceUnitOfWork
+from application.claims import ClaimsUnitOfWork
+from application.exception_ports import ExceptionRepository
+from application.finance import FinanceRepository
 from application.ports import (
     ApiOrderLink,
     FailedMessage,
@@ -1023,11 +1025,12 @@ class FakeSlaRepository(_OrderRows):
         return stored.joined(row.order_ref, row.clock.due_at)
 
 
-class FakeUnitOfWork(JoinableUnitOfWork, CancellationUnitOfWork, FinanceUnitOfWork):
+class FakeUnitOfWork(JoinableUnitOfWork, CancellationUnitOfWork, ClaimsUnitOfWork):
     """One transaction on a FakeDatabase; nothing is kept unless commit() is called."""
 
     finance: FinanceRepository
     cancellations: CancellationRepository
+    exceptions: ExceptionRepository
 
     def __init__(self, database: FakeDatabase) -> None:
         self.database = database

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,8 @@ from domain.orders.model import Order
 from domain.orders.status import ExceptionType, Role
 from tests.claims.helpers import CUSTOMER, LOGISTICS_ID, SERVICE_ID, T0, claimed_order
 
-LOG = {"actor_id": LOGISTICS_ID, "role": Role.LOGISTICS}
-CS = {"actor_id": SERVICE_ID, "role": Role.CUSTOMER_SERVICE}
+LOG: dict[str, Any] = {"actor_id": LOGISTICS_ID, "role": Role.LOGISTICS}
+CS: dict[str, Any] = {"actor_id": SERVICE_ID, "role": Role.CUSTOMER_SERVICE}
 
 
 def problem(error: pytest.ExceptionInfo[ClaimError]) -> ClaimProblem:
@@ -151,7 +152,7 @@ def test_a_reship_is_shipped_once_and_only_when_accepted() -> None:
     order = with_evidence(claimed_order(ExceptionType.WRONG_SHIPMENT))
     rules.record_contact(order, now=T0, **CS)
     rules.offer(order, Offer(Resolution.RESHIP), now=T0, **CS)
-    warehouse = {"actor_id": 9, "role": Role.WAREHOUSE}
+    warehouse: dict[str, Any] = {"actor_id": 9, "role": Role.WAREHOUSE}
     with pytest.raises(ClaimError) as refused:
         rules.record_reshipped(order, now=T0, **warehouse)
     assert problem(refused) is ClaimProblem.NOT_RESHIP

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from aiogram.types import Update
 
+from application.finance import record_paid
+from application.services import Actor
 from domain.exceptions.case import CaseResult, FileKind
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import running_clock
@@ -43,6 +45,7 @@ from tests.product.conftest import product as wired
 
 __all__ = ["wired"]
 LOGISTICS_ID = 501
+FINANCE_ID = 601
 
 
 @pytest.fixture
@@ -119,6 +122,7 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
     await grant(product, Role.LOGISTICS, LOGISTICS_ID)
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
     await grant(product, Role.ORDER_DESK, DESK_ID)
+    await grant(product, Role.FINANCE, FINANCE_ID)
     order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=CUSTOMER_ID)
     order.customer.language = "en"
     await store(product, order)
@@ -191,6 +195,21 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
         "delay_compensation",
         case.id,
     )
+    # Followed up until applied: finance records it paid, the case says so.
+    assert owed.id is not None
+    await record_paid(
+        SqlUnitOfWork(product.sessions),
+        owed.id,
+        actor=Actor(FINANCE_ID, frozenset({Role.FINANCE})),
+        reference="PAY-0001",
+        paid_at=None,
+        clock=product.clock,
+        handlers=product.workflow.event_handlers,
+        sla=product.workflow.sla,
+    )
+    case = await the_case(product, order.id)
+    assert case.compensation.applied_at is not None
+    assert case.steps[-1].kind.value == "compensation_applied"
 
     # Closing (R-6.5): the order goes on; the customer taps once; the desk saves the prefilled record.
     await product.press(
@@ -286,3 +305,32 @@ async def test_a_customs_hold_is_asked_documented_and_released_in_chinese(produc
     )
     case = await the_case(product, order.id)
     assert case.result is CaseResult.RELEASED and case.satisfied is False
+
+
+async def test_bad_input_gets_a_clear_reply(product: Product) -> None:
+    """Who may mark, a missing or unknown number, a forged button, a long note: said, not crashed."""
+    await grant(product, Role.LOGISTICS, LOGISTICS_ID)
+    order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=CUSTOMER_ID)
+    await store(product, order)
+    await product.say(f"/exception {order.number}", user_id=CUSTOMER_ID)
+    assert texts(product, CUSTOMER_ID)[-1] == "Your role does not allow this."
+    await product.say("/exception", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert texts(product, LOGISTICS_CHAT)[-1] == "Usage: /exception &lt;order number or reference&gt;"
+    await product.say("/exception OD-20990101-0001", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert "No order OD-20990101-0001 was found" in texts(product, LOGISTICS_CHAT)[-1]
+    await product.say(f"/exception {order.number}", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    menu = last(product.sent(LOGISTICS_CHAT))
+    forged = buttons(menu)["Delay"].replace(":delay:", ":flood:")
+    await product.press(forged, user_id=LOGISTICS_ID, on=menu)
+    assert toasts(product)[-1] == "This exception case is not known."
+    await product.press("xc:99999:s:-1", user_id=LOGISTICS_ID, on=menu)
+    assert toasts(product)[-1] == "This exception case is not known."
+    await product.press(buttons(menu)["Delay"], user_id=LOGISTICS_ID, on=menu)
+    causes = last(product.bot.requests_for("editMessageText"))
+    await product.press(buttons(causes)["Not known yet"], user_id=LOGISTICS_ID, on=menu)
+    await product.say("x" * 1001, user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert "at most 1000 characters" in texts(product, LOGISTICS_CHAT)[-1]
+    await product.say("/skip", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    assert "Exception marked on" in texts(product, LOGISTICS_CHAT)[-1]
+    assert order.number is not None
+    assert (await product.order(order.number)).status is OrderStatus.EXCEPTION

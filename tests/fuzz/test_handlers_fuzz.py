@@ -49,7 +49,7 @@ STAFF = {
 USERS = (CUSTOMER, DESK, HEAD, WAREHOUSE, LOGISTICS, ADMIN, 555)
 CHATS = {DESK: DESK_CHAT, HEAD: DESK_CHAT, WAREHOUSE: WAREHOUSE_CHAT, LOGISTICS: LOGISTICS_CHAT}
 SPECIALS = "<>&\"'\u200b\u202e\u0000\x01 \n:/@²０١"
-PREFIXES = ("rv", "co", "fix", "ex", "exc", "rcpt", "sa", "wz", "lang", "zz")
+PREFIXES = ("rv", "co", "fix", "ex", "exc", "rcpt", "sa", "wz", "lang", "zz", "exm", "xc")
 
 
 @pytest.fixture
