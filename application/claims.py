@@ -18,8 +18,7 @@ from typing import Protocol
 
 from application.completion import NotDelivered, NotYourOrder
 from application.exception_ports import ExceptionUnitOfWork
-from application.exceptions import ExceptionSetup, close_case
-from application.exceptions import _open as open_case
+from application.exceptions import ExceptionSetup, close_case, open_case
 from application.finance import FinanceUnitOfWork, owe
 from application.services import Actor, EventHandlers, commit_change
 from domain.claims import claim as rules

@@ -142,7 +142,7 @@ async def _roles(uow: ExceptionUnitOfWork, actor_id: int | None) -> frozenset[Ro
     return await uow.staff.roles_of(actor_id)
 
 
-async def _open(
+async def open_case(
     uow: ExceptionUnitOfWork,
     order: Order,
     action: Action,
@@ -202,7 +202,7 @@ async def raise_exception(
         now = setup.clock.now()
         if kind is ExceptionType.CUSTOMS_HOLD:
             order.shipment.hold_reason, order.shipment.held_at = text or None, now
-        case = await _open(
+        case = await open_case(
             uow,
             order,
             Action.RAISE_EXCEPTION,
@@ -230,7 +230,7 @@ async def hold_at_customs(
         roles = await _roles(uow, actor_id)
         now = setup.clock.now()
         order.shipment.hold_reason, order.shipment.held_at = text, now
-        case = await _open(
+        case = await open_case(
             uow,
             order,
             Action.HOLD_AT_CUSTOMS,
