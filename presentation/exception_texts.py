@@ -215,7 +215,12 @@ def case_cause_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> Inli
     )
 
 
-def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyboardMarkup:
+# Damaged, wrong and lost goods are settled and closed through the claim's own cards (R-6.4):
+# a "resolved" here would close the case before the customer has agreed to anything.
+CLAIM_TYPES = frozenset({ExceptionType.DAMAGED, ExceptionType.WRONG_SHIPMENT, ExceptionType.LOST})
+
+
+def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyboardMarkup | None:
     """The buttons of a case alert: what the departments do next, by type."""
 
     def button(text: str, step: CaseStep) -> InlineKeyboardButton:
@@ -233,6 +238,8 @@ def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyb
                 button(BUTTON_DESTROY, CaseStep.DESTROY),
             ]
         )
+    if kind in CLAIM_TYPES:
+        return None
     buttons = [button(BUTTON_CAUSE, CaseStep.CAUSE)] if kind is ExceptionType.DELAY else []
     return _rows([*buttons, button(BUTTON_RESOLVE, CaseStep.RESOLVE)])
 
