@@ -1,4 +1,4 @@
-"""A cancellation on the demo page in Chromium (issue 13, R-6.1): the README's guided scenario, step 11.
+"""A cancellation on the demo page in Chromium (issue 13, R-6.1): the README's guided scenario, step 12.
 
 Emma places and pays an order, the order desk approves it, Emma presses Cancel under /track and
 confirms; the warehouse sees the order on hold, customer service checks the request, the order desk
