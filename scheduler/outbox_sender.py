@@ -22,7 +22,7 @@ bucket will have one. Waiting for the overall bucket (a few tens of milliseconds
 
 Crash bound: a message counts as delivered once `mark_sent` commits. If the process dies after
 Telegram accepted a message but before that commit, the message stays pending and is sent again
-when its lease runs out. At most `in_flight` messages are under way at once, so at most that many
+when its lease runs out. At most `in_flight` (16) messages are under way at once, so at most that many
 per sender process (each to a different chat) are duplicated by a crash; everything committed to
 the outbox is delivered. Claimed messages not yet
 attempted at the crash wait for their lease to run out (`lease`, 3 minutes by default).
@@ -180,7 +180,7 @@ class OutboxSender:
         channels: ChannelDelivery | None = None,
         on_delivered: Delivered | None = None,
         shared_limiter: SharedRateLimiter | None = None,
-        in_flight: int = 8,
+        in_flight: int = 16,
     ) -> None:
         self._shared_limiter = shared_limiter
         # Requests under way at once, each to another chat (tokens are taken before each starts).
