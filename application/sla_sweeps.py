@@ -162,6 +162,10 @@ class _NoticeFailed(Exception):
         self.notice = notice
 
 
+class _BatchFailed(Exception):
+    """Recording a digest's alerts in one statement failed; they are recorded one by one instead."""
+
+
 @dataclass
 class SlaSweeper:
     """Runs the SLA sweeps and the progress digest against the database through units of work.
@@ -380,6 +384,7 @@ class SlaSweeper:
     ) -> None:
         """Writes a message and its alerts in one transaction; leaves out a failing notice and retries."""
         pending = list(notices)
+        batched = True
         while pending:
             tally = _Tally()
             try:
@@ -387,8 +392,14 @@ class SlaSweeper:
                     if part is None:
                         await self._send_single(uow, pending[0], now, mentioned or {}, tally)
                     else:
-                        await self._send_merged(uow, chat_id, pending, now, part, tally)
+                        await self._send_merged(uow, chat_id, pending, now, part, tally, batched=batched)
                     await uow.commit()
+            except _BatchFailed:
+                logger.exception(
+                    "SLA sweep: the alerts of a digest to chat %s are recorded one by one", chat_id
+                )
+                batched = False
+                continue
             except _NoticeFailed as failed:
                 logger.exception("SLA sweep: left out the %s", failed.notice.about)
                 report.failed += 1
@@ -443,14 +454,33 @@ class SlaSweeper:
         now: datetime,
         part: tuple[int, int],
         tally: _Tally,
+        *,
+        batched: bool = True,
     ) -> None:
         """Records the notices of one digest message as one batch and queues the message."""
         has_alerts = any(notice.clock is not None for notice in chunk)
         batch = secrets.token_hex(8)
         lines = []
+        # The chunk's alerts in one statement (issue 17); one that fails is then found one by one.
+        alerted: dict[int, bool] = {}
+        if batched:
+            prepared = [
+                (notice, self._prepared_alert(notice, now, batch))
+                for notice in chunk
+                if notice.clock is not None
+            ]
+            try:
+                ids = await uow.sla.record_alerts([alert for _, alert in prepared])
+            except Exception as error:
+                raise _BatchFailed from error
+            alerted = {
+                id(notice): alert_id is not None for (notice, _), alert_id in zip(prepared, ids, strict=True)
+            }
         for notice in chunk:
             try:
-                if notice.clock is not None:
+                if notice.clock is not None and batched:
+                    recorded = alerted[id(notice)]
+                elif notice.clock is not None:
                     recorded = await uow.sla.record_alert(self._new_alert(notice, now, batch)) is not None
                 else:
                     recorded = await uow.sla.escalate(_required(notice.alert).id, notice.level, now)
@@ -465,6 +495,13 @@ class SlaSweeper:
         queued = OutboxMessage(chat_id, message.method, message.params, now, dedup_key=f"sla-merged:{batch}")
         if await uow.outbox.enqueue(queued):
             tally.messages += 1
+
+    def _prepared_alert(self, notice: _Notice, now: datetime, batch: str) -> NewAlert:
+        """Describes a notice's alert; a notice that cannot be described is left out."""
+        try:
+            return self._new_alert(notice, now, batch)
+        except Exception as error:
+            raise _NoticeFailed(notice) from error
 
     def _new_alert(self, notice: _Notice, now: datetime, batch: str | None = None) -> NewAlert:
         """Describes the alert to record about a clock."""

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from functools import cache
 from io import BytesIO
-
-from matplotlib import font_manager
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from domain.kpi import TARGETS, Kpi, KpiCard, Ratio, Target, Verdict
 from presentation.fonts import cjk_font_file
 from presentation.kpi import KPI_NAMES, department_name, percent, scope_name, stage_name
 from presentation.labels import N_
 from presentation.render import Translate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# matplotlib is imported where a chart is drawn, not with the bot: it costs a running instance tens
+# of megabytes and most never draw a chart (issue 17).
 
 CHART_TITLE = N_("KPIs {month} · {scope}")
 KPIS_PANEL = N_("KPIs against their targets (the black line marks the target)")
@@ -33,6 +35,8 @@ MIN_ROWS = 4
 @cache
 def font_families() -> tuple[str, ...]:
     """Registers the CJK font with matplotlib once; returns the families to draw with, CJK first."""
+    from matplotlib import font_manager
+
     path = cjk_font_file()
     if path is None:
         return ("DejaVu Sans",)
@@ -52,6 +56,9 @@ def _english(message: str) -> str:
 
 def kpi_chart(card: KpiCard, t: Translate, locale: str) -> bytes:
     """Draws the card as a PNG: the four KPIs with their targets, then on-time by department or by step."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     if locale != "en" and not has_cjk_font():
         t = _english
     families = list(font_families())

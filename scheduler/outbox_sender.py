@@ -1,7 +1,10 @@
 """Delivers outbox messages to Telegram within its limits and records each outcome.
 
 Each round claims the due messages (at most one per chat: the oldest pending one) under a lease,
-sends them one at a time and records each outcome in its own short transaction:
+takes each one's tokens from the limiter in turn and sends it, up to `in_flight` requests at once
+(issue 17: one at a time left the overall limit half used while each request and its commit were
+under way), recording each outcome in its own short transaction. A chat's next message is claimed
+only in a later round, after the round's sends are over, so one chat's messages keep their order:
 
 - accepted: `sent`, with the Telegram message id ("message is not modified" counts as accepted);
 - 429: due again after `retry_after`, and the chat's bucket is held back as long;
@@ -19,8 +22,9 @@ bucket will have one. Waiting for the overall bucket (a few tens of milliseconds
 
 Crash bound: a message counts as delivered once `mark_sent` commits. If the process dies after
 Telegram accepted a message but before that commit, the message stays pending and is sent again
-when its lease runs out. Messages go out one at a time, so at most ONE message per sender process
-is duplicated by a crash; everything committed to the outbox is delivered. Claimed messages not yet
+when its lease runs out. At most `in_flight` (16) messages are under way at once, so at most that many
+per sender process (each to a different chat) are duplicated by a crash; everything committed to
+the outbox is delivered. Claimed messages not yet
 attempted at the crash wait for their lease to run out (`lease`, 3 minutes by default).
 
 The lease must outlast a round: the sender starts no send once half the lease has passed and gives
@@ -178,8 +182,11 @@ class OutboxSender:
         channels: ChannelDelivery | None = None,
         on_delivered: Delivered | None = None,
         shared_limiter: SharedRateLimiter | None = None,
+        in_flight: int = 16,
     ) -> None:
         self._shared_limiter = shared_limiter
+        # Requests under way at once, each to another chat (tokens are taken before each starts).
+        self._in_flight = asyncio.Semaphore(max(1, in_flight))
         self._queue = queue
         # Email and webhook rows are delivered there, outside Telegram's limits (issue 12).
         self._channels = channels
@@ -226,11 +233,15 @@ class OutboxSender:
         started = self._clock.now()
         give_back_at = started + self._lease / 2
         batch = await self._queue.claim_due(started, self._batch_size, started + self._lease)
-        delivered = 0
+        sending: list[asyncio.Task[int]] = []
         later: dict[int, datetime] = {}
         for index, message in enumerate(batch):
             assert message.id is not None, "claimed messages come from the database"
             now = self._clock.now()
+            if any(task.done() and task.exception() is not None for task in sending):
+                # A send that failed beyond what _deliver records ends the round, as it did sequentially:
+                # the rest stay leased.
+                break
             if now >= give_back_at:
                 later.update({rest.id: now for rest in batch[index:] if rest.id is not None})
                 break
@@ -242,7 +253,7 @@ class OutboxSender:
                 if wait > 0:
                     later[message.id] = _later(now, wait)
                 else:
-                    delivered += await self._deliver(message, message.id)
+                    sending.append(await self._start(message, message.id))
                 continue
             wait = self.limiter.chat_delay(message.chat_id)
             if wait > 0:
@@ -251,9 +262,28 @@ class OutboxSender:
             if (wait := self.limiter.overall_delay()) > 0:
                 await self._sleep(wait)
             self.limiter.acquire(message.chat_id)
-            delivered += await self._deliver(message, message.id)
+            sending.append(await self._start(message, message.id))
+        outcomes = await asyncio.gather(*sending, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         await self._queue.postpone(later)
-        return delivered
+        return sum(outcome for outcome in outcomes if isinstance(outcome, int))
+
+    async def _start(self, message: OutboxMessage, message_id: int) -> asyncio.Task[int]:
+        """Starts sending a message once fewer than `in_flight` are under way."""
+        await self._in_flight.acquire()
+
+        async def send() -> int:
+            try:
+                return await self._deliver(message, message_id)
+            finally:
+                self._in_flight.release()
+
+        task = asyncio.create_task(send())
+        # Let the request start now: Telegram counts it when it arrives, not when its token was taken.
+        await asyncio.sleep(0)
+        return task
 
     async def run_forever(self, stop_event: asyncio.Event) -> None:
         """Delivers messages until `stop_event` is set, sleeping until the next one is due."""

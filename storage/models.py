@@ -174,6 +174,10 @@ class OrderClockRow(Base):
     finished_at: Mapped[datetime | None]
     met: Mapped[bool | None] = mapped_column(Boolean)
     paused_at: Mapped[datetime | None]
+    # When this clock's warning and breach were alerted (issue 17): the sweeps skip alerted clocks
+    # without reading sla_alerts; set in the transaction that records the alert.
+    warning_alerted_at: Mapped[datetime | None]
+    breach_alerted_at: Mapped[datetime | None]
 
     order: Mapped[OrderRow] = relationship(back_populates="clocks", lazy="raise")
 
@@ -289,6 +293,14 @@ Index(
     OrderClockRow.due_at,
     postgresql_where=OrderClockRow.finished_at.is_(None),
     sqlite_where=OrderClockRow.finished_at.is_(None),
+)
+# Running, unpaused clocks not yet alerted as breached, by due time: the breach sweep (issue 17).
+Index(
+    "ix_order_clocks_unalerted_breach_due",
+    OrderClockRow.due_at,
+    OrderClockRow.id,
+    postgresql_where=text("finished_at IS NULL AND paused_at IS NULL AND breach_alerted_at IS NULL"),
+    sqlite_where=text("finished_at IS NULL AND paused_at IS NULL AND breach_alerted_at IS NULL"),
 )
 
 

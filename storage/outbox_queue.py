@@ -139,7 +139,10 @@ class SqlOutboxQueue:
 
     async def next_due(self) -> datetime | None:
         """Returns when the earliest claimable message is (or was) due, if any is pending."""
-        stmt = select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.state == PENDING, _is_chat_head())
+        # A row without a time is due at once: its creation time, not ignored by MIN (issue 17: the
+        # sender idled a second after each round of a fresh backlog).
+        due = func.coalesce(OutboxRow.next_attempt_at, OutboxRow.created_at)
+        stmt = select(func.min(due)).where(OutboxRow.state == PENDING, _is_chat_head())
         async with self._session_factory() as session:
             return await session.scalar(stmt)
 

@@ -1,17 +1,37 @@
 """SQL side of the SLA sweeps: running clocks by due time, alerts recorded once, the tracking log.
 
-Every query that finds clocks bounds them by due time on an index: the breach sweep on
-ix_order_clocks_open_due (finished_at IS NULL, due_at < now), the warning sweep, /sla and the
-digest on the partial ix_order_clocks_running_stage_due (stage, due_at <= that stage's threshold).
+Every query that finds clocks bounds them by due time on an index: the breach sweep on the
+partial ix_order_clocks_unalerted_breach_due (running, unpaused, not alerted; due_at < now), the
+warning sweep, /sla and the digest on the partial ix_order_clocks_running_stage_due (stage,
+due_at <= that stage's threshold). A clock records when it was warned and breached, in the
+alert's transaction, so the sweeps skip alerted clocks without joining sla_alerts (issue 17).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, false, func, select, text, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders.status import Role
@@ -21,6 +41,11 @@ from storage.repositories import columns_of, order_ref, record_from, table_of, u
 
 # Any constant shared by every instance: pg_try_advisory_xact_lock takes one bigint key.
 SWEEP_LOCK_KEY = 0x0D_5A_5E_E9
+# The clock column that says when the clock got an alert of each kind.
+ALERTED_AT = {
+    AlertKind.WARNING: OrderClockRow.warning_alerted_at,
+    AlertKind.BREACH: OrderClockRow.breach_alerted_at,
+}
 
 
 class SqlSlaRepository:
@@ -67,7 +92,48 @@ class SqlSlaRepository:
             .returning(table.c.id)
         )
         alert_id: int | None = (await self._session.execute(stmt)).scalar_one_or_none()
+        if alert_id is not None:
+            await self._mark_alerted(alert.kind, [alert.clock_id], alert.created_at)
         return alert_id
+
+    async def record_alerts(self, alerts: Sequence[NewAlert]) -> list[int | None]:
+        """Records alerts in one statement; each one's id, or None where it was recorded before."""
+        if not alerts:
+            return []
+        table = table_of(SlaAlertRow)
+        stmt = (
+            upsert(self._session, table)
+            .on_conflict_do_nothing(index_elements=["clock_id", "kind", "order_id"])
+            .returning(table.c.id, table.c.clock_id, table.c.kind, table.c.order_id)
+        )
+        # Parameters beside the statement: one cached statement, sent as multi-row VALUES batches.
+        values = [
+            columns_of(alert, kind=alert.kind.value, department=alert.department.value)
+            | {"escalation_level": EscalationLevel.NONE}
+            for alert in alerts
+        ]
+        recorded = {
+            (row.clock_id, row.kind, row.order_id): row.id
+            for row in await self._session.execute(stmt, values)
+        }
+        ids = [recorded.get((alert.clock_id, alert.kind.value, alert.order_id)) for alert in alerts]
+        newly: defaultdict[tuple[AlertKind, datetime], list[int]] = defaultdict(list)
+        for alert, alert_id in zip(alerts, ids, strict=True):
+            if alert_id is not None:
+                newly[alert.kind, alert.created_at].append(alert.clock_id)
+        for (kind, at), clock_ids in newly.items():
+            await self._mark_alerted(kind, clock_ids, at)
+        return ids
+
+    async def _mark_alerted(self, kind: AlertKind, clock_ids: Sequence[int], at: datetime) -> None:
+        """Marks the clocks alerted of this kind, so the sweeps no longer find them."""
+        column = ALERTED_AT[kind]
+        await self._session.execute(
+            update(OrderClockRow)
+            .where(self._among(OrderClockRow.id, clock_ids), column.is_(None))
+            .values({column: at})
+            .execution_options(synchronize_session=False)
+        )
 
     async def get_alert(self, alert_id: int) -> SlaAlert | None:
         """Returns one alert, if it exists."""
@@ -134,6 +200,20 @@ class SqlSlaRepository:
         )
         return (await self._session.execute(stmt)).scalar_one_or_none() is not None
 
+    def _among(self, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+        """Matches a column against many values sent as one parameter (a list SQLAlchemy expands is slow).
+
+        An array on PostgreSQL, a JSON array SQLite's json_each reads as rows.
+        """
+        values = list(values)
+        if self._session.get_bind().dialect.name == "postgresql":
+            element_type = Integer() if isinstance(column.type, Integer) else String()
+            return column == any_(bindparam("among", values, type_=ARRAY(element_type)))
+        members: Select[tuple[Any]] = select(literal_column("value")).select_from(
+            func.json_each(json.dumps(values))
+        )
+        return column.in_(members.scalar_subquery())
+
     async def _with_last_actions(self, rows: Any) -> list[DueClock]:
         """Turns clock rows into DueClocks carrying their order's last audit line."""
         rows = list(rows)
@@ -141,7 +221,11 @@ class SqlSlaRepository:
         last: dict[str, LastAction] = {}
         if order_ids:
             audit = OrderAuditRow
-            newest = select(func.max(audit.id)).where(audit.order_id.in_(order_ids)).group_by(audit.order_id)
+            newest = (
+                select(func.max(audit.id))
+                .where(self._among(audit.order_id, order_ids))
+                .group_by(audit.order_id)
+            )
             lines = (await self._session.scalars(select(audit).where(audit.id.in_(newest)))).all()
             actor_ids = {line.actor_id for line in lines if line.actor_id is not None}
             names = (
@@ -176,12 +260,16 @@ class SqlSlaRepository:
 
 
 def breach_query(now: datetime, limit: int) -> Select[*tuple[Any, ...]]:
-    """Selects running, unpaused clocks past due without a breach alert (on ix_order_clocks_open_due)."""
+    """Selects running, unpaused, unalerted clocks past due (ix_order_clocks_unalerted_breach_due)."""
     clock = OrderClockRow
     return (
         _due_clocks()
-        .where(clock.finished_at.is_(None), clock.paused_at.is_(None), clock.due_at < now)
-        .where(~_alerted(AlertKind.BREACH))
+        .where(
+            clock.finished_at.is_(None),
+            clock.paused_at.is_(None),
+            clock.breach_alerted_at.is_(None),
+            clock.due_at < now,
+        )
         .order_by(clock.due_at, clock.id)
         .limit(limit)
     )
@@ -191,7 +279,7 @@ def warning_query(thresholds: Mapping[str, datetime], now: datetime, limit: int)
     """Selects running, unpaused clocks within their stage's warning threshold without a warning alert."""
     clock = OrderClockRow
     return _per_stage(
-        thresholds, limit, clock.paused_at.is_(None), clock.due_at >= now, ~_alerted(AlertKind.WARNING)
+        thresholds, limit, clock.paused_at.is_(None), clock.due_at >= now, clock.warning_alerted_at.is_(None)
     )
 
 
@@ -228,11 +316,6 @@ def _due_clocks() -> Select[*tuple[Any, ...]]:
         clock.paused_at,
         order_ref(),
     ).join(OrderRow, OrderRow.id == clock.order_id)
-
-
-def _alerted(kind: AlertKind) -> ColumnElement[bool]:
-    """Matches clocks that already have an alert of this kind."""
-    return exists().where(SlaAlertRow.clock_id == OrderClockRow.id, SlaAlertRow.kind == kind.value)
 
 
 def _alerts() -> Select[*tuple[Any, ...]]:

@@ -891,6 +891,10 @@ class FakeSlaRepository(_OrderRows):
         self._alerts[alert_id] = StoredAlert(alert_id, alert)
         return alert_id
 
+    async def record_alerts(self, alerts: Sequence[NewAlert]) -> list[int | None]:
+        """Records alerts at once; each one's id, or None where it was recorded before."""
+        return [await self.record_alert(alert) for alert in alerts]
+
     async def get_alert(self, alert_id: int) -> SlaAlert | None:
         """Returns one alert, if it exists."""
         stored = self._view().get(alert_id)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import OutboxMessage
@@ -222,3 +222,16 @@ async def test_a_claim_skips_rows_another_claimer_holds_locked_without_waiting(
         claimed = await asyncio.wait_for(queue.claim_due(T0, 10, T0 + LEASE), timeout=5)
 
     assert [item.id for item in claimed] == ids[3:]
+
+
+async def test_a_message_without_an_attempt_time_counts_as_due_at_its_creation(
+    new_uow: NewUow, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    # A message moved to a supergroup (or bulk-loaded) has no attempt time: it is due at once, and
+    # the sender must not idle before the next round because MIN skipped it (issue 17).
+    queue = SqlOutboxQueue(session_factory)
+    (moved,) = await enqueue(new_uow, message(1, "moved"))
+    async with session_factory() as session, session.begin():
+        await session.execute(update(OutboxRow).where(OutboxRow.id == moved).values(next_attempt_at=None))
+
+    assert await queue.next_due() == T0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +55,12 @@ class BadRowSla(SqlSlaRepository):
         if alert.clock_id == self.bad_clock_id:
             await self._session.execute(text("SELECT * FROM no_such_table"))
         return await super().record_alert(alert)
+
+    async def record_alerts(self, alerts: Sequence[NewAlert]) -> list[int | None]:
+        """Records the alerts in one statement, which fails in the database with the bad clock among them."""
+        if any(alert.clock_id == self.bad_clock_id for alert in alerts):
+            await self._session.execute(text("SELECT * FROM no_such_table"))
+        return await super().record_alerts(alerts)
 
 
 class BadRowOrders(SqlOrderRepository):
