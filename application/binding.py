@@ -4,7 +4,7 @@ A platform or offline order has no chat the bot may trust: a Telegram user id in
 request body is ignored. Instead the order gets a one-time token; the link
 `https://t.me/<bot>?start=<token>` opens the bot with `/start <token>`, and that chat becomes the
 order's. After binding, the customer may agree that their later orders with the same phone or
-email go to the same chat; routing (application/notifications.py) asks the consents.
+email go to the same chat; routing (application/customer_channels.py) asks the consents.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from application.notifications import ChatLanguageLookup, TeamChatLookup
+from application.notifier import ChatLanguageLookup, TeamChatLookup
 from application.ports import OutboxMessage, UnitOfWork
 from domain.clock import Clock
 from domain.orders.model import Order

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from application.notifications import ChatLanguageLookup
+from application.notifier import ChatLanguageLookup
 from application.ports import OutboxMessage, Outgoing, UnitOfWork
 from application.services import SYSTEM, EventHandlers, commit_change
 from application.sla_digest import DigestTexts, post_digest

@@ -24,11 +24,12 @@ from application.aftersales_ports import AftersalesSetup
 from application.binding import BindingRepository, binding_token, telegram_link
 from application.claims import ClaimsSetup
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
+from application.customer_channels import CustomerChannels, record_delivery
 from application.exception_report import ExceptionReportSetup, exception_report_sweep
 from application.exceptions import ExceptionSetup, follow_up_compensation
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
-from application.notifications import CustomerChannels, build_notifier, record_delivery
+from application.notifier import build_notifier
 from application.ports import ApiOrderLink, OutboxMessage, StoredDocument, UnitOfWork
 from application.reports import ReportSetup, StoredReport, monthly_report
 from application.retention import run_retention

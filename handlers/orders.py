@@ -11,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from application.notifications import staff_names
+from application.notifier import staff_names
 from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from domain.orders.model import Order

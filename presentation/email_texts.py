@@ -14,7 +14,8 @@ import re
 
 from aiogram.utils.i18n import I18n
 
-from application.notifications import Email, Notice, NoticeKind, TelegramRendering
+from application.customer_channels import Email, TelegramRendering
+from application.notifications import Notice, NoticeKind
 from domain.orders.events import Event
 from domain.orders.model import Order
 from presentation.documents import ConfirmationDocuments, payment_line

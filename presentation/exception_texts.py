@@ -10,6 +10,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from application.notifications import NoticeKind
 from application.ports import Outgoing
+from domain.claims.claim import CLAIM_TYPES
 from domain.exceptions.case import CaseResult, CompensationKind
 from domain.exceptions.causes import MARKABLE, cause_catalog
 from domain.exceptions.events import (
@@ -215,10 +216,6 @@ def case_cause_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> Inli
     )
 
 
-# Damaged, wrong and lost goods are settled and closed through the claim's own cards (R-6.4):
-# a "resolved" here would close the case before the customer has agreed to anything.
-CLAIM_TYPES = frozenset({ExceptionType.DAMAGED, ExceptionType.WRONG_SHIPMENT, ExceptionType.LOST})
-
 
 def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyboardMarkup | None:
     """The buttons of a case alert: what the departments do next, by type."""
@@ -239,6 +236,8 @@ def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyb
             ]
         )
     if kind in CLAIM_TYPES:
+        # Damaged, wrong and lost goods are settled and closed through the claim's own cards (R-6.4):
+        # a "resolved" here would close the case before the customer has agreed to anything.
         return None
     buttons = [button(BUTTON_CAUSE, CaseStep.CAUSE)] if kind is ExceptionType.DELAY else []
     return _rows([*buttons, button(BUTTON_RESOLVE, CaseStep.RESOLVE)])

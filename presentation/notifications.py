@@ -13,14 +13,8 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
-from application.notifications import (
-    Audience,
-    Notice,
-    NoticeKind,
-    Rendered,
-    TeamChatLookup,
-    build_notifier,
-)
+from application.notifications import Audience, Notice, NoticeKind, Rendered
+from application.notifier import TeamChatLookup, build_notifier
 from application.ports import Outgoing, UnitOfWork
 from application.review import ReviewSetup
 from application.services import EventHandlers

@@ -36,7 +36,7 @@ import aiohttp
 import aiosmtplib
 import segno
 
-from application.notifications import CHANNEL_METHODS, EMAIL_METHOD, WEBHOOK_METHOD
+from application.customer_channels import CHANNEL_METHODS, EMAIL_METHOD, WEBHOOK_METHOD
 from application.ports import OutboxMessage, OutboxQueue, StoredDocument
 from domain.clock import Clock
 from presentation.email_texts import QR_CID

@@ -18,7 +18,7 @@ Clock events come from two places:
   the ClockEvents to `domain.sla.clocks.apply_clock_events`, and the policy does the rest.
   The "customer told" clock (customer_notice, R-5.2) is one: the notification policy emits
   customer_facing_change with every customer notice it queues, and the outbox's delivery of such a
-  notice on any channel emits notice_delivered (application/notifications.py, record_delivery).
+  notice on any channel emits notice_delivered (application/customer_channels.py, record_delivery).
 
 Interruptions (exception, cancellation request) pause the stage the order will resume, so the
 interruption does not count against it; coming back resumes it (domain.sla.clocks.sync_clocks).

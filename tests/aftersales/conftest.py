@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from application.aftersales_ports import AftersalesSettings, AftersalesSetup
 from application.completion import complete_due, record_completions
-from application.notifications import build_notifier
+from application.notifier import build_notifier
 from application.survey import send_due_surveys
 from bot.i18n import create_i18n
 from domain.clock import FixedClock

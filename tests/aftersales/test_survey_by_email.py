@@ -8,14 +8,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from application.aftersales_ports import AftersalesSettings, AftersalesSetup
-from application.notifications import (
-    EMAIL_METHOD,
-    CustomerChannels,
-    Notice,
-    NoticeKind,
-    build_notifier,
-    notices_for,
-)
+from application.customer_channels import EMAIL_METHOD, CustomerChannels
+from application.notifications import Notice, NoticeKind, notices_for
+from application.notifier import build_notifier
 from bot.app import bindings_of, platform_of
 from bot.i18n import create_i18n
 from domain.aftersales.events import SurveySent

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from application.notifications import build_notifier
+from application.notifier import build_notifier
 from application.review import ReviewSetup
 from application.services import Actor
 from bot.i18n import PoI18n, create_i18n

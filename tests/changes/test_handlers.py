@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiogram import Dispatcher
 
-from application.notifications import build_notifier
+from application.notifier import build_notifier
 from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from bot.dispatcher import build_dispatcher

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiogram import Dispatcher
 
-from application.notifications import build_notifier
+from application.notifier import build_notifier
 from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from bot.dispatcher import build_dispatcher

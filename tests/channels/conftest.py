@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from application.binding import BindingRepository
-from application.notifications import CustomerChannels, build_notifier
+from application.customer_channels import CustomerChannels
+from application.notifier import build_notifier
 from application.ports import ApiOrderLink, OutboxMessage, UnitOfWork
 from application.services import EventHandlers
 from bot.i18n import PoI18n, create_i18n

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application.notifications import EMAIL_METHOD, WEBHOOK_METHOD, record_delivery
+from application.customer_channels import EMAIL_METHOD, WEBHOOK_METHOD, record_delivery
 from application.ports import ApiOrderLink, OutboxMessage
 from application.services import EventHandlers
 from application.sla_sweeps import SlaSweeper

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from application.notifications import EMAIL_METHOD, WEBHOOK_METHOD, channel_chat_id
+from application.customer_channels import EMAIL_METHOD, WEBHOOK_METHOD, channel_chat_id
 from application.ports import OutboxMessage
 from domain.clock import FixedClock
 from scheduler.channels import SIGNATURE_HEADER, ChannelDelivery, SmtpMailer, SmtpSettings, WebhookPoster

@@ -8,7 +8,8 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from application.notifications import EMAIL_METHOD, Notice, NoticeKind, Rendered
+from application.customer_channels import EMAIL_METHOD
+from application.notifications import Notice, NoticeKind, Rendered
 from application.ports import OutboxMessage, StoredDocument
 from bot.i18n import PoI18n
 from domain.delivery import expected_delivery_date

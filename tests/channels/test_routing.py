@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.notifications import EMAIL_METHOD, WEBHOOK_METHOD, channel_chat_id
+from application.customer_channels import EMAIL_METHOD, WEBHOOK_METHOD, channel_chat_id
 from application.ports import ApiOrderLink
 from application.services import EventHandlers
 from domain.orders.status import OrderStatus

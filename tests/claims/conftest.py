@@ -15,7 +15,7 @@ from sqlalchemy import select
 from application.aftersales_ports import AftersalesSettings, AftersalesSetup
 from application.claims import ClaimsSetup
 from application.exceptions import raise_exception
-from application.notifications import build_notifier
+from application.notifier import build_notifier
 from bot.i18n import LanguageMiddleware, create_i18n
 from bot.middlewares import RolesMiddleware, UnitOfWorkMiddleware
 from domain.clock import FixedClock

@@ -11,7 +11,7 @@ from aiogram import Dispatcher
 from aiogram.types import Update
 
 from application.execution import ExecutionSetup
-from application.notifications import build_notifier
+from application.notifier import build_notifier
 from application.review import ReviewSetup
 from application.services import EventHandlers
 from bot.i18n import PoI18n

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from application.customer_channels import EMAIL_METHOD, channel_chat_id
 from application.finance import owe, record_paid
-from application.notifications import EMAIL_METHOD, channel_chat_id
 from application.services import Actor, commit_change
 from application.sla_sweeps import SlaSweeper
 from bot.app import chat_language_of

@@ -105,7 +105,7 @@ WALK: dict[Stage, tuple[set[str], set[str]]] = {
     # Opened on completion, closed by the survey sweep's survey_sent (a named event, issue 15).
     Stage.SURVEY: ({"confirm_receipt", "complete"}, set()),
     # "notice": the notification policy opens it with every customer notice; "delivery": the outbox's
-    # delivery of one closes it (application/notifications.py, R-5.2). No status change touches it.
+    # delivery of one closes it (application/customer_channels.py, R-5.2). No status change touches it.
     Stage.CUSTOMER_NOTICE: ({"notice"}, {"delivery"}),
     # No status change touches it: a conversation opens it on the customer's message and closes it on
     # the answer (application/conversation.py; tests/product/test_conversation.py).
