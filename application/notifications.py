@@ -3,8 +3,9 @@
 Every message the workflow sends because something happened to an order is decided here, in
 `notices_for`, and nowhere else. The use cases only record domain events; `build_notifier`
 (application/notifier.py) turns each event into outbox rows in the same transaction, rendered
-through the NoticeRenderer port (the words and buttons live in presentation/). Each row's dedup key is the notice kind and the event id,
-so a change is never told twice, also when the same status is reached again later.
+through the NoticeRenderer port (the words and buttons live in presentation/). Each row's dedup
+key is the notice kind and the event id, so a change is never told twice, also when the same
+status is reached again later.
 
 | event                                  | who is told                                                 |
 |----------------------------------------|-------------------------------------------------------------|
