@@ -65,7 +65,8 @@ from domain.orders.responsibilities import Duty, may, require
 from domain.orders.status import Role, Service
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, apply_clock_events
-from domain.sla.policy import ClockEvent, shipped_policy
+from domain.sla.policy import ClockEvent
+from domain.sla.policy_file import shipped_policy
 
 T = TypeVar("T")
 

@@ -29,7 +29,7 @@ from domain.orders.model import AuditEvent, Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, Channel, OrderStatus, Role, next_status
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import shipped_policy
+from domain.sla.policy_file import shipped_policy
 
 
 @dataclass(frozen=True)

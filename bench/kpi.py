@@ -33,7 +33,7 @@ from domain.clock import FixedClock
 from domain.kpi import Month, department_lookup
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.reports import SupervisionDocuments
 from storage.database import create_engine, create_session_factory
 from storage.uow import SqlUnitOfWork

@@ -27,7 +27,8 @@ from bench.databases import Batch, benchmark_parser, order_row, run_benchmarks
 from domain.clock import FixedClock
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, risk_thresholds
-from domain.sla.policy import Stage, load_policy
+from domain.sla.policy import Stage
+from domain.sla.policy_file import load_policy
 from presentation.sla_alerts import SlaAlertTexts
 from storage.database import create_engine, create_session_factory
 from storage.sla_repository import breach_query, warning_query

@@ -51,7 +51,7 @@ from domain.kpi import department_lookup
 from domain.review import ReviewPolicy, parse_threshold
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from handlers import all_commands
 from handlers.payment import PaymentSetup
 from presentation.archive import PdfArchiveDocuments

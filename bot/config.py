@@ -18,7 +18,7 @@ from domain.aftersales.retention import RetentionPeriod
 from domain.orders.status import Role
 from domain.review import parse_threshold
 from domain.sla.calendar import Duration
-from domain.sla.policy import SlaPolicyError, load_policy
+from domain.sla.policy_file import SlaPolicyError, load_policy
 
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 REDIS_SCHEMES = ("redis", "rediss", "unix")

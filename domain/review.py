@@ -23,7 +23,8 @@ from domain.orders.special import SpecialService
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, clock_left, running_clock, stage_for
-from domain.sla.policy import SlaPolicy, shipped_policy
+from domain.sla.policy import SlaPolicy
+from domain.sla.policy_file import shipped_policy
 
 SYSTEM = frozenset({Role.SYSTEM})
 REVIEW_STATUSES = (OrderStatus.PENDING_REVIEW, OrderStatus.PENDING_SECOND_REVIEW)

@@ -10,7 +10,7 @@ from domain.orders.model import Item, Order
 from domain.orders.special import RequestKind, SpecialService
 from domain.review import delivery_check, order_special_services
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.keyboards import N_
 from presentation.render import Translate, esc, one_line
 

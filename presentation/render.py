@@ -23,7 +23,7 @@ from domain.review import (
     SecondReviewReason,
     first_reviewer,
 )
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.callbacks import CustomerAction, CustomerStep, OrderFix, ReviewAction, ReviewStep
 from presentation.keyboards import N_
 from presentation.labels import ACTION_LABELS, channel_name, field, payment_name, with_colon

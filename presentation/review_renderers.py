@@ -16,7 +16,7 @@ from domain.review import (
 )
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import shipped_policy
+from domain.sla.policy_file import shipped_policy
 from presentation.callbacks import CustomerAction, CustomerStep
 from presentation.change_texts import review_change_lines
 from presentation.documents import ConfirmationDocuments, confirmation_pdf

@@ -11,7 +11,8 @@ from domain.execution import carrier_name
 from domain.orders.model import Order
 from domain.orders.status import OrderStatus, Service
 from domain.sla.clocks import running_clock, stage_for
-from domain.sla.policy import SlaPolicy, load_policy
+from domain.sla.policy import SlaPolicy
+from domain.sla.policy_file import load_policy
 from presentation.execution_cards import entered_status_at
 from presentation.keyboards import N_
 from presentation.render import Html, Translate, esc

@@ -21,16 +21,8 @@ from domain.orders.status import (
     Service,
 )
 from domain.sla.calendar import BusinessCalendar
-from domain.sla.policy import (
-    LEAVING,
-    WARNING_PERCENT,
-    ClockEvent,
-    ClockStatus,
-    SlaPolicy,
-    Stage,
-    reaching,
-    shipped_policy,
-)
+from domain.sla.policy import LEAVING, WARNING_PERCENT, ClockEvent, ClockStatus, SlaPolicy, Stage, reaching
+from domain.sla.policy_file import shipped_policy
 
 
 def entry_stage(urgent: bool) -> Stage:

@@ -20,7 +20,7 @@ from domain.orders.status import Action, OrderStatus, Role
 from domain.review import ReviewPolicy
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from handlers import archive, survey
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.survey_texts import AftersalesNotices

@@ -17,7 +17,7 @@ from domain.aftersales.events import SurveySent
 from domain.clock import FixedClock
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.documents import CompanyDetails, ConfirmationDocuments
 from presentation.email_texts import EmailNotices
 from presentation.notifications import TelegramNotices, fixed_team_chats

@@ -20,7 +20,7 @@ from domain.orders.status import Action, Channel, OrderStatus, Role, Service
 from domain.review import ReviewPolicy
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, sync_clocks
-from domain.sla.policy import shipped_policy
+from domain.sla.policy_file import shipped_policy
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from tests.fakes import FakeDatabase, FakeUnitOfWork
 

@@ -24,7 +24,7 @@ from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from domain.review import ReviewPolicy
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from handlers import archive, claims
 from presentation.claims_texts import ClaimNotices
 from presentation.notifications import TelegramNotices, fixed_team_chats

@@ -10,7 +10,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, sync_clocks
-from domain.sla.policy import shipped_policy
+from domain.sla.policy_file import shipped_policy
 from tests.storage.factories import CUSTOMER_ID, make_order
 
 # Monday 2026-03-16 10:00 in Shanghai.

@@ -29,7 +29,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, Channel, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from tests.fakes import FakeDatabase
 
 NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)

@@ -25,7 +25,8 @@ from domain.sla.clocks import (
     status_of,
     warning_at,
 )
-from domain.sla.policy import ClockEvent, ClockStatus, SlaPolicyError, Stage, load_policy
+from domain.sla.policy import ClockEvent, ClockStatus, Stage
+from domain.sla.policy_file import SlaPolicyError, load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = load_policy()

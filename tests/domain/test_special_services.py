@@ -19,7 +19,7 @@ from domain.orders.status import Service
 from domain.review import ReviewPolicy, SecondReviewCause, delivery_check, second_review_reasons
 from domain.sla.calendar import BusinessCalendar, Duration
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import SlaPolicyError, load_policy
+from domain.sla.policy_file import SlaPolicyError, load_policy
 from tests.review.conftest import make_order
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)

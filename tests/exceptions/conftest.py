@@ -13,7 +13,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, sync_clocks
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from tests.fakes import FakeDatabase, FakeUnitOfWork
 from tests.storage.factories import T0, make_order
 

@@ -20,7 +20,7 @@ from domain.orders.model import Item, Order
 from domain.orders.status import Role, Service
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from handlers import execution, my_orders, review, tracking
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes

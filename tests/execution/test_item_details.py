@@ -20,7 +20,7 @@ from domain.orders.special import RequestKind, SpecialRequest
 from domain.orders.status import OrderStatus, Service
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.execution_cards import CarrierChoice, ExecStep
 from presentation.outbound_note import outbound_note_pdf

@@ -14,7 +14,7 @@ from domain.orders.status import OrderStatus, Role
 from domain.payment import PaymentRecord, PaymentSource, PaymentStatus
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import shipped_policy
+from domain.sla.policy_file import shipped_policy
 from storage.uow import SqlUnitOfWork
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
 from tests.storage.factories import make_order

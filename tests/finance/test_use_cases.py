@@ -27,7 +27,8 @@ from domain.orders.status import OrderStatus, Role
 from domain.payment import PaymentRecord, PaymentSource, PaymentStatus
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import ClockEvent, Stage, shipped_policy
+from domain.sla.policy import ClockEvent, Stage
+from domain.sla.policy_file import shipped_policy
 from tests.fakes import FakeDatabase
 from tests.payment.fakes import PaymentDatabase
 from tests.sla.test_policy_walk import referenced

@@ -28,7 +28,7 @@ from domain.orders.status import OrderStatus, Role, Service
 from domain.review import ReviewPolicy
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.callbacks import OrderFix, ReviewAction, ReviewStep
 from presentation.notifications import build_review_setup
 from tests import telegram

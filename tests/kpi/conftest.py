@@ -50,7 +50,7 @@ from domain.orders.status import Channel, OrderStatus, Role
 from domain.sla.alerts import AlertKind, NewAlert
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, pause, resume
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 from presentation.reports import SupervisionDocuments
 from storage.kpi_repository import SqlKpiQueries
 from storage.models import ExceptionCaseRow, OrderClockRow, SurveyAnswerRow

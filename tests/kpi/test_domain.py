@@ -31,7 +31,7 @@ from domain.kpi import (
 )
 from domain.kpi_report import LateClosure, checks_due, lateness_by_person
 from domain.orders.status import Action, Role
-from domain.sla.policy import load_policy
+from domain.sla.policy_file import load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEPARTMENT_OF = department_lookup(load_policy())

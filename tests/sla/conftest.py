@@ -17,7 +17,8 @@ from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, open_stage
-from domain.sla.policy import Stage, load_policy
+from domain.sla.policy import Stage
+from domain.sla.policy_file import load_policy
 from presentation.sla_alerts import Render, SlaAlertTexts, render_with
 from storage.models import OutboxRow, SlaAlertRow, TrackingLogRow
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory

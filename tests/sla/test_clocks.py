@@ -15,7 +15,8 @@ from domain.orders.status import Action, ExceptionType, OrderStatus, Role, Servi
 from domain.review import time_left
 from domain.sla.alerts import chat_for, departments_of_chat
 from domain.sla.clocks import apply_clock_events, sync_clocks
-from domain.sla.policy import ClockEvent, load_policy
+from domain.sla.policy import ClockEvent
+from domain.sla.policy_file import load_policy
 from presentation.labels import format_span
 from presentation.sla_callbacks import (
     MAX_CALLBACK_BYTES,

@@ -34,7 +34,8 @@ from domain.orders.status import (
 )
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, stage_for, sync_clocks
-from domain.sla.policy import DORMANT, ClockEvent, SlaPolicy, Stage, shipped_policy
+from domain.sla.policy import DORMANT, ClockEvent, SlaPolicy, Stage
+from domain.sla.policy_file import shipped_policy
 from tests.storage.factories import make_order
 
 ROOT = Path(__file__).resolve().parents[2]
