@@ -168,7 +168,7 @@ async def test_exceptions_on_demand_sends_the_summary_the_chart_and_the_xlsx(
         "Delay: 2 · 1 · 100.00 % (1 / 1) · 6h",
         "<b>Resolved within the limits</b>: 50.00 % (1 / 2 cases closed)",
         "damage or loss evidence: 0.00 % (0 / 1)",
-        "<b>Compensation paid</b>: 500.00 CNY (1 payments)",
+        "<b>Compensation paid</b>: 500.00 CNY · payouts: 1",
         "<b>Satisfaction with the handling</b>: 100.00 % (1 / 1) · target ≥ 90 % · ✅ met",
         "1. Delay · Weather: 2 (100.00 %)",
         "    ↳ Book a second carrier for typhoon weeks (Olivia Desk, 03-03)",
