@@ -90,13 +90,15 @@ def toasts(product: Product) -> list[str]:
     return [str(r.params.get("text", "")) for r in product.bot.requests_for("answerCallbackQuery")]
 
 
-async def send_file(product: Product, user_id: int, kind: FileKind, file_id: str) -> None:
-    """The customer sends a photo or a PDF in their chat."""
+async def send_file(
+    product: Product, user_id: int, kind: FileKind, file_id: str, *, language_code: str = "zh"
+) -> None:
+    """The customer sends a photo or a PDF in their chat (their Telegram set to language_code)."""
     message: dict[str, Any] = {
         "message_id": next(product.message_ids),
         "date": int(product.clock.now().timestamp()),
         "chat": {"id": user_id, "type": "private", "first_name": "Customer"},
-        "from": {"id": user_id, "is_bot": False, "first_name": "Customer", "language_code": "zh"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "Customer", "language_code": language_code},
     }
     if kind is FileKind.PHOTO:
         message["photo"] = [{"file_id": file_id, "file_unique_id": file_id[-6:], "width": 800, "height": 600}]
