@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 
 from application.ports import UnitOfWork
 
+GROUP_TYPES = frozenset({"group", "supergroup"})
+
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 # Handler data key of the language chosen for the update; error handlers reuse it.
@@ -87,16 +89,26 @@ def language_from_telegram(language_code: str | None, default: str) -> str:
 
 
 class LanguageMiddleware(I18nMiddleware):
-    """Chooses the language: the user's saved choice, else Telegram's language, else the default."""
+    """Chooses the language: a team chat's own (/lang), else the user's saved choice, else Telegram's."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         """Resolves the language once per update and remembers it in the handler data."""
         known = data.get(LOCALE_KEY)
         if known:
             return str(known)
-        locale = await self._resolve(data.get("event_from_user"), data.get("uow"))
+        locale = await self._chat_locale(data)
+        if locale is None:
+            locale = await self._resolve(data.get("event_from_user"), data.get("uow"))
         data[LOCALE_KEY] = locale
         return locale
+
+    async def _chat_locale(self, data: dict[str, Any]) -> str | None:
+        """The language a group chat chose with /lang: every reply in it uses it, as its cards do (R-X.4)."""
+        chat, uow, languages = data.get("event_chat"), data.get("uow"), data.get("chat_languages")
+        if chat is None or chat.type not in GROUP_TYPES or uow is None or languages is None:
+            return None
+        chosen = await languages.language_of(uow, chat.id)
+        return chosen if chosen in self.i18n.available_locales else None
 
     async def _resolve(self, user: User | None, uow: UnitOfWork | None) -> str:
         """Looks the language up in the database first, then in the Telegram profile."""
