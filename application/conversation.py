@@ -25,6 +25,7 @@ from domain.orders.model import Order
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import SlaContext, due_at
 from domain.sla.policy import Stage
+from domain.text import without_controls
 
 
 class Intent(StrEnum):
@@ -227,6 +228,8 @@ async def customer_writes(
     order_id: str | None = None,
 ) -> bool:
     """Records the customer's message, opens its answer clock and queues its card; False: no staff chat."""
+    # A NUL or other control character cannot be stored (PostgreSQL refuses it) or relayed.
+    text = without_controls(text)
     store = setup.store_of(uow)
     now = setup.clock.now()
     conversation = await store.conversation_of(customer, now)
@@ -290,6 +293,7 @@ async def staff_answers(
     text: str,
 ) -> Answered:
     """Sends a staff member's reply to a conversation card to the customer and closes the open clocks."""
+    text = without_controls(text)
     store = setup.store_of(uow)
     asked = await store.message_for_card(chat_id, card_message_id)
     if asked is None:
