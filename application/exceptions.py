@@ -4,6 +4,9 @@ Each use case loads the order and its case, checks the actor's roles as the data
 (never a button's payload), changes the order through Order.apply and the case through its
 methods, and commits both with the notices and clocks they cause in one transaction. Every case
 change also writes an audit line on the order, so its version guards concurrent presses.
+A delay's cause and its compensation are application/exception_delays.py; a customs hold, what
+customs needs and the customer's documents are application/customs_holds.py. Both build on the
+setup and the loaders here.
 
 Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 
@@ -11,8 +14,9 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
   Any department marks an exception (kind in domain.exceptions.causes.MARKABLE, cause from the
   type's list or None while unknown). The order goes to EXCEPTION (Action.RAISE_EXCEPTION); the
   case opens; ExceptionRaised alerts the order desk and customer service (notification policy).
-- `hold_at_customs(uow, order_id, *, actor_id, reason, setup) -> ExceptionCase`
-  Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case the same way.
+- `open_case(uow, order, action, *, actor_id, roles, kind, cause, note, now, setup) -> ExceptionCase`
+  The order into EXCEPTION through the table and its case opened, in the caller's transaction
+  (raise_exception, customs_holds.hold_at_customs, a claim's case in application/claims.py).
 - `close_case(uow, case_id, *, actor_id, result, note, setup) -> ExceptionCase`
   Closes the case with its CaseResult: the order resumes (Action.RESOLVE_EXCEPTION) or, for a
   return or destruction, stays in exception for the order desk's company cancellation (issue 13's
@@ -22,30 +26,23 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 - `complete_record(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
   The order desk completes the record of a closed case (text None: the draft prefilled from the
   case's trail, domain.exceptions.case.prefilled_record); emits exception_recorded.
-- `record_delay_cause(uow, case_id, *, actor_id, cause, new_eta, setup) -> ExceptionCase`
-  Logistics gives a delay's cause and new expected time (delay_cause_found); customer service
-  gets the drafted notice (DelayCauseRecorded).
 - `tell_customer(uow, case_id, *, actor_id, text, setup) -> ExceptionCase`
-  Customer service sends the (edited) draft, or for a customs hold the request for documents
-  (customer_told closes delay_notice, R-6.3).
-- `offer_compensation(uow, case_id, *, actor_id, kind, amount, setup)` / `accept_compensation(uow,
-  case_id, *, customer_id, setup)`: a long delay's offer within the role's limit, accepted by the
-  customer with a button; accepting owes it to finance as a payout (application/finance.py owe()).
-- `follow_up_compensation(handlers) -> EventHandlers`: adds the handler that records a case's
-  compensation applied when finance records its payout paid (bot/app.py composes it).
+  Customer service sends the (edited) draft of a delay's notice, or for a customs hold the
+  request for documents (customer_told closes delay_notice, R-6.3).
+- `answer_satisfaction(uow, case_id, *, customer_id, satisfied, setup) -> bool`: the customer's
+  one tap on a closed case; False if they answered already.
+- `load_case(uow, case_id) -> ExceptionCase` / `load_open_case(uow, case_id, actor_id) -> (case,
+  order, roles)`: the loaders the case use cases share, in the caller's transaction.
 - `case_of_order(uow, order_id) -> ExceptionCase | None`: the order's open case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
-from application.finance import FinanceUnitOfWork, owe
-from application.ports import UnitOfWork
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, NotPermitted
@@ -54,28 +51,12 @@ from domain.exceptions.case import (
     NOTE_MAX,
     CaseClosed,
     CaseResult,
-    Compensation,
-    CompensationKind,
-    EvidenceFile,
     ExceptionCase,
-    FileKind,
     StepKind,
-    check_offer,
-    delay_length,
     prefilled_record,
 )
 from domain.exceptions.causes import MARKABLE, CauseCatalog, cause_catalog
-from domain.exceptions.events import (
-    CaseDocumentReceived,
-    CompensationOffered,
-    CustomerToldOfException,
-    CustomsNeedsRecorded,
-    DelayCauseRecorded,
-    ExceptionClosed,
-    ExceptionRaised,
-)
-from domain.finance import MoneyKind, MoneyOwedPaid, OwedReason
-from domain.orders.events import Event
+from domain.exceptions.events import CustomerToldOfException, ExceptionClosed, ExceptionRaised
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
@@ -92,7 +73,6 @@ CompanyCancellation = Callable[
 
 # Finance is owed an accepted compensation (fin's owe(), in the caller's transaction).
 CompensationOwed = Callable[[ExceptionUnitOfWork, Order, ExceptionCase, datetime], Awaitable[None]]
-FILE_ID_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -135,7 +115,7 @@ def clean_note(text: str) -> str:
     return without_controls(text).strip()[:NOTE_MAX]
 
 
-async def _roles(uow: ExceptionUnitOfWork, actor_id: int | None) -> frozenset[Role]:
+async def actor_roles(uow: ExceptionUnitOfWork, actor_id: int | None) -> frozenset[Role]:
     """The actor's roles as the database holds them now."""
     if actor_id is None:
         return frozenset({Role.SYSTEM})
@@ -198,7 +178,7 @@ async def raise_exception(
     text = clean_note(note)
     async with uow:
         order = await uow.orders.get(order_id)
-        roles = await _roles(uow, actor_id)
+        roles = await actor_roles(uow, actor_id)
         now = setup.clock.now()
         if kind is ExceptionType.CUSTOMS_HOLD:
             order.shipment.hold_reason, order.shipment.held_at = text or None, now
@@ -210,34 +190,6 @@ async def raise_exception(
             roles=roles,
             kind=kind,
             cause=cause,
-            note=text,
-            now=now,
-            setup=setup,
-        )
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
-
-
-async def hold_at_customs(
-    uow: ExceptionUnitOfWork, order_id: str, *, actor_id: int, reason: str, setup: ExceptionSetup
-) -> ExceptionCase:
-    """Logistics records that customs holds the goods (R-4.4): a customs-hold case opens."""
-    text = clean_note(reason)
-    if not text:
-        raise DomainError("a customs hold needs its reason")
-    async with uow:
-        order = await uow.orders.get(order_id)
-        roles = await _roles(uow, actor_id)
-        now = setup.clock.now()
-        order.shipment.hold_reason, order.shipment.held_at = text, now
-        case = await open_case(
-            uow,
-            order,
-            Action.HOLD_AT_CUSTOMS,
-            actor_id=actor_id,
-            roles=roles,
-            kind=ExceptionType.CUSTOMS_HOLD,
-            cause=None,
             note=text,
             now=now,
             setup=setup,
@@ -274,7 +226,7 @@ async def close_case(
     async with uow:
         case = await load_case(uow, case_id)
         order = await uow.orders.get(case.order_id)
-        roles = await _roles(uow, actor_id)
+        roles = await actor_roles(uow, actor_id)
         now = setup.clock.now()
         role = require(roles, Action.RESOLVE_EXCEPTION)
         if order.status is not OrderStatus.EXCEPTION:
@@ -312,7 +264,7 @@ async def complete_record(
     async with uow:
         case = await load_case(uow, case_id)
         order = await uow.orders.get(case.order_id)
-        roles = await _roles(uow, actor_id)
+        roles = await actor_roles(uow, actor_id)
         role = require(roles, Duty.RECORD_EXCEPTION)
         if order.status is OrderStatus.EXCEPTION:
             # Goods customs returned or destroyed: the company's cancellation comes first (its record clock).
@@ -332,54 +284,14 @@ async def complete_record(
     return case
 
 
-async def _case_and_order(
+async def load_open_case(
     uow: ExceptionUnitOfWork, case_id: int, actor_id: int | None
 ) -> tuple[ExceptionCase, Order, frozenset[Role]]:
     """Loads an open case, its order and the actor's roles."""
     case = await load_case(uow, case_id)
     if not case.open:
         raise CaseClosed(f"exception case {case_id} is closed")
-    return case, await uow.orders.get(case.order_id), await _roles(uow, actor_id)
-
-
-async def record_delay_cause(
-    uow: ExceptionUnitOfWork,
-    case_id: int,
-    *,
-    actor_id: int,
-    cause: str,
-    new_eta: datetime,
-    setup: ExceptionSetup,
-) -> ExceptionCase:
-    """Logistics records a delay's cause and the new expected time (R-6.3): the notice is drafted."""
-    async with uow:
-        case, order, roles = await _case_and_order(uow, case_id, actor_id)
-        role = require(roles, Duty.FIND_DELAY_CAUSE)
-        if case.type is not ExceptionType.DELAY:
-            raise DomainError(f"exception case {case_id} is not a delay")
-        checked = setup.catalog.check(case.type, cause)
-        now = setup.clock.now()
-        if new_eta <= now:
-            raise DomainError("the new expected time must be in the future")
-        case.record_cause(checked or cause, at=now, actor_id=actor_id, role=role, new_eta=new_eta)
-        await uow.exceptions.save(case)
-        order.note(
-            f"{cause}, {new_eta.isoformat(timespec='minutes')}",
-            actor_id=actor_id,
-            role=role,
-            now=now,
-            action="delay_cause_recorded",
-        )
-        length = delay_length(case, order.shipment.eta)
-        limit = setup.settings.compensate_after.total_seconds() / 3600
-        compensable = length is not None and length > limit
-        order.record(
-            DelayCauseRecorded(order.event_id(), order.id, now, case_id, cause, new_eta, compensable)
-        )
-        if setup.sla is not None:
-            apply_clock_events(order, [ClockEvent.DELAY_CAUSE_FOUND], now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
+    return case, await uow.orders.get(case.order_id), await actor_roles(uow, actor_id)
 
 
 async def tell_customer(
@@ -394,7 +306,7 @@ async def tell_customer(
     if not body:
         raise DomainError("the message to the customer is empty")
     async with uow:
-        case, order, roles = await _case_and_order(uow, case_id, actor_id)
+        case, order, roles = await load_open_case(uow, case_id, actor_id)
         role = require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
         now = setup.clock.now()
         case.add_step(StepKind.CUSTOMER_TOLD, at=now, actor_id=actor_id, role=role, note=body)
@@ -406,105 +318,6 @@ async def tell_customer(
             apply_clock_events(order, [ClockEvent.CUSTOMER_TOLD], now, setup.sla)
         await commit_change(order, uow, now, setup.handlers, None)
     return case
-
-
-async def record_customs_needs(
-    uow: ExceptionUnitOfWork,
-    case_id: int,
-    *,
-    actor_id: int,
-    needs: str,
-    cause: str | None,
-    setup: ExceptionSetup,
-) -> ExceptionCase:
-    """Logistics records what customs needs for a held order: customer service asks the customer."""
-    text = clean_note(needs)
-    if not text:
-        raise DomainError("write what customs needs")
-    async with uow:
-        case, order, roles = await _case_and_order(uow, case_id, actor_id)
-        role = require(roles, Duty.FIND_DELAY_CAUSE)
-        if case.type is not ExceptionType.CUSTOMS_HOLD:
-            raise DomainError(f"exception case {case_id} is not a customs hold")
-        now = setup.clock.now()
-        case.customs_needs = text
-        if cause is not None:
-            case.cause = setup.catalog.check(case.type, cause)
-        case.add_step(StepKind.CUSTOMS_NEEDS, at=now, actor_id=actor_id, role=role, note=text)
-        await uow.exceptions.save(case)
-        order.note(text, actor_id=actor_id, role=role, now=now, action="customs_needs_recorded")
-        order.record(CustomsNeedsRecorded(order.event_id(), order.id, now, case_id, text))
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
-
-
-async def add_customer_document(
-    uow: ExceptionUnitOfWork,
-    order_id: str,
-    *,
-    customer_id: int,
-    file_id: str,
-    kind: FileKind,
-    setup: ExceptionSetup,
-) -> ExceptionCase:
-    """The customer uploads a document (photo or PDF) for their order's open case: logistics sees it."""
-    file_id = without_controls(file_id).strip()
-    if not file_id or len(file_id) > FILE_ID_MAX:
-        raise DomainError("the file has no usable id")
-    async with uow:
-        order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("upload_case_document", frozenset({Role.CUSTOMER}))
-        case = await uow.exceptions.open_of(order_id)
-        if case is None or case.id is None:
-            raise CaseNotFound(f"order {order.display_id} has no open exception case")
-        now = setup.clock.now()
-        case.add_file(
-            EvidenceFile(file_id, kind, from_customer=True),
-            at=now,
-            actor_id=customer_id,
-            role=Role.CUSTOMER,
-            kind=StepKind.DOCUMENT_RECEIVED,
-        )
-        await uow.exceptions.save(case)
-        order.note(
-            kind.value, actor_id=customer_id, role=Role.CUSTOMER, now=now, action="case_document_received"
-        )
-        order.record(CaseDocumentReceived(order.event_id(), order.id, now, case.id, file_id, kind.value))
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
-
-
-# What finance records for an accepted offer (a payout record, its 3-working-day clock, issue 13).
-OWED_REASONS = {
-    CompensationKind.FREIGHT_DISCOUNT: OwedReason.DISCOUNT,
-    CompensationKind.COUPON: OwedReason.DELAY_COMPENSATION,
-    CompensationKind.PAYOUT: OwedReason.DELAY_COMPENSATION,
-}
-
-
-async def owe_compensation(
-    uow: ExceptionUnitOfWork, order: Order, case: ExceptionCase, now: datetime, sla: SlaContext
-) -> None:
-    """Hands an accepted compensation to finance through owe() (the compensation clock is finance's)."""
-    offer = case.compensation
-    if offer is None or not hasattr(uow, "finance"):
-        return
-    finance: FinanceUnitOfWork = uow  # type: ignore[assignment]
-    await owe(
-        finance,
-        order,
-        kind=MoneyKind.PAYOUT,
-        amount=offer.amount,
-        currency=offer.currency,
-        reason=OWED_REASONS[offer.kind],
-        note=f"exception case {case.id}: {offer.kind.value}",
-        now=now,
-        sla=sla,
-        case_id=case.id,
-        actor_id=None,
-        role=Role.SYSTEM,
-    )
 
 
 async def answer_satisfaction(
@@ -522,102 +335,3 @@ async def answer_satisfaction(
         await uow.exceptions.save(case)
         await uow.commit()
     return True
-
-
-def parse_amount(text: str) -> Decimal:
-    """An amount as typed (a dot or comma decimal); raises DomainError when it is not one."""
-    try:
-        amount = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation:
-        raise DomainError("the amount is not a number") from None
-    if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise DomainError("the amount has more than two decimals")
-    return amount
-
-
-async def offer_compensation(
-    uow: ExceptionUnitOfWork,
-    case_id: int,
-    *,
-    actor_id: int,
-    kind: CompensationKind,
-    amount: Decimal,
-    setup: ExceptionSetup,
-) -> ExceptionCase:
-    """Customer service offers compensation within its role's limit (R-6.3); the customer accepts it."""
-    async with uow:
-        case, order, roles = await _case_and_order(uow, case_id, actor_id)
-        require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
-        role = require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
-        check_offer(amount, order.amount, setup.catalog.limit_percent(roles))
-        now = setup.clock.now()
-        case.compensation = Compensation(kind, amount, order.currency, now, actor_id)
-        case.add_step(
-            StepKind.COMPENSATION_OFFERED, at=now, actor_id=actor_id, role=role, note=f"{kind.value} {amount}"
-        )
-        await uow.exceptions.save(case)
-        order.note(
-            f"{kind.value} {amount} {order.currency}",
-            actor_id=actor_id,
-            role=role,
-            now=now,
-            action="compensation_offered",
-        )
-        order.record(
-            CompensationOffered(order.event_id(), order.id, now, case_id, kind.value, amount, order.currency)
-        )
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
-
-
-async def accept_compensation(
-    uow: ExceptionUnitOfWork, case_id: int, *, customer_id: int, setup: ExceptionSetup
-) -> bool:
-    """The customer accepts the offer with a button, followed up until applied; False if done already."""
-    async with uow:
-        case = await load_case(uow, case_id)
-        order = await uow.orders.get(case.order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("accept_compensation", frozenset({Role.CUSTOMER}))
-        offer = case.compensation
-        if offer is None or offer.accepted_at is not None:
-            return False
-        now = setup.clock.now()
-        case.compensation = replace(offer, accepted_at=now)
-        case.add_step(StepKind.COMPENSATION_ACCEPTED, at=now, actor_id=customer_id, role=Role.CUSTOMER)
-        await uow.exceptions.save(case)
-        order.note(
-            f"{offer.kind.value} {offer.amount} {offer.currency}",
-            actor_id=customer_id,
-            role=Role.CUSTOMER,
-            now=now,
-            action="compensation_accepted",
-        )
-        if setup.compensation_owed is not None:
-            await setup.compensation_owed(uow, order, case, now)
-        elif setup.sla is not None:
-            await owe_compensation(uow, order, case, now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
-    return True
-
-
-async def mark_compensation_applied(event: Event, order: Order, uow: UnitOfWork) -> None:
-    """Finance paid a case's compensation: the case records it applied (the follow-up ends, R-6.3)."""
-    if not isinstance(event, MoneyOwedPaid) or not hasattr(uow, "exceptions") or not hasattr(uow, "finance"):
-        return
-    cases: ExceptionUnitOfWork = uow  # type: ignore[assignment]
-    finance: FinanceUnitOfWork = uow  # type: ignore[assignment]
-    record = await finance.finance.get(event.record_id)
-    if record is None or record.case_id is None:
-        return
-    case = await cases.exceptions.get(record.case_id)
-    if case is None or case.compensation is None or case.compensation.applied_at is not None:
-        return
-    case.compensation = replace(case.compensation, applied_at=event.at)
-    case.add_step(StepKind.COMPENSATION_APPLIED, at=event.at, actor_id=None, role=Role.FINANCE)
-    await cases.exceptions.save(case)
-
-
-def follow_up_compensation(handlers: EventHandlers) -> EventHandlers:
-    """The event handlers with the case's follow-up of a paid compensation added (composition root)."""
-    return {**handlers, MoneyOwedPaid: [*handlers.get(MoneyOwedPaid, ()), mark_compensation_applied]}

@@ -25,8 +25,9 @@ from application.binding import BindingRepository, binding_token, telegram_link
 from application.claims import ClaimsSetup
 from application.conversation import ChatLanguages, ConversationSetup, remind_overdue
 from application.customer_channels import CustomerChannels, record_delivery
+from application.exception_delays import follow_up_compensation
 from application.exception_report import ExceptionReportSetup, exception_report_sweep
-from application.exceptions import ExceptionSetup, follow_up_compensation
+from application.exceptions import ExceptionSetup
 from application.execution import ExecutionSetup
 from application.kpi import KpiSetup
 from application.notifier import build_notifier

@@ -12,6 +12,7 @@ from handlers import (
     claims,
     common,
     conversation,
+    exception_dialogs,
     exception_report,
     exceptions,
     execution,
@@ -43,8 +44,10 @@ from handlers.common import CommandSpec
 MODULE_ROUTERS: tuple[Router, ...] = (
     # `/start <token>` binds a chat to an order before common's plain /start greets (issue 12).
     binding.router,
-    # Exception dialogs (issue 14) answer only in their own states, before any module's free text or photo.
+    # Exception dialogs (issue 14) answer only in their own states, before any module's free text or photo:
+    # marking and the case buttons, then the values those buttons ask for (a time, a text, a document).
     exceptions.router,
+    exception_dialogs.router,
     archive.router,
     # A claim's photos (in its photo state) before payment's receipt photos and the wizard (issue 14).
     claims.router,

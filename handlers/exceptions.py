@@ -1,49 +1,44 @@
-"""Exception cases in the chats (issue 14, R-6, R-6.3, R-6.5): marking, delays, customs holds, closing.
+"""Exception cases in the chats (issue 14, R-6, R-6.3, R-6.5): marking, and the buttons of a case's alerts.
 
 Staff mark an exception from an order card (*Mark exception*) or with `/exception <number>`: a
 type, a cause, a note. The case alert's buttons let logistics record a delay's cause and new time
 or what customs needs, customer service send (or edit) the drafted message to the customer and
 offer compensation for a long delay, logistics record a customs release, return or destruction,
-and the departments close the case. The customer uploads customs documents in the chat, accepts
-an offer and says with one tap whether they are satisfied; the order desk completes the record.
+and the departments close the case. The customer's buttons accept an offer, start a customs
+document upload and say with one tap whether they are satisfied; the order desk completes the
+record or cancels as the company. A button that needs a value (a time, a text, an amount, a
+document) sets an ExceptionDialog state (handlers/exception_support.py) and
+handlers/exception_dialogs.py takes the message that follows.
 
 Every press reloads the case and the order and checks the presser's roles in the database; the
-use cases (application/exceptions.py) refuse what the roles or the status do not allow.
+use cases (application/exceptions.py, exception_delays.py, customs_holds.py) refuse what the
+roles or the status do not allow.
 Handler data: `exception_setup` (application.exceptions.ExceptionSetup) and `i18n`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from application.cancellation import CancellationSetup, CancellationUnitOfWork, cancel_by_company
-from application.exception_ports import ExceptionUnitOfWork
+from application.exception_delays import accept_compensation
 from application.exceptions import (
     CaseNotFound,
-    CaseOpenAlready,
     ExceptionSetup,
-    accept_compensation,
-    add_customer_document,
     answer_satisfaction,
     close_case,
     complete_record,
     load_case,
-    offer_compensation,
-    parse_amount,
     raise_exception,
-    record_customs_needs,
-    record_delay_cause,
     tell_customer,
 )
 from application.ports import UnitOfWork
@@ -57,8 +52,6 @@ from domain.exceptions.case import (
     CaseResult,
     CompensationKind,
     ExceptionCase,
-    FileKind,
-    OfferTooHigh,
     prefilled_record,
 )
 from domain.exceptions.causes import MARKABLE, cause_catalog
@@ -66,6 +59,7 @@ from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from handlers.common import CommandSpec
+from handlers.exception_support import ExceptionDialog, exceptions_of, explain, remember, timezone_of
 from presentation import exception_texts as T
 from presentation.callbacks import CaseAction, CaseStep, MarkException, MarkStep
 from presentation.exception_texts import (
@@ -76,7 +70,7 @@ from presentation.exception_texts import (
     type_keyboard,
     type_label,
 )
-from presentation.execution_texts import STATUS_NAMES, staff_name
+from presentation.execution_texts import STATUS_NAMES
 from presentation.keyboards import N_
 from presentation.render import esc, local_time, translator
 
@@ -97,33 +91,6 @@ RESULTS = {
 }
 
 
-class ExceptionDialog(StatesGroup):
-    """What the next message of a staff member or customer answers."""
-
-    note = State()
-    eta = State()
-    needs = State()
-    draft = State()
-    amount = State()
-    record = State()
-    document = State()
-
-
-def exceptions_of(uow: UnitOfWork) -> ExceptionUnitOfWork:
-    """The unit of work as the exception use cases need it (the SQL one and the fake have the cases)."""
-    if not hasattr(uow, "exceptions"):
-        raise TypeError("the exception cases live in the SQL database")
-    return uow  # type: ignore[return-value]
-
-
-async def _remember(
-    uow: UnitOfWork, user: User | None, roles: frozenset[Role], setup: ExceptionSetup
-) -> None:
-    """Keeps the name staff act under, for "closed by" and the cards (people by name, issue 18)."""
-    if user is not None and roles - {Role.CUSTOMER}:
-        await uow.reviews.remember_name(user.id, staff_name(user), setup.clock.now())
-
-
 async def _name(uow: UnitOfWork, user_id: int | None) -> str:
     """A staff member's name as they last acted, else a dash."""
     if user_id is None:
@@ -131,45 +98,14 @@ async def _name(uow: UnitOfWork, user_id: int | None) -> str:
     return await uow.reviews.name_of(user_id) or "—"
 
 
-async def _refused(target: Message | CallbackQuery, text: str) -> None:
-    """Tells the user why nothing happened (a toast for a press, a reply for a message)."""
-    if isinstance(target, CallbackQuery):
-        await target.answer(text, show_alert=True)
-    else:
-        await target.answer(text)
-
-
-async def _explain(
-    target: Message | CallbackQuery, uow: UnitOfWork, error: Exception, setup: ExceptionSetup
-) -> None:
-    """Turns a refused use case into a clear reply."""
-    match error:
-        case NotPermitted():
-            await _refused(target, _(T.NOT_ALLOWED))
-        case CaseOpenAlready():
-            order = await uow.orders.get(error.case.order_id)
-            await _refused(target, _(T.OPEN_ALREADY).format(id=order.display_id))
-        case CaseNotFound():
-            await _refused(target, _(T.CASE_GONE))
-        case ConcurrentModification():
-            await _refused(target, _(T.RACE))
-        case _:
-            await _refused(target, _(T.CASE_GONE) if not str(error) else str(error))
-
-
 async def _case_closed(
     query: CallbackQuery, uow: UnitOfWork, case: ExceptionCase, setup: ExceptionSetup
 ) -> None:
     """Tells a late presser who closed the case and when."""
-    when = local_time(case.closed_at, _timezone(setup)) if case.closed_at else "—"
+    when = local_time(case.closed_at, timezone_of(setup)) if case.closed_at else "—"
     await query.answer(
         _(T.CASE_CLOSED).format(name=await _name(uow, case.closed_by), time=when), show_alert=True
     )
-
-
-def _timezone(setup: ExceptionSetup) -> str:
-    """The company's time zone, for times staff type and read."""
-    return setup.settings.timezone
 
 
 async def _order_or_none(uow: UnitOfWork, order_id: str) -> Order | None:
@@ -252,7 +188,7 @@ async def on_note(
     roles: frozenset[Role],
 ) -> None:
     """The note of a marking: the exception is raised."""
-    await _remember(uow, message.from_user, roles, exception_setup)
+    await remember(uow, message.from_user, roles, exception_setup)
     text = message.text or ""
     note = "" if text.strip() == "/skip" else text
     if len(note) > NOTE_MAX:
@@ -278,7 +214,7 @@ async def on_note(
             order = await uow.orders.get(data["order_id"])
             await message.answer(_(T.NOT_NOW).format(status=_(STATUS_NAMES[order.status])))
             return
-        await _explain(message, uow, error, exception_setup)
+        await explain(message, uow, error, exception_setup)
         return
     await state.clear()
     order = await uow.orders.get(case.order_id)
@@ -298,7 +234,7 @@ async def on_case(
     """A button on a case's message: checked, then acted on or asked for the value it needs."""
     message, user, step = query.message, query.from_user, callback_data.step
     cases = exceptions_of(uow)
-    await _remember(uow, user, roles, exception_setup)
+    await remember(uow, user, roles, exception_setup)
     try:
         case = await load_case(cases, callback_data.case_id)
     except CaseNotFound:
@@ -418,7 +354,7 @@ async def on_case(
     except IllegalTransition:
         await query.answer(_(T.NOT_NOW).format(status=_(STATUS_NAMES[order.status])), show_alert=True)
     except (DomainError, ConcurrentModification) as error:
-        await _explain(query, uow, error, exception_setup)
+        await explain(query, uow, error, exception_setup)
 
 
 async def _cancel_by_company(
@@ -489,223 +425,4 @@ def _draft(case: ExceptionCase, order: Order, customer_t: T.Translate, setup: Ex
         return needs_draft(order, case.customs_needs or case.note, customer_t)
     if case.cause is None or case.new_eta is None:
         raise DomainError(_(T.ASK_ETA))
-    return delay_draft(order, case.cause, case.new_eta, customer_t, _timezone(setup))
-
-
-@router.message(ExceptionDialog.eta, F.text)
-async def on_eta(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
-    """The new expected time of a delay: the cause and time are recorded."""
-    await _remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    zone = ZoneInfo(_timezone(exception_setup))
-    try:
-        eta = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
-    except ValueError:
-        await message.answer(_(T.BAD_ETA))
-        return
-    if eta <= exception_setup.clock.now():
-        await message.answer(_(T.BAD_ETA))
-        return
-    user = message.from_user
-    assert user is not None
-    try:
-        case = await record_delay_cause(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            cause=data["cause"],
-            new_eta=eta,
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await _explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.CAUSE_SAVED).format(id=esc(order.display_id)))
-
-
-@router.message(ExceptionDialog.needs, F.text)
-async def on_needs(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
-    """What customs needs: customer service gets the request to send."""
-    await _remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    text = message.text or ""
-    if len(text) > NOTE_MAX:
-        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
-        return
-    try:
-        case = await record_customs_needs(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            needs=text,
-            cause=None,
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await _explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.NEEDS_SAVED).format(id=esc(order.display_id)))
-
-
-@router.message(ExceptionDialog.draft, F.text)
-async def on_edited(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
-    """Customer service's own wording of the message: sent to the customer."""
-    await _remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    text = message.text or ""
-    if not text.strip():
-        await message.answer(_(T.EMPTY_TEXT))
-        return
-    if len(text) > NOTE_MAX:
-        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
-        return
-    try:
-        case = await tell_customer(
-            exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await _explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.TOLD_STAFF).format(id=esc(order.display_id)))
-
-
-@router.message(ExceptionDialog.amount, F.text)
-async def on_amount(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
-    """The compensation amount: the offer goes to the customer."""
-    await _remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    try:
-        amount = parse_amount(message.text or "")
-    except DomainError:
-        await message.answer(_(T.BAD_AMOUNT))
-        return
-    try:
-        case = await offer_compensation(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            kind=CompensationKind(data["kind"]),
-            amount=amount,
-            setup=exception_setup,
-        )
-    except OfferTooHigh as high:
-        await message.answer(_(T.TOO_HIGH).format(amount=high.amount, limit=high.limit))
-        return
-    except (DomainError, ConcurrentModification) as error:
-        if amount <= 0:
-            await message.answer(_(T.BAD_AMOUNT))
-            return
-        await state.clear()
-        await _explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.OFFERED).format(id=esc(order.display_id)))
-
-
-@router.message(ExceptionDialog.record, F.text)
-async def on_record(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
-    """The order desk's own exception record."""
-    await _remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    try:
-        case = await complete_record(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            text=message.text or "",
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await _explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.RECORDED).format(id=esc(order.display_id)))
-
-
-@router.message(ExceptionDialog.document, F.photo | F.document)
-async def on_document(
-    message: Message, uow: UnitOfWork, state: FSMContext, exception_setup: ExceptionSetup
-) -> None:
-    """The customer's photo or PDF for their held order: kept on the case, shown to logistics."""
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    if message.photo:
-        file_id, kind = message.photo[-1].file_id, FileKind.PHOTO
-    else:
-        assert message.document is not None
-        file_id, kind = message.document.file_id, FileKind.DOCUMENT
-    try:
-        case = await add_customer_document(
-            exceptions_of(uow),
-            data["order_id"],
-            customer_id=user.id,
-            file_id=file_id,
-            kind=kind,
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await _explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.DOCUMENT_THANKS).format(id=esc(order.display_id)))
-
-
-@router.message(ExceptionDialog.document)
-async def on_not_document(message: Message, uow: UnitOfWork, state: FSMContext) -> None:
-    """Text where a document was asked for: says what to send."""
-    data = await state.get_data()
-    order = await uow.orders.get(data["order_id"])
-    await message.answer(_(T.NOT_A_DOCUMENT).format(id=esc(order.display_id)))
+    return delay_draft(order, case.cause, case.new_eta, customer_t, timezone_of(setup))

@@ -29,7 +29,8 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from application.exceptions import ExceptionSettings, ExceptionSetup, hold_at_customs
+from application.customs_holds import hold_at_customs
+from application.exceptions import ExceptionSettings, ExceptionSetup
 from application.execution import (
     PICK_MISMATCHES,
     ExecutionSetup,
@@ -61,7 +62,7 @@ from domain.execution import (
 )
 from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
-from handlers.exceptions import exceptions_of
+from handlers.exception_support import exceptions_of
 from presentation.cancellation_texts import on_hold
 from presentation.execution_cards import STEP_ACTIONS, STEP_LABELS, CarrierChoice, ExecAction, ExecStep
 from presentation.execution_texts import PROMPTS, error_text, handled_by, not_now, staff_name

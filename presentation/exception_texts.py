@@ -381,7 +381,7 @@ def event_actor(order: Order) -> int:
     return order.audit[-1].actor_id or 0 if order.audit else 0
 
 
-# Replies of the exception handlers (handlers/exceptions.py).
+# Replies of the exception handlers (handlers/exceptions.py, exception_dialogs.py, exception_support.py).
 USAGE = N_("Usage: /exception <order number or reference>")
 NO_ORDER = N_("No order {key} was found. Check the number or reference and try again.")
 NOT_ALLOWED = N_("Your role does not allow this.")

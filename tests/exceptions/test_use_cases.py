@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 
 from application.cancellation import CancellationSetup, cancel_by_company
+from application.customs_holds import hold_at_customs
 from application.exceptions import (
     CaseOpenAlready,
     ExceptionSetup,
     close_case,
     complete_record,
-    hold_at_customs,
     raise_exception,
 )
 from application.services import Actor

@@ -1,0 +1,132 @@
+"""Customs holds (R-4.4, R-6.3): the hold, what customs needs, the customer's documents.
+
+Logistics records that customs holds the goods (a customs-hold exception case opens through
+application/exceptions.py open_case) and what customs needs; customer service asks the customer
+(exceptions.tell_customer), who uploads the documents in the chat for logistics. The case closes
+with a release, return or destruction through exceptions.close_case.
+
+Signatures (uow: an ExceptionUnitOfWork; setup: application.exceptions.ExceptionSetup):
+
+- `hold_at_customs(uow, order_id, *, actor_id, reason, setup) -> ExceptionCase`
+  Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case as a marking does.
+- `record_customs_needs(uow, case_id, *, actor_id, needs, cause, setup) -> ExceptionCase`
+  Logistics records what customs needs (CustomsNeedsRecorded): customer service gets the request.
+- `add_customer_document(uow, order_id, *, customer_id, file_id, kind, setup) -> ExceptionCase`
+  The customer's photo or PDF kept on the order's open case (CaseDocumentReceived tells logistics).
+"""
+
+from __future__ import annotations
+
+from application.exception_ports import ExceptionUnitOfWork
+from application.exceptions import (
+    CaseNotFound,
+    ExceptionSetup,
+    actor_roles,
+    clean_note,
+    load_open_case,
+    open_case,
+)
+from application.services import commit_change
+from domain.errors import DomainError, NotPermitted
+from domain.exceptions.case import EvidenceFile, ExceptionCase, FileKind, StepKind
+from domain.exceptions.events import CaseDocumentReceived, CustomsNeedsRecorded
+from domain.orders.responsibilities import Duty, require
+from domain.orders.status import Action, ExceptionType, Role
+from domain.text import without_controls
+
+FILE_ID_MAX = 255
+
+
+async def hold_at_customs(
+    uow: ExceptionUnitOfWork, order_id: str, *, actor_id: int, reason: str, setup: ExceptionSetup
+) -> ExceptionCase:
+    """Logistics records that customs holds the goods (R-4.4): a customs-hold case opens."""
+    text = clean_note(reason)
+    if not text:
+        raise DomainError("a customs hold needs its reason")
+    async with uow:
+        order = await uow.orders.get(order_id)
+        roles = await actor_roles(uow, actor_id)
+        now = setup.clock.now()
+        order.shipment.hold_reason, order.shipment.held_at = text, now
+        case = await open_case(
+            uow,
+            order,
+            Action.HOLD_AT_CUSTOMS,
+            actor_id=actor_id,
+            roles=roles,
+            kind=ExceptionType.CUSTOMS_HOLD,
+            cause=None,
+            note=text,
+            now=now,
+            setup=setup,
+        )
+        await commit_change(order, uow, now, setup.handlers, None)
+    return case
+
+
+async def record_customs_needs(
+    uow: ExceptionUnitOfWork,
+    case_id: int,
+    *,
+    actor_id: int,
+    needs: str,
+    cause: str | None,
+    setup: ExceptionSetup,
+) -> ExceptionCase:
+    """Logistics records what customs needs for a held order: customer service asks the customer."""
+    text = clean_note(needs)
+    if not text:
+        raise DomainError("write what customs needs")
+    async with uow:
+        case, order, roles = await load_open_case(uow, case_id, actor_id)
+        role = require(roles, Duty.FIND_DELAY_CAUSE)
+        if case.type is not ExceptionType.CUSTOMS_HOLD:
+            raise DomainError(f"exception case {case_id} is not a customs hold")
+        now = setup.clock.now()
+        case.customs_needs = text
+        if cause is not None:
+            case.cause = setup.catalog.check(case.type, cause)
+        case.add_step(StepKind.CUSTOMS_NEEDS, at=now, actor_id=actor_id, role=role, note=text)
+        await uow.exceptions.save(case)
+        order.note(text, actor_id=actor_id, role=role, now=now, action="customs_needs_recorded")
+        order.record(CustomsNeedsRecorded(order.event_id(), order.id, now, case_id, text))
+        await commit_change(order, uow, now, setup.handlers, None)
+    return case
+
+
+async def add_customer_document(
+    uow: ExceptionUnitOfWork,
+    order_id: str,
+    *,
+    customer_id: int,
+    file_id: str,
+    kind: FileKind,
+    setup: ExceptionSetup,
+) -> ExceptionCase:
+    """The customer uploads a document (photo or PDF) for their order's open case: logistics sees it."""
+    file_id = without_controls(file_id).strip()
+    if not file_id or len(file_id) > FILE_ID_MAX:
+        raise DomainError("the file has no usable id")
+    async with uow:
+        order = await uow.orders.get(order_id)
+        if order.customer.telegram_user_id != customer_id:
+            raise NotPermitted("upload_case_document", frozenset({Role.CUSTOMER}))
+        case = await uow.exceptions.open_of(order_id)
+        if case is None or case.id is None:
+            raise CaseNotFound(f"order {order.display_id} has no open exception case")
+        now = setup.clock.now()
+        case.add_file(
+            EvidenceFile(file_id, kind, from_customer=True),
+            at=now,
+            actor_id=customer_id,
+            role=Role.CUSTOMER,
+            kind=StepKind.DOCUMENT_RECEIVED,
+        )
+        await uow.exceptions.save(case)
+        order.note(
+            kind.value, actor_id=customer_id, role=Role.CUSTOMER, now=now, action="case_document_received"
+        )
+        order.record(CaseDocumentReceived(order.event_id(), order.id, now, case.id, file_id, kind.value))
+        await commit_change(order, uow, now, setup.handlers, None)
+    return case

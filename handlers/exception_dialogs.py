@@ -1,0 +1,251 @@
+"""The values a case's buttons ask for, typed or sent as the next message (issue 14, R-6.3, R-6.5).
+
+A button of a case's alert (handlers/exceptions.py) sets an ExceptionDialog state; the message
+that follows, in that state only, is a delay's new expected time, what customs needs, customer
+service's own wording of the notice, a compensation amount, the order desk's exception record,
+or the customer's customs document (a photo or PDF). Each runs its use case (in
+application/exception_delays.py, customs_holds.py or exceptions.py), which checks the roles.
+Handler data: `exception_setup` (application.exceptions.ExceptionSetup).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from application.customs_holds import add_customer_document, record_customs_needs
+from application.exception_delays import offer_compensation, parse_amount, record_delay_cause
+from application.exceptions import ExceptionSetup, complete_record, tell_customer
+from application.ports import UnitOfWork
+from domain.errors import ConcurrentModification, DomainError
+from domain.exceptions.case import NOTE_MAX, CompensationKind, FileKind, OfferTooHigh
+from domain.orders.status import Role
+from handlers.exception_support import ExceptionDialog, exceptions_of, explain, remember, timezone_of
+from presentation import exception_texts as T
+from presentation.render import esc
+
+router = Router(name="exception_dialogs")
+
+
+@router.message(ExceptionDialog.eta, F.text)
+async def on_eta(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The new expected time of a delay: the cause and time are recorded."""
+    await remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    zone = ZoneInfo(timezone_of(exception_setup))
+    try:
+        eta = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    except ValueError:
+        await message.answer(_(T.BAD_ETA))
+        return
+    if eta <= exception_setup.clock.now():
+        await message.answer(_(T.BAD_ETA))
+        return
+    user = message.from_user
+    assert user is not None
+    try:
+        case = await record_delay_cause(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            cause=data["cause"],
+            new_eta=eta,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.CAUSE_SAVED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.needs, F.text)
+async def on_needs(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """What customs needs: customer service gets the request to send."""
+    await remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    text = message.text or ""
+    if len(text) > NOTE_MAX:
+        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+        return
+    try:
+        case = await record_customs_needs(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            needs=text,
+            cause=None,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.NEEDS_SAVED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.draft, F.text)
+async def on_edited(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """Customer service's own wording of the message: sent to the customer."""
+    await remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    text = message.text or ""
+    if not text.strip():
+        await message.answer(_(T.EMPTY_TEXT))
+        return
+    if len(text) > NOTE_MAX:
+        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+        return
+    try:
+        case = await tell_customer(
+            exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.TOLD_STAFF).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.amount, F.text)
+async def on_amount(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The compensation amount: the offer goes to the customer."""
+    await remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    try:
+        amount = parse_amount(message.text or "")
+    except DomainError:
+        await message.answer(_(T.BAD_AMOUNT))
+        return
+    try:
+        case = await offer_compensation(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            kind=CompensationKind(data["kind"]),
+            amount=amount,
+            setup=exception_setup,
+        )
+    except OfferTooHigh as high:
+        await message.answer(_(T.TOO_HIGH).format(amount=high.amount, limit=high.limit))
+        return
+    except (DomainError, ConcurrentModification) as error:
+        if amount <= 0:
+            await message.answer(_(T.BAD_AMOUNT))
+            return
+        await state.clear()
+        await explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.OFFERED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.record, F.text)
+async def on_record(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    exception_setup: ExceptionSetup,
+    roles: frozenset[Role],
+) -> None:
+    """The order desk's own exception record."""
+    await remember(uow, message.from_user, roles, exception_setup)
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    try:
+        case = await complete_record(
+            exceptions_of(uow),
+            data["case_id"],
+            actor_id=user.id,
+            text=message.text or "",
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.RECORDED).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.document, F.photo | F.document)
+async def on_document(
+    message: Message, uow: UnitOfWork, state: FSMContext, exception_setup: ExceptionSetup
+) -> None:
+    """The customer's photo or PDF for their held order: kept on the case, shown to logistics."""
+    data = await state.get_data()
+    user = message.from_user
+    assert user is not None
+    if message.photo:
+        file_id, kind = message.photo[-1].file_id, FileKind.PHOTO
+    else:
+        assert message.document is not None
+        file_id, kind = message.document.file_id, FileKind.DOCUMENT
+    try:
+        case = await add_customer_document(
+            exceptions_of(uow),
+            data["order_id"],
+            customer_id=user.id,
+            file_id=file_id,
+            kind=kind,
+            setup=exception_setup,
+        )
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await explain(message, uow, error, exception_setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(T.DOCUMENT_THANKS).format(id=esc(order.display_id)))
+
+
+@router.message(ExceptionDialog.document)
+async def on_not_document(message: Message, uow: UnitOfWork, state: FSMContext) -> None:
+    """Text where a document was asked for: says what to send."""
+    data = await state.get_data()
+    order = await uow.orders.get(data["order_id"])
+    await message.answer(_(T.NOT_A_DOCUMENT).format(id=esc(order.display_id)))
