@@ -8,6 +8,7 @@ from handlers import (
     archive,
     binding,
     cancellation,
+    change_desk,
     changes,
     claims,
     common,
@@ -27,6 +28,7 @@ from handlers import (
     outbox,
     payment,
     review,
+    service_changes,
     sla,
     staff,
     survey,
@@ -53,8 +55,11 @@ MODULE_ROUTERS: tuple[Router, ...] = (
     claims.router,
     survey.router,
     my_orders.router,
-    # The change flow's steps take text while a change is entered, before the intake wizard (issue 13).
+    # The change flow's steps take text while a change is entered, before the intake wizard (issue 13);
+    # the service change's quotes and Agree, and the order desk's Apply, are its buttons.
     changes.router,
+    service_changes.router,
+    change_desk.router,
     offline.router,
     staff.router,
     payment.router,

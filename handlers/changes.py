@@ -1,17 +1,17 @@
-"""Changes to a placed order (issue 13, R-6.2): /change, the Change buttons, the order desk's Apply.
+"""Changes to a placed order (issue 13, R-6.2): /change, the Change buttons, the address/contact dialog.
 
 The customer (private chat) or customer service for a hotline caller (`/change` in any chat,
 R-1.4: the caller's consent is recorded with the change) picks what to change; the stage decides
 what is offered (domain/data/order_requests.toml). An address or contact change is entered step by
 step and checked with the intake rules at every step (which field, what is wrong, how to fix);
-once sent it waits for the order desk's Apply (within the hour). A new service is shown with its
-new price and applied once the customer agrees. The Cancel button of the same keyboards is
-helper `cancel`'s (OrderRequest kind cancel is not taken here).
+once sent it waits for the order desk's Apply (within the hour, handlers/change_desk.py). A new
+service is shown with its new price and applied once the customer agrees
+(handlers/service_changes.py). The Cancel button of the same keyboards is
+handlers/cancellation.py's (OrderRequest kind cancel is not taken here).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from aiogram import F, Router
@@ -22,16 +22,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from application.changes import (
-    apply_requested_change,
-    ask_for_change,
-    change_service,
-    quote_service,
-)
+from application.changes import ask_for_change
 from application.finance import FinanceUnitOfWork
 from application.review import ReviewSetup
-from application.services import Actor
-from domain.errors import DomainError, NotPermitted, OrderNotFound
+from domain.errors import NotPermitted, OrderNotFound
 from domain.intake.address import (
     normalize_city,
     normalize_postcode,
@@ -41,25 +35,17 @@ from domain.intake.address import (
 )
 from domain.intake.contact import normalize_email, normalize_phone, phone_example
 from domain.intake.errors import InvalidInput
-from domain.orders.changes import (
-    ChangeAlreadyDecided,
-    ChangeRefused,
-    NothingChanged,
-    PriceChange,
-    QuoteChanged,
-    address_price,
-    change_of,
-    refusal_for,
-)
+from domain.orders.changes import ChangeRefused, NothingChanged, address_price, refusal_for
 from domain.orders.model import Order
 from domain.orders.requests import CHANGE_KINDS, ChangeRefusal, OrderRequestKind
 from domain.orders.responsibilities import Duty, may
-from domain.orders.status import Role, Service
+from domain.orders.status import Role
+from handlers.change_access import change_actor, consent_note, order_for_change
 from handlers.common import CommandSpec, staff_roles
+from handlers.service_changes import show_services
 from presentation import change_texts as texts
 from presentation.callbacks import OrderRequest
-from presentation.change_texts import ChangeApply, ChangeOffer, ChangeStep, ServicePick
-from presentation.execution_texts import staff_name
+from presentation.change_texts import ChangeOffer, ChangeStep
 from presentation.field_errors import describe_all
 from presentation.labels import N_
 from presentation.render import esc
@@ -69,7 +55,6 @@ router = Router(name="changes")
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("change", N_("Change an order's address, contact or service: /change and its number")),
 )
-CUSTOMER = frozenset({Role.CUSTOMER})
 # Longest reference or number looked up.
 KEY_MAX = 40
 ORDERS_SHOWN = 10
@@ -85,24 +70,6 @@ class ChangeForm(StatesGroup):
     phone = State()
     email = State()
     confirm = State()
-
-
-def _actor(user_id: int, roles: frozenset[Role]) -> Actor:
-    """Staff act in their roles; a customer as the customer."""
-    return Actor(user_id, roles if staff_roles(roles) else CUSTOMER)
-
-
-async def _order_for(
-    uow: FinanceUnitOfWork, order_id: str, user_id: int, roles: frozenset[Role]
-) -> Order | None:
-    """The order if the user may change it: their own, or any for customer service and the desk."""
-    try:
-        order = await uow.orders.get(order_id)
-    except OrderNotFound:
-        return None
-    if may(roles, Duty.FILE_CHANGE) or order.customer.telegram_user_id == user_id:
-        return order
-    return None
 
 
 def _refusals(order: Order) -> dict[OrderRequestKind, ChangeRefusal | None]:
@@ -161,7 +128,7 @@ async def on_offer(
 ) -> None:
     """An order button: its changes."""
     await query.answer()
-    order = await _order_for(uow, callback_data.order_id, query.from_user.id, roles)
+    order = await order_for_change(uow, callback_data.order_id, query.from_user.id, roles)
     if order is None or not isinstance(query.message, Message):
         if isinstance(query.message, Message):
             await query.message.answer(_(texts.STALE))
@@ -179,7 +146,7 @@ async def on_request(
 ) -> None:
     """Change address / contact / service under an order: starts entering it, or says why not now."""
     message = query.message
-    order = await _order_for(uow, callback_data.order_id, query.from_user.id, roles)
+    order = await order_for_change(uow, callback_data.order_id, query.from_user.id, roles)
     if order is None or not isinstance(message, Message):
         await query.answer(_(texts.STALE), show_alert=True)
         return
@@ -208,7 +175,7 @@ async def on_request(
             )
         )
     else:
-        await _show_services(message, uow, order, query.from_user.id, roles)
+        await show_services(message, uow, order, query.from_user.id, roles)
 
 
 def texts_address(order: Order) -> dict[str, str]:
@@ -221,23 +188,6 @@ def texts_address(order: Order) -> dict[str, str]:
         "postcode": address.postcode or "",
         "area": address.area or "",
     }
-
-
-async def _show_services(
-    message: Message, uow: FinanceUnitOfWork, order: Order, user_id: int, roles: frozenset[Role]
-) -> None:
-    """The other services with their new prices."""
-    quotes: dict[Service, PriceChange] = {}
-    for service in Service:
-        if service is order.service:
-            continue
-        try:
-            quotes[service] = await quote_service(uow, order.id, service, actor=_actor(user_id, roles))
-        except ChangeRefused as refused:
-            await message.answer(texts.refusal_text(order, OrderRequestKind.SERVICE, refused.reason, _))
-            return
-    text, markup = texts.service_choices(order, quotes, _)
-    await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("cancel"), StateFilter(*ChangeForm.__all_states__))
@@ -328,7 +278,8 @@ async def on_phone(
 ) -> None:
     """The new phone number ("-" keeps it)."""
     data = await state.get_data()
-    order = await _order_for(uow, data["order_id"], message.from_user.id if message.from_user else 0, roles)
+    user_id = message.from_user.id if message.from_user else 0
+    order = await order_for_change(uow, data["order_id"], user_id, roles)
     if order is None:
         await state.clear()
         await message.answer(_(texts.STALE))
@@ -354,7 +305,8 @@ async def on_email(
 ) -> None:
     """The new email address ("-" keeps it)."""
     data = await state.get_data()
-    order = await _order_for(uow, data["order_id"], message.from_user.id if message.from_user else 0, roles)
+    user_id = message.from_user.id if message.from_user else 0
+    order = await order_for_change(uow, data["order_id"], user_id, roles)
     if order is None:
         await state.clear()
         await message.answer(_(texts.STALE))
@@ -387,7 +339,7 @@ async def _confirm(
     """Shows the change as entered, with Send (the caller agreed, for staff) or Drop."""
     data = await state.get_data()
     user_id = message.from_user.id if message.from_user else 0
-    order = await _order_for(uow, data["order_id"], user_id, roles)
+    order = await order_for_change(uow, data["order_id"], user_id, roles)
     if order is None:
         await state.clear()
         await message.answer(_(texts.STALE))
@@ -433,7 +385,7 @@ async def on_send(
         return
     kind = OrderRequestKind(data["kind"])
     staff = may(roles, Duty.FILE_CHANGE)
-    note = _("recorded by {name}").format(name=query.from_user.full_name) if staff else ""
+    note = consent_note(query.from_user, roles)
     await state.clear()
     try:
         record = await ask_for_change(
@@ -441,7 +393,7 @@ async def on_send(
             data["order_id"],
             kind,
             _new_values(data, kind),
-            actor=_actor(query.from_user.id, roles),
+            actor=change_actor(query.from_user.id, roles),
             setup=review_setup,
             consent_note=note,
         )
@@ -464,108 +416,3 @@ async def on_send(
         await message.answer(_(texts.SENT_FOR_CALLER).format(customer=esc(order.customer.name), due=due))
     else:
         await message.answer(_(texts.SENT).format(due=due))
-
-
-@router.callback_query(ServicePick.filter())
-async def on_service(
-    query: CallbackQuery,
-    callback_data: ServicePick,
-    uow: FinanceUnitOfWork,
-    roles: frozenset[Role],
-    review_setup: ReviewSetup,
-) -> None:
-    """A new service: first its price and what it means; on Agree, the change (one effect)."""
-    message = query.message
-    service = texts.SERVICE_BY_CODE.get(callback_data.service)
-    order = await _order_for(uow, callback_data.order_id, query.from_user.id, roles)
-    if order is None or service is None or not isinstance(message, Message):
-        await query.answer(_(texts.STALE), show_alert=True)
-        return
-    actor = _actor(query.from_user.id, roles)
-    kind = OrderRequestKind.SERVICE
-    try:
-        if not callback_data.cents:
-            price = await quote_service(uow, order.id, service, actor=actor)
-            await query.answer()
-            text, markup = texts.service_confirm(order, service, price, _)
-            await message.answer(text, reply_markup=markup)
-            return
-        staff = may(roles, Duty.FILE_CHANGE)
-        note = _("recorded by {name}").format(name=query.from_user.full_name) if staff else ""
-        await change_service(
-            uow,
-            order.id,
-            service,
-            actor=actor,
-            setup=review_setup,
-            expected_amount=Decimal(callback_data.cents) / 100,
-            consent_note=note,
-        )
-    except QuoteChanged:
-        price = await quote_service(uow, order.id, service, actor=actor)
-        await query.answer(_(texts.QUOTE_CHANGED), show_alert=True)
-        text, markup = texts.service_confirm(order, service, price, _)
-        await message.answer(text, reply_markup=markup)
-        return
-    except ChangeRefused as refused:
-        await query.answer()
-        since = texts.since_text(refused.since, {}, review_setup.timezone, _)
-        await message.edit_reply_markup(reply_markup=None)
-        await message.answer(texts.refusal_text(refused.order, kind, refused.reason, _, since))
-        return
-    except NothingChanged:
-        # A second press of Agree: the service is the new one already (one effect).
-        await query.answer(_(texts.SAME_AS_NOW), show_alert=True)
-        return
-    await query.answer()
-    await message.edit_reply_markup(reply_markup=None)
-    await message.answer(_(texts.SERVICE_CHANGED).format(service=_(texts.SERVICE_NAMES[service])))
-
-
-@router.callback_query(ChangeApply.filter())
-async def on_apply(
-    query: CallbackQuery,
-    callback_data: ChangeApply,
-    uow: FinanceUnitOfWork,
-    roles: frozenset[Role],
-    review_setup: ReviewSetup,
-) -> None:
-    """The order desk's Apply: one effect; a second press or a stale card is told who did it and when."""
-    message = query.message
-    timezone = review_setup.timezone
-    if not may(roles, Duty.APPLY_CHANGE):
-        await query.answer(_("Only the order desk applies changes."), show_alert=True)
-        return
-    actor = Actor(query.from_user.id, roles)
-    try:
-        outcome = await apply_requested_change(
-            uow, callback_data.order_id, callback_data.number, actor=actor, setup=review_setup
-        )
-    except ChangeAlreadyDecided as decided:
-        name = await _name(uow, decided.record.decided_by)
-        await query.answer(texts.already_text(decided.record, name, _, timezone), show_alert=True)
-        return
-    except ChangeRefused as refused:
-        since = refused.since
-        names = {since.actor_id: await _name(uow, since.actor_id)} if since and since.actor_id else {}
-        when = texts.since_text(since, names, timezone, _)
-        kind = OrderRequestKind(change_of(refused.order, callback_data.number).kind)
-        text = texts.refusal_text(refused.order, kind, refused.reason, _, when)
-        await query.answer(text[:190], show_alert=True)
-        if isinstance(message, Message) and message.html_text:
-            late = _(texts.REFUSED_BY).format(reason=_(texts.REASONS[refused.reason]) + when)
-            await message.edit_text(f"{message.html_text}\n\n{late}", reply_markup=None)
-        return
-    except (DomainError, OrderNotFound):
-        await query.answer(_(texts.STALE), show_alert=True)
-        return
-    await query.answer()
-    if isinstance(message, Message) and message.html_text:
-        line = texts.decided_line(outcome.record, staff_name(query.from_user), _, timezone)
-        await message.edit_text(f"{message.html_text}\n\n{line}", reply_markup=None)
-
-
-async def _name(uow: FinanceUnitOfWork, user_id: int | None) -> str:
-    """A staff member's name as they last wrote it, or "a staff member"."""
-    name = await uow.reviews.name_of(user_id) if user_id is not None else None
-    return name or _("a staff member")

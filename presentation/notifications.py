@@ -27,7 +27,7 @@ from domain.orders.status import IN_EXECUTION, ExceptionType, OrderStatus, Role
 from domain.review import RejectReason, ReviewPolicy, second_review_reasons
 from domain.sla.clocks import SlaContext
 from presentation.cancellation_texts import CANCELLATION_NOTICES, CUSTOMER_GOES_ON, render_cancellation
-from presentation.change_texts import CHANGE_NOTICES, render_change_notice
+from presentation.change_notices import CHANGE_NOTICES, render_change_notice
 from presentation.documents import ConfirmationDocuments
 from presentation.exception_texts import EXCEPTION_NOTICES, TelegramExceptionNotices
 from presentation.execution_cards import ReceiptAction, card_keyboard, card_text

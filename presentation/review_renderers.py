@@ -18,7 +18,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy_file import shipped_policy
 from presentation.callbacks import CustomerAction, CustomerStep
-from presentation.change_texts import review_change_lines
+from presentation.change_notices import review_change_lines
 from presentation.documents import ConfirmationDocuments, confirmation_pdf
 from presentation.intake_details import clearance_notice_lines, review_detail_lines
 from presentation.keyboards import N_
