@@ -10,6 +10,7 @@ Handler data: `exception_setup` (application.exceptions.ExceptionSetup).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,13 +24,33 @@ from application.exception_delays import offer_compensation, parse_amount, recor
 from application.exceptions import ExceptionSetup, complete_record, tell_customer
 from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, DomainError
-from domain.exceptions.case import NOTE_MAX, CompensationKind, FileKind, OfferTooHigh
+from domain.exceptions.case import NOTE_MAX, CompensationKind, ExceptionCase, FileKind, OfferTooHigh
 from domain.orders.status import Role
 from handlers.exception_support import ExceptionDialog, exceptions_of, explain, remember, timezone_of
 from presentation import exception_texts as T
 from presentation.render import esc
 
 router = Router(name="exception_dialogs")
+
+
+async def _finish(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    setup: ExceptionSetup,
+    step: Awaitable[ExceptionCase],
+    done: str,
+) -> None:
+    """Runs a dialog's last step and says it is done, or why not; the dialog ends either way."""
+    try:
+        case = await step
+    except (DomainError, ConcurrentModification) as error:
+        await state.clear()
+        await explain(message, uow, error, setup)
+        return
+    await state.clear()
+    order = await uow.orders.get(case.order_id)
+    await message.answer(_(done).format(id=esc(order.display_id)))
 
 
 @router.message(ExceptionDialog.eta, F.text)
@@ -54,22 +75,15 @@ async def on_eta(
         return
     user = message.from_user
     assert user is not None
-    try:
-        case = await record_delay_cause(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            cause=data["cause"],
-            new_eta=eta,
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.CAUSE_SAVED).format(id=esc(order.display_id)))
+    step = record_delay_cause(
+        exceptions_of(uow),
+        data["case_id"],
+        actor_id=user.id,
+        cause=data["cause"],
+        new_eta=eta,
+        setup=exception_setup,
+    )
+    await _finish(message, uow, state, exception_setup, step, T.CAUSE_SAVED)
 
 
 @router.message(ExceptionDialog.needs, F.text)
@@ -89,22 +103,15 @@ async def on_needs(
     if len(text) > NOTE_MAX:
         await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
         return
-    try:
-        case = await record_customs_needs(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            needs=text,
-            cause=None,
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.NEEDS_SAVED).format(id=esc(order.display_id)))
+    step = record_customs_needs(
+        exceptions_of(uow),
+        data["case_id"],
+        actor_id=user.id,
+        needs=text,
+        cause=None,
+        setup=exception_setup,
+    )
+    await _finish(message, uow, state, exception_setup, step, T.NEEDS_SAVED)
 
 
 @router.message(ExceptionDialog.draft, F.text)
@@ -127,17 +134,10 @@ async def on_edited(
     if len(text) > NOTE_MAX:
         await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
         return
-    try:
-        case = await tell_customer(
-            exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.TOLD_STAFF).format(id=esc(order.display_id)))
+    step = tell_customer(
+        exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
+    )
+    await _finish(message, uow, state, exception_setup, step, T.TOLD_STAFF)
 
 
 @router.message(ExceptionDialog.amount, F.text)
@@ -195,21 +195,14 @@ async def on_record(
     data = await state.get_data()
     user = message.from_user
     assert user is not None
-    try:
-        case = await complete_record(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
-            text=message.text or "",
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.RECORDED).format(id=esc(order.display_id)))
+    step = complete_record(
+        exceptions_of(uow),
+        data["case_id"],
+        actor_id=user.id,
+        text=message.text or "",
+        setup=exception_setup,
+    )
+    await _finish(message, uow, state, exception_setup, step, T.RECORDED)
 
 
 @router.message(ExceptionDialog.document, F.photo | F.document)
@@ -225,22 +218,15 @@ async def on_document(
     else:
         assert message.document is not None
         file_id, kind = message.document.file_id, FileKind.DOCUMENT
-    try:
-        case = await add_customer_document(
-            exceptions_of(uow),
-            data["order_id"],
-            customer_id=user.id,
-            file_id=file_id,
-            kind=kind,
-            setup=exception_setup,
-        )
-    except (DomainError, ConcurrentModification) as error:
-        await state.clear()
-        await explain(message, uow, error, exception_setup)
-        return
-    await state.clear()
-    order = await uow.orders.get(case.order_id)
-    await message.answer(_(T.DOCUMENT_THANKS).format(id=esc(order.display_id)))
+    step = add_customer_document(
+        exceptions_of(uow),
+        data["order_id"],
+        customer_id=user.id,
+        file_id=file_id,
+        kind=kind,
+        setup=exception_setup,
+    )
+    await _finish(message, uow, state, exception_setup, step, T.DOCUMENT_THANKS)
 
 
 @router.message(ExceptionDialog.document)
