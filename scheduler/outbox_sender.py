@@ -83,6 +83,9 @@ _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedErr
 Sleep = Callable[[float], Awaitable[None]]
 
 
+# Requests one sender keeps under way at once (each to another chat): also the crash bound.
+IN_FLIGHT = 16
+
 class UnknownMethod(LookupError):
     """The outbox names a Bot API method aiogram does not know."""
 
@@ -182,7 +185,7 @@ class OutboxSender:
         channels: ChannelDelivery | None = None,
         on_delivered: Delivered | None = None,
         shared_limiter: SharedRateLimiter | None = None,
-        in_flight: int = 16,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self._shared_limiter = shared_limiter
         # Requests under way at once, each to another chat (tokens are taken before each starts).
