@@ -22,7 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from application.sla_sweeps import SlaSweeper, SweepSettings
+from application.sla_sweep_settings import SweepSettings
+from application.sla_sweeps import SlaSweeper
 from bench.databases import Batch, benchmark_parser, order_row, run_benchmarks
 from domain.clock import FixedClock
 from domain.sla.calendar import BusinessCalendar

@@ -36,7 +36,8 @@ from application.reports import ReportSetup, StoredReport, monthly_report
 from application.retention import run_retention
 from application.review import ReviewSetup
 from application.services import EventHandlers
-from application.sla_sweeps import SlaSweeper, SweepSettings
+from application.sla_sweep_settings import SweepSettings
+from application.sla_sweeps import SlaSweeper
 from bot.commands import set_commands
 from bot.config import TEAM_CHAT_ROLES, Settings
 from bot.dispatcher import build_bot, build_dispatcher

@@ -232,7 +232,7 @@ def test_the_scheduler_runs_the_after_sales_sweep_and_the_daily_retention() -> N
         return None
 
     sweeper = SlaSweeper.__new__(SlaSweeper)
-    from application.sla_sweeps import SweepSettings
+    from application.sla_sweep_settings import SweepSettings
 
     sweeper.settings = SweepSettings()
     scheduler = build_scheduler(sweeper, timezone=TZ, aftersales=nothing, retention=nothing)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.exception_report import ExceptionReportSetup, exception_report_sweep
-from application.sla_sweeps import SweepSettings
+from application.sla_sweep_settings import SweepSettings
 from bot.app import StoredDocuments, chat_language_of
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from application.reports import REPORT_DOCUMENT_ID, ReportSetup, compile_report, monthly_report
-from application.sla_sweeps import SweepSettings
+from application.sla_sweep_settings import SweepSettings
 from bot.app import StoredDocuments
 from domain.clock import FixedClock
 from domain.kpi import Month

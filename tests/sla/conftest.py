@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import UnitOfWork
-from application.sla_sweeps import SlaSweeper, SweepSettings
+from application.sla_sweep_settings import SweepSettings
+from application.sla_sweeps import SlaSweeper
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Order

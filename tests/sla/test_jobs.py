@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
 
-from application.sla_sweeps import SlaSweeper, SweepReport, SweepSettings
+from application.sla_sweep_settings import SweepReport, SweepSettings
+from application.sla_sweeps import SlaSweeper
 from domain.clock import FixedClock
 from presentation.sla_alerts import SlaAlertTexts
 from scheduler.jobs import SLA_DIGEST_JOB, SLA_SWEEP_JOB, build_scheduler
