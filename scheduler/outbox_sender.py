@@ -22,7 +22,7 @@ bucket will have one. Waiting for the overall bucket (a few tens of milliseconds
 
 Crash bound: a message counts as delivered once `mark_sent` commits. If the process dies after
 Telegram accepted a message but before that commit, the message stays pending and is sent again
-when its lease runs out. At most `in_flight` (16) messages are under way at once, so at most that many
+when its lease runs out. At most `in_flight` (IN_FLIGHT, 1 by default) messages are under way at once, so at most that many
 per sender process (each to a different chat) are duplicated by a crash; everything committed to
 the outbox is delivered. Claimed messages not yet
 attempted at the crash wait for their lease to run out (`lease`, 3 minutes by default).
@@ -83,8 +83,10 @@ _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedErr
 Sleep = Callable[[float], Awaitable[None]]
 
 
-# Requests one sender keeps under way at once (each to another chat): also the crash bound.
-IN_FLIGHT = 16
+# Requests one sender keeps under way at once (each to another chat): also the crash bound. One by
+# default: with several in flight on a loaded machine, two messages to one chat reached Telegram
+# within a second although their tokens were a second apart (tests/e2e/test_multi_instance.py).
+IN_FLIGHT = 1
 
 class UnknownMethod(LookupError):
     """The outbox names a Bot API method aiogram does not know."""
@@ -251,15 +253,21 @@ class OutboxSender:
             if self._channels is not None and self._channels.handles(message):
                 self._channels.start(message)
                 continue
+            # A free slot first, then the tokens: Telegram counts a message when it arrives, so a message
+            # must never wait for a slot after its tokens were taken (it would arrive late and crowd the
+            # chat's next one into the same second).
+            await self._in_flight.acquire()
             if self._shared_limiter is not None:
                 wait = await self._shared_limiter.acquire(message.chat_id)
                 if wait > 0:
+                    self._in_flight.release()
                     later[message.id] = _later(now, wait)
                 else:
                     sending.append(await self._start(message, message.id))
                 continue
             wait = self.limiter.chat_delay(message.chat_id)
             if wait > 0:
+                self._in_flight.release()
                 later[message.id] = _later(now, wait)
                 continue
             if (wait := self.limiter.overall_delay()) > 0:
@@ -274,8 +282,7 @@ class OutboxSender:
         return sum(outcome for outcome in outcomes if isinstance(outcome, int))
 
     async def _start(self, message: OutboxMessage, message_id: int) -> asyncio.Task[int]:
-        """Starts sending a message once fewer than `in_flight` are under way."""
-        await self._in_flight.acquire()
+        """Starts sending a message in the slot the round took for it; the slot is freed when it is done."""
 
         async def send() -> int:
             try:
