@@ -22,9 +22,9 @@ bucket will have one. Waiting for the overall bucket (a few tens of milliseconds
 
 Crash bound: a message counts as delivered once `mark_sent` commits. If the process dies after
 Telegram accepted a message but before that commit, the message stays pending and is sent again
-when its lease runs out. At most `in_flight` (IN_FLIGHT, 1 by default) messages are under way at once, so at most that many
-per sender process (each to a different chat) are duplicated by a crash; everything committed to
-the outbox is delivered. Claimed messages not yet
+when its lease runs out. At most `in_flight` (IN_FLIGHT, 1 by default) messages are under way at
+once, so at most that many per sender process (each to a different chat) are duplicated by a
+crash; everything committed to the outbox is delivered. Claimed messages not yet
 attempted at the crash wait for their lease to run out (`lease`, 3 minutes by default).
 
 The lease must outlast a round: the sender starts no send once half the lease has passed and gives
