@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
@@ -72,4 +73,31 @@ def build_dispatcher(
     # Innermost: a message no router took still gets an answer (issue 18).
     dispatcher.update.outer_middleware(LeftoverMessages())
     dispatcher.include_router(build_root_router())
+    check_filters_on_the_loop(dispatcher)
     return dispatcher
+
+
+def check_filters_on_the_loop(router: Router) -> None:
+    """Makes every synchronous filter of the router tree run on the event loop, not in a thread.
+
+    aiogram calls a plain function filter (a dialog State, a magic filter such as F.photo) through
+    asyncio.to_thread: a /start walked past some thirty of them, each a thread hop and a wake-up
+    of the loop, which cost more than the handler (issue 17). A filter is a quick pure check.
+    """
+    for each in router.chain_tail:
+        for observer in each.observers.values():
+            # The observer's own filters (router.message.filter(...)) sit on a stand-in handler.
+            for handler in (observer._handler, *observer.handlers):
+                for event_filter in handler.filters or ():
+                    if not event_filter.awaitable:
+                        event_filter.callback = _awaitable(event_filter.callback)
+                        event_filter.awaitable = True
+
+
+def _awaitable(check: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Wraps a synchronous filter in a coroutine function that calls it in place."""
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return run

@@ -47,22 +47,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
 NO_LONGER_KEPT = N_("Order {id} is no longer kept: its data was deleted when the retention period ended.")
 
 
-async def _erased_track(message: Message, uow: UnitOfWork) -> dict[str, str] | bool:
-    """Filter: the /track of an order that is no longer kept (passes its display id on)."""
-    parts = (message.text or "").split(maxsplit=1)
-    wanted = parts[1].strip() if len(parts) > 1 else ""
-    if not wanted or len(wanted) > REFERENCE_MAX:
-        return False
-    order = await uow.orders.find(wanted)
-    return {"erased_id": order.display_id} if order is not None and is_erased(order) else False
-
-
-@router.message(Command("track"), _erased_track)
-async def track_erased(message: Message, erased_id: str) -> None:
-    """Says an erased order is no longer kept (to anyone: nothing of it is left to show)."""
-    await message.answer(_(NO_LONGER_KEPT).format(id=esc(erased_id)), parse_mode="HTML")
-
-
 @router.message(Command("complete"))
 async def complete(
     message: Message,

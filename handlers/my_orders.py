@@ -15,8 +15,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from application.ports import UnitOfWork
+from domain.aftersales.retention import is_erased
 from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus
+from handlers.archive import NO_LONGER_KEPT
 from handlers.common import CommandSpec
 from handlers.intake import DEFAULT_TIMEZONE
 from presentation.cancellation_texts import request_buttons
@@ -191,6 +193,10 @@ async def track(
         await message.answer(_("Send /track and the order’s reference or number, e.g. /track R-7K3F9P2Q."))
         return
     order = await uow.orders.find(wanted) if len(wanted) <= REFERENCE_MAX else None
+    if order is not None and is_erased(order):
+        # Told to anyone: nothing of the order is left to show.
+        await message.answer(_(NO_LONGER_KEPT).format(id=esc(order.display_id)), parse_mode=ParseMode.HTML)
+        return
     user_id = message.from_user.id if message.from_user else None
     if order is None or user_id is None or order.customer.telegram_user_id != user_id:
         await message.answer(

@@ -17,12 +17,16 @@ from typing import Any
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmStateRow, utcnow
 from storage.repositories import table_of, upsert
 from storage.uow import active_session
+
+# Read on every update: built once (issue 17).
+_STATE_OF = select(FsmStateRow.state).where(FsmStateRow.key == bindparam("key"))
+_DATA_OF = select(FsmStateRow.data).where(FsmStateRow.key == bindparam("key"))
 
 
 def storage_key(key: StorageKey) -> str:
@@ -54,7 +58,7 @@ class SqlFsmStorage(BaseStorage):
     async def get_state(self, key: StorageKey) -> str | None:
         """Returns the dialog state of the key."""
         async with self._session() as session:
-            return await session.scalar(select(FsmStateRow.state).where(FsmStateRow.key == storage_key(key)))
+            return await session.scalar(_STATE_OF, {"key": storage_key(key)})
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         """Replaces the dialog data of the key."""
@@ -65,7 +69,7 @@ class SqlFsmStorage(BaseStorage):
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """Returns a copy of the dialog data of the key."""
         async with self._session() as session:
-            data = await session.scalar(select(FsmStateRow.data).where(FsmStateRow.key == storage_key(key)))
+            data = await session.scalar(_DATA_OF, {"key": storage_key(key)})
         return dict(data or {})
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ statements (INSERT ... ON CONFLICT) so that racing transactions never abort each
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -22,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Label, Select, Table, delete, func, or_, select
+from sqlalchemy import Executable, Label, Select, Table, bindparam, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -57,7 +58,11 @@ Record = TypeVar("Record", bound="DataclassInstance")
 
 def upsert(session: AsyncSession, table: Table) -> Upsert:
     """Starts an INSERT that supports ON CONFLICT in the session's SQL dialect."""
-    dialect = session.get_bind().dialect.name
+    return upsert_in(session.get_bind().dialect.name, table)
+
+
+def upsert_in(dialect: str, table: Table) -> Upsert:
+    """Starts an INSERT that supports ON CONFLICT in the named SQL dialect."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -425,6 +430,12 @@ class SqlOrderRepository:
         return changed
 
 
+# Statements every update runs, built once (issue 17): building a statement costs more than
+# SQLAlchemy's compiled-SQL cache saves when it is built anew per call.
+_ROLES_OF = select(StaffRoleRow.role).where(StaffRoleRow.user_id == bindparam("user_id"))
+_LANGUAGE_OF = select(UserRow.language).where(UserRow.id == bindparam("user_id"))
+
+
 class SqlStaffRepository:
     """Staff roles by Telegram user id; every grant and revoke is audited."""
 
@@ -433,7 +444,7 @@ class SqlStaffRepository:
 
     async def roles_of(self, user_id: int) -> frozenset[Role]:
         """Returns the roles a user holds."""
-        result = await self._session.scalars(select(StaffRoleRow.role).where(StaffRoleRow.user_id == user_id))
+        result = await self._session.scalars(_ROLES_OF, {"user_id": user_id})
         return frozenset(Role(role) for role in result)
 
     async def grant(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
@@ -484,7 +495,7 @@ class SqlUserRepository:
 
     async def language_of(self, user_id: int) -> str | None:
         """Returns the user's chosen language, if any."""
-        return await self._session.scalar(select(UserRow.language).where(UserRow.id == user_id))
+        return await self._session.scalar(_LANGUAGE_OF, {"user_id": user_id})
 
     async def set_language(self, user_id: int, language: str) -> None:
         """Remembers the user's language."""
@@ -536,12 +547,7 @@ class SqlOutboxRepository:
 
     async def failed(self, limit: int = 20) -> list[FailedMessage]:
         """Lists the latest messages given up for good (Telegram refused them, or no attempt was left)."""
-        stmt = (
-            select(OutboxRow)
-            .where(OutboxRow.state == "failed")
-            .order_by(OutboxRow.id.desc())
-            .limit(limit)
-        )
+        stmt = select(OutboxRow).where(OutboxRow.state == "failed").order_by(OutboxRow.id.desc()).limit(limit)
         rows = (await self._session.scalars(stmt)).all()
         return [record_from(FailedMessage, row, error=row.last_error or "") for row in rows]
 
@@ -563,6 +569,18 @@ class SqlOrderNumberAllocator:
         return serial
 
 
+@functools.cache
+def _mark_processed(dialect: str) -> Executable:
+    """The insert that records an update id unless it is there already, returning it if new."""
+    table = table_of(ProcessedUpdateRow)
+    return (
+        upsert_in(dialect, table)
+        .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing(index_elements=[table.c.update_id])
+        .returning(table.c.update_id)
+    )
+
+
 class SqlProcessedUpdates:
     """Telegram update ids handled so far, recorded in the handling transaction."""
 
@@ -571,11 +589,6 @@ class SqlProcessedUpdates:
 
     async def mark(self, update_id: int) -> bool:
         """Records the update; returns False if it had been processed already."""
-        table = table_of(ProcessedUpdateRow)
-        stmt = (
-            upsert(self._session, table)
-            .values(update_id=update_id, processed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[table.c.update_id])
-            .returning(table.c.update_id)
-        )
-        return (await self._session.execute(stmt)).scalar_one_or_none() is not None
+        stmt = _mark_processed(self._session.get_bind().dialect.name)
+        params = {"update_id": update_id, "processed_at": utcnow()}
+        return (await self._session.execute(stmt, params)).scalar_one_or_none() is not None

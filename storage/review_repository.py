@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports import ReviewQuestion, StoredDocument
 from storage.models import OrderDocumentRow, ReviewQuestionRow, StaffNameRow
-from storage.repositories import record_from, table_of, upsert
+from storage.repositories import record_from, table_of, upsert_in
 
 NAME_MAX = 200
+
+
+@functools.cache
+def _remember_name(dialect: str) -> Executable:
+    """The upsert of a staff member's name, built once per SQL dialect (every staff update runs it)."""
+    table = table_of(StaffNameRow)
+    stmt = upsert_in(dialect, table).values(
+        user_id=bindparam("user_id"), name=bindparam("name"), updated_at=bindparam("updated_at")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.user_id],
+        set_={"name": stmt.excluded.name, "updated_at": stmt.excluded.updated_at},
+    )
 
 
 class SqlReviewRepository:
@@ -83,13 +97,8 @@ class SqlReviewRepository:
 
     async def remember_name(self, user_id: int, name: str, at: datetime) -> None:
         """Keeps the name a staff member acts under."""
-        table = table_of(StaffNameRow)
-        stmt = upsert(self._session, table).values(user_id=user_id, name=name[:NAME_MAX], updated_at=at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.user_id],
-            set_={"name": stmt.excluded.name, "updated_at": stmt.excluded.updated_at},
-        )
-        await self._session.execute(stmt)
+        stmt = _remember_name(self._session.get_bind().dialect.name)
+        await self._session.execute(stmt, {"user_id": user_id, "name": name[:NAME_MAX], "updated_at": at})
 
     async def name_of(self, user_id: int) -> str | None:
         """Returns the name a staff member last acted under."""

@@ -21,7 +21,7 @@ from domain.review import ReviewPolicy
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext
 from domain.sla.policy_file import load_policy
-from handlers import archive, survey
+from handlers import archive, my_orders, survey
 from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.survey_texts import AftersalesNotices
 from storage.models import ExceptionCaseRow, OutboxRow
@@ -118,5 +118,7 @@ async def surveyed(new_uow: Uows, clock: FixedClock, setup: AftersalesSetup) -> 
 
 
 def dispatcher_for(new_uow: Uows, setup: AftersalesSetup) -> Dispatcher:
-    """The project's middlewares with the after-sales routers."""
-    return routed_dispatcher(new_uow, (archive.router, survey.router), aftersales_setup=setup)
+    """The project's middlewares with the after-sales routers and /track (it says an erased order is gone)."""
+    return routed_dispatcher(
+        new_uow, (archive.router, survey.router, my_orders.router), aftersales_setup=setup
+    )
