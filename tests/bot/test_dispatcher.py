@@ -244,3 +244,28 @@ async def test_the_error_reply_failing_does_not_escape(
 
     assert bot.requests_for("sendMessage")[-1].params["text"] == APOLOGY_EN
     assert any("Could not tell chat" in record.getMessage() for record in caplog.records)
+
+
+async def test_no_filter_of_the_production_dispatcher_runs_in_a_thread(
+    dispatcher: Dispatcher, bot: MockedBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: aiogram runs a plain function filter through asyncio.to_thread; the tree checks in place."""
+    calls: list[object] = []
+
+    async def to_thread(function: object, *args: object, **kwargs: object) -> None:
+        calls.append(function)
+
+    checks = [
+        event_filter
+        for router in dispatcher.chain_tail
+        for observer in router.observers.values()
+        for handler in (observer._handler, *observer.handlers)
+        for event_filter in handler.filters or ()
+    ]
+    assert len(checks) > 50
+    assert all(event_filter.awaitable for event_filter in checks)
+    monkeypatch.setattr("asyncio.to_thread", to_thread)
+    # A dialog State and magic filters are among those walked past by /start.
+    await dispatcher.feed_update(bot, message_update(1, "/start", language_code="en-GB"))
+    assert calls == []
+    assert ["New order", "My orders"] in keyboard_labels(last_message(bot))
