@@ -6,13 +6,16 @@ import asyncio
 import itertools
 import time
 
+import pytest
 from redis.asyncio import Redis
 
 from scheduler.shared_rate_limit import SharedRateLimiter
 
 
-def _limiter(redis: Redis, overall_per_second: float = 30.0) -> SharedRateLimiter:
-    return SharedRateLimiter(redis, prefix="t:limits", margin=0.0, overall_per_second=overall_per_second)
+def _limiter(redis: Redis, overall_per_second: float = 30.0, catch_up: float = 0.0) -> SharedRateLimiter:
+    return SharedRateLimiter(
+        redis, prefix="t:limits", margin=0.0, overall_per_second=overall_per_second, catch_up=catch_up
+    )
 
 
 async def test_a_private_chat_gets_one_message_a_second_across_limiters(redis: Redis) -> None:
@@ -56,3 +59,26 @@ async def test_a_429_pauses_every_limiter(redis: Redis) -> None:
 
     assert 1.9 < wait <= 2.0
 
+
+async def test_a_late_ask_is_scheduled_from_its_moment_not_from_now(redis: Redis) -> None:
+    """The overall bucket moves on from a quarter interval back, so the lateness of an ask is not lost."""
+    limiter = SharedRateLimiter(redis, prefix="t:late", overall_per_second=20.0)
+    step = 1.03 / 20
+
+    assert await limiter.acquire(3000) == 0
+    seconds, micros = await redis.time()
+    next_moment = int(await redis.get("t:late:overall")) / 1_000_000
+
+    assert next_moment - (seconds + micros / 1_000_000) == pytest.approx(step * 0.75, abs=0.005)
+
+
+async def test_with_the_catch_up_no_second_holds_more_than_the_limit(redis: Redis) -> None:
+    """Asking a few ms after each moment (as a sender does after its send), any 21 grants span over 1 s."""
+    limiter = SharedRateLimiter(redis, prefix="t:window", overall_per_second=20.0)
+    granted: list[float] = []
+    for chat in range(2000, 2041):
+        assert await limiter.acquire(chat) == 0
+        granted.append(time.monotonic())
+        await asyncio.sleep(0.004)
+
+    assert all(b - a > 1.0 for a, b in zip(granted, granted[20:], strict=False))
