@@ -1,3 +1,3 @@
-"""Shared test configuration: the mocked Bot and fake database fixtures are available everywhere."""
+"""Shared test configuration: the mocked Bot and the tests/fixtures.py fixtures are available everywhere."""
 
-pytest_plugins = ("tests.mocked_bot", "tests.fakes")
+pytest_plugins = ("tests.mocked_bot", "tests.fixtures")

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import pytest
-
 from application.cancellation import CancellationRepository, CancellationUnitOfWork
 from application.claims import ClaimsUnitOfWork
 from application.exception_ports import ExceptionRepository
@@ -1158,9 +1156,3 @@ class FakeInbox:
     async def done(self, update_id: int) -> None:
         """Forgets the update."""
         self.rows.pop(update_id, None)
-
-
-@pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database (a pytest plugin fixture, available to every test)."""
-    return FakeDatabase()

@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from api.app import build_api_app
 from application.ports import PlatformUnitOfWork
 from domain.clock import FixedClock
-from tests.fakes import FakeDatabase
 
 T0 = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 KEYS = {"shop-a": "key-a-0123456789", "shop-b": "key-b-9876543210"}
@@ -21,12 +20,6 @@ KEYS = {"shop-a": "key-a-0123456789", "shop-b": "key-b-9876543210"}
 def bearer(name: str) -> dict[str, str]:
     """The Authorization header of one of the test keys."""
     return {"Authorization": f"Bearer {KEYS[name]}"}
-
-
-@pytest.fixture
-def new_uow(database: FakeDatabase) -> Callable[[], PlatformUnitOfWork]:
-    """Makes a fresh unit of work on the fake database for each call."""
-    return database.unit_of_work
 
 
 @pytest.fixture

@@ -9,18 +9,12 @@ from aiogram import Dispatcher
 from aiogram.types import Update
 
 from bot.dispatcher import build_dispatcher
-from bot.i18n import PoI18n, create_i18n
+from bot.i18n import PoI18n
 from tests import telegram
 from tests.fakes import FakeDatabase
 
 ADMIN_ID = 900
 CUSTOMER_ID = 100
-
-
-@pytest.fixture
-def i18n() -> PoI18n:
-    """The real catalogs, English by default."""
-    return create_i18n("en")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from application.notifier import build_notifier
 from application.review import ReviewSetup
 from application.services import Actor
-from bot.i18n import PoI18n, create_i18n
+from bot.i18n import PoI18n
 from domain.clock import FixedClock
 from domain.intake.pricing import quote
 from domain.orders.model import Address, Customer, Item, Order, new_reference
@@ -22,7 +22,7 @@ from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, sync_clocks
 from domain.sla.policy_file import shipped_policy
 from presentation.notifications import TelegramNotices, fixed_team_chats
-from tests.fakes import FakeDatabase, FakeUnitOfWork
+from tests.fakes import FakeUnitOfWork
 
 CUSTOMER_ID = 555_000_111
 OTHER_CUSTOMER_ID = 555_000_222
@@ -50,24 +50,6 @@ CHATS = {
     Role.FINANCE.value: FINANCE_CHAT,
 }
 Uows = Callable[[], FakeUnitOfWork]
-
-
-@pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database."""
-    return FakeDatabase()
-
-
-@pytest.fixture
-def new_uow(database: FakeDatabase) -> Uows:
-    """A fresh unit of work on the fake database for each call."""
-    return database.unit_of_work
-
-
-@pytest.fixture
-def i18n() -> PoI18n:
-    """Every catalog, English by default."""
-    return create_i18n("en")
 
 
 @pytest.fixture
@@ -148,17 +130,3 @@ def walk_to(order: Order, status: OrderStatus) -> None:
             order.number = "20260316001"
         sync_clocks(order, T0, SLA)
     order.pull_events()
-
-
-async def store(uows: Uows, order: Order) -> Order:
-    """Saves a new order."""
-    async with uows() as uow:
-        await uow.orders.add(order)
-        await uow.commit()
-    return order
-
-
-async def load(uows: Uows, order_id: str) -> Order:
-    """Reads an order back."""
-    async with uows() as uow:
-        return await uow.orders.get(order_id)

@@ -27,11 +27,10 @@ from tests.changes.conftest import (
     WAREHOUSE_CHAT,
     WAREHOUSE_ID,
     Uows,
-    load,
     make_order,
-    store,
 )
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 
 PARIS = {"country": "FR", "city": "Paris", "street": "1 Rue de Rivoli", "postcode": "75001", "area": ""}
 TOKYO = {"country": "JP", "city": "Tokyo", "street": "1-1 Marunouchi", "postcode": "100-0005", "area": ""}

@@ -27,11 +27,10 @@ from tests.changes.conftest import (
     TIMEZONE,
     WAREHOUSE_CHAT,
     Uows,
-    load,
     make_order,
-    store,
 )
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import alerts, buttons, card_of, command, press, sent_texts
 

@@ -23,11 +23,10 @@ from tests.changes.conftest import (
     TIMEZONE,
     WAREHOUSE_CHAT,
     Uows,
-    load,
     make_order,
-    store,
 )
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 from tests.payment.test_sandbox_invoice import polling
 from tests.review.conftest import deliver
 from tests.sandbox.test_server import api

@@ -15,8 +15,9 @@ from domain.orders.changes import ChangeRefused, NothingChanged, QuoteChanged
 from domain.orders.requests import ChangeRefusal
 from domain.orders.status import OrderStatus, Service
 from domain.payment import amount_due, awaits_payment
-from tests.changes.conftest import CARE, CUSTOMER, DESK_CHAT, Uows, load, make_order, store
+from tests.changes.conftest import CARE, CUSTOMER, DESK_CHAT, Uows, make_order
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 
 
 async def test_a_cheaper_service_sends_the_order_back_to_review_and_owes_the_difference(

@@ -10,12 +10,14 @@ finance pays it. Every clock opens and closes through the policy.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from aiogram import Dispatcher
 
+from application.claims import ClaimsSetup
 from application.finance import record_paid
 from application.services import Actor
 from domain.clock import FixedClock
@@ -154,6 +156,46 @@ async def attach(
     assert texts["kept"] in await chat.photo("PHOTO-2", user_id, where.chat_id)
 
 
+@dataclass
+class Claim:
+    """A delivered order, the wiring on a controlled clock, and the chat that drives the bot."""
+
+    texts: dict[str, str]
+    clock: FixedClock
+    setup: ClaimsSetup
+    order: Order
+    chat: Chat
+
+
+async def delivered_claim(
+    uows: Uows, bot: MockedBot, language: str, marked: ExceptionType | None = None
+) -> Claim:
+    """Stores a delivered order an hour ago, marks the exception on it if given, and wires the chat."""
+    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
+    setup, aftersales = wiring(clock, language)
+    order = await delivered_order(uows, language)
+    if marked is not None:
+        await mark(uows, order.id, marked, setup)
+    chat = Chat(dispatcher_for(uows, setup, aftersales, language), bot, language)
+    return Claim(TEXTS[language], clock, setup, order, chat)
+
+
+async def accept_remedy(uows: Uows, claim: Claim, evidence: OutboxRow, remedy: str, offered: str) -> None:
+    """Logistics completes the evidence, customer service offers the remedy, the customer accepts."""
+    chat, order_id, texts = claim.chat, claim.order.id, claim.texts
+    await chat.press(
+        ClaimAction(order_id=order_id, what="evidence").pack(), LOGISTICS_ID, card(evidence, 300)
+    )
+    claim_card = last_with(await outbox(uows, CS_CHAT), texts["recorded"])
+    await chat.press(
+        ClaimAction(order_id=order_id, what="contacted").pack(), SERVICE_ID, card(claim_card, 400)
+    )
+    choices = last_with(await outbox(uows, CS_CHAT), texts["contacted"])
+    await chat.press(ClaimAction(order_id=order_id, what=remedy).pack(), SERVICE_ID, card(choices, 401))
+    offer = last_with(await outbox(uows, CUSTOMER_ID), texts[offered])
+    await chat.press(ClaimAction(order_id=order_id, what="accept").pack(), CUSTOMER_ID, card(offer, 500))
+
+
 def clocks(order: Order, stage: str) -> list[tuple[bool, bool | None]]:
     """Every clock of a stage: running, and met once closed."""
     return [(clock.running, clock.met) for clock in order.clocks if clock.stage == stage]
@@ -165,11 +207,8 @@ async def test_the_customer_reports_damaged_goods_with_photos_and_is_compensated
     bot: MockedBot,
     language: str,
 ) -> None:
-    texts = TEXTS[language]
-    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
-    setup, aftersales = wiring(clock, language)
-    order = await delivered_order(new_uow, language)
-    chat = Chat(dispatcher_for(new_uow, setup, aftersales, language), bot, language)
+    claim = await delivered_claim(new_uow, bot, language)
+    texts, clock, order, chat = claim.texts, claim.clock, claim.order, claim.chat
     delivered = Card(CUSTOMER_ID, 100, "delivered")
 
     # Report a problem on the delivered message asks what is wrong.
@@ -255,26 +294,12 @@ async def test_logistics_marks_a_wrong_shipment_and_the_warehouse_reships(
     bot: MockedBot,
     language: str,
 ) -> None:
-    texts = TEXTS[language]
-    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
-    setup, aftersales = wiring(clock, language)
-    order = await delivered_order(new_uow, language)
-    await mark(new_uow, order.id, ExceptionType.WRONG_SHIPMENT, setup)
-    chat = Chat(dispatcher_for(new_uow, setup, aftersales, language), bot, language)
+    claim = await delivered_claim(new_uow, bot, language, ExceptionType.WRONG_SHIPMENT)
+    texts, clock, order, chat = claim.texts, claim.clock, claim.order, claim.chat
 
     evidence = last_with(await outbox(new_uow, LOGISTICS_CHAT), texts["evidence"])
     await attach(chat, evidence, LOGISTICS_ID, texts)
-    await chat.press(
-        ClaimAction(order_id=order.id, what="evidence").pack(), LOGISTICS_ID, card(evidence, 300)
-    )
-    claim_card = last_with(await outbox(new_uow, CS_CHAT), texts["recorded"])
-    await chat.press(
-        ClaimAction(order_id=order.id, what="contacted").pack(), SERVICE_ID, card(claim_card, 400)
-    )
-    choices = last_with(await outbox(new_uow, CS_CHAT), texts["contacted"])
-    await chat.press(ClaimAction(order_id=order.id, what="reship").pack(), SERVICE_ID, card(choices, 401))
-    offer = last_with(await outbox(new_uow, CUSTOMER_ID), texts["reship"])
-    await chat.press(ClaimAction(order_id=order.id, what="accept").pack(), CUSTOMER_ID, card(offer, 500))
+    await accept_remedy(new_uow, claim, evidence, "reship", "reship")
 
     task = last_with(await outbox(new_uow, WAREHOUSE_CHAT), texts["task"])
     assert "Tea set (TEA-01)" in plain(task.params["text"])
@@ -300,25 +325,13 @@ async def test_lost_goods_are_paid_at_the_orders_value_by_finance(
     bot: MockedBot,
     language: str,
 ) -> None:
-    texts = TEXTS[language]
-    clock = FixedClock(DELIVERED_AT + timedelta(hours=1))
-    setup, aftersales = wiring(clock, language)
-    order = await delivered_order(new_uow, language)
-    await mark(new_uow, order.id, ExceptionType.LOST, setup)
-    chat = Chat(dispatcher_for(new_uow, setup, aftersales, language), bot, language)
+    claim = await delivered_claim(new_uow, bot, language, ExceptionType.LOST)
+    texts, clock, order, chat = claim.texts, claim.clock, claim.order, claim.chat
 
     proof = last_with(await outbox(new_uow, LOGISTICS_CHAT), texts["proof"])
     assert ClaimItem(order_id=order.id, line=0).pack() not in buttons(proof)
     await attach(chat, proof, LOGISTICS_ID, texts, lost=True)
-    await chat.press(ClaimAction(order_id=order.id, what="evidence").pack(), LOGISTICS_ID, card(proof, 300))
-    claim_card = last_with(await outbox(new_uow, CS_CHAT), texts["recorded"])
-    await chat.press(
-        ClaimAction(order_id=order.id, what="contacted").pack(), SERVICE_ID, card(claim_card, 400)
-    )
-    choices = last_with(await outbox(new_uow, CS_CHAT), texts["contacted"])
-    await chat.press(ClaimAction(order_id=order.id, what="compensate").pack(), SERVICE_ID, card(choices, 401))
-    offer = last_with(await outbox(new_uow, CUSTOMER_ID), texts["lost"])
-    await chat.press(ClaimAction(order_id=order.id, what="accept").pack(), CUSTOMER_ID, card(offer, 500))
+    await accept_remedy(new_uow, claim, proof, "compensate", "lost")
 
     async with new_uow() as uow:
         (record,) = await uow.finance.for_order(order.id)
@@ -332,8 +345,8 @@ async def test_lost_goods_are_paid_at_the_orders_value_by_finance(
         reference="BANK-42",
         paid_at=None,
         clock=clock,
-        handlers=setup.handlers,
-        sla=setup.sla,
+        handlers=claim.setup.handlers,
+        sla=claim.setup.sla,
     )
     async with new_uow() as uow:
         stored = await uow.orders.get(order.id)

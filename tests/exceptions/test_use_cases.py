@@ -18,8 +18,9 @@ from application.exceptions import (
 )
 from application.services import Actor
 from domain.errors import IllegalTransition, NotPermitted
-from domain.exceptions.case import CaseResult, StepKind
+from domain.exceptions.case import CaseResult, ExceptionCase, StepKind
 from domain.exceptions.causes import UnknownCause
+from domain.orders.model import Order
 from domain.orders.status import ExceptionType, OrderStatus, Role
 from domain.sla.clocks import running_clock
 from domain.sla.policy import Stage
@@ -36,19 +37,38 @@ from tests.fakes import FakeDatabase, FakeUnitOfWork
 Uows = Callable[[], FakeUnitOfWork]
 
 
+async def marked(
+    database: FakeDatabase,
+    uows: Uows,
+    setup: ExceptionSetup,
+    status: OrderStatus,
+    *,
+    actor_id: int,
+    kind: ExceptionType,
+    cause: str | None = None,
+    note: str = "",
+) -> tuple[Order, ExceptionCase]:
+    """Stores an order at the status and marks the exception on it: the order and its open case."""
+    order = seed(database, order_at(status))
+    case = await raise_exception(
+        uows(), order.id, actor_id=actor_id, kind=kind, cause=cause, note=note, setup=setup
+    )
+    return order, case
+
+
 async def test_a_delay_marked_with_its_cause_opens_a_case_and_only_the_notice_clock(
     database: FakeDatabase, uows: Uows, setup: ExceptionSetup
 ) -> None:
     """R-6.3: the order goes to exception; delay_cause ends as it starts, delay_notice runs for 1 h."""
-    order = seed(database, order_at(OrderStatus.IN_TRANSIT))
-    case = await raise_exception(
-        uows(),
-        order.id,
+    order, case = await marked(
+        database,
+        uows,
+        setup,
+        OrderStatus.IN_TRANSIT,
         actor_id=LOGISTICS_ID,
         kind=ExceptionType.DELAY,
         cause="weather",
         note="Typhoon at the hub",
-        setup=setup,
     )
     stored = database.state.orders[order.id]
     assert stored.status is OrderStatus.EXCEPTION
@@ -72,9 +92,8 @@ async def test_a_delay_without_a_cause_leaves_logistics_its_two_hours(
     database: FakeDatabase, uows: Uows, setup: ExceptionSetup
 ) -> None:
     """R-6.3: customer service marks the delay; logistics has 2 h to find the cause."""
-    order = seed(database, order_at(OrderStatus.IN_TRANSIT))
-    await raise_exception(
-        uows(), order.id, actor_id=SERVICE_ID, kind=ExceptionType.DELAY, cause=None, note="", setup=setup
+    order, _ = await marked(
+        database, uows, setup, OrderStatus.IN_TRANSIT, actor_id=SERVICE_ID, kind=ExceptionType.DELAY
     )
     cause_clock = running_clock(database.state.orders[order.id], Stage.DELAY_CAUSE)
     assert cause_clock is not None
@@ -107,15 +126,14 @@ async def test_roles_come_from_the_database_and_causes_from_the_list(
 
 async def test_one_open_case_per_order(database: FakeDatabase, uows: Uows, setup: ExceptionSetup) -> None:
     """A second exception waits until the open case closes."""
-    order = seed(database, order_at(OrderStatus.DELIVERED))
-    await raise_exception(
-        uows(),
-        order.id,
+    order, _ = await marked(
+        database,
+        uows,
+        setup,
+        OrderStatus.DELIVERED,
         actor_id=WAREHOUSE_ID,
         kind=ExceptionType.DAMAGED,
         cause="packing",
-        note="",
-        setup=setup,
     )
     with pytest.raises(CaseOpenAlready):
         await raise_exception(
@@ -155,15 +173,14 @@ async def test_closing_asks_for_roles_that_may_resolve(
     database: FakeDatabase, uows: Uows, setup: ExceptionSetup
 ) -> None:
     """The warehouse marks a damage but does not close the case: customer service or the desk does."""
-    order = seed(database, order_at(OrderStatus.DELIVERED))
-    case = await raise_exception(
-        uows(),
-        order.id,
+    order, case = await marked(
+        database,
+        uows,
+        setup,
+        OrderStatus.DELIVERED,
         actor_id=WAREHOUSE_ID,
         kind=ExceptionType.DAMAGED,
         cause="packing",
-        note="",
-        setup=setup,
     )
     assert case.id is not None
     with pytest.raises(NotPermitted):
@@ -176,15 +193,15 @@ async def test_the_desk_completes_the_record_prefilled_from_the_trail(
     database: FakeDatabase, uows: Uows, setup: ExceptionSetup
 ) -> None:
     """R-6.5: closing opens the 24-hour record clock; the desk's record closes it, prefilled."""
-    order = seed(database, order_at(OrderStatus.IN_TRANSIT))
-    case = await raise_exception(
-        uows(),
-        order.id,
+    order, case = await marked(
+        database,
+        uows,
+        setup,
+        OrderStatus.IN_TRANSIT,
         actor_id=LOGISTICS_ID,
         kind=ExceptionType.DELAY,
         cause="weather",
         note="Typhoon",
-        setup=setup,
     )
     assert case.id is not None
     await close_case(uows(), case.id, actor_id=SERVICE_ID, result=CaseResult.RESUMED, setup=setup)

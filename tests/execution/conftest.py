@@ -34,11 +34,8 @@ from tests.review.conftest import (  # noqa: F401
     TIMEZONE,
     Uows,
     clock,
-    database,
     grant_roles,
-    i18n,
     make_order,
-    new_uow,
     setup,
 )
 
@@ -72,8 +69,8 @@ def execution_setup(clock: FixedClock, i18n: PoI18n, handlers: EventHandlers) ->
 
 @pytest.fixture
 def dispatcher(
-    new_uow: Uows,  # noqa: F811
-    i18n: PoI18n,  # noqa: F811
+    new_uow: Uows,
+    i18n: PoI18n,
     review_setup: ReviewSetup,
     execution_setup: ExecutionSetup,
 ) -> Dispatcher:
@@ -91,7 +88,7 @@ def dispatcher(
 
 
 @pytest.fixture
-async def staffed(new_uow: Uows) -> None:  # noqa: F811
+async def staffed(new_uow: Uows) -> None:
     """The order desk, two warehouse and two logistics staff in the database."""
     await grant_roles(
         new_uow,

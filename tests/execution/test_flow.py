@@ -33,6 +33,7 @@ from tests.execution.conftest import (
     photo_message,
 )
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import (
     CUSTOMER_ID,
@@ -47,11 +48,9 @@ from tests.review.conftest import (
     command,
     count_audit,
     deliver,
-    load,
     outbox,
     press,
     sent_texts,
-    store,
 )
 
 pytestmark = pytest.mark.usefixtures("staffed")
@@ -337,7 +336,9 @@ async def test_customs_hold_opens_an_exception_and_tells_customer_and_desk(
     # The hold is a customs-hold case with its reason, handled from its alert (issue 14).
     [case] = database.state.exception_cases.values()
     assert (case.order_id, case.type, case.note) == (
-        walk.order_id, "customs_hold", "Tea needs a phytosanitary certificate"
+        walk.order_id,
+        "customs_hold",
+        "Tea needs a phytosanitary certificate",
     )
     await walk.step(ExecStep.CLEAR)
     assert alerts(mocked_bot)[-1].startswith("Already handled by User401 at ")

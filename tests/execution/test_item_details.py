@@ -36,6 +36,7 @@ from tests.execution.conftest import (
 )
 from tests.execution.test_flow import Walk, last_reply
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import (
     DESK_CHAT,
@@ -44,10 +45,8 @@ from tests.review.conftest import (
     Card,
     Uows,
     alerts,
-    load,
     make_order,
     press,
-    store,
 )
 
 pytestmark = pytest.mark.usefixtures("staffed")

@@ -17,13 +17,9 @@ import pytest
 from application.customer_channels import EMAIL_METHOD, channel_chat_id
 from application.finance import owe, record_paid
 from application.services import Actor, commit_change
-from application.sla_sweeps import SlaSweeper
-from bot.app import chat_language_of
-from bot.i18n import create_i18n
 from domain.finance import MoneyKind, MoneyOwed, OwedReason, OwedStatus
 from domain.orders.status import OrderStatus, Role
 from presentation.finance_texts import OwedAction, OwedStep
-from presentation.sla_alerts import SlaAlertTexts, render_with
 from tests.finance.conftest import (
     DESK_CHAT,
     FIN2_ID,
@@ -44,6 +40,7 @@ from tests.product.conftest import (
     Product,
     buttons,
     grant,
+    team_language_sweeper,
 )
 from tests.product.test_team_language import set_language
 from tests.storage.factories import make_order
@@ -199,24 +196,7 @@ async def test_a_late_refund_alerts_finance_and_escalates(product: Product) -> N
     await grant(product, Role.ORDER_DESK_HEAD, HEAD_ID)
     order = await paid_cancelled_order(product, customer_id=CUSTOMER_ID)
     await owe_now(product, order)
-    i18n = create_i18n("en")
-
-    def alert_texts(language: str) -> SlaAlertTexts:
-        return SlaAlertTexts(
-            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
-            locale=language,
-            zone=product.workflow.sla.calendar.zone,
-        )
-
-    sweeper = SlaSweeper(
-        uow_factory=product.uow,
-        clock=product.clock,
-        sla=product.workflow.sla,
-        team_chats=product.workflow.team_chats,
-        texts=alert_texts("en"),
-        chat_language=chat_language_of,
-        texts_in=alert_texts,
-    )
+    sweeper = team_language_sweeper(product)
     # Thursday 10:01 in Shanghai: a minute past the three working days.
     product.clock.current = datetime(2026, 3, 19, 2, 1, tzinfo=UTC)
     report = await sweeper.sweep()

@@ -60,12 +60,6 @@ def wizard_dispatcher(session_factory: async_sessionmaker[AsyncSession], clock: 
     return dispatcher
 
 
-@pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database."""
-    return FakeDatabase()
-
-
 @dataclass
 class Chat:
     """One user's private chat with the bot: sends texts, presses buttons, reads the bot's replies."""

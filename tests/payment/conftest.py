@@ -26,15 +26,12 @@ from tests.review.conftest import (
     _user,
     clock,
     grant_roles,
-    i18n,
-    load,
     make_order,
     setup,
-    store,
 )
 
-# The review tests' fixtures (i18n, clock, setup) and helpers (store, load) serve here too.
-__all__ = ["clock", "i18n", "load", "setup", "store"]
+# The review tests' clock and setup fixtures serve here too.
+__all__ = ["clock", "setup"]
 
 PROVIDER_TOKEN = "284685063:TEST:sandbox"
 Uows = Callable[[], FakePaymentUnitOfWork]

@@ -11,14 +11,13 @@ from domain.payment import PaymentStatus, ReceiptKind
 from handlers.payment import PaymentDialog
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.payment_texts import PaymentAction, PayStep, ReceiptAction, ReceiptStep
+from tests.fixtures import load, store
 from tests.mocked_bot import MockedBot
 from tests.payment.conftest import (
     PROVIDER_TOKEN,
     Uows,
     customer_file,
-    load,
     pre_checkout,
-    store,
     successful_payment,
     unpaid_order,
 )

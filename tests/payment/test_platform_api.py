@@ -16,7 +16,8 @@ from domain.clock import FixedClock
 from domain.orders.status import OrderStatus
 from tests.api.conftest import KEYS, T0, bearer
 from tests.api.openapi_check import check_answer
-from tests.payment.conftest import Uows, load
+from tests.fixtures import load
+from tests.payment.conftest import Uows
 from tests.payment.fakes import PaymentDatabase
 
 Client = TestClient[web.Request, web.Application]

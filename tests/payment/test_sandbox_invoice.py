@@ -14,7 +14,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from domain.orders.model import Order
 from presentation.payment_texts import pay_keyboard
 from sandbox.server import FakeBotApi, FakeUser, Json
-from tests.payment.conftest import Uows, load, store, unpaid_order
+from tests.fixtures import load, store
+from tests.payment.conftest import Uows, unpaid_order
 from tests.payment.fakes import PaymentDatabase
 from tests.sandbox.test_server import TOKEN, api
 

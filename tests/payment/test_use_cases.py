@@ -27,7 +27,8 @@ from domain.payment import (
     from_minor_units,
     minor_units,
 )
-from tests.payment.conftest import Uows, load, rejected_as_not_paid, store, unpaid_order
+from tests.fixtures import load, store
+from tests.payment.conftest import Uows, rejected_as_not_paid, unpaid_order
 from tests.payment.fakes import PaymentDatabase
 from tests.review.conftest import CUSTOMER_ID, DESK_CHAT, DESK_ID, buttons
 

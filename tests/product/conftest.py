@@ -18,11 +18,14 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Message, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import Workflow
+from application.sla_sweeps import SlaSweeper
+from bot.app import Workflow, chat_language_of
 from bot.config import Settings
+from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Order
 from domain.orders.status import Role
+from presentation.sla_alerts import SlaAlertTexts, render_with
 from scheduler.outbox_sender import OutboxSender
 from storage.outbox_queue import SqlOutboxQueue
 from tests import telegram
@@ -216,3 +219,25 @@ async def product(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         )
         yield Product(settings, workflow, dispatcher, sessions, bot, sender, clock)
         bot.assert_no_violations()
+
+
+def team_language_sweeper(product: Product) -> SlaSweeper:
+    """The product's SLA sweeper writing each team chat's alerts in the language the chat chose."""
+    i18n = create_i18n("en")
+
+    def alert_texts(language: str) -> SlaAlertTexts:
+        return SlaAlertTexts(
+            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
+            locale=language,
+            zone=product.workflow.sla.calendar.zone,
+        )
+
+    return SlaSweeper(
+        uow_factory=product.uow,
+        clock=product.clock,
+        sla=product.workflow.sla,
+        team_chats=product.workflow.team_chats,
+        texts=alert_texts("en"),
+        chat_language=chat_language_of,
+        texts_in=alert_texts,
+    )

@@ -5,15 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from application.sla_sweeps import SlaSweeper
-from bot.app import chat_language_of
-from bot.i18n import create_i18n
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import open_stage
 from domain.sla.policy import Stage
 from presentation.callbacks import ReviewAction, ReviewStep
 from presentation.keyboards import TeamLanguageChoice
-from presentation.sla_alerts import SlaAlertTexts, render_with
 from tests.product.conftest import (
     ADMIN_ID,
     DESK_CHAT,
@@ -27,6 +23,7 @@ from tests.product.conftest import (
     card_message,
     grant,
     store,
+    team_language_sweeper,
 )
 from tests.storage.factories import make_order
 
@@ -120,24 +117,7 @@ async def test_sla_alerts_reach_a_chinese_warehouse_in_chinese_and_the_desk_in_e
     order = make_order(status=OrderStatus.CONFIRMED)
     open_stage(order, Stage.PICKING, NOW - timedelta(hours=30), product.workflow.sla)
     await store(product, order)
-    i18n = create_i18n("en")
-
-    def alert_texts(language: str) -> SlaAlertTexts:
-        return SlaAlertTexts(
-            render_with(lambda msgid, locale: i18n.gettext(msgid, locale=locale)),
-            locale=language,
-            zone=product.workflow.sla.calendar.zone,
-        )
-
-    sweeper = SlaSweeper(
-        uow_factory=product.uow,
-        clock=product.clock,
-        sla=product.workflow.sla,
-        team_chats=product.workflow.team_chats,
-        texts=alert_texts("en"),
-        chat_language=chat_language_of,
-        texts_in=alert_texts,
-    )
+    sweeper = team_language_sweeper(product)
 
     report = await sweeper.sweep()
 

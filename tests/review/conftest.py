@@ -19,7 +19,7 @@ from aiogram.types import Update
 
 from application.ports import OutboxMessage, UnitOfWork
 from application.review import ReviewSetup
-from bot.i18n import PoI18n, create_i18n
+from bot.i18n import PoI18n
 from domain.clock import FixedClock
 from domain.orders.model import Address, Customer, Item, Order, new_reference
 from domain.orders.status import Action, Channel, Role, Service
@@ -47,24 +47,6 @@ TIMEZONE = "Asia/Shanghai"
 POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY", rates={"EUR": Decimal("7.8")})
 NAMES = {DESK_ID: "Dora Desk", DESK2_ID: "Dan Desk", HEAD_ID: "Hana Head", HEAD2_ID: "Hugo Head"}
 Uows = Callable[[], UnitOfWork]
-
-
-@pytest.fixture
-def database() -> FakeDatabase:
-    """An empty fake database."""
-    return FakeDatabase()
-
-
-@pytest.fixture
-def new_uow(database: FakeDatabase) -> Uows:
-    """Makes a fresh unit of work on the fake database for each call."""
-    return database.unit_of_work
-
-
-@pytest.fixture
-def i18n() -> PoI18n:
-    """Every catalog, English by default."""
-    return create_i18n("en")
 
 
 @pytest.fixture
@@ -145,20 +127,6 @@ def make_order(
     order.apply(Action.PASS_VALIDATION, actor_id=None, roles=frozenset({Role.SYSTEM}), now=T0)
     order.pull_events()
     return order
-
-
-async def store(uows: Uows, order: Order) -> Order:
-    """Saves a new order."""
-    async with uows() as uow:
-        await uow.orders.add(order)
-        await uow.commit()
-    return order
-
-
-async def load(uows: Uows, order_id: str) -> Order:
-    """Reads an order back."""
-    async with uows() as uow:
-        return await uow.orders.get(order_id)
 
 
 async def outbox(database: FakeDatabase, chat_id: int | None = None) -> list[OutboxMessage]:

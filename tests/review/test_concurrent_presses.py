@@ -17,6 +17,7 @@ from domain.orders.status import Action, OrderStatus, Role
 from presentation.callbacks import ReviewAction, ReviewStep
 from storage.models import OrderAuditRow, OutboxRow
 from storage.uow import SqlUnitOfWork
+from tests.fixtures import load, store
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import (
     CUSTOMER_ID,
@@ -26,10 +27,8 @@ from tests.review.conftest import (
     HEAD_ID,
     alerts,
     card_of,
-    load,
     make_order,
     press,
-    store,
 )
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 

@@ -19,6 +19,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, OrderStatus, Role
 from presentation.callbacks import ReviewAction, ReviewStep
 from tests.fakes import FakeDatabase
+from tests.fixtures import load, store
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import (
     ADMIN_ID,
@@ -40,12 +41,10 @@ from tests.review.conftest import (
     command,
     count_audit,
     deliver,
-    load,
     make_order,
     outbox,
     press,
     sent_texts,
-    store,
 )
 
 NUMBER = re.compile(r"^20260315\d{3,}$")

@@ -1,0 +1,44 @@
+"""Fixtures every test folder shares (registered once in tests/conftest.py) and the order store helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from application.ports import UnitOfWork
+from bot.i18n import PoI18n, create_i18n
+from domain.orders.model import Order
+from tests.fakes import FakeDatabase, FakeUnitOfWork
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    """An empty fake database."""
+    return FakeDatabase()
+
+
+@pytest.fixture
+def new_uow(database: FakeDatabase) -> Callable[[], FakeUnitOfWork]:
+    """Makes a fresh unit of work on the fake database for each call."""
+    return database.unit_of_work
+
+
+@pytest.fixture
+def i18n() -> PoI18n:
+    """Every catalog, English by default."""
+    return create_i18n("en")
+
+
+async def store(uows: Callable[[], UnitOfWork], order: Order) -> Order:
+    """Saves a new order."""
+    async with uows() as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    return order
+
+
+async def load(uows: Callable[[], UnitOfWork], order_id: str) -> Order:
+    """Reads an order back."""
+    async with uows() as uow:
+        return await uow.orders.get(order_id)
