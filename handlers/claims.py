@@ -32,6 +32,7 @@ from domain.errors import ConcurrentModification, DomainError, NotPermitted, Ord
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
 from domain.orders.status import ExceptionType, OrderStatus, Role
+from handlers.dialogs import dialog_step
 from presentation.claims_texts import (
     ACCEPT,
     ADD_PHOTOS,
@@ -178,6 +179,21 @@ async def _edit(query: CallbackQuery, text: str | None, keyboard: InlineKeyboard
         logger.info("Claim message unchanged: %s", error.message)
 
 
+async def _attachable(
+    query: CallbackQuery, uow: UnitOfWork, order_id: str, roles: frozenset[Role]
+) -> Order | None:
+    """The order whose evidence the presser may attach to; otherwise the press is told why not."""
+    try:
+        order = await uow.orders.get(order_id)
+    except OrderNotFound:
+        await query.answer(_(NOT_YOURS), show_alert=True)
+        return None
+    if not may_attach(order, query.from_user.id, roles):
+        await query.answer(_(NOT_ALLOWED), show_alert=True)
+        return None
+    return order
+
+
 @router.callback_query(ClaimReport.filter(F.kind != OTHER_PROBLEM))
 async def on_report(
     query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, claims_setup: ClaimsSetup
@@ -210,13 +226,8 @@ async def on_line(
     claims_setup: ClaimsSetup,
 ) -> None:
     """A goods line of the evidence card: asks for its affected quantity (checked before it is shown)."""
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        await query.answer(_(NOT_YOURS), show_alert=True)
-        return
-    if not may_attach(order, query.from_user.id, roles):
-        await query.answer(_(NOT_ALLOWED), show_alert=True)
+    order = await _attachable(query, uow, callback_data.order_id, roles)
+    if order is None:
         return
     if not 0 <= callback_data.line < len(order.items):
         await query.answer(
@@ -264,13 +275,8 @@ async def on_add_photos(
     state: FSMContext,
 ) -> None:
     """Takes the photos sent next in this chat for the claim's evidence."""
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        await query.answer(_(NOT_YOURS), show_alert=True)
-        return
-    if not may_attach(order, query.from_user.id, roles):
-        await query.answer(_(NOT_ALLOWED), show_alert=True)
+    order = await _attachable(query, uow, callback_data.order_id, roles)
+    if order is None:
         return
     await state.set_state(ClaimPhotos.photos)
     await state.update_data(claim_order_id=order.id)
@@ -284,10 +290,11 @@ async def on_photo(
     message: Message, uow: UnitOfWork, roles: frozenset[Role], state: FSMContext, claims_setup: ClaimsSetup
 ) -> None:
     """Keeps a photo (its largest size's file id) for the claim's evidence."""
-    if message.from_user is None or not message.photo:
+    typed = await dialog_step(message, state)
+    if typed is None or not message.photo:
         return
-    order_id = str((await state.get_data()).get("claim_order_id", ""))
-    who = person_of(message.from_user.id, roles)
+    order_id = str(typed.data.get("claim_order_id", ""))
+    who = person_of(typed.user.id, roles)
     try:
         order, claim = await claims.add_photo(
             finance_of(uow), order_id, message.photo[-1].file_id, who, claims_setup
