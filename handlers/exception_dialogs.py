@@ -26,8 +26,7 @@ from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, DomainError
 from domain.exceptions.case import NOTE_MAX, CompensationKind, ExceptionCase, FileKind, OfferTooHigh
 from domain.orders.status import Role
-from handlers.dialogs import DialogStep, dialog_step
-from handlers.exception_support import ExceptionDialog, exceptions_of, explain, remember, timezone_of
+from handlers.exception_support import ExceptionDialog, exceptions_of, explain, timezone_of, typed_text
 from presentation import exception_texts as T
 from presentation.render import esc
 
@@ -54,27 +53,6 @@ async def _finish(
     await message.answer(_(done).format(id=esc(order.display_id)))
 
 
-async def _typed(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    setup: ExceptionSetup,
-    roles: frozenset[Role],
-    *,
-    limit: int | None = None,
-    empty: str | None = None,
-) -> DialogStep | None:
-    """A case dialog's message, the staff name kept first (the note's limit and blank check if given)."""
-    return await dialog_step(
-        message,
-        state,
-        remember=lambda user: remember(uow, user, roles, setup),
-        empty=empty,
-        limit=limit,
-        too_long=T.NOTE_TOO_LONG,
-    )
-
-
 @router.message(ExceptionDialog.eta, F.text)
 async def on_eta(
     message: Message,
@@ -84,7 +62,7 @@ async def on_eta(
     roles: frozenset[Role],
 ) -> None:
     """The new expected time of a delay: the cause and time are recorded."""
-    typed = await _typed(message, uow, state, exception_setup, roles)
+    typed = await typed_text(message, uow, state, exception_setup, roles)
     if typed is None:
         return
     data, user = typed.data, typed.user
@@ -117,7 +95,7 @@ async def on_needs(
     roles: frozenset[Role],
 ) -> None:
     """What customs needs: customer service gets the request to send."""
-    typed = await _typed(message, uow, state, exception_setup, roles, limit=NOTE_MAX)
+    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX)
     if typed is None:
         return
     data, user, text = typed.data, typed.user, typed.text
@@ -141,7 +119,7 @@ async def on_edited(
     roles: frozenset[Role],
 ) -> None:
     """Customer service's own wording of the message: sent to the customer."""
-    typed = await _typed(message, uow, state, exception_setup, roles, limit=NOTE_MAX, empty=T.EMPTY_TEXT)
+    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX, empty=T.EMPTY_TEXT)
     if typed is None:
         return
     data, user, text = typed.data, typed.user, typed.text
@@ -160,7 +138,7 @@ async def on_amount(
     roles: frozenset[Role],
 ) -> None:
     """The compensation amount: the offer goes to the customer."""
-    typed = await _typed(message, uow, state, exception_setup, roles)
+    typed = await typed_text(message, uow, state, exception_setup, roles)
     if typed is None:
         return
     data, user = typed.data, typed.user
@@ -202,7 +180,7 @@ async def on_record(
     roles: frozenset[Role],
 ) -> None:
     """The order desk's own exception record."""
-    typed = await _typed(message, uow, state, exception_setup, roles)
+    typed = await typed_text(message, uow, state, exception_setup, roles)
     if typed is None:
         return
     data, user = typed.data, typed.user
