@@ -52,6 +52,7 @@ from domain.orders.responsibilities import DESK
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import SlaContext
 from handlers.common import CommandSpec, staff_roles
+from handlers.dialogs import dialog_step
 from presentation.callbacks import OrderRequest
 from presentation.cancellation_texts import (
     ALREADY_ASKED,
@@ -125,6 +126,13 @@ class CancellationDialog(StatesGroup):
 
     share = State()
     reason = State()
+
+
+# The steps that ask for a typed value first: the dialog's state and its question.
+ASKS = {
+    CxStep.OTHER_SHARE: (CancellationDialog.share, SHARE_PROMPT),
+    CxStep.CANNOT: (CancellationDialog.reason, REASON_PROMPT),
+}
 
 
 def _setup(clock: Clock, event_handlers: EventHandlers, sla: SlaContext) -> CancellationSetup:
@@ -280,17 +288,12 @@ async def on_step(
         await message.edit_reply_markup(reply_markup=None)
         await message.answer(_(KEPT).format(id=shown(order)))
         return
-    if step is CxStep.OTHER_SHARE:
-        await state.set_state(CancellationDialog.share)
+    if step in ASKS:
+        asked, prompt = ASKS[step]
+        await state.set_state(asked)
         await state.set_data({"order_id": order.id})
         await query.answer()
-        await message.answer(_(SHARE_PROMPT).format(id=shown(order)))
-        return
-    if step is CxStep.CANNOT:
-        await state.set_state(CancellationDialog.reason)
-        await state.set_data({"order_id": order.id})
-        await query.answer()
-        await message.answer(_(REASON_PROMPT).format(id=shown(order)))
+        await message.answer(_(prompt).format(id=shown(order)))
         return
     actor = Actor(user.id, roles)
     customer = Actor(user.id, frozenset({Role.CUSTOMER}))
@@ -368,8 +371,8 @@ def _reply(step: CxStep, outcome: Outcome, name: str) -> str:
     return _(DONE).format(what=f"{what} — {shown(order)}, {esc(name)}")
 
 
-@router.message(CancellationDialog.share, F.text)
-async def on_share(
+@router.message(StateFilter(CancellationDialog.share, CancellationDialog.reason), F.text)
+async def on_typed(
     message: Message,
     state: FSMContext,
     uow: CancellationUnitOfWork,
@@ -379,51 +382,22 @@ async def on_share(
     sla: SlaContext,
     timezone: str,
 ) -> None:
-    """Customer service typed the share of the freight: the terms go to the customer."""
-    await _typed(message, state, uow, roles, clock, event_handlers, sla, timezone, share=True)
-
-
-@router.message(CancellationDialog.reason, F.text)
-async def on_reason(
-    message: Message,
-    state: FSMContext,
-    uow: CancellationUnitOfWork,
-    roles: frozenset[Role],
-    clock: Clock,
-    event_handlers: EventHandlers,
-    sla: SlaContext,
-    timezone: str,
-) -> None:
-    """The order desk typed why the service cannot be provided: customer service is told."""
-    await _typed(message, state, uow, roles, clock, event_handlers, sla, timezone, share=False)
-
-
-async def _typed(
-    message: Message,
-    state: FSMContext,
-    uow: CancellationUnitOfWork,
-    roles: frozenset[Role],
-    clock: Clock,
-    event_handlers: EventHandlers,
-    sla: SlaContext,
-    timezone: str,
-    *,
-    share: bool,
-) -> None:
-    """Runs the step a typed value finishes; a wrong value is asked again, /cancel stops."""
-    text = (message.text or "").strip()
-    if text.startswith("/cancel"):
-        await state.clear()
-        await message.answer(_("Stopped; nothing was changed."))
+    """A typed share of the freight (the terms go to the customer) or the order desk's reason the
+    service cannot be provided (customer service is told); a wrong value is asked again, /cancel stops."""
+    share = await state.get_state() == CancellationDialog.share.state
+    typed = await dialog_step(
+        message,
+        state,
+        stop=N_("Stopped; nothing was changed."),
+        stop_on="/cancel",
+        remember=lambda user: uow.reviews.remember_name(user.id, user.full_name, clock.now()),
+        strip=True,
+    )
+    if typed is None:
         return
-    data = await state.get_data()
-    order_id = str(data.get("order_id", ""))
+    text, order_id = typed.text, str(typed.data.get("order_id", ""))
     setup = _setup(clock, event_handlers, sla)
-    user = message.from_user
-    if user is None:
-        return
-    actor = Actor(user.id, roles)
-    await uow.reviews.remember_name(user.id, user.full_name, clock.now())
+    actor = Actor(typed.user.id, roles)
     try:
         if share:
             value: Decimal = parse_share(text)

@@ -42,6 +42,7 @@ from domain.orders.responsibilities import Duty, may
 from domain.orders.status import Role
 from handlers.change_access import change_actor, consent_note, order_for_change
 from handlers.common import CommandSpec, staff_roles
+from handlers.dialogs import DialogStep, dialog_step
 from handlers.service_changes import show_services
 from presentation import change_texts as texts
 from presentation.callbacks import OrderRequest
@@ -272,19 +273,33 @@ async def on_postcode(
     await _confirm(message, state, uow, roles)
 
 
+async def _order_in_form(
+    message: Message,
+    state: FSMContext,
+    uow: FinanceUnitOfWork,
+    roles: frozenset[Role],
+    typed: DialogStep | None,
+) -> Order | None:
+    """The order the change being entered is for; gone or not the sender's: the form ends, as stale."""
+    user_id = typed.user.id if typed is not None else 0
+    data = typed.data if typed is not None else await state.get_data()
+    order = await order_for_change(uow, data["order_id"], user_id, roles)
+    if order is None:
+        await state.clear()
+        await message.answer(_(texts.STALE))
+    return order
+
+
 @router.message(ChangeForm.phone, F.text)
 async def on_phone(
     message: Message, state: FSMContext, uow: FinanceUnitOfWork, roles: frozenset[Role], locale: str
 ) -> None:
     """The new phone number ("-" keeps it)."""
-    data = await state.get_data()
-    user_id = message.from_user.id if message.from_user else 0
-    order = await order_for_change(uow, data["order_id"], user_id, roles)
-    if order is None:
-        await state.clear()
-        await message.answer(_(texts.STALE))
+    typed = await dialog_step(message, state, strip=True)
+    order = await _order_in_form(message, state, uow, roles, typed)
+    if typed is None or order is None:
         return
-    text = (message.text or "").strip()
+    text = typed.text
     phone = order.customer.phone or ""
     if text != texts.KEEP:
         try:
@@ -304,14 +319,11 @@ async def on_email(
     message: Message, state: FSMContext, uow: FinanceUnitOfWork, roles: frozenset[Role], locale: str
 ) -> None:
     """The new email address ("-" keeps it)."""
-    data = await state.get_data()
-    user_id = message.from_user.id if message.from_user else 0
-    order = await order_for_change(uow, data["order_id"], user_id, roles)
-    if order is None:
-        await state.clear()
-        await message.answer(_(texts.STALE))
+    typed = await dialog_step(message, state, strip=True)
+    order = await _order_in_form(message, state, uow, roles, typed)
+    if typed is None or order is None:
         return
-    text = (message.text or "").strip()
+    text = typed.text
     email = order.customer.email or ""
     if text != texts.KEEP:
         try:
@@ -337,13 +349,11 @@ async def _confirm(
     message: Message, state: FSMContext, uow: FinanceUnitOfWork, roles: frozenset[Role]
 ) -> None:
     """Shows the change as entered, with Send (the caller agreed, for staff) or Drop."""
-    data = await state.get_data()
-    user_id = message.from_user.id if message.from_user else 0
-    order = await order_for_change(uow, data["order_id"], user_id, roles)
-    if order is None:
-        await state.clear()
-        await message.answer(_(texts.STALE))
+    typed = await dialog_step(message, state)
+    order = await _order_in_form(message, state, uow, roles, typed)
+    if typed is None or order is None:
         return
+    data = typed.data
     kind = OrderRequestKind(data["kind"])
     new = _new_values(data, kind)
     price = None

@@ -32,6 +32,7 @@ from domain.errors import ConcurrentModification, DomainError, NotPermitted, Ord
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
 from domain.orders.status import ExceptionType, OrderStatus, Role
+from handlers.dialogs import dialog_step
 from presentation.claims_texts import (
     ACCEPT,
     ADD_PHOTOS,
@@ -120,17 +121,35 @@ async def _refusal(uow: UnitOfWork, order_id: str, error: ClaimError, setup: Cla
     return problem_text(error.problem, error.detail, t)
 
 
+def _no_card(order: Order, claim: Claim) -> tuple[str | None, InlineKeyboardMarkup | None]:
+    """The pressed message keeps its text and loses its buttons."""
+    return None, None
+
+
+def _evidence_card(order: Order, claim: Claim) -> tuple[str | None, InlineKeyboardMarkup | None]:
+    """The evidence card anew, with its buttons."""
+    return evidence_text(order, claim, t), evidence_keyboard(order, claim, t)
+
+
+def _evidence_closed(order: Order, claim: Claim) -> tuple[str | None, InlineKeyboardMarkup | None]:
+    """The evidence card anew, without buttons (the evidence is complete)."""
+    return evidence_text(order, claim, t), None
+
+
 async def _run(
     query: CallbackQuery,
     uow: UnitOfWork,
     setup: ClaimsSetup,
     order_id: str,
     step: Callable[[], Awaitable[tuple[Order, Claim]]],
+    *,
+    toast: str | None = DONE,
+    card: Callable[[Order, Claim], tuple[str | None, InlineKeyboardMarkup | None]] = _no_card,
 ) -> tuple[Order, Claim] | None:
-    """Runs a claim step for a press; answers the press itself when it is refused or lost a race."""
+    """Runs a claim step for a press and answers it: the toast and the card anew, or why not."""
     try:
         await uow.reviews.remember_name(query.from_user.id, staff_name(query.from_user), setup.clock.now())
-        return await step()
+        order, claim = await step()
     except NotPermitted:
         await query.answer(_(NOT_ALLOWED), show_alert=True)
     except ClaimError as error:
@@ -140,6 +159,10 @@ async def _run(
     except ConcurrentModification:
         await uow.rollback()
         await query.answer(_(RACE), show_alert=True)
+    else:
+        await query.answer(_(toast) if toast is not None else None)
+        await _edit(query, *card(order, claim))
+        return order, claim
     return None
 
 
@@ -154,6 +177,21 @@ async def _edit(query: CallbackQuery, text: str | None, keyboard: InlineKeyboard
             await query.message.edit_text(text, parse_mode="HTML", reply_markup=keyboard)
     except TelegramBadRequest as error:
         logger.info("Claim message unchanged: %s", error.message)
+
+
+async def _attachable(
+    query: CallbackQuery, uow: UnitOfWork, order_id: str, roles: frozenset[Role]
+) -> Order | None:
+    """The order whose evidence the presser may attach to; otherwise the press is told why not."""
+    try:
+        order = await uow.orders.get(order_id)
+    except OrderNotFound:
+        await query.answer(_(NOT_YOURS), show_alert=True)
+        return None
+    if not may_attach(order, query.from_user.id, roles):
+        await query.answer(_(NOT_ALLOWED), show_alert=True)
+        return None
+    return order
 
 
 @router.callback_query(ClaimReport.filter(F.kind != OTHER_PROBLEM))
@@ -188,13 +226,8 @@ async def on_line(
     claims_setup: ClaimsSetup,
 ) -> None:
     """A goods line of the evidence card: asks for its affected quantity (checked before it is shown)."""
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        await query.answer(_(NOT_YOURS), show_alert=True)
-        return
-    if not may_attach(order, query.from_user.id, roles):
-        await query.answer(_(NOT_ALLOWED), show_alert=True)
+    order = await _attachable(query, uow, callback_data.order_id, roles)
+    if order is None:
         return
     if not 0 <= callback_data.line < len(order.items):
         await query.answer(
@@ -215,7 +248,7 @@ async def on_quantity(
 ) -> None:
     """Sets a goods line's affected quantity and shows the evidence card again."""
     who = person_of(query.from_user.id, roles)
-    done = await _run(
+    await _run(
         query,
         uow,
         claims_setup,
@@ -228,12 +261,9 @@ async def on_quantity(
             who,
             claims_setup,
         ),
+        toast=None,
+        card=_evidence_card,
     )
-    if done is None:
-        return
-    order, claim = done
-    await query.answer()
-    await _edit(query, evidence_text(order, claim, t), evidence_keyboard(order, claim, t))
 
 
 @router.callback_query(ClaimAction.filter(F.what == ADD_PHOTOS))
@@ -245,13 +275,8 @@ async def on_add_photos(
     state: FSMContext,
 ) -> None:
     """Takes the photos sent next in this chat for the claim's evidence."""
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        await query.answer(_(NOT_YOURS), show_alert=True)
-        return
-    if not may_attach(order, query.from_user.id, roles):
-        await query.answer(_(NOT_ALLOWED), show_alert=True)
+    order = await _attachable(query, uow, callback_data.order_id, roles)
+    if order is None:
         return
     await state.set_state(ClaimPhotos.photos)
     await state.update_data(claim_order_id=order.id)
@@ -265,10 +290,11 @@ async def on_photo(
     message: Message, uow: UnitOfWork, roles: frozenset[Role], state: FSMContext, claims_setup: ClaimsSetup
 ) -> None:
     """Keeps a photo (its largest size's file id) for the claim's evidence."""
-    if message.from_user is None or not message.photo:
+    typed = await dialog_step(message, state)
+    if typed is None or not message.photo:
         return
-    order_id = str((await state.get_data()).get("claim_order_id", ""))
-    who = person_of(message.from_user.id, roles)
+    order_id = str(typed.data.get("claim_order_id", ""))
+    who = person_of(typed.user.id, roles)
     try:
         order, claim = await claims.add_photo(
             finance_of(uow), order_id, message.photo[-1].file_id, who, claims_setup
@@ -313,13 +339,10 @@ async def on_evidence(
         claims_setup,
         order_id,
         lambda: claims.record_evidence(finance_of(uow), order_id, who, claims_setup),
+        card=_evidence_closed,
     )
-    if done is None:
-        return
-    await state.clear()
-    order, claim = done
-    await query.answer(_(DONE))
-    await _edit(query, evidence_text(order, claim, t), None)
+    if done is not None:
+        await state.clear()
 
 
 @router.callback_query(ClaimAction.filter(F.what == SHOW_PHOTOS))
@@ -355,16 +378,13 @@ async def on_contacted(
     """Customer contacted: claim_contact ends; the card with the resolutions follows."""
     who = person_of(query.from_user.id, roles)
     order_id = callback_data.order_id
-    done = await _run(
+    await _run(
         query,
         uow,
         claims_setup,
         order_id,
         lambda: claims.record_contact(finance_of(uow), order_id, who, claims_setup),
     )
-    if done is not None:
-        await query.answer(_(DONE))
-        await _edit(query, None, None)
 
 
 @router.callback_query(ClaimAction.filter(F.what.in_({resolution.value for resolution in Resolution})))
@@ -380,16 +400,13 @@ async def on_resolution(
     order_id = callback_data.order_id
     resolution = Resolution(callback_data.what)
     percent = callback_data.percent or None
-    done = await _run(
+    await _run(
         query,
         uow,
         claims_setup,
         order_id,
         lambda: claims.offer(finance_of(uow), order_id, resolution, who, claims_setup, percent=percent),
     )
-    if done is not None:
-        await query.answer(_(DONE))
-        await _edit(query, None, None)
 
 
 @router.callback_query(ClaimAction.filter(F.what.in_({ACCEPT, DECLINE})))
@@ -403,16 +420,13 @@ async def on_answer(
         await query.answer(_(NOT_YOURS), show_alert=True)
         return
     accepted = callback_data.what == ACCEPT
-    done = await _run(
+    await _run(
         query,
         uow,
         claims_setup,
         order_id,
         lambda: claims.answer(finance_of(uow), order_id, user.id, accepted, claims_setup),
     )
-    if done is not None:
-        await query.answer(_(DONE))
-        await _edit(query, None, None)
 
 
 @router.callback_query(ClaimAction.filter(F.what == RESHIPPED))
@@ -426,16 +440,13 @@ async def on_reshipped(
     """The warehouse shipped the replacement goods: the reship clock ends, the customer is told."""
     who = person_of(query.from_user.id, roles)
     order_id = callback_data.order_id
-    done = await _run(
+    await _run(
         query,
         uow,
         claims_setup,
         order_id,
         lambda: claims.record_reshipped(finance_of(uow), order_id, who, claims_setup),
     )
-    if done is not None:
-        await query.answer(_(DONE))
-        await _edit(query, None, None)
 
 
 @router.callback_query(ClaimAction.filter(F.what == CLOSE))

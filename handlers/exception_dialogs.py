@@ -26,7 +26,7 @@ from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, DomainError
 from domain.exceptions.case import NOTE_MAX, CompensationKind, ExceptionCase, FileKind, OfferTooHigh
 from domain.orders.status import Role
-from handlers.exception_support import ExceptionDialog, exceptions_of, explain, remember, timezone_of
+from handlers.exception_support import ExceptionDialog, exceptions_of, explain, timezone_of, typed_text
 from presentation import exception_texts as T
 from presentation.render import esc
 
@@ -62,19 +62,19 @@ async def on_eta(
     roles: frozenset[Role],
 ) -> None:
     """The new expected time of a delay: the cause and time are recorded."""
-    await remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
+    typed = await typed_text(message, uow, state, exception_setup, roles)
+    if typed is None:
+        return
+    data, user = typed.data, typed.user
     zone = ZoneInfo(timezone_of(exception_setup))
     try:
-        eta = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+        eta = datetime.strptime(typed.text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
     except ValueError:
         await message.answer(_(T.BAD_ETA))
         return
     if eta <= exception_setup.clock.now():
         await message.answer(_(T.BAD_ETA))
         return
-    user = message.from_user
-    assert user is not None
     step = record_delay_cause(
         exceptions_of(uow),
         data["case_id"],
@@ -95,14 +95,10 @@ async def on_needs(
     roles: frozenset[Role],
 ) -> None:
     """What customs needs: customer service gets the request to send."""
-    await remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    text = message.text or ""
-    if len(text) > NOTE_MAX:
-        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX)
+    if typed is None:
         return
+    data, user, text = typed.data, typed.user, typed.text
     step = record_customs_needs(
         exceptions_of(uow),
         data["case_id"],
@@ -123,17 +119,10 @@ async def on_edited(
     roles: frozenset[Role],
 ) -> None:
     """Customer service's own wording of the message: sent to the customer."""
-    await remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    text = message.text or ""
-    if not text.strip():
-        await message.answer(_(T.EMPTY_TEXT))
+    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX, empty=T.EMPTY_TEXT)
+    if typed is None:
         return
-    if len(text) > NOTE_MAX:
-        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
-        return
+    data, user, text = typed.data, typed.user, typed.text
     step = tell_customer(
         exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
     )
@@ -149,10 +138,10 @@ async def on_amount(
     roles: frozenset[Role],
 ) -> None:
     """The compensation amount: the offer goes to the customer."""
-    await remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
+    typed = await typed_text(message, uow, state, exception_setup, roles)
+    if typed is None:
+        return
+    data, user = typed.data, typed.user
     try:
         amount = parse_amount(message.text or "")
     except DomainError:
@@ -191,15 +180,15 @@ async def on_record(
     roles: frozenset[Role],
 ) -> None:
     """The order desk's own exception record."""
-    await remember(uow, message.from_user, roles, exception_setup)
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
+    typed = await typed_text(message, uow, state, exception_setup, roles)
+    if typed is None:
+        return
+    data, user = typed.data, typed.user
     step = complete_record(
         exceptions_of(uow),
         data["case_id"],
         actor_id=user.id,
-        text=message.text or "",
+        text=typed.text,
         setup=exception_setup,
     )
     await _finish(message, uow, state, exception_setup, step, T.RECORDED)

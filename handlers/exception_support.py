@@ -3,11 +3,13 @@
 handlers/exceptions.py (marking and the case alerts' buttons) asks for a value by setting an
 ExceptionDialog state; handlers/exception_dialogs.py answers the message that follows. Both turn
 a refused use case into a reply the same way (explain) and keep the name staff act under
-(remember). Handler data: `exception_setup` (application.exceptions.ExceptionSetup).
+(remember), and read a typed value (typed_text).
+Handler data: `exception_setup` (application.exceptions.ExceptionSetup).
 """
 
 from __future__ import annotations
 
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.i18n import gettext as _
@@ -17,6 +19,7 @@ from application.exceptions import CaseNotFound, CaseOpenAlready, ExceptionSetup
 from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, NotPermitted
 from domain.orders.status import Role
+from handlers.dialogs import DialogStep, dialog_step
 from presentation import exception_texts as T
 from presentation.execution_texts import staff_name
 
@@ -40,9 +43,7 @@ def exceptions_of(uow: UnitOfWork) -> ExceptionUnitOfWork:
     return uow  # type: ignore[return-value]
 
 
-async def remember(
-    uow: UnitOfWork, user: User | None, roles: frozenset[Role], setup: ExceptionSetup
-) -> None:
+async def remember(uow: UnitOfWork, user: User | None, roles: frozenset[Role], setup: ExceptionSetup) -> None:
     """Keeps the name staff act under, for "closed by" and the cards (people by name, issue 18)."""
     if user is not None and roles - {Role.CUSTOMER}:
         await uow.reviews.remember_name(user.id, staff_name(user), setup.clock.now())
@@ -77,3 +78,24 @@ async def explain(
 def timezone_of(setup: ExceptionSetup) -> str:
     """The company's time zone, for times staff type and read."""
     return setup.settings.timezone
+
+
+async def typed_text(
+    message: Message,
+    uow: UnitOfWork,
+    state: FSMContext,
+    setup: ExceptionSetup,
+    roles: frozenset[Role],
+    *,
+    limit: int | None = None,
+    empty: str | None = None,
+) -> DialogStep | None:
+    """A case dialog's message, the staff name kept first (the note's limit and blank check if given)."""
+    return await dialog_step(
+        message,
+        state,
+        remember=lambda user: remember(uow, user, roles, setup),
+        empty=empty,
+        limit=limit,
+        too_long=T.NOTE_TOO_LONG,
+    )

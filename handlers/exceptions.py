@@ -59,7 +59,14 @@ from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from handlers.common import CommandSpec
-from handlers.exception_support import ExceptionDialog, exceptions_of, explain, remember, timezone_of
+from handlers.exception_support import (
+    ExceptionDialog,
+    exceptions_of,
+    explain,
+    remember,
+    timezone_of,
+    typed_text,
+)
 from presentation import exception_texts as T
 from presentation.callbacks import CaseAction, CaseStep, MarkException, MarkStep
 from presentation.exception_texts import (
@@ -188,16 +195,13 @@ async def on_note(
     roles: frozenset[Role],
 ) -> None:
     """The note of a marking: the exception is raised."""
-    await remember(uow, message.from_user, roles, exception_setup)
-    text = message.text or ""
-    note = "" if text.strip() == "/skip" else text
-    if len(note) > NOTE_MAX:
-        await message.answer(_(T.NOTE_TOO_LONG).format(limit=NOTE_MAX))
+    # "/skip" is shorter than any limit, so checking the text as typed checks the note too.
+    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX)
+    if typed is None:
         return
-    data = await state.get_data()
+    note = "" if typed.text.strip() == "/skip" else typed.text
+    data, user = typed.data, typed.user
     kind = ExceptionType(data["kind"])
-    user = message.from_user
-    assert user is not None
     try:
         case = await raise_exception(
             exceptions_of(uow),

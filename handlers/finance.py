@@ -45,6 +45,7 @@ from domain.orders.status import Role
 from domain.sla.alerts import departments_of_chat
 from domain.sla.clocks import SlaContext, clock_left
 from handlers.common import CommandSpec
+from handlers.dialogs import DialogStep, dialog_step
 from presentation.execution_texts import staff_name
 from presentation.finance_texts import (
     KIND_NAMES,
@@ -251,6 +252,30 @@ async def on_record_paid(
     )
 
 
+async def _typed(
+    message: Message,
+    state: FSMContext,
+    t: Translate,
+    *,
+    empty: str | None = None,
+    limit: int | None = None,
+    too_long: str = "",
+) -> DialogStep | None:
+    """A finance dialog's reply, stripped; a command stops the dialog."""
+    return await dialog_step(
+        message,
+        state,
+        t=t,
+        stop=STOPPED,
+        strip=True,
+        empty=empty,
+        limit=limit,
+        too_long=too_long,
+        reply=True,
+        again=ForceReply(),
+    )
+
+
 @router.message(FinanceDialog.reference, F.text)
 async def on_reference(
     message: Message,
@@ -263,21 +288,12 @@ async def on_reference(
 ) -> None:
     """Takes the reference, then asks when the money went out."""
     t = await _translator(message.chat, uow, i18n, locale, team_chats, chat_languages)
-    text = (message.text or "").strip()
-    if text.startswith("/"):
-        await state.clear()
-        await message.reply(t(STOPPED))
+    wrong = N_("The reference must be 1 to {limit} characters; reply with the reference again.")
+    typed = await _typed(message, state, t, empty=wrong, limit=REFERENCE_MAX, too_long=wrong)
+    if typed is None:
         return
-    if not text or len(text) > REFERENCE_MAX:
-        await message.reply(
-            t(N_("The reference must be 1 to {limit} characters; reply with the reference again.")).format(
-                limit=REFERENCE_MAX
-            ),
-            reply_markup=ForceReply(),
-        )
-        return
-    data = await state.get_data()
-    await state.update_data(owed_reference=text)
+    data = typed.data
+    await state.update_data(owed_reference=typed.text)
     await state.set_state(FinanceDialog.paid_at)
     await message.reply(
         t(
@@ -328,22 +344,19 @@ async def on_paid_at(
 ) -> None:
     """Takes the typed time and records the payment."""
     t = await _translator(message.chat, uow, i18n, locale, team_chats, chat_languages)
-    text = (message.text or "").strip()
-    if text.startswith("/"):
-        await state.clear()
-        await message.reply(t(STOPPED))
+    typed = await _typed(message, state, t)
+    if typed is None:
         return
+    text = typed.text
     paid_at = parse_paid_at(text, clock.now(), timezone)
-    if paid_at is None or message.from_user is None:
+    if paid_at is None:
         await message.reply(
             t(
                 N_("“{text}” is not a time I can read; reply with YYYY-MM-DD HH:MM, e.g. 2026-03-18 14:30.")
             ).format(text=text[:40])
         )
         return
-    reply = await _finish(
-        message.from_user, state, uow, roles, paid_at, clock, timezone, sla, event_handlers, t
-    )
+    reply = await _finish(typed.user, state, uow, roles, paid_at, clock, timezone, sla, event_handlers, t)
     await message.reply(reply)
     await _close_card(message, state, uow, t, timezone)
 
