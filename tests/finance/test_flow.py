@@ -247,6 +247,9 @@ async def test_a_chinese_finance_chat_reads_the_card_the_list_and_the_dialog_in_
     assert "何时付款的" in plain(question)
     await product.say("明天", user_id=FIN_ID, chat_id=FINANCE_CHAT, reply_to=question)
     assert "无法识别时间“明天”" in plain(product.sent(FINANCE_CHAT)[-1])
+    # The typed text is escaped, so Telegram shows it as typed instead of reading it as HTML.
+    await product.say("<b>明天", user_id=FIN_ID, chat_id=FINANCE_CHAT, reply_to=question)
+    assert "无法识别时间“&lt;b&gt;明天”" in plain(product.sent(FINANCE_CHAT)[-1])
     await product.say("23:59", user_id=FIN_ID, chat_id=FINANCE_CHAT, reply_to=question)
     assert "该时间尚未到来" in plain(product.sent(FINANCE_CHAT)[-1])
     await product.say("09:30", user_id=FIN_ID, chat_id=FINANCE_CHAT, reply_to=question)
