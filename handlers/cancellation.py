@@ -381,10 +381,11 @@ async def on_typed(
     event_handlers: EventHandlers,
     sla: SlaContext,
     timezone: str,
+    raw_state: str | None,
 ) -> None:
     """A typed share of the freight (the terms go to the customer) or the order desk's reason the
     service cannot be provided (customer service is told); a wrong value is asked again, /cancel stops."""
-    share = await state.get_state() == CancellationDialog.share.state
+    share = raw_state == CancellationDialog.share.state
     typed = await dialog_step(
         message,
         state,

@@ -274,16 +274,10 @@ async def on_postcode(
 
 
 async def _order_in_form(
-    message: Message,
-    state: FSMContext,
-    uow: FinanceUnitOfWork,
-    roles: frozenset[Role],
-    typed: DialogStep | None,
+    message: Message, state: FSMContext, uow: FinanceUnitOfWork, roles: frozenset[Role], typed: DialogStep
 ) -> Order | None:
     """The order the change being entered is for; gone or not the sender's: the form ends, as stale."""
-    user_id = typed.user.id if typed is not None else 0
-    data = typed.data if typed is not None else await state.get_data()
-    order = await order_for_change(uow, data["order_id"], user_id, roles)
+    order = await order_for_change(uow, typed.data["order_id"], typed.user.id, roles)
     if order is None:
         await state.clear()
         await message.answer(_(texts.STALE))
@@ -296,8 +290,10 @@ async def on_phone(
 ) -> None:
     """The new phone number ("-" keeps it)."""
     typed = await dialog_step(message, state, strip=True)
+    if typed is None:
+        return
     order = await _order_in_form(message, state, uow, roles, typed)
-    if typed is None or order is None:
+    if order is None:
         return
     text = typed.text
     phone = order.customer.phone or ""
@@ -320,8 +316,10 @@ async def on_email(
 ) -> None:
     """The new email address ("-" keeps it)."""
     typed = await dialog_step(message, state, strip=True)
+    if typed is None:
+        return
     order = await _order_in_form(message, state, uow, roles, typed)
-    if typed is None or order is None:
+    if order is None:
         return
     text = typed.text
     email = order.customer.email or ""
@@ -350,8 +348,10 @@ async def _confirm(
 ) -> None:
     """Shows the change as entered, with Send (the caller agreed, for staff) or Drop."""
     typed = await dialog_step(message, state)
+    if typed is None:
+        return
     order = await _order_in_form(message, state, uow, roles, typed)
-    if typed is None or order is None:
+    if order is None:
         return
     data = typed.data
     kind = OrderRequestKind(data["kind"])
