@@ -113,7 +113,7 @@ class LeanBotApi:
         method = request.match_info["method"]
         params = await _params(request)
         if method == "getUpdates":
-            return _ok(await self._get_updates(params))
+            return _ok(await self._get_updates(params, request))
         if (
             self.retry_after_once is not None
             and method in SENDING_METHODS
@@ -143,7 +143,7 @@ class LeanBotApi:
                 if not future.done():
                     future.set_result(None)
 
-    async def _get_updates(self, params: Json) -> list[Json]:
+    async def _get_updates(self, params: Json, request: web.Request) -> list[Json]:
         """Long-polls: the queued updates (up to the limit), or an empty list after the timeout."""
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -153,6 +153,9 @@ class LeanBotApi:
                 await asyncio.wait_for(self._arrived.wait(), timeout)
             except TimeoutError:
                 return []
+        if request.transport is None or request.transport.is_closing():
+            # The poller has gone (e.g. a bot stopped mid-poll): the updates wait for the next one.
+            return []
         batch: list[Json] = []
         while self._updates and len(batch) < limit:
             batch.append(self._updates.popleft())
