@@ -10,6 +10,7 @@ in its own short transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,11 +18,11 @@ from typing import Any
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Executable, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmStateRow, utcnow
-from storage.repositories import table_of, upsert
+from storage.repositories import table_of, upsert_in
 from storage.uow import active_session
 
 # Read on every update: built once (issue 17).
@@ -95,20 +96,36 @@ class SqlFsmStorage(BaseStorage):
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
         """Creates or updates the key's row, and removes it once it holds neither state nor data."""
-        table = table_of(FsmStateRow)
         flat = storage_key(key)
         async with self._session(write=True) as session:
-            stmt = upsert(session, table).values(key=flat, state=None, data={}, updated_at=utcnow())
-            stmt = stmt.values(**values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    **{name: stmt.excluded[name] for name in values},
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            )
-            await session.execute(stmt)
-            # An idle conversation leaves no row behind.
+            dialect = session.get_bind().dialect.name
+            column = next(iter(values))
             await session.execute(
-                delete(table).where(table.c.key == flat, table.c.state.is_(None), table.c.data == {})
+                _upsert_of(dialect, column), {"key": flat, "value": values[column], "at": utcnow()}
             )
+            if not any(values.values()):
+                # An idle conversation leaves no row behind; a state or data just written keeps it.
+                await session.execute(_REMOVE_IDLE, {"key": flat})
+
+
+@functools.cache
+def _upsert_of(dialect: str, column: str) -> Executable:
+    """The write of one column (state or data) of a key's row, built once per SQL dialect (issue 17)."""
+    table = table_of(FsmStateRow)
+    fresh: dict[str, Any] = {"state": None, "data": {}}
+    stmt = upsert_in(dialect, table).values(
+        key=bindparam("key"),
+        updated_at=bindparam("at", type_=table.c.updated_at.type),
+        **{name: value for name, value in fresh.items() if name != column},
+        **{column: bindparam("value", type_=table.c[column].type)},
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={column: stmt.excluded[column], "updated_at": stmt.excluded.updated_at},
+    )
+
+
+_FSM_TABLE = table_of(FsmStateRow)
+_REMOVE_IDLE = delete(_FSM_TABLE).where(
+    _FSM_TABLE.c.key == bindparam("key"), _FSM_TABLE.c.state.is_(None), _FSM_TABLE.c.data == {}
+)

@@ -65,6 +65,21 @@ async def test_a_finished_dialog_leaves_no_row(session_factory: async_sessionmak
     assert await _rows(session_factory) == 0
 
 
+async def test_a_row_goes_only_once_both_state_and_data_are_cleared(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    storage = SqlFsmStorage(session_factory)
+    await storage.set_data(ALICE, {"step": 1})
+    await storage.set_state(ALICE, PlaceOrder.address)
+
+    await storage.set_data(ALICE, {})
+    assert await _rows(session_factory) == 1
+    assert await storage.get_state(ALICE) == PlaceOrder.address.state
+
+    await storage.set_state(ALICE, None)
+    assert await _rows(session_factory) == 0
+
+
 async def test_data_must_be_a_dict(session_factory: async_sessionmaker[AsyncSession]) -> None:
     with pytest.raises(DataNotDictLikeError):
         await SqlFsmStorage(session_factory).set_data(ALICE, [("a", 1)])  # type: ignore[arg-type]
