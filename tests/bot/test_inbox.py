@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiogram import Dispatcher, F, Router
 from aiogram.types import Message, Update
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import UnitOfWork
@@ -245,3 +246,51 @@ async def test_an_unreadable_stored_update_is_dropped(
     assert await inbox.pending() == []
     assert bot.requests == []
     assert any("cannot be read" in record.getMessage() for record in caplog.records)
+
+
+async def test_updates_finishing_together_leave_the_inbox_in_fewer_transactions(
+    inbox: SqlUpdateInbox, sessions: Sessions
+) -> None:
+    """Issue 17: removals that queue behind one under way go together in the next transaction."""
+    stored = await inbox.store([InboxEntry(update_id, "{}") for update_id in range(1, 21)], NOW)
+    assert len(stored) == 20
+    deletes: list[str] = []
+
+    def count_deletes(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("DELETE FROM inbox_updates"):
+            deletes.append(statement)
+
+    sync_engine = sessions.kw["bind"].sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count_deletes)
+    await asyncio.gather(*(inbox.done(update_id) for update_id in range(1, 21)))
+
+    event.remove(sync_engine, "before_cursor_execute", count_deletes)
+    assert await inbox.pending() == []
+    # The first removal takes its own update; the nineteen that queued behind it go in one more.
+    assert len(deletes) == 2
+
+
+async def test_a_failed_removal_is_reported_to_every_update_of_its_batch(
+    inbox: SqlUpdateInbox, sessions: Sessions
+) -> None:
+    await inbox.store([InboxEntry(update_id, "{}") for update_id in (1, 2, 3)], NOW)
+    remove = inbox._remove
+    calls = 0
+
+    async def failing_second(update_ids: list[int]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("database gone")
+        await remove(update_ids)
+
+    inbox._remove = failing_second  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(inbox.done(update_id) for update_id in (1, 2, 3)), return_exceptions=True
+    )
+
+    assert results[0] is None
+    assert isinstance(results[1], ConnectionError)
+    assert isinstance(results[2], RuntimeError)
+    # The rows of the failed batch stay, to be finished at the next start.
+    assert [entry.update_id for entry in await inbox.pending()] == [2, 3]
