@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,6 +54,15 @@ if TYPE_CHECKING:
 
 Upsert = sqlite.Insert | postgresql.Insert
 Record = TypeVar("Record", bound="DataclassInstance")
+
+
+# session.info key: what to do once the session's transaction has committed (SqlUnitOfWork.commit).
+AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Runs `action` once the session's current transaction commits; a rollback discards it."""
+    session.info.setdefault(AFTER_COMMIT, []).append(action)
 
 
 def upsert(session: AsyncSession, table: Table) -> Upsert:

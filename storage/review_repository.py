@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy import Connection, Engine, Executable, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports import ReviewQuestion, StoredDocument
 from storage.models import OrderDocumentRow, ReviewQuestionRow, StaffNameRow
-from storage.repositories import record_from, table_of, upsert_in
+from storage.repositories import after_commit, record_from, table_of, upsert_in
 
 NAME_MAX = 200
+# Staff names this process has committed, per database: most staff updates carry an unchanged name,
+# and writing it again would cost a statement per update (issue 17). Cleared when it grows past this.
+NAMES_KNOWN_MAX = 10_000
+_COMMITTED_NAMES: WeakKeyDictionary[Engine | Connection, dict[int, str]] = WeakKeyDictionary()
 
 
 @functools.cache
@@ -96,9 +101,22 @@ class SqlReviewRepository:
         return record_from(StoredDocument, row) if row is not None else None
 
     async def remember_name(self, user_id: int, name: str, at: datetime) -> None:
-        """Keeps the name a staff member acts under."""
-        stmt = _remember_name(self._session.get_bind().dialect.name)
-        await self._session.execute(stmt, {"user_id": user_id, "name": name[:NAME_MAX], "updated_at": at})
+        """Keeps the name a staff member acts under (not written again while unchanged)."""
+        bind = self._session.get_bind()
+        known = _COMMITTED_NAMES.setdefault(bind, {})
+        kept = name[:NAME_MAX]
+        if known.get(user_id) == kept:
+            return
+        await self._session.execute(
+            _remember_name(bind.dialect.name), {"user_id": user_id, "name": kept, "updated_at": at}
+        )
+
+        def committed() -> None:
+            if len(known) >= NAMES_KNOWN_MAX:
+                known.clear()
+            known[user_id] = kept
+
+        after_commit(self._session, committed)
 
     async def name_of(self, user_id: int) -> str | None:
         """Returns the name a staff member last acted under."""

@@ -24,6 +24,7 @@ from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
 from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (
+    AFTER_COMMIT,
     SqlOrderNumberAllocator,
     SqlOrderRepository,
     SqlOutboxRepository,
@@ -137,10 +138,13 @@ class SqlUnitOfWork(
             await self.session.commit()
         except StaleDataError as error:
             raise ConcurrentModification("a row was changed by someone else; reload and retry") from error
+        for action in self.session.info.pop(AFTER_COMMIT, ()):
+            action()
 
     async def rollback(self) -> None:
         """Discards everything since the last commit, tracked aggregates included."""
         await self.session.rollback()
+        self.session.info.pop(AFTER_COMMIT, None)
         self._order_repository().forget()
 
     def _order_repository(self) -> SqlOrderRepository:
