@@ -35,6 +35,7 @@ from handlers import (
     tracking,
 )
 from handlers.common import CommandSpec
+from handlers.routing import IndexedRouter
 
 # Routers in matching order; common goes last so its catch-all error reply runs after the modules' own,
 # and then the fallback, which answers the buttons nobody took. my_orders and offline come before
@@ -85,8 +86,8 @@ MODULE_ROUTERS: tuple[Router, ...] = (
 
 
 def build_root_router() -> Router:
-    """Returns a fresh root router holding every module's router."""
-    root = Router(name="root")
+    """Returns a fresh root router holding every module's router, indexed by what each can match."""
+    root = IndexedRouter(name="root")
     for module_router in MODULE_ROUTERS:
         # aiogram lets a router have one parent; a new dispatcher (each test, each run) takes it over.
         previous = module_router.parent_router
@@ -94,6 +95,7 @@ def build_root_router() -> Router:
             previous.sub_routers.remove(module_router)
             module_router._parent_router = None
         root.include_router(module_router)
+    root.index()
     return root
 
 

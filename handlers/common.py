@@ -11,7 +11,6 @@ from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, ReplyKeyboardRemove, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -88,7 +87,11 @@ def staff_roles(roles: frozenset[Role]) -> list[Role]:
 
 @router.message(CommandStart())
 async def start(
-    message: Message, roles: frozenset[Role], state: FSMContext, uow: UnitOfWork, clock: Clock | None = None
+    message: Message,
+    roles: frozenset[Role],
+    uow: UnitOfWork,
+    raw_state: str | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Greets the user: staff with their roles, customers with the main menu (a draft under way is kept)."""
     name = html.escape(message.from_user.full_name if message.from_user else "")
@@ -96,7 +99,8 @@ async def start(
         # /staff list and the cards name people by the name they last wrote under (issue 18).
         await uow.reviews.remember_name(message.from_user.id, message.from_user.full_name, clock.now())
     private = message.chat.type == ChatType.PRIVATE
-    if private and await state.get_state() in OrderWizard.__all_states_names__:
+    # aiogram has read the dialog state for this update already (raw_state): no second read.
+    if private and raw_state in OrderWizard.__all_states_names__:
         # The draft is not thrown away behind the user's back: they choose with /cancel (issue 18).
         await message.answer(_(DRAFT_KEPT))
         return

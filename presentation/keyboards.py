@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -52,13 +54,21 @@ class MenuButton(Filter):
 
     def __init__(self, label: str) -> None:
         self.label = label
+        self._labels: WeakKeyDictionary[I18n, frozenset[str]] = WeakKeyDictionary()
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
         """Compares the text with the label's translation in every loaded language."""
-        if message.text is None:
-            return False
-        labels = {self.label} | {i18n.gettext(self.label, locale=code) for code in i18n.available_locales}
-        return message.text in labels
+        return message.text is not None and message.text in self.labels(i18n)
+
+    def labels(self, i18n: I18n) -> frozenset[str]:
+        """The label in every language the translator has loaded (worked out once per translator)."""
+        labels = self._labels.get(i18n)
+        if labels is None:
+            labels = frozenset(
+                {self.label} | {i18n.gettext(self.label, locale=code) for code in i18n.available_locales}
+            )
+            self._labels[i18n] = labels
+        return labels
 
 
 def main_menu() -> ReplyKeyboardMarkup:
