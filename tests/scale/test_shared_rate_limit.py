@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 
 import pytest
@@ -43,12 +42,13 @@ async def test_the_overall_limit_spaces_messages_of_all_limiters(redis: Redis) -
         assert await limiter.acquire(chat) == 0
         granted.append(time.monotonic())
 
-    await asyncio.gather(*(send(limiters[i % 3], 1000 + i) for i in range(21)))
+    await asyncio.gather(*(send(limiters[i % 3], 1000 + i) for i in range(41)))
 
     granted.sort()
-    # 21 messages at 20/s: the last one a second after the first, never two within 1/20 s.
-    assert granted[-1] - granted[0] >= 0.95
-    assert min(b - a for a, b in itertools.pairwise(granted)) > 0.04
+    # 41 messages at 20/s: any 21 in a row span a second, so no one-second window holds more than 20.
+    # (Measured as the senders see their grants, so allowing the event loop's lag of a busy machine.)
+    assert min(last - first for first, last in zip(granted, granted[20:], strict=False)) >= 0.95
+    assert granted[-1] - granted[0] >= 1.95
 
 
 async def test_a_429_pauses_every_limiter(redis: Redis) -> None:
