@@ -32,6 +32,7 @@ from domain.errors import ConcurrentModification, DomainError, NotPermitted, Ord
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
 from domain.orders.status import ExceptionType, OrderStatus, Role
+from handlers.common import pressed_in_own_chat
 from handlers.dialogs import dialog_step
 from presentation.claims_texts import (
     ACCEPT,
@@ -199,11 +200,11 @@ async def on_report(
     query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, claims_setup: ClaimsSetup
 ) -> None:
     """The customer reports damaged or wrong goods: the claim opens and the evidence card follows."""
-    user, message = query.from_user, query.message
-    private = isinstance(message, Message) and message.chat.id == user.id
+    if not pressed_in_own_chat(query):
+        await query.answer(_(NOT_YOURS), show_alert=True)
+        return
+    user = query.from_user
     try:
-        if not private:
-            raise NotYourOrder("not in the customer's chat")
         kind = ExceptionType(callback_data.kind)
         await claims.report_claim(finance_of(uow), callback_data.order_id, user.id, kind, claims_setup)
     except (NotYourOrder, OrderNotFound, ValueError):
@@ -405,9 +406,8 @@ async def on_answer(
     query: CallbackQuery, callback_data: ClaimAction, uow: UnitOfWork, claims_setup: ClaimsSetup
 ) -> None:
     """The customer accepts or declines the offer (only their own order's, in their own chat)."""
-    user, message = query.from_user, query.message
-    order_id = callback_data.order_id
-    if not (isinstance(message, Message) and message.chat.id == user.id):
+    user, order_id = query.from_user, callback_data.order_id
+    if not pressed_in_own_chat(query):
         await query.answer(_(NOT_YOURS), show_alert=True)
         return
     accepted = callback_data.what == ACCEPT
