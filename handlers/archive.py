@@ -30,7 +30,7 @@ from domain.aftersales.retention import is_erased
 from domain.errors import ConcurrentModification, DomainError, NotPermitted, OrderNotFound
 from domain.orders.responsibilities import DESK, STAFF
 from domain.orders.status import Role
-from handlers.common import CommandSpec, pressed_in_own_chat, pressed_own_order
+from handlers.common import CommandSpec, own_chat_presser, pressed_own_order
 from handlers.survey import aftersales_of
 from presentation.claims_texts import OTHER_PROBLEM, WHAT_WRONG, ClaimReport, report_keyboard
 from presentation.keyboards import N_
@@ -160,9 +160,8 @@ async def on_other_problem(
     query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, aftersales_setup: AftersalesSetup
 ) -> None:
     """The customer reports a problem that is not damaged or wrong goods (R-7.1)."""
-    user, message = query.from_user, query.message
-    if not pressed_in_own_chat(query):
-        await query.answer(_("This is not your order."), show_alert=True)
+    user, message = await own_chat_presser(query), query.message
+    if user is None:
         return
     try:
         order = await report_problem(aftersales_of(uow), callback_data.order_id, user.id, aftersales_setup)

@@ -32,7 +32,7 @@ from domain.errors import ConcurrentModification, DomainError, NotPermitted, Ord
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
 from domain.orders.status import ExceptionType, OrderStatus, Role
-from handlers.common import pressed_in_own_chat
+from handlers.common import own_chat_presser
 from handlers.dialogs import dialog_step
 from presentation.claims_texts import (
     ACCEPT,
@@ -200,10 +200,9 @@ async def on_report(
     query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, claims_setup: ClaimsSetup
 ) -> None:
     """The customer reports damaged or wrong goods: the claim opens and the evidence card follows."""
-    if not pressed_in_own_chat(query):
-        await query.answer(_(NOT_YOURS), show_alert=True)
+    user = await own_chat_presser(query)
+    if user is None:
         return
-    user = query.from_user
     try:
         kind = ExceptionType(callback_data.kind)
         await claims.report_claim(finance_of(uow), callback_data.order_id, user.id, kind, claims_setup)
@@ -406,9 +405,8 @@ async def on_answer(
     query: CallbackQuery, callback_data: ClaimAction, uow: UnitOfWork, claims_setup: ClaimsSetup
 ) -> None:
     """The customer accepts or declines the offer (only their own order's, in their own chat)."""
-    user, order_id = query.from_user, callback_data.order_id
-    if not pressed_in_own_chat(query):
-        await query.answer(_(NOT_YOURS), show_alert=True)
+    user, order_id = await own_chat_presser(query), callback_data.order_id
+    if user is None:
         return
     accepted = callback_data.what == ACCEPT
     await _run(

@@ -88,10 +88,21 @@ def staff_roles(roles: frozenset[Role]) -> list[Role]:
     return [role for role in ROLE_NAMES if role in roles]
 
 
-def pressed_in_own_chat(query: CallbackQuery) -> bool:
+NOT_YOURS = N_("This is not your order.")
+
+
+def _pressed_in_own_chat(query: CallbackQuery) -> bool:
     """Whether the button was pressed in the presser's own private chat."""
     message = query.message
     return isinstance(message, Message) and message.chat.id == query.from_user.id
+
+
+async def own_chat_presser(query: CallbackQuery) -> User | None:
+    """The presser, when the button was pressed in their own private chat; else the press is refused."""
+    if _pressed_in_own_chat(query):
+        return query.from_user
+    await query.answer(_(NOT_YOURS), show_alert=True)
+    return None
 
 
 async def pressed_own_order(query: CallbackQuery, uow: UnitOfWork, order_id: str) -> Order | None:
@@ -101,8 +112,8 @@ async def pressed_own_order(query: CallbackQuery, uow: UnitOfWork, order_id: str
     except OrderNotFound:
         order = None
     mine = order is not None and order.customer.telegram_user_id == query.from_user.id
-    if not mine or not pressed_in_own_chat(query):
-        await query.answer(_("This is not your order."), show_alert=True)
+    if not mine or not _pressed_in_own_chat(query):
+        await query.answer(_(NOT_YOURS), show_alert=True)
         return None
     return order
 
