@@ -223,7 +223,6 @@ async def on_line(
     callback_data: ClaimItem,
     uow: UnitOfWork,
     roles: frozenset[Role],
-    claims_setup: ClaimsSetup,
 ) -> None:
     """A goods line of the evidence card: asks for its affected quantity (checked before it is shown)."""
     order = await _attachable(query, uow, callback_data.order_id, roles)
