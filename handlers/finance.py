@@ -8,7 +8,7 @@ language (/lang) in a team chat, else in the user's.
 
 Handler data this router needs besides `uow`, `roles` and `locale`: `clock`, `timezone`, `sla`,
 `event_handlers`, `i18n`, `team_chats` and `chat_languages`; from `locale`, `i18n`, `team_chats`
-and `chat_languages` this router's ChatTranslator gives every handler `t`, the translator of the
+and `chat_languages` this router's chat_translator gives every handler `t`, the translator of the
 chat it answers in.
 """
 
@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import BaseMiddleware, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -100,32 +100,27 @@ async def _translator(
     return translator(i18n, locale)
 
 
-class ChatTranslator(BaseMiddleware):
-    """Gives a finance handler `t`: the translator of the chat its message or pressed card is in."""
+NextHandler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        """Puts `t` into the handler data, then runs the handler."""
-        message = event.message if isinstance(event, CallbackQuery) else event
-        chat = message.chat if isinstance(message, Message) else None
-        data["t"] = await _translator(
-            chat,
-            data["uow"],
-            data["i18n"],
-            data["locale"],
-            data.get("team_chats"),
-            data.get("chat_languages"),
-        )
-        return await handler(event, data)
+
+async def chat_translator(handler: NextHandler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    """Gives a finance handler `t`, the translator of the chat its message or pressed card is in."""
+    message = event.message if isinstance(event, CallbackQuery) else event
+    chat = message.chat if isinstance(message, Message) else None
+    data["t"] = await _translator(
+        chat,
+        data["uow"],
+        data["i18n"],
+        data["locale"],
+        data.get("team_chats"),
+        data.get("chat_languages"),
+    )
+    return await handler(event, data)
 
 
 # Inner middlewares: only an update one of this router's handlers takes pays for the language look-up.
-router.message.middleware(ChatTranslator())
-router.callback_query.middleware(ChatTranslator())
+router.message.middleware(chat_translator)
+router.callback_query.middleware(chat_translator)
 
 
 async def _who(uow: FinanceUnitOfWork, user_id: int | None, t: Translate) -> str:
