@@ -23,6 +23,7 @@ from aiogram.utils.i18n import gettext as _
 
 from application.customs_holds import add_customer_document, record_customs_needs
 from application.exception_delays import offer_compensation, parse_amount, record_delay_cause
+from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import ExceptionSetup, complete_record, tell_customer
 from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, DomainError
@@ -71,6 +72,16 @@ class _Value:
         """The case the dialog's button was pressed on."""
         return int(self.typed.data["case_id"])
 
+    @property
+    def actor_id(self) -> int:
+        """Who typed the value."""
+        return self.typed.user.id
+
+    @property
+    def cases(self) -> ExceptionUnitOfWork:
+        """The unit of work as the case use cases need it."""
+        return exceptions_of(self.uow)
+
     async def finish(self, step: Awaitable[ExceptionCase], done: str) -> None:
         """Runs the step's use case and says it is done, or why not; the dialog ends either way."""
         await _finish(self.message, self.uow, self.state, self.setup, step, done)
@@ -88,9 +99,9 @@ async def _eta(value: _Value) -> None:
         await value.message.answer(_(T.BAD_ETA))
         return
     step = record_delay_cause(
-        exceptions_of(value.uow),
+        value.cases,
         value.case_id,
-        actor_id=value.typed.user.id,
+        actor_id=value.actor_id,
         cause=value.typed.data["cause"],
         new_eta=eta,
         setup=value.setup,
@@ -101,9 +112,9 @@ async def _eta(value: _Value) -> None:
 async def _needs(value: _Value) -> None:
     """What customs needs: customer service gets the request to send."""
     step = record_customs_needs(
-        exceptions_of(value.uow),
+        value.cases,
         value.case_id,
-        actor_id=value.typed.user.id,
+        actor_id=value.actor_id,
         needs=value.typed.text,
         cause=None,
         setup=value.setup,
@@ -114,9 +125,9 @@ async def _needs(value: _Value) -> None:
 async def _edited(value: _Value) -> None:
     """Customer service's own wording of the message: sent to the customer."""
     step = tell_customer(
-        exceptions_of(value.uow),
+        value.cases,
         value.case_id,
-        actor_id=value.typed.user.id,
+        actor_id=value.actor_id,
         text=value.typed.text,
         setup=value.setup,
     )
@@ -133,9 +144,9 @@ async def _amount(value: _Value) -> None:
         return
     try:
         case = await offer_compensation(
-            exceptions_of(uow),
+            value.cases,
             value.case_id,
-            actor_id=value.typed.user.id,
+            actor_id=value.actor_id,
             kind=CompensationKind(data["kind"]),
             amount=amount,
             setup=setup,
@@ -158,9 +169,9 @@ async def _amount(value: _Value) -> None:
 async def _record(value: _Value) -> None:
     """The order desk's own exception record."""
     step = complete_record(
-        exceptions_of(value.uow),
+        value.cases,
         value.case_id,
-        actor_id=value.typed.user.id,
+        actor_id=value.actor_id,
         text=value.typed.text,
         setup=value.setup,
     )
