@@ -30,7 +30,7 @@ from domain.aftersales.retention import is_erased
 from domain.errors import ConcurrentModification, DomainError, NotPermitted, OrderNotFound
 from domain.orders.responsibilities import DESK, STAFF
 from domain.orders.status import Role
-from handlers.common import CommandSpec
+from handlers.common import CommandSpec, own_chat_presser, pressed_own_order
 from handlers.survey import aftersales_of
 from presentation.claims_texts import OTHER_PROBLEM, WHAT_WRONG, ClaimReport, report_keyboard
 from presentation.keyboards import N_
@@ -142,14 +142,9 @@ async def archive(
 @router.callback_query(ProblemAction.filter())
 async def on_problem(query: CallbackQuery, callback_data: ProblemAction, uow: UnitOfWork) -> None:
     """The delivered message's Report a problem: asks what is wrong (damaged or wrong goods, other; R-6.4)."""
-    user, message = query.from_user, query.message
-    private = isinstance(message, Message) and message.chat.id == user.id
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        order = None
-    if order is None or not private or order.customer.telegram_user_id != user.id:
-        await query.answer(_("This is not your order."), show_alert=True)
+    message = query.message
+    order = await pressed_own_order(query, uow, callback_data.order_id)
+    if order is None:
         return
     await query.answer()
     if isinstance(message, Message):
@@ -165,11 +160,10 @@ async def on_other_problem(
     query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, aftersales_setup: AftersalesSetup
 ) -> None:
     """The customer reports a problem that is not damaged or wrong goods (R-7.1)."""
-    user, message = query.from_user, query.message
-    private = isinstance(message, Message) and message.chat.id == user.id
+    user, message = await own_chat_presser(query), query.message
+    if user is None:
+        return
     try:
-        if not private:
-            raise NotYourOrder("not in the customer's chat")
         order = await report_problem(aftersales_of(uow), callback_data.order_id, user.id, aftersales_setup)
     except (NotYourOrder, OrderNotFound):
         await query.answer(_("This is not your order."), show_alert=True)

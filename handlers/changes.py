@@ -284,11 +284,16 @@ async def _order_in_form(
     return order
 
 
-@router.message(ChangeForm.phone, F.text)
-async def on_phone(
-    message: Message, state: FSMContext, uow: FinanceUnitOfWork, roles: frozenset[Role], locale: str
+@router.message(StateFilter(ChangeForm.phone, ChangeForm.email), F.text)
+async def on_contact(
+    message: Message,
+    state: FSMContext,
+    uow: FinanceUnitOfWork,
+    roles: frozenset[Role],
+    locale: str,
+    raw_state: str | None,
 ) -> None:
-    """The new phone number ("-" keeps it)."""
+    """The new phone number, then the new email address ("-" keeps the order's)."""
     typed = await dialog_step(message, state, strip=True)
     if typed is None:
         return
@@ -296,41 +301,23 @@ async def on_phone(
     if order is None:
         return
     text = typed.text
-    phone = order.customer.phone or ""
+    phone = raw_state == ChangeForm.phone.state
+    value = (order.customer.phone if phone else order.customer.email) or ""
     if text != texts.KEEP:
         try:
-            phone = normalize_phone(text, order.address.country)
+            value = normalize_phone(text, order.address.country) if phone else normalize_email(text)
         except InvalidInput as error:
             await _reply_invalid(message, error, locale)
             return
-    await state.update_data(phone=phone)
+    if not phone:
+        await state.update_data(email=value)
+        await _confirm(message, state, uow, roles)
+        return
+    await state.update_data(phone=value)
     await state.set_state(ChangeForm.email)
     await message.answer(
         _(texts.ASK_EMAIL).format(old=esc(order.customer.email or _(texts.NONE_GIVEN)), keep=texts.KEEP)
     )
-
-
-@router.message(ChangeForm.email, F.text)
-async def on_email(
-    message: Message, state: FSMContext, uow: FinanceUnitOfWork, roles: frozenset[Role], locale: str
-) -> None:
-    """The new email address ("-" keeps it)."""
-    typed = await dialog_step(message, state, strip=True)
-    if typed is None:
-        return
-    order = await _order_in_form(message, state, uow, roles, typed)
-    if order is None:
-        return
-    text = typed.text
-    email = order.customer.email or ""
-    if text != texts.KEEP:
-        try:
-            email = normalize_email(text)
-        except InvalidInput as error:
-            await _reply_invalid(message, error, locale)
-            return
-    await state.update_data(email=email)
-    await _confirm(message, state, uow, roles)
 
 
 def _new_values(data: dict[str, Any], kind: OrderRequestKind) -> dict[str, str]:

@@ -32,6 +32,7 @@ from domain.errors import ConcurrentModification, DomainError, NotPermitted, Ord
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
 from domain.orders.status import ExceptionType, OrderStatus, Role
+from handlers.common import own_chat_presser
 from handlers.dialogs import dialog_step
 from presentation.claims_texts import (
     ACCEPT,
@@ -199,11 +200,10 @@ async def on_report(
     query: CallbackQuery, callback_data: ClaimReport, uow: UnitOfWork, claims_setup: ClaimsSetup
 ) -> None:
     """The customer reports damaged or wrong goods: the claim opens and the evidence card follows."""
-    user, message = query.from_user, query.message
-    private = isinstance(message, Message) and message.chat.id == user.id
+    user = await own_chat_presser(query)
+    if user is None:
+        return
     try:
-        if not private:
-            raise NotYourOrder("not in the customer's chat")
         kind = ExceptionType(callback_data.kind)
         await claims.report_claim(finance_of(uow), callback_data.order_id, user.id, kind, claims_setup)
     except (NotYourOrder, OrderNotFound, ValueError):
@@ -223,7 +223,6 @@ async def on_line(
     callback_data: ClaimItem,
     uow: UnitOfWork,
     roles: frozenset[Role],
-    claims_setup: ClaimsSetup,
 ) -> None:
     """A goods line of the evidence card: asks for its affected quantity (checked before it is shown)."""
     order = await _attachable(query, uow, callback_data.order_id, roles)
@@ -367,46 +366,37 @@ async def on_show_photos(
         await query.message.answer_photo(photo, caption=f"{order.display_id} · {number}/{len(claim.photos)}")
 
 
-@router.callback_query(ClaimAction.filter(F.what == CONTACTED))
-async def on_contacted(
+# The staff's steps of a claim after its evidence, each a press that runs one use case.
+STAFF_STEPS = frozenset({CONTACTED, RESHIPPED} | {resolution.value for resolution in Resolution})
+
+
+@router.callback_query(ClaimAction.filter(F.what.in_(STAFF_STEPS)))
+async def on_staff_step(
     query: CallbackQuery,
     callback_data: ClaimAction,
     uow: UnitOfWork,
     roles: frozenset[Role],
     claims_setup: ClaimsSetup,
 ) -> None:
-    """Customer contacted: claim_contact ends; the card with the resolutions follows."""
-    who = person_of(query.from_user.id, roles)
-    order_id = callback_data.order_id
-    await _run(
-        query,
-        uow,
-        claims_setup,
-        order_id,
-        lambda: claims.record_contact(finance_of(uow), order_id, who, claims_setup),
-    )
+    """Runs the claim step the button names, for the staff member who pressed it.
 
-
-@router.callback_query(ClaimAction.filter(F.what.in_({resolution.value for resolution in Resolution})))
-async def on_resolution(
-    query: CallbackQuery,
-    callback_data: ClaimAction,
-    uow: UnitOfWork,
-    roles: frozenset[Role],
-    claims_setup: ClaimsSetup,
-) -> None:
-    """A resolution chosen: the customer gets the offer with Accept and Decline."""
+    Customer contacted: claim_contact ends, the card with the resolutions follows. A resolution:
+    the customer gets the offer with Accept and Decline. Reshipped: the warehouse shipped the
+    replacement goods, the reship clock ends and the customer is told.
+    """
     who = person_of(query.from_user.id, roles)
-    order_id = callback_data.order_id
-    resolution = Resolution(callback_data.what)
-    percent = callback_data.percent or None
-    await _run(
-        query,
-        uow,
-        claims_setup,
-        order_id,
-        lambda: claims.offer(finance_of(uow), order_id, resolution, who, claims_setup, percent=percent),
-    )
+    order_id, what = callback_data.order_id, callback_data.what
+
+    def step() -> Awaitable[tuple[Order, Claim]]:
+        """The use case of the pressed button."""
+        if what == CONTACTED:
+            return claims.record_contact(finance_of(uow), order_id, who, claims_setup)
+        if what == RESHIPPED:
+            return claims.record_reshipped(finance_of(uow), order_id, who, claims_setup)
+        percent = callback_data.percent or None
+        return claims.offer(finance_of(uow), order_id, Resolution(what), who, claims_setup, percent=percent)
+
+    await _run(query, uow, claims_setup, order_id, step)
 
 
 @router.callback_query(ClaimAction.filter(F.what.in_({ACCEPT, DECLINE})))
@@ -414,10 +404,8 @@ async def on_answer(
     query: CallbackQuery, callback_data: ClaimAction, uow: UnitOfWork, claims_setup: ClaimsSetup
 ) -> None:
     """The customer accepts or declines the offer (only their own order's, in their own chat)."""
-    user, message = query.from_user, query.message
-    order_id = callback_data.order_id
-    if not (isinstance(message, Message) and message.chat.id == user.id):
-        await query.answer(_(NOT_YOURS), show_alert=True)
+    user, order_id = await own_chat_presser(query), callback_data.order_id
+    if user is None:
         return
     accepted = callback_data.what == ACCEPT
     await _run(
@@ -426,26 +414,6 @@ async def on_answer(
         claims_setup,
         order_id,
         lambda: claims.answer(finance_of(uow), order_id, user.id, accepted, claims_setup),
-    )
-
-
-@router.callback_query(ClaimAction.filter(F.what == RESHIPPED))
-async def on_reshipped(
-    query: CallbackQuery,
-    callback_data: ClaimAction,
-    uow: UnitOfWork,
-    roles: frozenset[Role],
-    claims_setup: ClaimsSetup,
-) -> None:
-    """The warehouse shipped the replacement goods: the reship clock ends, the customer is told."""
-    who = person_of(query.from_user.id, roles)
-    order_id = callback_data.order_id
-    await _run(
-        query,
-        uow,
-        claims_setup,
-        order_id,
-        lambda: claims.record_reshipped(finance_of(uow), order_id, who, claims_setup),
     )
 
 

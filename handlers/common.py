@@ -18,6 +18,8 @@ from aiogram.utils.i18n import gettext as _
 from application.conversation import ChatLanguages, may_set_chat_language
 from application.ports import UnitOfWork
 from domain.clock import Clock
+from domain.errors import OrderNotFound
+from domain.orders.model import Order
 from domain.orders.status import Role
 from domain.sla.alerts import departments_of_chat
 from handlers.intake_states import OrderWizard
@@ -83,6 +85,36 @@ ROLE_NAMES: dict[Role, str] = {
 def staff_roles(roles: frozenset[Role]) -> list[Role]:
     """Returns the user's staff roles in a stable order (customers have none)."""
     return [role for role in ROLE_NAMES if role in roles]
+
+
+NOT_YOURS = N_("This is not your order.")
+
+
+def _pressed_in_own_chat(query: CallbackQuery) -> bool:
+    """Whether the button was pressed in the presser's own private chat."""
+    message = query.message
+    return isinstance(message, Message) and message.chat.id == query.from_user.id
+
+
+async def own_chat_presser(query: CallbackQuery) -> User | None:
+    """The presser, when the button was pressed in their own private chat; else the press is refused."""
+    if _pressed_in_own_chat(query):
+        return query.from_user
+    await query.answer(_(NOT_YOURS), show_alert=True)
+    return None
+
+
+async def pressed_own_order(query: CallbackQuery, uow: UnitOfWork, order_id: str) -> Order | None:
+    """The presser's own order a button names, pressed in their private chat; else the press is refused."""
+    try:
+        order: Order | None = await uow.orders.get(order_id)
+    except OrderNotFound:
+        order = None
+    mine = order is not None and order.customer.telegram_user_id == query.from_user.id
+    if not mine or not _pressed_in_own_chat(query):
+        await query.answer(_(NOT_YOURS), show_alert=True)
+        return None
+    return order
 
 
 @router.message(CommandStart())

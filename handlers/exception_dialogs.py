@@ -10,22 +10,26 @@ Handler data: `exception_setup` (application.exceptions.ExceptionSetup).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from application.customs_holds import add_customer_document, record_customs_needs
 from application.exception_delays import offer_compensation, parse_amount, record_delay_cause
+from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import ExceptionSetup, complete_record, tell_customer
 from application.ports import UnitOfWork
 from domain.errors import ConcurrentModification, DomainError
 from domain.exceptions.case import NOTE_MAX, CompensationKind, ExceptionCase, FileKind, OfferTooHigh
 from domain.orders.status import Role
+from handlers.dialogs import DialogStep
 from handlers.exception_support import ExceptionDialog, exceptions_of, explain, timezone_of, typed_text
 from presentation import exception_texts as T
 from presentation.render import esc
@@ -53,108 +57,99 @@ async def _finish(
     await message.answer(_(done).format(id=esc(order.display_id)))
 
 
-@router.message(ExceptionDialog.eta, F.text)
-async def on_eta(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
+@dataclass(frozen=True)
+class _Value:
+    """A value typed into a case dialog, with what its step acts through."""
+
+    message: Message
+    uow: UnitOfWork
+    state: FSMContext
+    setup: ExceptionSetup
+    typed: DialogStep
+
+    @property
+    def case_id(self) -> int:
+        """The case the dialog's button was pressed on."""
+        return int(self.typed.data["case_id"])
+
+    @property
+    def actor_id(self) -> int:
+        """Who typed the value."""
+        return self.typed.user.id
+
+    @property
+    def cases(self) -> ExceptionUnitOfWork:
+        """The unit of work as the case use cases need it."""
+        return exceptions_of(self.uow)
+
+    async def finish(self, step: Awaitable[ExceptionCase], done: str) -> None:
+        """Runs the step's use case and says it is done, or why not; the dialog ends either way."""
+        await _finish(self.message, self.uow, self.state, self.setup, step, done)
+
+
+async def _eta(value: _Value) -> None:
     """The new expected time of a delay: the cause and time are recorded."""
-    typed = await typed_text(message, uow, state, exception_setup, roles)
-    if typed is None:
-        return
-    data, user = typed.data, typed.user
-    zone = ZoneInfo(timezone_of(exception_setup))
+    zone = ZoneInfo(timezone_of(value.setup))
     try:
-        eta = datetime.strptime(typed.text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+        eta = datetime.strptime(value.typed.text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
     except ValueError:
-        await message.answer(_(T.BAD_ETA))
+        await value.message.answer(_(T.BAD_ETA))
         return
-    if eta <= exception_setup.clock.now():
-        await message.answer(_(T.BAD_ETA))
+    if eta <= value.setup.clock.now():
+        await value.message.answer(_(T.BAD_ETA))
         return
     step = record_delay_cause(
-        exceptions_of(uow),
-        data["case_id"],
-        actor_id=user.id,
-        cause=data["cause"],
+        value.cases,
+        value.case_id,
+        actor_id=value.actor_id,
+        cause=value.typed.data["cause"],
         new_eta=eta,
-        setup=exception_setup,
+        setup=value.setup,
     )
-    await _finish(message, uow, state, exception_setup, step, T.CAUSE_SAVED)
+    await value.finish(step, T.CAUSE_SAVED)
 
 
-@router.message(ExceptionDialog.needs, F.text)
-async def on_needs(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
+async def _needs(value: _Value) -> None:
     """What customs needs: customer service gets the request to send."""
-    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX)
-    if typed is None:
-        return
-    data, user, text = typed.data, typed.user, typed.text
     step = record_customs_needs(
-        exceptions_of(uow),
-        data["case_id"],
-        actor_id=user.id,
-        needs=text,
+        value.cases,
+        value.case_id,
+        actor_id=value.actor_id,
+        needs=value.typed.text,
         cause=None,
-        setup=exception_setup,
+        setup=value.setup,
     )
-    await _finish(message, uow, state, exception_setup, step, T.NEEDS_SAVED)
+    await value.finish(step, T.NEEDS_SAVED)
 
 
-@router.message(ExceptionDialog.draft, F.text)
-async def on_edited(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
+async def _edited(value: _Value) -> None:
     """Customer service's own wording of the message: sent to the customer."""
-    typed = await typed_text(message, uow, state, exception_setup, roles, limit=NOTE_MAX, empty=T.EMPTY_TEXT)
-    if typed is None:
-        return
-    data, user, text = typed.data, typed.user, typed.text
     step = tell_customer(
-        exceptions_of(uow), data["case_id"], actor_id=user.id, text=text, setup=exception_setup
+        value.cases,
+        value.case_id,
+        actor_id=value.actor_id,
+        text=value.typed.text,
+        setup=value.setup,
     )
-    await _finish(message, uow, state, exception_setup, step, T.TOLD_STAFF)
+    await value.finish(step, T.TOLD_STAFF)
 
 
-@router.message(ExceptionDialog.amount, F.text)
-async def on_amount(
-    message: Message,
-    uow: UnitOfWork,
-    state: FSMContext,
-    exception_setup: ExceptionSetup,
-    roles: frozenset[Role],
-) -> None:
+async def _amount(value: _Value) -> None:
     """The compensation amount: the offer goes to the customer."""
-    typed = await typed_text(message, uow, state, exception_setup, roles)
-    if typed is None:
-        return
-    data, user = typed.data, typed.user
+    message, uow, state, setup, data = value.message, value.uow, value.state, value.setup, value.typed.data
     try:
-        amount = parse_amount(message.text or "")
+        amount = parse_amount(value.typed.text)
     except DomainError:
         await message.answer(_(T.BAD_AMOUNT))
         return
     try:
         case = await offer_compensation(
-            exceptions_of(uow),
-            data["case_id"],
-            actor_id=user.id,
+            value.cases,
+            value.case_id,
+            actor_id=value.actor_id,
             kind=CompensationKind(data["kind"]),
             amount=amount,
-            setup=exception_setup,
+            setup=setup,
         )
     except OfferTooHigh as high:
         await message.answer(_(T.TOO_HIGH).format(amount=high.amount, limit=high.limit))
@@ -164,34 +159,58 @@ async def on_amount(
             await message.answer(_(T.BAD_AMOUNT))
             return
         await state.clear()
-        await explain(message, uow, error, exception_setup)
+        await explain(message, uow, error, setup)
         return
     await state.clear()
     order = await uow.orders.get(case.order_id)
     await message.answer(_(T.OFFERED).format(id=esc(order.display_id)))
 
 
-@router.message(ExceptionDialog.record, F.text)
-async def on_record(
+async def _record(value: _Value) -> None:
+    """The order desk's own exception record."""
+    step = complete_record(
+        value.cases,
+        value.case_id,
+        actor_id=value.actor_id,
+        text=value.typed.text,
+        setup=value.setup,
+    )
+    await value.finish(step, T.RECORDED)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """How a case dialog's typed value is read (its limit and blank check) and acted on."""
+
+    act: Callable[[_Value], Awaitable[None]]
+    limit: int | None = None
+    empty: str | None = None
+
+
+_STEPS: dict[str | None, _Step] = {
+    ExceptionDialog.eta.state: _Step(_eta),
+    ExceptionDialog.needs.state: _Step(_needs, limit=NOTE_MAX),
+    ExceptionDialog.draft.state: _Step(_edited, limit=NOTE_MAX, empty=T.EMPTY_TEXT),
+    ExceptionDialog.amount.state: _Step(_amount),
+    ExceptionDialog.record.state: _Step(_record),
+}
+
+
+@router.message(StateFilter(*_STEPS), F.text)
+async def on_value(
     message: Message,
     uow: UnitOfWork,
     state: FSMContext,
     exception_setup: ExceptionSetup,
     roles: frozenset[Role],
+    raw_state: str | None,
 ) -> None:
-    """The order desk's own exception record."""
-    typed = await typed_text(message, uow, state, exception_setup, roles)
+    """A value a case's button asked for, read once and acted on by the step its dialog state names."""
+    step = _STEPS[raw_state]
+    typed = await typed_text(message, uow, state, exception_setup, roles, limit=step.limit, empty=step.empty)
     if typed is None:
         return
-    data, user = typed.data, typed.user
-    step = complete_record(
-        exceptions_of(uow),
-        data["case_id"],
-        actor_id=user.id,
-        text=typed.text,
-        setup=exception_setup,
-    )
-    await _finish(message, uow, state, exception_setup, step, T.RECORDED)
+    await step.act(_Value(message, uow, state, exception_setup, typed))
 
 
 @router.message(ExceptionDialog.document, F.photo | F.document)

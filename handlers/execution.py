@@ -30,6 +30,7 @@ from domain.orders.status import Role
 from domain.sla.alerts import chat_for
 from handlers import execution_dialog
 from handlers.cards import order_of_card
+from handlers.common import own_chat_presser
 from handlers.execution_dialog import FIELDS, FIRST_STATES, finish
 from presentation.cancellation_texts import on_hold
 from presentation.execution_cards import (
@@ -186,11 +187,10 @@ async def on_receipt(
     query: CallbackQuery, callback_data: ReceiptAction, uow: UnitOfWork, execution_setup: ExecutionSetup
 ) -> None:
     """The customer confirms receipt of their own delivered order, in their private chat."""
-    user, message = query.from_user, query.message
-    private = isinstance(message, Message) and message.chat.id == user.id
+    user, message = await own_chat_presser(query), query.message
+    if user is None:
+        return
     try:
-        if not private:
-            raise NotPermitted("confirm_receipt", frozenset({Role.CUSTOMER}))
         await confirm_receipt(uow, callback_data.order_id, user.id, execution_setup)
     except (NotPermitted, OrderNotFound):
         await query.answer(_("This is not your order."), show_alert=True)

@@ -7,14 +7,16 @@ it and when. Roles are read from the database at every press. Texts are in the t
 language (/lang) in a team chat, else in the user's.
 
 Handler data this router needs besides `uow`, `roles` and `locale`: `clock`, `timezone`, `sla`,
-`event_handlers`, `i18n`, `team_chats` and `chat_languages`.
+`event_handlers`, `i18n`, `team_chats` and `chat_languages`; from `locale`, `i18n`, `team_chats`
+and `chat_languages` this router's chat_translator gives every handler `t`, the translator of the
+chat it answers in.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +26,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Chat, ForceReply, Message, User
+from aiogram.types import CallbackQuery, Chat, ForceReply, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n
 
 from application.conversation import ChatLanguages
@@ -98,6 +100,29 @@ async def _translator(
     return translator(i18n, locale)
 
 
+NextHandler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+async def chat_translator(handler: NextHandler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    """Gives a finance handler `t`, the translator of the chat its message or pressed card is in."""
+    message = event.message if isinstance(event, CallbackQuery) else event
+    chat = message.chat if isinstance(message, Message) else None
+    data["t"] = await _translator(
+        chat,
+        data["uow"],
+        data["i18n"],
+        data["locale"],
+        data.get("team_chats"),
+        data.get("chat_languages"),
+    )
+    return await handler(event, data)
+
+
+# Inner middlewares: only an update one of this router's handlers takes pays for the language look-up.
+router.message.middleware(chat_translator)
+router.callback_query.middleware(chat_translator)
+
+
 async def _who(uow: FinanceUnitOfWork, user_id: int | None, t: Translate) -> str:
     """The name of the person who recorded a payment (never their id)."""
     name = await uow.reviews.name_of(user_id) if user_id is not None else None
@@ -126,13 +151,9 @@ async def show_refunds(
     roles: frozenset[Role],
     clock: Clock,
     timezone: str,
-    i18n: I18n,
-    locale: str,
-    team_chats: Mapping[str, int] | None = None,
-    chat_languages: ChatLanguages | None = None,
+    t: Translate,
 ) -> None:
     """The open refunds and payouts, oldest due first, with how late each is and a button to pay it."""
-    t = await _translator(message.chat, uow, i18n, locale, team_chats, chat_languages)
     if not may(roles, Duty.SEE_REFUNDS):
         await message.answer(t(NOT_FOR_YOU))
         return
@@ -171,15 +192,10 @@ async def on_page(
     roles: frozenset[Role],
     clock: Clock,
     timezone: str,
-    i18n: I18n,
-    locale: str,
-    team_chats: Mapping[str, int] | None = None,
-    chat_languages: ChatLanguages | None = None,
+    t: Translate,
 ) -> None:
     """Previous / Next in /refunds."""
     message = query.message
-    chat = message.chat if isinstance(message, Message) else None
-    t = await _translator(chat, uow, i18n, locale, team_chats, chat_languages)
     if not may(roles, Duty.SEE_REFUNDS) or not isinstance(message, Message):
         await query.answer(_plain(t(NOT_FOR_YOU)), show_alert=True)
         return
@@ -200,15 +216,10 @@ async def on_record_paid(
     uow: FinanceUnitOfWork,
     roles: frozenset[Role],
     timezone: str,
-    i18n: I18n,
-    locale: str,
-    team_chats: Mapping[str, int] | None = None,
-    chat_languages: ChatLanguages | None = None,
+    t: Translate,
 ) -> None:
     """Record as paid: checks the presser's role and the record, then asks for the payment's reference."""
     message = query.message
-    chat = message.chat if isinstance(message, Message) else None
-    t = await _translator(chat, uow, i18n, locale, team_chats, chat_languages)
     if not may(roles, Duty.RECORD_REFUND) or not isinstance(message, Message):
         await query.answer(_plain(t(NOT_FINANCE)), show_alert=True)
         return
@@ -281,13 +292,9 @@ async def on_reference(
     message: Message,
     state: FSMContext,
     uow: FinanceUnitOfWork,
-    i18n: I18n,
-    locale: str,
-    team_chats: Mapping[str, int] | None = None,
-    chat_languages: ChatLanguages | None = None,
+    t: Translate,
 ) -> None:
     """Takes the reference, then asks when the money went out."""
-    t = await _translator(message.chat, uow, i18n, locale, team_chats, chat_languages)
     wrong = N_("The reference must be 1 to {limit} characters; reply with the reference again.")
     typed = await _typed(message, state, t, empty=wrong, limit=REFERENCE_MAX, too_long=wrong)
     if typed is None:
@@ -337,13 +344,9 @@ async def on_paid_at(
     timezone: str,
     sla: SlaContext,
     event_handlers: EventHandlers,
-    i18n: I18n,
-    locale: str,
-    team_chats: Mapping[str, int] | None = None,
-    chat_languages: ChatLanguages | None = None,
+    t: Translate,
 ) -> None:
     """Takes the typed time and records the payment."""
-    t = await _translator(message.chat, uow, i18n, locale, team_chats, chat_languages)
     typed = await _typed(message, state, t)
     if typed is None:
         return
@@ -372,15 +375,10 @@ async def on_paid_now(
     timezone: str,
     sla: SlaContext,
     event_handlers: EventHandlers,
-    i18n: I18n,
-    locale: str,
-    team_chats: Mapping[str, int] | None = None,
-    chat_languages: ChatLanguages | None = None,
+    t: Translate,
 ) -> None:
     """Paid just now: records the payment at this moment (only for the one who typed the reference)."""
     message = query.message
-    chat = message.chat if isinstance(message, Message) else None
-    t = await _translator(chat, uow, i18n, locale, team_chats, chat_languages)
     data = await state.get_data()
     mine = (
         await state.get_state() == FinanceDialog.paid_at.state

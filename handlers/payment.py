@@ -36,6 +36,7 @@ from domain.orders.model import Order
 from domain.orders.responsibilities import DESK
 from domain.orders.status import Channel, Role
 from domain.payment import ReceiptKind, ReceiptRefusal, awaits_payment, is_online, needs_receipt
+from handlers.common import pressed_own_order
 from handlers.review import in_desk_place
 from presentation.payment_texts import (
     PRE_CHECKOUT_ERRORS,
@@ -101,20 +102,6 @@ async def start_payment(
         await state.update_data(payment_order_id=order.id)
 
 
-async def _own_order(query: CallbackQuery, uow: PaymentUnitOfWork, order_id: str) -> Order | None:
-    """The customer's own order a button names, pressed in their private chat; answers otherwise."""
-    message = query.message
-    try:
-        order = await uow.orders.get(order_id)
-    except OrderNotFound:
-        order = None
-    private = isinstance(message, Message) and message.chat.id == query.from_user.id
-    if order is None or order.customer.telegram_user_id != query.from_user.id or not private:
-        await query.answer(_("This is not your order."), show_alert=True)
-        return None
-    return order
-
-
 @router.callback_query(PaymentAction.filter(F.act.in_({PayStep.INVOICE, PayStep.RECEIPT})))
 async def on_pay_button(
     query: CallbackQuery,
@@ -124,7 +111,7 @@ async def on_pay_button(
     payment_setup: PaymentSetup | None = None,
 ) -> None:
     """Pay now (sends the invoice) or Send receipt (waits for the photo or file), for the customer."""
-    order = await _own_order(query, uow, callback_data.order_id)
+    order = await pressed_own_order(query, uow, callback_data.order_id)
     if order is None or not isinstance(query.message, Message):
         return
     if not awaits_payment(order):

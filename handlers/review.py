@@ -43,7 +43,7 @@ from domain.review import (
     time_left,
 )
 from handlers.cards import order_of_card
-from handlers.common import CommandSpec
+from handlers.common import CommandSpec, pressed_own_order
 from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
 from presentation.keyboards import N_
 from presentation.labels import time_left as span_left
@@ -349,13 +349,8 @@ async def on_customer_button(
     """Cancel or Answer, pressed by the customer on a message about their own order."""
     user = query.from_user
     message = query.message
-    try:
-        order = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        order = None
-    private = isinstance(message, Message) and message.chat.id == user.id
-    if order is None or order.customer.telegram_user_id != user.id or not private:
-        await query.answer(_("This is not your order."), show_alert=True)
+    order = await pressed_own_order(query, uow, callback_data.order_id)
+    if order is None:
         return
     if callback_data.action is CustomerStep.ANSWER:
         await state.set_state(CustomerDialog.answer)
