@@ -165,6 +165,23 @@ async def _owe_refund(
     )
 
 
+async def _cancelled_for_good(
+    uow: CancellationUnitOfWork,
+    order: Order,
+    cancellation: Cancellation,
+    reason: OwedReason,
+    actor: Actor,
+    now: datetime,
+    setup: CancellationSetup,
+    *,
+    note: str = "",
+) -> None:
+    """Confirms the cancellation on the order and owes back what was paid (less an agreed charge)."""
+    order.apply(Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
+    _decided(cancellation, CancellationState.CANCELLED, actor, now)
+    await _owe_refund(uow, order, cancellation, reason, actor, now, setup)
+
+
 async def _commit(order: Order, uow: CancellationUnitOfWork, now: datetime, setup: CancellationSetup) -> None:
     """Commits the order's change with its clocks and notices."""
     await commit_change(order, uow, now, setup.handlers, setup.sla)
@@ -285,9 +302,7 @@ async def cancel_held(
             raise StepTaken(cancellation)
         now = setup.clock.now()
         was = cancellation.state
-        order.apply(Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now)
-        _decided(cancellation, CancellationState.CANCELLED, actor, now)
-        await _owe_refund(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
+        await _cancelled_for_good(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
         await _save(uow, cancellation, was)
         _tell(order, CancellationStep.CANCELLED, cancellation, now)
         await _commit(order, uow, now, setup)
@@ -356,11 +371,9 @@ async def goods_back(
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.RECALLING}))
         now = setup.clock.now()
-        order.apply(
-            Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now, note="goods back"
+        await _cancelled_for_good(
+            uow, order, cancellation, OwedReason.RECALL, actor, now, setup, note="goods back"
         )
-        _decided(cancellation, CancellationState.CANCELLED, actor, now)
-        await _owe_refund(uow, order, cancellation, OwedReason.RECALL, actor, now, setup)
         await _save(uow, cancellation, CancellationState.RECALLING)
         _tell(order, CancellationStep.CANCELLED, cancellation, now)
         await _commit(order, uow, now, setup)
@@ -457,9 +470,7 @@ async def choose_alternative(
             raise CancellationError("other_service.not_offered", order)
         now = setup.clock.now()
         if choice is Alternative.CANCEL:
-            order.apply(Action.CONFIRM_CANCELLATION, actor_id=customer_id, roles=CUSTOMER, now=now)
-            _decided(cancellation, CancellationState.CANCELLED, actor, now)
-            await _owe_refund(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
+            await _cancelled_for_good(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
             step = CancellationStep.CANCELLED
         else:
             back = (
