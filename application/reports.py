@@ -86,11 +86,16 @@ class SupervisionQueries(KpiQueries, Protocol):
 
 @dataclass(frozen=True)
 class ReportFile:
-    """One rendered report file and the kind it is stored as."""
+    """One rendered report file, the kind it is stored as, and whether it goes as a photo (a chart)."""
 
     kind: str
     document: Document
     caption: str = ""
+    photo: bool = False
+
+
+# Stores a rendered report file (kind, period, language, document, at) and returns its id.
+SaveReport = Callable[[str, str, str, Document, datetime], Awaitable[int]]
 
 
 class ReportDocuments(Protocol):
@@ -161,17 +166,11 @@ async def send_report(
     # Rendering charts and PDFs takes a while: not on the event loop.
     summary = await asyncio.to_thread(setup.documents.summary, report, locale)
     files = await asyncio.to_thread(setup.documents.files, report, locale)
-    now = report.generated_at
-    first = _message(chat_id, "sendMessage", _text(summary), now, _key(dedup, "summary"))
-    if not await uow.outbox.enqueue(first):
-        return None
     queries = setup.queries_of(uow)
-    for file in files:
-        report_id = await queries.save_report(file.kind, str(month), locale, file.document, now)
-        params: dict[str, Any] = {REPORT_DOCUMENT_ID: report_id}
-        if file.caption:
-            params |= {"caption": file.caption, "parse_mode": "HTML"}
-        await uow.outbox.enqueue(_message(chat_id, "sendDocument", params, now, _key(dedup, file.kind)))
+    if not await queue_report(
+        uow, queries.save_report, month, chat_id, locale, summary, files, report.generated_at, dedup
+    ):
+        return None
     return report
 
 
@@ -218,6 +217,31 @@ async def day_checks(uow: UnitOfWork, setup: ReportSetup, day: date) -> DayCheck
         chases=chases[:CHASES_PER_DAY],
         more_chases=len(chases) > CHASES_PER_DAY,
     )
+
+
+async def queue_report(
+    uow: UnitOfWork,
+    save_report: SaveReport,
+    month: Month,
+    chat_id: int,
+    locale: str,
+    summary: str,
+    files: Sequence[ReportFile],
+    now: datetime,
+    dedup: str | None,
+) -> bool:
+    """Queues a rendered report's summary, then stores and queues its files; False if queued before."""
+    first = _message(chat_id, "sendMessage", _text(summary), now, _key(dedup, "summary"))
+    if not await uow.outbox.enqueue(first):
+        return False
+    for file in files:
+        report_id = await save_report(file.kind, str(month), locale, file.document, now)
+        params: dict[str, Any] = {REPORT_DOCUMENT_ID: report_id}
+        if file.caption:
+            params |= {"caption": file.caption, "parse_mode": "HTML"}
+        method = "sendPhoto" if file.photo else "sendDocument"
+        await uow.outbox.enqueue(_message(chat_id, method, params, now, _key(dedup, file.kind)))
+    return True
 
 
 def _key(dedup: str | None, part: str) -> str | None:
