@@ -9,7 +9,6 @@ in the same transaction, so a restart catches a missed run up and several instan
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,15 +129,11 @@ async def send_exception_report(
 ) -> ExceptionReport | None:
     """Compiles, renders, stores and queues the month's report for a chat; None if queued before (dedup)."""
     report = await compile_exception_report(uow, setup, month)
-    # Drawing the chart and writing the workbook take a while: not on the event loop.
-    summary = await asyncio.to_thread(setup.documents.summary, report, locale)
-    files = await asyncio.to_thread(setup.documents.files, report, locale)
-    queries = setup.queries_of(uow)
-    if not await queue_report(
-        uow, queries.save_report, month, chat_id, locale, summary, files, report.generated_at, dedup
-    ):
-        return None
-    return report
+    save = setup.queries_of(uow).save_report
+    queued = await queue_report(
+        uow, save, setup.documents, report, month, chat_id, locale, report.generated_at, dedup
+    )
+    return report if queued else None
 
 
 async def exception_report_sweep(uow_factory: Callable[[], UnitOfWork], setup: ExceptionReportSetup) -> bool:

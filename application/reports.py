@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from application.kpi import KpiQueries, KpiSetup, kpi_inputs
 from application.ports import Document, OutboxMessage, UnitOfWork
@@ -96,6 +96,15 @@ class ReportFile:
 
 # Stores a rendered report file (kind, period, language, document, at) and returns its id.
 SaveReport = Callable[[str, str, str, Document, datetime], Awaitable[int]]
+ReportT = TypeVar("ReportT", contravariant=True)
+
+
+class RendersReport(Protocol[ReportT]):
+    """Renders a compiled monthly report in a language: the summary message and the files."""
+
+    def summary(self, report: ReportT, locale: str) -> str: ...
+
+    def files(self, report: ReportT, locale: str) -> Sequence[ReportFile]: ...
 
 
 class ReportDocuments(Protocol):
@@ -163,15 +172,11 @@ async def send_report(
 ) -> SupervisionReport | None:
     """Compiles, renders, stores and queues the month's report for a chat; None if queued before (dedup)."""
     report = await compile_report(uow, setup, month)
-    # Rendering charts and PDFs takes a while: not on the event loop.
-    summary = await asyncio.to_thread(setup.documents.summary, report, locale)
-    files = await asyncio.to_thread(setup.documents.files, report, locale)
-    queries = setup.queries_of(uow)
-    if not await queue_report(
-        uow, queries.save_report, month, chat_id, locale, summary, files, report.generated_at, dedup
-    ):
-        return None
-    return report
+    save = setup.queries_of(uow).save_report
+    queued = await queue_report(
+        uow, save, setup.documents, report, month, chat_id, locale, report.generated_at, dedup
+    )
+    return report if queued else None
 
 
 async def monthly_report(uow_factory: Callable[[], UnitOfWork], setup: ReportSetup) -> bool:
@@ -222,15 +227,18 @@ async def day_checks(uow: UnitOfWork, setup: ReportSetup, day: date) -> DayCheck
 async def queue_report(
     uow: UnitOfWork,
     save_report: SaveReport,
+    documents: RendersReport[ReportT],
+    report: ReportT,
     month: Month,
     chat_id: int,
     locale: str,
-    summary: str,
-    files: Sequence[ReportFile],
     now: datetime,
     dedup: str | None,
 ) -> bool:
-    """Queues a rendered report's summary, then stores and queues its files; False if queued before."""
+    """Renders a report, queues its summary, then stores and queues its files; False if queued before."""
+    # Drawing charts and writing PDFs and workbooks takes a while: not on the event loop.
+    summary = await asyncio.to_thread(documents.summary, report, locale)
+    files = await asyncio.to_thread(documents.files, report, locale)
     first = _message(chat_id, "sendMessage", _text(summary), now, _key(dedup, "summary"))
     if not await uow.outbox.enqueue(first):
         return False
