@@ -165,6 +165,27 @@ async def _owe_refund(
     )
 
 
+async def _cancel_for_good(
+    uow: CancellationUnitOfWork,
+    order: Order,
+    cancellation: Cancellation,
+    was: CancellationState,
+    reason: OwedReason,
+    actor: Actor,
+    now: datetime,
+    setup: CancellationSetup,
+    *,
+    note: str = "",
+) -> None:
+    """Confirms the cancellation, owes back what was paid (less an agreed charge) and commits it, told."""
+    order.apply(Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
+    _decided(cancellation, CancellationState.CANCELLED, actor, now)
+    await _owe_refund(uow, order, cancellation, reason, actor, now, setup)
+    await _save(uow, cancellation, was)
+    _tell(order, CancellationStep.CANCELLED, cancellation, now)
+    await _commit(order, uow, now, setup)
+
+
 async def _commit(order: Order, uow: CancellationUnitOfWork, now: datetime, setup: CancellationSetup) -> None:
     """Commits the order's change with its clocks and notices."""
     await commit_change(order, uow, now, setup.handlers, setup.sla)
@@ -285,12 +306,7 @@ async def cancel_held(
             raise StepTaken(cancellation)
         now = setup.clock.now()
         was = cancellation.state
-        order.apply(Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now)
-        _decided(cancellation, CancellationState.CANCELLED, actor, now)
-        await _owe_refund(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
-        await _save(uow, cancellation, was)
-        _tell(order, CancellationStep.CANCELLED, cancellation, now)
-        await _commit(order, uow, now, setup)
+        await _cancel_for_good(uow, order, cancellation, was, OwedReason.CANCELLATION, actor, now, setup)
     return Outcome(order, cancellation)
 
 
@@ -356,14 +372,10 @@ async def goods_back(
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.RECALLING}))
         now = setup.clock.now()
-        order.apply(
-            Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now, note="goods back"
+        was = CancellationState.RECALLING
+        await _cancel_for_good(
+            uow, order, cancellation, was, OwedReason.RECALL, actor, now, setup, note="goods back"
         )
-        _decided(cancellation, CancellationState.CANCELLED, actor, now)
-        await _owe_refund(uow, order, cancellation, OwedReason.RECALL, actor, now, setup)
-        await _save(uow, cancellation, CancellationState.RECALLING)
-        _tell(order, CancellationStep.CANCELLED, cancellation, now)
-        await _commit(order, uow, now, setup)
     return Outcome(order, cancellation)
 
 
@@ -456,23 +468,18 @@ async def choose_alternative(
         if choice is Alternative.OTHER_SERVICE and not cancellation.other_service_offered:
             raise CancellationError("other_service.not_offered", order)
         now = setup.clock.now()
+        was = CancellationState.OFFERED
         if choice is Alternative.CANCEL:
-            order.apply(Action.CONFIRM_CANCELLATION, actor_id=customer_id, roles=CUSTOMER, now=now)
-            _decided(cancellation, CancellationState.CANCELLED, actor, now)
-            await _owe_refund(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
-            step = CancellationStep.CANCELLED
-        else:
-            back = (
-                Action.RESOLVE_EXCEPTION
-                if order.status is OrderStatus.EXCEPTION
-                else Action.DECLINE_CANCELLATION
-            )
-            order.apply(back, actor_id=customer_id, roles=CUSTOMER, now=now, note="another service")
-            _decided(cancellation, CancellationState.OTHER_SERVICE, actor, now)
-            step = CancellationStep.OTHER_SERVICE
-        await _save(uow, cancellation, CancellationState.OFFERED)
-        if change_service is not None and choice is Alternative.OTHER_SERVICE:
+            await _cancel_for_good(uow, order, cancellation, was, OwedReason.CANCELLATION, actor, now, setup)
+            return Outcome(order, cancellation)
+        back = (
+            Action.RESOLVE_EXCEPTION if order.status is OrderStatus.EXCEPTION else Action.DECLINE_CANCELLATION
+        )
+        order.apply(back, actor_id=customer_id, roles=CUSTOMER, now=now, note="another service")
+        _decided(cancellation, CancellationState.OTHER_SERVICE, actor, now)
+        await _save(uow, cancellation, was)
+        if change_service is not None:
             await change_service(uow, order, actor, now)
-        _tell(order, step, cancellation, now)
+        _tell(order, CancellationStep.OTHER_SERVICE, cancellation, now)
         await _commit(order, uow, now, setup)
     return Outcome(order, cancellation)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from application.completion import NotDelivered, NotYourOrder
+from application.completion import check_customers, check_delivered_to
 from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import ExceptionSetup, close_case, open_case
 from application.finance import FinanceUnitOfWork, owe
@@ -39,7 +39,7 @@ from domain.exceptions.case import (
 from domain.finance import MoneyKind, OwedReason
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
-from domain.orders.status import Action, ExceptionType, OrderStatus, Role
+from domain.orders.status import Action, ExceptionType, Role
 from domain.sla.clocks import SlaContext, apply_clock_events
 from domain.sla.policy import ClockEvent
 
@@ -290,8 +290,7 @@ async def answer(
     """The customer accepts (reship ordered, or a payout owed) or declines (back to customer service)."""
 
     def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
-        if order.customer.telegram_user_id != customer_id:
-            raise NotYourOrder(f"order {order.display_id} is not the customer's")
+        check_customers(order, customer_id)
         claim = rules.answer(order, accepted, actor_id=customer_id, now=now)
         if not accepted or claim.offer is None:
             return claim, (), ClaimStep.DECLINED
@@ -331,10 +330,7 @@ async def report_claim(
         raise ValueError(f"a customer reports damaged or wrong goods, not {kind}")
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotYourOrder(f"order {order.display_id} is not the customer's")
-        if order.status is not OrderStatus.DELIVERED:
-            raise NotDelivered(order.display_id)
+        check_delivered_to(order, customer_id)
         now = setup.clock.now()
         # The exception case opens as any department's marking does (application/exceptions.py).
         await open_case(

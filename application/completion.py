@@ -46,6 +46,19 @@ class NotDelivered(DomainError):
     """The order is not (or no longer) waiting for the customer's receipt."""
 
 
+def check_customers(order: Order, customer_id: int) -> None:
+    """Raises NotYourOrder unless the order is the customer's own."""
+    if order.customer.telegram_user_id != customer_id:
+        raise NotYourOrder(f"order {order.display_id} is not the customer's")
+
+
+def check_delivered_to(order: Order, customer_id: int) -> None:
+    """Raises unless the order is the customer's own and waits for their receipt."""
+    check_customers(order, customer_id)
+    if order.status is not OrderStatus.DELIVERED:
+        raise NotDelivered(order.display_id)
+
+
 def _receipt(order: Order, now: datetime, setup: AftersalesSetup) -> None:
     """Opens the completion clock on a delivered order's receipt (confirmed or deemed confirmed)."""
     if order.status is OrderStatus.DELIVERED:
@@ -58,10 +71,7 @@ async def report_problem(
     """Records the customer's problem with their delivered order; customer service gets a card (R-7.1)."""
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotYourOrder(f"order {order.display_id} is not the customer's")
-        if order.status is not OrderStatus.DELIVERED:
-            raise NotDelivered(order.display_id)
+        check_delivered_to(order, customer_id)
         if problem_open(order):
             raise ProblemAlreadyReported(order.display_id)
         now = setup.clock.now()

@@ -9,16 +9,15 @@ in the same transaction, so a restart catches a missed run up and several instan
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from application.ports import Document, OutboxMessage, UnitOfWork
-from application.reports import REPORT_DOCUMENT_ID
+from application.ports import Document, UnitOfWork
+from application.reports import ReportFile, queue_report
 from domain.clock import Clock
 from domain.errors import DomainError
 from domain.exception_report import (
@@ -66,22 +65,12 @@ class ExceptionReportQueries(Protocol):
     async def mark_queued(self, period: str, chat_id: int, language: str, at: datetime) -> bool: ...
 
 
-@dataclass(frozen=True)
-class ExceptionReportFile:
-    """One rendered file of the report: the chart goes as a photo, the workbook as a document."""
-
-    kind: str
-    document: Document
-    caption: str
-    photo: bool = False
-
-
 class ExceptionReportDocuments(Protocol):
     """Renders the report in a language: the message and the files."""
 
     def summary(self, report: ExceptionReport, locale: str) -> str: ...
 
-    def files(self, report: ExceptionReport, locale: str) -> Sequence[ExceptionReportFile]: ...
+    def files(self, report: ExceptionReport, locale: str) -> Sequence[ReportFile]: ...
 
 
 ChatOf = Callable[[UnitOfWork, str], Awaitable[int | None]]
@@ -140,24 +129,11 @@ async def send_exception_report(
 ) -> ExceptionReport | None:
     """Compiles, renders, stores and queues the month's report for a chat; None if queued before (dedup)."""
     report = await compile_exception_report(uow, setup, month)
-    # Drawing the chart and writing the workbook take a while: not on the event loop.
-    summary = await asyncio.to_thread(setup.documents.summary, report, locale)
-    files = await asyncio.to_thread(setup.documents.files, report, locale)
-    now = report.generated_at
-    text = {"text": summary, "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
-    if not await uow.outbox.enqueue(_message(chat_id, "sendMessage", text, now, _key(dedup, "summary"))):
-        return None
-    queries = setup.queries_of(uow)
-    for file in files:
-        report_id = await queries.save_report(file.kind, str(month), locale, file.document, now)
-        params: dict[str, Any] = {
-            REPORT_DOCUMENT_ID: report_id,
-            "caption": file.caption,
-            "parse_mode": "HTML",
-        }
-        method = "sendPhoto" if file.photo else "sendDocument"
-        await uow.outbox.enqueue(_message(chat_id, method, params, now, _key(dedup, file.kind)))
-    return report
+    save = setup.queries_of(uow).save_report
+    queued = await queue_report(
+        uow, save, setup.documents, report, month, chat_id, locale, report.generated_at, dedup
+    )
+    return report if queued else None
 
 
 async def exception_report_sweep(uow_factory: Callable[[], UnitOfWork], setup: ExceptionReportSetup) -> bool:
@@ -210,15 +186,3 @@ async def record_improvement(
         raise UnknownCauseError(f"{cause.type}/{cause.name} is not on the cause list")
     text = check_action(action)
     return await setup.queries_of(uow).record_action(cause, text, by, by_name, setup.clock.now())
-
-
-def _key(dedup: str | None, part: str) -> str | None:
-    """The dedup key of one message of a report, if the report has one."""
-    return f"{dedup}:{part}" if dedup is not None else None
-
-
-def _message(
-    chat_id: int, method: str, params: dict[str, Any], now: datetime, dedup_key: str | None
-) -> OutboxMessage:
-    """An outbox row for the chat."""
-    return OutboxMessage(chat_id=chat_id, method=method, params=params, created_at=now, dedup_key=dedup_key)

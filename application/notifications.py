@@ -161,6 +161,36 @@ class Notice:
     to: Role | str | None = CUSTOMER
 
 
+# The events notices_for decides about: the notifier handles each of them.
+NOTIFIED_EVENTS: tuple[type[Event], ...] = (
+    OrderStatusChanged,
+    OrderRejected,
+    CustomerAsked,
+    CustomerAnswered,
+    SurveySent,
+    ComplaintRaised,
+    ProblemReported,
+    PaymentReceived,
+    ReceiptSubmitted,
+    ReceiptRefused,
+    PaymentRequested,
+    ClaimChanged,
+    MoneyOwedRecorded,
+    MoneyOwedPaid,
+    ChangeRequested,
+    ChangeApplied,
+    ChangeRefusedLate,
+    ExceptionRaised,
+    DelayCauseRecorded,
+    CustomsNeedsRecorded,
+    CustomerToldOfException,
+    CompensationOffered,
+    CaseDocumentReceived,
+    ExceptionClosed,
+    CancellationChanged,
+)
+
+
 def notices_for(event: Event, order: Order) -> list[Notice]:
     """Decides who is told what about one event."""
     match event:

@@ -23,6 +23,7 @@ from application.notifications import (
     CARD_THREAD,
     CUSTOMER,
     DOCUMENT_KINDS,
+    NOTIFIED_EVENTS,
     Audience,
     Notice,
     NoticeRenderer,
@@ -31,30 +32,9 @@ from application.notifications import (
 )
 from application.ports import Document, OutboxMessage, UnitOfWork
 from application.services import EventHandlers
-from domain.aftersales.events import ComplaintRaised, ProblemReported, SurveySent
-from domain.cancellation import CancellationChanged
-from domain.claims.events import ClaimChanged
-from domain.exceptions.events import (
-    CaseDocumentReceived,
-    CompensationOffered,
-    CustomerToldOfException,
-    CustomsNeedsRecorded,
-    DelayCauseRecorded,
-    ExceptionClosed,
-    ExceptionRaised,
-)
-from domain.finance import MoneyOwedPaid, MoneyOwedRecorded
-from domain.orders.changes import ChangeApplied, ChangeRefusedLate, ChangeRequested
-from domain.orders.events import (
-    CustomerAnswered,
-    CustomerAsked,
-    Event,
-    OrderRejected,
-    OrderStatusChanged,
-)
+from domain.orders.events import CustomerAnswered, Event, OrderStatusChanged
 from domain.orders.model import Order
 from domain.orders.status import Role
-from domain.payment import PaymentReceived, PaymentRequested, ReceiptRefused, ReceiptSubmitted
 from domain.sla.clocks import apply_clock_events
 from domain.sla.policy import ClockEvent
 
@@ -217,33 +197,7 @@ def build_notifier(
         if isinstance(event, OrderStatusChanged):
             await tell_platform(event, order, uow)
 
-    return {
-        OrderStatusChanged: [notify],
-        OrderRejected: [notify],
-        CustomerAsked: [notify],
-        CustomerAnswered: [notify],
-        SurveySent: [notify],
-        ComplaintRaised: [notify],
-        ProblemReported: [notify],
-        PaymentReceived: [notify],
-        ReceiptSubmitted: [notify],
-        ReceiptRefused: [notify],
-        PaymentRequested: [notify],
-        ClaimChanged: [notify],
-        MoneyOwedRecorded: [notify],
-        MoneyOwedPaid: [notify],
-        ChangeRequested: [notify],
-        ChangeApplied: [notify],
-        ChangeRefusedLate: [notify],
-        ExceptionRaised: [notify],
-        DelayCauseRecorded: [notify],
-        CustomsNeedsRecorded: [notify],
-        CustomerToldOfException: [notify],
-        CompensationOffered: [notify],
-        CaseDocumentReceived: [notify],
-        ExceptionClosed: [notify],
-        CancellationChanged: [notify],
-    }
+    return {event_type: [notify] for event_type in NOTIFIED_EVENTS}
 
 
 async def staff_names(uow: UnitOfWork, order: Order) -> dict[int, str]:

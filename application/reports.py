@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from application.kpi import KpiQueries, KpiSetup, kpi_inputs
 from application.ports import Document, OutboxMessage, UnitOfWork
@@ -86,11 +86,25 @@ class SupervisionQueries(KpiQueries, Protocol):
 
 @dataclass(frozen=True)
 class ReportFile:
-    """One rendered report file and the kind it is stored as."""
+    """One rendered report file, the kind it is stored as, and whether it goes as a photo (a chart)."""
 
     kind: str
     document: Document
     caption: str = ""
+    photo: bool = False
+
+
+# Stores a rendered report file (kind, period, language, document, at) and returns its id.
+SaveReport = Callable[[str, str, str, Document, datetime], Awaitable[int]]
+ReportT = TypeVar("ReportT", contravariant=True)
+
+
+class RendersReport(Protocol[ReportT]):
+    """Renders a compiled monthly report in a language: the summary message and the files."""
+
+    def summary(self, report: ReportT, locale: str) -> str: ...
+
+    def files(self, report: ReportT, locale: str) -> Sequence[ReportFile]: ...
 
 
 class ReportDocuments(Protocol):
@@ -158,21 +172,11 @@ async def send_report(
 ) -> SupervisionReport | None:
     """Compiles, renders, stores and queues the month's report for a chat; None if queued before (dedup)."""
     report = await compile_report(uow, setup, month)
-    # Rendering charts and PDFs takes a while: not on the event loop.
-    summary = await asyncio.to_thread(setup.documents.summary, report, locale)
-    files = await asyncio.to_thread(setup.documents.files, report, locale)
-    now = report.generated_at
-    first = _message(chat_id, "sendMessage", _text(summary), now, _key(dedup, "summary"))
-    if not await uow.outbox.enqueue(first):
-        return None
-    queries = setup.queries_of(uow)
-    for file in files:
-        report_id = await queries.save_report(file.kind, str(month), locale, file.document, now)
-        params: dict[str, Any] = {REPORT_DOCUMENT_ID: report_id}
-        if file.caption:
-            params |= {"caption": file.caption, "parse_mode": "HTML"}
-        await uow.outbox.enqueue(_message(chat_id, "sendDocument", params, now, _key(dedup, file.kind)))
-    return report
+    save = setup.queries_of(uow).save_report
+    queued = await queue_report(
+        uow, save, setup.documents, report, month, chat_id, locale, report.generated_at, dedup
+    )
+    return report if queued else None
 
 
 async def monthly_report(uow_factory: Callable[[], UnitOfWork], setup: ReportSetup) -> bool:
@@ -218,6 +222,34 @@ async def day_checks(uow: UnitOfWork, setup: ReportSetup, day: date) -> DayCheck
         chases=chases[:CHASES_PER_DAY],
         more_chases=len(chases) > CHASES_PER_DAY,
     )
+
+
+async def queue_report(
+    uow: UnitOfWork,
+    save_report: SaveReport,
+    documents: RendersReport[ReportT],
+    report: ReportT,
+    month: Month,
+    chat_id: int,
+    locale: str,
+    now: datetime,
+    dedup: str | None,
+) -> bool:
+    """Renders a report, queues its summary, then stores and queues its files; False if queued before."""
+    # Drawing charts and writing PDFs and workbooks takes a while: not on the event loop.
+    summary = await asyncio.to_thread(documents.summary, report, locale)
+    files = await asyncio.to_thread(documents.files, report, locale)
+    first = _message(chat_id, "sendMessage", _text(summary), now, _key(dedup, "summary"))
+    if not await uow.outbox.enqueue(first):
+        return False
+    for file in files:
+        report_id = await save_report(file.kind, str(month), locale, file.document, now)
+        params: dict[str, Any] = {REPORT_DOCUMENT_ID: report_id}
+        if file.caption:
+            params |= {"caption": file.caption, "parse_mode": "HTML"}
+        method = "sendPhoto" if file.photo else "sendDocument"
+        await uow.outbox.enqueue(_message(chat_id, method, params, now, _key(dedup, file.kind)))
+    return True
 
 
 def _key(dedup: str | None, part: str) -> str | None:

@@ -101,8 +101,8 @@ class MoneyOwed:
 
 
 @dataclass(frozen=True)
-class MoneyOwedRecorded(Event):
-    """The company owes the order's customer money: finance gets the record's card."""
+class MoneyOwedEvent(Event):
+    """Base of the events of one refund or payout record: which record, and what it owes how."""
 
     record_id: int
     kind: MoneyKind
@@ -110,21 +110,21 @@ class MoneyOwedRecorded(Event):
     amount: Decimal
     currency: str
     method: str
+
+
+@dataclass(frozen=True)
+class MoneyOwedRecorded(MoneyOwedEvent):
+    """The company owes the order's customer money: finance gets the record's card."""
+
     due_at: datetime
     provider_payment_charge_id: str | None
     note: str = ""
 
 
 @dataclass(frozen=True)
-class MoneyOwedPaid(Event):
+class MoneyOwedPaid(MoneyOwedEvent):
     """Finance paid a refund or payout: the customer is told."""
 
-    record_id: int
-    kind: MoneyKind
-    reason: OwedReason
-    amount: Decimal
-    currency: str
-    method: str
     reference: str
     paid_at: datetime
     paid_by: int | None

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 
-from application.exception_report import ExceptionReportFile
 from application.ports import Document
+from application.reports import ReportFile
 from domain.exception_report import NO_CAUSE, ExceptionReport, ImprovementAction, paid_per_currency
 from domain.kpi import Ratio
 from presentation.exception_chart import exception_chart
@@ -377,7 +377,7 @@ class ExceptionReportTexts:
         t = translator(self._i18n, locale)
         return fit(summary_lines(report, t, self._zone), t)
 
-    def files(self, report: ExceptionReport, locale: str) -> list[ExceptionReportFile]:
+    def files(self, report: ExceptionReport, locale: str) -> list[ReportFile]:
         """The chart (sent as a photo) and the XLSX, in the language."""
         t = translator(self._i18n, locale)
         month = str(report.month)
@@ -392,13 +392,11 @@ class ExceptionReportTexts:
             html.unescape(title), html.unescape(subtitle), report_tables(report, t, self._zone)
         )
         return [
-            ExceptionReportFile(
+            ReportFile(
                 CHART_KIND,
                 Document(f"{name}.png", exception_chart(report, t, locale)),
                 t(CHART_CAPTION).format(month=month),
                 photo=True,
             ),
-            ExceptionReportFile(
-                XLSX_KIND, Document(f"{name}.xlsx", workbook), t(XLSX_CAPTION).format(month=month)
-            ),
+            ReportFile(XLSX_KIND, Document(f"{name}.xlsx", workbook), t(XLSX_CAPTION).format(month=month)),
         ]

@@ -8,8 +8,7 @@ are escaped by the templates. A card and a page of /refunds fit one Telegram mes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -77,54 +76,30 @@ def record_paid_keyboard(record_id: int, t: Translate) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
-def owed_card_text(
-    order: Order,
-    *,
-    kind: MoneyKind,
-    reason: OwedReason,
-    amount: Decimal,
-    currency: str,
-    method: str,
-    due_at: datetime,
-    provider_charge_id: str | None,
-    note: str,
-    t: Translate,
-    timezone: str,
-) -> str:
-    """The card finance gets for a new refund or payout: what, for whom, how it was paid, by when."""
+def owed_card_text(order: Order, owed: MoneyOwed | MoneyOwedRecorded, t: Translate, timezone: str) -> str:
+    """The card finance gets for a refund or payout, stored or just recorded: what, for whom, how, by when."""
     lines = [
-        f"<b>{t(KIND_TITLES[kind])}</b>",
+        f"<b>{t(KIND_TITLES[owed.kind])}</b>",
         field(t, N_("Order")) + esc(order.display_id),
         field(t, N_("Customer")) + esc(one_line(order.customer.name, 100)),
-        field(t, N_("Amount")) + money(amount, currency),
-        field(t, N_("Reason")) + t(REASON_NAMES[reason]),
-        field(t, N_("Paid with")) + payment_name(method, t),
+        field(t, N_("Amount")) + money(owed.amount, owed.currency),
+        field(t, N_("Reason")) + t(REASON_NAMES[owed.reason]),
+        field(t, N_("Paid with")) + payment_name(owed.method, t),
     ]
-    if provider_charge_id:
+    if owed.provider_payment_charge_id:
         lines.append(
-            field(t, N_("Telegram Payments charge (provider)")) + f"<code>{esc(provider_charge_id)}</code>"
+            field(t, N_("Telegram Payments charge (provider)"))
+            + f"<code>{esc(owed.provider_payment_charge_id)}</code>"
         )
-    if note:
-        lines.append(field(t, N_("Note")) + esc(one_line(note, NOTE_SHOWN)))
-    lines.append(field(t, N_("Pay by")) + esc(local_time(due_at, timezone)))
+    if owed.note:
+        lines.append(field(t, N_("Note")) + esc(one_line(owed.note, NOTE_SHOWN)))
+    lines.append(field(t, N_("Pay by")) + esc(local_time(owed.due_at, timezone)))
     return fit(lines, t)
 
 
 def card_of_record(record: MoneyOwed, order: Order, t: Translate, timezone: str) -> str:
     """The card of a stored record (the /refunds button's reply)."""
-    return owed_card_text(
-        order,
-        kind=record.kind,
-        reason=record.reason,
-        amount=record.amount,
-        currency=record.currency,
-        method=record.method,
-        due_at=record.due_at,
-        provider_charge_id=record.provider_payment_charge_id,
-        note=record.note,
-        t=t,
-        timezone=timezone,
-    )
+    return owed_card_text(order, record, t, timezone)
 
 
 def paid_notice_text(order: Order, event: MoneyOwedPaid, t: Translate) -> str:
@@ -160,19 +135,7 @@ def render_finance_notice(
     """Renders finance's card or the customer's paid notice; None when the event does not fit the kind."""
     match kind, event:
         case NoticeKind.OWED_CARD, MoneyOwedRecorded():
-            text = owed_card_text(
-                order,
-                kind=event.kind,
-                reason=event.reason,
-                amount=event.amount,
-                currency=event.currency,
-                method=event.method,
-                due_at=event.due_at,
-                provider_charge_id=event.provider_payment_charge_id,
-                note=event.note,
-                t=t,
-                timezone=timezone,
-            )
+            text = owed_card_text(order, event, t, timezone)
             return _message(text, record_paid_keyboard(event.record_id, t))
         case NoticeKind.OWED_PAID, MoneyOwedPaid():
             return _message(paid_notice_text(order, event, t))

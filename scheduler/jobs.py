@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -48,52 +49,49 @@ def build_scheduler(
         timezone=timezone,
     )
     settings = sweeper.settings
-    scheduler.add_job(
-        sweeper.sweep,
-        IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
-        id=SLA_SWEEP_JOB,
-        name="SLA warnings, breaches, escalations and cancelled orders completed",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        sweeper.digest,
-        CronTrigger(hour=",".join(str(hour) for hour in settings.digest_hours), minute=0, timezone=timezone),
-        id=SLA_DIGEST_JOB,
-        name="Order desk progress check (R-5.1)",
-        replace_existing=True,
-    )
-    if monthly_report is not None:
-        scheduler.add_job(
+
+    def every_sweep() -> IntervalTrigger:
+        """The trigger of a job that runs on every sweep interval."""
+        return IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone)
+
+    digest_hours = ",".join(str(hour) for hour in settings.digest_hours)
+    # Each job with its trigger, id and name; a feature the caller did not wire (None) has no job.
+    jobs: tuple[tuple[Callable[[], Awaitable[object]] | None, BaseTrigger, str, str], ...] = (
+        (
+            sweeper.sweep,
+            every_sweep(),
+            SLA_SWEEP_JOB,
+            "SLA warnings, breaches, escalations and cancelled orders completed",
+        ),
+        (
+            sweeper.digest,
+            CronTrigger(hour=digest_hours, minute=0, timezone=timezone),
+            SLA_DIGEST_JOB,
+            "Order desk progress check (R-5.1)",
+        ),
+        (
             monthly_report,
             CronTrigger(day=1, hour=9, minute=0, timezone=timezone),
-            id=SUPERVISION_REPORT_JOB,
-            name="Monthly supervision report to management (R-8.1)",
-            replace_existing=True,
-        )
-    if aftersales is not None:
-        scheduler.add_job(
-            aftersales,
-            IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
-            id=AFTERSALES_JOB,
-            name="Completion, follow-up surveys and archives (R-7)",
-            replace_existing=True,
-        )
-    if retention is not None:
-        scheduler.add_job(
+            SUPERVISION_REPORT_JOB,
+            "Monthly supervision report to management (R-8.1)",
+        ),
+        (aftersales, every_sweep(), AFTERSALES_JOB, "Completion, follow-up surveys and archives (R-7)"),
+        (
             retention,
             CronTrigger(hour=RETENTION_HOUR, minute=0, timezone=timezone),
-            id=RETENTION_JOB,
-            name="Retention: archives and personal data deleted after RETENTION (R-7.3)",
-            replace_existing=True,
-        )
-    if exception_report is not None:
+            RETENTION_JOB,
+            "Retention: archives and personal data deleted after RETENTION (R-7.3)",
+        ),
         # A sweep, not a cron: the first run from the 1st at 09:00 queues last month's report, and a
         # restart after a missed 09:00 catches it up (application/exception_report.py).
-        scheduler.add_job(
+        (
             exception_report,
-            IntervalTrigger(seconds=settings.sweep_seconds, timezone=timezone),
-            id=EXCEPTION_REPORT_JOB,
-            name="Monthly exception report to management (R-6.5)",
-            replace_existing=True,
-        )
+            every_sweep(),
+            EXCEPTION_REPORT_JOB,
+            "Monthly exception report to management (R-6.5)",
+        ),
+    )
+    for job, trigger, job_id, name in jobs:
+        if job is not None:
+            scheduler.add_job(job, trigger, id=job_id, name=name, replace_existing=True)
     return scheduler

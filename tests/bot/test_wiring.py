@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,17 +29,19 @@ from presentation.execution_cards import ExecAction, ExecStep
 from tests.api.openapi_check import check_answer
 from tests.intake.conftest import Chat, answer_up_to_preview, confirm
 from tests.mocked_bot import MockedBot
+from tests.product.conftest import (
+    ADMIN_ID,
+    CUSTOMER_ID,
+    DESK_CHAT,
+    DESK_ID,
+    NOW,
+    PICKER_ID,
+    WAREHOUSE_CHAT,
+    WIRED_SETTINGS,
+)
 from tests.review.conftest import Card, buttons, card_of, command, press
 from tests.wiring import StoredState, production
 
-NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
-ADMIN_ID = 900
-DESK_ID = 701
-PICKER_ID = 301
-CUSTOMER_ID = 100
-DESK_CHAT = -1001000000001
-WAREHOUSE_CHAT = -1002000000001
-LOGISTICS_CHAT = -1003000000001
 API_KEY = "key-a-0123456789"
 
 
@@ -70,15 +72,7 @@ class Wired(StoredState):
 @pytest.fixture
 async def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Wired]:
     """Settings, migrations, workflow, dispatcher, admins and team chats, in the order run() uses them."""
-    async with production(
-        tmp_path / "wired.sqlite3",
-        monkeypatch,
-        NOW,
-        admin_ids=[ADMIN_ID],
-        order_desk_chat_id=DESK_CHAT,
-        warehouse_chat_id=WAREHOUSE_CHAT,
-        logistics_chat_id=LOGISTICS_CHAT,
-    ) as wiring:
+    async with production(tmp_path / "wired.sqlite3", monkeypatch, NOW, **WIRED_SETTINGS) as wiring:
         bot = MockedBot()
         ids = itertools.count(1)
         yield Wired(wiring.settings, wiring.workflow, wiring.dispatcher, wiring.sessions, bot, ids)

@@ -25,6 +25,7 @@ from tests.browser.test_demo_page import (  # noqa: F401 - pytest finds the fixt
     choose,
     demo_url,
     last_bot_message,
+    open_demo,
     page,
     place_order,
     screenshot,
@@ -34,9 +35,7 @@ from tests.browser.test_demo_page import (  # noqa: F401 - pytest finds the fixt
 
 def test_an_address_change_on_the_demo_page(page: Page, demo_url: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(demo_url)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#bot-status")).to_have_text("bot: running")
+    open_demo(page, demo_url)
     reference = place_order(page)
     number = approve_as_order_desk(page, reference)
 

@@ -158,6 +158,13 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
 
 
+def open_demo(page: Page, demo_url: str) -> None:
+    """Opens the demo page and waits until it is ready and its bot runs."""
+    page.goto(demo_url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#bot-status")).to_have_text("bot: running")
+
+
 def act_as(page: Page, user_id: int) -> None:
     """Picks the person the page acts as."""
     page.select_option("#identity", str(user_id))
@@ -393,9 +400,7 @@ def kpis_and_report_for_management(page: Page) -> None:
 def test_guided_scenario_by_clicking(page: Page, demo_url: str) -> None:
     """The README's scenario: order, approval, warehouse, SLA alert, logistics, receipt and /track."""
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(demo_url)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#bot-status")).to_have_text("bot: running")
+    open_demo(page, demo_url)
     reference = place_order(page)
     number = approve_as_order_desk(page, reference)
     pick_and_scan(page, number)
@@ -408,9 +413,7 @@ def test_guided_scenario_by_clicking(page: Page, demo_url: str) -> None:
 
 def test_chinese_warehouse_chat_gets_chinese_cards(page: Page, demo_url: str) -> None:
     """The admin sets the warehouse chat to Chinese with /lang; the picking card reads Chinese."""
-    page.goto(demo_url)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#bot-status")).to_have_text("bot: running")
+    open_demo(page, demo_url)
     act_as(page, ADA_ADMIN)
     page.locator(".tab[data-chat-key='warehouse']").click()
     expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "warehouse")
@@ -432,9 +435,7 @@ def test_chinese_warehouse_chat_gets_chinese_cards(page: Page, demo_url: str) ->
 
 def test_languages_photo_clock_and_reset(page: Page, demo_url: str) -> None:
     """Customers in English and Chinese, an inline button, a photo, the order desk, the clock and Reset."""
-    page.goto(demo_url)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#bot-status")).to_have_text("bot: running")
+    open_demo(page, demo_url)
 
     act_as(page, 8001)
     expect(page.locator("#chat-title")).to_contain_text("Emma Brown")

@@ -12,6 +12,7 @@ from tests.browser.test_demo_page import (  # noqa: F401 - pytest finds the fixt
     bot_messages,
     browser,
     demo_url,
+    open_demo,
     page,
     screenshot,
     send,
@@ -33,9 +34,7 @@ def test_at_phone_width_a_customer_writes_to_customer_service_and_the_card_arriv
     demo_url: str,
 ) -> None:
     page.set_viewport_size(PHONE)
-    page.goto(demo_url)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#bot-status")).to_have_text("bot: running")
+    open_demo(page, demo_url)
 
     act_as(page, EMMA)
     send(page, "Hello, can you ship a guitar to Canada?")

@@ -38,6 +38,8 @@ COMPANY = CompanyDetails(
 BOT_USERNAME = "orderdesk_test_bot"
 PLATFORM = "shop"
 EMAIL = "li.wei@example.com"
+# The customer's Telegram chat, where an order has one.
+CHAT = 555_000_111
 
 
 class FakeBindings:

@@ -15,6 +15,7 @@ from domain.orders.status import OrderStatus
 from domain.sla.policy import Stage
 from presentation.sla_alerts import SlaAlertTexts, render_with
 from tests.channels.conftest import (
+    CHAT,
     PLATFORM,
     SLA,
     T0,
@@ -26,7 +27,6 @@ from tests.channels.conftest import (
 )
 from tests.fakes import FakeDatabase
 
-CHAT = 555_000_111
 CUSTOMER_SERVICE_CHAT = -1004
 
 

@@ -8,6 +8,7 @@ from application.services import EventHandlers
 from domain.orders.status import OrderStatus
 from tests.channels.conftest import (
     BOT_USERNAME,
+    CHAT,
     EMAIL,
     PLATFORM,
     T0,
@@ -19,8 +20,6 @@ from tests.channels.conftest import (
     stored_order,
 )
 from tests.fakes import FakeDatabase
-
-CHAT = 555_000_111
 
 
 def methods(database: FakeDatabase) -> list[tuple[int, str]]:

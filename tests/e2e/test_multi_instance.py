@@ -29,7 +29,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -42,7 +41,7 @@ from storage.models import InboxUpdateRow, OutboxRow, ProcessedUpdateRow
 from storage.outbox_queue import SENT
 from storage.uow import SqlUnitOfWork
 from tests.e2e.conftest import ROOT, TOKEN, BotProcess, free_port
-from tests.storage.conftest import PG_ADMIN_URL, unreachable
+from tests.storage.conftest import PG_ADMIN_URL, flushed_redis, unreachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -84,15 +83,8 @@ async def postgres_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
     """An empty Redis database for the instances to share."""
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        await redis.flushdb()
-    except Exception as error:
-        await redis.aclose()
-        unreachable(f"Redis at {REDIS_URL} is not reachable: {error!r}")
-    yield REDIS_URL
-    await redis.flushdb()
-    await redis.aclose()
+    async with flushed_redis(REDIS_URL):
+        yield REDIS_URL
 
 
 def outbox_messages(now: datetime) -> list[OutboxMessage]:

@@ -19,13 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.exception_report import ExceptionReportSetup, exception_report_sweep
-from application.sla_sweep_settings import SweepSettings
 from bot.app import StoredDocuments, chat_language_of
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.status import Role
-from scheduler.jobs import EXCEPTION_REPORT_JOB, build_scheduler
+from scheduler.jobs import EXCEPTION_REPORT_JOB
 from storage.conversation_repository import SqlChatLanguages
 from storage.models import ImprovementActionRow, OutboxRow
 from storage.outbox_queue import SqlTeamChats
@@ -42,7 +41,7 @@ from tests.exception_report.conftest import (
 from tests.mocked_bot import MockedBot
 from tests.outbox.conftest import sender_on
 from tests.review.conftest import Card, command, press
-from tests.sla.test_jobs import CountingSweeper
+from tests.sla.test_jobs import wired_job
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -237,16 +236,7 @@ async def test_a_restart_after_the_first_at_nine_catches_the_report_up(
 
 
 async def test_the_sweep_runs_with_the_sla_sweeps_interval() -> None:
-    async def report() -> bool:
-        return True
-
-    scheduler = build_scheduler(
-        CountingSweeper(SweepSettings()), timezone="Asia/Shanghai", exception_report=report
-    )
-    scheduler.start(paused=True)
-    scheduler.shutdown(wait=False)
-
-    job = scheduler.get_job(EXCEPTION_REPORT_JOB)
+    job = wired_job(EXCEPTION_REPORT_JOB, exception_report=True)
     assert job.trigger.interval == timedelta(seconds=60)
     assert (job.coalesce, job.max_instances) == (True, 1)
 

@@ -20,6 +20,7 @@ from aiogram.types import Update
 from application.finance import record_paid
 from application.services import Actor
 from domain.exceptions.case import CaseResult, FileKind
+from domain.orders.model import Order
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import running_clock
 from domain.sla.policy import Stage
@@ -113,6 +114,13 @@ async def send_file(
     await product.dispatcher.feed_update(product.bot, update)
 
 
+async def order_of(product: Product, status: OrderStatus, customer_id: int, language: str) -> Order:
+    """Stores an order walked to the status for a customer who reads the language."""
+    order = order_at(status, telegram_user_id=customer_id)
+    order.customer.language = language
+    return await store(product, order)
+
+
 async def the_case(product: Product, order_id: str) -> Any:
     """The order's only case as stored."""
     async with SqlUnitOfWork(product.sessions) as uow:
@@ -125,9 +133,7 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
     await grant(product, Role.ORDER_DESK, DESK_ID)
     await grant(product, Role.FINANCE, FINANCE_ID)
-    order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=CUSTOMER_ID)
-    order.customer.language = "en"
-    await store(product, order)
+    order = await order_of(product, OrderStatus.IN_TRANSIT, CUSTOMER_ID, "en")
     assert order.number is not None
 
     # Marking (R-6): /exception, the type, the cause, the note.
@@ -242,9 +248,7 @@ async def test_a_delay_is_marked_told_compensated_closed_and_recorded_in_english
 async def test_a_customs_hold_is_asked_documented_and_released_in_chinese(product: Product) -> None:
     await grant(product, Role.LOGISTICS, LOGISTICS_ID)
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
-    order = order_at(OrderStatus.ARRIVED, telegram_user_id=ZH_CUSTOMER_ID)
-    order.customer.language = "zh"
-    await store(product, order)
+    order = await order_of(product, OrderStatus.ARRIVED, ZH_CUSTOMER_ID, "zh")
     assert order.number is not None
 
     await product.say(f"/exception {order.number}", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)

@@ -13,11 +13,11 @@ from domain.exceptions.case import CaseResult, FileKind
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import running_clock
 from domain.sla.policy import Stage
-from tests.exceptions.conftest import order_at
 from tests.exceptions.test_bot import (
     LOGISTICS_ID,
     deliver_all,
     last,
+    order_of,
     product,
     send_file,
     texts,
@@ -36,7 +36,6 @@ from tests.product.conftest import (
     Product,
     buttons,
     grant,
-    store,
 )
 from tests.product.conftest import product as wired
 from tests.product.test_team_language import set_language
@@ -87,9 +86,7 @@ async def test_a_delay_is_marked_told_closed_and_answered_in_chinese(product: Pr
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
     await grant(product, Role.ORDER_DESK, DESK_ID)
     await chinese_team_chats(product)
-    order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=ZH_CUSTOMER_ID)
-    order.customer.language = "zh"
-    await store(product, order)
+    order = await order_of(product, OrderStatus.IN_TRANSIT, ZH_CUSTOMER_ID, "zh")
     assert order.number is not None
     shown = order.number
 
@@ -175,9 +172,7 @@ async def test_a_customs_hold_ends_returned_and_cancelled_by_the_company_in_engl
     await grant(product, Role.LOGISTICS, LOGISTICS_ID)
     await grant(product, Role.CUSTOMER_SERVICE, SERVICE_ID)
     await grant(product, Role.ORDER_DESK, DESK_ID)
-    order = order_at(OrderStatus.ARRIVED, telegram_user_id=CUSTOMER_ID)
-    order.customer.language = "en"
-    await store(product, order)
+    order = await order_of(product, OrderStatus.ARRIVED, CUSTOMER_ID, "en")
     assert order.number is not None
     shown = order.number
 
@@ -270,9 +265,7 @@ async def test_an_other_exception_is_alerted_and_resolved(product: Product, lang
     customer = CUSTOMER_ID if language == "en" else ZH_CUSTOMER_ID
     if language == "zh":
         await chinese_team_chats(product)
-    order = order_at(OrderStatus.IN_TRANSIT, telegram_user_id=customer)
-    order.customer.language = language
-    await store(product, order)
+    order = await order_of(product, OrderStatus.IN_TRANSIT, customer, language)
     assert order.number is not None
     shown = order.number
 

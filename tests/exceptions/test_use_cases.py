@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -37,39 +38,58 @@ from tests.fakes import FakeDatabase, FakeUnitOfWork
 Uows = Callable[[], FakeUnitOfWork]
 
 
-async def marked(
-    database: FakeDatabase,
-    uows: Uows,
-    setup: ExceptionSetup,
-    status: OrderStatus,
-    *,
-    actor_id: int,
-    kind: ExceptionType,
-    cause: str | None = None,
-    note: str = "",
-) -> tuple[Order, ExceptionCase]:
-    """Stores an order at the status and marks the exception on it: the order and its open case."""
-    order = seed(database, order_at(status))
-    case = await raise_exception(
-        uows(), order.id, actor_id=actor_id, kind=kind, cause=cause, note=note, setup=setup
-    )
-    return order, case
+@dataclass(frozen=True)
+class Marker:
+    """Marks exceptions on orders it stores in the fake database, through the exception use case."""
+
+    database: FakeDatabase
+    uows: Uows
+    setup: ExceptionSetup
+
+    async def __call__(
+        self,
+        status: OrderStatus,
+        *,
+        actor_id: int,
+        kind: ExceptionType,
+        cause: str | None = None,
+        note: str = "",
+    ) -> tuple[Order, ExceptionCase]:
+        """Stores an order at the status and marks the exception on it: the order and its open case."""
+        order = seed(self.database, order_at(status))
+        case = await raise_exception(
+            self.uows(), order.id, actor_id=actor_id, kind=kind, cause=cause, note=note, setup=self.setup
+        )
+        return order, case
+
+    async def weather_delay(self, note: str) -> tuple[Order, ExceptionCase]:
+        """Logistics marks an order in transit delayed by the weather."""
+        return await self(
+            OrderStatus.IN_TRANSIT,
+            actor_id=LOGISTICS_ID,
+            kind=ExceptionType.DELAY,
+            cause="weather",
+            note=note,
+        )
+
+    async def packing_damage(self) -> tuple[Order, ExceptionCase]:
+        """The warehouse marks a delivered order damaged by its packing."""
+        return await self(
+            OrderStatus.DELIVERED, actor_id=WAREHOUSE_ID, kind=ExceptionType.DAMAGED, cause="packing"
+        )
+
+
+@pytest.fixture
+def mark(database: FakeDatabase, uows: Uows, setup: ExceptionSetup) -> Marker:
+    """Marks exceptions on stored orders with the tests' database and setup."""
+    return Marker(database, uows, setup)
 
 
 async def test_a_delay_marked_with_its_cause_opens_a_case_and_only_the_notice_clock(
-    database: FakeDatabase, uows: Uows, setup: ExceptionSetup
+    database: FakeDatabase, mark: Marker
 ) -> None:
     """R-6.3: the order goes to exception; delay_cause ends as it starts, delay_notice runs for 1 h."""
-    order, case = await marked(
-        database,
-        uows,
-        setup,
-        OrderStatus.IN_TRANSIT,
-        actor_id=LOGISTICS_ID,
-        kind=ExceptionType.DELAY,
-        cause="weather",
-        note="Typhoon at the hub",
-    )
+    order, case = await mark.weather_delay("Typhoon at the hub")
     stored = database.state.orders[order.id]
     assert stored.status is OrderStatus.EXCEPTION
     assert stored.exception_type is ExceptionType.DELAY
@@ -89,12 +109,10 @@ async def test_a_delay_marked_with_its_cause_opens_a_case_and_only_the_notice_cl
 
 
 async def test_a_delay_without_a_cause_leaves_logistics_its_two_hours(
-    database: FakeDatabase, uows: Uows, setup: ExceptionSetup
+    database: FakeDatabase, setup: ExceptionSetup, mark: Marker
 ) -> None:
     """R-6.3: customer service marks the delay; logistics has 2 h to find the cause."""
-    order, _ = await marked(
-        database, uows, setup, OrderStatus.IN_TRANSIT, actor_id=SERVICE_ID, kind=ExceptionType.DELAY
-    )
+    order, _ = await mark(OrderStatus.IN_TRANSIT, actor_id=SERVICE_ID, kind=ExceptionType.DELAY)
     cause_clock = running_clock(database.state.orders[order.id], Stage.DELAY_CAUSE)
     assert cause_clock is not None
     assert cause_clock.started_at == setup.clock.now()
@@ -124,17 +142,9 @@ async def test_roles_come_from_the_database_and_causes_from_the_list(
     assert database.state.exception_cases == {}
 
 
-async def test_one_open_case_per_order(database: FakeDatabase, uows: Uows, setup: ExceptionSetup) -> None:
+async def test_one_open_case_per_order(uows: Uows, setup: ExceptionSetup, mark: Marker) -> None:
     """A second exception waits until the open case closes."""
-    order, _ = await marked(
-        database,
-        uows,
-        setup,
-        OrderStatus.DELIVERED,
-        actor_id=WAREHOUSE_ID,
-        kind=ExceptionType.DAMAGED,
-        cause="packing",
-    )
+    order, _ = await mark.packing_damage()
     with pytest.raises(CaseOpenAlready):
         await raise_exception(
             uows(), order.id, actor_id=DESK_ID, kind=ExceptionType.OTHER, cause=None, note="", setup=setup
@@ -170,18 +180,10 @@ async def test_a_customs_hold_is_released_back_to_clearance(
 
 
 async def test_closing_asks_for_roles_that_may_resolve(
-    database: FakeDatabase, uows: Uows, setup: ExceptionSetup
+    database: FakeDatabase, uows: Uows, setup: ExceptionSetup, mark: Marker
 ) -> None:
     """The warehouse marks a damage but does not close the case: customer service or the desk does."""
-    order, case = await marked(
-        database,
-        uows,
-        setup,
-        OrderStatus.DELIVERED,
-        actor_id=WAREHOUSE_ID,
-        kind=ExceptionType.DAMAGED,
-        cause="packing",
-    )
+    order, case = await mark.packing_damage()
     assert case.id is not None
     with pytest.raises(NotPermitted):
         await close_case(uows(), case.id, actor_id=WAREHOUSE_ID, result=CaseResult.RESUMED, setup=setup)
@@ -190,19 +192,10 @@ async def test_closing_asks_for_roles_that_may_resolve(
 
 
 async def test_the_desk_completes_the_record_prefilled_from_the_trail(
-    database: FakeDatabase, uows: Uows, setup: ExceptionSetup
+    database: FakeDatabase, uows: Uows, setup: ExceptionSetup, mark: Marker
 ) -> None:
     """R-6.5: closing opens the 24-hour record clock; the desk's record closes it, prefilled."""
-    order, case = await marked(
-        database,
-        uows,
-        setup,
-        OrderStatus.IN_TRANSIT,
-        actor_id=LOGISTICS_ID,
-        kind=ExceptionType.DELAY,
-        cause="weather",
-        note="Typhoon",
-    )
+    order, case = await mark.weather_delay("Typhoon")
     assert case.id is not None
     await close_case(uows(), case.id, actor_id=SERVICE_ID, result=CaseResult.RESUMED, setup=setup)
     record_clock = running_clock(database.state.orders[order.id], Stage.EXCEPTION_RECORD)

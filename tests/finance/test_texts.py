@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -36,19 +37,7 @@ def test_every_reason_reads_as_words_in_the_card_the_list_and_the_notice(
     order = make_order()
     order.customer.name = "A" * 5000
     owed = record(reason)
-    card = owed_card_text(
-        order,
-        kind=owed.kind,
-        reason=reason,
-        amount=owed.amount,
-        currency="CNY",
-        method=owed.method,
-        due_at=owed.due_at,
-        provider_charge_id=None,
-        note="x" * 5000,
-        t=t,
-        timezone="Asia/Shanghai",
-    )
+    card = owed_card_text(order, replace(owed, note="x" * 5000), t, "Asia/Shanghai")
     line = page_line(1, owed, order, timedelta(hours=-3), t, "Asia/Shanghai")
     paid = MoneyOwedPaid("e", "o1", T0, 1, owed.kind, reason, owed.amount, "CNY", owed.method, "R-1", T0, 5)
     notice = paid_notice_text(order, paid, t)

@@ -14,19 +14,18 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from application.reports import REPORT_DOCUMENT_ID, ReportSetup, compile_report, monthly_report
-from application.sla_sweep_settings import SweepSettings
 from bot.app import StoredDocuments
 from domain.clock import FixedClock
 from domain.kpi import Month
 from presentation.fonts import cjk_font_file
 from presentation.reports import PDF_KIND, XLSX_KIND, SupervisionDocuments
-from scheduler.jobs import SUPERVISION_REPORT_JOB, build_scheduler
+from scheduler.jobs import SUPERVISION_REPORT_JOB
 from scheduler.outbox_sender import OutboxSender
 from storage.models import OutboxRow, ReportDocumentRow
 from tests.kpi.conftest import MANAGEMENT_CHAT, ZONE, Sessions, UowFactory, local, seed_march
 from tests.mocked_bot import MockedBot
 from tests.outbox.conftest import sender_on
-from tests.sla.test_jobs import CountingSweeper
+from tests.sla.test_jobs import wired_job
 
 MARCH = Month(2026, 3)
 
@@ -206,16 +205,7 @@ async def test_without_a_management_chat_nothing_is_queued(
 
 
 async def test_the_report_job_runs_on_the_first_at_nine() -> None:
-    async def report() -> bool:
-        return True
-
-    scheduler = build_scheduler(
-        CountingSweeper(SweepSettings()), timezone="Asia/Shanghai", monthly_report=report
-    )
-    scheduler.start(paused=True)
-    scheduler.shutdown(wait=False)
-
-    job = scheduler.get_job(SUPERVISION_REPORT_JOB)
+    job = wired_job(SUPERVISION_REPORT_JOB, monthly_report=True)
     fire = job.trigger.get_next_fire_time(None, datetime(2026, 3, 1, 9, 1, tzinfo=ZONE))
     assert fire == datetime(2026, 4, 1, 9, tzinfo=ZONE)
     assert (job.coalesce, job.max_instances) == (True, 1)

@@ -44,6 +44,13 @@ DESK_CHAT = -1001000000001
 WAREHOUSE_CHAT = -1002000000001
 LOGISTICS_CHAT = -1003000000001
 SERVICE_CHAT = -1004000000001
+# The admin and the execution teams' chats of every wired test (run()'s settings).
+WIRED_SETTINGS: dict[str, Any] = {
+    "admin_ids": [ADMIN_ID],
+    "order_desk_chat_id": DESK_CHAT,
+    "warehouse_chat_id": WAREHOUSE_CHAT,
+    "logistics_chat_id": LOGISTICS_CHAT,
+}
 NAMES = {
     ADMIN_ID: "Ada Admin",
     DESK_ID: "Olivia Desk",
@@ -200,10 +207,7 @@ async def product(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         tmp_path / "product.sqlite3",
         monkeypatch,
         NOW,
-        admin_ids=[ADMIN_ID],
-        order_desk_chat_id=DESK_CHAT,
-        warehouse_chat_id=WAREHOUSE_CHAT,
-        logistics_chat_id=LOGISTICS_CHAT,
+        **WIRED_SETTINGS,
         customer_service_chat_id=SERVICE_CHAT,
     ) as wiring:
         settings, workflow, dispatcher = wiring.settings, wiring.workflow, wiring.dispatcher

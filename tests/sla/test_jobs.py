@@ -45,6 +45,24 @@ class CountingSweeper(SlaSweeper):
         return SweepReport()
 
 
+async def _no_report() -> bool:
+    """A report job that does nothing."""
+    return True
+
+
+def wired_job(job_id: str, *, monthly_report: bool = False, exception_report: bool = False) -> Any:
+    """A job as the scheduler stores it (with its defaults), the report jobs wired as asked doing nothing."""
+    scheduler = build_scheduler(
+        CountingSweeper(SweepSettings()),
+        timezone="Asia/Shanghai",
+        monthly_report=_no_report if monthly_report else None,
+        exception_report=_no_report if exception_report else None,
+    )
+    scheduler.start(paused=True)  # jobs get their defaults when the scheduler adds them to the store
+    scheduler.shutdown(wait=False)
+    return scheduler.get_job(job_id)
+
+
 async def test_the_jobs_are_configured_as_the_issue_asks() -> None:
     scheduler = build_scheduler(CountingSweeper(SweepSettings(sweep_seconds=60)), timezone="Asia/Shanghai")
     scheduler.start(paused=True)  # jobs get their defaults when the scheduler adds them to the store

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -37,6 +38,20 @@ def unreachable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+@asynccontextmanager
+async def flushed_redis(url: str) -> AsyncIterator[Redis]:
+    """A flushed Redis database, flushed again afterwards (unreachable: failed in CI, skipped elsewhere)."""
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+    except Exception as error:  # refused connections and redis's own errors alike
+        await client.aclose()
+        unreachable(f"Redis at {url} is not reachable: {error!r}")
+    yield client
+    await client.flushdb()
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")
