@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher, Router, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
@@ -13,6 +14,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods.base import Response, TelegramMethod
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import LanguageMiddleware
@@ -33,11 +35,29 @@ def build_bot(
     reply_retry_seconds: for the bot that answers updates, how long a reply may wait out a 429 in
     place (bot.replies); the outbox sender's bot does without, it reschedules on its own.
     """
+    keep_response_models()
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
     if reply_retry_seconds is not None:
         install_reply_middlewares(session, reply_retry_seconds)
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+@functools.cache
+def keep_response_models() -> tuple[type[Response[Any]], ...]:
+    """Builds aiogram's response model of every Bot API method once and keeps it for the process.
+
+    aiogram reads each answer through Response[<what the method returns>], a pydantic generic that
+    pydantic keeps only while something refers to it: once the garbage collector had dropped one,
+    the next reply built its schema again (some 10 % of an update's time, issue 17).
+    """
+    returning = {
+        method.__returning__
+        for method in vars(methods).values()
+        if isinstance(method, type) and issubclass(method, TelegramMethod) and method is not TelegramMethod
+    }
+    generic: Any = Response
+    return tuple(generic[kind] for kind in sorted(returning, key=repr))
 
 
 def build_dispatcher(
@@ -94,10 +114,18 @@ def check_filters_on_the_loop(router: Router) -> None:
                         event_filter.awaitable = True
 
 
+class _OnTheLoop:
+    """A synchronous filter, called in place by a coroutine."""
+
+    def __init__(self, check: Callable[..., Any]) -> None:
+        # The filter itself stays reachable: a router tree indexed again (handlers.routing) reads it.
+        self.__wrapped__ = check
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Runs the filter."""
+        return self.__wrapped__(*args, **kwargs)
+
+
 def _awaitable(check: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """Wraps a synchronous filter in a coroutine function that calls it in place."""
-
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        return check(*args, **kwargs)
-
-    return run
+    """Wraps a synchronous filter in a coroutine that calls it in place."""
+    return _OnTheLoop(check)

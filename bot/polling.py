@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
 from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.inbox import UpdateProcessor
@@ -40,6 +41,10 @@ class GetRawUpdates(TelegramMethod[list[dict[str, Any]]]):
     limit: int | None = None
     timeout: int | None = None
     allowed_updates: list[str] | None = None
+
+
+# aiogram reads the answer through this pydantic generic, rebuilt whenever nothing refers to it.
+_RAW_UPDATES_RESPONSE = Response[list[dict[str, Any]]]
 
 
 async def poll(

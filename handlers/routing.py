@@ -54,7 +54,8 @@ class Reach:
         """Widens the reach by what the handler can match."""
         if self.anything:
             return
-        filters = [each.callback for each in handler.filters or ()]
+        # A filter made to run on the event loop (bot.dispatcher) keeps the original as __wrapped__.
+        filters = [getattr(each.callback, "__wrapped__", each.callback) for each in handler.filters or ()]
         commands = [each for each in filters if isinstance(each, Command)]
         if commands:
             # Every filter must pass: the first command filter alone bounds what the handler takes.

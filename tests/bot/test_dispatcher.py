@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
 
 import pytest
 from aiogram import Dispatcher, F, Router
+from aiogram.methods.base import Response
 from aiogram.types import Message
 
 from application.ports import UnitOfWork
+from bot.dispatcher import build_bot
 from domain.orders.status import Role
 from tests.bot.conftest import ADMIN_ID, CUSTOMER_ID, callback_update, message_update
 from tests.fakes import FakeDatabase
@@ -269,3 +273,12 @@ async def test_no_filter_of_the_production_dispatcher_runs_in_a_thread(
     await dispatcher.feed_update(bot, message_update(1, "/start", language_code="en-GB"))
     assert calls == []
     assert ["New order", "My orders"] in keyboard_labels(last_message(bot))
+
+
+def test_the_bots_response_models_outlive_a_garbage_collection() -> None:
+    """Issue 17: aiogram's Response[Message] is built once, not again after the collector drops it."""
+    build_bot("123456:ABC", "http://127.0.0.1:1")
+    kept = weakref.ref(Response[Message])
+    gc.collect()
+    assert kept() is not None
+    assert Response[Message] is kept()

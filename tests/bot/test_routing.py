@@ -120,7 +120,7 @@ def _corpus(root: Router, i18n: PoI18n) -> list[tuple[Message | CallbackQuery, s
     for router in root.chain_tail:
         for handler in (*router.message.handlers, *router.callback_query.handlers):
             for each in handler.filters or ():
-                check = each.callback
+                check = _unwrapped(each.callback)
                 if isinstance(check, Command):
                     commands.update(str(name) for name in check.commands)
                 elif isinstance(check, StateFilter):
@@ -180,6 +180,11 @@ async def _aiogram_passes(
     return True
 
 
+def _unwrapped(check: Any) -> Any:
+    """The filter itself, where the production dispatcher made it run on the event loop."""
+    return getattr(check, "__wrapped__", check)
+
+
 async def _maybe(result: Any) -> Any:
     """Awaits a filter's result if it is awaitable."""
     return await result if hasattr(result, "__await__") else result
@@ -201,7 +206,7 @@ async def test_the_production_index_never_skips_a_router_whose_handler_would_pas
             for router in module_router.chain_tail:
                 for handler in router.observers[event_kind].handlers:
                     passes = [
-                        await _aiogram_passes(each.callback, event, raw_state, i18n)
+                        await _aiogram_passes(_unwrapped(each.callback), event, raw_state, i18n)
                         for each in handler.filters or ()
                     ]
                     if all(passes):
