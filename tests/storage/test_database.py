@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -49,3 +51,53 @@ def test_create_engine_makes_the_folder_of_a_sqlite_file(tmp_path: Path) -> None
 
     assert folder.is_dir()
     assert engine.dialect.name == "sqlite"
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    """The server process behind the pooled connection the engine hands out next."""
+    async with engine.connect() as connection:
+        return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _kill(url: str, pid: int) -> None:
+    """Ends a server process from another connection, as a server restart or an idle timeout would."""
+    killer = create_engine(url)
+    try:
+        async with killer.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await killer.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_rested_connection_the_server_dropped_is_replaced_before_use(pg_url: str) -> None:
+    """Issue 17: the ping is kept for connections back from a rest, and a dead one never reaches a query."""
+    engine = create_engine(pg_url, idle_before_ping=0.0)
+    try:
+        first = await _backend_pid(engine)
+        await _kill(pg_url, first)
+        # The pooled connection is dead: the ping finds out and the pool opens a new one.
+        assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_connection_in_steady_use_is_not_pinged(pg_url: str) -> None:
+    engine = create_engine(pg_url, idle_before_ping=60.0)
+    pings = 0
+    dialect = engine.sync_engine.dialect
+    real_ping = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        nonlocal pings
+        pings += 1
+        return real_ping(dbapi_connection)
+
+    dialect.do_ping = counted  # type: ignore[method-assign]
+    try:
+        pids = {await _backend_pid(engine) for _ in range(5)}
+        assert len(pids) == 1
+        assert pings == 0
+    finally:
+        await engine.dispose()
