@@ -208,9 +208,11 @@ def notices_for(event: Event, order: Order) -> list[Notice]:
             return [Notice(NoticeKind.PROBLEM_CARD, Role.CUSTOMER_SERVICE)]
         case PaymentReceived():
             # A reopened order gets its review card from the status change; a waiting one gets it again.
-            desk = [] if event.reopened or order.status not in REVIEW_STATUSES else [
-                Notice(NoticeKind.PAID_CARD, Role.ORDER_DESK)
-            ]
+            desk = (
+                []
+                if event.reopened or order.status not in REVIEW_STATUSES
+                else [Notice(NoticeKind.PAID_CARD, Role.ORDER_DESK)]
+            )
             return [Notice(NoticeKind.PAYMENT_RECEIVED), *desk]
         case ReceiptSubmitted():
             return [Notice(NoticeKind.RECEIPT, Role.ORDER_DESK)]
@@ -322,6 +324,8 @@ def _claim_notices(event: ClaimChanged, order: Order) -> list[Notice]:
     if event.step is ClaimStep.ACCEPTED and reship:
         told.append(Notice(NoticeKind.CLAIM_RESHIP, Role.WAREHOUSE))
     return told
+
+
 def _cancellation_notices(event: CancellationChanged) -> list[Notice]:
     """Who is told of a cancellation's step (R-6.1): the team that acts next, the customer to choose."""
     step, path = event.step, event.cancellation.path

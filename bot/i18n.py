@@ -16,6 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from application.ports import UnitOfWork
+from bot.middlewares import SAVED_LANGUAGE_KEY
 
 GROUP_TYPES = frozenset({"group", "supergroup"})
 
@@ -98,7 +99,7 @@ class LanguageMiddleware(I18nMiddleware):
             return str(known)
         locale = await self._chat_locale(data)
         if locale is None:
-            locale = await self._resolve(data.get("event_from_user"), data.get("uow"))
+            locale = await self._resolve(data.get("event_from_user"), data.get("uow"), data)
         data[LOCALE_KEY] = locale
         return locale
 
@@ -110,13 +111,16 @@ class LanguageMiddleware(I18nMiddleware):
         chosen = await languages.language_of(uow, chat.id)
         return chosen if chosen in self.i18n.available_locales else None
 
-    async def _resolve(self, user: User | None, uow: UnitOfWork | None) -> str:
+    async def _resolve(self, user: User | None, uow: UnitOfWork | None, data: dict[str, Any]) -> str:
         """Looks the language up in the database first, then in the Telegram profile."""
         default = self.i18n.default_locale
         if user is None:
             return default
-        if uow is not None:
-            saved = await uow.users.language_of(user.id)
-            if saved in self.i18n.available_locales:
-                return saved
+        if SAVED_LANGUAGE_KEY in data:
+            # The roles middleware read it with the roles: no second read.
+            saved = data[SAVED_LANGUAGE_KEY]
+        else:
+            saved = await uow.users.language_of(user.id) if uow is not None else None
+        if saved in self.i18n.available_locales:
+            return str(saved)
         return language_from_telegram(user.language_code, default)

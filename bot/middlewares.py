@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 UOW_KEY = "uow"
 ROLES_KEY = "roles"
+# The user's saved language, read with their roles (bot.i18n uses it instead of a read of its own).
+SAVED_LANGUAGE_KEY = "saved_language"
 # Handler data key of the Settlement the update processor passes in (bot.inbox).
 SETTLEMENT_KEY = "settlement"
 
@@ -103,11 +105,11 @@ class RolesMiddleware(BaseMiddleware):
         self.admin_ids = frozenset(admin_ids)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        """Puts `roles: frozenset[Role]` into the handler data."""
+        """Puts `roles: frozenset[Role]` into the handler data, and the saved language beside it."""
         user: User | None = data.get("event_from_user")
         roles: frozenset[Role] = frozenset()
         if user is not None:
-            roles = await data[UOW_KEY].staff.roles_of(user.id)
+            roles, data[SAVED_LANGUAGE_KEY] = await data[UOW_KEY].staff.roles_and_language(user.id)
             if user.id in self.admin_ids:
                 roles = roles | {Role.ADMIN}
         data[ROLES_KEY] = roles

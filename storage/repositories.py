@@ -23,7 +23,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Executable, Label, Select, Table, bindparam, delete, func, or_, select
+from sqlalchemy import (
+    CompoundSelect,
+    Executable,
+    Label,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -443,6 +456,11 @@ class SqlOrderRepository:
 # SQLAlchemy's compiled-SQL cache saves when it is built anew per call.
 _ROLES_OF = select(StaffRoleRow.role).where(StaffRoleRow.user_id == bindparam("user_id"))
 _LANGUAGE_OF = select(UserRow.language).where(UserRow.id == bindparam("user_id"))
+# One round trip for both (issue 17): the user's roles, one row each, then their language.
+_ROLES_AND_LANGUAGE_OF: CompoundSelect[Any] = union_all(
+    select(StaffRoleRow.role, null().label("language")).where(StaffRoleRow.user_id == bindparam("user_id")),
+    select(null(), UserRow.language).where(UserRow.id == bindparam("user_id")),
+)
 
 
 class SqlStaffRepository:
@@ -455,6 +473,12 @@ class SqlStaffRepository:
         """Returns the roles a user holds."""
         result = await self._session.scalars(_ROLES_OF, {"user_id": user_id})
         return frozenset(Role(role) for role in result)
+
+    async def roles_and_language(self, user_id: int) -> tuple[frozenset[Role], str | None]:
+        """The user's roles and saved language, in one statement."""
+        rows = (await self._session.execute(_ROLES_AND_LANGUAGE_OF, {"user_id": user_id})).all()
+        roles = frozenset(Role(role) for role, _ in rows if role is not None)
+        return roles, next((language for role, language in rows if role is None), None)
 
     async def grant(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
         """Gives a user a role; returns False if they already held it."""

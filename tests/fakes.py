@@ -359,9 +359,24 @@ class _Pending:
 class FakeStaffRepository(_Pending):
     """Roles by Telegram user id; every grant and revoke is audited."""
 
+    def __init__(
+        self,
+        database: FakeDatabase,
+        transaction: Callable[[], _Transaction],
+        users: FakeUserRepository | None = None,
+    ) -> None:
+        super().__init__(database, transaction)
+        # The same unit of work's users, whose pending language roles_and_language sees, as SQL would.
+        self._users = users
+
     async def roles_of(self, user_id: int) -> frozenset[Role]:
         """Returns the roles a user holds."""
         return self._view().get(user_id, frozenset())
+
+    async def roles_and_language(self, user_id: int) -> tuple[frozenset[Role], str | None]:
+        """The user's roles and saved language."""
+        language = await self._users.language_of(user_id) if self._users is not None else None
+        return await self.roles_of(user_id), language
 
     async def grant(self, user_id: int, role: Role, *, by: int | None, at: datetime) -> bool:
         """Gives a user a role; returns False if they already held it."""
@@ -1079,8 +1094,8 @@ class FakeUnitOfWork(JoinableUnitOfWork, CancellationUnitOfWork, ClaimsUnitOfWor
         """Creates the repositories of a new transaction."""
         database, transaction = self.database, self._current
         self._orders = self.orders = orders = FakeOrderRepository(database)
-        self.staff = staff = FakeStaffRepository(database, transaction)
         self.users = users = FakeUserRepository(database, transaction)
+        self.staff = staff = FakeStaffRepository(database, transaction, users)
         self.outbox = outbox = FakeOutboxRepository(database, transaction)
         self.numbers = numbers = FakeOrderNumberAllocator(database, transaction)
         self.updates = updates = FakeProcessedUpdates(database, transaction)

@@ -328,6 +328,23 @@ async def test_users_keep_language_and_blocked_flag(backend: Backend) -> None:
         assert await uow.users.language_of(7) == "en"
 
 
+async def test_roles_and_language_are_read_together(backend: Backend) -> None:
+    """Issue 17: the middleware's one read gives what roles_of and language_of give apart."""
+    async with backend.uow() as uow:
+        assert await uow.staff.roles_and_language(7) == (frozenset(), None)
+        await uow.staff.grant(7, Role.ORDER_DESK, by=1, at=T0)
+        await uow.staff.grant(7, Role.FINANCE, by=1, at=T0)
+        await uow.users.set_language(8, "zh")
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        assert await uow.staff.roles_and_language(7) == (frozenset({Role.ORDER_DESK, Role.FINANCE}), None)
+        assert await uow.staff.roles_and_language(8) == (frozenset(), "zh")
+        await uow.users.set_language(7, "en")
+        # Within the transaction that wrote it, as SQL reads its own writes.
+        assert await uow.staff.roles_and_language(7) == (frozenset({Role.ORDER_DESK, Role.FINANCE}), "en")
+
+
 async def test_outbox_dedup_keys_queue_a_message_once(backend: Backend) -> None:
     first = OutboxMessage(-100, "sendMessage", {"text": "breach"}, T0, dedup_key="sla:1:breach")
     again = OutboxMessage(-100, "sendMessage", {"text": "breach again"}, T0, dedup_key="sla:1:breach")
