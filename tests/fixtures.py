@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.ports import UnitOfWork
 from bot.i18n import PoI18n, create_i18n
@@ -42,3 +46,19 @@ async def load(uows: Callable[[], UnitOfWork], order_id: str) -> Order:
     """Reads an order back."""
     async with uows() as uow:
         return await uow.orders.get(order_id)
+
+
+@contextmanager
+def statements_starting(engine: AsyncEngine, prefix: str) -> Iterator[list[str]]:
+    """Records the SQL statements the engine runs inside the block that start with `prefix` (any case)."""
+    statements: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(prefix.upper()):
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

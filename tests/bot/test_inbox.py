@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiogram import Dispatcher, F, Router
 from aiogram.types import Message, Update
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from application.ports import UnitOfWork
@@ -23,6 +22,7 @@ from storage.inbox import InboxEntry, SqlUpdateInbox
 from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
 from tests.fakes import FakeDatabase, FakeInbox
+from tests.fixtures import statements_starting
 from tests.mocked_bot import MockedBot
 from tests.storage.conftest import database_url, engine, pg_url, session_factory  # noqa: F401
 
@@ -254,17 +254,9 @@ async def test_updates_finishing_together_leave_the_inbox_in_fewer_transactions(
     """Issue 17: removals that queue behind one under way go together in the next transaction."""
     stored = await inbox.store([InboxEntry(update_id, "{}") for update_id in range(1, 21)], NOW)
     assert len(stored) == 20
-    deletes: list[str] = []
+    with statements_starting(sessions.kw["bind"], "DELETE FROM inbox_updates") as deletes:
+        await asyncio.gather(*(inbox.done(update_id) for update_id in range(1, 21)))
 
-    def count_deletes(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("DELETE FROM inbox_updates"):
-            deletes.append(statement)
-
-    sync_engine = sessions.kw["bind"].sync_engine
-    event.listen(sync_engine, "before_cursor_execute", count_deletes)
-    await asyncio.gather(*(inbox.done(update_id) for update_id in range(1, 21)))
-
-    event.remove(sync_engine, "before_cursor_execute", count_deletes)
     assert await inbox.pending() == []
     # The first removal takes its own update; the nineteen that queued behind it go in one more.
     assert len(deletes) == 2

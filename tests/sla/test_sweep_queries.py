@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from alembic import command
-from sqlalchemy import Connection, event, inspect, select, text
+from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from application.sla_sweeps import SlaSweeper
@@ -20,6 +19,7 @@ from domain.sla.policy import Stage
 from storage.database import alembic_config
 from storage.models import OrderClockRow
 from storage.sla_repository import breach_query
+from tests.fixtures import statements_starting
 from tests.sla.conftest import UowFactory, recorded_alerts, seed_clock
 
 START = datetime(2026, 3, 16, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -27,20 +27,9 @@ INDEX = "ix_order_clocks_unalerted_breach_due"
 Sessions = async_sessionmaker[AsyncSession]
 
 
-@contextmanager
-def alert_inserts(engine: AsyncEngine) -> Iterator[list[str]]:
+def alert_inserts(engine: AsyncEngine) -> contextlib.AbstractContextManager[list[str]]:
     """Records the INSERT statements into sla_alerts run inside the block."""
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO SLA_ALERTS"):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return statements_starting(engine, "INSERT INTO sla_alerts")
 
 
 async def alerted_at(session_factory: Sessions) -> dict[str, tuple[datetime | None, datetime | None]]:

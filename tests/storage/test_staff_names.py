@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.uow import SqlUnitOfWork
+from tests.fixtures import statements_starting
 
 NOW = datetime(2026, 3, 16, 2, tzinfo=UTC)
 DORA = 7
 
 
-@contextmanager
-def name_writes(engine: AsyncEngine) -> Iterator[list[str]]:
+def name_writes(engine: AsyncEngine) -> AbstractContextManager[list[str]]:
     """Collects the statements that write a staff name while the block runs."""
-    writes: list[str] = []
-
-    def collect(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("INSERT INTO staff_names"):
-            writes.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", collect)
-    try:
-        yield writes
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", collect)
+    return statements_starting(engine, "INSERT INTO staff_names")
 
 
 async def test_a_name_is_written_once_while_unchanged_and_again_when_it_changes(
