@@ -9,13 +9,12 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiohttp import web
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import build_api_app, parse_api_keys
@@ -75,7 +74,7 @@ from scheduler.outbox_sender import OutboxSender
 from scheduler.shared_rate_limit import SharedRateLimiter
 from storage.binding_repository import SqlBindingRepository
 from storage.conversation_repository import SqlChatLanguages, SqlConversationStore
-from storage.database import create_engine, create_session_factory, migrate
+from storage.database import create_engine, create_session_factory, migrate_apart
 from storage.exception_report_repository import SqlExceptionReportQueries
 from storage.fsm import SqlFsmStorage
 from storage.health import SqlOpsQueries
@@ -84,12 +83,19 @@ from storage.kpi_repository import SqlKpiQueries
 from storage.outbox_queue import SqlOutboxQueue, SqlTeamChats
 from storage.uow import SqlUnitOfWork
 
+if TYPE_CHECKING:
+    # Redis is imported where it is connected: an instance without REDIS_URL never loads it (issue 17).
+    from aiogram.fsm.storage.redis import RedisEventIsolation
+    from redis.asyncio import Redis
+
 logger = logging.getLogger(__name__)
 
 
 def build_storage(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> BaseStorage:
     """Chooses the FSM storage: Redis when configured, else the configured database."""
     if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
         return RedisStorage.from_url(settings.redis_url)
     return SqlFsmStorage(session_factory)
 
@@ -108,6 +114,9 @@ def build_shared_state(settings: Settings, token: str) -> SharedState | None:
     """Connects to Redis when configured; the keys are the bot's own (its id), as Telegram's limits are."""
     if not settings.redis_url:
         return None
+    from aiogram.fsm.storage.redis import RedisEventIsolation
+    from redis.asyncio import Redis
+
     redis = Redis.from_url(settings.redis_url)
     prefix = f"orderdesk:{token.split(':', 1)[0]}"
     return SharedState(
@@ -132,8 +141,8 @@ async def start_ops_server(settings: Settings, ops: OpsEndpoints) -> web.AppRunn
 
 
 async def apply_migrations(settings: Settings) -> None:
-    """Brings the database schema up to date."""
-    await migrate(settings.database_url)
+    """Brings the database schema up to date (in a child process: Alembic stays out of the bot's memory)."""
+    await migrate_apart(settings.database_url)
     logger.info("Database schema is up to date")
 
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Dialect, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where migrations run, not with the bot: its modules cost a running instance
+# tens of megabytes (issue 17), and the bot migrates in a child process (migrate_apart).
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PROJECT = MIGRATIONS.parents[1]
 # Seconds a pooled PostgreSQL connection may rest before it is pinged at its next use.
 IDLE_BEFORE_PING = 5.0
 _IDLE_SINCE = "idle_since"
@@ -100,6 +107,8 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def alembic_config(url: str) -> Config:
     """Builds the Alembic configuration in code (there is no alembic.ini)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser interpolation would choke on a '%' in a password.
@@ -120,5 +129,24 @@ async def migrate(url: str) -> None:
 
 def _upgrade(connection: Connection, config: Config) -> None:
     """Runs the synchronous Alembic upgrade on an already open connection."""
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+async def migrate_apart(url: str) -> None:
+    """Applies the migrations in a child process, so that Alembic never loads into the caller."""
+    # Same working folder (a relative SQLite path means the same file); the project importable from it.
+    path = os.pathsep.join(filter(None, (str(PROJECT), os.environ.get("PYTHONPATH"))))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "storage.migrate",
+        stdin=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    # The URL may hold a password: it goes through the pipe, not the command line others can read.
+    await process.communicate(url.encode())
+    if process.returncode != 0:
+        raise RuntimeError(f"the migrations failed (exit status {process.returncode}); see the log above")
