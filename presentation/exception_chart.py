@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import html
 from io import BytesIO
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from domain.exception_report import ExceptionReport
 from presentation.exception_labels import cause_label, type_name
@@ -20,6 +16,12 @@ from presentation.kpi import percent
 from presentation.kpi_chart import font_families, has_cjk_font
 from presentation.labels import N_
 from presentation.render import Translate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# matplotlib is imported where a chart is drawn, as in presentation/kpi_chart.py: it costs a running
+# instance tens of megabytes, and the chart is drawn once a month (issue 17).
 
 CHART_TITLE = N_("Exceptions {month}: within the limits {within} · satisfaction {satisfaction}")
 TYPES_PANEL = N_("Cases by type")
@@ -45,6 +47,9 @@ def exception_chart(report: ExceptionReport, t: Translate, locale: str) -> bytes
     types = [type_name(figures.type, t) for figures in report.by_type]
     causes = [html.unescape(cause_label(rank.cause, t)) for rank in report.top_causes]
     rows = max(len(types), MIN_ROWS), max(len(causes), MIN_ROWS)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8.5, 2.4 + 0.45 * sum(rows)), dpi=110, layout="constrained")
     top, bottom = figure.subplots(2, 1, height_ratios=rows)
     title = t(CHART_TITLE).format(
@@ -90,6 +95,8 @@ def _axes(ax: Axes, labels: list[str], title: str, families: list[str], rows: in
     """Labels a horizontal bar panel, first bar on top, counts on a whole-number axis."""
     ax.set_yticks(list(range(len(labels))), labels, fontfamily=families, fontsize=9)
     ax.set_ylim(rows - 0.5, -0.5)
+    from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     right = ax.get_xlim()[1]
     ax.set_xlim(0, max(right * 1.15, 1))

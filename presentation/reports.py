@@ -19,7 +19,6 @@ from io import BytesIO
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import xlsxwriter
 from aiogram.utils.i18n import I18n
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
@@ -540,6 +539,9 @@ def _sheet_name(title: str, used: set[str]) -> str:
 
 def report_xlsx(title: str, subtitle: str, tables: Sequence[ReportTable]) -> bytes:
     """Writes one worksheet per table, numbers as numbers, and a native chart where the table has one."""
+    # Imported where a workbook is written (a monthly report), not with the bot (10 MB, issue 17).
+    import xlsxwriter
+
     buffer = BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     workbook.set_properties({"title": title, "author": "OrderDesk", "comments": subtitle})

@@ -33,7 +33,6 @@ from io import BytesIO
 from typing import Protocol
 
 import aiohttp
-import aiosmtplib
 import segno
 
 from application.customer_channels import CHANNEL_METHODS, EMAIL_METHOD, WEBHOOK_METHOD
@@ -118,6 +117,9 @@ class SmtpMailer:
 
     async def send(self, email: EmailMessage) -> None:
         """Sends one email; raises GiveUp for a permanent refusal, TryLater for anything else."""
+        # Imported where mail goes out: an instance without SMTP_HOST never loads it (12 MB, issue 17).
+        import aiosmtplib
+
         settings = self.settings
         try:
             await aiosmtplib.send(

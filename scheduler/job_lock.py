@@ -13,14 +13,17 @@ import logging
 import math
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.executors.base import run_coroutine_job
 from apscheduler.job import Job
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import iscoroutinefunction_partial
-from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    # redis is imported where a connection is made: an instance without Redis never loads it (issue 17).
+    from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class RedisJobLock:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisJobLock:
         """Connects to the Redis at url."""
+        from redis.asyncio import Redis
+
         return cls(Redis.from_url(url), **kwargs)
 
     async def claim(self, job_id: str, tick: int, ttl_seconds: int) -> bool:

@@ -88,6 +88,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # within a second although their tokens were a second apart (tests/e2e/test_multi_instance.py).
 IN_FLIGHT = 1
 
+
 class UnknownMethod(LookupError):
     """The outbox names a Bot API method aiogram does not know."""
 

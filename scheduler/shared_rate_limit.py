@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:
+    # redis is imported where a connection is made: an instance without Redis never loads it (issue 17).
+    from redis.asyncio import Redis
+
 
 # KEYS: overall bucket, chat bucket, pause. ARGV: overall interval, chat interval, overall catch-up
 # (microseconds).
@@ -92,6 +95,8 @@ class SharedRateLimiter:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SharedRateLimiter:
         """Connects to the Redis at url."""
+        from redis.asyncio import Redis
+
         return cls(Redis.from_url(url), **kwargs)
 
     async def acquire(self, chat_id: int) -> float:
