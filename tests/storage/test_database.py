@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import alembic_config, create_engine
+from storage.database import alembic_config, create_engine, migrate_apart
 from storage.models import Base
 
 
@@ -101,3 +104,25 @@ async def test_a_connection_in_steady_use_is_not_pinged(pg_url: str) -> None:
         assert pings == 0
     finally:
         await engine.dispose()
+
+
+def test_migrations_apart_leave_alembic_out_of_the_caller(tmp_path: Path) -> None:
+    """Issue 17: the bot migrates in a child process, so Alembic's modules never load into it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'apart.sqlite3'}"
+    script = (
+        "import asyncio, sys\n"
+        "from storage.database import migrate_apart\n"
+        f"asyncio.run(migrate_apart({url!r}))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert run.stdout.strip() == "False"
+    tables = sqlite3.connect(tmp_path / "apart.sqlite3").execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("alembic_version",) in tables and ("orders",) in tables
+
+
+async def test_a_failed_migration_apart_raises(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="migrations failed"):
+        await migrate_apart(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x'}/..")
