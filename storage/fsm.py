@@ -54,7 +54,7 @@ class SqlFsmStorage(BaseStorage):
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         """Stores the dialog state of the key (None clears it)."""
         value = state.state if isinstance(state, State) else state
-        await self._write(key, state=value)
+        await self._write(key, "state", value)
 
     async def get_state(self, key: StorageKey) -> str | None:
         """Returns the dialog state of the key."""
@@ -65,7 +65,7 @@ class SqlFsmStorage(BaseStorage):
         """Replaces the dialog data of the key."""
         if not isinstance(data, dict):
             raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
-        await self._write(key, data=dict(data))
+        await self._write(key, "data", dict(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """Returns a copy of the dialog data of the key."""
@@ -94,24 +94,27 @@ class SqlFsmStorage(BaseStorage):
             async with session.begin():
                 yield session
 
-    async def _write(self, key: StorageKey, **values: Any) -> None:
-        """Creates or updates the key's row, and removes it once it holds neither state nor data."""
+    async def _write(self, key: StorageKey, column: str, value: Any) -> None:
+        """Writes the key's state or data column, and removes the row once it holds neither."""
         flat = storage_key(key)
         async with self._session(write=True) as session:
             dialect = session.get_bind().dialect.name
-            column = next(iter(values))
-            await session.execute(
-                _upsert_of(dialect, column), {"key": flat, "value": values[column], "at": utcnow()}
-            )
-            if not any(values.values()):
+            await session.execute(_upsert_of(dialect, column), {"key": flat, "value": value, "at": utcnow()})
+            if not value:
                 # An idle conversation leaves no row behind; a state or data just written keeps it.
                 await session.execute(_REMOVE_IDLE, {"key": flat})
+
+
+_FSM_TABLE = table_of(FsmStateRow)
+_REMOVE_IDLE = delete(_FSM_TABLE).where(
+    _FSM_TABLE.c.key == bindparam("key"), _FSM_TABLE.c.state.is_(None), _FSM_TABLE.c.data == {}
+)
 
 
 @functools.cache
 def _upsert_of(dialect: str, column: str) -> Executable:
     """The write of one column (state or data) of a key's row, built once per SQL dialect (issue 17)."""
-    table = table_of(FsmStateRow)
+    table = _FSM_TABLE
     fresh: dict[str, Any] = {"state": None, "data": {}}
     stmt = upsert_in(dialect, table).values(
         key=bindparam("key"),
@@ -123,9 +126,3 @@ def _upsert_of(dialect: str, column: str) -> Executable:
         index_elements=[table.c.key],
         set_={column: stmt.excluded[column], "updated_at": stmt.excluded.updated_at},
     )
-
-
-_FSM_TABLE = table_of(FsmStateRow)
-_REMOVE_IDLE = delete(_FSM_TABLE).where(
-    _FSM_TABLE.c.key == bindparam("key"), _FSM_TABLE.c.state.is_(None), _FSM_TABLE.c.data == {}
-)
