@@ -167,7 +167,7 @@ async def _aiogram_passes(
         if not isinstance(event, Message):
             return False
         text = event.text or event.caption or ""
-        if "@" in text.split(maxsplit=1)[0] if text else False:
+        if text and "@" in text.split(maxsplit=1)[0]:
             # Mention checks need the bot's username; the name alone decides the index.
             text = text.replace("@orderdesk_bot", "", 1)
         return bool(await check(event.model_copy(update={"text": text}), bot=None))  # type: ignore[arg-type]
