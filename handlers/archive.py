@@ -34,6 +34,7 @@ from handlers.common import CommandSpec, own_chat_presser, pressed_own_order
 from handlers.survey import aftersales_of
 from presentation.claims_texts import OTHER_PROBLEM, WHAT_WRONG, ClaimReport, report_keyboard
 from presentation.keyboards import N_
+from presentation.labels import NOT_YOUR_ORDER
 from presentation.render import HtmlTemplate, esc
 from presentation.survey_texts import PROBLEM_AGAIN, PROBLEM_LATE, PROBLEM_THANKS, ProblemAction
 
@@ -166,7 +167,7 @@ async def on_other_problem(
     try:
         order = await report_problem(aftersales_of(uow), callback_data.order_id, user.id, aftersales_setup)
     except (NotYourOrder, OrderNotFound):
-        await query.answer(_("This is not your order."), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return
     except ProblemAlreadyReported as again:
         await query.answer(_(PROBLEM_AGAIN).format(id=str(again)), show_alert=True)

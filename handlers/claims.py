@@ -59,13 +59,13 @@ from presentation.claims_texts import (
 )
 from presentation.execution_texts import handled_by, staff_name
 from presentation.keyboards import N_
+from presentation.labels import NOT_YOUR_ORDER
 from presentation.render import HtmlTemplate
 from presentation.survey_texts import PROBLEM_LATE
 
 logger = logging.getLogger(__name__)
 router = Router(name="claims")
 
-NOT_YOURS = N_("This is not your order.")
 NOT_ALLOWED = N_("Your role does not allow this.")
 RACE = N_("Someone changed the order at the same moment; press the button again.")
 CLAIM_OPENED = N_("We are sorry. Please attach the evidence on the message that follows.")
@@ -156,7 +156,7 @@ async def _run(
     except ClaimError as error:
         await query.answer(await _refusal(uow, order_id, error, setup), show_alert=True)
     except (OrderNotFound, NotYourOrder):
-        await query.answer(_(NOT_YOURS), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
     except ConcurrentModification:
         await uow.rollback()
         await query.answer(_(RACE), show_alert=True)
@@ -187,7 +187,7 @@ async def _attachable(
     try:
         order = await uow.orders.get(order_id)
     except OrderNotFound:
-        await query.answer(_(NOT_YOURS), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return None
     if not may_attach(order, query.from_user.id, roles):
         await query.answer(_(NOT_ALLOWED), show_alert=True)
@@ -207,7 +207,7 @@ async def on_report(
         kind = ExceptionType(callback_data.kind)
         await claims.report_claim(finance_of(uow), callback_data.order_id, user.id, kind, claims_setup)
     except (NotYourOrder, OrderNotFound, ValueError):
-        await query.answer(_(NOT_YOURS), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return
     except (NotDelivered, ConcurrentModification, DomainError):
         await uow.rollback()
@@ -355,7 +355,7 @@ async def on_show_photos(
     try:
         order = await uow.orders.get(callback_data.order_id)
     except OrderNotFound:
-        await query.answer(_(NOT_YOURS), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return
     claim = claim_of(order)
     if claim is None or not claim.photos or not isinstance(query.message, Message):

@@ -33,6 +33,7 @@ from presentation.keyboards import (
     language_picker,
     main_menu,
 )
+from presentation.labels import NOT_YOUR_ORDER
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,6 @@ def staff_roles(roles: frozenset[Role]) -> list[Role]:
     return [role for role in ROLE_NAMES if role in roles]
 
 
-NOT_YOURS = N_("This is not your order.")
-
-
 def _pressed_in_own_chat(query: CallbackQuery) -> bool:
     """Whether the button was pressed in the presser's own private chat."""
     message = query.message
@@ -100,7 +98,7 @@ async def own_chat_presser(query: CallbackQuery) -> User | None:
     """The presser, when the button was pressed in their own private chat; else the press is refused."""
     if _pressed_in_own_chat(query):
         return query.from_user
-    await query.answer(_(NOT_YOURS), show_alert=True)
+    await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
     return None
 
 
@@ -112,7 +110,7 @@ async def pressed_own_order(query: CallbackQuery, uow: UnitOfWork, order_id: str
         order = None
     mine = order is not None and order.customer.telegram_user_id == query.from_user.id
     if not mine or not _pressed_in_own_chat(query):
-        await query.answer(_(NOT_YOURS), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return None
     return order
 

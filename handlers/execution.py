@@ -43,7 +43,7 @@ from presentation.execution_cards import (
     card_text,
 )
 from presentation.execution_texts import PROMPTS, handled_by, not_now, staff_name
-from presentation.labels import DEPARTMENT_LABELS
+from presentation.labels import DEPARTMENT_LABELS, NOT_YOUR_ORDER
 from presentation.render import esc
 
 router = Router(name="execution")
@@ -193,7 +193,7 @@ async def on_receipt(
     try:
         await confirm_receipt(uow, callback_data.order_id, user.id, execution_setup)
     except (NotPermitted, OrderNotFound):
-        await query.answer(_("This is not your order."), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return
     except (AlreadyDone, ConcurrentModification):
         await uow.rollback()

@@ -27,6 +27,7 @@ from handlers.intake_states import CUSTOMER, FIX_KEY, Step, new_data
 from presentation.callbacks import OrderFix
 from presentation.intake_texts import fix_intro_text, not_fixable_text, resubmitted_text
 from presentation.keyboards import main_menu
+from presentation.labels import NOT_YOUR_ORDER
 
 router = Router(name="intake_fix")
 
@@ -97,7 +98,7 @@ async def fix_order(
         order = None
     private = message is not None and message.chat.id == user.id
     if order is None or order.customer.telegram_user_id != user.id or message is None or not private:
-        await query.answer(_("This is not your order."), show_alert=True)
+        await query.answer(_(NOT_YOUR_ORDER), show_alert=True)
         return
     if order.status is not OrderStatus.REJECTED:
         await query.answer(not_fixable_text(order), show_alert=True)
@@ -140,7 +141,7 @@ async def resubmit(
     except (NotPermitted, OrderNotFound):
         await uow.rollback()
         await state.clear()
-        await message.answer(_("This is not your order."), reply_markup=main_menu())
+        await message.answer(_(NOT_YOUR_ORDER), reply_markup=main_menu())
         return None
     except (IllegalTransition, ConcurrentModification):
         # Cancelled or resubmitted meanwhile (another device): say what it is now.

@@ -38,6 +38,7 @@ from domain.orders.status import Channel, Role
 from domain.payment import ReceiptKind, ReceiptRefusal, awaits_payment, is_online, needs_receipt
 from handlers.common import pressed_own_order
 from handlers.review import in_desk_place
+from presentation.labels import NOT_YOUR_ORDER
 from presentation.payment_texts import (
     PRE_CHECKOUT_ERRORS,
     PaymentAction,
@@ -236,7 +237,7 @@ async def _take_receipt(
             uow, order_id, customer_id=message.from_user.id, file_id=sent[0], kind=sent[1], setup=setup
         )
     except (NotPermitted, OrderNotFound):
-        await message.answer(_("This is not your order."))
+        await message.answer(_(NOT_YOUR_ORDER))
         return
     except (IllegalTransition, DomainError):
         await message.answer(_("This order does not wait for a payment."))

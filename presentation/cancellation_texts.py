@@ -36,6 +36,7 @@ from domain.orders.status import ExceptionType, OrderStatus
 from presentation.callbacks import OrderRequest
 from presentation.conversation_texts import OTHER, WRITE_TO_PERSON, AskPerson
 from presentation.keyboards import N_
+from presentation.labels import NOT_YOUR_ORDER
 from presentation.render import (
     CARD_LIMIT,
     STATUS_NAMES,
@@ -116,7 +117,7 @@ KEPT = N_("Your order {id} goes on.")
 NO_ORDER = N_("I found no order {reference} of yours. Check the reference, or see /myorders.")
 CANCEL_USAGE = N_("Which order? Send /cancel and its reference or number, or press one:")
 NO_OPEN_ORDERS = N_("You have no order under way to cancel.")
-NOT_YOURS = N_("This is not your order.")
+NOT_YOURS = NOT_YOUR_ORDER
 TAKEN = N_("Already handled by {name} at {time}.")
 TAKEN_NOW = N_("This step is no longer open: the cancellation of {id} is {state}.")
 ROLE_ONLY = N_("Your role does not allow this.")

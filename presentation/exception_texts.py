@@ -27,6 +27,7 @@ from domain.orders.model import Order
 from domain.orders.status import ExceptionType
 from presentation.callbacks import CaseAction, CaseStep, MarkException, MarkStep
 from presentation.keyboards import N_
+from presentation.labels import NOT_YOUR_ORDER
 from presentation.render import Translate, esc, keyboard_json, local_time
 
 EXCEPTION_NOTICES = frozenset(
@@ -216,7 +217,6 @@ def case_cause_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> Inli
     )
 
 
-
 def case_keyboard(case_id: int, kind: ExceptionType, t: Translate) -> InlineKeyboardMarkup | None:
     """The buttons of a case alert: what the departments do next, by type."""
 
@@ -401,7 +401,7 @@ CLOSED_REPLY = N_("✅ Case on {id} closed: {result}.")
 ASK_DOCUMENT = N_("Send the document for order {id} here as a photo or a PDF file.")
 NOT_A_DOCUMENT = N_("Please send a photo or a PDF file (not text) for order {id}.")
 DOCUMENT_THANKS = N_("📎 Thank you, we have your document for order {id} for our logistics team.")
-NOT_YOURS = N_("This is not your order.")
+NOT_YOURS = NOT_YOUR_ORDER
 THANKS_ANSWER = N_("Thank you for your answer.")
 ANSWERED_ALREADY = N_("You have answered already. Thank you.")
 ASK_AMOUNT = N_("How much is {kind} for {id}, in {currency}? At most {limit} for your role.")

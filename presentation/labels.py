@@ -25,6 +25,9 @@ def N_(message: str) -> str:
     return message
 
 
+# Refused to anyone pressing or naming an order that is not theirs.
+NOT_YOUR_ORDER = N_("This is not your order.")
+
 # English labels (translation msgids) of stages and departments in alerts, /sla and the digest.
 STAGE_LABELS: Mapping[str, str] = {
     "entry": N_("offline entry"),
