@@ -26,6 +26,12 @@ PROJECT = MIGRATIONS.parents[1]
 # Seconds a pooled PostgreSQL connection may rest before it is pinged at its next use.
 IDLE_BEFORE_PING = 5.0
 _IDLE_SINCE = "idle_since"
+# Connections the pool keeps open: the updates processed at once (bot.inbox.CONCURRENCY, 16) and
+# the inbox, outbox and scheduler beside them. A smaller pool opened and closed a connection for
+# most transactions under load (issue 17). With the overflow, an instance holds at most 25
+# PostgreSQL connections: three instances stay within the server's default of 100.
+POOL_SIZE = 20
+POOL_OVERFLOW = 5
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -35,7 +41,9 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def create_engine(url: str, *, idle_before_ping: float = IDLE_BEFORE_PING) -> AsyncEngine:
+def create_engine(
+    url: str, *, idle_before_ping: float = IDLE_BEFORE_PING, pool_size: int = POOL_SIZE
+) -> AsyncEngine:
     """Creates the async engine, tuned for safe concurrent writers on SQLite; SQL parameters stay hidden.
 
     On PostgreSQL a pooled connection that sat idle for idle_before_ping seconds is pinged before
@@ -45,7 +53,9 @@ def create_engine(url: str, *, idle_before_ping: float = IDLE_BEFORE_PING) -> As
     parsed = make_url(url)
     # Parameters are names, phones and addresses: kept out of SQLAlchemy's logs and error messages.
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, hide_parameters=True)
+        engine = create_async_engine(
+            url, hide_parameters=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW
+        )
         event.listen(engine.sync_engine, "checkin", _note_idle_since)
         event.listen(
             engine.sync_engine, "checkout", _ping_after_idle(engine.sync_engine.dialect, idle_before_ping)
@@ -53,7 +63,7 @@ def create_engine(url: str, *, idle_before_ping: float = IDLE_BEFORE_PING) -> As
         return engine
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, hide_parameters=True)
+    engine = create_async_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -12,9 +13,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.inbox import CONCURRENCY
 from storage.database import alembic_config, create_engine, migrate_apart
 from storage.models import Base
 
@@ -126,3 +128,33 @@ def test_migrations_apart_leave_alembic_out_of_the_caller(tmp_path: Path) -> Non
 async def test_a_failed_migration_apart_raises(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="migrations failed"):
         await migrate_apart(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x'}/..")
+
+
+@pytest.mark.postgres
+async def test_the_pool_keeps_a_connection_for_every_update_processed_at_once(pg_url: str) -> None:
+    """Issue 17: with 16 updates at once, a 5-connection pool opened and closed one for most transactions."""
+    engine = create_engine(pg_url)
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda *_: opened.append(object()))
+    release = asyncio.Event()
+
+    async def transaction() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await release.wait()
+
+    try:
+        for _ in range(3):
+            release.clear()
+            running = [asyncio.create_task(transaction()) for _ in range(CONCURRENCY)]
+            # A pool smaller than that holds the rest back; they go once the first are released.
+            for _ in range(200):
+                if engine.pool.checkedout() >= CONCURRENCY:
+                    break
+                await asyncio.sleep(0.01)
+            release.set()
+            await asyncio.gather(*running)
+        # Each round reused the connections of the first: none was closed on its way back.
+        assert len(opened) == CONCURRENCY
+    finally:
+        await engine.dispose()
