@@ -142,7 +142,7 @@ class SlaSweeper:
             chats, mentioned = await self._find(now, report)
             for chat_id, notices in chats.items():
                 teller = await self._in_language_of(chat_id)
-                await teller._tell(chat_id, teller._relined(notices, now), now, mentioned, report)
+                await teller._tell(chat_id, teller._lined(notices, now, report), now, mentioned, report)
             if self.after_sweep is not None:
                 try:
                     report.messages += await self.after_sweep()
@@ -204,14 +204,21 @@ class SlaSweeper:
             language = await self.chat_language(uow, chat_id)
         return self if language is None else replace(self, texts=self.texts_in(language))
 
-    def _relined(self, notices: Sequence[_Notice], now: datetime) -> list[_Notice]:
-        """The notices with their digest lines written in this sweeper's language."""
+    def _lined(self, notices: Sequence[_Notice], now: datetime, report: SweepReport) -> list[_Notice]:
+        """The notices with their digest lines written in this sweeper's language; one that fails is left out."""
+        lined = []
         for notice in notices:
-            if notice.clock is not None and notice.kind is not None:
-                notice.line = self.texts.alert_line(notice.kind, notice.clock, now)
-            elif notice.alert is not None:
-                notice.line = self.texts.escalation_line(notice.alert, now)
-        return list(notices)
+            try:
+                if notice.clock is not None and notice.kind is not None:
+                    notice.line = self.texts.alert_line(notice.kind, notice.clock, now)
+                else:
+                    notice.line = self.texts.escalation_line(_required(notice.alert), now)
+            except Exception:
+                logger.exception("SLA sweep: left out the %s: its line could not be written", notice.about)
+                report.failed += 1
+                continue
+            lined.append(notice)
+        return lined
 
     async def _find(
         self, now: datetime, report: SweepReport
@@ -234,10 +241,7 @@ class SlaSweeper:
             chat_id = chat_for(ESCALATES_TO[level], self.team_chats)
             if chat_id is None:
                 continue
-            for alert in alerts:
-                self._isolated(
-                    chats, report, self._escalation_notice, _Notice(chat_id, alert=alert, level=level), now
-                )
+            chats[chat_id] += [_Notice(chat_id, alert=alert, level=level) for alert in alerts]
         mentioned = {
             level: sorted(user_id for user_id, roles in staff.items() if role in roles)
             for level, role in ESCALATES_TO.items()
@@ -272,14 +276,8 @@ class SlaSweeper:
         if chat_id is None:
             logger.warning("No team chat for the %s alert of order %s", kind, due.order_ref)
             return None
-        notice = _Notice(chat_id, kind=kind, clock=due, department=department)
-        notice.line = self.texts.alert_line(kind, due, now)
-        return notice
-
-    def _escalation_notice(self, notice: _Notice, now: datetime) -> _Notice:
-        """Prepares the escalation of an alert."""
-        notice.line = self.texts.escalation_line(_required(notice.alert), now)
-        return notice
+        # Its line is written once the chat's language is known (_lined).
+        return _Notice(chat_id, kind=kind, clock=due, department=department)
 
     async def _tell(
         self,

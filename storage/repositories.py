@@ -297,6 +297,11 @@ class _Tracked:
     clock_rows: list[tuple[StageClock, OrderClockRow]] = field(default_factory=list)
 
 
+# Built once: a Select is immutable, and building this one with its two loader options took
+# about 3 % of a /track (issue 17).
+_ORDERS_WITH_TRAIL = select(OrderRow).options(selectinload(OrderRow.audit), selectinload(OrderRow.clocks))
+
+
 class SqlOrderRepository:
     """Loads order aggregates and writes their changes back with a version check."""
 
@@ -383,7 +388,7 @@ class SqlOrderRepository:
     @staticmethod
     def _select() -> Select[OrderRow]:
         """Selects order rows with their audit lines and clocks."""
-        return select(OrderRow).options(selectinload(OrderRow.audit), selectinload(OrderRow.clocks))
+        return _ORDERS_WITH_TRAIL
 
     async def _load(self, stmt: Select[OrderRow]) -> list[Order]:
         """Runs the select and returns tracked aggregates, one object per order in this unit of work."""

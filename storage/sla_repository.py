@@ -226,7 +226,14 @@ class SqlSlaRepository:
                 .where(self._among(audit.order_id, order_ids))
                 .group_by(audit.order_id)
             )
-            lines = (await self._session.scalars(select(audit).where(audit.id.in_(newest)))).all()
+            # Rows of the five columns, not audit entities: the sweep reads up to a thousand at a time.
+            lines = (
+                await self._session.execute(
+                    select(audit.order_id, audit.actor_id, audit.actor_role, audit.action, audit.at).where(
+                        audit.id.in_(newest)
+                    )
+                )
+            ).all()
             actor_ids = {line.actor_id for line in lines if line.actor_id is not None}
             names = (
                 dict(
