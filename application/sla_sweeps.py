@@ -205,7 +205,7 @@ class SlaSweeper:
         return self if language is None else replace(self, texts=self.texts_in(language))
 
     def _lined(self, notices: Sequence[_Notice], now: datetime, report: SweepReport) -> list[_Notice]:
-        """The notices with their digest lines written in this sweeper's language; one that fails is left out."""
+        """The notices with their lines written in this sweeper's language; one that fails is left out."""
         lined = []
         for notice in notices:
             try:

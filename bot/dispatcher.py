@@ -79,10 +79,11 @@ def build_dispatcher(
         dispatcher = Dispatcher(storage=storage or MemoryStorage())
         # The dispatcher put its FSM middleware first; it goes inside the transaction.
         dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
-        dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
+        dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory, dispatcher.fsm))
         dispatcher.update.outer_middleware(dispatcher.fsm)
     else:
         dispatcher = Dispatcher(storage=storage or MemoryStorage(), events_isolation=events_isolation)
+        # The FSM middleware reads the dialog state before this transaction opens.
         dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory))
     dispatcher[COMMAND_SPECS_KEY] = all_commands()
     dispatcher.update.outer_middleware(RolesMiddleware(admin_ids))

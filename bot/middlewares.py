@@ -10,11 +10,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import TelegramObject, Update, User
 
 from application.ports import UnitOfWork
 from bot.replies import collect_replies, dump_replies, send_replies
 from domain.orders.status import Role
+from storage.fsm import SqlFsmStorage, storage_key
+from storage.inbox import UpdateOpening
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,17 @@ class Settlement:
         self.row_removed = False
 
 
+# Handler data key of the UpdateOpening the transaction middleware read (the roles middleware uses it).
+OPENING_KEY = "update_opening"
+
+
+@runtime_checkable
+class UpdateOpener(Protocol):
+    """Processed-updates records that read the sender's roles, language and dialog state too."""
+
+    async def open(self, update_id: int, user_id: int, state_key: str | None) -> UpdateOpening: ...
+
+
 @runtime_checkable
 class InboxSettling(Protocol):
     """Processed-updates records that settle the update's inbox row too (storage.inbox)."""
@@ -52,15 +66,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     transaction waits for Telegram.
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, fsm: FSMContextMiddleware | None = None) -> None:
         self.uow_factory = uow_factory
+        # The dispatcher's FSM middleware, when it keeps dialogs in this database: the update's
+        # first statement reads the dialog state too (issue 17).
+        self.fsm = fsm if fsm is not None and isinstance(fsm.storage, SqlFsmStorage) else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         """Marks the update processed, runs the handler, and commits both together or neither."""
         if not isinstance(event, Update):
             return await handler(event, data)
         async with self.uow_factory() as uow:
-            if not await uow.updates.mark(event.update_id):
+            if not await self._open(uow, event, data):
                 logger.debug("Update %s was already processed; dropped", event.update_id)
                 await _answer_replayed_press(event, data)
                 return None
@@ -86,6 +103,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         await send_replies(replies)
         return result
 
+    async def _open(self, uow: UnitOfWork, update: Update, data: dict[str, Any]) -> bool:
+        """Records the update processed; False if it was already. Reads roles, language and state with it."""
+        user: User | None = data.get("event_from_user")
+        if user is None or not isinstance(uow.updates, UpdateOpener):
+            return await uow.updates.mark(update.update_id)
+        context = self.fsm.resolve_event_context(data["bot"], data) if self.fsm is not None else None
+        opening = await uow.updates.open(
+            update.update_id, user.id, storage_key(context.key) if context is not None else None
+        )
+        data[OPENING_KEY] = opening
+        return opening.new
+
 
 async def _answer_replayed_press(update: Update, data: dict[str, Any]) -> None:
     """Answers a press whose effect was committed before a crash cut its answer off (the spinner stops)."""
@@ -108,10 +137,13 @@ class RolesMiddleware(BaseMiddleware):
         """Puts `roles: frozenset[Role]` into the handler data, and the saved language beside it."""
         user: User | None = data.get("event_from_user")
         roles: frozenset[Role] = frozenset()
-        if user is not None:
+        opening: UpdateOpening | None = data.get(OPENING_KEY)
+        if opening is not None:
+            roles, data[SAVED_LANGUAGE_KEY] = opening.roles, opening.language
+        elif user is not None:
             roles, data[SAVED_LANGUAGE_KEY] = await data[UOW_KEY].staff.roles_and_language(user.id)
-            if user.id in self.admin_ids:
-                roles = roles | {Role.ADMIN}
+        if user is not None and user.id in self.admin_ids:
+            roles = roles | {Role.ADMIN}
         data[ROLES_KEY] = roles
         return await handler(event, data)
 

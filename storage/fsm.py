@@ -22,7 +22,7 @@ from sqlalchemy import Executable, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmStateRow, utcnow
-from storage.repositories import table_of, upsert_in
+from storage.repositories import PREFETCHED_STATES, table_of, upsert_in
 from storage.uow import active_session
 
 # Read on every update: built once (issue 17).
@@ -57,9 +57,14 @@ class SqlFsmStorage(BaseStorage):
         await self._write(key, "state", value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        """Returns the dialog state of the key."""
+        """Returns the dialog state of the key (the one the update's opening statement read, if it did)."""
+        flat = storage_key(key)
         async with self._session() as session:
-            return await session.scalar(_STATE_OF, {"key": storage_key(key)})
+            prefetched = session.info.get(PREFETCHED_STATES)
+            if prefetched and flat in prefetched:
+                state: str | None = prefetched.pop(flat)
+                return state
+            return await session.scalar(_STATE_OF, {"key": flat})
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         """Replaces the dialog data of the key."""
@@ -98,6 +103,8 @@ class SqlFsmStorage(BaseStorage):
         """Writes the key's state or data column, and removes the row once it holds neither."""
         flat = storage_key(key)
         async with self._session(write=True) as session:
+            # A state read at the update's start no longer holds once written.
+            session.info.get(PREFETCHED_STATES, {}).pop(flat, None)
             dialect = session.get_bind().dialect.name
             await session.execute(_upsert_of(dialect, column), {"key": flat, "value": value, "at": utcnow()})
             if not value:

@@ -18,15 +18,68 @@ Every method is one short transaction of its own (`done` may serve several updat
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Executable,
+    String,
+    Table,
+    bindparam,
+    delete,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import InboxUpdateRow, ProcessedUpdateRow
-from storage.repositories import SqlProcessedUpdates, upsert
+from domain.orders.status import Role
+from storage.models import FsmStateRow, InboxUpdateRow, ProcessedUpdateRow, StaffRoleRow, UserRow, utcnow
+from storage.repositories import (
+    PREFETCHED_STATES,
+    SqlProcessedUpdates,
+    insert_processed,
+    mark_processed,
+    upsert,
+)
+
+_NEW, _ROLE, _LANGUAGE, _STATE = "new", "role", "language", "state"
+
+
+@functools.cache
+def _opening(dialect: str, with_state: bool) -> Executable:
+    """The read at an update's start, as (kind, value) rows; on PostgreSQL it records the update too."""
+    user: BindParameter[int] = bindparam("user_id")
+    branches = [
+        select(literal(_ROLE, String()), StaffRoleRow.role).where(StaffRoleRow.user_id == user),
+        select(literal(_LANGUAGE, String()), UserRow.language).where(UserRow.id == user),
+    ]
+    if with_state:
+        branches.append(
+            select(literal(_STATE, String()), FsmStateRow.state).where(FsmStateRow.key == bindparam("key"))
+        )
+    if dialect == "postgresql":
+        marked = insert_processed(dialect).cte("marked")
+        branches.insert(0, select(literal(_NEW, String()), literal(None, String())).select_from(marked))
+    opening: CompoundSelect[Any] = union_all(*branches)
+    return opening
+
+
+# Run at the end of every update: built once (issue 17).
+# (An UPDATE's parameters may not be named like its table's columns.)
+_REMOVE_ROW = delete(InboxUpdateRow).where(InboxUpdateRow.update_id == bindparam("settled"))
+_KEEP_REPLIES = (
+    update(InboxUpdateRow)
+    .where(InboxUpdateRow.update_id == bindparam("settled"))
+    .values(replies=bindparam("kept"))
+)
+
 
 # How long an instance holds an update it took before another instance may take it over.
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -46,16 +99,56 @@ class InboxEntry:
     replies: str | None = None
 
 
+@dataclass(frozen=True)
+class UpdateOpening:
+    """What an update's first statement found: whether it is new, the sender's roles and saved language."""
+
+    new: bool
+    roles: frozenset[Role]
+    language: str | None
+
+
 class InboxProcessedUpdates(SqlProcessedUpdates):
     """Records updates processed and settles their inbox rows, in the handler's transaction."""
 
+    async def open(self, update_id: int, user_id: int, state_key: str | None) -> UpdateOpening:
+        """Records the update and reads its sender's roles, language and dialog state, in one round trip.
+
+        One statement on PostgreSQL (the insert as a CTE); two on SQLite, which has no DML in a CTE.
+        The dialog state (state_key: the flat FSM key, None when dialogs are kept elsewhere) is left
+        in the session for the FSM storage (PREFETCHED_STATES).
+        """
+        dialect = self._session.get_bind().dialect.name
+        params: dict[str, Any] = {"update_id": update_id, "processed_at": utcnow(), "user_id": user_id}
+        if state_key is not None:
+            params["key"] = state_key
+        new = False
+        if dialect != "postgresql":
+            new = (
+                await self._session.execute(mark_processed(dialect), params)
+            ).scalar_one_or_none() is not None
+        roles: set[Role] = set()
+        language: str | None = None
+        state: str | None = None
+        for kind, value in await self._session.execute(_opening(dialect, state_key is not None), params):
+            if kind == _NEW:
+                new = True
+            elif kind == _ROLE:
+                roles.add(Role(value))
+            elif kind == _LANGUAGE:
+                language = value
+            else:
+                state = value
+        if state_key is not None:
+            self._session.info.setdefault(PREFETCHED_STATES, {})[state_key] = state
+        return UpdateOpening(new, frozenset(roles), language)
+
     async def settle(self, update_id: int, replies: str | None) -> None:
         """Removes the update's inbox row, or keeps the replies still to send in it."""
-        row = InboxUpdateRow.update_id == update_id
         if replies is None:
-            await self._session.execute(delete(InboxUpdateRow).where(row))
+            await self._session.execute(_REMOVE_ROW, {"settled": update_id})
         else:
-            await self._session.execute(update(InboxUpdateRow).where(row).values(replies=replies))
+            await self._session.execute(_KEEP_REPLIES, {"settled": update_id, "kept": replies})
 
 
 class SqlUpdateInbox:

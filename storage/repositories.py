@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import ReturningInsert
 
 from application.ports import FailedMessage, OutboxMessage
 from domain.errors import ConcurrentModification, OrderNotFound
@@ -71,6 +72,9 @@ Record = TypeVar("Record", bound="DataclassInstance")
 
 # session.info key: what to do once the session's transaction has committed (SqlUnitOfWork.commit).
 AFTER_COMMIT = "after_commit"
+# Key of session.info: dialog states read with the update's opening statement (storage.inbox),
+# by flat FSM key, which the FSM storage (storage.fsm) takes instead of reading them again.
+PREFETCHED_STATES = "prefetched_fsm_states"
 
 
 def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
@@ -608,8 +612,13 @@ class SqlOrderNumberAllocator:
 
 
 @functools.cache
-def _mark_processed(dialect: str) -> Executable:
+def mark_processed(dialect: str) -> Executable:
     """The insert that records an update id unless it is there already, returning it if new."""
+    return insert_processed(dialect)
+
+
+def insert_processed(dialect: str) -> ReturningInsert[Any]:
+    """Builds the insert that records an update id unless it is there already, returning it if new."""
     table = table_of(ProcessedUpdateRow)
     return (
         upsert_in(dialect, table)
@@ -627,6 +636,6 @@ class SqlProcessedUpdates:
 
     async def mark(self, update_id: int) -> bool:
         """Records the update; returns False if it had been processed already."""
-        stmt = _mark_processed(self._session.get_bind().dialect.name)
+        stmt = mark_processed(self._session.get_bind().dialect.name)
         params = {"update_id": update_id, "processed_at": utcnow()}
         return (await self._session.execute(stmt, params)).scalar_one_or_none() is not None

@@ -18,6 +18,7 @@ from bot.i18n import PoI18n
 from bot.inbox import MAX_RUNS, UpdateProcessor
 from bot.replies import install_reply_middlewares
 from domain.clock import FixedClock
+from storage.fsm import SqlFsmStorage
 from storage.inbox import InboxEntry, SqlUpdateInbox
 from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
@@ -286,3 +287,26 @@ async def test_a_failed_removal_is_reported_to_every_update_of_its_batch(
     assert isinstance(results[2], RuntimeError)
     # The rows of the failed batch stay, to be finished at the next start.
     assert [entry.update_id for entry in await inbox.pending()] == [2, 3]
+
+
+async def test_an_update_reads_roles_language_and_dialog_state_with_its_first_statement(
+    inbox: SqlUpdateInbox, sessions: Sessions, i18n: PoI18n, bot: MockedBot
+) -> None:
+    """Issue 17: one statement records the update and reads them (two on SQLite), none before the handler."""
+    dispatcher = build_dispatcher(
+        uow_factory=lambda: SqlUnitOfWork(sessions), i18n=i18n, storage=SqlFsmStorage(sessions)
+    )
+    processor = processor_for(inbox, dispatcher, bot)
+    await processor.receive([raw(message_update(1, "/lang")), raw(callback_update(2, "lang:zh"))])
+    await processor.wait_idle()
+
+    database = sessions.kw["bind"]
+    with statements_starting(database, "") as statements:
+        await processor.receive([raw(message_update(3, "/start"))])
+        await processor.wait_idle()
+
+    # The Chinese welcome: the saved language was read, with roles and dialog state, in the opening.
+    assert "欢迎使用" in texts(bot)[-1]
+    reads = [statement for statement in statements if "staff_roles" in statement or "fsm_states" in statement]
+    assert len(reads) == 1, reads
+    assert reads[0].lstrip().startswith("WITH" if database.dialect.name == "postgresql" else "SELECT")

@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from bot.inbox import CONCURRENCY
 from storage.database import alembic_config, create_engine, migrate_apart
@@ -148,8 +149,10 @@ async def test_the_pool_keeps_a_connection_for_every_update_processed_at_once(pg
             release.clear()
             running = [asyncio.create_task(transaction()) for _ in range(CONCURRENCY)]
             # A pool smaller than that holds the rest back; they go once the first are released.
+            pool = engine.pool
+            assert isinstance(pool, QueuePool)
             for _ in range(200):
-                if engine.pool.checkedout() >= CONCURRENCY:
+                if pool.checkedout() >= CONCURRENCY:
                     break
                 await asyncio.sleep(0.01)
             release.set()
