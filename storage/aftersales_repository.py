@@ -55,7 +55,7 @@ from storage.models import (
     SurveyAnswerRow,
     UserRow,
 )
-from storage.repositories import record_from
+from storage.repositories import PREFETCHED_STATES, record_from
 
 # What execution recorded that is not about a person or a place: times and the carrier.
 _SHIPMENT_KEPT = ("carrier", "etd", "eta")
@@ -327,6 +327,7 @@ class SqlAftersalesRepository:
             counts["chat_states"] = await self._delete(
                 delete(FsmStateRow).where(FsmStateRow.key.like(f"%:{customer}:%"))
             )
+            session.info.pop(PREFETCHED_STATES, None)
             counts["users"] = 1
             # The customer's chat consents and conversations with customer service go with their last order.
             contact = [ChatConsentRow.chat_id == customer]

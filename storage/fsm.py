@@ -57,12 +57,12 @@ class SqlFsmStorage(BaseStorage):
         await self._write(key, "state", value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        """Returns the dialog state of the key (the one the update's opening statement read, if it did)."""
+        """Returns the dialog state of the key (as the update's opening statement read it, if it did)."""
         flat = storage_key(key)
         async with self._session() as session:
-            prefetched = session.info.get(PREFETCHED_STATES)
-            if prefetched and flat in prefetched:
-                state: str | None = prefetched.pop(flat)
+            prefetched = session.info.get(PREFETCHED_STATES, {}).get(flat)
+            if prefetched is not None:
+                state: str | None = prefetched[0]
                 return state
             return await session.scalar(_STATE_OF, {"key": flat})
 
@@ -74,8 +74,10 @@ class SqlFsmStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """Returns a copy of the dialog data of the key."""
+        flat = storage_key(key)
         async with self._session() as session:
-            data = await session.scalar(_DATA_OF, {"key": storage_key(key)})
+            prefetched = session.info.get(PREFETCHED_STATES, {}).get(flat)
+            data = prefetched[1] if prefetched is not None else await session.scalar(_DATA_OF, {"key": flat})
         return dict(data or {})
 
     async def close(self) -> None:
@@ -103,7 +105,7 @@ class SqlFsmStorage(BaseStorage):
         """Writes the key's state or data column, and removes the row once it holds neither."""
         flat = storage_key(key)
         async with self._session(write=True) as session:
-            # A state read at the update's start no longer holds once written.
+            # What the update's opening read holds until the storage writes (nothing else writes in it).
             session.info.get(PREFETCHED_STATES, {}).pop(flat, None)
             dialect = session.get_bind().dialect.name
             await session.execute(_upsert_of(dialect, column), {"key": flat, "value": value, "at": utcnow()})

@@ -54,19 +54,20 @@ _NEW, _ROLE, _LANGUAGE, _STATE = "new", "role", "language", "state"
 
 @functools.cache
 def _opening(dialect: str, with_state: bool) -> Executable:
-    """The read at an update's start, as (kind, value) rows; on PostgreSQL it records the update too."""
+    """The read at an update's start, as (kind, value, dialog data) rows; on PostgreSQL it records it too."""
     user: BindParameter[int] = bindparam("user_id")
+    no_data = literal(None, FsmStateRow.data.type)
     branches = [
-        select(literal(_ROLE, String()), StaffRoleRow.role).where(StaffRoleRow.user_id == user),
-        select(literal(_LANGUAGE, String()), UserRow.language).where(UserRow.id == user),
+        select(literal(_ROLE, String()), StaffRoleRow.role, no_data).where(StaffRoleRow.user_id == user),
+        select(literal(_LANGUAGE, String()), UserRow.language, no_data).where(UserRow.id == user),
     ]
     if with_state:
-        branches.append(
-            select(literal(_STATE, String()), FsmStateRow.state).where(FsmStateRow.key == bindparam("key"))
-        )
+        dialog = select(literal(_STATE, String()), FsmStateRow.state, FsmStateRow.data)
+        branches.append(dialog.where(FsmStateRow.key == bindparam("key")))
     if dialect == "postgresql":
         marked = insert_processed(dialect).cte("marked")
-        branches.insert(0, select(literal(_NEW, String()), literal(None, String())).select_from(marked))
+        new = select(literal(_NEW, String()), literal(None, String()), no_data).select_from(marked)
+        branches.insert(0, new)
     opening: CompoundSelect[Any] = union_all(*branches)
     return opening
 
@@ -112,11 +113,11 @@ class InboxProcessedUpdates(SqlProcessedUpdates):
     """Records updates processed and settles their inbox rows, in the handler's transaction."""
 
     async def open(self, update_id: int, user_id: int, state_key: str | None) -> UpdateOpening:
-        """Records the update and reads its sender's roles, language and dialog state, in one round trip.
+        """Records the update and reads its sender's roles, language and dialog, in one round trip.
 
         One statement on PostgreSQL (the insert as a CTE); two on SQLite, which has no DML in a CTE.
-        The dialog state (state_key: the flat FSM key, None when dialogs are kept elsewhere) is left
-        in the session for the FSM storage (PREFETCHED_STATES).
+        The dialog's state and data (state_key: the flat FSM key, None when dialogs are kept
+        elsewhere) are left in the session for the FSM storage (PREFETCHED_STATES).
         """
         dialect = self._session.get_bind().dialect.name
         params: dict[str, Any] = {"update_id": update_id, "processed_at": utcnow(), "user_id": user_id}
@@ -129,8 +130,10 @@ class InboxProcessedUpdates(SqlProcessedUpdates):
             ).scalar_one_or_none() is not None
         roles: set[Role] = set()
         language: str | None = None
-        state: str | None = None
-        for kind, value in await self._session.execute(_opening(dialect, state_key is not None), params):
+        dialog: tuple[str | None, dict[str, Any] | None] = (None, None)
+        for kind, value, data in await self._session.execute(
+            _opening(dialect, state_key is not None), params
+        ):
             if kind == _NEW:
                 new = True
             elif kind == _ROLE:
@@ -138,9 +141,9 @@ class InboxProcessedUpdates(SqlProcessedUpdates):
             elif kind == _LANGUAGE:
                 language = value
             else:
-                state = value
+                dialog = (value, data)
         if state_key is not None:
-            self._session.info.setdefault(PREFETCHED_STATES, {})[state_key] = state
+            self._session.info.setdefault(PREFETCHED_STATES, {})[state_key] = dialog
         return UpdateOpening(new, frozenset(roles), language)
 
     async def settle(self, update_id: int, replies: str | None) -> None:

@@ -72,8 +72,9 @@ Record = TypeVar("Record", bound="DataclassInstance")
 
 # session.info key: what to do once the session's transaction has committed (SqlUnitOfWork.commit).
 AFTER_COMMIT = "after_commit"
-# Key of session.info: dialog states read with the update's opening statement (storage.inbox),
-# by flat FSM key, which the FSM storage (storage.fsm) takes instead of reading them again.
+# Key of session.info: the dialogs (state, data) read with the update's opening statement
+# (storage.inbox), by flat FSM key, which the FSM storage (storage.fsm) uses instead of reading
+# them again until it writes one; code that deletes dialog rows in the session drops them.
 PREFETCHED_STATES = "prefetched_fsm_states"
 
 

@@ -87,9 +87,37 @@ async def test_a_state_written_after_the_opening_is_read_as_written(
         assert await fsm.get_state(KEY) == "Intake:phone"
         await uow.commit()
 
-    # The prefetched state serves one read: a later read in the update asks the database.
+    # What the opening read serves every read until the storage writes; then the database answers.
     async with new_uow() as uow:
         await _opener(uow).open(4, DORA, storage_key(KEY))
         assert await fsm.get_state(KEY) == "Intake:phone"
+        assert await fsm.get_state(KEY) == "Intake:phone"
         await fsm.set_state(KEY, None)
         assert await fsm.get_state(KEY) is None
+
+
+async def test_the_dialog_data_comes_with_the_opening_and_a_write_is_read_back(
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    new_uow: Callable[[], SqlUnitOfWork],
+) -> None:
+    fsm = SqlFsmStorage(session_factory)
+    await _known_dora(new_uow, fsm)
+    await fsm.set_data(KEY, {"name": "Li Wei"})
+
+    with statements_starting(engine, "SELECT fsm_states") as reads:
+        async with new_uow() as uow:
+            await _opener(uow).open(5, DORA, storage_key(KEY))
+            first = await fsm.get_data(KEY)
+            first["phone"] = "changed by the caller"
+            # aiogram's update_data reads, then writes; the copy handed out did not change what was read.
+            assert await fsm.update_data(KEY, {"phone": "+86 138 0000 0000"}) == {
+                "name": "Li Wei",
+                "phone": "+86 138 0000 0000",
+            }
+            assert await fsm.get_data(KEY) == {"name": "Li Wei", "phone": "+86 138 0000 0000"}
+            await uow.commit()
+
+    assert first == {"name": "Li Wei", "phone": "changed by the caller"}
+    # Only the read after the write went to the database (the opening is no SELECT of fsm_states alone).
+    assert len(reads) == 1, reads
