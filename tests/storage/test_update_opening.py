@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,13 +23,18 @@ DORA = 7
 KEY = StorageKey(bot_id=1, chat_id=DORA, user_id=DORA)
 
 
-async def _known_dora(new_uow: Callable[[], SqlUnitOfWork], fsm: SqlFsmStorage) -> None:
-    """Dora is warehouse staff, reads Chinese and is halfway through a dialog."""
+@pytest.fixture
+async def fsm(
+    session_factory: async_sessionmaker[AsyncSession], new_uow: Callable[[], SqlUnitOfWork]
+) -> SqlFsmStorage:
+    """The dialog storage, with Dora known: warehouse staff, reading Chinese, halfway through a dialog."""
     async with new_uow() as uow:
         await uow.staff.grant(DORA, Role.WAREHOUSE, by=None, at=NOW)
         await uow.users.set_language(DORA, "zh")
         await uow.commit()
-    await fsm.set_state(KEY, "Intake:name")
+    storage = SqlFsmStorage(session_factory)
+    await storage.set_state(KEY, "Intake:name")
+    return storage
 
 
 def _opener(uow: SqlUnitOfWork) -> InboxProcessedUpdates:
@@ -38,12 +44,8 @@ def _opener(uow: SqlUnitOfWork) -> InboxProcessedUpdates:
 
 
 async def test_the_opening_records_the_update_and_reads_what_the_middlewares_need(
-    engine: AsyncEngine,
-    session_factory: async_sessionmaker[AsyncSession],
-    new_uow: Callable[[], SqlUnitOfWork],
+    engine: AsyncEngine, fsm: SqlFsmStorage, new_uow: Callable[[], SqlUnitOfWork]
 ) -> None:
-    fsm = SqlFsmStorage(session_factory)
-    await _known_dora(new_uow, fsm)
 
     with statements_starting(engine, "") as statements:
         async with new_uow() as uow:
@@ -75,11 +77,8 @@ async def test_a_stranger_has_no_roles_language_or_state(new_uow: Callable[[], S
 
 
 async def test_a_state_written_after_the_opening_is_read_as_written(
-    session_factory: async_sessionmaker[AsyncSession],
-    new_uow: Callable[[], SqlUnitOfWork],
+    fsm: SqlFsmStorage, new_uow: Callable[[], SqlUnitOfWork]
 ) -> None:
-    fsm = SqlFsmStorage(session_factory)
-    await _known_dora(new_uow, fsm)
 
     async with new_uow() as uow:
         await _opener(uow).open(3, DORA, storage_key(KEY))
@@ -97,12 +96,8 @@ async def test_a_state_written_after_the_opening_is_read_as_written(
 
 
 async def test_the_dialog_data_comes_with_the_opening_and_a_write_is_read_back(
-    engine: AsyncEngine,
-    session_factory: async_sessionmaker[AsyncSession],
-    new_uow: Callable[[], SqlUnitOfWork],
+    engine: AsyncEngine, fsm: SqlFsmStorage, new_uow: Callable[[], SqlUnitOfWork]
 ) -> None:
-    fsm = SqlFsmStorage(session_factory)
-    await _known_dora(new_uow, fsm)
     await fsm.set_data(KEY, {"name": "Li Wei"})
 
     with statements_starting(engine, "SELECT fsm_states") as reads:
