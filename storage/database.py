@@ -41,9 +41,7 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def create_engine(
-    url: str, *, idle_before_ping: float = IDLE_BEFORE_PING, pool_size: int = POOL_SIZE
-) -> AsyncEngine:
+def create_engine(url: str, *, idle_before_ping: float = IDLE_BEFORE_PING) -> AsyncEngine:
     """Creates the async engine, tuned for safe concurrent writers on SQLite; SQL parameters stay hidden.
 
     On PostgreSQL a pooled connection that sat idle for idle_before_ping seconds is pinged before
@@ -54,7 +52,7 @@ def create_engine(
     # Parameters are names, phones and addresses: kept out of SQLAlchemy's logs and error messages.
     if parsed.get_backend_name() != "sqlite":
         engine = create_async_engine(
-            url, hide_parameters=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW
+            url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
         )
         event.listen(engine.sync_engine, "checkin", _note_idle_since)
         event.listen(
@@ -63,7 +61,7 @@ def create_engine(
         return engine
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW)
+    engine = create_async_engine(url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine

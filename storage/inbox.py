@@ -44,7 +44,6 @@ from storage.models import FsmStateRow, InboxUpdateRow, ProcessedUpdateRow, Staf
 from storage.repositories import (
     PREFETCHED_STATES,
     SqlProcessedUpdates,
-    insert_processed,
     mark_processed,
     upsert,
 )
@@ -65,7 +64,7 @@ def _opening(dialect: str, with_state: bool) -> Executable:
         dialog = select(literal(_STATE, String()), FsmStateRow.state, FsmStateRow.data)
         branches.append(dialog.where(FsmStateRow.key == bindparam("key")))
     if dialect == "postgresql":
-        marked = insert_processed(dialect).cte("marked")
+        marked = mark_processed(dialect).cte("marked")
         new = select(literal(_NEW, String()), literal(None, String()), no_data).select_from(marked)
         branches.insert(0, new)
     opening: CompoundSelect[Any] = union_all(*branches)
