@@ -24,6 +24,7 @@ from tests.browser.test_demo_page import (  # noqa: F401 - pytest finds the fixt
     card,
     choose,
     demo_url,
+    into_view,
     last_bot_message,
     open_demo,
     page,
@@ -59,7 +60,7 @@ def test_an_address_change_on_the_demo_page(page: Page, demo_url: str) -> None:
     act_as(page, OLIVIA_DESK)
     change = card(page, number, "Apply change")
     expect(change).to_contain_text("Toronto")
-    change.scroll_into_view_if_needed()
+    into_view(change)
     screenshot(page, "address-change-desk-card")
     change.locator(".inline-button", has_text="Apply change").click()
     expect(page.locator("#messages .message.from-bot", has_text="Applied").last).to_contain_text(number)

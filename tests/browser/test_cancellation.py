@@ -15,6 +15,7 @@ from tests.browser.test_demo_page import (
     WANG_WEI_WAREHOUSE,
     act_as,
     approve_as_order_desk,
+    bot_messages,
     browser,
     card,
     demo_url,
@@ -38,11 +39,15 @@ def test_a_customer_cancels_a_confirmed_order_on_the_demo_page(page: Page, demo_
     number = approve_as_order_desk(page, reference)
 
     act_as(page, EMMA)
+    # The confirmation and its PDF come through the outbox; the cancellation's messages follow them.
+    pdf = bot_messages(page).filter(has_text=f"Order confirmation {number}").last
+    expect(pdf).to_be_visible(timeout=20_000)
     send(page, f"/track {number}")
     last_bot_message(page, f"Order {number}").locator(".inline-button", has_text="✖ Cancel").click()
     prompt = last_bot_message(page, "customer service checks your request within 1 hour")
     prompt.locator(".inline-button", has_text="Yes, cancel it").click()
-    last_bot_message(page, "is stopped")
+    # The reply and the outbox's status update ("we have your request") may come in either order.
+    expect(bot_messages(page).filter(has_text="is stopped").last).to_contain_text(number)
 
     act_as(page, WANG_WEI_WAREHOUSE)
     page.locator(".tab[data-chat-key='warehouse']").click()

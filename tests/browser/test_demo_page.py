@@ -33,6 +33,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from sandbox.demo_app import DemoHooks, DemoPage, DemoPerson, DemoTeamChat, DemoWorld
 from sandbox.server import FakeBotApi, run_fake_bot_api
@@ -158,6 +159,19 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
 
 
+def into_view(message: Locator) -> None:
+    """Scrolls a message into view for a screenshot, again if the page re-rendered it meanwhile."""
+    # The page redraws a message when the bot edits it; the element found first may then be gone.
+    for _ in range(4):
+        try:
+            message.scroll_into_view_if_needed()
+            return
+        except PlaywrightError as error:
+            if "not attached" not in str(error):
+                raise
+    message.scroll_into_view_if_needed()
+
+
 def open_demo(page: Page, demo_url: str) -> None:
     """Opens the demo page and waits until it is ready and its bot runs."""
     page.goto(demo_url)
@@ -280,7 +294,7 @@ def approve_as_order_desk(page: Page, reference: str) -> str:
     expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "order_desk")
     review = card(page, reference, "Approve")
     expect(review).to_contain_text("Emma Brown")
-    review.scroll_into_view_if_needed()
+    into_view(review)
     screenshot(page, "order-desk-card")
     review.locator(".inline-button", has_text="Approve").click()
     confirmed = page.locator("#messages .message.from-bot", has_text="Approved and confirmed as").last
@@ -325,7 +339,7 @@ def sla_alert_after_fast_forward(page: Page, number: str) -> None:
     first = alert.filter(has_text=number).first
     expect(first).to_contain_text("booking and customs declaration")
     expect(first.locator(".inline-button", has_text="Acknowledge")).to_be_visible()
-    first.scroll_into_view_if_needed()
+    into_view(first)
     screenshot(page, "sla-alert")
 
 
@@ -428,7 +442,7 @@ def test_chinese_warehouse_chat_gets_chinese_cards(page: Page, demo_url: str) ->
     expect(page.locator(".tab.active")).to_have_attribute("data-chat-key", "warehouse")
     picking = card(page, number, "已拣货")
     expect(picking.locator(".inline-button", has_text="Picked")).to_have_count(0)
-    picking.scroll_into_view_if_needed()
+    into_view(picking)
     screenshot(page, "warehouse-chat-zh")
     expect(page.locator("#violation-count")).to_have_text("0")
 
