@@ -7,7 +7,6 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -18,6 +17,7 @@ from domain.aftersales.retention import RetentionPeriod
 from domain.orders.status import Role
 from domain.review import parse_threshold
 from domain.sla.calendar import Duration
+from domain.sla.country_holidays import supports
 from domain.sla.policy_file import SlaPolicyError, load_policy
 
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -251,7 +251,7 @@ class Settings(BaseSettings):
     def _check_holiday_country(cls, value: str) -> str:
         """Requires a country the holidays package knows."""
         value = value.upper()
-        if value not in holidays.list_supported_countries():
+        if not supports(value):
             raise ValueError(f"no public-holiday calendar for {value!r}")
         return value
 

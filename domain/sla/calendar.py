@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+from domain.sla.country_holidays import country_holidays
 
 # No real calendar has ten years without a working day; this only stops a misconfigured one looping.
 _MAX_DAYS_SCANNED = 3660
@@ -108,7 +108,7 @@ class BusinessCalendar:
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {timezone!r}") from error
         try:
-            self._holidays = holidays.country_holidays(country)
+            self._holidays = country_holidays(country)
         except NotImplementedError as error:
             raise ValueError(f"no holiday calendar for country {country!r}") from error
         opens, closes = working_hours

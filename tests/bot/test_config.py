@@ -69,6 +69,15 @@ def test_an_unknown_time_zone_names_the_key() -> None:
     ]
 
 
+def test_the_holiday_country_is_checked_against_the_holidays_registry() -> None:
+    assert config_errors(HOLIDAY_COUNTRY="xx") == [
+        "Configuration error: HOLIDAY_COUNTRY: no public-holiday calendar for 'XX'"
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOLIDAY_COUNTRY", "de")
+        assert load_settings(env_file=None).holiday_country == "DE"
+
+
 def test_only_async_database_drivers_are_accepted() -> None:
     assert config_errors(DATABASE_URL="postgresql://localhost/db") == [
         "Configuration error: DATABASE_URL: scheme must be one of sqlite+aiosqlite, postgresql+asyncpg, "
