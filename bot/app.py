@@ -686,8 +686,8 @@ async def run(
                 # Closes the FSM storage, once no update is being processed any more.
                 await dispatcher.emit_shutdown(bot=bot)
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        # A sweep under way ends before the connections it uses close.
+        await scheduler.stop()
         sender_stop.set()
         if sender_task is not None:
             await sender_task

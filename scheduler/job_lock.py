@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.executors.base import run_coroutine_job
 from apscheduler.job import Job
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import iscoroutinefunction_partial
+
+from scheduler.executors import FinishingExecutor
 
 if TYPE_CHECKING:
     # redis is imported where a connection is made: an instance without Redis never loads it (issue 17).
@@ -63,7 +64,7 @@ def tick_of(job: Job, run_time: datetime) -> tuple[int, int]:
     return math.floor(run_time.timestamp()), _CRON_CLAIM_SECONDS
 
 
-class OncePerTickExecutor(AsyncIOExecutor):
+class OncePerTickExecutor(FinishingExecutor):
     """The asyncio executor, running a coroutine job only for the ticks this instance claimed."""
 
     def __init__(self, lock: RedisJobLock) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from application.sla_sweeps import SlaSweeper
+from scheduler.executors import FinishingExecutor, FinishingScheduler
 from scheduler.job_lock import OncePerTickExecutor, RedisJobLock
 
 SLA_SWEEP_JOB = "sla-sweep"
@@ -37,14 +36,14 @@ def build_scheduler(
     retention: Callable[[], Awaitable[object]] | None = None,
     exception_report: Callable[[], Awaitable[object]] | None = None,
     job_lock: RedisJobLock | None = None,
-) -> AsyncIOScheduler:
+) -> FinishingScheduler:
     """Builds the scheduler (SLA sweep, progress digest, monthly report if given); start() it in the loop.
 
     job_lock: with several instances, each job runs once per tick across them (scheduler.job_lock).
     """
-    scheduler = AsyncIOScheduler(
+    scheduler = FinishingScheduler(
+        FinishingExecutor() if job_lock is None else OncePerTickExecutor(job_lock),
         jobstores={"default": MemoryJobStore()},
-        executors={"default": AsyncIOExecutor() if job_lock is None else OncePerTickExecutor(job_lock)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace_time},
         timezone=timezone,
     )

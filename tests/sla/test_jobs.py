@@ -97,3 +97,52 @@ def test_a_short_sweep_interval_keeps_a_chat_under_20_messages_a_minute() -> Non
     assert SweepSettings(sweep_seconds=60).messages_per_sweep == 20
     assert SweepSettings(sweep_seconds=5).messages_per_sweep == 1
     assert SweepSettings(sweep_seconds=30).messages_per_sweep == 10
+
+
+class SlowSweeper(CountingSweeper):
+    """A sweeper whose sweep takes `seconds` and records whether it ended or was cut off."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(SweepSettings(sweep_seconds=1))
+        self.seconds = seconds
+        self.started = asyncio.Event()
+        self.ended: list[str] = []
+
+    async def sweep(self) -> SweepReport:
+        """Sleeps through the sweep."""
+        self.sweeps += 1
+        self.started.set()
+        try:
+            await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            self.ended.append("cancelled")
+            raise
+        self.ended.append("finished")
+        return SweepReport()
+
+
+async def test_a_sweep_running_when_the_bot_stops_finishes_and_no_other_starts() -> None:
+    sweeper = SlowSweeper(seconds=0.5)
+    scheduler = build_scheduler(sweeper, timezone="Asia/Shanghai")
+    scheduler.start()
+    scheduler.modify_job(SLA_SWEEP_JOB, next_run_time=datetime.now(UTC))
+    await asyncio.wait_for(sweeper.started.wait(), timeout=5)
+
+    await scheduler.stop(within=5)
+
+    assert sweeper.ended == ["finished"]
+    assert not scheduler.running
+    await asyncio.sleep(1.2)  # past the next interval
+    assert sweeper.sweeps == 1
+
+
+async def test_a_sweep_that_outlasts_the_grace_is_cancelled() -> None:
+    sweeper = SlowSweeper(seconds=30)
+    scheduler = build_scheduler(sweeper, timezone="Asia/Shanghai")
+    scheduler.start()
+    scheduler.modify_job(SLA_SWEEP_JOB, next_run_time=datetime.now(UTC))
+    await asyncio.wait_for(sweeper.started.wait(), timeout=5)
+
+    await scheduler.stop(within=0.2)
+
+    assert sweeper.ended == ["cancelled"]
