@@ -254,12 +254,12 @@ def button_press(update_id: int, user_id: int, data: str) -> Json:
 
 
 def window_violations(
-    calls: list[Call], *, overall: int, per_private: int, per_group_minute: int
+    calls: list[Call], *, overall: int, per_private: int, per_group_minute: int, tolerance: float = 0.005
 ) -> list[str]:
-    """Checks the sending limits over sliding windows; returns what exceeded them (with a 5 ms tolerance)."""
+    """Checks the sending limits over sliding windows shortened by `tolerance` s; returns what exceeded."""
     problems: list[str] = []
     times = sorted(call.at for call in calls)
-    for start, end in _windows(times, 1.0 - 0.005):
+    for start, end in _windows(times, 1.0 - tolerance):
         if end - start > overall:
             problems.append(f"{end - start} messages within 1 s overall")
             break
@@ -270,7 +270,7 @@ def window_violations(
     for chat, stamps in by_chat.items():
         stamps.sort()
         window, allowed = (1.0, per_private) if chat > 0 else (60.0, per_group_minute)
-        for start, end in _windows(stamps, window - 0.005):
+        for start, end in _windows(stamps, window - tolerance):
             if end - start > allowed:
                 problems.append(f"{end - start} messages to chat {chat} within {window:.0f} s")
                 break

@@ -10,7 +10,8 @@ Redis. Halfway through, one instance is killed (SIGKILL). Afterwards:
   (its sender sends one at a time) and the replies of the updates it was processing (at most its
   CONCURRENCY), whose commit it may have made without removing their inbox rows;
 - the fake measures that Telegram's limits were never exceeded (30/s overall, 1/s per private chat,
-  20/min per group), and a 429 pauses every instance for its retry_after;
+  20/min per group; allowing 40 ms of arrival jitter on a window), and a 429 pauses every instance
+  for its retry_after;
 - each scheduled SLA sweep tick ran on one instance only.
 """
 
@@ -246,7 +247,13 @@ async def test_three_instances_lose_nothing_when_one_is_killed(
     delivered = Counter(str(call.params["text"]) for call in outbox_calls)
     assert set(delivered) == {f"outbox-{i}" for i in range(OUTBOX)}, "an outbox message was lost"
     assert sum(delivered.values()) - OUTBOX <= 1, delivered.most_common(3)
-    assert window_violations(outbox_calls, overall=30, per_private=1, per_group_minute=20) == []
+    # Arrival is stamped here, up to tens of ms after the grant: three bots, PostgreSQL and this test
+    # share two cores. The grants themselves keep 15 ms and more in hand on every window
+    # (tests/scale/test_shared_rate_limit.py); 31 messages within 0.96 s would still fail here, as
+    # would instances that paced themselves apart (90/s).
+    assert (
+        window_violations(outbox_calls, overall=30, per_private=1, per_group_minute=20, tolerance=0.04) == []
+    )
 
     refused = [call for call in api.calls if call.method == "429:sendMessage"]
     assert len(refused) == 1
