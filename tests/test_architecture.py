@@ -11,7 +11,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_PACKAGES = {
-    "bot", "handlers", "presentation", "api", "application", "domain", "storage", "scheduler", "sandbox",
+    "bot",
+    "handlers",
+    "presentation",
+    "api",
+    "application",
+    "domain",
+    "storage",
+    "scheduler",
+    "sandbox",
 }
 ADAPTERS = ("handlers", "api", "storage", "scheduler")
 # Pure-data libraries the domain may use besides the standard library.

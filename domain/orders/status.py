@@ -242,6 +242,7 @@ del _status
 # Statuses an order may resume to are the ones an interruption can start from.
 INTERRUPTIONS = frozenset({S.CANCELLATION_REQUESTED, S.EXCEPTION})
 
+
 def rule_for(status: OrderStatus, action: Action, service: Service) -> Rule:
     """Returns the table's rule for the action in this status, or raises IllegalTransition."""
     rule = TRANSITIONS.get((status, action))

@@ -176,5 +176,3 @@ def _member(kind: type[_Member], value: object, name: str, noun: str, source: st
     if isinstance(value, str) and value in kind.__members__.values():
         return kind(value)
     raise SlaPolicyError(name, f"unknown {noun} {value!r}; use one of {', '.join(kind)}", source)
-
-

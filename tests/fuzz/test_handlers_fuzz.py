@@ -135,8 +135,24 @@ texts = st.one_of(
     st.builds(
         lambda command, rest: f"/{command} {rest}",
         st.sampled_from(
-            ["start", "help", "lang", "neworder", "cancel", "myorders", "track", "order", "queue",
-             "receipt", "staff", "sla", "todo", "offline", "failed", "xyz"]
+            [
+                "start",
+                "help",
+                "lang",
+                "neworder",
+                "cancel",
+                "myorders",
+                "track",
+                "order",
+                "queue",
+                "receipt",
+                "staff",
+                "sla",
+                "todo",
+                "offline",
+                "failed",
+                "xyz",
+            ]
         ),
         st.text(alphabet=SPECIALS + "abc0123456789R-", max_size=40),
     ),
