@@ -13,6 +13,7 @@ from application.sla_sweep_settings import SweepReport, SweepSettings
 from application.sla_sweeps import SlaSweeper
 from domain.clock import FixedClock
 from presentation.sla_alerts import SlaAlertTexts
+from scheduler.executors import FinishingScheduler
 from scheduler.jobs import SLA_DIGEST_JOB, SLA_SWEEP_JOB, build_scheduler
 from tests.fakes import FakeDatabase
 from tests.sla.conftest import SLA, TEAM_CHATS
@@ -121,12 +122,18 @@ class SlowSweeper(CountingSweeper):
         return SweepReport()
 
 
-async def test_a_sweep_running_when_the_bot_stops_finishes_and_no_other_starts() -> None:
-    sweeper = SlowSweeper(seconds=0.5)
+async def sweeping(seconds: float) -> tuple[SlowSweeper, FinishingScheduler]:
+    """A started scheduler whose sweep, taking `seconds`, is running now."""
+    sweeper = SlowSweeper(seconds)
     scheduler = build_scheduler(sweeper, timezone="Asia/Shanghai")
     scheduler.start()
     scheduler.modify_job(SLA_SWEEP_JOB, next_run_time=datetime.now(UTC))
     await asyncio.wait_for(sweeper.started.wait(), timeout=5)
+    return sweeper, scheduler
+
+
+async def test_a_sweep_running_when_the_bot_stops_finishes_and_no_other_starts() -> None:
+    sweeper, scheduler = await sweeping(seconds=0.5)
 
     await scheduler.stop(within=5)
 
@@ -137,11 +144,7 @@ async def test_a_sweep_running_when_the_bot_stops_finishes_and_no_other_starts()
 
 
 async def test_a_sweep_that_outlasts_the_grace_is_cancelled() -> None:
-    sweeper = SlowSweeper(seconds=30)
-    scheduler = build_scheduler(sweeper, timezone="Asia/Shanghai")
-    scheduler.start()
-    scheduler.modify_job(SLA_SWEEP_JOB, next_run_time=datetime.now(UTC))
-    await asyncio.wait_for(sweeper.started.wait(), timeout=5)
+    sweeper, scheduler = await sweeping(seconds=30)
 
     await scheduler.stop(within=0.2)
 
