@@ -8,8 +8,9 @@ from typing import Any
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-# How long a stopping bot lets a sweep it is running end: a sweep is one short transaction, and a
-# service manager's grace before SIGKILL (systemd 90 s, docker 10 s) is longer.
+# How long a stopping bot lets a sweep it is running end (a sweep is one short transaction). With
+# the inbox's 10 s for updates under way it fits the 20-30 s that deploy/'s compose file and
+# systemd unit give a stop before SIGKILL.
 FINISH_SECONDS = 8.0
 
 
