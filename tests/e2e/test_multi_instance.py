@@ -248,8 +248,8 @@ async def test_three_instances_lose_nothing_when_one_is_killed(
     assert set(delivered) == {f"outbox-{i}" for i in range(OUTBOX)}, "an outbox message was lost"
     assert sum(delivered.values()) - OUTBOX <= 1, delivered.most_common(3)
     # Arrival is stamped here, up to tens of ms after the grant: three bots, PostgreSQL and this test
-    # share two cores. The grants themselves keep 15 ms and more in hand on every window
-    # (tests/scale/test_shared_rate_limit.py); 31 messages within 0.96 s would still fail here, as
+    # share two cores. 31 grants themselves span over 1.02 s (tests/scale/test_shared_rate_limit.py);
+    # 31 messages within 0.96 s would still fail here, as
     # would instances that paced themselves apart (90/s).
     assert (
         window_violations(outbox_calls, overall=30, per_private=1, per_group_minute=20, tolerance=0.04) == []
