@@ -48,6 +48,9 @@ class SweepSettings:
     max_messages_per_chat: int = GROUP_MESSAGES_PER_MINUTE
     # Clocks or alerts read per query in one sweep.
     batch_limit: int = 1000
+    # Chats told side by side, each in its own transactions (issue 17: the database works on one
+    # chat's alerts while the next chat's are prepared); 1 tells them one after another.
+    parallel_chats: int = 1
     # Cancelled orders completed per sweep.
     completions: int = 100
     digest_hours: tuple[int, ...] = (9, 15)

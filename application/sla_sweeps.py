@@ -15,6 +15,7 @@ transaction too. The texts come from an AlertTexts (presentation/sla_alerts.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections import defaultdict
@@ -140,9 +141,7 @@ class SlaSweeper:
                 return SweepReport(locked=False)
             await self.complete_cancelled(now, report)
             chats, mentioned = await self._find(now, report)
-            for chat_id, notices in chats.items():
-                teller = await self._in_language_of(chat_id)
-                await teller._tell(chat_id, teller._lined(notices, now, report), now, mentioned, report)
+            await self._tell_chats(chats, now, mentioned, report)
             if self.after_sweep is not None:
                 try:
                     report.messages += await self.after_sweep()
@@ -162,6 +161,36 @@ class SlaSweeper:
                 report.failed,
             )
         return report
+
+    async def _tell_chats(
+        self,
+        chats: Mapping[int, Sequence[_Notice]],
+        now: datetime,
+        mentioned: Mapping[EscalationLevel, Sequence[int]],
+        report: SweepReport,
+    ) -> None:
+        """Tells every chat its notices, up to parallel_chats chats at once; one chat's messages in order."""
+
+        async def tell(chat_id: int, notices: Sequence[_Notice]) -> None:
+            try:
+                teller = await self._in_language_of(chat_id)
+                await teller._tell(chat_id, teller._lined(notices, now, report), now, mentioned, report)
+            except Exception:
+                # A chat whose language cannot be read waits for the next sweep; the others go on.
+                logger.exception("SLA sweep: no message to chat %s; the next sweep retries", chat_id)
+                report.failed += 1
+
+        if self.settings.parallel_chats <= 1:
+            for chat_id, notices in chats.items():
+                await tell(chat_id, notices)
+            return
+        gate = asyncio.Semaphore(self.settings.parallel_chats)
+
+        async def tell_in_turn(chat_id: int, notices: Sequence[_Notice]) -> None:
+            async with gate:
+                await tell(chat_id, notices)
+
+        await asyncio.gather(*(tell_in_turn(chat_id, notices) for chat_id, notices in chats.items()))
 
     async def complete_cancelled(self, now: datetime, report: SweepReport) -> None:
         """Completes closed cancellations as the system (R-7.1), which closes their completion clocks."""

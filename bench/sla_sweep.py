@@ -31,7 +31,7 @@ from domain.sla.clocks import SlaContext, risk_thresholds
 from domain.sla.policy import Stage
 from domain.sla.policy_file import load_policy
 from presentation.sla_alerts import SlaAlertTexts
-from storage.database import create_engine, create_session_factory
+from storage.database import create_engine, create_session_factory, parallel_writers
 from storage.sla_repository import breach_query, warning_query
 from storage.uow import SqlUnitOfWork
 
@@ -92,11 +92,12 @@ async def explain(engine: AsyncEngine, sla: SlaContext) -> None:
     """Prints the plans of the breach and warning queries."""
     dialect = engine.dialect.name
     compile_dialect = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()
-    for name, stmt in (
+    for name, (stmt, parameters) in (
         ("breach sweep", breach_query(NOW, 1000)),
         ("warning sweep", warning_query(risk_thresholds(sla, NOW), NOW, 1000)),
     ):
-        sql = str(stmt.compile(dialect=compile_dialect, compile_kwargs={"literal_binds": True}))
+        bound = stmt.params(parameters)
+        sql = str(bound.compile(dialect=compile_dialect, compile_kwargs={"literal_binds": True}))
         if dialect == "sqlite":
             # SQLite stores the naive UTC text SQLAlchemy writes; literal binds would render offsets.
             sql = sql.replace("+00:00", "")
@@ -127,7 +128,8 @@ async def sweep_once(url: str, sla: SlaContext) -> None:
             sla=sla,
             team_chats=TEAM_CHATS,
             texts=SlaAlertTexts(formatted),
-            settings=SweepSettings(),
+            # As the bot sets it up (bot/app.py): chats side by side on PostgreSQL.
+            settings=SweepSettings(parallel_chats=parallel_writers(url)),
         )
         # Each sweep records at most batch_limit (1000) breaches and warnings; the rest wait for the next.
         # Sweeps run until one finds nothing new: the newly overdue are all alerted (issue 17 targets).

@@ -74,7 +74,7 @@ from scheduler.outbox_sender import OutboxSender
 from scheduler.shared_rate_limit import SharedRateLimiter
 from storage.binding_repository import SqlBindingRepository
 from storage.conversation_repository import SqlChatLanguages, SqlConversationStore
-from storage.database import create_engine, create_session_factory, migrate_apart
+from storage.database import create_engine, create_session_factory, migrate_apart, parallel_writers
 from storage.exception_report_repository import SqlExceptionReportQueries
 from storage.fsm import SqlFsmStorage
 from storage.health import SqlOpsQueries
@@ -635,6 +635,7 @@ async def run(
         settings=SweepSettings(
             sweep_seconds=settings.sla_sweep_seconds,
             escalate_after=settings.escalation_delay,
+            parallel_chats=parallel_writers(settings.database_url),
         ),
         chat_language=chat_language_of,
         texts_in=alert_texts,

@@ -33,6 +33,16 @@ _IDLE_SINCE = "idle_since"
 POOL_SIZE = 20
 POOL_OVERFLOW = 5
 
+# Write transactions a job may run side by side (the SLA sweep's chats): PostgreSQL runs them at
+# once; SQLite has one writer, so there they queue and gain nothing.
+PARALLEL_WRITERS = 4
+
+
+def parallel_writers(url: str) -> int:
+    """How many write transactions of one job are worth running at once on this database."""
+    return 1 if make_url(url).get_backend_name() == "sqlite" else PARALLEL_WRITERS
+
+
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",

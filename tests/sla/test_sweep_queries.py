@@ -97,8 +97,9 @@ async def test_the_breach_sweep_can_read_the_index_of_unalerted_clocks(engine: A
             # SQLite's statistics cannot see that few running clocks are unalerted: it keeps
             # ix_order_clocks_open_due (a known limit in the README); the index exists for the schema.
             return
+        statement, parameters = breach_query(START, 1000)
         sql = str(
-            breach_query(START, 1000).compile(connection.engine, compile_kwargs={"literal_binds": True})
+            statement.params(parameters).compile(connection.engine, compile_kwargs={"literal_binds": True})
         )
         # The tables are empty in a test; without sequential scans the planner shows the index it can use.
         await connection.execute(text("SET LOCAL enable_seqscan = off"))
@@ -131,3 +132,42 @@ async def test_the_migration_marks_the_clocks_alerted_before_it(
     warned, breached = (await alerted_at(session_factory))[order.id]
     assert warned is not None and warned == at and breached is None
     assert len(await recorded_alerts(session_factory)) == 1
+
+
+async def test_on_postgresql_alerts_of_any_count_share_one_prepared_statement(
+    new_uow: UowFactory, engine: AsyncEngine, session_factory: Sessions
+) -> None:
+    orders = [await seed_clock(new_uow, Stage.PICKING, START) for _ in range(5)]
+    ids = {row.order_id: row.id for row in await _clocks(session_factory)}
+    at = (START + timedelta(days=1)).astimezone(ZoneInfo("UTC"))
+    alerts = [
+        NewAlert(order.id, ids[order.id], Stage.PICKING.value, AlertKind.BREACH, Role.WAREHOUSE, at, "b1")
+        for order in orders
+    ]
+
+    with alert_inserts(engine) as inserts:
+        async with new_uow() as uow:
+            first = await uow.sla.record_alerts(alerts[:2])
+            rest = await uow.sla.record_alerts(alerts)
+            await uow.commit()
+
+    assert all(first) and rest[:2] == [None, None] and all(rest[2:])
+    assert len({*first, *rest[2:]}) == 5
+    assert [row.batch for row in await recorded_alerts(session_factory)] == ["b1"] * 5
+    if engine.dialect.name == "postgresql":
+        # Arrays, not a VALUES list of n rows: the same text (one prepared statement) for 2 and 5 alerts.
+        assert len(set(inserts)) == 1 and "unnest" in inserts[0]
+
+
+async def test_the_warning_sweep_reads_each_calls_own_thresholds(new_uow: UowFactory) -> None:
+    await seed_clock(new_uow, Stage.PICKING, START)
+    async with new_uow() as uow:
+        clocks = await uow.sla.at_risk_or_breached({Stage.PICKING.value: START + timedelta(days=30)}, 10)
+    due_at = clocks[0].due_at
+
+    async with new_uow() as uow:
+        early = await uow.sla.due_for_warning({Stage.PICKING.value: due_at - timedelta(hours=1)}, START, 10)
+        late = await uow.sla.due_for_warning({Stage.PICKING.value: due_at + timedelta(hours=1)}, START, 10)
+        none_yet = await uow.sla.at_risk_or_breached({Stage.PICKING.value: due_at - timedelta(minutes=1)}, 10)
+
+    assert (len(early), len(late), len(none_yet)) == (0, 1, 0)
