@@ -93,7 +93,7 @@ class OrderRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(32))
     resume_status: Mapped[str | None] = mapped_column(String(32))
     exception_type: Mapped[str | None] = mapped_column(String(32))
     service: Mapped[str] = mapped_column(String(32))
@@ -420,6 +420,8 @@ class StaffNameRow(Base):
 
 # KPI and supervision queries (issue 16): each reads one month by a range on its own index.
 Index("ix_orders_created_at", OrderRow.created_at)
+# Orders of a status oldest first (the sweep's cancelled orders, R-7.1), filter and order in one index.
+Index("ix_orders_status_created_at", OrderRow.status, OrderRow.created_at, OrderRow.id)
 # Errors, completions and exceptions of a month by action and time, the order id within the index.
 Index("ix_order_audit_action_at", OrderAuditRow.action, OrderAuditRow.at, OrderAuditRow.order_id)
 # Clocks closed in a month per stage, met or not, read from the index alone.
