@@ -427,8 +427,19 @@ Index("ix_order_audit_action_at", OrderAuditRow.action, OrderAuditRow.at, OrderA
 # Clocks closed in a month per stage, met or not, read from the index alone.
 Index("ix_order_clocks_finished_stage_met", OrderClockRow.finished_at, OrderClockRow.stage, OrderClockRow.met)
 Index("ix_sla_alerts_created_at", SlaAlertRow.created_at)
-Index("ix_sla_alerts_acknowledged_at", SlaAlertRow.acknowledged_at)
-Index("ix_sla_alerts_escalated_at", SlaAlertRow.escalated_at)
+# Alerts acknowledged or escalated in a month; an alert enters each only once it has the moment.
+Index(
+    "ix_sla_alerts_acknowledged_at",
+    SlaAlertRow.acknowledged_at,
+    postgresql_where=text("acknowledged_at IS NOT NULL"),
+    sqlite_where=text("acknowledged_at IS NOT NULL"),
+)
+Index(
+    "ix_sla_alerts_escalated_at",
+    SlaAlertRow.escalated_at,
+    postgresql_where=text("escalated_at IS NOT NULL"),
+    sqlite_where=text("escalated_at IS NOT NULL"),
+)
 
 
 class ExceptionCaseRow(Base):
