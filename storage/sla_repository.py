@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
     Integer,
     Row,
     Select,
@@ -270,15 +269,19 @@ class SqlSlaRepository:
         ]
 
 
+# The columns an alert is recorded with; their types (UTC times refused naive) are the table's own.
 _ALERT_COLUMNS: dict[str, Any] = {
-    "order_id": String(),
-    "clock_id": Integer(),
-    "stage": String(),
-    "kind": String(),
-    "department": String(),
-    "created_at": DateTime(timezone=True),
-    "batch": String(),
-    "escalation_level": Integer(),
+    name: table_of(SlaAlertRow).c[name].type
+    for name in (
+        "order_id",
+        "clock_id",
+        "stage",
+        "kind",
+        "department",
+        "created_at",
+        "batch",
+        "escalation_level",
+    )
 }
 
 

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from alembic import command
 from sqlalchemy import Connection, event, inspect, select, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from application.sla_sweeps import SlaSweeper
@@ -160,6 +162,20 @@ async def test_on_postgresql_alerts_of_any_count_share_one_prepared_statement(
     if engine.dialect.name == "postgresql":
         # Arrays, not a VALUES list of n rows: the same text (one prepared statement) for 2 and 5 alerts.
         assert len(set(inserts)) == 1 and "unnest" in inserts[0]
+
+
+async def test_alerts_recorded_at_once_refuse_a_naive_time_on_every_database(new_uow: UowFactory) -> None:
+    order = await seed_clock(new_uow, Stage.PICKING, START)
+    async with new_uow() as uow:
+        (clock,) = await uow.sla.at_risk_or_breached({Stage.PICKING.value: START + timedelta(days=30)}, 10)
+    naive = datetime(2026, 3, 17, 2)
+    alert = NewAlert(order.id, clock.clock_id, Stage.PICKING.value, AlertKind.BREACH, Role.WAREHOUSE, naive)
+
+    # The arrays take the table's column types, so a time without its zone is refused as in any insert.
+    with pytest.raises(StatementError, match="naive datetime") as refused:
+        async with new_uow() as uow:
+            await uow.sla.record_alerts([alert])
+    assert str(refused.value.statement).startswith("INSERT INTO sla_alerts")
 
 
 async def test_the_warning_sweep_reads_each_calls_own_thresholds(new_uow: UowFactory) -> None:
