@@ -23,7 +23,7 @@ from storage.database import alembic_config
 from storage.kpi_repository import SqlKpiQueries
 from storage.models import OrderClockRow
 from storage.repositories import SqlOrderRepository
-from storage.sla_repository import breach_query
+from storage.sla_repository import SqlSlaRepository
 from tests.fixtures import statements_starting
 from tests.sla.conftest import UowFactory, recorded_alerts, seed_clock
 
@@ -44,6 +44,35 @@ async def alerted_at(session_factory: Sessions) -> dict[str, tuple[datetime | No
             select(OrderClockRow.order_id, OrderClockRow.warning_alerted_at, OrderClockRow.breach_alerted_at)
         )
         return {order_id: (warned, breached) for order_id, warned, breached in rows.all()}
+
+
+async def plans_of(
+    engine: AsyncEngine, table: str, run: Callable[[AsyncSession], Awaitable[object]]
+) -> list[str]:
+    """The query plans of the statements reading `table` that `run` makes, on empty tables."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if f"FROM {table}" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with AsyncSession(engine) as session:
+            await run(session)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    plans = []
+    async with engine.connect() as connection:
+        prefix = "EXPLAIN QUERY PLAN "
+        if connection.dialect.name == "postgresql":
+            # Empty tables: without sequential scans the planner shows the index it can use.
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            prefix = "EXPLAIN "
+        for statement, parameters in captured:
+            rows = await connection.exec_driver_sql(prefix + statement, parameters)
+            plans.append(" ".join(str(row) for row in rows))
+    return plans
 
 
 async def test_a_digest_records_its_alerts_in_one_statement_and_marks_their_clocks(
@@ -97,18 +126,14 @@ async def _clocks(session_factory: Sessions) -> list[OrderClockRow]:
 async def test_the_breach_sweep_can_read_the_index_of_unalerted_clocks(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         indexes = await connection.run_sync(lambda sync: inspect(sync).get_indexes("order_clocks"))
-        assert INDEX in {index["name"] for index in indexes}
-        if connection.dialect.name != "postgresql":
-            # SQLite's statistics cannot see that few running clocks are unalerted: it keeps
-            # ix_order_clocks_open_due (a known limit in the README); the index exists for the schema.
-            return
-        statement, parameters = breach_query(START, 1000)
-        sql = str(
-            statement.params(parameters).compile(connection.engine, compile_kwargs={"literal_binds": True})
-        )
-        # The tables are empty in a test; without sequential scans the planner shows the index it can use.
-        await connection.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = " ".join(str(row[0]) for row in await connection.execute(text("EXPLAIN " + sql)))
+    assert INDEX in {index["name"] for index in indexes}
+    if engine.dialect.name != "postgresql":
+        # SQLite's statistics cannot see that few running clocks are unalerted: it keeps
+        # ix_order_clocks_open_due (a known limit in the README); the index exists for the schema.
+        return
+    (plan,) = await plans_of(
+        engine, "order_clocks", lambda session: SqlSlaRepository(session).due_for_breach(START, 1000)
+    )
     assert INDEX in plan
 
 
@@ -190,35 +215,6 @@ async def test_the_warning_sweep_reads_each_calls_own_thresholds(new_uow: UowFac
         none_yet = await uow.sla.at_risk_or_breached({Stage.PICKING.value: due_at - timedelta(minutes=1)}, 10)
 
     assert (len(early), len(late), len(none_yet)) == (0, 1, 0)
-
-
-async def plans_of(
-    engine: AsyncEngine, table: str, run: Callable[[AsyncSession], Awaitable[object]]
-) -> list[str]:
-    """The query plans of the statements reading `table` that `run` makes, on empty tables."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if f"FROM {table}" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        async with AsyncSession(engine) as session:
-            await run(session)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    plans = []
-    async with engine.connect() as connection:
-        prefix = "EXPLAIN QUERY PLAN "
-        if connection.dialect.name == "postgresql":
-            # Empty tables: without sequential scans the planner shows the index it can use.
-            await connection.execute(text("SET LOCAL enable_seqscan = off"))
-            prefix = "EXPLAIN "
-        for statement, parameters in captured:
-            rows = await connection.exec_driver_sql(prefix + statement, parameters)
-            plans.append(" ".join(str(row) for row in rows))
-    return plans
 
 
 async def test_the_sweep_finds_cancelled_orders_to_complete_on_one_index(engine: AsyncEngine) -> None:
