@@ -285,6 +285,7 @@ _ALERT_COLUMNS: dict[str, Any] = {
 }
 
 
+@functools.cache
 def _record_alerts_statement(dialect: str) -> ReturningInsert[*tuple[Any, ...]]:
     """INSERT of alerts that skips those recorded before, returning what each new row's key and id are."""
     table = table_of(SlaAlertRow)
