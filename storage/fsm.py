@@ -25,9 +25,10 @@ from storage.models import FsmStateRow, utcnow
 from storage.repositories import PREFETCHED_STATES, table_of, upsert_in
 from storage.uow import active_session
 
-# Read on every update: built once (issue 17).
-_STATE_OF = select(FsmStateRow.state).where(FsmStateRow.key == bindparam("key"))
-_DATA_OF = select(FsmStateRow.data).where(FsmStateRow.key == bindparam("key"))
+_FSM_TABLE = table_of(FsmStateRow)
+# Read on every update without a prefetched dialog: built once, of plain columns (issue 17).
+_STATE_OF = select(_FSM_TABLE.c.state).where(_FSM_TABLE.c.key == bindparam("key"))
+_DATA_OF = select(_FSM_TABLE.c.data).where(_FSM_TABLE.c.key == bindparam("key"))
 
 
 def storage_key(key: StorageKey) -> str:
@@ -114,7 +115,6 @@ class SqlFsmStorage(BaseStorage):
                 await session.execute(_REMOVE_IDLE, {"key": flat})
 
 
-_FSM_TABLE = table_of(FsmStateRow)
 _REMOVE_IDLE = delete(_FSM_TABLE).where(
     _FSM_TABLE.c.key == bindparam("key"), _FSM_TABLE.c.state.is_(None), _FSM_TABLE.c.data == {}
 )

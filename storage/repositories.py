@@ -558,6 +558,16 @@ class SqlUserRepository:
         await self._session.execute(stmt)
 
 
+@functools.cache
+def _enqueue(dialect: str, deduplicated: bool) -> ReturningInsert[Any]:
+    """The outbox insert, built once per dialect (its values come as parameters, issue 17)."""
+    table = table_of(OutboxRow)
+    stmt = upsert_in(dialect, table)
+    if deduplicated:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.dedup_key])
+    return stmt.returning(table.c.id)
+
+
 class SqlOutboxRepository:
     """Writes outbox messages in the caller's transaction."""
 
@@ -566,23 +576,21 @@ class SqlOutboxRepository:
 
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queues a message; returns False, writing nothing, if its dedup_key was queued before."""
-        table = table_of(OutboxRow)
-        stmt = upsert(self._session, table).values(
-            chat_id=message.chat_id,
-            method=message.method,
-            params=message.params,
-            order_id=message.order_id,
-            dedup_key=message.dedup_key,
-            created_at=message.created_at,
-            attempts=message.attempts,
-            next_attempt_at=message.created_at,
-            sent_at=message.sent_at,
-            telegram_message_id=message.telegram_message_id,
-            state="pending" if message.sent_at is None else "sent",
-        )
-        if message.dedup_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.dedup_key])
-        new_id = (await self._session.execute(stmt.returning(table.c.id))).scalar_one_or_none()
+        values = {
+            "chat_id": message.chat_id,
+            "method": message.method,
+            "params": message.params,
+            "order_id": message.order_id,
+            "dedup_key": message.dedup_key,
+            "created_at": message.created_at,
+            "attempts": message.attempts,
+            "next_attempt_at": message.created_at,
+            "sent_at": message.sent_at,
+            "telegram_message_id": message.telegram_message_id,
+            "state": "pending" if message.sent_at is None else "sent",
+        }
+        stmt = _enqueue(self._session.get_bind().dialect.name, message.dedup_key is not None)
+        new_id = (await self._session.execute(stmt, values)).scalar_one_or_none()
         if new_id is None:
             return False
         message.id = new_id
