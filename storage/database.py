@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Dialect, event
+import aiosqlite
+from sqlalchemy import Connection, Dialect, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -71,10 +76,67 @@ def create_engine(url: str, *, idle_before_ping: float = IDLE_BEFORE_PING) -> As
         return engine
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+    async def connect() -> aiosqlite.Connection:
+        """Opens a driver connection with the URL's own arguments, its statements run inline."""
+        dialect = engine.sync_engine.dialect
+        (database, *_), options = dialect.create_connect_args(engine.sync_engine.url)
+        # Used from the loop's thread, opened and closed in aiosqlite's: never at the same time.
+        options["check_same_thread"] = False
+        connection = InlineSqliteConnection(lambda: sqlite3.connect(str(database), **options), 64)
+        connection._thread.daemon = True
+        return await connection
+
+    engine = create_async_engine(
+        url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, async_creator=connect
+    )
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
+    for end in ("commit", "rollback"):
+        event.listen(engine.sync_engine, end, _release_writer)
+    # A connection whose transaction ended without either event (it broke) still frees the writer.
+    event.listen(engine.sync_engine, "checkin", _release_checked_in_writer)
     return engine
+
+
+class InlineSqliteConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose statements run on the event loop's thread (issue 17).
+
+    aiosqlite hands every call (cursor, execute, fetch, close of a cursor) to its worker thread and
+    back: four thread hops a statement, each waking the loop through its self-pipe, several times
+    the cost of the statement itself on a local file. A statement here takes tens of microseconds,
+    and since every transaction first waits for the process's writer lock (below) no statement
+    waits for another of this process; what waits is a statement behind another process's write
+    lock (busy_timeout), which then holds up the loop too. Opening and closing a connection still
+    happen on aiosqlite's thread.
+    """
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs one call of the sqlite3 connection now, where aiosqlite would queue it to its thread."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+# SQLite has one writer at a time, and every transaction here takes the write lock (BEGIN IMMEDIATE).
+# Transactions of one process queue on an asyncio lock instead of SQLite's busy handler, whose
+# sleeps (up to 100 ms each) would leave the process idle while the lock is already free, and
+# whose waits, with statements run on the loop's thread, would stop the loop (issue 17).
+_SQLITE_WRITERS: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary()
+# Whether the current task holds its database's writer lock for a unit of work (storage.uow): its
+# own transactions, and a nested unit of work, must not wait for it.
+HOLDS_WRITER: ContextVar[bool] = ContextVar("holds_sqlite_writer", default=False)
+# Where a connection keeps the writer lock its transaction took.
+_WRITER_TAKEN = "sqlite_writer_taken"
+
+
+def writer_lock(engine: AsyncEngine | Engine) -> asyncio.Lock:
+    """The in-process writer lock of a SQLite database's engine."""
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    lock = _SQLITE_WRITERS.get(sync_engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS[sync_engine] = asyncio.Lock()
+    return lock
 
 
 def _note_idle_since(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -112,10 +174,33 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolE
 
 
 def _begin_immediate(connection: Connection) -> None:
-    """Starts every SQLite transaction holding the write lock."""
+    """Starts every SQLite transaction holding the write lock, after the process's writer lock."""
+    if not HOLDS_WRITER.get():
+        lock = writer_lock(connection.engine)
+        # The event runs inside SQLAlchemy's greenlet: the wait gives the loop back to other tasks.
+        await_(lock.acquire())
+        connection.info[_WRITER_TAKEN] = lock
     # A deferred transaction that reads and then writes fails with "database is locked" when another
     # writer got there first; taking the lock up front makes writers queue on busy_timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _release_writer(connection)
+        raise
+
+
+def _release_writer(connection: Connection) -> None:
+    """Frees the writer lock the connection's transaction took, once it has ended."""
+    lock = connection.info.pop(_WRITER_TAKEN, None)
+    if lock is not None:
+        lock.release()
+
+
+def _release_checked_in_writer(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """Frees the writer lock of a connection back in the pool whose transaction ended unseen."""
+    lock = record.info.pop(_WRITER_TAKEN, None)
+    if lock is not None:
+        lock.release()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

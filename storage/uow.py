@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar, Token
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,6 +18,7 @@ from domain.errors import ConcurrentModification
 from storage.aftersales_repository import SqlAftersalesRepository
 from storage.api_repository import SqlApiOrderRepository
 from storage.cancellation_repository import SqlCancellationRepository
+from storage.database import HOLDS_WRITER, writer_lock
 from storage.exception_repository import SqlExceptionRepository
 from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
@@ -49,23 +49,16 @@ class _OpenSession:
 _ACTIVE_SESSION: ContextVar[_OpenSession | None] = ContextVar("active_session", default=None)
 
 
-# SQLite has one writer at a time, and every transaction here takes the write lock (BEGIN IMMEDIATE).
-# Units of work of one process queue on an asyncio lock instead of SQLite's busy handler, whose
-# sleeps (up to 100 ms each) would leave the process idle while the lock is already free.
-_SQLITE_WRITERS: WeakKeyDictionary[AsyncEngine, asyncio.Lock] = WeakKeyDictionary()
-# Whether the current task holds its database's writer lock (a nested unit of work must not wait for it).
-_HOLDS_WRITER: ContextVar[bool] = ContextVar("holds_sqlite_writer", default=False)
-
-
 def sqlite_writer_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
-    """The in-process writer lock of a SQLite database; None on PostgreSQL or when already held here."""
+    """The in-process writer lock of a SQLite database; None on PostgreSQL or when already held here.
+
+    A unit of work holds it from its start to its end (storage.database), not only while a
+    transaction is open: the session's own transactions inside then do not wait for it.
+    """
     engine = session_factory.kw.get("bind")
-    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "sqlite" or _HOLDS_WRITER.get():
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "sqlite" or HOLDS_WRITER.get():
         return None
-    lock = _SQLITE_WRITERS.get(engine)
-    if lock is None:
-        lock = _SQLITE_WRITERS[engine] = asyncio.Lock()
-    return lock
+    return writer_lock(engine)
 
 
 def active_session() -> AsyncSession | None:
@@ -107,7 +100,7 @@ class SqlUnitOfWork(
         lock = sqlite_writer_lock(self._session_factory)
         if lock is not None:
             await lock.acquire()
-            self._writer = (lock, _HOLDS_WRITER.set(True))
+            self._writer = (lock, HOLDS_WRITER.set(True))
         self._session = self._session_factory()
         self._bind_repositories(self._session)
         opened = _OpenSession(self._session)
@@ -128,7 +121,7 @@ class SqlUnitOfWork(
             if self._writer is not None:
                 lock, held = self._writer
                 self._writer = None
-                _HOLDS_WRITER.reset(held)
+                HOLDS_WRITER.reset(held)
                 lock.release()
 
     async def commit(self) -> None:

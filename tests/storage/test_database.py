@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from bot.inbox import CONCURRENCY
-from storage.database import alembic_config, create_engine, migrate_apart
+from storage.database import alembic_config, create_engine, migrate_apart, writer_lock
 from storage.models import Base
 
 
@@ -160,4 +162,89 @@ async def test_the_pool_keeps_a_connection_for_every_update_processed_at_once(pg
         # Each round reused the connections of the first: none was closed on its way back.
         assert len(opened) == CONCURRENCY
     finally:
+        await engine.dispose()
+
+
+def _sqlite_engine(tmp_path: Path) -> AsyncEngine:
+    """A SQLite engine on a file of its own, without the migrations."""
+    return create_engine(f"sqlite+aiosqlite:///{tmp_path}/writers.sqlite3")
+
+
+async def test_sqlite_statements_run_on_the_loops_thread(tmp_path: Path) -> None:
+    """Issue 17: aiosqlite's thread hops (four a statement) are gone; statements run where the loop runs."""
+    engine = _sqlite_engine(tmp_path)
+
+    def add_thread_function(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("thread_id", 0, threading.get_ident)
+
+    event.listen(engine.sync_engine, "connect", add_thread_function)
+    try:
+        async with engine.connect() as connection:
+            thread = (await connection.execute(text("SELECT thread_id()"))).scalar_one()
+    finally:
+        await engine.dispose()
+
+    assert thread == threading.get_ident()
+
+
+async def test_sqlite_transactions_outside_a_unit_of_work_queue_on_the_writer_lock(tmp_path: Path) -> None:
+    """Issue 17: a second transaction waits on the process's lock, not in SQLite's busy handler."""
+    engine = _sqlite_engine(tmp_path)
+    first_open, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE scans (waybill TEXT)"))
+            first_open.set()
+            await release.wait()
+
+    async def second() -> int:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO scans VALUES ('W-1')"))
+            return int((await connection.execute(text("SELECT count(*) FROM scans"))).scalar_one())
+
+    try:
+        holder = asyncio.create_task(first())
+        await first_open.wait()
+        waiter = asyncio.create_task(second())
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+            ticks += 1
+        # The loop kept running while the second waited, and it waits on the lock the first holds.
+        assert ticks == 20 and not waiter.done()
+        assert writer_lock(engine).locked()
+        release.set()
+        await holder
+        assert await waiter == 1
+        assert not writer_lock(engine).locked()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_begin_refused_by_another_process_frees_the_writer_lock(tmp_path: Path) -> None:
+    """A BEGIN that fails (another process holds the database) leaves the lock free for the next."""
+    engine = _sqlite_engine(tmp_path)
+
+    def fail_at_once(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+    event.listen(engine.sync_engine, "connect", fail_at_once)
+    other = sqlite3.connect(tmp_path / "writers.sqlite3", isolation_level=None)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE scans (waybill TEXT)"))
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO scans VALUES ('W-1')"))
+        assert not writer_lock(engine).locked()
+        other.execute("COMMIT")
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO scans VALUES ('W-2')"))
+            assert (await connection.execute(text("SELECT waybill FROM scans"))).scalars().all() == ["W-2"]
+    finally:
+        other.close()
         await engine.dispose()
