@@ -38,6 +38,7 @@ from tests.exception_report.conftest import (
     local,
     seed_march,
 )
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot
 from tests.outbox.conftest import sender_on
 from tests.review.conftest import Card, command, press
@@ -76,14 +77,9 @@ def dispatcher(new_uow: UowFactory, setup: ExceptionReportSetup, clock: FixedClo
 
 async def staff(new_uow: UowFactory) -> None:
     """A manager, the order desk head and a clerk."""
-    async with new_uow() as uow:
-        for user_id, role in (
-            (MANAGER, Role.MANAGEMENT),
-            (HEAD, Role.ORDER_DESK_HEAD),
-            (CLERK, Role.ORDER_DESK),
-        ):
-            await uow.staff.grant(user_id, role, by=None, at=NOW)
-        await uow.commit()
+    await grant_roles(
+        new_uow, {Role.MANAGEMENT: [MANAGER], Role.ORDER_DESK_HEAD: [HEAD], Role.ORDER_DESK: [CLERK]}, at=NOW
+    )
 
 
 async def chinese_management_chat(session_factory: Sessions) -> None:

@@ -24,6 +24,7 @@ from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
 from tests import telegram
 from tests.fakes import FakeDatabase
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot, RecordedRequest
 from tests.storage.conftest import database_url, engine, pg_url, session_factory
 
@@ -173,9 +174,7 @@ def chat(dispatcher: Dispatcher, mocked_bot: MockedBot, update_ids: Iterator[int
 
 async def grant(database: FakeDatabase, user_id: int, role: Role) -> None:
     """Gives a staff member a role."""
-    async with database.unit_of_work() as uow:
-        await uow.staff.grant(user_id, role, by=None, at=NOW)
-        await uow.commit()
+    await grant_roles(database.unit_of_work, {role: [user_id]}, at=NOW)
 
 
 async def orders_of(database: FakeDatabase, user_id: int) -> list[Order]:
