@@ -7,6 +7,7 @@ latter as the management chat's language (R-X.4). Figures: tests/exception_repor
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from io import BytesIO
 from typing import Any
@@ -53,16 +54,7 @@ TEAM_CHATS = {"order_desk": ORDER_DESK_CHAT, "management": MANAGEMENT_CHAT}
 @pytest.fixture
 def setup(report_setup: ExceptionReportSetup) -> ExceptionReportSetup:
     """The report's setup reading each team chat's language from the database, as in production."""
-    return ExceptionReportSetup(
-        report_setup.clock,
-        report_setup.zone,
-        report_setup.queries_of,
-        report_setup.documents,
-        report_setup.chat_of,
-        report_setup.causes,
-        chat_language=chat_language_of,
-        locale="en",
-    )
+    return dataclasses.replace(report_setup, chat_language=chat_language_of)
 
 
 @pytest.fixture
