@@ -79,7 +79,7 @@ from presentation.exception_texts import (
 )
 from presentation.execution_texts import STATUS_NAMES
 from presentation.keyboards import N_
-from presentation.render import esc, local_time, translator
+from presentation.render import esc, local_time, translator_or_default
 
 router = Router(name="exceptions")
 
@@ -323,7 +323,7 @@ async def on_case(
                     return
                 await _ask(query, state, ExceptionDialog.needs, base, _(T.ASK_NEEDS).format(id=shown))
             case CaseStep.SEND:
-                customer_t = translator(i18n, _customer_locale(order, i18n))
+                customer_t = translator_or_default(i18n, order.customer.language)
                 text = _draft(case, order, customer_t, exception_setup)
                 await tell_customer(cases, case.id, actor_id=user.id, text=text, setup=exception_setup)
                 await query.answer(_(T.TOLD_STAFF).format(id=shown), show_alert=True)
@@ -415,12 +415,6 @@ def _in_range(step: CaseStep, arg: int, case: ExceptionCase) -> bool:
     if step is CaseStep.CAUSE:
         return 0 <= arg < len(cause_catalog().causes_of(case.type))
     return 0 <= arg < len(CompensationKind)
-
-
-def _customer_locale(order: Order, i18n: I18n) -> str:
-    """The customer's language if the bot speaks it, else the default."""
-    language = order.customer.language
-    return language if language in i18n.available_locales else i18n.default_locale
 
 
 def _draft(case: ExceptionCase, order: Order, customer_t: T.Translate, setup: ExceptionSetup) -> str:

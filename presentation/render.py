@@ -157,6 +157,11 @@ def translator(i18n: I18n, locale: str) -> Translate:
     return lambda message: HtmlTemplate(i18n.gettext(message, locale=locale))
 
 
+def translator_or_default(i18n: I18n, locale: str | None) -> Translate:
+    """The translator of a locale the bot speaks, else of the default one."""
+    return translator(i18n, locale if locale in i18n.available_locales else i18n.default_locale)
+
+
 def esc(text: object) -> Html:
     """Escapes user-supplied text for Telegram HTML."""
     return Html(html.escape(str(text), quote=False))
