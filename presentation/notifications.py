@@ -35,7 +35,7 @@ from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.finance_texts import FINANCE_NOTICES, render_finance_notice
 from presentation.keyboards import N_
 from presentation.payment_notices import PAYMENT_NOTICES, TelegramPaymentNotices
-from presentation.render import Translate, esc, keyboard_json, translator_or_default
+from presentation.render import Translate, esc, html_message, keyboard_json, translator_or_default
 from presentation.review_renderers import TelegramReviewRenderers
 from presentation.survey_texts import problem_button
 from presentation.tracking import progress_lines
@@ -193,7 +193,7 @@ class TelegramNotices:
                     reference=esc(order.reference),
                     reason=esc(order.shipment.hold_reason or ""),
                 )
-                return Rendered(Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"}))
+                return Rendered(html_message(text))
         return None
 
     def _card(self, order: Order, team: Role, t: Translate) -> dict[str, Any]:

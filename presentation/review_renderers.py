@@ -26,7 +26,7 @@ from presentation.payment_texts import not_paid_keyboard, not_paid_rejection_tex
 from presentation.render import (
     confirmation_text,
     esc,
-    keyboard_json,
+    html_message,
     rejection_keyboard,
     rejection_text,
     review_card_text,
@@ -72,15 +72,13 @@ class TelegramReviewRenderers:
             # Approve waits for the payment (issue 12); the desk is told when it lands.
             waiting = N_("⏳ Not paid yet: Approve waits for the payment; you are told when it arrives.")
             text += "\n" + t(waiting)
-        return Outgoing(
-            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
-        )
+        return html_message(text, markup)
 
     def confirmation(self, order: Order, *, language: str) -> Outgoing:
         """The confirmation text for the customer."""
         t = translator_or_default(self.i18n, language)
         text = confirmation_text(order, t, clearance_notice_lines(order, t, language))
-        return Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"})
+        return html_message(text)
 
     def confirmation_document(self, order: Order, *, language: str) -> tuple[Document, Outgoing]:
         """The confirmation PDF and the sendDocument call carrying it."""
@@ -96,13 +94,10 @@ class TelegramReviewRenderers:
         """The rejection message with Fix and Cancel; "not paid": how to pay, with Pay and Cancel."""
         t = translator_or_default(self.i18n, language)
         if reason is RejectReason.NOT_PAID:
-            params = {"text": not_paid_rejection_text(order, text, t, language), "parse_mode": "HTML"}
-            return Outgoing(
-                "sendMessage", {**params, "reply_markup": keyboard_json(not_paid_keyboard(order, t))}
+            return html_message(
+                not_paid_rejection_text(order, text, t, language), not_paid_keyboard(order, t)
             )
-        markup = rejection_keyboard(order, reason, t)
-        params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
-        return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})
+        return html_message(rejection_text(order, reason, text, t), rejection_keyboard(order, reason, t))
 
     def question(self, order: Order, question: str, *, language: str) -> Outgoing:
         """A reviewer's question, with an Answer button."""
@@ -114,12 +109,10 @@ class TelegramReviewRenderers:
         title = t(N_("A question about your order {reference}")).format(reference=esc(order.reference))
         text = f"<b>{title}</b>\n{esc(question)}\n\n{t(N_('Press Answer and write your reply.'))}"
         markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
-        return Outgoing(
-            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
-        )
+        return html_message(text, markup)
 
     def answer(self, order: Order, answer: str, *, language: str) -> Outgoing:
         """The customer's answer, for the review card's thread."""
         t = translator_or_default(self.i18n, language)
         title = t(N_("Customer’s answer about {reference}")).format(reference=esc(order.reference))
-        return Outgoing("sendMessage", {"text": f"<b>{title}</b>\n{esc(answer)}", "parse_mode": "HTML"})
+        return html_message(f"<b>{title}</b>\n{esc(answer)}")
