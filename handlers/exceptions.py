@@ -280,8 +280,7 @@ async def on_case(
             await _cancel_by_company(query, uow, roles, case, order, exception_setup)
             return
         if step in (CaseStep.RECORD, CaseStep.RECORD_EDIT):
-            if not may(roles, Duty.RECORD_EXCEPTION):
-                await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+            if not await _allowed(query, roles, Duty.RECORD_EXCEPTION):
                 return
             if case.recorded_at is not None:
                 await query.answer(_(T.RECORDED_ALREADY).format(id=shown), show_alert=True)
@@ -300,8 +299,7 @@ async def on_case(
             return
         match step:
             case CaseStep.CAUSE if callback_data.arg < 0:
-                if not may(roles, Duty.FIND_DELAY_CAUSE):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.FIND_DELAY_CAUSE):
                     return
                 await query.answer()
                 if isinstance(message, Message):
@@ -312,14 +310,12 @@ async def on_case(
             case CaseStep.CAUSE | CaseStep.OFFER if not _in_range(step, callback_data.arg, case):
                 await query.answer(_(T.CASE_GONE), show_alert=True)
             case CaseStep.CAUSE:
-                if not may(roles, Duty.FIND_DELAY_CAUSE):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.FIND_DELAY_CAUSE):
                     return
                 cause = cause_catalog().causes_of(case.type)[callback_data.arg]
                 await _ask(query, state, ExceptionDialog.eta, {**base, "cause": cause}, _(T.ASK_ETA))
             case CaseStep.NEEDS:
-                if not may(roles, Duty.FIND_DELAY_CAUSE):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.FIND_DELAY_CAUSE):
                     return
                 await _ask(query, state, ExceptionDialog.needs, base, _(T.ASK_NEEDS).format(id=shown))
             case CaseStep.SEND:
@@ -328,13 +324,11 @@ async def on_case(
                 await tell_customer(cases, case.id, actor_id=user.id, text=text, setup=exception_setup)
                 await query.answer(_(T.TOLD_STAFF).format(id=shown), show_alert=True)
             case CaseStep.EDIT:
-                if not may(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
                     return
                 await _ask(query, state, ExceptionDialog.draft, base, _(T.ASK_EDIT).format(id=shown))
             case CaseStep.OFFER:
-                if not may(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
                     return
                 kind = list(CompensationKind)[callback_data.arg]
                 limit = (order.amount * exception_setup.catalog.limit_percent(roles) / 100).quantize(
@@ -408,6 +402,14 @@ async def _ask(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(prompt)
+
+
+async def _allowed(query: CallbackQuery, roles: frozenset[Role], duty: Duty) -> bool:
+    """Whether the presser's roles hold the button's duty; a press without it is told so."""
+    if may(roles, duty):
+        return True
+    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+    return False
 
 
 def _in_range(step: CaseStep, arg: int, case: ExceptionCase) -> bool:
