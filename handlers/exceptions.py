@@ -44,7 +44,7 @@ from application.exceptions import (
 from application.ports import UnitOfWork
 from application.services import Actor
 from domain.cancellation import CancellationError
-from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted
 from domain.exceptions.case import (
     CANCELLING,
     NOTE_MAX,
@@ -58,7 +58,7 @@ from domain.exceptions.causes import MARKABLE, cause_catalog
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
-from handlers.common import CommandSpec
+from handlers.common import CommandSpec, order_or_none
 from handlers.exception_support import (
     ExceptionDialog,
     exceptions_of,
@@ -115,14 +115,6 @@ async def _case_closed(
     )
 
 
-async def _order_or_none(uow: UnitOfWork, order_id: str) -> Order | None:
-    """The order a button names, if it exists."""
-    try:
-        return await uow.orders.get(order_id)
-    except OrderNotFound:
-        return None
-
-
 async def _start_marking(target: Message, order: Order, roles: frozenset[Role]) -> None:
     """Offers the exception types for an order."""
     await target.answer(
@@ -162,7 +154,7 @@ async def on_mark(
     if not may(roles, Action.RAISE_EXCEPTION) or not isinstance(message, Message):
         await query.answer(_(T.NOT_ALLOWED), show_alert=True)
         return
-    order = await _order_or_none(uow, callback_data.order_id)
+    order = await order_or_none(uow, callback_data.order_id)
     markable = {kind.value for kind in MARKABLE}
     if order is None or (callback_data.step is not MarkStep.START and callback_data.kind not in markable):
         await query.answer(_(T.CASE_GONE), show_alert=True)
