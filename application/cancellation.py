@@ -346,8 +346,7 @@ async def answer_recall(
     actor = Actor(customer_id, CUSTOMER)
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.TERMS_PROPOSED}))
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted(Action.START_RECALL, CUSTOMER)
+        order.require_customer(customer_id, Action.START_RECALL)
         now = setup.clock.now()
         if accept:
             order.apply(Action.START_RECALL, actor_id=customer_id, roles=CUSTOMER, now=now)
@@ -463,8 +462,7 @@ async def choose_alternative(
     actor = Actor(customer_id, CUSTOMER)
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.OFFERED}))
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted(Action.CONFIRM_CANCELLATION, CUSTOMER)
+        order.require_customer(customer_id, Action.CONFIRM_CANCELLATION)
         if choice is Alternative.OTHER_SERVICE and not cancellation.other_service_offered:
             raise CancellationError("other_service.not_offered", order)
         now = setup.clock.now()

@@ -8,7 +8,8 @@ with a release, return or destruction through exceptions.close_case.
 Signatures (uow: an ExceptionUnitOfWork; setup: application.exceptions.ExceptionSetup):
 
 - `hold_at_customs(uow, order_id, *, actor_id, reason, setup) -> ExceptionCase`
-  Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case as a marking does.
+  Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case as a marking does
+  (exceptions.raise_exception with that action).
 - `record_customs_needs(uow, case_id, *, actor_id, needs, cause, setup) -> ExceptionCase`
   Logistics records what customs needs (CustomsNeedsRecorded): customer service gets the request.
 - `add_customer_document(uow, order_id, *, customer_id, file_id, kind, setup) -> ExceptionCase`
@@ -21,13 +22,12 @@ from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import (
     CaseNotFound,
     ExceptionSetup,
-    actor_roles,
     clean_note,
     load_open_case,
-    open_case,
+    raise_exception,
 )
 from application.services import commit_change
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError
 from domain.exceptions.case import EvidenceFile, ExceptionCase, FileKind, StepKind
 from domain.exceptions.events import CaseDocumentReceived, CustomsNeedsRecorded
 from domain.orders.responsibilities import Duty, require
@@ -44,25 +44,17 @@ async def hold_at_customs(
     text = clean_note(reason)
     if not text:
         raise DomainError("a customs hold needs its reason")
-    async with uow:
-        order = await uow.orders.get(order_id)
-        roles = await actor_roles(uow, actor_id)
-        now = setup.clock.now()
-        order.shipment.hold_reason, order.shipment.held_at = text, now
-        case = await open_case(
-            uow,
-            order,
-            Action.HOLD_AT_CUSTOMS,
-            actor_id=actor_id,
-            roles=roles,
-            kind=ExceptionType.CUSTOMS_HOLD,
-            cause=None,
-            note=text,
-            now=now,
-            setup=setup,
-        )
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
+    # Opened as any department's marking is, through logistics' own action.
+    return await raise_exception(
+        uow,
+        order_id,
+        actor_id=actor_id,
+        kind=ExceptionType.CUSTOMS_HOLD,
+        cause=None,
+        note=text,
+        setup=setup,
+        action=Action.HOLD_AT_CUSTOMS,
+    )
 
 
 async def record_customs_needs(
@@ -110,8 +102,7 @@ async def add_customer_document(
         raise DomainError("the file has no usable id")
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("upload_case_document", frozenset({Role.CUSTOMER}))
+        order.require_customer(customer_id, "upload_case_document")
         case = await uow.exceptions.open_of(order_id)
         if case is None or case.id is None:
             raise CaseNotFound(f"order {order.display_id} has no open exception case")

@@ -27,11 +27,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
-from application.exceptions import ExceptionSetup, load_case, load_open_case
+from application.exceptions import ExceptionSetup, load_case_and_order, load_open_case
 from application.finance import FinanceUnitOfWork, owe
 from application.ports import UnitOfWork
 from application.services import EventHandlers, commit_change
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError
 from domain.exceptions.case import (
     Compensation,
     CompensationKind,
@@ -173,10 +173,8 @@ async def accept_compensation(
 ) -> bool:
     """The customer accepts the offer with a button, followed up until applied; False if done already."""
     async with uow:
-        case = await load_case(uow, case_id)
-        order = await uow.orders.get(case.order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("accept_compensation", frozenset({Role.CUSTOMER}))
+        case, order = await load_case_and_order(uow, case_id)
+        order.require_customer(customer_id, "accept_compensation")
         offer = case.compensation
         if offer is None or offer.accepted_at is not None:
             return False

@@ -16,7 +16,7 @@ from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
-from domain.errors import DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.errors import DomainError, IllegalTransition, OrderNotFound
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Role
@@ -43,7 +43,6 @@ from domain.payment import (
 from domain.sla.clocks import SlaContext
 from domain.text import without_controls
 
-CUSTOMER = frozenset({Role.CUSTOMER})
 FILE_ID_MAX = 255
 
 
@@ -184,8 +183,7 @@ async def submit_receipt(
         raise DomainError("the receipt has no usable file")
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("submit_receipt", CUSTOMER)
+        order.require_customer(customer_id, "submit_receipt")
         if not needs_receipt(order.payment_method) or not awaits_payment(order):
             raise IllegalTransition(order.status, "submit_receipt")
         now = setup.clock.now()

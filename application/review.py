@@ -8,7 +8,7 @@ from datetime import datetime
 from application.ports import UnitOfWork
 from application.services import EventHandlers, commit_change, confirm_and_number, dispatch_events
 from domain.clock import Clock
-from domain.errors import DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.errors import DomainError, IllegalTransition, OrderNotFound
 from domain.orders.events import CustomerAnswered, CustomerAsked, OrderRejected
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
@@ -163,8 +163,7 @@ async def answer_question(
     answer = without_controls(answer).strip()[:QUESTION_MAX]
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("answer_question", frozenset({Role.CUSTOMER}))
+        order.require_customer(customer_id, "answer_question")
         question = await uow.reviews.open_question(order.id)
         if question is None or not answer:
             return False
@@ -220,8 +219,7 @@ async def cancel_by_customer(
     """Cancels a not yet confirmed order at its customer's request; nobody else's order (R-P)."""
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted(Action.CANCEL, frozenset({Role.CUSTOMER}))
+        order.require_customer(customer_id, Action.CANCEL)
         if order.status is OrderStatus.CANCELLED:
             raise AlreadyHandled(order, last_decision(order))
         now = setup.clock.now()
