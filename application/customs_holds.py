@@ -32,9 +32,7 @@ from domain.exceptions.case import EvidenceFile, ExceptionCase, FileKind, StepKi
 from domain.exceptions.events import CaseDocumentReceived, CustomsNeedsRecorded
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, Role
-from domain.text import without_controls
-
-FILE_ID_MAX = 255
+from domain.text import checked_file_id
 
 
 async def hold_at_customs(
@@ -97,9 +95,7 @@ async def add_customer_document(
     setup: ExceptionSetup,
 ) -> ExceptionCase:
     """The customer uploads a document (photo or PDF) for their order's open case: logistics sees it."""
-    file_id = without_controls(file_id).strip()
-    if not file_id or len(file_id) > FILE_ID_MAX:
-        raise DomainError("the file has no usable id")
+    file_id = checked_file_id(file_id, "the file has no usable id")
     async with uow:
         order = await uow.orders.get(order_id)
         order.require_customer(customer_id, "upload_case_document")

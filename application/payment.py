@@ -41,9 +41,7 @@ from domain.payment import (
     settle,
 )
 from domain.sla.clocks import SlaContext
-from domain.text import without_controls
-
-FILE_ID_MAX = 255
+from domain.text import FILE_ID_MAX, checked_file_id
 
 
 class PaymentRepository(Protocol):
@@ -178,9 +176,7 @@ async def submit_receipt(
     setup: ReviewSetup,
 ) -> int:
     """Stores the customer's transfer receipt and shows it to the order desk; returns its id."""
-    file_id = without_controls(file_id).strip()
-    if not file_id or len(file_id) > FILE_ID_MAX:
-        raise DomainError("the receipt has no usable file")
+    file_id = checked_file_id(file_id, "the receipt has no usable file")
     async with uow:
         order = await uow.orders.get(order_id)
         order.require_customer(customer_id, "submit_receipt")
