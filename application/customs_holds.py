@@ -23,10 +23,10 @@ from application.exceptions import (
     CaseNotFound,
     ExceptionSetup,
     clean_note,
+    commit_case_step,
     load_open_case,
     raise_exception,
 )
-from application.services import commit_change
 from domain.errors import DomainError
 from domain.exceptions.case import EvidenceFile, ExceptionCase, FileKind, StepKind
 from domain.exceptions.events import CaseDocumentReceived, CustomsNeedsRecorded
@@ -78,10 +78,9 @@ async def record_customs_needs(
         if cause is not None:
             case.cause = setup.catalog.check(case.type, cause)
         case.add_step(StepKind.CUSTOMS_NEEDS, at=now, actor_id=actor_id, role=role, note=text)
-        await uow.exceptions.save(case)
         order.note(text, actor_id=actor_id, role=role, now=now, action="customs_needs_recorded")
         order.record(CustomsNeedsRecorded(order.event_id(), order.id, now, case_id, text))
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup)
     return case
 
 
@@ -110,10 +109,9 @@ async def add_customer_document(
             role=Role.CUSTOMER,
             kind=StepKind.DOCUMENT_RECEIVED,
         )
-        await uow.exceptions.save(case)
         order.note(
             kind.value, actor_id=customer_id, role=Role.CUSTOMER, now=now, action="case_document_received"
         )
         order.record(CaseDocumentReceived(order.event_id(), order.id, now, case.id, file_id, kind.value))
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup)
     return case

@@ -32,6 +32,8 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
   request for documents (customer_told closes delay_notice, R-6.3).
 - `answer_satisfaction(uow, case_id, *, customer_id, satisfied, setup) -> bool`: the customer's
   one tap on a closed case; False if they answered already.
+- `commit_case_step(uow, case, order, now, setup, ends)`: saves a case's new step and commits the
+  order with it, the clocks the step ends (given setup.sla) and its notices.
 - `load_case(uow, case_id) -> ExceptionCase` / `load_case_and_order(uow, case_id) -> (case, order)` /
   `load_open_case(uow, case_id, actor_id) -> (case, order, roles)`: the loaders the case use cases
   share, in the caller's transaction.
@@ -40,7 +42,7 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -281,14 +283,26 @@ async def complete_record(
         if not body:
             raise DomainError("the exception record is empty")
         case.complete_record(body, at=now, actor_id=actor_id, role=role)
-        await uow.exceptions.save(case)
         order.note(
             f"exception case {case_id}", actor_id=actor_id, role=role, now=now, action="exception_recorded"
         )
-        if setup.sla is not None:
-            apply_clock_events(order, [ClockEvent.EXCEPTION_RECORDED], now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup, [ClockEvent.EXCEPTION_RECORDED])
     return case
+
+
+async def commit_case_step(
+    uow: ExceptionUnitOfWork,
+    case: ExceptionCase,
+    order: Order,
+    now: datetime,
+    setup: ExceptionSetup,
+    ends: Sequence[ClockEvent] = (),
+) -> None:
+    """Saves the case's new step and commits the order with it: the clocks the step ends, its notices."""
+    await uow.exceptions.save(case)
+    if ends and setup.sla is not None:
+        apply_clock_events(order, ends, now, setup.sla)
+    await commit_change(order, uow, now, setup.handlers, None)
 
 
 async def load_open_case(
@@ -317,13 +331,10 @@ async def tell_customer(
         role = require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
         now = setup.clock.now()
         case.add_step(StepKind.CUSTOMER_TOLD, at=now, actor_id=actor_id, role=role, note=body)
-        await uow.exceptions.save(case)
         order.note(body, actor_id=actor_id, role=role, now=now, action="exception_customer_told")
         asks = case.type is ExceptionType.CUSTOMS_HOLD
         order.record(CustomerToldOfException(order.event_id(), order.id, now, case_id, body, asks))
-        if setup.sla is not None:
-            apply_clock_events(order, [ClockEvent.CUSTOMER_TOLD], now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup, [ClockEvent.CUSTOMER_TOLD])
     return case
 
 
