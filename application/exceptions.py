@@ -323,7 +323,7 @@ async def tell_customer(
     For a customs hold the customer is asked for the documents customs needs and may upload them
     in the chat. Emits customer_told, which ends the delay_notice clock.
     """
-    body = without_controls(text).strip()[:NOTE_MAX]
+    body = clean_note(text)
     if not body:
         raise DomainError("the message to the customer is empty")
     async with uow:
