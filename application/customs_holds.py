@@ -48,7 +48,6 @@ async def hold_at_customs(
         order_id,
         actor_id=actor_id,
         kind=ExceptionType.CUSTOMS_HOLD,
-        cause=None,
         note=text,
         setup=setup,
         action=Action.HOLD_AT_CUSTOMS,

@@ -10,7 +10,7 @@ setup and the loaders here.
 
 Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 
-- `raise_exception(uow, order_id, *, actor_id, kind, cause, note, setup, action) -> ExceptionCase`
+- `raise_exception(uow, order_id, *, actor_id, kind, cause=None, note, setup, action) -> ExceptionCase`
   Any department marks an exception (kind in domain.exceptions.causes.MARKABLE, cause from the
   type's list or None while unknown). The order goes to EXCEPTION (Action.RAISE_EXCEPTION, or
   logistics' Action.HOLD_AT_CUSTOMS for customs_holds.hold_at_customs); the case opens;
@@ -171,7 +171,7 @@ async def raise_exception(
     *,
     actor_id: int,
     kind: ExceptionType,
-    cause: str | None,
+    cause: str | None = None,
     note: str,
     setup: ExceptionSetup,
     action: Action = Action.RAISE_EXCEPTION,
