@@ -22,26 +22,23 @@ from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import (
     CaseNotFound,
     ExceptionSetup,
-    clean_note,
     commit_case_step,
     load_open_case,
     raise_exception,
 )
 from domain.errors import DomainError
-from domain.exceptions.case import EvidenceFile, ExceptionCase, FileKind, StepKind
+from domain.exceptions.case import NOTE_MAX, EvidenceFile, ExceptionCase, FileKind, StepKind
 from domain.exceptions.events import CaseDocumentReceived, CustomsNeedsRecorded
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, Role
-from domain.text import checked_file_id
+from domain.text import checked_file_id, required_text
 
 
 async def hold_at_customs(
     uow: ExceptionUnitOfWork, order_id: str, *, actor_id: int, reason: str, setup: ExceptionSetup
 ) -> ExceptionCase:
     """Logistics records that customs holds the goods (R-4.4): a customs-hold case opens."""
-    text = clean_note(reason)
-    if not text:
-        raise DomainError("a customs hold needs its reason")
+    text = required_text(reason, NOTE_MAX, "a customs hold needs its reason")
     # Opened as any department's marking is, through logistics' own action.
     return await raise_exception(
         uow,
@@ -64,9 +61,7 @@ async def record_customs_needs(
     setup: ExceptionSetup,
 ) -> ExceptionCase:
     """Logistics records what customs needs for a held order: customer service asks the customer."""
-    text = clean_note(needs)
-    if not text:
-        raise DomainError("write what customs needs")
+    text = required_text(needs, NOTE_MAX, "write what customs needs")
     async with uow:
         case, order, roles = await load_open_case(uow, case_id, actor_id)
         role = require(roles, Duty.FIND_DELAY_CAUSE)

@@ -66,7 +66,7 @@ from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from domain.sla.clocks import SlaContext, apply_clock_events, sync_clocks
 from domain.sla.policy import ClockEvent
-from domain.text import without_controls
+from domain.text import required_text, without_controls
 
 # The company cancels an order whose goods customs returns or destroys (issue 13's path), in the
 # caller's transaction: (uow, order, actor_id, roles, reason, now).
@@ -323,9 +323,7 @@ async def tell_customer(
     For a customs hold the customer is asked for the documents customs needs and may upload them
     in the chat. Emits customer_told, which ends the delay_notice clock.
     """
-    body = clean_note(text)
-    if not body:
-        raise DomainError("the message to the customer is empty")
+    body = required_text(text, NOTE_MAX, "the message to the customer is empty")
     async with uow:
         case, order, roles = await load_open_case(uow, case_id, actor_id)
         role = require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)

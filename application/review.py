@@ -27,7 +27,7 @@ from domain.review import (
     second_review_reasons,
 )
 from domain.sla.clocks import SlaContext, sync_clocks
-from domain.text import without_controls
+from domain.text import required_text, without_controls
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,7 @@ async def ask_customer(
     setup: ReviewSetup,
 ) -> int:
     """Relays a reviewer's question to the customer and records it; returns the question id."""
-    question = without_controls(question).strip()[:QUESTION_MAX]
-    if not question:
-        raise DomainError("the question is empty")
+    question = required_text(question, QUESTION_MAX, "the question is empty")
     async with uow:
         order = await _load_for_decision(uow, order_id, None)
         role = require(roles, Duty.ASK_CUSTOMER)
@@ -195,9 +193,7 @@ async def record_payment_receipt(
     setup: ReviewSetup,
 ) -> Order:
     """Records an offline payment receipt (photo file id or reference) and marks the order paid (R-3.1)."""
-    receipt = without_controls(receipt).strip()[:RECEIPT_MAX]
-    if not receipt:
-        raise DomainError("the receipt reference is empty")
+    receipt = required_text(receipt, RECEIPT_MAX, "the receipt reference is empty")
     role = require(roles, Duty.RECORD_PAYMENT)
     async with uow:
         order = await uow.orders.find(order_reference)

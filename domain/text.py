@@ -26,6 +26,14 @@ def without_controls(text: str) -> str:
     )
 
 
+def required_text(text: str, limit: int, problem: str) -> str:
+    """Typed text as kept (controls left out, trimmed, cut to limit); DomainError(problem) if none is left."""
+    kept = without_controls(text).strip()[:limit]
+    if not kept:
+        raise DomainError(problem)
+    return kept
+
+
 def checked_file_id(file_id: str, problem: str) -> str:
     """A Telegram file id as kept (controls left out, trimmed); DomainError(problem) if empty or too long."""
     kept = without_controls(file_id).strip()
