@@ -169,7 +169,6 @@ async def _cancel_for_good(
     uow: CancellationUnitOfWork,
     order: Order,
     cancellation: Cancellation,
-    was: CancellationState,
     reason: OwedReason,
     actor: Actor,
     now: datetime,
@@ -179,10 +178,27 @@ async def _cancel_for_good(
 ) -> None:
     """Confirms the cancellation, owes back what was paid (less an agreed charge) and commits it, told."""
     order.apply(Action.CONFIRM_CANCELLATION, actor_id=actor.user_id, roles=actor.roles, now=now, note=note)
-    _decided(cancellation, CancellationState.CANCELLED, actor, now)
     await _owe_refund(uow, order, cancellation, reason, actor, now, setup)
+    await _move_on(
+        uow, order, cancellation, CancellationState.CANCELLED, CancellationStep.CANCELLED, actor, now, setup
+    )
+
+
+async def _move_on(
+    uow: CancellationUnitOfWork,
+    order: Order,
+    cancellation: Cancellation,
+    state: CancellationState,
+    step: CancellationStep,
+    actor: Actor,
+    now: datetime,
+    setup: CancellationSetup,
+) -> None:
+    """Moves the cancellation on to the state (saved only from the one it was in), tells the step, commits."""
+    was = cancellation.state
+    _decided(cancellation, state, actor, now)
     await _save(uow, cancellation, was)
-    _tell(order, CancellationStep.CANCELLED, cancellation, now)
+    _tell(order, step, cancellation, now)
     await _commit(order, uow, now, setup)
 
 
@@ -284,12 +300,11 @@ async def check_cancellation(
         if cancellation.path is not CancellationPath.HOLD:
             raise StepTaken(cancellation)
         now = setup.clock.now()
-        _decided(cancellation, CancellationState.CHECKED, actor, now)
-        await _save(uow, cancellation, CancellationState.REQUESTED)
         order.note("", actor_id=actor.user_id, role=role, now=now, action="cancellation_checked")
         _reviewed(order, now, setup)
-        _tell(order, CancellationStep.CHECKED, cancellation, now)
-        await _commit(order, uow, now, setup)
+        await _move_on(
+            uow, order, cancellation, CancellationState.CHECKED, CancellationStep.CHECKED, actor, now, setup
+        )
     return Outcome(order, cancellation)
 
 
@@ -305,8 +320,7 @@ async def cancel_held(
         if cancellation.path is not CancellationPath.HOLD:
             raise StepTaken(cancellation)
         now = setup.clock.now()
-        was = cancellation.state
-        await _cancel_for_good(uow, order, cancellation, was, OwedReason.CANCELLATION, actor, now, setup)
+        await _cancel_for_good(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
     return Outcome(order, cancellation)
 
 
@@ -329,13 +343,19 @@ async def propose_recall(
             raise StepTaken(cancellation)
         now = setup.clock.now()
         cancellation.share_percent, cancellation.charge = share, recall_charge(order, share)
-        _decided(cancellation, CancellationState.TERMS_PROPOSED, actor, now)
-        await _save(uow, cancellation, CancellationState.REQUESTED)
         terms = f"{share}% = {cancellation.charge} {order.currency}"
         order.note(terms, actor_id=actor.user_id, role=role, now=now, action="recall_terms")
         _reviewed(order, now, setup)
-        _tell(order, CancellationStep.TERMS, cancellation, now)
-        await _commit(order, uow, now, setup)
+        await _move_on(
+            uow,
+            order,
+            cancellation,
+            CancellationState.TERMS_PROPOSED,
+            CancellationStep.TERMS,
+            actor,
+            now,
+            setup,
+        )
     return Outcome(order, cancellation)
 
 
@@ -346,20 +366,15 @@ async def answer_recall(
     actor = Actor(customer_id, CUSTOMER)
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.TERMS_PROPOSED}))
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted(Action.START_RECALL, CUSTOMER)
+        order.require_customer(customer_id, Action.START_RECALL)
         now = setup.clock.now()
         if accept:
             order.apply(Action.START_RECALL, actor_id=customer_id, roles=CUSTOMER, now=now)
-            _decided(cancellation, CancellationState.RECALLING, actor, now)
-            step = CancellationStep.ACCEPTED
+            state, step = CancellationState.RECALLING, CancellationStep.ACCEPTED
         else:
             order.apply(Action.DECLINE_CANCELLATION, actor_id=customer_id, roles=CUSTOMER, now=now)
-            _decided(cancellation, CancellationState.DECLINED, actor, now)
-            step = CancellationStep.DECLINED
-        await _save(uow, cancellation, CancellationState.TERMS_PROPOSED)
-        _tell(order, step, cancellation, now)
-        await _commit(order, uow, now, setup)
+            state, step = CancellationState.DECLINED, CancellationStep.DECLINED
+        await _move_on(uow, order, cancellation, state, step, actor, now, setup)
     return Outcome(order, cancellation)
 
 
@@ -372,9 +387,8 @@ async def goods_back(
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.RECALLING}))
         now = setup.clock.now()
-        was = CancellationState.RECALLING
         await _cancel_for_good(
-            uow, order, cancellation, was, OwedReason.RECALL, actor, now, setup, note="goods back"
+            uow, order, cancellation, OwedReason.RECALL, actor, now, setup, note="goods back"
         )
     return Outcome(order, cancellation)
 
@@ -441,12 +455,11 @@ async def offer_alternatives(
         if not cancellation.by_company:
             raise StepTaken(cancellation)
         now = setup.clock.now()
-        _decided(cancellation, CancellationState.OFFERED, actor, now)
-        await _save(uow, cancellation, CancellationState.REQUESTED)
         order.note("", actor_id=actor.user_id, role=_role(actor), now=now, action="alternatives_offered")
         _reviewed(order, now, setup)
-        _tell(order, CancellationStep.OFFERED, cancellation, now)
-        await _commit(order, uow, now, setup)
+        await _move_on(
+            uow, order, cancellation, CancellationState.OFFERED, CancellationStep.OFFERED, actor, now, setup
+        )
     return Outcome(order, cancellation)
 
 
@@ -463,14 +476,13 @@ async def choose_alternative(
     actor = Actor(customer_id, CUSTOMER)
     async with uow:
         order, cancellation = await _load(uow, order_id, frozenset({CancellationState.OFFERED}))
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted(Action.CONFIRM_CANCELLATION, CUSTOMER)
+        order.require_customer(customer_id, Action.CONFIRM_CANCELLATION)
         if choice is Alternative.OTHER_SERVICE and not cancellation.other_service_offered:
             raise CancellationError("other_service.not_offered", order)
         now = setup.clock.now()
         was = CancellationState.OFFERED
         if choice is Alternative.CANCEL:
-            await _cancel_for_good(uow, order, cancellation, was, OwedReason.CANCELLATION, actor, now, setup)
+            await _cancel_for_good(uow, order, cancellation, OwedReason.CANCELLATION, actor, now, setup)
             return Outcome(order, cancellation)
         back = (
             Action.RESOLVE_EXCEPTION if order.status is OrderStatus.EXCEPTION else Action.DECLINE_CANCELLATION

@@ -224,30 +224,57 @@ async def set_item(
     return await _step(uow, order_id, setup, change)
 
 
+class Recording(Protocol):
+    """A claim rule that records who took a step and when."""
+
+    def __call__(self, order: Order, *, actor_id: int | None, role: Role, now: datetime) -> Claim: ...
+
+
+@dataclass(frozen=True)
+class RecordedStep:
+    """A step that only records who took it: its rule, the duty it takes, its clock event."""
+
+    rule: Recording
+    duty: Duty
+    event: ClockEvent
+    customer_may: bool = False
+
+
+# The recorded steps by the notice each gives.
+RECORDED_STEPS = {
+    ClaimStep.EVIDENCE: RecordedStep(
+        rules.record_evidence, Duty.RECORD_CLAIM_EVIDENCE, ClockEvent.EVIDENCE_RECORDED, customer_may=True
+    ),
+    ClaimStep.CONTACTED: RecordedStep(rules.record_contact, Duty.HANDLE_CLAIM, ClockEvent.CUSTOMER_CONTACTED),
+    ClaimStep.RESHIPPED: RecordedStep(rules.record_reshipped, Duty.RESHIP_GOODS, ClockEvent.RESHIP_DONE),
+}
+
+
+async def _record(
+    uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup, told: ClaimStep
+) -> tuple[Order, Claim]:
+    """Takes one of the recorded steps: the person's role checked, the rule asked, its clock and notice."""
+    step = RECORDED_STEPS[told]
+
+    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
+        role = _role(order, person, step.duty, customer_may=step.customer_may)
+        return step.rule(order, actor_id=person.user_id, role=role, now=now), (step.event,), told
+
+    return await _step(uow, order_id, setup, change)
+
+
 async def record_evidence(
     uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Closes the evidence (evidence clock ends, claim_contact starts); customer service gets the claim."""
-
-    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
-        role = _role(order, person, Duty.RECORD_CLAIM_EVIDENCE, customer_may=True)
-        claim = rules.record_evidence(order, actor_id=person.user_id, role=role, now=now)
-        return claim, (ClockEvent.EVIDENCE_RECORDED,), ClaimStep.EVIDENCE
-
-    return await _step(uow, order_id, setup, change)
+    return await _record(uow, order_id, person, setup, ClaimStep.EVIDENCE)
 
 
 async def record_contact(
     uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """Customer service contacted the customer (claim_contact ends); the resolution buttons follow."""
-
-    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
-        role = _role(order, person, Duty.HANDLE_CLAIM)
-        claim = rules.record_contact(order, actor_id=person.user_id, role=role, now=now)
-        return claim, (ClockEvent.CUSTOMER_CONTACTED,), ClaimStep.CONTACTED
-
-    return await _step(uow, order_id, setup, change)
+    return await _record(uow, order_id, person, setup, ClaimStep.CONTACTED)
 
 
 def proposal(
@@ -306,13 +333,7 @@ async def record_reshipped(
     uow: ClaimsUnitOfWork, order_id: str, person: Person, setup: ClaimsSetup
 ) -> tuple[Order, Claim]:
     """The warehouse shipped the replacement goods (the reship clock ends)."""
-
-    def change(order: Order, now: datetime) -> tuple[Claim, tuple[ClockEvent, ...], ClaimStep | None]:
-        role = _role(order, person, Duty.RESHIP_GOODS)
-        claim = rules.record_reshipped(order, actor_id=person.user_id, role=role, now=now)
-        return claim, (ClockEvent.RESHIP_DONE,), ClaimStep.RESHIPPED
-
-    return await _step(uow, order_id, setup, change)
+    return await _record(uow, order_id, person, setup, ClaimStep.RESHIPPED)
 
 
 # What the customer may report from the delivered message (a loss is found by logistics).

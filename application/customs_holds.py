@@ -8,7 +8,8 @@ with a release, return or destruction through exceptions.close_case.
 Signatures (uow: an ExceptionUnitOfWork; setup: application.exceptions.ExceptionSetup):
 
 - `hold_at_customs(uow, order_id, *, actor_id, reason, setup) -> ExceptionCase`
-  Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case as a marking does.
+  Logistics' "Held by customs" (Action.HOLD_AT_CUSTOMS): opens a customs-hold case as a marking does
+  (exceptions.raise_exception with that action).
 - `record_customs_needs(uow, case_id, *, actor_id, needs, cause, setup) -> ExceptionCase`
   Logistics records what customs needs (CustomsNeedsRecorded): customer service gets the request.
 - `add_customer_document(uow, order_id, *, customer_id, file_id, kind, setup) -> ExceptionCase`
@@ -21,48 +22,33 @@ from application.exception_ports import ExceptionUnitOfWork
 from application.exceptions import (
     CaseNotFound,
     ExceptionSetup,
-    actor_roles,
-    clean_note,
+    commit_case_step,
     load_open_case,
-    open_case,
+    raise_exception,
 )
-from application.services import commit_change
-from domain.errors import DomainError, NotPermitted
-from domain.exceptions.case import EvidenceFile, ExceptionCase, FileKind, StepKind
+from domain.errors import DomainError
+from domain.exceptions.case import NOTE_MAX, EvidenceFile, ExceptionCase, FileKind, StepKind
 from domain.exceptions.events import CaseDocumentReceived, CustomsNeedsRecorded
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, Role
-from domain.text import without_controls
-
-FILE_ID_MAX = 255
+from domain.text import checked_file_id, required_text
 
 
 async def hold_at_customs(
     uow: ExceptionUnitOfWork, order_id: str, *, actor_id: int, reason: str, setup: ExceptionSetup
 ) -> ExceptionCase:
     """Logistics records that customs holds the goods (R-4.4): a customs-hold case opens."""
-    text = clean_note(reason)
-    if not text:
-        raise DomainError("a customs hold needs its reason")
-    async with uow:
-        order = await uow.orders.get(order_id)
-        roles = await actor_roles(uow, actor_id)
-        now = setup.clock.now()
-        order.shipment.hold_reason, order.shipment.held_at = text, now
-        case = await open_case(
-            uow,
-            order,
-            Action.HOLD_AT_CUSTOMS,
-            actor_id=actor_id,
-            roles=roles,
-            kind=ExceptionType.CUSTOMS_HOLD,
-            cause=None,
-            note=text,
-            now=now,
-            setup=setup,
-        )
-        await commit_change(order, uow, now, setup.handlers, None)
-    return case
+    text = required_text(reason, NOTE_MAX, "a customs hold needs its reason")
+    # Opened as any department's marking is, through logistics' own action.
+    return await raise_exception(
+        uow,
+        order_id,
+        actor_id=actor_id,
+        kind=ExceptionType.CUSTOMS_HOLD,
+        note=text,
+        setup=setup,
+        action=Action.HOLD_AT_CUSTOMS,
+    )
 
 
 async def record_customs_needs(
@@ -75,9 +61,7 @@ async def record_customs_needs(
     setup: ExceptionSetup,
 ) -> ExceptionCase:
     """Logistics records what customs needs for a held order: customer service asks the customer."""
-    text = clean_note(needs)
-    if not text:
-        raise DomainError("write what customs needs")
+    text = required_text(needs, NOTE_MAX, "write what customs needs")
     async with uow:
         case, order, roles = await load_open_case(uow, case_id, actor_id)
         role = require(roles, Duty.FIND_DELAY_CAUSE)
@@ -88,10 +72,9 @@ async def record_customs_needs(
         if cause is not None:
             case.cause = setup.catalog.check(case.type, cause)
         case.add_step(StepKind.CUSTOMS_NEEDS, at=now, actor_id=actor_id, role=role, note=text)
-        await uow.exceptions.save(case)
         order.note(text, actor_id=actor_id, role=role, now=now, action="customs_needs_recorded")
         order.record(CustomsNeedsRecorded(order.event_id(), order.id, now, case_id, text))
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup)
     return case
 
 
@@ -105,13 +88,10 @@ async def add_customer_document(
     setup: ExceptionSetup,
 ) -> ExceptionCase:
     """The customer uploads a document (photo or PDF) for their order's open case: logistics sees it."""
-    file_id = without_controls(file_id).strip()
-    if not file_id or len(file_id) > FILE_ID_MAX:
-        raise DomainError("the file has no usable id")
+    file_id = checked_file_id(file_id, "the file has no usable id")
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("upload_case_document", frozenset({Role.CUSTOMER}))
+        order.require_customer(customer_id, "upload_case_document")
         case = await uow.exceptions.open_of(order_id)
         if case is None or case.id is None:
             raise CaseNotFound(f"order {order.display_id} has no open exception case")
@@ -123,10 +103,9 @@ async def add_customer_document(
             role=Role.CUSTOMER,
             kind=StepKind.DOCUMENT_RECEIVED,
         )
-        await uow.exceptions.save(case)
         order.note(
             kind.value, actor_id=customer_id, role=Role.CUSTOMER, now=now, action="case_document_received"
         )
         order.record(CaseDocumentReceived(order.event_id(), order.id, now, case.id, file_id, kind.value))
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup)
     return case

@@ -27,11 +27,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from application.exception_ports import ExceptionUnitOfWork
-from application.exceptions import ExceptionSetup, load_case, load_open_case
+from application.exceptions import ExceptionSetup, commit_case_step, load_case_and_order, load_open_case
 from application.finance import FinanceUnitOfWork, owe
 from application.ports import UnitOfWork
 from application.services import EventHandlers, commit_change
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError
 from domain.exceptions.case import (
     Compensation,
     CompensationKind,
@@ -46,7 +46,7 @@ from domain.orders.events import Event
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import ExceptionType, Role
-from domain.sla.clocks import SlaContext, apply_clock_events
+from domain.sla.clocks import SlaContext
 from domain.sla.policy import ClockEvent
 
 
@@ -70,7 +70,6 @@ async def record_delay_cause(
         if new_eta <= now:
             raise DomainError("the new expected time must be in the future")
         case.record_cause(checked or cause, at=now, actor_id=actor_id, role=role, new_eta=new_eta)
-        await uow.exceptions.save(case)
         order.note(
             f"{cause}, {new_eta.isoformat(timespec='minutes')}",
             actor_id=actor_id,
@@ -84,9 +83,7 @@ async def record_delay_cause(
         order.record(
             DelayCauseRecorded(order.event_id(), order.id, now, case_id, cause, new_eta, compensable)
         )
-        if setup.sla is not None:
-            apply_clock_events(order, [ClockEvent.DELAY_CAUSE_FOUND], now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup, [ClockEvent.DELAY_CAUSE_FOUND])
     return case
 
 
@@ -153,7 +150,6 @@ async def offer_compensation(
         case.add_step(
             StepKind.COMPENSATION_OFFERED, at=now, actor_id=actor_id, role=role, note=f"{kind.value} {amount}"
         )
-        await uow.exceptions.save(case)
         order.note(
             f"{kind.value} {amount} {order.currency}",
             actor_id=actor_id,
@@ -164,7 +160,7 @@ async def offer_compensation(
         order.record(
             CompensationOffered(order.event_id(), order.id, now, case_id, kind.value, amount, order.currency)
         )
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup)
     return case
 
 
@@ -173,10 +169,8 @@ async def accept_compensation(
 ) -> bool:
     """The customer accepts the offer with a button, followed up until applied; False if done already."""
     async with uow:
-        case = await load_case(uow, case_id)
-        order = await uow.orders.get(case.order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("accept_compensation", frozenset({Role.CUSTOMER}))
+        case, order = await load_case_and_order(uow, case_id)
+        order.require_customer(customer_id, "accept_compensation")
         offer = case.compensation
         if offer is None or offer.accepted_at is not None:
             return False

@@ -17,7 +17,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from application.ports import Document, UnitOfWork
-from application.reports import ReportFile, queue_report
+from application.reports import RendersReport, queue_report
 from domain.clock import Clock
 from domain.errors import DomainError
 from domain.exception_report import (
@@ -65,12 +65,8 @@ class ExceptionReportQueries(Protocol):
     async def mark_queued(self, period: str, chat_id: int, language: str, at: datetime) -> bool: ...
 
 
-class ExceptionReportDocuments(Protocol):
-    """Renders the report in a language: the message and the files."""
-
-    def summary(self, report: ExceptionReport, locale: str) -> str: ...
-
-    def files(self, report: ExceptionReport, locale: str) -> Sequence[ReportFile]: ...
+# Renders the report in a language: the message and the files.
+ExceptionReportDocuments = RendersReport[ExceptionReport]
 
 
 ChatOf = Callable[[UnitOfWork, str], Awaitable[int | None]]
@@ -129,11 +125,9 @@ async def send_exception_report(
 ) -> ExceptionReport | None:
     """Compiles, renders, stores and queues the month's report for a chat; None if queued before (dedup)."""
     report = await compile_exception_report(uow, setup, month)
-    save = setup.queries_of(uow).save_report
-    queued = await queue_report(
-        uow, save, setup.documents, report, month, chat_id, locale, report.generated_at, dedup
+    return await queue_report(
+        uow, setup.queries_of(uow).save_report, setup.documents, report, chat_id, locale, dedup
     )
-    return report if queued else None
 
 
 async def exception_report_sweep(uow_factory: Callable[[], UnitOfWork], setup: ExceptionReportSetup) -> bool:

@@ -10,10 +10,11 @@ setup and the loaders here.
 
 Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
 
-- `raise_exception(uow, order_id, *, actor_id, kind, cause, note, setup) -> ExceptionCase`
+- `raise_exception(uow, order_id, *, actor_id, kind, cause=None, note, setup, action) -> ExceptionCase`
   Any department marks an exception (kind in domain.exceptions.causes.MARKABLE, cause from the
-  type's list or None while unknown). The order goes to EXCEPTION (Action.RAISE_EXCEPTION); the
-  case opens; ExceptionRaised alerts the order desk and customer service (notification policy).
+  type's list or None while unknown). The order goes to EXCEPTION (Action.RAISE_EXCEPTION, or
+  logistics' Action.HOLD_AT_CUSTOMS for customs_holds.hold_at_customs); the case opens;
+  ExceptionRaised alerts the order desk and customer service (notification policy).
 - `open_case(uow, order, action, *, actor_id, roles, kind, cause, note, now, setup) -> ExceptionCase`
   The order into EXCEPTION through the table and its case opened, in the caller's transaction
   (raise_exception, customs_holds.hold_at_customs, a claim's case in application/claims.py).
@@ -31,21 +32,24 @@ Signatures (uow: an ExceptionUnitOfWork; setup: ExceptionSetup):
   request for documents (customer_told closes delay_notice, R-6.3).
 - `answer_satisfaction(uow, case_id, *, customer_id, satisfied, setup) -> bool`: the customer's
   one tap on a closed case; False if they answered already.
-- `load_case(uow, case_id) -> ExceptionCase` / `load_open_case(uow, case_id, actor_id) -> (case,
-  order, roles)`: the loaders the case use cases share, in the caller's transaction.
+- `commit_case_step(uow, case, order, now, setup, ends)`: saves a case's new step and commits the
+  order with it, the clocks the step ends (given setup.sla) and its notices.
+- `load_case(uow, case_id) -> ExceptionCase` / `load_case_and_order(uow, case_id) -> (case, order)` /
+  `load_open_case(uow, case_id, actor_id) -> (case, order, roles)`: the loaders the case use cases
+  share, in the caller's transaction.
 - `case_of_order(uow, order_id) -> ExceptionCase | None`: the order's open case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from application.exception_ports import ExceptionUnitOfWork
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
-from domain.errors import DomainError, IllegalTransition, NotPermitted
+from domain.errors import DomainError, IllegalTransition
 from domain.exceptions.case import (
     CANCELLING,
     NOTE_MAX,
@@ -62,7 +66,7 @@ from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from domain.sla.clocks import SlaContext, apply_clock_events, sync_clocks
 from domain.sla.policy import ClockEvent
-from domain.text import without_controls
+from domain.text import required_text, without_controls
 
 # The company cancels an order whose goods customs returns or destroys (issue 13's path), in the
 # caller's transaction: (uow, order, actor_id, roles, reason, now).
@@ -167,9 +171,10 @@ async def raise_exception(
     *,
     actor_id: int,
     kind: ExceptionType,
-    cause: str | None,
+    cause: str | None = None,
     note: str,
     setup: ExceptionSetup,
+    action: Action = Action.RAISE_EXCEPTION,
 ) -> ExceptionCase:
     """Marks an exception on the order (R-6): the order goes to EXCEPTION and its case opens."""
     if kind not in MARKABLE:
@@ -185,7 +190,7 @@ async def raise_exception(
         case = await open_case(
             uow,
             order,
-            Action.RAISE_EXCEPTION,
+            action,
             actor_id=actor_id,
             roles=roles,
             kind=kind,
@@ -206,6 +211,12 @@ async def load_case(uow: ExceptionUnitOfWork, case_id: int) -> ExceptionCase:
     return case
 
 
+async def load_case_and_order(uow: ExceptionUnitOfWork, case_id: int) -> tuple[ExceptionCase, Order]:
+    """A case by id (or CaseNotFound) and its order."""
+    case = await load_case(uow, case_id)
+    return case, await uow.orders.get(case.order_id)
+
+
 async def case_of_order(uow: ExceptionUnitOfWork, order_id: str) -> ExceptionCase | None:
     """The order's open case, if any."""
     async with uow:
@@ -224,8 +235,7 @@ async def close_case(
     """Closes a case with its result (R-6.5): the order resumes, or the company cancels it."""
     text = clean_note(note)
     async with uow:
-        case = await load_case(uow, case_id)
-        order = await uow.orders.get(case.order_id)
+        case, order = await load_case_and_order(uow, case_id)
         roles = await actor_roles(uow, actor_id)
         now = setup.clock.now()
         role = require(roles, Action.RESOLVE_EXCEPTION)
@@ -262,8 +272,7 @@ async def complete_record(
 ) -> ExceptionCase:
     """The order desk completes a closed case's exception record (R-6.5); None keeps the prefilled draft."""
     async with uow:
-        case = await load_case(uow, case_id)
-        order = await uow.orders.get(case.order_id)
+        case, order = await load_case_and_order(uow, case_id)
         roles = await actor_roles(uow, actor_id)
         role = require(roles, Duty.RECORD_EXCEPTION)
         if order.status is OrderStatus.EXCEPTION:
@@ -274,24 +283,36 @@ async def complete_record(
         if not body:
             raise DomainError("the exception record is empty")
         case.complete_record(body, at=now, actor_id=actor_id, role=role)
-        await uow.exceptions.save(case)
         order.note(
             f"exception case {case_id}", actor_id=actor_id, role=role, now=now, action="exception_recorded"
         )
-        if setup.sla is not None:
-            apply_clock_events(order, [ClockEvent.EXCEPTION_RECORDED], now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup, [ClockEvent.EXCEPTION_RECORDED])
     return case
+
+
+async def commit_case_step(
+    uow: ExceptionUnitOfWork,
+    case: ExceptionCase,
+    order: Order,
+    now: datetime,
+    setup: ExceptionSetup,
+    ends: Sequence[ClockEvent] = (),
+) -> None:
+    """Saves the case's new step and commits the order with it: the clocks the step ends, its notices."""
+    await uow.exceptions.save(case)
+    if ends and setup.sla is not None:
+        apply_clock_events(order, ends, now, setup.sla)
+    await commit_change(order, uow, now, setup.handlers, None)
 
 
 async def load_open_case(
     uow: ExceptionUnitOfWork, case_id: int, actor_id: int | None
 ) -> tuple[ExceptionCase, Order, frozenset[Role]]:
     """Loads an open case, its order and the actor's roles."""
-    case = await load_case(uow, case_id)
+    case, order = await load_case_and_order(uow, case_id)
     if not case.open:
         raise CaseClosed(f"exception case {case_id} is closed")
-    return case, await uow.orders.get(case.order_id), await actor_roles(uow, actor_id)
+    return case, order, await actor_roles(uow, actor_id)
 
 
 async def tell_customer(
@@ -302,21 +323,16 @@ async def tell_customer(
     For a customs hold the customer is asked for the documents customs needs and may upload them
     in the chat. Emits customer_told, which ends the delay_notice clock.
     """
-    body = without_controls(text).strip()[:NOTE_MAX]
-    if not body:
-        raise DomainError("the message to the customer is empty")
+    body = required_text(text, NOTE_MAX, "the message to the customer is empty")
     async with uow:
         case, order, roles = await load_open_case(uow, case_id, actor_id)
         role = require(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION)
         now = setup.clock.now()
         case.add_step(StepKind.CUSTOMER_TOLD, at=now, actor_id=actor_id, role=role, note=body)
-        await uow.exceptions.save(case)
         order.note(body, actor_id=actor_id, role=role, now=now, action="exception_customer_told")
         asks = case.type is ExceptionType.CUSTOMS_HOLD
         order.record(CustomerToldOfException(order.event_id(), order.id, now, case_id, body, asks))
-        if setup.sla is not None:
-            apply_clock_events(order, [ClockEvent.CUSTOMER_TOLD], now, setup.sla)
-        await commit_change(order, uow, now, setup.handlers, None)
+        await commit_case_step(uow, case, order, now, setup, [ClockEvent.CUSTOMER_TOLD])
     return case
 
 
@@ -325,10 +341,8 @@ async def answer_satisfaction(
 ) -> bool:
     """The customer's one tap on a closed case (R-6.5); False if they answered already."""
     async with uow:
-        case = await load_case(uow, case_id)
-        order = await uow.orders.get(case.order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("answer_exception", frozenset({Role.CUSTOMER}))
+        case, order = await load_case_and_order(uow, case_id)
+        order.require_customer(customer_id, "answer_exception")
         now = setup.clock.now()
         if not case.answer(satisfied, at=now, customer_id=customer_id):
             return False

@@ -10,7 +10,6 @@ from typing import Protocol
 from application.ports import Document, UnitOfWork
 from application.services import Actor, EventHandlers, commit_change
 from domain.clock import Clock
-from domain.errors import NotPermitted
 from domain.execution import (
     ExecutionError,
     carrier_name,
@@ -72,8 +71,8 @@ async def _step(
     """Checks, records, applies one step and commits it with its side effects (owner: the customer's own)."""
     async with uow:
         order = await uow.orders.get(order_id)
-        if owner is not None and order.customer.telegram_user_id != owner:
-            raise NotPermitted(action, actor.roles)
+        if owner is not None:
+            order.require_customer(owner, action)
         check_step(order, action, actor.roles)
         now = setup.clock.now()
         await record(order, now)

@@ -154,6 +154,14 @@ def _close_clocks(order: Order, record: MoneyOwed, paid_at: datetime, sla: SlaCo
         order.close_clock(stage.key.value, now=paid_at, started_at=record.created_at)
 
 
+async def load_record(uow: FinanceUnitOfWork, record_id: int) -> MoneyOwed:
+    """A refund or payout record by id, or RecordNotFound."""
+    record = await uow.finance.get(record_id)
+    if record is None:
+        raise RecordNotFound(str(record_id))
+    return record
+
+
 async def owe(
     uow: FinanceUnitOfWork,
     order: Order,
@@ -245,9 +253,7 @@ async def record_paid(
     role = require(actor.roles, Duty.RECORD_REFUND)
     reference = without_controls(reference).strip()
     async with uow:
-        record = await uow.finance.get(record_id)
-        if record is None:
-            raise RecordNotFound(str(record_id))
+        record = await load_record(uow, record_id)
         now = clock.now()
         when = paid_at or now
         check_paid(record, reference, when, now)
@@ -308,9 +314,7 @@ async def open_page(uow: FinanceUnitOfWork, *, roles: frozenset[Role], offset: i
 async def owed_entry(uow: FinanceUnitOfWork, record_id: int) -> OwedEntry:
     """One record with its order (for the card and the paid dialog)."""
     async with uow:
-        record = await uow.finance.get(record_id)
-        if record is None:
-            raise RecordNotFound(str(record_id))
+        record = await load_record(uow, record_id)
         return OwedEntry(record, await uow.orders.get(record.order_id))
 
 

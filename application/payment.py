@@ -16,7 +16,7 @@ from application.ports import UnitOfWork
 from application.review import ReviewSetup
 from application.services import EventHandlers, commit_change
 from domain.clock import Clock
-from domain.errors import DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.errors import DomainError, IllegalTransition, OrderNotFound
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
 from domain.orders.status import Role
@@ -41,10 +41,7 @@ from domain.payment import (
     settle,
 )
 from domain.sla.clocks import SlaContext
-from domain.text import without_controls
-
-CUSTOMER = frozenset({Role.CUSTOMER})
-FILE_ID_MAX = 255
+from domain.text import FILE_ID_MAX, checked_file_id
 
 
 class PaymentRepository(Protocol):
@@ -179,13 +176,10 @@ async def submit_receipt(
     setup: ReviewSetup,
 ) -> int:
     """Stores the customer's transfer receipt and shows it to the order desk; returns its id."""
-    file_id = without_controls(file_id).strip()
-    if not file_id or len(file_id) > FILE_ID_MAX:
-        raise DomainError("the receipt has no usable file")
+    file_id = checked_file_id(file_id, "the receipt has no usable file")
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("submit_receipt", CUSTOMER)
+        order.require_customer(customer_id, "submit_receipt")
         if not needs_receipt(order.payment_method) or not awaits_payment(order):
             raise IllegalTransition(order.status, "submit_receipt")
         now = setup.clock.now()

@@ -107,12 +107,19 @@ class RendersReport(Protocol[ReportT]):
     def files(self, report: ReportT, locale: str) -> Sequence[ReportFile]: ...
 
 
-class ReportDocuments(Protocol):
-    """Renders the supervision report in a language: the summary message and the files."""
+class MonthlyReport(Protocol):
+    """A compiled monthly report: the month it covers and when it was compiled."""
 
-    def summary(self, report: SupervisionReport, locale: str) -> str: ...
+    @property
+    def month(self) -> Month: ...
 
-    def files(self, report: SupervisionReport, locale: str) -> Sequence[ReportFile]: ...
+    @property
+    def generated_at(self) -> datetime: ...
+
+
+CompiledT = TypeVar("CompiledT", bound=MonthlyReport)
+# Renders the supervision report in a language: the summary message and the files.
+ReportDocuments = RendersReport[SupervisionReport]
 
 
 ChatOf = Callable[[UnitOfWork, str], Awaitable[int | None]]
@@ -172,11 +179,9 @@ async def send_report(
 ) -> SupervisionReport | None:
     """Compiles, renders, stores and queues the month's report for a chat; None if queued before (dedup)."""
     report = await compile_report(uow, setup, month)
-    save = setup.queries_of(uow).save_report
-    queued = await queue_report(
-        uow, save, setup.documents, report, month, chat_id, locale, report.generated_at, dedup
+    return await queue_report(
+        uow, setup.queries_of(uow).save_report, setup.documents, report, chat_id, locale, dedup
     )
-    return report if queued else None
 
 
 async def monthly_report(uow_factory: Callable[[], UnitOfWork], setup: ReportSetup) -> bool:
@@ -227,21 +232,20 @@ async def day_checks(uow: UnitOfWork, setup: ReportSetup, day: date) -> DayCheck
 async def queue_report(
     uow: UnitOfWork,
     save_report: SaveReport,
-    documents: RendersReport[ReportT],
-    report: ReportT,
-    month: Month,
+    documents: RendersReport[CompiledT],
+    report: CompiledT,
     chat_id: int,
     locale: str,
-    now: datetime,
     dedup: str | None,
-) -> bool:
-    """Renders a report, queues its summary, then stores and queues its files; False if queued before."""
+) -> CompiledT | None:
+    """Renders a report, queues its summary, then stores and queues its files; None if queued before."""
+    month, now = report.month, report.generated_at
     # Drawing charts and writing PDFs and workbooks takes a while: not on the event loop.
     summary = await asyncio.to_thread(documents.summary, report, locale)
     files = await asyncio.to_thread(documents.files, report, locale)
     first = _message(chat_id, "sendMessage", _text(summary), now, _key(dedup, "summary"))
     if not await uow.outbox.enqueue(first):
-        return False
+        return None
     for file in files:
         report_id = await save_report(file.kind, str(month), locale, file.document, now)
         params: dict[str, Any] = {REPORT_DOCUMENT_ID: report_id}
@@ -249,7 +253,7 @@ async def queue_report(
             params |= {"caption": file.caption, "parse_mode": "HTML"}
         method = "sendPhoto" if file.photo else "sendDocument"
         await uow.outbox.enqueue(_message(chat_id, method, params, now, _key(dedup, file.kind)))
-    return True
+    return report
 
 
 def _key(dedup: str | None, part: str) -> str | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from application.ports import UnitOfWork
 from application.services import EventHandlers, commit_change, confirm_and_number, dispatch_events
 from domain.clock import Clock
-from domain.errors import DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.errors import DomainError, IllegalTransition, OrderNotFound
 from domain.orders.events import CustomerAnswered, CustomerAsked, OrderRejected
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, require
@@ -27,7 +27,7 @@ from domain.review import (
     second_review_reasons,
 )
 from domain.sla.clocks import SlaContext, sync_clocks
-from domain.text import without_controls
+from domain.text import required_text, without_controls
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,7 @@ async def ask_customer(
     setup: ReviewSetup,
 ) -> int:
     """Relays a reviewer's question to the customer and records it; returns the question id."""
-    question = without_controls(question).strip()[:QUESTION_MAX]
-    if not question:
-        raise DomainError("the question is empty")
+    question = required_text(question, QUESTION_MAX, "the question is empty")
     async with uow:
         order = await _load_for_decision(uow, order_id, None)
         role = require(roles, Duty.ASK_CUSTOMER)
@@ -163,8 +161,7 @@ async def answer_question(
     answer = without_controls(answer).strip()[:QUESTION_MAX]
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted("answer_question", frozenset({Role.CUSTOMER}))
+        order.require_customer(customer_id, "answer_question")
         question = await uow.reviews.open_question(order.id)
         if question is None or not answer:
             return False
@@ -196,9 +193,7 @@ async def record_payment_receipt(
     setup: ReviewSetup,
 ) -> Order:
     """Records an offline payment receipt (photo file id or reference) and marks the order paid (R-3.1)."""
-    receipt = without_controls(receipt).strip()[:RECEIPT_MAX]
-    if not receipt:
-        raise DomainError("the receipt reference is empty")
+    receipt = required_text(receipt, RECEIPT_MAX, "the receipt reference is empty")
     role = require(roles, Duty.RECORD_PAYMENT)
     async with uow:
         order = await uow.orders.find(order_reference)
@@ -220,8 +215,7 @@ async def cancel_by_customer(
     """Cancels a not yet confirmed order at its customer's request; nobody else's order (R-P)."""
     async with uow:
         order = await uow.orders.get(order_id)
-        if order.customer.telegram_user_id != customer_id:
-            raise NotPermitted(Action.CANCEL, frozenset({Role.CUSTOMER}))
+        order.require_customer(customer_id, Action.CANCEL)
         if order.status is OrderStatus.CANCELLED:
             raise AlreadyHandled(order, last_decision(order))
         now = setup.clock.now()

@@ -203,6 +203,20 @@ def _within(moment: datetime | None, start: datetime, end: datetime) -> bool:
     return moment is not None and start <= moment < end
 
 
+def _recorded_order(action: ImprovementAction) -> tuple[datetime, int]:
+    """Sorts actions as they were recorded (by id within the same moment)."""
+    return action.recorded_at, action.id
+
+
+def _recorded_between(
+    actions: Iterable[ImprovementAction], start: datetime, end: datetime
+) -> list[ImprovementAction]:
+    """The actions recorded in [start, end), in the order they were recorded."""
+    return sorted(
+        (action for action in actions if _within(action.recorded_at, start, end)), key=_recorded_order
+    )
+
+
 def median(spans: Sequence[timedelta]) -> timedelta | None:
     """The middle span (the mean of the two middle ones for an even count); None without spans."""
     if not spans:
@@ -212,6 +226,11 @@ def median(spans: Sequence[timedelta]) -> timedelta | None:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _share_within_limits(cases: Sequence[CaseFact], now: datetime) -> Ratio:
+    """The cases none of whose timed steps was late, over all the cases."""
+    return Ratio(sum(case.within_limits(now) for case in cases), len(cases))
 
 
 def _type_figures(opened: Sequence[CaseFact], closed: Sequence[CaseFact], now: datetime) -> list[TypeFigures]:
@@ -229,7 +248,7 @@ def _type_figures(opened: Sequence[CaseFact], closed: Sequence[CaseFact], now: d
                 type=kind,
                 opened=opened_by_type.get(kind, 0),
                 closed=len(cases),
-                within_limits=Ratio(sum(case.within_limits(now) for case in cases), len(cases)),
+                within_limits=_share_within_limits(cases, now),
                 median=median(spans),
                 longest=max(spans) if spans else None,
             )
@@ -275,7 +294,7 @@ def _ranked_causes(
     """The most frequent causes of the cases opened (ties by name), with the actions recorded against them."""
     counts = Counter(case.cause_key for case in opened)
     against: dict[Cause, list[ImprovementAction]] = defaultdict(list)
-    for action in sorted(actions, key=lambda action: (action.recorded_at, action.id)):
+    for action in sorted(actions, key=_recorded_order):
         against[action.cause].append(action)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return [
@@ -298,17 +317,8 @@ def exception_report(
     closed = [case for case in facts.cases if _within(case.closed_at, start, end)]
     answered = [case for case in closed if case.satisfied is not None]
     previous_start, _ = month.previous().bounds(zone)
-    previous_actions = sorted(
-        (action for action in facts.previous_actions if _within(action.recorded_at, previous_start, start)),
-        key=lambda action: (action.recorded_at, action.id),
-    )
-    causes_opened = Counter(case.cause_key for case in opened)
-    actions = tuple(
-        sorted(
-            (action for action in facts.actions if _within(action.recorded_at, start, end)),
-            key=lambda action: (action.recorded_at, action.id),
-        )
-    )
+    previous_actions = _recorded_between(facts.previous_actions, previous_start, start)
+    actions = tuple(_recorded_between(facts.actions, start, end))
     by_cause = Counter(case.cause_key for case in opened)
     return ExceptionReport(
         month=month,
@@ -323,7 +333,7 @@ def exception_report(
                 by_cause.items(), key=lambda item: (item[0].type, -item[1], item[0].name)
             )
         ),
-        within_limits=Ratio(sum(case.within_limits(now) for case in closed), len(closed)),
+        within_limits=_share_within_limits(closed, now),
         steps=tuple(_step_figures(closed, now)),
         compensation=tuple(
             _compensation(payout for payout in facts.payouts if _within(payout.paid_at, start, end))
@@ -332,7 +342,7 @@ def exception_report(
             Kpi.EXCEPTION_SATISFACTION, Ratio(sum(bool(case.satisfied) for case in answered), len(answered))
         ),
         top_causes=tuple(_ranked_causes(opened, actions, top)),
-        follow_ups=tuple(FollowUp(action, causes_opened.get(action.cause, 0)) for action in previous_actions),
+        follow_ups=tuple(FollowUp(action, by_cause.get(action.cause, 0)) for action in previous_actions),
         actions=actions,
     )
 

@@ -383,9 +383,7 @@ class Month:
 
     def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
         """The month as [start, end) in aware UTC: local midnight of its first day to the next month's."""
-        start = datetime.combine(self.first_day, time(0), tzinfo=zone)
-        end = datetime.combine(self.following().first_day, time(0), tzinfo=zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
+        return local_midnight(self.first_day, zone), local_midnight(self.following().first_day, zone)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
@@ -402,6 +400,9 @@ def requested_month(text: str, now: datetime, zone: ZoneInfo, *, default: Month 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """A day as [start, end) in aware UTC, judged in the time zone."""
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The moment a day begins in the time zone, in aware UTC."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)

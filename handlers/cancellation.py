@@ -51,7 +51,7 @@ from domain.orders.requests import OrderRequestKind
 from domain.orders.responsibilities import DESK
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import SlaContext
-from handlers.common import CommandSpec, staff_roles
+from handlers.common import CommandSpec, order_or_none, staff_roles
 from handlers.dialogs import dialog_step
 from presentation.callbacks import OrderRequest
 from presentation.cancellation_texts import (
@@ -159,11 +159,8 @@ async def _own(uow: CancellationUnitOfWork, key: str, user_id: int) -> Order | N
     """The customer's own order by reference, number or id; anyone else's is None."""
     order = await uow.orders.find(key) if len(key) <= REFERENCE_MAX else None
     if order is None:
-        try:
-            order = await uow.orders.get(key)
-        except OrderNotFound:
-            return None
-    return order if order.customer.telegram_user_id == user_id else None
+        order = await order_or_none(uow, key)
+    return order if order is not None and order.customer.telegram_user_id == user_id else None
 
 
 async def _ask_customer(message: Message, order: Order) -> None:

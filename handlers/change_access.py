@@ -7,11 +7,10 @@ from aiogram.utils.i18n import gettext as _
 
 from application.finance import FinanceUnitOfWork
 from application.services import Actor
-from domain.errors import OrderNotFound
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may
 from domain.orders.status import Role
-from handlers.common import staff_roles
+from handlers.common import order_or_none, staff_roles
 
 CUSTOMER = frozenset({Role.CUSTOMER})
 
@@ -25,11 +24,8 @@ async def order_for_change(
     uow: FinanceUnitOfWork, order_id: str, user_id: int, roles: frozenset[Role]
 ) -> Order | None:
     """The order if the user may change it: their own, or any for customer service and the desk."""
-    try:
-        order = await uow.orders.get(order_id)
-    except OrderNotFound:
-        return None
-    if may(roles, Duty.FILE_CHANGE) or order.customer.telegram_user_id == user_id:
+    order = await order_or_none(uow, order_id)
+    if order is not None and (may(roles, Duty.FILE_CHANGE) or order.customer.telegram_user_id == user_id):
         return order
     return None
 

@@ -102,12 +102,17 @@ async def own_chat_presser(query: CallbackQuery) -> User | None:
     return None
 
 
+async def order_or_none(uow: UnitOfWork, order_id: str) -> Order | None:
+    """The order of this id, None if there is none."""
+    try:
+        return await uow.orders.get(order_id)
+    except OrderNotFound:
+        return None
+
+
 async def pressed_own_order(query: CallbackQuery, uow: UnitOfWork, order_id: str) -> Order | None:
     """The presser's own order a button names, pressed in their private chat; else the press is refused."""
-    try:
-        order: Order | None = await uow.orders.get(order_id)
-    except OrderNotFound:
-        order = None
+    order = await order_or_none(uow, order_id)
     mine = order is not None and order.customer.telegram_user_id == query.from_user.id
     if not mine or not _pressed_in_own_chat(query):
         await query.answer(_(NOT_YOUR_ORDER), show_alert=True)

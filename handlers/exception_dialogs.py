@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -57,6 +58,14 @@ async def _finish(
     await message.answer(_(done).format(id=esc(order.display_id)))
 
 
+class _TextUseCase(Protocol):
+    """A case use case that takes a typed text as it is (the customer's message, the exception record)."""
+
+    def __call__(
+        self, uow: ExceptionUnitOfWork, case_id: int, *, actor_id: int, text: str, setup: ExceptionSetup
+    ) -> Awaitable[ExceptionCase]: ...
+
+
 @dataclass(frozen=True)
 class _Value:
     """A value typed into a case dialog, with what its step acts through."""
@@ -85,6 +94,13 @@ class _Value:
     async def finish(self, step: Awaitable[ExceptionCase], done: str) -> None:
         """Runs the step's use case and says it is done, or why not; the dialog ends either way."""
         await _finish(self.message, self.uow, self.state, self.setup, step, done)
+
+    async def pass_text(self, use_case: _TextUseCase, done: str) -> None:
+        """Runs a use case that takes the typed text as it is, and says it is done, or why not."""
+        step = use_case(
+            self.cases, self.case_id, actor_id=self.actor_id, text=self.typed.text, setup=self.setup
+        )
+        await self.finish(step, done)
 
 
 async def _eta(value: _Value) -> None:
@@ -124,14 +140,7 @@ async def _needs(value: _Value) -> None:
 
 async def _edited(value: _Value) -> None:
     """Customer service's own wording of the message: sent to the customer."""
-    step = tell_customer(
-        value.cases,
-        value.case_id,
-        actor_id=value.actor_id,
-        text=value.typed.text,
-        setup=value.setup,
-    )
-    await value.finish(step, T.TOLD_STAFF)
+    await value.pass_text(tell_customer, T.TOLD_STAFF)
 
 
 async def _amount(value: _Value) -> None:
@@ -168,14 +177,7 @@ async def _amount(value: _Value) -> None:
 
 async def _record(value: _Value) -> None:
     """The order desk's own exception record."""
-    step = complete_record(
-        value.cases,
-        value.case_id,
-        actor_id=value.actor_id,
-        text=value.typed.text,
-        setup=value.setup,
-    )
-    await value.finish(step, T.RECORDED)
+    await value.pass_text(complete_record, T.RECORDED)
 
 
 @dataclass(frozen=True)

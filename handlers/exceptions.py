@@ -44,7 +44,7 @@ from application.exceptions import (
 from application.ports import UnitOfWork
 from application.services import Actor
 from domain.cancellation import CancellationError
-from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted, OrderNotFound
+from domain.errors import ConcurrentModification, DomainError, IllegalTransition, NotPermitted
 from domain.exceptions.case import (
     CANCELLING,
     NOTE_MAX,
@@ -58,7 +58,7 @@ from domain.exceptions.causes import MARKABLE, cause_catalog
 from domain.orders.model import Order
 from domain.orders.responsibilities import Duty, may, roles_for
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
-from handlers.common import CommandSpec
+from handlers.common import CommandSpec, order_or_none
 from handlers.exception_support import (
     ExceptionDialog,
     exceptions_of,
@@ -79,7 +79,7 @@ from presentation.exception_texts import (
 )
 from presentation.execution_texts import STATUS_NAMES
 from presentation.keyboards import N_
-from presentation.render import esc, local_time, translator
+from presentation.render import esc, local_time, translator_or_default
 
 router = Router(name="exceptions")
 
@@ -113,14 +113,6 @@ async def _case_closed(
     await query.answer(
         _(T.CASE_CLOSED).format(name=await _name(uow, case.closed_by), time=when), show_alert=True
     )
-
-
-async def _order_or_none(uow: UnitOfWork, order_id: str) -> Order | None:
-    """The order a button names, if it exists."""
-    try:
-        return await uow.orders.get(order_id)
-    except OrderNotFound:
-        return None
 
 
 async def _start_marking(target: Message, order: Order, roles: frozenset[Role]) -> None:
@@ -162,7 +154,7 @@ async def on_mark(
     if not may(roles, Action.RAISE_EXCEPTION) or not isinstance(message, Message):
         await query.answer(_(T.NOT_ALLOWED), show_alert=True)
         return
-    order = await _order_or_none(uow, callback_data.order_id)
+    order = await order_or_none(uow, callback_data.order_id)
     markable = {kind.value for kind in MARKABLE}
     if order is None or (callback_data.step is not MarkStep.START and callback_data.kind not in markable):
         await query.answer(_(T.CASE_GONE), show_alert=True)
@@ -280,8 +272,7 @@ async def on_case(
             await _cancel_by_company(query, uow, roles, case, order, exception_setup)
             return
         if step in (CaseStep.RECORD, CaseStep.RECORD_EDIT):
-            if not may(roles, Duty.RECORD_EXCEPTION):
-                await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+            if not await _allowed(query, roles, Duty.RECORD_EXCEPTION):
                 return
             if case.recorded_at is not None:
                 await query.answer(_(T.RECORDED_ALREADY).format(id=shown), show_alert=True)
@@ -300,8 +291,7 @@ async def on_case(
             return
         match step:
             case CaseStep.CAUSE if callback_data.arg < 0:
-                if not may(roles, Duty.FIND_DELAY_CAUSE):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.FIND_DELAY_CAUSE):
                     return
                 await query.answer()
                 if isinstance(message, Message):
@@ -312,29 +302,25 @@ async def on_case(
             case CaseStep.CAUSE | CaseStep.OFFER if not _in_range(step, callback_data.arg, case):
                 await query.answer(_(T.CASE_GONE), show_alert=True)
             case CaseStep.CAUSE:
-                if not may(roles, Duty.FIND_DELAY_CAUSE):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.FIND_DELAY_CAUSE):
                     return
                 cause = cause_catalog().causes_of(case.type)[callback_data.arg]
                 await _ask(query, state, ExceptionDialog.eta, {**base, "cause": cause}, _(T.ASK_ETA))
             case CaseStep.NEEDS:
-                if not may(roles, Duty.FIND_DELAY_CAUSE):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.FIND_DELAY_CAUSE):
                     return
                 await _ask(query, state, ExceptionDialog.needs, base, _(T.ASK_NEEDS).format(id=shown))
             case CaseStep.SEND:
-                customer_t = translator(i18n, _customer_locale(order, i18n))
+                customer_t = translator_or_default(i18n, order.customer.language)
                 text = _draft(case, order, customer_t, exception_setup)
                 await tell_customer(cases, case.id, actor_id=user.id, text=text, setup=exception_setup)
                 await query.answer(_(T.TOLD_STAFF).format(id=shown), show_alert=True)
             case CaseStep.EDIT:
-                if not may(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
                     return
                 await _ask(query, state, ExceptionDialog.draft, base, _(T.ASK_EDIT).format(id=shown))
             case CaseStep.OFFER:
-                if not may(roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
-                    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+                if not await _allowed(query, roles, Duty.TELL_CUSTOMER_OF_EXCEPTION):
                     return
                 kind = list(CompensationKind)[callback_data.arg]
                 limit = (order.amount * exception_setup.catalog.limit_percent(roles) / 100).quantize(
@@ -410,17 +396,19 @@ async def _ask(
         await query.message.answer(prompt)
 
 
+async def _allowed(query: CallbackQuery, roles: frozenset[Role], duty: Duty) -> bool:
+    """Whether the presser's roles hold the button's duty; a press without it is told so."""
+    if may(roles, duty):
+        return True
+    await query.answer(_(T.NOT_ALLOWED), show_alert=True)
+    return False
+
+
 def _in_range(step: CaseStep, arg: int, case: ExceptionCase) -> bool:
     """Whether a button's place in a list names an entry (a cause of the case's type, an offer kind)."""
     if step is CaseStep.CAUSE:
         return 0 <= arg < len(cause_catalog().causes_of(case.type))
     return 0 <= arg < len(CompensationKind)
-
-
-def _customer_locale(order: Order, i18n: I18n) -> str:
-    """The customer's language if the bot speaks it, else the default."""
-    language = order.customer.language
-    return language if language in i18n.available_locales else i18n.default_locale
 
 
 def _draft(case: ExceptionCase, order: Order, customer_t: T.Translate, setup: ExceptionSetup) -> str:

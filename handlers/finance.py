@@ -60,7 +60,7 @@ from presentation.finance_texts import (
     paid_now_keyboard,
 )
 from presentation.labels import N_
-from presentation.render import Translate, esc, local_time, money, translator
+from presentation.render import Translate, esc, local_time, money, translator, translator_or_default
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ async def _translator(
     """The team chat's language (its /lang, else the team default) in a team chat, else the user's."""
     if chat is not None and departments_of_chat(chat.id, team_chats or {}):
         chosen = await chat_languages.language_of(uow, chat.id) if chat_languages is not None else None
-        return translator(i18n, chosen if chosen in i18n.available_locales else i18n.default_locale)
+        return translator_or_default(i18n, chosen)
     return translator(i18n, locale)
 
 

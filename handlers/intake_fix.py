@@ -22,6 +22,7 @@ from domain.intake.drafts import OrderDraft
 from domain.intake.goods import DIMENSIONS
 from domain.orders.model import Order
 from domain.orders.status import OrderStatus
+from handlers.common import order_or_none
 from handlers.intake_screens import DEFAULT_TIMEZONE, Placement, WizardChat, ask, show_preview
 from handlers.intake_states import CUSTOMER, FIX_KEY, Step, new_data
 from presentation.callbacks import OrderFix
@@ -92,10 +93,7 @@ async def fix_order(
     """Opens the wizard on the customer's rejected order, filled in, at the field the rejection names."""
     user = query.from_user
     message = query.message
-    try:
-        order: Order | None = await uow.orders.get(callback_data.order_id)
-    except OrderNotFound:
-        order = None
+    order = await order_or_none(uow, callback_data.order_id)
     private = message is not None and message.chat.id == user.id
     if order is None or order.customer.telegram_user_id != user.id or message is None or not private:
         await query.answer(_(NOT_YOUR_ORDER), show_alert=True)

@@ -45,6 +45,7 @@ from domain.review import (
 from handlers.cards import order_of_card
 from handlers.common import CommandSpec, pressed_own_order
 from presentation.callbacks import REASON_STEPS, CustomerAction, CustomerStep, ReviewAction, ReviewStep
+from presentation.execution_texts import handled_by, staff_name
 from presentation.keyboards import N_
 from presentation.labels import time_left as span_left
 from presentation.payment_texts import not_paid_answer, remind_button
@@ -103,13 +104,7 @@ async def handled_by_text(uow: UnitOfWork, order: Order, timezone: str) -> str:
         return _("This order is no longer waiting for review (now: {status}).").format(
             status=_(STATUS_NAMES[order.status])
         )
-    if decision.actor_role is Role.CUSTOMER:
-        name = _("the customer")
-    elif decision.actor_id is None:
-        name = _("the system")
-    else:
-        name = await uow.reviews.name_of(decision.actor_id) or str(decision.actor_id)
-    return _("Already handled by {name} at {time}.").format(name=name, time=local_time(decision.at, timezone))
+    return await handled_by(uow, decision, timezone)
 
 
 async def _reload_and_explain(uow: UnitOfWork, order_id: str, timezone: str) -> str:
@@ -117,11 +112,6 @@ async def _reload_and_explain(uow: UnitOfWork, order_id: str, timezone: str) -> 
     await uow.rollback()
     order = await uow.orders.get(order_id)
     return await handled_by_text(uow, order, timezone)
-
-
-def _name(user: User) -> str:
-    """The name a staff member is shown under."""
-    return user.full_name or (f"@{user.username}" if user.username else str(user.id))
 
 
 async def _edit_card(message: Message, text: str) -> None:
@@ -203,7 +193,7 @@ async def _decide(
     expected = STAGE_STATUS[data.stage]
     card_html = message.html_text
     try:
-        await uow.reviews.remember_name(user.id, _name(user), setup.clock.now())
+        await uow.reviews.remember_name(user.id, staff_name(user), setup.clock.now())
         if data.action is ReviewStep.APPROVE:
             outcome = await approve(
                 uow, order.id, actor_id=user.id, roles=roles, setup=setup, expected=expected
@@ -245,7 +235,7 @@ async def _decide(
         return
     await query.answer(answer)
     await _edit_card(
-        message, decided_text(card_html, verdict, _name(user), setup.clock.now(), setup.timezone)
+        message, decided_text(card_html, verdict, staff_name(user), setup.clock.now(), setup.timezone)
     )
 
 
@@ -284,7 +274,7 @@ async def _reject_with_reason(
 ) -> None:
     """Rejects with the typed reason."""
     try:
-        await uow.reviews.remember_name(user.id, _name(user), setup.clock.now())
+        await uow.reviews.remember_name(user.id, staff_name(user), setup.clock.now())
         await reject(
             uow,
             data["order_id"],

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -43,7 +42,7 @@ from presentation.render import (
     Translate,
     esc,
     fit,
-    keyboard_json,
+    html_message,
     local_time,
     money,
 )
@@ -313,10 +312,7 @@ def _due(order: Order, stage: str, timezone: str) -> str:
 
 def _message(text: str, t: Translate, markup: InlineKeyboardMarkup | None = None) -> Outgoing:
     """A sendMessage in HTML that fits a card."""
-    params: dict[str, Any] = {"text": fit(text.split("\n"), t, limit=CARD_LIMIT), "parse_mode": "HTML"}
-    if markup is not None:
-        params["reply_markup"] = keyboard_json(markup)
-    return Outgoing("sendMessage", params)
+    return html_message(fit(text.split("\n"), t, limit=CARD_LIMIT), markup)
 
 
 def render_cancellation(

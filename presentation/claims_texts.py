@@ -27,7 +27,7 @@ from domain.orders.model import Order
 from domain.orders.status import ExceptionType
 from presentation.keyboards import N_
 from presentation.labels import field
-from presentation.render import Translate, fit, keyboard_json, money, one_line, person, translator
+from presentation.render import Translate, fit, keyboard_json, money, one_line, person, translator_or_default
 
 # A goods line's quantity buttons: up to this many pieces, in rows of six.
 QUANTITY_BUTTONS = 12
@@ -401,12 +401,7 @@ class ClaimNotices:
         claim = claim_of(order)
         if claim is None:
             return None
-        locale = (
-            audience.language
-            if audience.language in self.i18n.available_locales
-            else self.i18n.default_locale
-        )
-        t = translator(self.i18n, locale)
+        t = translator_or_default(self.i18n, audience.language)
         text, keyboard = self._words(notice, event, order, claim, t, audience)
         if not text:
             return None

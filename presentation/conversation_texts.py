@@ -17,7 +17,7 @@ from aiogram.utils.i18n import I18n
 from application.conversation import Conversation, ConversationMessage, Intent
 from domain.orders.model import Order
 from presentation.labels import N_, format_span
-from presentation.render import CARD_LIMIT, Translate, esc, fit, local_time, one_line, translator
+from presentation.render import CARD_LIMIT, Translate, esc, fit, local_time, one_line, translator_or_default
 
 # How long a customer's message may be shown on the card (the whole text is kept in the database).
 CARD_TEXT_SHOWN = 3000
@@ -129,11 +129,6 @@ class TelegramConversationTexts:
         self.i18n = i18n
         self.timezone = timezone
 
-    def _t(self, language: str) -> Translate:
-        """The translator of a language the bot speaks, else of the default one."""
-        known = language if language in self.i18n.available_locales else self.i18n.default_locale
-        return translator(self.i18n, known)
-
     def card(
         self,
         conversation: Conversation,
@@ -142,7 +137,7 @@ class TelegramConversationTexts:
         language: str,
     ) -> dict[str, Any]:
         """The conversation card: who writes, what, their open orders, how to answer and by when."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         customer = conversation.customer_name
         lines = [t(CARD_TITLE).format(customer=customer), esc(message.text[:CARD_TEXT_SHOWN]), ""]
         if message.intent is not None and message.intent in Intent.__members__.values():
@@ -160,7 +155,7 @@ class TelegramConversationTexts:
 
     def overdue(self, message: ConversationMessage, now: datetime, language: str) -> dict[str, Any]:
         """The reminder that a customer waits past the answer time."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         due = message.due_at or message.at
         text = t(OVERDUE).format(
             customer=message.author_name,
@@ -172,5 +167,5 @@ class TelegramConversationTexts:
 
     def answer(self, staff_name: str, text: str, language: str) -> dict[str, Any]:
         """The answer as the customer reads it."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         return {"text": fit([t(ANSWER).format(name=staff_name, text=text)], t), "parse_mode": "HTML"}

@@ -20,7 +20,7 @@ from domain.orders.events import Event
 from domain.orders.model import Order
 from presentation.documents import ConfirmationDocuments, payment_line
 from presentation.keyboards import N_
-from presentation.render import SERVICE_NAMES, Html, Translate, esc, fee_lines, money, translator
+from presentation.render import SERVICE_NAMES, Html, Translate, esc, fee_lines, money, translator_or_default
 
 # The inline QR code's Content-ID (scheduler/channels.py attaches the image under it).
 QR_CID = "telegram-qr"
@@ -57,11 +57,6 @@ class EmailNotices:
         self.i18n = i18n
         self.documents = documents
 
-    def _t(self, locale: str) -> Translate:
-        """The translator of a locale the bot speaks, else of the default one."""
-        known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
-        return translator(self.i18n, known)
-
     def render_email(
         self,
         notice: Notice,
@@ -72,7 +67,7 @@ class EmailNotices:
         link: str | None,
     ) -> Email | None:
         """Renders one customer notice as an email; None when it has nothing to mail."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         if notice.kind is NoticeKind.CONFIRMATION_PDF:
             return None
         if notice.kind is NoticeKind.CONFIRMATION:

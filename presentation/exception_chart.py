@@ -7,13 +7,12 @@ English labels rather than drawing empty boxes.
 from __future__ import annotations
 
 import html
-from io import BytesIO
 from typing import TYPE_CHECKING
 
 from domain.exception_report import ExceptionReport
 from presentation.exception_labels import cause_label, type_name
 from presentation.kpi import percent
-from presentation.kpi_chart import font_families, has_cjk_font
+from presentation.kpi_chart import chart_translator, font_families, png
 from presentation.labels import N_
 from presentation.render import Translate
 
@@ -34,20 +33,13 @@ OPENED_COLOUR, CLOSED_COLOUR, CAUSE_COLOUR = "#1565c0", "#90caf9", "#ef6c00"
 MIN_ROWS = 3
 
 
-def _english(message: str) -> str:
-    """The msgid itself: the English label."""
-    return message
-
-
 def exception_chart(report: ExceptionReport, t: Translate, locale: str) -> bytes:
     """Draws the month as a PNG: opened and closed per type, then the most frequent causes."""
-    if locale != "en" and not has_cjk_font():
-        t = _english
+    t = chart_translator(t, locale)
     families = list(font_families())
     types = [type_name(figures.type, t) for figures in report.by_type]
     causes = [html.unescape(cause_label(rank.cause, t)) for rank in report.top_causes]
     rows = max(len(types), MIN_ROWS), max(len(causes), MIN_ROWS)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8.5, 2.4 + 0.45 * sum(rows)), dpi=110, layout="constrained")
@@ -86,9 +78,7 @@ def exception_chart(report: ExceptionReport, t: Translate, locale: str) -> bytes
             rank.count + 0.05, position, f"{rank.count} ({percent(rank.share)})", va="center", fontsize=8
         )
     _axes(bottom, causes, t(CAUSES_PANEL), families, rows[1])
-    buffer = BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    return buffer.getvalue()
+    return png(figure)
 
 
 def _axes(ax: Axes, labels: list[str], title: str, families: list[str], rows: int) -> None:

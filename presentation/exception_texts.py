@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -28,7 +27,7 @@ from domain.orders.status import ExceptionType
 from presentation.callbacks import CaseAction, CaseStep, MarkException, MarkStep
 from presentation.keyboards import N_
 from presentation.labels import NOT_YOUR_ORDER
-from presentation.render import Translate, esc, keyboard_json, local_time
+from presentation.render import Translate, esc, html_message, local_time
 
 EXCEPTION_NOTICES = frozenset(
     {
@@ -272,14 +271,6 @@ def needs_draft(order: Order, needs: str, t: Translate) -> str:
     return t(DRAFT_NEEDS).format(id=order.display_id, needs=needs)
 
 
-def _message(text: str, markup: InlineKeyboardMarkup | None = None) -> Outgoing:
-    """A sendMessage in HTML, with buttons when given."""
-    params: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    if markup is not None:
-        params["reply_markup"] = keyboard_json(markup)
-    return Outgoing("sendMessage", params)
-
-
 class TelegramExceptionNotices:
     """Renders the exception notices; `customer_t` gives the translator of the customer's language."""
 
@@ -310,7 +301,7 @@ class TelegramExceptionNotices:
                         note=esc(event.note or "—"),
                         who=esc(who),
                     )
-                return _message(text, case_keyboard(event.case_id, event.kind, t))
+                return html_message(text, case_keyboard(event.case_id, event.kind, t))
             case NoticeKind.DELAY_DRAFT, DelayCauseRecorded():
                 draft = delay_draft(
                     order, event.cause, event.new_eta, self.customer_t(order.customer.language), self.timezone
@@ -318,13 +309,13 @@ class TelegramExceptionNotices:
                 lines = [t(DRAFT_HEAD).format(id=shown), "", f"<i>{esc(draft)}</i>"]
                 if event.compensable:
                     lines += ["", t(COMPENSABLE)]
-                return _message(
+                return html_message(
                     "\n".join(lines), draft_keyboard(event.case_id, t, compensable=event.compensable)
                 )
             case NoticeKind.DELAY_DRAFT, CustomsNeedsRecorded():
                 draft = needs_draft(order, event.needs, self.customer_t(order.customer.language))
                 text = "\n".join([t(NEEDS_HEAD).format(id=shown), "", f"<i>{esc(draft)}</i>"])
-                return _message(text, draft_keyboard(event.case_id, t, compensable=False))
+                return html_message(text, draft_keyboard(event.case_id, t, compensable=False))
             case NoticeKind.EXCEPTION_TOLD, CustomerToldOfException():
                 markup = None
                 if event.asks_documents:
@@ -336,7 +327,7 @@ class TelegramExceptionNotices:
                             )
                         ]
                     )
-                return _message(esc(event.text), markup)
+                return html_message(esc(event.text), markup)
             case NoticeKind.COMPENSATION_OFFER, CompensationOffered():
                 text = t(OFFER).format(
                     id=shown,
@@ -346,7 +337,7 @@ class TelegramExceptionNotices:
                 accept = _button(
                     t(BUTTON_ACCEPT), CaseAction(case_id=event.case_id, step=CaseStep.ACCEPT).pack()
                 )
-                return _message(text, _rows([accept]))
+                return html_message(text, _rows([accept]))
             case NoticeKind.CASE_DOCUMENT, CaseDocumentReceived():
                 method = "sendPhoto" if event.file_kind == "photo" else "sendDocument"
                 field = "photo" if event.file_kind == "photo" else "document"
@@ -364,15 +355,15 @@ class TelegramExceptionNotices:
                         ),
                     ]
                 )
-                return _message(text, markup)
+                return html_message(text, markup)
             case NoticeKind.EXCEPTION_CANCEL_CARD, ExceptionClosed():
                 text = t(CANCEL_CARD).format(id=shown, result=t(RESULT_LABELS[CaseResult(event.result)]))
                 cancel = _button(
                     t(BUTTON_CANCEL), CaseAction(case_id=event.case_id, step=CaseStep.CANCEL).pack()
                 )
-                return _message(text, _rows([cancel]))
+                return html_message(text, _rows([cancel]))
             case NoticeKind.EXCEPTION_RECORD, ExceptionClosed():
-                return _message(*record_card(event.case_id, order, event.result, event.draft, t))
+                return html_message(*record_card(event.case_id, order, event.result, event.draft, t))
         return None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -21,7 +20,7 @@ from domain.finance import MoneyKind, MoneyOwed, MoneyOwedPaid, MoneyOwedRecorde
 from domain.orders.events import Event
 from domain.orders.model import Order
 from presentation.labels import N_, field, payment_name, time_left
-from presentation.render import Translate, esc, fit, keyboard_json, local_time, money, one_line
+from presentation.render import Translate, esc, fit, html_message, local_time, money, one_line
 
 FINANCE_NOTICES = frozenset({NoticeKind.OWED_CARD, NoticeKind.OWED_PAID})
 NOTE_SHOWN = 120
@@ -121,14 +120,6 @@ def paid_notice_text(order: Order, event: MoneyOwedPaid, t: Translate) -> str:
     return fit(lines, t)
 
 
-def _message(text: str, markup: InlineKeyboardMarkup | None = None) -> Outgoing:
-    """A sendMessage in HTML."""
-    params: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    if markup is not None:
-        params["reply_markup"] = keyboard_json(markup)
-    return Outgoing("sendMessage", params)
-
-
 def render_finance_notice(
     kind: NoticeKind, event: Event, order: Order, t: Translate, timezone: str
 ) -> Outgoing | None:
@@ -136,9 +127,9 @@ def render_finance_notice(
     match kind, event:
         case NoticeKind.OWED_CARD, MoneyOwedRecorded():
             text = owed_card_text(order, event, t, timezone)
-            return _message(text, record_paid_keyboard(event.record_id, t))
+            return html_message(text, record_paid_keyboard(event.record_id, t))
         case NoticeKind.OWED_PAID, MoneyOwedPaid():
-            return _message(paid_notice_text(order, event, t))
+            return html_message(paid_notice_text(order, event, t))
     return None
 
 

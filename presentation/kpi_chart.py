@@ -18,6 +18,7 @@ from presentation.render import Translate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # matplotlib is imported where a chart is drawn, not with the bot: it costs a running instance tens
 # of megabytes and most never draw a chart (issue 17).
@@ -54,13 +55,25 @@ def _english(message: str) -> str:
     return message
 
 
+def chart_translator(t: Translate, locale: str) -> Translate:
+    """The translator a chart is labelled with: English where Chinese cannot be drawn."""
+    return _english if locale != "en" and not has_cjk_font() else t
+
+
+def png(figure: Figure) -> bytes:
+    """The figure drawn as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
 def kpi_chart(card: KpiCard, t: Translate, locale: str) -> bytes:
     """Draws the card as a PNG: the four KPIs with their targets, then on-time by department or by step."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if locale != "en" and not has_cjk_font():
-        t = _english
+    t = chart_translator(t, locale)
     families = list(font_families())
     kpis = [(t(KPI_NAMES[kpi]), card.figure(kpi).ratio, TARGETS[kpi]) for kpi in Kpi]
     if card.scope is None or len(card.departments) > 1:
@@ -81,9 +94,7 @@ def kpi_chart(card: KpiCard, t: Translate, locale: str) -> bytes:
     _bars(
         bottom, detail, heading.format(target=f"{ON_TIME_TARGET.percent:g}"), families, per_bar_target=False
     )
-    buffer = BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    return buffer.getvalue()
+    return png(figure)
 
 
 def _bars(

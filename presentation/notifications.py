@@ -8,6 +8,7 @@ status updates (with the waybill, the courier's contact and the expected time wh
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -34,7 +35,7 @@ from presentation.execution_cards import ReceiptAction, card_keyboard, card_text
 from presentation.finance_texts import FINANCE_NOTICES, render_finance_notice
 from presentation.keyboards import N_
 from presentation.payment_notices import PAYMENT_NOTICES, TelegramPaymentNotices
-from presentation.render import Translate, esc, keyboard_json, translator
+from presentation.render import Translate, esc, html_message, keyboard_json, translator_or_default
 from presentation.review_renderers import TelegramReviewRenderers
 from presentation.survey_texts import problem_button
 from presentation.tracking import progress_lines
@@ -132,16 +133,11 @@ class TelegramNotices:
         self.review = TelegramReviewRenderers(i18n, timezone, documents)
         self.review_policy = review_policy
         self.payments = TelegramPaymentNotices(self.review, review_policy)
-        self.exceptions = TelegramExceptionNotices(self._t, timezone)
-
-    def _t(self, locale: str) -> Translate:
-        """The translator of a locale the bot speaks, else of the default one."""
-        known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
-        return translator(self.i18n, known)
+        self.exceptions = TelegramExceptionNotices(partial(translator_or_default, i18n), timezone)
 
     def render(self, notice: Notice, event: Event, order: Order, audience: Audience) -> Rendered | None:
         """Renders one notice; None when there is nothing to say."""
-        t, language = self._t(audience.language), audience.language
+        t, language = translator_or_default(self.i18n, audience.language), audience.language
         match notice.kind, event:
             case kind, _ if kind in CHANGE_NOTICES:
                 change = render_change_notice(kind, event, order, t, self.timezone, audience.names)
@@ -197,7 +193,7 @@ class TelegramNotices:
                     reference=esc(order.reference),
                     reason=esc(order.shipment.hold_reason or ""),
                 )
-                return Rendered(Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"}))
+                return Rendered(html_message(text))
         return None
 
     def _card(self, order: Order, team: Role, t: Translate) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from application.notifications import NoticeKind
 from application.ports import Outgoing
 from domain.orders.events import Event
@@ -20,7 +18,7 @@ from presentation.payment_texts import (
     receipt_refused_text,
     reminder_text,
 )
-from presentation.render import Translate, keyboard_json
+from presentation.render import Translate, html_message, keyboard_json
 from presentation.review_renderers import TelegramReviewRenderers
 
 PAYMENT_NOTICES = frozenset(
@@ -32,14 +30,6 @@ PAYMENT_NOTICES = frozenset(
         NoticeKind.PAYMENT_REQUEST,
     }
 )
-
-
-def _message(text: str, markup: dict[str, Any] | None = None) -> Outgoing:
-    """A sendMessage in HTML, with buttons when given."""
-    params: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    if markup is not None:
-        params["reply_markup"] = markup
-    return Outgoing("sendMessage", params)
 
 
 class TelegramPaymentNotices:
@@ -55,7 +45,7 @@ class TelegramPaymentNotices:
         """Renders one payment notice; None when the event does not fit the kind."""
         match kind, event:
             case NoticeKind.PAYMENT_RECEIVED, PaymentReceived():
-                return _message(payment_received_text(order, t))
+                return html_message(payment_received_text(order, t))
             case NoticeKind.PAID_CARD, PaymentReceived():
                 second = order.status is OrderStatus.PENDING_SECOND_REVIEW
                 reasons = [] if second else second_review_reasons(order, self.policy)
@@ -76,13 +66,8 @@ class TelegramPaymentNotices:
                 }
                 return Outgoing(method, params)
             case NoticeKind.RECEIPT_REFUSED, ReceiptRefused():
-                return _message(receipt_refused_text(order, event.reason, t, language), self._pay(order, t))
+                text = receipt_refused_text(order, event.reason, t, language)
+                return html_message(text, pay_keyboard(order, t))
             case NoticeKind.PAYMENT_REQUEST, _:
-                return _message(reminder_text(order, t, language), self._pay(order, t))
+                return html_message(reminder_text(order, t, language), pay_keyboard(order, t))
         return None
-
-    @staticmethod
-    def _pay(order: Order, t: Translate) -> dict[str, Any] | None:
-        """The customer's payment buttons as outbox JSON."""
-        markup = pay_keyboard(order, t)
-        return keyboard_json(markup) if markup is not None else None

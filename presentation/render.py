@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
+from application.ports import Outgoing
 from domain.errors import DomainError
 from domain.intake.pricing import QuoteLine, quote
 from domain.intake.screening import Verdict, screen
@@ -155,6 +156,11 @@ def _safe(value: object) -> object:
 def translator(i18n: I18n, locale: str) -> Translate:
     """Returns a function translating msgids into the locale, as templates that escape their values."""
     return lambda message: HtmlTemplate(i18n.gettext(message, locale=locale))
+
+
+def translator_or_default(i18n: I18n, locale: str | None) -> Translate:
+    """The translator of a locale the bot speaks, else of the default one."""
+    return translator(i18n, locale if locale in i18n.available_locales else i18n.default_locale)
 
 
 def esc(text: object) -> Html:
@@ -321,6 +327,14 @@ def reason_keyboard(order_id: str, stage: int, t: Translate) -> InlineKeyboardMa
 def keyboard_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
     """Turns a keyboard into the JSON an outbox row stores."""
     return markup.model_dump(mode="json", exclude_none=True)
+
+
+def html_message(text: str, markup: InlineKeyboardMarkup | None = None) -> Outgoing:
+    """A sendMessage in HTML, with buttons when given."""
+    params: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    if markup is not None:
+        params["reply_markup"] = keyboard_json(markup)
+    return Outgoing("sendMessage", params)
 
 
 def review_card_text(

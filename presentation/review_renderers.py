@@ -24,15 +24,14 @@ from presentation.intake_details import clearance_notice_lines, review_detail_li
 from presentation.keyboards import N_
 from presentation.payment_texts import not_paid_keyboard, not_paid_rejection_text
 from presentation.render import (
-    Translate,
     confirmation_text,
     esc,
-    keyboard_json,
+    html_message,
     rejection_keyboard,
     rejection_text,
     review_card_text,
     review_keyboard,
-    translator,
+    translator_or_default,
 )
 
 
@@ -49,11 +48,6 @@ class TelegramReviewRenderers:
         configured = documents.sla if documents is not None else None
         self.sla = configured or SlaContext(shipped_policy(), BusinessCalendar(timezone))
 
-    def _t(self, locale: str) -> Translate:
-        """Returns the translator of a locale the bot speaks, else of the default."""
-        known = locale if locale in self.i18n.available_locales else self.i18n.default_locale
-        return translator(self.i18n, known)
-
     def _card_time(self, order: Order) -> datetime:
         """The moment of the order's latest change (the card is made with it)."""
         return order.audit[-1].at if order.audit else order.created_at
@@ -68,7 +62,7 @@ class TelegramReviewRenderers:
         names: Mapping[int, str] | None = None,
     ) -> Outgoing:
         """The review card with its buttons."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         markup = review_keyboard(order.id, 2 if second else 1, t)
         details = review_detail_lines(order, t, self._card_time(order), language, self.sla)
         # A change of service or zone sent it back to review: the card says what changed (R-6.2).
@@ -78,19 +72,17 @@ class TelegramReviewRenderers:
             # Approve waits for the payment (issue 12); the desk is told when it lands.
             waiting = N_("⏳ Not paid yet: Approve waits for the payment; you are told when it arrives.")
             text += "\n" + t(waiting)
-        return Outgoing(
-            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
-        )
+        return html_message(text, markup)
 
     def confirmation(self, order: Order, *, language: str) -> Outgoing:
         """The confirmation text for the customer."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         text = confirmation_text(order, t, clearance_notice_lines(order, t, language))
-        return Outgoing("sendMessage", {"text": text, "parse_mode": "HTML"})
+        return html_message(text)
 
     def confirmation_document(self, order: Order, *, language: str) -> tuple[Document, Outgoing]:
         """The confirmation PDF and the sendDocument call carrying it."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         if self.documents is not None:
             document = self.documents.pdf(order, t)
         else:
@@ -100,19 +92,16 @@ class TelegramReviewRenderers:
 
     def rejection(self, order: Order, reason: RejectReason, text: str, *, language: str) -> Outgoing:
         """The rejection message with Fix and Cancel; "not paid": how to pay, with Pay and Cancel."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         if reason is RejectReason.NOT_PAID:
-            params = {"text": not_paid_rejection_text(order, text, t, language), "parse_mode": "HTML"}
-            return Outgoing(
-                "sendMessage", {**params, "reply_markup": keyboard_json(not_paid_keyboard(order, t))}
+            return html_message(
+                not_paid_rejection_text(order, text, t, language), not_paid_keyboard(order, t)
             )
-        markup = rejection_keyboard(order, reason, t)
-        params = {"text": rejection_text(order, reason, text, t), "parse_mode": "HTML"}
-        return Outgoing("sendMessage", {**params, "reply_markup": keyboard_json(markup)})
+        return html_message(rejection_text(order, reason, text, t), rejection_keyboard(order, reason, t))
 
     def question(self, order: Order, question: str, *, language: str) -> Outgoing:
         """A reviewer's question, with an Answer button."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         button = InlineKeyboardButton(
             text=t(N_("Answer")),
             callback_data=CustomerAction(order_id=order.id, action=CustomerStep.ANSWER).pack(),
@@ -120,12 +109,10 @@ class TelegramReviewRenderers:
         title = t(N_("A question about your order {reference}")).format(reference=esc(order.reference))
         text = f"<b>{title}</b>\n{esc(question)}\n\n{t(N_('Press Answer and write your reply.'))}"
         markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
-        return Outgoing(
-            "sendMessage", {"text": text, "parse_mode": "HTML", "reply_markup": keyboard_json(markup)}
-        )
+        return html_message(text, markup)
 
     def answer(self, order: Order, answer: str, *, language: str) -> Outgoing:
         """The customer's answer, for the review card's thread."""
-        t = self._t(language)
+        t = translator_or_default(self.i18n, language)
         title = t(N_("Customer’s answer about {reference}")).format(reference=esc(order.reference))
-        return Outgoing("sendMessage", {"text": f"<b>{title}</b>\n{esc(answer)}", "parse_mode": "HTML"})
+        return html_message(f"<b>{title}</b>\n{esc(answer)}")

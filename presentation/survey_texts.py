@@ -21,7 +21,7 @@ from domain.aftersales.survey import DEEP_LINK_PREFIX, RATINGS
 from domain.orders.events import Event
 from domain.orders.model import Order
 from presentation.keyboards import N_
-from presentation.render import Translate, esc, keyboard_json, translator
+from presentation.render import Translate, esc, keyboard_json, translator_or_default
 
 
 class SurveyRate(CallbackData, prefix="svr"):
@@ -166,12 +166,7 @@ class AftersalesNotices:
         """Renders one notice."""
         if notice.kind not in self.KINDS:
             return self.base.render(notice, event, order, audience)
-        locale = (
-            audience.language
-            if audience.language in self.i18n.available_locales
-            else self.i18n.default_locale
-        )
-        t = translator(self.i18n, locale)
+        t = translator_or_default(self.i18n, audience.language)
         params: dict[str, Any] = {"parse_mode": "HTML"}
         match notice.kind, event:
             case NoticeKind.SURVEY, SurveySent():

@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from application.cancellation import CancellationRepository, CancellationUnitOfWork
 from application.claims import ClaimsUnitOfWork
@@ -51,6 +51,7 @@ from storage.inbox import InboxEntry
 
 # Column widths the SQL schema cuts text to (storage/models.py).
 NAME_MAX = 200
+RowT = TypeVar("RowT")
 
 
 @dataclass(frozen=True)
@@ -547,6 +548,27 @@ class _OrderRows(_Pending):
             raise ValueError(f"FOREIGN KEY constraint failed: no order {order_id}")
 
 
+class _OrderRowsById(_OrderRows, Generic[RowT]):
+    """Rows referring to an order kept by id: the pending ones stand over the committed table until commit."""
+
+    def _table(self) -> dict[int, RowT]:
+        """The committed table."""
+        raise NotImplementedError
+
+    def apply(self) -> None:
+        """Writes the pending rows to the committed table."""
+        self._table().update(self._rows)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drops the pending rows."""
+        self._rows: dict[int, RowT] = {}
+
+    def _view(self) -> dict[int, RowT]:
+        """Rows by id, committed and pending."""
+        return {**self._table(), **self._rows}
+
+
 class FakeReviewRepository(_OrderRows):
     """Questions to customers, generated documents and staff display names."""
 
@@ -628,14 +650,14 @@ class FakeReviewRepository(_OrderRows):
         return {**self._state.questions, **self._questions}
 
 
-class FakeExceptionRepository(_OrderRows):
+class FakeExceptionRepository(_OrderRowsById[ExceptionCase]):
     """Exception cases (issue 14); a case is stored as a copy, so changing it afterwards changes nothing."""
 
     async def add(self, case: ExceptionCase) -> int:
         """Stores a new case; returns its id (also set on the case)."""
         self._require_order(case.order_id)
         case.id = self._database.next_id()
-        self._cases[case.id] = copy.deepcopy(case)
+        self._rows[case.id] = copy.deepcopy(case)
         return case.id
 
     async def get(self, case_id: int) -> ExceptionCase | None:
@@ -647,7 +669,7 @@ class FakeExceptionRepository(_OrderRows):
         """Writes a changed case back."""
         if case.id is None or case.id not in self._view():
             raise ValueError(f"no exception case {case.id}")
-        self._cases[case.id] = copy.deepcopy(case)
+        self._rows[case.id] = copy.deepcopy(case)
 
     async def of_order(self, order_id: str) -> list[ExceptionCase]:
         """An order's cases, oldest first."""
@@ -664,18 +686,9 @@ class FakeExceptionRepository(_OrderRows):
         cases.sort(key=lambda c: (c.closed_at or c.opened_at, c.id or 0))
         return [copy.deepcopy(c) for c in cases[:limit]]
 
-    def apply(self) -> None:
-        """Writes the cases."""
-        self._state.exception_cases.update(self._cases)
-        self.forget()
-
-    def forget(self) -> None:
-        """Drops the pending cases."""
-        self._cases: dict[int, ExceptionCase] = {}
-
-    def _view(self) -> dict[int, ExceptionCase]:
-        """Cases by id, committed and pending."""
-        return {**self._state.exception_cases, **self._cases}
+    def _table(self) -> dict[int, ExceptionCase]:
+        """The committed cases."""
+        return self._state.exception_cases
 
 
 class FakeApiOrderRepository(_OrderRows):
@@ -723,14 +736,14 @@ class FakeApiOrderRepository(_OrderRows):
         return [*self._state.api_links, *self._links]
 
 
-class FakeFinanceRepository(_OrderRows):
+class FakeFinanceRepository(_OrderRowsById[MoneyOwed]):
     """Refunds and payouts; paying one takes its row lock, so a racing second press finds it paid."""
 
     async def add(self, record: MoneyOwed) -> int:
         """Stores a new record; returns its id."""
         self._require_order(record.order_id)
         record_id = self._database.next_id()
-        self._records[record_id] = dataclasses.replace(record, id=record_id)
+        self._rows[record_id] = dataclasses.replace(record, id=record_id)
         return record_id
 
     async def get(self, record_id: int) -> MoneyOwed | None:
@@ -761,7 +774,7 @@ class FakeFinanceRepository(_OrderRows):
         record = self._view().get(record_id)
         if record is None or record.status is not OwedStatus.OPEN:
             return False
-        self._records[record_id] = dataclasses.replace(
+        self._rows[record_id] = dataclasses.replace(
             record,
             status=OwedStatus.PAID,
             paid_reference=reference,
@@ -778,21 +791,12 @@ class FakeFinanceRepository(_OrderRows):
         found = [p for _, p in sorted(payments.items()) if p.order_id == order_id and p.status in received]
         return found[-1] if found else None
 
-    def apply(self) -> None:
-        """Writes the pending records."""
-        self._state.money_owed.update(self._records)
-        self.forget()
-
-    def forget(self) -> None:
-        """Drops the pending records."""
-        self._records: dict[int, MoneyOwed] = {}
-
-    def _view(self) -> dict[int, MoneyOwed]:
-        """The records by id, committed and pending."""
-        return {**self._state.money_owed, **self._records}
+    def _table(self) -> dict[int, MoneyOwed]:
+        """The committed records."""
+        return self._state.money_owed
 
 
-class FakeCancellationRepository(_OrderRows):
+class FakeCancellationRepository(_OrderRowsById[Cancellation]):
     """Cancellations; a step takes the row lock, so a racing second step finds the state moved on."""
 
     async def add(self, cancellation: Cancellation) -> int:
@@ -816,18 +820,9 @@ class FakeCancellationRepository(_OrderRows):
         self._rows[cancellation.id or 0] = dataclasses.replace(cancellation)
         return True
 
-    def apply(self) -> None:
-        """Writes the pending cancellations."""
-        self._state.cancellations.update(self._rows)
-        self.forget()
-
-    def forget(self) -> None:
-        """Drops the pending cancellations."""
-        self._rows: dict[int, Cancellation] = {}
-
-    def _view(self) -> dict[int, Cancellation]:
-        """Cancellations by id, committed and pending."""
-        return {**self._state.cancellations, **self._rows}
+    def _table(self) -> dict[int, Cancellation]:
+        """The committed cancellations."""
+        return self._state.cancellations
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Fixtures every test folder shares (registered once in tests/conftest.py) and the order store helpers."""
+"""Fixtures every test folder shares (registered once in tests/conftest.py); order store and staff helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from application.ports import UnitOfWork
 from bot.i18n import PoI18n, create_i18n
 from domain.orders.model import Order
+from domain.orders.status import Role
 from tests.fakes import FakeDatabase, FakeUnitOfWork
 
 
@@ -46,6 +48,21 @@ async def load(uows: Callable[[], UnitOfWork], order_id: str) -> Order:
     """Reads an order back."""
     async with uows() as uow:
         return await uow.orders.get(order_id)
+
+
+async def grant_roles(
+    uows: Callable[[], UnitOfWork],
+    staff: Mapping[Role, Iterable[int]],
+    *,
+    at: datetime,
+    by: int | None = None,
+) -> None:
+    """Gives each listed user the role in one transaction, granted at that time by that user (or nobody)."""
+    async with uows() as uow:
+        for role, user_ids in staff.items():
+            for user_id in user_ids:
+                await uow.staff.grant(user_id, role, by=by, at=at)
+        await uow.commit()
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from storage.database import create_session_factory
 from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork
 from tests.fakes import FakeDatabase
-from tests.storage.conftest import empty_database, pg_url
+from tests.storage.conftest import EVERY_BACKEND, backend_url, empty_database, pg_url
 from tests.storage.factories import T0, make_order, reviewed_order
 
 __all__ = ["pg_url"]
@@ -75,26 +75,16 @@ def _fake_backend() -> Backend:
     return Backend("fake", database.unit_of_work, queued)
 
 
-def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of the backend a parameter names (the fake has none)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/contract.sqlite3"
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    return "fake"
-
-
-@pytest.fixture(params=["fake", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture(params=EVERY_BACKEND)
+def every_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The fake, a migrated SQLite file and a PostgreSQL database."""
-    return _url(request, tmp_path)
+    return backend_url(request, tmp_path)
 
 
 @pytest.fixture(params=["fake", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def racing_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The backends whose transactions interleave (SQLite lets one writer in at a time)."""
-    return _url(request, tmp_path)
+    return backend_url(request, tmp_path)
 
 
 async def _open(url: str) -> AsyncIterator[Backend]:
@@ -107,9 +97,9 @@ async def _open(url: str) -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def backend(backend_url: str) -> AsyncIterator[Backend]:
+async def backend(every_url: str) -> AsyncIterator[Backend]:
     """An empty database of every kind."""
-    async for opened in _open(backend_url):
+    async for opened in _open(every_url):
         yield opened
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from domain.errors import DomainError
+from domain.errors import DomainError, NotPermitted
 from domain.orders.change_record import ChangeRecord
 from domain.orders.events import Event, OrderStatusChanged
 from domain.orders.responsibilities import require
@@ -261,6 +261,11 @@ class Order:
     ) -> None:
         """Records something that happened without a status change (e.g. a question to the customer)."""
         self.audit.append(AuditEvent(now, actor_id, role, action, self.status, self.status, text))
+
+    def require_customer(self, user_id: int, action: str) -> None:
+        """Refuses the action unless the user is the order's customer (a customer acts on their own only)."""
+        if self.customer.telegram_user_id != user_id:
+            raise NotPermitted(action, frozenset({Role.CUSTOMER}))
 
     def open_clock(self, stage: str, *, started_at: datetime, due_at: datetime) -> StageClock:
         """Starts the SLA clock of a stage."""

@@ -36,6 +36,7 @@ from tests.aftersales.conftest import (
     outbox,
     surveyed,
 )
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import Card, command, press
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory  # noqa: F401
@@ -43,12 +44,6 @@ from tests.storage.conftest import database_url, engine, new_uow, pg_url, sessio
 DESK_ID = 701
 WAREHOUSE_ID = 301
 DESK_CHAT = -1001000000001
-
-
-async def grant(new_uow: Uows, user_id: int, role: Role) -> None:  # noqa: F811
-    async with new_uow() as uow:
-        await uow.staff.grant(user_id, role, by=None, at=DELIVERED_AT)
-        await uow.commit()
 
 
 def last_text(bot: MockedBot) -> str:
@@ -93,8 +88,7 @@ async def test_the_order_desk_completes_by_hand_with_a_reason(
     bot: MockedBot,
 ) -> None:
     clock, setup, order_id = await an_hour_after_delivery(new_uow, tmp_path)
-    await grant(new_uow, DESK_ID, Role.ORDER_DESK)
-    await grant(new_uow, WAREHOUSE_ID, Role.WAREHOUSE)
+    await grant_roles(new_uow, {Role.ORDER_DESK: [DESK_ID], Role.WAREHOUSE: [WAREHOUSE_ID]}, at=DELIVERED_AT)
     dispatcher = dispatcher_for(new_uow, setup)
 
     await dispatcher.feed_update(
@@ -132,7 +126,7 @@ async def test_staff_fetch_the_archive_and_an_erased_order_is_no_longer_kept(
     clock = FixedClock(DELIVERED_AT)
     setup = aftersales(clock, tmp_path)
     await surveyed(new_uow, clock, setup)
-    await grant(new_uow, WAREHOUSE_ID, Role.WAREHOUSE)
+    await grant_roles(new_uow, {Role.WAREHOUSE: [WAREHOUSE_ID]}, at=DELIVERED_AT)
     dispatcher = dispatcher_for(new_uow, setup)
 
     await dispatcher.feed_update(bot, command(1, "/archive 20260310001", user_id=CUSTOMER_ID))

@@ -13,6 +13,7 @@ from domain.orders.status import Channel, OrderStatus, Role
 from storage.uow import SqlUnitOfWork
 from tests.api.conftest import T0
 from tests.api.test_intake_api import ORDERS, Client, order_body, post, stored_orders
+from tests.fixtures import grant_roles
 from tests.storage.conftest import database_url, engine, new_uow, pg_url, session_factory
 
 # The storage fixtures replace the fake unit of work of tests/api/conftest.py in this module.
@@ -24,9 +25,7 @@ CLERK = 4242
 async def test_a_late_urgent_offline_order_is_stored_with_its_entry_clock_and_flags(
     new_uow: Callable[[], SqlUnitOfWork],
 ) -> None:
-    async with new_uow() as uow:
-        await uow.staff.grant(CLERK, Role.ORDER_DESK, by=None, at=T0)
-        await uow.commit()
+    await grant_roles(new_uow, {Role.ORDER_DESK: [CLERK]}, at=T0)
     draft = OrderDraft(
         customer=CustomerDraft("Tanaka Yui", email="yui@example.jp"),
         address=AddressDraft("JP", "Tokyo", "1-1 Chiyoda", "100-0001"),

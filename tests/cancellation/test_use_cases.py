@@ -87,8 +87,9 @@ def refunds(database: FakeDatabase) -> list[tuple[Decimal, OwedReason]]:
     return [(record.amount, record.reason) for record in database.state.money_owed.values()]
 
 
-async def test_before_confirmation_a_customer_cancels_at_once(setup: CancellationSetup) -> None:
-    database = FakeDatabase()
+async def test_before_confirmation_a_customer_cancels_at_once(
+    setup: CancellationSetup, database: FakeDatabase
+) -> None:
     order = await stored(database, OrderStatus.PENDING_REVIEW, paid=False)
 
     outcome = await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
@@ -100,9 +101,8 @@ async def test_before_confirmation_a_customer_cancels_at_once(setup: Cancellatio
 
 
 async def test_a_paid_order_cancelled_before_confirmation_is_refunded_in_full(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.AWAITING_CONFIRMATION)
 
     await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
@@ -110,8 +110,9 @@ async def test_a_paid_order_cancelled_before_confirmation_is_refunded_in_full(
     assert refunds(database) == [(Decimal("245.80"), OwedReason.CANCELLATION)]
 
 
-async def test_someone_elses_order_cannot_be_cancelled(setup: CancellationSetup) -> None:
-    database = FakeDatabase()
+async def test_someone_elses_order_cannot_be_cancelled(
+    setup: CancellationSetup, database: FakeDatabase
+) -> None:
     order = await stored(database, OrderStatus.CONFIRMED)
 
     with pytest.raises(NotPermitted):
@@ -120,9 +121,8 @@ async def test_someone_elses_order_cannot_be_cancelled(setup: CancellationSetup)
 
 
 async def test_before_outbound_the_order_is_held_checked_and_cancelled_by_the_desk(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.PICKED)
 
     held = await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
@@ -143,9 +143,8 @@ async def test_before_outbound_the_order_is_held_checked_and_cancelled_by_the_de
 
 
 async def test_customer_service_files_a_cancellation_only_with_the_customers_consent(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.CONFIRMED)
 
     with pytest.raises(CancellationError) as refused:
@@ -161,9 +160,8 @@ async def test_customer_service_files_a_cancellation_only_with_the_customers_con
 
 
 async def test_after_outbound_recall_accepted_brings_goods_back_and_refunds_less_the_charge(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.IN_TRANSIT)
 
     requested = await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
@@ -179,8 +177,9 @@ async def test_after_outbound_recall_accepted_brings_goods_back_and_refunds_less
     assert refunds(database) == [(Decimal("172.06"), OwedReason.RECALL)]
 
 
-async def test_after_outbound_recall_declined_lets_the_order_go_on(setup: CancellationSetup) -> None:
-    database = FakeDatabase()
+async def test_after_outbound_recall_declined_lets_the_order_go_on(
+    setup: CancellationSetup, database: FakeDatabase
+) -> None:
     order = await stored(database, OrderStatus.BOOKED)
 
     await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
@@ -197,8 +196,9 @@ async def test_after_outbound_recall_declined_lets_the_order_go_on(setup: Cancel
     assert again.cancellation.state is CancellationState.REQUESTED
 
 
-async def test_company_cancellation_then_the_customer_chooses_cancellation(setup: CancellationSetup) -> None:
-    database = FakeDatabase()
+async def test_company_cancellation_then_the_customer_chooses_cancellation(
+    setup: CancellationSetup, database: FakeDatabase
+) -> None:
     order = await stored(database, OrderStatus.CONFIRMED)
 
     cancellation = await cancel_by_company(
@@ -221,9 +221,8 @@ async def test_company_cancellation_then_the_customer_chooses_cancellation(setup
 
 
 async def test_company_cancellation_then_the_customer_chooses_another_service(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.PICKED)
     await cancel_by_company(database.unit_of_work(), order.id, DESK, "carrier suspended the lane", setup)
     await offer_alternatives(database.unit_of_work(), order.id, SERVICE, setup)
@@ -238,9 +237,8 @@ async def test_company_cancellation_then_the_customer_chooses_another_service(
 
 
 async def test_company_cancellation_of_an_order_in_exception_offers_only_the_cancellation(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.ARRIVED)
     async with database.unit_of_work() as uow:
         loaded = await uow.orders.get(order.id)
@@ -269,9 +267,8 @@ async def test_company_cancellation_of_an_order_in_exception_offers_only_the_can
 
 
 async def test_a_second_press_of_a_step_changes_nothing_and_names_who_took_it(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.CONFIRMED)
     await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
     await check_cancellation(database.unit_of_work(), order.id, SERVICE, setup)
@@ -286,9 +283,8 @@ async def test_a_second_press_of_a_step_changes_nothing_and_names_who_took_it(
 
 
 async def test_two_desk_members_cancelling_at_once_give_one_cancellation_and_one_refund(
-    setup: CancellationSetup,
+    setup: CancellationSetup, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
     order = await stored(database, OrderStatus.CONFIRMED)
     await request_cancellation(database.unit_of_work(), order.id, CUSTOMER, setup)
 
@@ -305,8 +301,9 @@ async def test_two_desk_members_cancelling_at_once_give_one_cancellation_and_one
     assert len(refunds(database)) == 1
 
 
-async def test_a_cancellation_racing_a_picking_scan_has_one_winner(setup: CancellationSetup) -> None:
-    database = FakeDatabase()
+async def test_a_cancellation_racing_a_picking_scan_has_one_winner(
+    setup: CancellationSetup, database: FakeDatabase
+) -> None:
     order = await stored(database, OrderStatus.CONFIRMED)
     execution = ExecutionSetup(FixedClock(T0), "Asia/Shanghai", notes=None, sla=SLA)  # type: ignore[arg-type]
     counted = {"TEA-01": 2, "Silk scarf": 5}

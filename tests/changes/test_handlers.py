@@ -30,7 +30,7 @@ from tests.changes.conftest import (
     make_order,
 )
 from tests.fakes import FakeDatabase
-from tests.fixtures import load, store
+from tests.fixtures import grant_roles, load, store
 from tests.mocked_bot import MockedBot
 from tests.review.conftest import alerts, buttons, card_of, command, press, sent_texts
 
@@ -57,9 +57,7 @@ def dispatcher_for(new_uow: Uows, i18n: PoI18n, setup: ReviewSetup) -> Dispatche
 
 async def staff(new_uow: Uows) -> None:
     """A desk clerk in the database."""
-    async with new_uow() as uow:
-        await uow.staff.grant(DESK_ID, Role.ORDER_DESK, by=None, at=SLA_T0)
-        await uow.commit()
+    await grant_roles(new_uow, {Role.ORDER_DESK: [DESK_ID]}, at=SLA_T0)
 
 
 SLA_T0 = make_order().created_at
@@ -218,9 +216,7 @@ async def test_customer_service_files_an_address_change_for_a_caller_in_its_chat
     new_uow: Uows, database: FakeDatabase, i18n: PoI18n, setup: ReviewSetup, bot: MockedBot
 ) -> None:
     care_id, care_chat = 601, -1001000000005
-    async with new_uow() as uow:
-        await uow.staff.grant(care_id, Role.CUSTOMER_SERVICE, by=None, at=SLA_T0)
-        await uow.commit()
+    await grant_roles(new_uow, {Role.CUSTOMER_SERVICE: [care_id]}, at=SLA_T0)
     order = await store(new_uow, make_order(status=OrderStatus.CONFIRMED))
     dispatcher = dispatcher_for(new_uow, i18n, setup)
     step = 0

@@ -32,6 +32,7 @@ from presentation.survey_texts import AftersalesNotices
 from storage.models import OutboxRow
 from storage.uow import SqlUnitOfWork
 from tests.dispatchers import detached
+from tests.fixtures import grant_roles, store
 from tests.storage.factories import make_order
 
 TZ = "Asia/Shanghai"
@@ -91,16 +92,12 @@ async def delivered_order(new_uow: Uows, language: str) -> Order:
     order.paid = True
     order.apply(Action.DELIVER, actor_id=LOGISTICS_ID, roles=frozenset(Role), now=DELIVERED_AT, note="Li Wei")
     order.pull_events()
-    async with new_uow() as uow:
-        await uow.orders.add(order)
-        for user_id, role in (
-            (LOGISTICS_ID, Role.LOGISTICS),
-            (SERVICE_ID, Role.CUSTOMER_SERVICE),
-            (WAREHOUSE_ID, Role.WAREHOUSE),
-        ):
-            await uow.staff.grant(user_id, role, by=None, at=DELIVERED_AT)
-        await uow.commit()
-    return order
+    await grant_roles(
+        new_uow,
+        {Role.LOGISTICS: [LOGISTICS_ID], Role.CUSTOMER_SERVICE: [SERVICE_ID], Role.WAREHOUSE: [WAREHOUSE_ID]},
+        at=DELIVERED_AT,
+    )
+    return await store(new_uow, order)
 
 
 async def mark(new_uow: Uows, order_id: str, kind: ExceptionType, setup: ClaimsSetup) -> None:

@@ -143,9 +143,10 @@ async def attach(
     """Chooses one tea set (unless lost), sends two photos and presses Evidence complete."""
     order_id = ClaimAction.unpack(buttons(evidence)[-1]).order_id
     where = card(evidence, 300)
+    line = ClaimItem(order_id=order_id, line=0).pack()
+    # Lost goods have no goods line to choose: the whole order is affected.
+    assert (line in buttons(evidence)) is not lost
     if not lost:
-        line = ClaimItem(order_id=order_id, line=0).pack()
-        assert line in buttons(evidence)
         await chat.press(line, user_id, where)
         quantities = chat.bot.requests_for("editMessageReplyMarkup")[-1].decoded("reply_markup")
         one = [b["callback_data"] for row in quantities["inline_keyboard"] for b in row if b["text"] == "1"]
@@ -194,6 +195,18 @@ async def accept_remedy(uows: Uows, claim: Claim, evidence: OutboxRow, remedy: s
     await chat.press(ClaimAction(order_id=order_id, what=remedy).pack(), SERVICE_ID, card(choices, 401))
     offer = last_with(await outbox(uows, CUSTOMER_ID), texts[offered])
     await chat.press(ClaimAction(order_id=order_id, what="accept").pack(), CUSTOMER_ID, card(offer, 500))
+
+
+async def remedy_accepted_on_logistics_evidence(
+    uows: Uows, bot: MockedBot, language: str, marked: ExceptionType, remedy: str, offered: str
+) -> Claim:
+    """Logistics marks the exception and documents it (a loss: its proof); the customer accepts the remedy."""
+    claim = await delivered_claim(uows, bot, language, marked)
+    lost = marked is ExceptionType.LOST
+    evidence = last_with(await outbox(uows, LOGISTICS_CHAT), claim.texts["proof" if lost else "evidence"])
+    await attach(claim.chat, evidence, LOGISTICS_ID, claim.texts, lost=lost)
+    await accept_remedy(uows, claim, evidence, remedy, offered)
+    return claim
 
 
 def clocks(order: Order, stage: str) -> list[tuple[bool, bool | None]]:
@@ -294,12 +307,10 @@ async def test_logistics_marks_a_wrong_shipment_and_the_warehouse_reships(
     bot: MockedBot,
     language: str,
 ) -> None:
-    claim = await delivered_claim(new_uow, bot, language, ExceptionType.WRONG_SHIPMENT)
+    claim = await remedy_accepted_on_logistics_evidence(
+        new_uow, bot, language, ExceptionType.WRONG_SHIPMENT, "reship", "reship"
+    )
     texts, clock, order, chat = claim.texts, claim.clock, claim.order, claim.chat
-
-    evidence = last_with(await outbox(new_uow, LOGISTICS_CHAT), texts["evidence"])
-    await attach(chat, evidence, LOGISTICS_ID, texts)
-    await accept_remedy(new_uow, claim, evidence, "reship", "reship")
 
     task = last_with(await outbox(new_uow, WAREHOUSE_CHAT), texts["task"])
     assert "Tea set (TEA-01)" in plain(task.params["text"])
@@ -325,13 +336,10 @@ async def test_lost_goods_are_paid_at_the_orders_value_by_finance(
     bot: MockedBot,
     language: str,
 ) -> None:
-    claim = await delivered_claim(new_uow, bot, language, ExceptionType.LOST)
-    texts, clock, order, chat = claim.texts, claim.clock, claim.order, claim.chat
-
-    proof = last_with(await outbox(new_uow, LOGISTICS_CHAT), texts["proof"])
-    assert ClaimItem(order_id=order.id, line=0).pack() not in buttons(proof)
-    await attach(chat, proof, LOGISTICS_ID, texts, lost=True)
-    await accept_remedy(new_uow, claim, proof, "compensate", "lost")
+    claim = await remedy_accepted_on_logistics_evidence(
+        new_uow, bot, language, ExceptionType.LOST, "compensate", "lost"
+    )
+    clock, order = claim.clock, claim.order
 
     async with new_uow() as uow:
         (record,) = await uow.finance.for_order(order.id)

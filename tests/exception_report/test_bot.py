@@ -7,6 +7,7 @@ latter as the management chat's language (R-X.4). Figures: tests/exception_repor
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from io import BytesIO
 from typing import Any
@@ -38,6 +39,7 @@ from tests.exception_report.conftest import (
     local,
     seed_march,
 )
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot
 from tests.outbox.conftest import sender_on
 from tests.review.conftest import Card, command, press
@@ -52,16 +54,7 @@ TEAM_CHATS = {"order_desk": ORDER_DESK_CHAT, "management": MANAGEMENT_CHAT}
 @pytest.fixture
 def setup(report_setup: ExceptionReportSetup) -> ExceptionReportSetup:
     """The report's setup reading each team chat's language from the database, as in production."""
-    return ExceptionReportSetup(
-        report_setup.clock,
-        report_setup.zone,
-        report_setup.queries_of,
-        report_setup.documents,
-        report_setup.chat_of,
-        report_setup.causes,
-        chat_language=chat_language_of,
-        locale="en",
-    )
+    return dataclasses.replace(report_setup, chat_language=chat_language_of)
 
 
 @pytest.fixture
@@ -76,14 +69,9 @@ def dispatcher(new_uow: UowFactory, setup: ExceptionReportSetup, clock: FixedClo
 
 async def staff(new_uow: UowFactory) -> None:
     """A manager, the order desk head and a clerk."""
-    async with new_uow() as uow:
-        for user_id, role in (
-            (MANAGER, Role.MANAGEMENT),
-            (HEAD, Role.ORDER_DESK_HEAD),
-            (CLERK, Role.ORDER_DESK),
-        ):
-            await uow.staff.grant(user_id, role, by=None, at=NOW)
-        await uow.commit()
+    await grant_roles(
+        new_uow, {Role.MANAGEMENT: [MANAGER], Role.ORDER_DESK_HEAD: [HEAD], Role.ORDER_DESK: [CLERK]}, at=NOW
+    )
 
 
 async def chinese_management_chat(session_factory: Sessions) -> None:

@@ -121,6 +121,22 @@ async def order_of(product: Product, status: OrderStatus, customer_id: int, lang
     return await store(product, order)
 
 
+async def held_at_customs(product: Product, number: str, cause: str, note: str) -> RecordedRequest:
+    """Logistics marks a customs hold with /exception, which pauses the clearance clock; returns its alert."""
+    await product.say(f"/exception {number}", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    menu = last(product.sent(LOGISTICS_CHAT))
+    await product.press(buttons(menu)["Customs hold"], user_id=LOGISTICS_ID, on=menu)
+    causes = last(product.bot.requests_for("editMessageText"))
+    await product.press(buttons(causes)[cause], user_id=LOGISTICS_ID, on=menu)
+    await product.say(note, user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
+    await deliver_all(product)
+    stored = await product.order(number)
+    assert stored.status is OrderStatus.EXCEPTION
+    clearance = running_clock(stored, Stage.CLEARANCE)
+    assert clearance is not None and clearance.paused_at is not None
+    return last([r for r in product.sent(LOGISTICS_CHAT) if "Customs holds order" in r.params["text"]])
+
+
 async def the_case(product: Product, order_id: str) -> Any:
     """The order's only case as stored."""
     async with SqlUnitOfWork(product.sessions) as uow:
@@ -251,19 +267,8 @@ async def test_a_customs_hold_is_asked_documented_and_released_in_chinese(produc
     order = await order_of(product, OrderStatus.ARRIVED, ZH_CUSTOMER_ID, "zh")
     assert order.number is not None
 
-    await product.say(f"/exception {order.number}", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
-    menu = last(product.sent(LOGISTICS_CHAT))
-    await product.press(buttons(menu)["Customs hold"], user_id=LOGISTICS_ID, on=menu)
-    causes = last(product.bot.requests_for("editMessageText"))
-    await product.press(buttons(causes)["Documents missing"], user_id=LOGISTICS_ID, on=menu)
-    await product.say("Invoice missing", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
-    await deliver_all(product)
-    stored = await product.order(order.number)
-    assert stored.status is OrderStatus.EXCEPTION
-    clearance = running_clock(stored, Stage.CLEARANCE)
-    assert clearance is not None and clearance.paused_at is not None
+    alert = await held_at_customs(product, order.number, "Documents missing", "Invoice missing")
     assert any("海关" in t for t in texts(product, ZH_CUSTOMER_ID))
-    alert = last([r for r in product.sent(LOGISTICS_CHAT) if "Customs holds order" in r.params["text"]])
 
     # Logistics records what customs needs; customer service sends the drafted request in Chinese.
     await product.press(buttons(alert)["📝 What customs needs"], user_id=LOGISTICS_ID, on=alert)

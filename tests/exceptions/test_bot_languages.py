@@ -16,6 +16,7 @@ from domain.sla.policy import Stage
 from tests.exceptions.test_bot import (
     LOGISTICS_ID,
     deliver_all,
+    held_at_customs,
     last,
     order_of,
     product,
@@ -176,18 +177,7 @@ async def test_a_customs_hold_ends_returned_and_cancelled_by_the_company_in_engl
     assert order.number is not None
     shown = order.number
 
-    await product.say(f"/exception {shown}", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
-    menu = last(product.sent(LOGISTICS_CHAT))
-    await product.press(buttons(menu)["Customs hold"], user_id=LOGISTICS_ID, on=menu)
-    causes = last(product.bot.requests_for("editMessageText"))
-    await product.press(buttons(causes)["Restricted goods"], user_id=LOGISTICS_ID, on=menu)
-    await product.say("Lithium batteries", user_id=LOGISTICS_ID, chat_id=LOGISTICS_CHAT)
-    await deliver_all(product)
-    stored = await product.order(shown)
-    assert stored.status is OrderStatus.EXCEPTION
-    clearance = running_clock(stored, Stage.CLEARANCE)
-    assert clearance is not None and clearance.paused_at is not None
-    alert = last([r for r in product.sent(LOGISTICS_CHAT) if "Customs holds order" in r.params["text"]])
+    alert = await held_at_customs(product, shown, "Restricted goods", "Lithium batteries")
     assert "Lithium batteries" in alert.params["text"]
 
     # What customs needs: logistics writes it, customer service sends the drafted English request.

@@ -25,21 +25,16 @@ from storage.database import create_session_factory
 from storage.kpi_repository import SqlKpiQueries
 from storage.uow import SqlUnitOfWork
 from tests.fakes import FakeDatabase
-from tests.storage.conftest import empty_database, pg_url
+from tests.storage.conftest import EVERY_BACKEND, backend_url, empty_database, pg_url
 from tests.storage.factories import T0, make_order
 
 __all__ = ["pg_url"]
 
 
-@pytest.fixture(params=["fake", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EVERY_BACKEND)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of the backend under test ("fake" for the fake)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/exceptions.sqlite3"
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    return "fake"
+    return backend_url(request, tmp_path)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from presentation.notifications import TelegramNotices, fixed_team_chats
 from presentation.outbound_note import TelegramOutboundNotes
 from tests import telegram
 from tests.dispatchers import routed_dispatcher
+from tests.fixtures import grant_roles
 from tests.review.conftest import (  # noqa: F401
     ADMIN_ID,
     DESK_CHAT,
@@ -34,7 +35,6 @@ from tests.review.conftest import (  # noqa: F401
     TIMEZONE,
     Uows,
     clock,
-    grant_roles,
     make_order,
     setup,
 )
@@ -97,6 +97,8 @@ async def staffed(new_uow: Uows) -> None:
             Role.WAREHOUSE: (WAREHOUSE_ID, WAREHOUSE2_ID),
             Role.LOGISTICS: (LOGISTICS_ID, LOGISTICS2_ID),
         },
+        at=T0,
+        by=ADMIN_ID,
     )
 
 

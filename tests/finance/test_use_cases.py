@@ -16,6 +16,7 @@ from domain.errors import NotPermitted
 from domain.finance import (
     AlreadyPaid,
     MoneyKind,
+    MoneyOwed,
     MoneyOwedPaid,
     MoneyOwedRecorded,
     OwedReason,
@@ -30,6 +31,7 @@ from domain.sla.clocks import SlaContext
 from domain.sla.policy import ClockEvent, Stage
 from domain.sla.policy_file import shipped_policy
 from tests.fakes import FakeDatabase
+from tests.fixtures import store
 from tests.payment.fakes import PaymentDatabase
 from tests.sla.test_policy_walk import referenced
 from tests.storage.factories import make_order
@@ -48,11 +50,31 @@ def paid_order(*, amount: str = "245.80") -> Order:
     return order
 
 
-async def stored(database: FakeDatabase, order: Order) -> None:
-    """Stores the order."""
-    async with database.unit_of_work() as uow:
-        await uow.orders.add(order)
-        await uow.commit()
+async def stored_paid_order(database: FakeDatabase, *, amount: str = "245.80") -> Order:
+    """A paid, cancelled air-freight order, stored."""
+    return await store(database.unit_of_work, paid_order(amount=amount))
+
+
+async def mark_paid(
+    database: FakeDatabase,
+    record_id: int,
+    clock: FixedClock,
+    *,
+    reference: str,
+    actor: Actor = FINANCE,
+    paid_at: datetime | None = None,
+) -> MoneyOwed:
+    """Records the money paid on the fake database, no event handlers listening."""
+    return await record_paid(
+        database.unit_of_work(),
+        record_id,
+        actor=actor,
+        reference=reference,
+        paid_at=paid_at,
+        clock=clock,
+        handlers={},
+        sla=SLA,
+    )
 
 
 async def owe_refund(
@@ -86,10 +108,10 @@ async def owe_refund(
     return record.id
 
 
-async def test_owing_a_refund_stores_it_due_in_three_working_days_with_its_own_clock() -> None:
-    database = FakeDatabase()
-    order = paid_order()
-    await stored(database, order)
+async def test_owing_a_refund_stores_it_due_in_three_working_days_with_its_own_clock(
+    database: FakeDatabase,
+) -> None:
+    order = await stored_paid_order(database)
 
     record_id = await owe_refund(database, order)
 
@@ -109,8 +131,7 @@ async def test_owing_a_refund_stores_it_due_in_three_working_days_with_its_own_c
 
 async def test_a_telegram_charge_is_refunded_with_the_providers_charge_id() -> None:
     database = PaymentDatabase()
-    order = paid_order()
-    await stored(database, order)
+    order = await stored_paid_order(database)
     database.payments[1] = PaymentRecord(
         order.id,
         "card",
@@ -139,11 +160,9 @@ async def test_a_telegram_charge_is_refunded_with_the_providers_charge_id() -> N
     ],
 )
 async def test_a_refund_that_does_not_fit_is_refused_naming_the_field(
-    reason: OwedReason, currency: str, field: str
+    reason: OwedReason, currency: str, field: str, database: FakeDatabase
 ) -> None:
-    database = FakeDatabase()
-    order = paid_order()
-    await stored(database, order)
+    order = await stored_paid_order(database)
 
     with pytest.raises(OwedRefused) as refused:
         await owe_refund(database, order, reason=reason, currency=currency)
@@ -152,10 +171,8 @@ async def test_a_refund_that_does_not_fit_is_refused_naming_the_field(
     assert database.state.money_owed == {}
 
 
-async def test_refunds_never_exceed_what_the_order_cost_and_need_a_payment() -> None:
-    database = FakeDatabase()
-    order = paid_order(amount="100.00")
-    await stored(database, order)
+async def test_refunds_never_exceed_what_the_order_cost_and_need_a_payment(database: FakeDatabase) -> None:
+    order = await stored_paid_order(database, amount="100.00")
     await owe_refund(database, order, "60.00")
 
     with pytest.raises(OwedRefused, match=r"at most 40\.00 EUR"):
@@ -165,16 +182,14 @@ async def test_refunds_never_exceed_what_the_order_cost_and_need_a_payment() -> 
             await owe_refund(database, order, amount)
         assert refused.value.field == "amount"
     unpaid = make_order(status=OrderStatus.CANCELLED)
-    await stored(database, unpaid)
+    await store(database.unit_of_work, unpaid)
     with pytest.raises(OwedRefused) as refused:
         await owe_refund(database, unpaid, "1.00")
     assert refused.value.field == "order"
 
 
-async def test_each_record_closes_its_own_clock_when_paid() -> None:
-    database = FakeDatabase()
-    order = paid_order()
-    await stored(database, order)
+async def test_each_record_closes_its_own_clock_when_paid(database: FakeDatabase) -> None:
+    order = await stored_paid_order(database)
     refund = await owe_refund(database, order, "45.80", reason=OwedReason.PRICE_DIFFERENCE)
     later = T0 + timedelta(hours=1)
     payout = await owe_refund(
@@ -183,16 +198,7 @@ async def test_each_record_closes_its_own_clock_when_paid() -> None:
     second_refund = await owe_refund(database, order, "10.00", at=later + timedelta(hours=1))
     clock = FixedClock(T0 + timedelta(hours=3))
 
-    await record_paid(
-        database.unit_of_work(),
-        second_refund,
-        actor=FINANCE,
-        reference="BANK-2",
-        paid_at=None,
-        clock=clock,
-        handlers={},
-        sla=SLA,
-    )
+    await mark_paid(database, second_refund, clock, reference="BANK-2")
 
     clocks = database.state.orders[order.id].clocks
     running = {(c.stage, c.started_at) for c in clocks if c.running}
@@ -202,37 +208,25 @@ async def test_each_record_closes_its_own_clock_when_paid() -> None:
     assert database.state.money_owed[refund].is_open and database.state.money_owed[payout].is_open
 
 
-async def test_paid_late_is_judged_at_the_time_paid_and_typed_times_are_checked() -> None:
-    database = FakeDatabase()
-    order = paid_order()
-    await stored(database, order)
+async def test_paid_late_is_judged_at_the_time_paid_and_typed_times_are_checked(
+    database: FakeDatabase,
+) -> None:
+    order = await stored_paid_order(database)
     record_id = await owe_refund(database, order)
     clock = FixedClock(datetime(2026, 3, 25, 2, tzinfo=UTC))
-
-    async def pay(paid_at: datetime | None, reference: str = "WX-1") -> None:
-        await record_paid(
-            database.unit_of_work(),
-            record_id,
-            actor=FINANCE,
-            reference=reference,
-            paid_at=paid_at,
-            clock=clock,
-            handlers={},
-            sla=SLA,
-        )
 
     for wrong, field in (
         (T0 - timedelta(minutes=1), "paid_at"),
         (clock.now() + timedelta(minutes=1), "paid_at"),
     ):
         with pytest.raises(OwedRefused) as refused:
-            await pay(wrong)
+            await mark_paid(database, record_id, clock, reference="WX-1", paid_at=wrong)
         assert refused.value.field == field
     with pytest.raises(OwedRefused) as refused:
-        await pay(None, reference="  ")
+        await mark_paid(database, record_id, clock, reference="  ")
     assert refused.value.field == "reference"
     paid_at = datetime(2026, 3, 20, 2, tzinfo=UTC)
-    await pay(paid_at)
+    await mark_paid(database, record_id, clock, reference="WX-1", paid_at=paid_at)
 
     record = database.state.money_owed[record_id]
     assert (record.status, record.paid_at, record.recorded_at, record.paid_by) == (
@@ -245,26 +239,15 @@ async def test_paid_late_is_judged_at_the_time_paid_and_typed_times_are_checked(
     assert (refund_clock.finished_at, refund_clock.met) == (paid_at, False)
 
 
-async def test_a_double_press_pays_once_and_the_loser_learns_who_and_when() -> None:
-    database = FakeDatabase()
-    order = paid_order()
-    await stored(database, order)
+async def test_a_double_press_pays_once_and_the_loser_learns_who_and_when(database: FakeDatabase) -> None:
+    order = await stored_paid_order(database)
     record_id = await owe_refund(database, order)
     clock = FixedClock(T0 + timedelta(hours=5))
     other = Actor(777, frozenset({Role.ADMIN}))
 
     async def press(actor: Actor, reference: str) -> object:
         try:
-            return await record_paid(
-                database.unit_of_work(),
-                record_id,
-                actor=actor,
-                reference=reference,
-                paid_at=None,
-                clock=clock,
-                handlers={},
-                sla=SLA,
-            )
+            return await mark_paid(database, record_id, clock, reference=reference, actor=actor)
         except AlreadyPaid as lost:
             return lost
 
@@ -276,22 +259,19 @@ async def test_a_double_press_pays_once_and_the_loser_learns_who_and_when() -> N
     assert [line.action for line in database.state.orders[order.id].audit].count("refund_paid") == 1
 
 
-async def test_only_finance_and_admins_record_paid_and_others_cannot_see_the_list() -> None:
-    database = FakeDatabase()
-    order = paid_order()
-    await stored(database, order)
+async def test_only_finance_and_admins_record_paid_and_others_cannot_see_the_list(
+    database: FakeDatabase,
+) -> None:
+    order = await stored_paid_order(database)
     record_id = await owe_refund(database, order)
 
     with pytest.raises(NotPermitted):
-        await record_paid(
-            database.unit_of_work(),
+        await mark_paid(
+            database,
             record_id,
-            actor=Actor(1, frozenset({Role.ORDER_DESK, Role.MANAGEMENT})),
+            FixedClock(T0),
             reference="X",
-            paid_at=None,
-            clock=FixedClock(T0),
-            handlers={},
-            sla=SLA,
+            actor=Actor(1, frozenset({Role.ORDER_DESK, Role.MANAGEMENT})),
         )
     with pytest.raises(NotPermitted):
         await open_page(database.unit_of_work(), roles=frozenset({Role.WAREHOUSE}))
@@ -299,10 +279,8 @@ async def test_only_finance_and_admins_record_paid_and_others_cannot_see_the_lis
     assert [entry.record.id for entry in page.entries] == [record_id]
 
 
-async def test_the_list_is_oldest_due_first_in_pages() -> None:
-    database = FakeDatabase()
-    order = paid_order(amount="1000.00")
-    await stored(database, order)
+async def test_the_list_is_oldest_due_first_in_pages(database: FakeDatabase) -> None:
+    order = await stored_paid_order(database, amount="1000.00")
     ids = [
         await owe_refund(database, order, "1.00", at=T0 + timedelta(minutes=n)) for n in range(PAGE_SIZE + 2)
     ]

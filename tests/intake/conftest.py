@@ -24,6 +24,7 @@ from storage.fsm import SqlFsmStorage
 from storage.uow import SqlUnitOfWork
 from tests import telegram
 from tests.fakes import FakeDatabase
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot, RecordedRequest
 from tests.storage.conftest import database_url, engine, pg_url, session_factory
 
@@ -133,10 +134,14 @@ class Chat:
             for button in row
         ]
 
+    def labels(self) -> list[str]:
+        """The labels of the last message's inline buttons."""
+        return [label for label, _ in self.buttons()]
+
     def button_data(self, label: str) -> str:
         """The callback data of the last message's button whose label contains the text."""
         matches = [data for text, data in self.buttons() if label in text]
-        assert matches, f"no button {label!r} in {[text for text, _ in self.buttons()]}"
+        assert matches, f"no button {label!r} in {self.labels()}"
         return matches[0]
 
 
@@ -169,9 +174,7 @@ def chat(dispatcher: Dispatcher, mocked_bot: MockedBot, update_ids: Iterator[int
 
 async def grant(database: FakeDatabase, user_id: int, role: Role) -> None:
     """Gives a staff member a role."""
-    async with database.unit_of_work() as uow:
-        await uow.staff.grant(user_id, role, by=None, at=NOW)
-        await uow.commit()
+    await grant_roles(database.unit_of_work, {role: [user_id]}, at=NOW)
 
 
 async def orders_of(database: FakeDatabase, user_id: int) -> list[Order]:
@@ -224,6 +227,12 @@ async def answer_air_freight(chat: Chat, payment: str = "Alipay") -> None:
     await chat.press(payment)
 
 
+async def answer_air_freight_without_remarks(chat: Chat, payment: str = "Alipay") -> None:
+    """Ends the goods lines, picks air freight and the payment method, skips the remarks: the preview."""
+    await answer_air_freight(chat, payment)
+    await chat.press("Skip")
+
+
 async def stored_orders_of(session_factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
     """The customer's orders stored in a real database."""
     async with SqlUnitOfWork(session_factory) as uow:
@@ -241,8 +250,7 @@ async def answer_small_order(
     """Answers a one-line air-freight order (two cotton T-shirts, no email, no remarks) up to its preview."""
     await answer_customer_and_address(chat, name=name, country=country, postcode=postcode)
     await answer_goods_line(chat, "Cotton T-shirts", quantity="2", weight="0.5", value="40")
-    await answer_air_freight(chat, payment)
-    await chat.press("Skip")
+    await answer_air_freight_without_remarks(chat, payment)
 
 
 async def start_new_order(chat: Chat, **address: Any) -> None:
@@ -257,6 +265,13 @@ async def answer_up_to_preview(
     """Answers every question of a small, valid order until the preview."""
     await chat.send("/neworder")
     await answer_small_order(chat, country=country, postcode=postcode)
+
+
+async def change_field(chat: Chat, *labels: str) -> None:
+    """Presses Change a field on the preview, then each button labelled so in turn."""
+    await chat.press("Change a field")
+    for label in labels:
+        await chat.press(label)
 
 
 def assert_small_order_in(preview: str) -> None:

@@ -27,6 +27,7 @@ from tests.intake.conftest import (
     Chat,
     ChatFactory,
     answer_up_to_preview,
+    change_field,
     reference_in,
     stored_orders_of,
     wizard_dispatcher,
@@ -126,9 +127,7 @@ async def test_the_confirm_of_an_earlier_preview_places_nothing(
     ann: Chat, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     air_freight_confirm = ann.button_data("Confirm order")
-    await ann.press("Change a field")
-    await ann.press("Service type")
-    await ann.press("Sea freight")
+    await change_field(ann, "Service type", "Sea freight")
 
     refused = await ann.press_data(air_freight_confirm)
 

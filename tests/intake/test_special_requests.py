@@ -17,7 +17,7 @@ from tests.fakes import FakeDatabase
 from tests.intake.conftest import (
     Chat,
     ChatFactory,
-    answer_air_freight,
+    answer_air_freight_without_remarks,
     answer_customer_and_address,
     answer_goods_line,
     answer_up_to_preview,
@@ -33,10 +33,11 @@ DESK_ID = 301
 POLICY = ReviewPolicy(threshold=Decimal(10000), currency="CNY")
 
 
-async def to_the_preview_by_air(chat: Chat) -> None:
-    """Ends the goods lines, takes air freight paid by Alipay and skips the remarks."""
-    await answer_air_freight(chat)
-    await chat.press("Skip")
+async def add_special_request(chat: Chat, kind: str, note: str) -> None:
+    """Presses Special request on the preview, picks the kind and writes its note."""
+    await chat.press("➕ Special request")
+    await chat.press(kind)
+    await chat.send(note)
 
 
 async def vase_up_to_more_items(chat: ChatFactory) -> Chat:
@@ -54,7 +55,7 @@ async def test_a_line_is_marked_fragile_with_its_sku_and_hs_code_by_quick_button
 
     assert "Is there another goods line" in ann.text
     await ann.press("Mark “Porcelain vase” fragile")
-    assert "🔸 Fragile ✓ (press to undo)" in [label for label, _ in ann.buttons()]
+    assert "🔸 Fragile ✓ (press to undo)" in ann.labels()
     await ann.press("🏷 SKU")
     assert "SKU of “Porcelain vase”" in ann.text
     await ann.send("x" * 65)
@@ -65,7 +66,7 @@ async def test_a_line_is_marked_fragile_with_its_sku_and_hs_code_by_quick_button
     await ann.send("69-13")
     assert "“69-13” is not an HS code" in ann.text
     await ann.send("6913.10")
-    await to_the_preview_by_air(ann)
+    await answer_air_freight_without_remarks(ann)
 
     assert "Porcelain vase × 1, 2 kg each, declared value 300.00 CNY · fragile · SKU VASE-01 · HS 691310" in (
         ann.text
@@ -81,8 +82,8 @@ async def test_the_fragile_mark_can_be_taken_back(chat: ChatFactory, database: F
     await ann.press("Mark “Porcelain vase” fragile")
     await ann.press("Fragile ✓")
 
-    assert "🔸 Mark “Porcelain vase” fragile" in [label for label, _ in ann.buttons()]
-    await to_the_preview_by_air(ann)
+    assert "🔸 Mark “Porcelain vase” fragile" in ann.labels()
+    await answer_air_freight_without_remarks(ann)
     order = await confirmed_order(ann, database)
     assert not order.items[0].fragile
 
@@ -103,7 +104,7 @@ async def test_only_a_heavy_line_is_asked_its_size_and_the_size_is_checked(
     await ann.send("120 × 80 × 75 cm")
     assert "Declared value of the whole line “Marble table”" in ann.text
     await ann.send("900")
-    await to_the_preview_by_air(ann)
+    await answer_air_freight_without_remarks(ann)
 
     assert "120×80×75 cm" in ann.text
     assert "Special services: Oversize cargo (reviewed by the order desk head)" in ann.text
@@ -138,9 +139,7 @@ async def test_special_requests_delivery_date_and_services_from_the_preview(
     assert "the request needs a note" in ann.text
     await ann.send("Agent Wang <Ltd>, licence 4401")
     assert "Special request: Named customs agent — Agent Wang &lt;Ltd&gt;, licence 4401" in ann.text
-    await ann.press("➕ Special request")
-    await ann.press("Special labels")
-    await ann.send("Label every carton “Made in China”")
+    await add_special_request(ann, "Special labels", "Label every carton “Made in China”")
 
     await ann.press("📅 Delivery date")
     await ann.send("next week")
@@ -151,11 +150,11 @@ async def test_special_requests_delivery_date_and_services_from_the_preview(
     assert "Delivery by 2026-03-20" in ann.text
 
     await ann.press("⚙ Special service")
-    labels = [label for label, _ in ann.buttons()]
+    labels = ann.labels()
     # The custom warehouse service exists only with the overseas-warehouse service.
     assert "☐ Oversize cargo" in labels and not any("Custom overseas-warehouse" in label for label in labels)
     await ann.press("☐ Oversize cargo")
-    assert "☑ Oversize cargo" in [label for label, _ in ann.buttons()]
+    assert "☑ Oversize cargo" in ann.labels()
     await ann.press("Done")
     assert "Special services: Oversize cargo" in ann.text
 
@@ -174,9 +173,7 @@ async def test_special_requests_delivery_date_and_services_from_the_preview(
 async def test_requests_can_be_removed_and_a_date_skipped(chat: ChatFactory, database: FakeDatabase) -> None:
     ann = chat()
     await answer_up_to_preview(ann)
-    await ann.press("➕ Special request")
-    await ann.press("Other request")
-    await ann.send("Call before delivery")
+    await add_special_request(ann, "Other request", "Call before delivery")
     await ann.press("➕ Special request")
     await ann.press("Remove all requests")
     await ann.press("📅 Delivery date")
@@ -213,13 +210,13 @@ async def test_a_business_shipping_where_customs_ask_gives_every_line_an_hs_code
     await answer_up_to_preview(ann)
     await ann.press("☐ Shipping as a business")
     assert "Business customer" in ann.text
-    assert "☑ Shipping as a business" in [label for label, _ in ann.buttons()]
+    assert "☑ Shipping as a business" in ann.labels()
 
     await ann.press("Confirm order")
     assert "Germany asks for an HS code on every goods line of a business shipment" in ann.text
     assert "HS code of “Cotton T-shirts”" in ann.text
     # The line's HS code is required now: no Skip.
-    assert not any("Skip" in label for label, _ in ann.buttons())
+    assert not any("Skip" in label for label in ann.labels())
     await ann.send("6109.10")
     order = await confirmed_order(ann, database)
     assert order.customer.business and order.items[0].hs_code == "610910"
@@ -244,8 +241,7 @@ async def test_an_offline_order_takes_the_same_details(chat: ChatFactory, databa
     await desk.press("Mark “Glass teapot” fragile")
     await desk.press("🏷 SKU")
     await desk.send("POT-9")
-    await answer_air_freight(desk, "Bank transfer")
-    await desk.press("Skip")
+    await answer_air_freight_without_remarks(desk, "Bank transfer")
     await desk.press("📅 Delivery date")
     await desk.send("2026/03/25")
     await desk.press("Customer confirmed the details")

@@ -19,6 +19,7 @@ from domain.clock import FixedClock
 from domain.orders.status import Role
 from presentation.reports import SupervisionDocuments
 from storage.models import OutboxRow
+from tests.fixtures import grant_roles
 from tests.kpi.conftest import (
     CLERK,
     HEAD,
@@ -66,15 +67,16 @@ def dispatcher(new_uow: UowFactory, clock: FixedClock, documents: SupervisionDoc
 async def march(new_uow: UowFactory, session_factory: Sessions) -> March:
     """The fixed month, a manager, the order desk head, a clerk and a picker."""
     seeded = await seed_march(new_uow, session_factory)
-    async with new_uow() as uow:
-        for user_id, role in (
-            (MANAGER, Role.MANAGEMENT),
-            (HEAD, Role.ORDER_DESK_HEAD),
-            (CLERK, Role.ORDER_DESK),
-            (PICKER, Role.WAREHOUSE),
-        ):
-            await uow.staff.grant(user_id, role, by=None, at=NOW)
-        await uow.commit()
+    await grant_roles(
+        new_uow,
+        {
+            Role.MANAGEMENT: [MANAGER],
+            Role.ORDER_DESK_HEAD: [HEAD],
+            Role.ORDER_DESK: [CLERK],
+            Role.WAREHOUSE: [PICKER],
+        },
+        at=NOW,
+    )
     return seeded
 
 
@@ -260,9 +262,7 @@ async def test_management_sla_lists_the_overdue_steps_of_every_department(
 async def test_management_sla_says_all_clear_only_when_no_department_is_overdue(
     dispatcher: Dispatcher, bot: Any, new_uow: UowFactory
 ) -> None:
-    async with new_uow() as uow:
-        await uow.staff.grant(MANAGER, Role.MANAGEMENT, by=None, at=NOW)
-        await uow.commit()
+    await grant_roles(new_uow, {Role.MANAGEMENT: [MANAGER]}, at=NOW)
 
     await dispatcher.feed_update(bot, command(1, "/sla", chat_id=MANAGEMENT_CHAT, user_id=MANAGER))
 

@@ -17,6 +17,7 @@ from handlers import payment, review
 from handlers.payment import PaymentSetup
 from tests import telegram
 from tests.dispatchers import routed_dispatcher
+from tests.fixtures import grant_roles
 from tests.payment.fakes import FakePaymentUnitOfWork, PaymentDatabase
 from tests.review.conftest import (
     ADMIN_ID,
@@ -25,7 +26,6 @@ from tests.review.conftest import (
     T0,
     _user,
     clock,
-    grant_roles,
     make_order,
     setup,
 )
@@ -65,7 +65,7 @@ def dispatcher(new_uow: Uows, i18n: PoI18n, setup: ReviewSetup) -> Dispatcher:
 @pytest.fixture
 async def staffed(new_uow: Uows) -> None:
     """A desk clerk in the database."""
-    await grant_roles(new_uow, {Role.ORDER_DESK: (DESK_ID,)})
+    await grant_roles(new_uow, {Role.ORDER_DESK: (DESK_ID,)}, at=T0, by=ADMIN_ID)
 
 
 def unpaid_order(*, payment_method: str = "card", language: str = "en", amount: str = "245.80") -> Order:

@@ -12,12 +12,12 @@ from tests.fakes import (
     FakeDatabase,
     FakeOrderRepository,
     FakeUnitOfWork,
-    _OrderRows,
+    _OrderRowsById,
     _Transaction,
 )
 
 
-class FakePaymentRepository(_OrderRows):
+class FakePaymentRepository(_OrderRowsById[PaymentRecord]):
     """Payments; a Telegram charge id is stored once (a racing second insert waits, then finds it)."""
 
     def __init__(
@@ -38,7 +38,7 @@ class FakePaymentRepository(_OrderRows):
             if any(known.telegram_payment_charge_id == charge for known in self._view().values()):
                 return None
         payment_id = self._database.next_id()
-        self._pending[payment_id] = dataclasses.replace(record, id=payment_id)
+        self._rows[payment_id] = dataclasses.replace(record, id=payment_id)
         return payment_id
 
     async def get(self, payment_id: int) -> PaymentRecord | None:
@@ -63,23 +63,14 @@ class FakePaymentRepository(_OrderRows):
         record = self._view().get(payment_id)
         if record is None or record.status is not PaymentStatus.SUBMITTED:
             return False
-        self._pending[payment_id] = dataclasses.replace(
+        self._rows[payment_id] = dataclasses.replace(
             record, status=status, decided_by=by, decided_at=at, refusal=refusal
         )
         return True
 
-    def apply(self) -> None:
-        """Writes the pending payments."""
-        self._payments_db.payments.update(self._pending)
-        self.forget()
-
-    def forget(self) -> None:
-        """Drops the pending payments."""
-        self._pending: dict[int, PaymentRecord] = {}
-
-    def _view(self) -> dict[int, PaymentRecord]:
-        """Payments by id, committed and pending."""
-        return {**self._payments_db.payments, **self._pending}
+    def _table(self) -> dict[int, PaymentRecord]:
+        """The committed payments."""
+        return self._payments_db.payments
 
 
 class PaymentDatabase(FakeDatabase):

@@ -7,9 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from domain.orders.model import Order
 from presentation.payment_texts import pay_keyboard
@@ -17,7 +14,7 @@ from sandbox.server import FakeBotApi, FakeUser, Json
 from tests.fixtures import load, store
 from tests.payment.conftest import Uows, unpaid_order
 from tests.payment.fakes import PaymentDatabase
-from tests.sandbox.test_server import TOKEN, api
+from tests.sandbox.test_server import api, connected_bot, dispatcher_polling
 
 __all__ = ["api"]
 
@@ -25,15 +22,8 @@ __all__ = ["api"]
 @asynccontextmanager
 async def polling(api: FakeBotApi, dispatcher: Dispatcher) -> AsyncIterator[Bot]:
     """Runs the dispatcher's long polling against the sandbox until the block ends."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
-    async with Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML")) as bot:
-        task = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
-        await api.wait_for_call("getUpdates")
-        try:
-            yield bot
-        finally:
-            await dispatcher.stop_polling()
-            await task
+    async with connected_bot(api) as bot, dispatcher_polling(api, bot, dispatcher):
+        yield bot
 
 
 async def until(condition: Callable[[], bool]) -> None:

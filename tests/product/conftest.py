@@ -29,6 +29,7 @@ from presentation.sla_alerts import SlaAlertTexts, render_with
 from scheduler.outbox_sender import OutboxSender
 from storage.outbox_queue import SqlOutboxQueue
 from tests import telegram
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot, MockedSession, RecordedRequest
 from tests.wiring import StoredState, production
 
@@ -178,10 +179,7 @@ def card_message(chat_id: int, text: str, message_id: int = 77) -> dict[str, Any
 
 async def grant(product: Product, role: Role, *user_ids: int) -> None:
     """Gives the users the role, granted by the admin."""
-    async with product.uow() as uow:
-        for user_id in user_ids:
-            await uow.staff.grant(user_id, role, by=ADMIN_ID, at=NOW)
-        await uow.commit()
+    await grant_roles(product.uow, {role: user_ids}, at=NOW, by=ADMIN_ID)
 
 
 async def store(product: Product, order: Order) -> Order:

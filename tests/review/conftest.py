@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from base64 import a85decode
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ from scheduler.outbox_sender import build_method
 from tests import telegram
 from tests.dispatchers import routed_dispatcher
 from tests.fakes import FakeDatabase
+from tests.fixtures import grant_roles
 from tests.mocked_bot import MockedBot
 
 ADMIN_ID = 900
@@ -74,15 +75,6 @@ def dispatcher(
     return routed_dispatcher(new_uow, routers, admin_ids=[ADMIN_ID], i18n=i18n, review_setup=setup)
 
 
-async def grant_roles(new_uow: Uows, staff: Mapping[Role, Iterable[int]]) -> None:
-    """Gives each listed user the role, granted by the admin at T0."""
-    async with new_uow() as uow:
-        for role, user_ids in staff.items():
-            for user_id in user_ids:
-                await uow.staff.grant(user_id, role, by=ADMIN_ID, at=T0)
-        await uow.commit()
-
-
 @pytest.fixture
 async def staffed(new_uow: Uows) -> None:
     """Desk clerks, heads and a warehouse user in the database."""
@@ -93,6 +85,8 @@ async def staffed(new_uow: Uows) -> None:
             Role.ORDER_DESK_HEAD: (HEAD_ID, HEAD2_ID),
             Role.WAREHOUSE: (WAREHOUSE_ID,),
         },
+        at=T0,
+        by=ADMIN_ID,
     )
 
 

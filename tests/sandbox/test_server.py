@@ -36,11 +36,18 @@ async def api() -> AsyncIterator[FakeBotApi]:
         assert server.violations == []
 
 
+@asynccontextmanager
+async def connected_bot(api: FakeBotApi) -> AsyncIterator[Bot]:
+    """A real aiogram Bot talking HTTP to the fake server, closed when the block ends."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
+    async with Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML")) as real_bot:
+        yield real_bot
+
+
 @pytest.fixture
 async def bot(api: FakeBotApi) -> AsyncIterator[Bot]:
     """A real aiogram Bot talking HTTP to the fake server."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
-    async with Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML")) as real_bot:
+    async with connected_bot(api) as real_bot:
         yield real_bot
 
 
@@ -79,17 +86,24 @@ def echo_router() -> Router:
 
 
 @asynccontextmanager
+async def dispatcher_polling(api: FakeBotApi, bot: Bot, dispatcher: Dispatcher) -> AsyncIterator[None]:
+    """Runs the dispatcher's long polling against the fake server until the block ends."""
+    task = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+    await api.wait_for_call("getUpdates")
+    try:
+        yield
+    finally:
+        await dispatcher.stop_polling()
+        await task
+
+
+@asynccontextmanager
 async def polling(api: FakeBotApi, bot: Bot) -> AsyncIterator[Dispatcher]:
     """Runs dp.start_polling with the echo router until the block ends."""
     dispatcher = Dispatcher()
     dispatcher.include_router(echo_router())
-    task = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
-    await api.wait_for_call("getUpdates")
-    try:
+    async with dispatcher_polling(api, bot, dispatcher):
         yield dispatcher
-    finally:
-        await dispatcher.stop_polling()
-        await task
 
 
 async def test_start_command_gets_a_greeting_with_a_button(api: FakeBotApi, bot: Bot) -> None:

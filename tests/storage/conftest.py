@@ -70,6 +70,20 @@ def pg_url() -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# The fake unit of work and both databases, for a contract that holds on each of them.
+EVERY_BACKEND = ["fake", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of the backend a fixture parameter names: a SQLite file in tmp_path, PostgreSQL, or "fake"."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/backend.sqlite3"
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return "fake"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The URL of the database under test; the SQLite file sits in a folder that does not exist yet."""

@@ -14,6 +14,7 @@ from domain.orders.special import RequestKind, Requirements, SpecialRequest, Spe
 from domain.orders.status import Action, Role
 from storage.uow import SqlUnitOfWork
 from tests.api.conftest import T0
+from tests.fixtures import grant_roles
 
 CUSTOMER = 5151
 DESK = 5252
@@ -75,9 +76,7 @@ async def test_every_detail_is_stored_and_read_back(new_uow: Callable[[], SqlUni
 async def test_a_correction_replaces_the_details_and_the_trail_says_what_changed(
     new_uow: Callable[[], SqlUnitOfWork],
 ) -> None:
-    async with new_uow() as uow:
-        await uow.staff.grant(DESK, Role.ORDER_DESK, by=None, at=T0)
-        await uow.commit()
+    await grant_roles(new_uow, {Role.ORDER_DESK: [DESK]}, at=T0)
     placed = await place_order(new_uow(), draft(), FixedClock(T0))
     async with new_uow() as uow:
         order = await uow.orders.get(placed.order.id)

@@ -20,24 +20,32 @@ def name_writes(engine: AsyncEngine) -> AbstractContextManager[list[str]]:
     return statements_starting(engine, "INSERT INTO staff_names")
 
 
+async def remember_committed(new_uow: Callable[[], SqlUnitOfWork], name: str) -> None:
+    """Remembers Dora's name in a unit of work of its own that commits."""
+    async with new_uow() as uow:
+        await uow.reviews.remember_name(DORA, name, NOW)
+        await uow.commit()
+
+
+async def stored_name(new_uow: Callable[[], SqlUnitOfWork]) -> str | None:
+    """Dora's name as stored."""
+    async with new_uow() as uow:
+        return await uow.reviews.name_of(DORA)
+
+
 async def test_a_name_is_written_once_while_unchanged_and_again_when_it_changes(
     engine: AsyncEngine,
     new_uow: Callable[[], SqlUnitOfWork],
 ) -> None:
     with name_writes(engine) as writes:
         for _ in range(3):
-            async with new_uow() as uow:
-                await uow.reviews.remember_name(DORA, "Dora Desk", NOW)
-                await uow.commit()
+            await remember_committed(new_uow, "Dora Desk")
         assert len(writes) == 1
 
-        async with new_uow() as uow:
-            await uow.reviews.remember_name(DORA, "Dora Li", NOW)
-            await uow.commit()
+        await remember_committed(new_uow, "Dora Li")
         assert len(writes) == 2
 
-    async with new_uow() as uow:
-        assert await uow.reviews.name_of(DORA) == "Dora Li"
+    assert await stored_name(new_uow) == "Dora Li"
 
 
 async def test_a_name_whose_write_was_rolled_back_is_written_again(
@@ -51,10 +59,7 @@ async def test_a_name_whose_write_was_rolled_back_is_written_again(
         async with new_uow() as uow:
             # Never committed: closing without a commit discards it too.
             await uow.reviews.remember_name(DORA, "Dora Desk", NOW)
-        async with new_uow() as uow:
-            await uow.reviews.remember_name(DORA, "Dora Desk", NOW)
-            await uow.commit()
+        await remember_committed(new_uow, "Dora Desk")
         assert len(writes) == 3
 
-    async with new_uow() as uow:
-        assert await uow.reviews.name_of(DORA) == "Dora Desk"
+    assert await stored_name(new_uow) == "Dora Desk"
