@@ -330,6 +330,8 @@ class _Changes:
     current: dict[str, Any]
     columns: dict[str, Any]
     audit: list[dict[str, Any]]
+    # Every clock with its values now, in the aggregate's order.
+    clocks: list[tuple[StageClock, dict[str, Any]]]
     removed_clocks: list[int]
     # Changed column values by clock row id, and the clocks that have no row yet.
     changed_clocks: list[tuple[int, dict[str, Any]]]
@@ -488,18 +490,19 @@ def _changes_of(tracked: _Tracked) -> _Changes | None:
     stored = {id(known.clock): known for known in tracked.clocks}
     kept = {id(clock) for clock in order.clocks}
     removed = [known.id for known in tracked.clocks if id(known.clock) not in kept]
+    clocks = [(clock, columns_of(clock)) for clock in order.clocks]
     changed_clocks, added = [], []
-    for clock in order.clocks:
+    for clock, now in clocks:
         known = stored.get(id(clock))
         if known is None:
             added.append(clock)
             continue
-        values = {name: value for name, value in columns_of(clock).items() if known.values[name] != value}
+        values = {name: value for name, value in now.items() if known.values[name] != value}
         if values:
             changed_clocks.append((known.id, values))
     if not (columns or audit or removed or changed_clocks or added):
         return None
-    return _Changes(tracked, current, columns, audit, removed, changed_clocks, added)
+    return _Changes(tracked, current, columns, audit, clocks, removed, changed_clocks, added)
 
 
 def _saved(changes: _Changes) -> None:
@@ -508,9 +511,7 @@ def _saved(changes: _Changes) -> None:
     tracked.version += 1
     tracked.order.version = tracked.version
     tracked.columns = changes.current
-    tracked.audit_count = len(tracked.order.audit)
+    tracked.audit_count += len(changes.audit)
     ids = {id(known.clock): known.id for known in tracked.clocks}
     ids.update(zip(map(id, changes.added_clocks), changes.added_clock_ids, strict=True))
-    tracked.clocks = [
-        _StoredClock(clock, ids[id(clock)], columns_of(clock)) for clock in tracked.order.clocks
-    ]
+    tracked.clocks = [_StoredClock(clock, ids[id(clock)], values) for clock, values in changes.clocks]
