@@ -138,7 +138,8 @@ class OrderRow(Base):
         back_populates="order", order_by="OrderClockRow.id", lazy="raise", cascade="all, delete-orphan"
     )
 
-    # The repository sets the next version itself; the mapper adds "WHERE version = <read>" to updates.
+    # The order repository (storage/order_repository.py) writes with Core statements that check the
+    # version themselves; the mapper adds the same "WHERE version = <read>" to any ORM update.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
 

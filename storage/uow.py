@@ -22,11 +22,11 @@ from storage.database import HOLDS_WRITER, writer_lock
 from storage.exception_repository import SqlExceptionRepository
 from storage.finance_repository import SqlFinanceRepository
 from storage.inbox import InboxProcessedUpdates
+from storage.order_repository import SqlOrderRepository
 from storage.payment_repository import SqlPaymentRepository
 from storage.repositories import (
     AFTER_COMMIT,
     SqlOrderNumberAllocator,
-    SqlOrderRepository,
     SqlOutboxRepository,
     SqlStaffRepository,
     SqlUserRepository,

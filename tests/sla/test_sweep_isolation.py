@@ -30,7 +30,7 @@ from domain.sla.policy import Stage
 from handlers.my_orders import summary_line
 from presentation.sla_alerts import Render, SlaAlertTexts
 from storage.database import parallel_writers
-from storage.repositories import SqlOrderRepository
+from storage.order_repository import SqlOrderRepository
 from storage.sla_repository import SqlSlaRepository
 from storage.uow import SqlUnitOfWork
 from tests.sla.conftest import (

@@ -22,7 +22,7 @@ from domain.sla.policy import Stage
 from storage.database import alembic_config
 from storage.kpi_repository import SqlKpiQueries
 from storage.models import OrderClockRow
-from storage.repositories import SqlOrderRepository
+from storage.order_repository import SqlOrderRepository
 from storage.sla_repository import SqlSlaRepository
 from tests.fixtures import statements_starting
 from tests.sla.conftest import UowFactory, recorded_alerts, seed_clock

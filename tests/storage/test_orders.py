@@ -7,14 +7,16 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ConcurrentModification, IllegalTransition, OrderNotFound
 from domain.orders.model import Order
 from domain.orders.status import Action, ExceptionType, OrderStatus, Role
 from storage.database import create_engine, create_session_factory
-from storage.models import OrderAuditRow, OrderRow
+from storage.models import OrderAuditRow, OrderClockRow, OrderRow
 from storage.uow import SqlUnitOfWork
+from tests.fixtures import statements_starting
 from tests.storage.factories import T0, make_order, reviewed_order
 
 DESK = frozenset({Role.ORDER_DESK})
@@ -166,6 +168,136 @@ async def test_lists_by_status_and_customer(new_uow: NewUow) -> None:
     assert pending[-1].id == new.id
     assert first_only[0].created_at == T0
     assert [o.id for o in mine] == [confirmed.id, new.id, old.id]
+
+
+async def test_listed_orders_come_each_with_its_own_trail(new_uow: NewUow) -> None:
+    first, second = reviewed_order(), reviewed_order()
+    first.note("customer called", actor_id=42, role=Role.ORDER_DESK, now=T0 + timedelta(minutes=5))
+    second.open_clock("confirmation", started_at=T0, due_at=T0 + timedelta(hours=4))
+    for order in (first, second):
+        await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        listed = await uow.orders.list_by_status([OrderStatus.PENDING_REVIEW])
+
+    assert {order.id: order for order in listed} == {
+        first.id: _persistent_state(first),
+        second.id: _persistent_state(second),
+    }
+
+
+async def test_an_order_loads_in_two_statements_and_a_decision_saves_in_three(
+    new_uow: NewUow, engine: AsyncEngine
+) -> None:
+    order = reviewed_order()
+    await _store(new_uow, order)
+
+    with statements_starting(engine, "") as statements:
+        async with new_uow() as uow:
+            loaded = await uow.orders.get(order.id)
+            loaded.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0 + timedelta(hours=1))
+            loaded.close_clock("review", now=T0 + timedelta(hours=1))
+            await uow.commit()
+
+    made = [statement.split() for statement in statements if not statement.startswith("BEGIN")]
+    # The order's row, then its clocks and audit lines in one statement (issue 17).
+    assert [words[0] for words in made[:2]] == ["SELECT", "SELECT"]
+    assert [" ".join(words[:2]) for words in made[2:]] == [
+        "UPDATE orders",
+        "INSERT INTO",
+        "UPDATE order_clocks",
+    ]
+    assert made[3][2] == "order_audit"
+
+
+async def test_a_unit_of_work_saves_again_after_a_commit(new_uow: NewUow) -> None:
+    """The clocks one save inserted are updated, not inserted again, by the next save."""
+    other = reviewed_order()
+    await _store(new_uow, other)
+    order = reviewed_order()
+
+    async with new_uow() as uow:
+        await uow.orders.add(order)
+        order.close_clock("review", now=T0 + timedelta(hours=1))
+        order.open_clock("confirmation", started_at=T0 + timedelta(hours=1), due_at=T0 + timedelta(hours=2))
+        await uow.commit()
+        order.close_clock("confirmation", now=T0 + timedelta(hours=1, minutes=30))
+        order.note("confirmed by phone", actor_id=7, role=Role.ORDER_DESK, now=T0 + timedelta(hours=1))
+        await uow.commit()
+
+    async with new_uow() as uow:
+        again = await uow.orders.get(order.id)
+        untouched = await uow.orders.get(other.id)
+        clock_rows = await uow.session.scalar(
+            select(func.count()).select_from(OrderClockRow).where(OrderClockRow.order_id == order.id)
+        )
+    assert order.version == again.version == 3
+    assert again == _persistent_state(order)
+    assert [(clock.stage, clock.met) for clock in again.clocks] == [("review", True), ("confirmation", True)]
+    assert clock_rows == 2
+    assert untouched == _persistent_state(other)
+
+
+async def test_a_removed_clock_is_deleted_and_the_kept_one_keeps_its_row(new_uow: NewUow) -> None:
+    order = reviewed_order()
+    order.open_clock("confirmation", started_at=T0, due_at=T0 + timedelta(hours=4))
+    await _store(new_uow, order)
+    clock_ids = select(OrderClockRow.stage, OrderClockRow.id).where(OrderClockRow.order_id == order.id)
+
+    async with new_uow() as uow:
+        before = dict((await uow.session.execute(clock_ids)).all())
+        loaded = await uow.orders.get(order.id)
+        loaded.clocks[:] = loaded.clocks[1:]
+        loaded.clocks[0].paused_at = T0 + timedelta(minutes=10)
+        await uow.commit()
+
+    async with new_uow() as uow:
+        again = await uow.orders.get(order.id)
+        after = dict((await uow.session.execute(clock_ids)).all())
+    assert again == _persistent_state(loaded)
+    assert after == {"confirmation": before["confirmation"]}
+
+
+async def test_saving_a_clock_leaves_its_alert_marks_alone(new_uow: NewUow) -> None:
+    """A sweep marks a clock alerted with a plain statement; closing the clock later keeps the mark."""
+    order = reviewed_order()
+    await _store(new_uow, order)
+    warned_at = T0 + timedelta(hours=1)
+    of_order = OrderClockRow.order_id == order.id
+
+    async with new_uow() as uow:
+        loaded = await uow.orders.get(order.id)
+        await uow.session.execute(update(OrderClockRow).where(of_order).values(warning_alerted_at=warned_at))
+        loaded.close_clock("review", now=T0 + timedelta(hours=3))
+        await uow.commit()
+
+    async with new_uow() as uow:
+        marks = (
+            await uow.session.execute(
+                select(OrderClockRow.warning_alerted_at, OrderClockRow.met).where(of_order)
+            )
+        ).all()
+    assert marks == [(warned_at, False)]
+
+
+async def test_a_lost_race_on_one_of_two_changed_orders_writes_neither(new_uow: NewUow) -> None:
+    first, second = reviewed_order(), reviewed_order()
+    for order in (first, second):
+        await _store(new_uow, order)
+
+    async with new_uow() as uow:
+        loaded = [await uow.orders.get(first.id), await uow.orders.get(second.id)]
+        # Another writer's commit of the second order, as seen from here.
+        await uow.session.execute(text("UPDATE orders SET version = 2 WHERE id = :id"), {"id": second.id})
+        for order in loaded:
+            order.apply(Action.APPROVE, actor_id=7, roles=DESK, now=T0 + timedelta(hours=1))
+        with pytest.raises(ConcurrentModification):
+            await uow.commit()
+        # Read in the same transaction: the first order's save was undone with the second's.
+        statuses = set((await uow.session.scalars(select(OrderRow.status))).all())
+        lines = await uow.session.scalar(select(func.count()).select_from(OrderAuditRow))
+    assert statuses == {OrderStatus.PENDING_REVIEW.value}
+    assert lines == 2
 
 
 async def test_racing_saves_of_one_order_let_exactly_one_win(new_uow: NewUow) -> None:
