@@ -36,6 +36,7 @@ from handlers.common import CommandSpec
 from presentation.keyboards import N_
 from presentation.labels import DEPARTMENT_LABELS, STAGE_LABELS, format_span
 from presentation.messages import pack_messages
+from presentation.render import STATUS_NAMES
 from presentation.sla_callbacks import (
     SLA_ACKNOWLEDGE,
     SLA_ACKNOWLEDGE_BATCH,
@@ -265,7 +266,7 @@ async def _open_order(
     now = clock.now()
     lines = [
         _("📦 Order <b>{order}</b>: {status}").format(
-            order=html.escape(order.display_id), status=html.escape(order.status.value)
+            order=html.escape(order.display_id), status=_(STATUS_NAMES[order.status])
         )
     ]
     for stage_clock in order.clocks:

@@ -16,6 +16,7 @@ from application.sla_sweeps import SlaSweeper
 from bot.i18n import create_i18n
 from domain.clock import FixedClock
 from domain.orders.model import Order
+from domain.orders.status import OrderStatus
 from domain.sla.calendar import BusinessCalendar
 from domain.sla.clocks import SlaContext, open_stage
 from domain.sla.policy import Stage
@@ -69,9 +70,11 @@ def make_sweeper(new_uow: UowFactory, render: Render) -> Callable[..., SlaSweepe
     return build
 
 
-async def seed_clock(new_uow: UowFactory, stage: Stage, started_at: datetime) -> Order:
-    """Stores an order whose clock of the stage started at started_at."""
-    order = make_order(created_at=started_at.astimezone(UTC))
+async def seed_clock(
+    new_uow: UowFactory, stage: Stage, started_at: datetime, status: OrderStatus = OrderStatus.SUBMITTED
+) -> Order:
+    """Stores an order in the status whose clock of the stage started at started_at."""
+    order = make_order(status=status, created_at=started_at.astimezone(UTC))
     open_stage(order, stage, started_at.astimezone(UTC), SLA)
     async with new_uow() as uow:
         await uow.orders.add(order)

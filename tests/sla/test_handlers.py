@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from application.sla_sweeps import SlaSweeper
 from bot.i18n import LOCALES_DIR, create_i18n
 from domain.clock import FixedClock
-from domain.orders.status import Role
+from domain.orders.status import OrderStatus, Role
 from domain.sla.policy import Stage
 from handlers import sla as sla_handlers
 from presentation import sla_alerts
@@ -88,7 +88,7 @@ async def alert(
     new_uow: UowFactory, database: FakeDatabase, clock: FixedClock, render: Any
 ) -> dict[str, Any]:
     """Lets a first review run late, sweeps, and returns the alert message queued for the order desk."""
-    await seed_clock(new_uow, Stage.FIRST_REVIEW, START)
+    await seed_clock(new_uow, Stage.FIRST_REVIEW, START, OrderStatus.PENDING_REVIEW)
     clock.current = START + timedelta(hours=2, minutes=10)
     texts = SlaAlertTexts(render, zone=SLA.calendar.zone)
     await SlaSweeper(uow_factory=new_uow, clock=clock, sla=SLA, team_chats=TEAM_CHATS, texts=texts).sweep()
@@ -159,6 +159,9 @@ async def test_open_order_shows_the_running_clock(
 
     (message,) = bot.requests_for("sendMessage")
     assert "first review (order desk): due 03-16 12:00, 10m overdue" in message.params["text"]
+    # The status in words, never its stored value.
+    assert ": waiting for review\n" in message.params["text"]
+    assert "pending_review" not in message.params["text"]
 
 
 @pytest.mark.usefixtures("staff")
