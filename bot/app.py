@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -677,6 +678,7 @@ async def run(
         )
         with contextlib.nullcontext() if stop is not None else stop_on_signals(serving):
             await dispatcher.emit_startup(bot=bot)
+            freeze_startup_heap()
             try:
                 if settings.webhook_url:
                     await serve_webhook(bot, dispatcher, processor, settings, serving, ops)
@@ -706,6 +708,19 @@ async def run(
         await bot.session.close()
         await sender_bot.session.close()
         await engine.dispose()
+
+
+def freeze_startup_heap() -> int:
+    """Exempts what start-up built from the garbage collector's full collections; returns how many objects.
+
+    Imports, pydantic schemas, routers and the database metadata make some 300,000 objects that live
+    as long as the process. A full collection walked all of them, some 250 ms once every thousand
+    updates or so (a quarter of a millisecond on each, issue 17); frozen, it walks only what updates
+    leave behind. Collected first, so that start-up garbage is not kept.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 async def serve_webhook(

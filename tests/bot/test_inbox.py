@@ -118,6 +118,18 @@ async def test_a_redelivered_update_that_was_processed_is_not_stored_again(
     assert texts(bot) == [PICKER]
 
 
+async def test_a_batch_stores_only_the_updates_not_in_the_inbox_yet(inbox: SqlUpdateInbox) -> None:
+    first = [entry(message_update(update_id, "/start")) for update_id in (1, 2)]
+    assert [e.update_id for e in await inbox.store(first, NOW)] == [1, 2]
+
+    # Update 2 comes again, unprocessed, beside a new one: only the new one is stored, and it counts a run.
+    again = [entry(message_update(update_id, "/start")) for update_id in (3, 2)]
+    stored = await inbox.store(again, NOW)
+
+    assert [(e.update_id, e.runs) for e in stored] == [(3, 1)]
+    assert [e.update_id for e in await inbox.pending()] == [1, 2, 3]
+
+
 async def test_what_a_crash_left_in_the_inbox_runs_at_start_and_a_committed_run_is_not_repeated(
     inbox: SqlUpdateInbox, sql_dispatcher: Dispatcher, bot: MockedBot, sessions: Sessions
 ) -> None:
