@@ -21,6 +21,7 @@ from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from sqlalchemy import Executable, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.direct import DirectStatement, run_direct
 from storage.models import FsmStateRow, utcnow
 from storage.repositories import PREFETCHED_STATES, table_of, upsert_in
 from storage.uow import active_session
@@ -109,15 +110,28 @@ class SqlFsmStorage(BaseStorage):
             # What the update's opening read holds until the storage writes (nothing else writes in it).
             session.info.get(PREFETCHED_STATES, {}).pop(flat, None)
             dialect = session.get_bind().dialect.name
-            await session.execute(_upsert_of(dialect, column), {"key": flat, "value": value, "at": utcnow()})
+            params = {"key": flat, "value": value, "at": utcnow()}
+            if dialect == "sqlite":
+                await run_direct(session, _direct_upsert_of(column), params)
+            else:
+                await session.execute(_upsert_of(dialect, column), params)
             if not value:
                 # An idle conversation leaves no row behind; a state or data just written keeps it.
-                await session.execute(_REMOVE_IDLE, {"key": flat})
+                await run_direct(session, _REMOVE_IDLE_DIRECT, {"key": flat})
 
 
 _REMOVE_IDLE = delete(_FSM_TABLE).where(
     _FSM_TABLE.c.key == bindparam("key"), _FSM_TABLE.c.state.is_(None), _FSM_TABLE.c.data == {}
 )
+
+
+_REMOVE_IDLE_DIRECT = DirectStatement(_REMOVE_IDLE)
+
+
+@functools.cache
+def _direct_upsert_of(column: str) -> DirectStatement:
+    """The write of one column on SQLite, to run straight on its connection (storage.direct)."""
+    return DirectStatement(_upsert_of("sqlite", column))
 
 
 @functools.cache

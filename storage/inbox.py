@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders.status import Role
+from storage.direct import DirectStatement, run_direct
 from storage.models import FsmStateRow, InboxUpdateRow, ProcessedUpdateRow, StaffRoleRow, UserRow, utcnow
 from storage.repositories import (
     PREFETCHED_STATES,
@@ -84,6 +85,18 @@ _KEEP_REPLIES = (
     update(_INBOX).where(_INBOX.c.update_id == bindparam("settled")).values(replies=bindparam("kept"))
 )
 _REMOVE_ROWS = delete(_INBOX).where(_INBOX.c.update_id.in_(bindparam("finished", expanding=True)))
+# Run straight on the SQLite connection (storage.direct); elsewhere through the session.
+_REMOVE_ROW_DIRECT = DirectStatement(_REMOVE_ROW)
+_KEEP_REPLIES_DIRECT = DirectStatement(_KEEP_REPLIES)
+_MARK_DIRECT = DirectStatement(mark_processed("sqlite"))
+
+
+@functools.cache
+def _opening_direct(with_state: bool) -> DirectStatement:
+    """The opening read on SQLite, to run straight on its connection."""
+    return DirectStatement(_opening("sqlite", with_state))
+
+
 _PROCESSED_AMONG = select(table_of(ProcessedUpdateRow).c.update_id).where(
     table_of(ProcessedUpdateRow).c.update_id.in_(bindparam("received", expanding=True))
 )
@@ -146,16 +159,17 @@ class InboxProcessedUpdates(SqlProcessedUpdates):
         if state_key is not None:
             params["key"] = state_key
         new = False
-        if dialect != "postgresql":
-            new = (
-                await self._session.execute(mark_processed(dialect), params)
-            ).scalar_one_or_none() is not None
+        if dialect == "postgresql":
+            rows: Sequence[Any] = (
+                await self._session.execute(_opening(dialect, state_key is not None), params)
+            ).all()
+        else:
+            new = bool(await run_direct(self._session, _MARK_DIRECT, params))
+            rows = await run_direct(self._session, _opening_direct(state_key is not None), params)
         roles: set[Role] = set()
         language: str | None = None
         dialog: tuple[str | None, dict[str, Any] | None] = (None, None)
-        for kind, value, data in await self._session.execute(
-            _opening(dialect, state_key is not None), params
-        ):
+        for kind, value, data in rows:
             if kind == _NEW:
                 new = True
             elif kind == _ROLE:
@@ -171,9 +185,9 @@ class InboxProcessedUpdates(SqlProcessedUpdates):
     async def settle(self, update_id: int, replies: str | None) -> None:
         """Removes the update's inbox row, or keeps the replies still to send in it."""
         if replies is None:
-            await self._session.execute(_REMOVE_ROW, {"settled": update_id})
+            await run_direct(self._session, _REMOVE_ROW_DIRECT, {"settled": update_id})
         else:
-            await self._session.execute(_KEEP_REPLIES, {"settled": update_id, "kept": replies})
+            await run_direct(self._session, _KEEP_REPLIES_DIRECT, {"settled": update_id, "kept": replies})
 
 
 class SqlUpdateInbox:

@@ -17,7 +17,7 @@ order on PostgreSQL. The table columns carry the same types, so values are store
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     CompoundSelect,
+    Executable,
     Row,
     Select,
     bindparam,
@@ -48,6 +49,7 @@ from domain.orders.special import RequestKind, Requirements, SpecialRequest, Spe
 from domain.orders.status import Channel, ExceptionType, OrderStatus, Role, Service
 from domain.text import has_control
 from storage.change_json import changes_from_json, changes_to_json
+from storage.direct import DirectStatement, run_direct
 from storage.models import OrderAuditRow, OrderClockRow, OrderRow, utcnow
 from storage.repositories import columns_of, table_of
 
@@ -231,6 +233,10 @@ def _trail_of(orders: Callable[[Column[str]], ColumnElement[bool]]) -> CompoundS
 
 _TRAIL_OF_ORDER = _trail_of(lambda order_id: order_id == bindparam("order_id"))
 _TRAIL_OF_ORDERS = _trail_of(lambda order_id: order_id.in_(bindparam("order_ids", expanding=True)))
+# The loads of one order, which most updates make: straight on the SQLite connection (storage.direct).
+_DIRECT: dict[Executable, DirectStatement] = {
+    statement: DirectStatement(statement) for statement in (_ORDER_BY_ID, _ORDER_BY_KEY, _TRAIL_OF_ORDER)
+}
 _INSERT_ORDER = insert(_ORDERS)
 _INSERT_AUDIT = insert(_AUDIT)
 # The ids come back in the order of the rows given: the aggregate's clocks are matched to them.
@@ -421,7 +427,7 @@ class SqlOrderRepository:
 
     async def _load(self, stmt: Select[Any], params: Mapping[str, Any]) -> list[Order]:
         """Runs a select of order rows; returns their aggregates, one object per order in the unit of work."""
-        rows = (await self._session.execute(stmt, params)).all()
+        rows = await self._select(stmt, params)
         new = [row for row in rows if row.id not in self._tracked]
         if new:
             await self._track(new)
@@ -430,9 +436,9 @@ class SqlOrderRepository:
     async def _track(self, rows: list[Row[Any]]) -> None:
         """Reads the clocks and audit lines of new order rows and tracks the aggregates built from them."""
         if len(rows) == 1:
-            trail = await self._session.execute(_TRAIL_OF_ORDER, {"order_id": rows[0].id})
+            trail = await self._select(_TRAIL_OF_ORDER, {"order_id": rows[0].id})
         else:
-            trail = await self._session.execute(_TRAIL_OF_ORDERS, {"order_ids": [row.id for row in rows]})
+            trail = await self._select(_TRAIL_OF_ORDERS, {"order_ids": [row.id for row in rows]})
         clocks: dict[str, list[Row[Any]]] = defaultdict(list)
         audit: dict[str, list[Row[Any]]] = defaultdict(list)
         for line in trail:
@@ -446,6 +452,13 @@ class SqlOrderRepository:
             self._tracked[row.id] = _Tracked(
                 order, row.version, _order_columns(order), len(order.audit), stored
             )
+
+    async def _select(self, stmt: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
+        """Runs a select, directly on the SQLite connection when it is one of the single-order loads."""
+        direct = _DIRECT.get(stmt)
+        if direct is not None:
+            return await run_direct(self._session, direct, params)
+        return (await self._session.execute(stmt, params)).all()
 
     async def _insert_clocks(self, order_id: str, clocks: list[StageClock]) -> list[int]:
         """Inserts clocks of an order; returns their row ids, in the same order."""
