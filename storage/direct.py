@@ -17,7 +17,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Executable
+from sqlalchemy import Connection, Executable
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +27,8 @@ from storage.database import InlineSqliteConnection
 
 _DIALECT = SQLiteDialect_aiosqlite()
 Convert = Callable[[Any], Any]
+# Where a session keeps its transaction's connections for direct statements.
+_DIRECT = "direct_sqlite_connection"
 
 
 class DirectStatement:
@@ -80,16 +82,39 @@ async def run_direct(
 
     The rows read by position and by column name, as SQLAlchemy's do.
     """
-    connection = await session.connection()
-    sync_connection = connection.sync_connection
-    driver = sync_connection.connection.driver_connection if sync_connection is not None else None
-    if not isinstance(driver, InlineSqliteConnection) or driver._connection is None:
+    direct = await _sqlite_of(session)
+    if direct is None:
         result = await session.execute(statement.statement, dict(values))
         return result.all() if cast(CursorResult[Any], result).returns_rows else []
+    sync_connection, sqlite_connection = direct
     parameters = statement.parameters(values)
-    for listener in sync_connection.dispatch.before_cursor_execute:  # type: ignore[union-attr]
+    for listener in sync_connection.dispatch.before_cursor_execute:
         listener(sync_connection, None, statement.sql, parameters, None, False)
     try:
-        return statement.rows(driver._connection.execute(statement.sql, parameters))
+        return statement.rows(sqlite_connection.execute(statement.sql, parameters))
     except sqlite3.Error as error:
         raise DBAPIError.instance(statement.sql, parameters, error, sqlite3.Error) from error
+
+
+async def _sqlite_of(session: AsyncSession) -> tuple[Connection, sqlite3.Connection] | None:
+    """The session's connection and its sqlite3 connection, in its open transaction (begun now if need be).
+
+    None on another database or driver. Kept in the session for as long as the transaction is
+    open: asking the session for its connection costs a greenlet of its own each time.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_DIRECT)
+    if kept is not None and transaction is not None and kept[0] is transaction and transaction.is_active:
+        return kept[1], kept[2]
+    sync_connection = (await session.connection()).sync_connection
+    driver = sync_connection.connection.driver_connection if sync_connection is not None else None
+    if (
+        sync_connection is None
+        or not isinstance(driver, InlineSqliteConnection)
+        or driver._connection is None
+    ):
+        return None
+    session.info[_DIRECT] = (session.sync_session.get_transaction(), sync_connection, driver._connection)
+    return sync_connection, driver._connection

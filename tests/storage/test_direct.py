@@ -105,3 +105,16 @@ async def test_on_sqlite_a_direct_statement_bypasses_the_sessions_execution(
 
         monkeypatch.setattr(session, "execute", refuse)
         assert await run_direct(session, _READ_DIALOG, {"key": "nobody"}) == []
+
+
+async def test_after_a_commit_a_direct_statement_runs_in_the_sessions_next_transaction(
+    session_factory: Sessions,
+) -> None:
+    async with session_factory() as session:
+        await run_direct(session, _WRITE_DIALOG, {"key": "kept", "state": None, "data": {}, "at": AT})
+        await session.commit()
+        await run_direct(session, _WRITE_DIALOG, {"key": "dropped", "state": None, "data": {}, "at": AT})
+        await session.rollback()
+    async with session_factory() as session:
+        keys = (await session.execute(select(DIALOGS.c.key))).scalars().all()
+    assert keys == ["kept"]
