@@ -193,8 +193,8 @@ def _execute_now(connection: Connection, sql: str) -> None:
     """Runs a statement without parameters or rows straight on the sqlite3 connection under an inline one.
 
     A BEGIN through SQLAlchemy's statement execution took an execution context, a cursor and four
-    hops between greenlets, about a third of a short transaction's time (issue 17). An error comes
-    wrapped as SQLAlchemy's own (OperationalError for a database that stays locked).
+    hops between greenlets: some 16 of the 270 microseconds of a one-insert transaction (issue 17).
+    An error comes wrapped as SQLAlchemy's own (OperationalError for a database that stays locked).
     """
     driver = connection.connection.driver_connection
     if not isinstance(driver, InlineSqliteConnection) or driver._connection is None:

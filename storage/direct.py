@@ -1,8 +1,8 @@
 """The statements every update runs, straight on the sqlite3 connection of the session's transaction.
 
 Through SQLAlchemy each statement took a greenlet, an execution context, a cursor wrapper and
-four hops between greenlets: on SQLite some 150 microseconds a statement, ten times the
-statement itself, and a fifth of a /start (issue 17). A DirectStatement is a Core statement
+four hops between greenlets, several times the statement itself on a local file: the three of
+a /start were a ninth of its instructions (callgrind, issue 17). A DirectStatement is a Core statement
 compiled once, with the same parameter conversions SQLAlchemy would apply (so the stored values
 are the same) and the same result conversions; it runs on the connection of the session's open
 transaction, so it commits or rolls back with everything else. Listeners of the engine's
