@@ -194,16 +194,28 @@ def _execute_now(connection: Connection, sql: str) -> None:
 
     A BEGIN through SQLAlchemy's statement execution took an execution context, a cursor and four
     hops between greenlets: some 16 of the 270 microseconds of a one-insert transaction (issue 17).
-    An error comes wrapped as SQLAlchemy's own (OperationalError for a database that stays locked).
     """
-    driver = connection.connection.driver_connection
-    if not isinstance(driver, InlineSqliteConnection) or driver._connection is None:
+    sqlite_connection = inline_sqlite_of(connection)
+    if sqlite_connection is None:
         connection.exec_driver_sql(sql)
-        return
+    else:
+        run_inline(sqlite_connection, sql)
+
+
+def inline_sqlite_of(connection: Connection) -> sqlite3.Connection | None:
+    """The sqlite3 connection under a connection of the inline SQLite driver; None under any other."""
+    driver = connection.connection.driver_connection
+    return driver._connection if isinstance(driver, InlineSqliteConnection) else None
+
+
+def run_inline(
+    sqlite_connection: sqlite3.Connection, sql: str, parameters: tuple[Any, ...] = ()
+) -> sqlite3.Cursor:
+    """Runs a statement on a sqlite3 connection; an error comes as SQLAlchemy's own (IntegrityError...)."""
     try:
-        driver._connection.execute(sql)
+        return sqlite_connection.execute(sql, parameters)
     except sqlite3.Error as error:
-        raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
 
 
 def _release_writer(connection: Connection) -> None:

@@ -20,10 +20,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Executable
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.database import InlineSqliteConnection
+from storage.database import inline_sqlite_of, run_inline
 
 _DIALECT = SQLiteDialect_aiosqlite()
 Convert = Callable[[Any], Any]
@@ -55,7 +54,7 @@ class DirectStatement:
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The statement's positional parameters for these values, converted as SQLAlchemy would."""
-        given = self._compiled.construct_params(dict(values))
+        given = self._compiled.construct_params(values)
         return tuple(
             given[name] if convert is None else convert(given[name]) for name, convert in self._parameters
         )
@@ -90,10 +89,7 @@ async def run_direct(
     parameters = statement.parameters(values)
     for listener in sync_connection.dispatch.before_cursor_execute:
         listener(sync_connection, None, statement.sql, parameters, None, False)
-    try:
-        return statement.rows(sqlite_connection.execute(statement.sql, parameters))
-    except sqlite3.Error as error:
-        raise DBAPIError.instance(statement.sql, parameters, error, sqlite3.Error) from error
+    return statement.rows(run_inline(sqlite_connection, statement.sql, parameters))
 
 
 async def _sqlite_of(session: AsyncSession) -> tuple[Connection, sqlite3.Connection] | None:
@@ -109,12 +105,8 @@ async def _sqlite_of(session: AsyncSession) -> tuple[Connection, sqlite3.Connect
     if kept is not None and transaction is not None and kept[0] is transaction and transaction.is_active:
         return kept[1], kept[2]
     sync_connection = (await session.connection()).sync_connection
-    driver = sync_connection.connection.driver_connection if sync_connection is not None else None
-    if (
-        sync_connection is None
-        or not isinstance(driver, InlineSqliteConnection)
-        or driver._connection is None
-    ):
+    sqlite_connection = inline_sqlite_of(sync_connection) if sync_connection is not None else None
+    if sync_connection is None or sqlite_connection is None:
         return None
-    session.info[_DIRECT] = (session.sync_session.get_transaction(), sync_connection, driver._connection)
-    return sync_connection, driver._connection
+    session.info[_DIRECT] = (session.sync_session.get_transaction(), sync_connection, sqlite_connection)
+    return sync_connection, sqlite_connection
