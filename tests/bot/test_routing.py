@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher, F, Router
+from aiogram.dispatcher.event.bases import UNHANDLED, SkipHandler
+from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
@@ -14,7 +16,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import PoI18n
 from handlers import build_root_router
-from handlers.routing import IndexedRouter
+from handlers.routing import IndexedRouter, Route, needs_of
 from presentation.keyboards import MenuButton
 from tests.bot.conftest import callback_update, message_update
 from tests.mocked_bot import MockedBot
@@ -160,9 +162,12 @@ def _corpus(root: Router, i18n: PoI18n) -> list[tuple[Message | CallbackQuery, s
 
 
 async def _aiogram_passes(
-    check: Any, event: Message | CallbackQuery, raw_state: str | None, i18n: PoI18n
+    event_filter: FilterObject, event: Message | CallbackQuery, raw_state: str | None, i18n: PoI18n
 ) -> bool:
-    """Whether aiogram's own filter object passes the event (the oracle)."""
+    """Whether aiogram's own filter object passes the event (the oracle); True for filters of our own."""
+    if event_filter.magic is not None:
+        return bool(event_filter.magic.resolve(event))
+    check = _unwrapped(event_filter.callback)
     if isinstance(check, Command):
         if not isinstance(event, Message):
             return False
@@ -206,21 +211,39 @@ async def test_the_production_index_never_skips_a_router_whose_handler_would_pas
             for router in module_router.chain_tail:
                 for handler in router.observers[event_kind].handlers:
                     passes = [
-                        await _aiogram_passes(_unwrapped(each.callback), event, raw_state, i18n)
-                        for each in handler.filters or ()
+                        await _aiogram_passes(each, event, raw_state, i18n) for each in handler.filters or ()
                     ]
                     if all(passes):
                         checked += 1
                         shown = getattr(event, "text", None) or getattr(event, "data", None)
-                        assert reach.admits(event, raw_state, i18n), (
-                            f"{handler.callback.__name__} in {module_router.name} would take "
-                            f"{shown!r} in state {raw_state!r}"
+                        where = f"{handler.callback.__name__} in {module_router.name} would take {shown!r}"
+                        assert reach.admits(event, raw_state, i18n), f"{where} in state {raw_state!r}"
+                        needs = needs_of(handler)
+                        assert all(need.admits(event, raw_state, i18n) for need in needs), (
+                            f"{where} in state {raw_state!r}, but its needs {needs} skip it"
                         )
     assert checked > 100
 
 
-def test_most_routers_are_skipped_for_a_start_and_for_a_press(i18n: PoI18n) -> None:
-    """What the index buys: /start and a card button reach a handful of the thirty routers."""
+def _checked(root: IndexedRouter, event_kind: str, event: Message | CallbackQuery, i18n: PoI18n) -> list[str]:
+    """The handlers whose filters the root checks for the event, in order (their needs met)."""
+    names: list[str] = []
+
+    def walk(route: Route) -> None:
+        for handler, needs in route.handlers:
+            if all(need.admits(event, None, i18n) for need in needs):
+                names.append(handler.callback.__name__)
+        for sub_route in route.sub_routes:
+            walk(sub_route)
+
+    for route, reach in root._routes[event_kind]:
+        if reach.admits(event, None, i18n):
+            walk(route)
+    return names
+
+
+def test_most_routers_and_handlers_are_skipped_for_a_start_and_for_a_press(i18n: PoI18n) -> None:
+    """What the index buys: /start and a card button reach a handful of the thirty routers' handlers."""
     root = build_root_router()
     assert isinstance(root, IndexedRouter) and root._reach is not None
     start = message_update(1, "/start").message
@@ -231,5 +254,114 @@ def test_most_routers_are_skipped_for_a_start_and_for_a_press(i18n: PoI18n) -> N
         router.name for router, reach in root._reach["callback_query"] if reach.admits(press, None, i18n)
     ]
     assert len(root.sub_routers) > 25
-    assert for_start == ["binding", "survey", "payment", "common", "conversation"]
-    assert for_press == ["sla", "execution", "fallback"]
+    # The conversation router's handler needs a reply (F.reply_to_message): a /start is not one.
+    assert for_start == ["binding", "survey", "payment", "common"]
+    # The SLA router's button handler needs data starting "sla:" (F.data.startswith).
+    assert for_press == ["execution", "fallback"]
+    # Within them, only the handlers whose needs the update meets have their filters checked.
+    assert _checked(root, "message", start, i18n) == [
+        "start_with_link",
+        "open_by_link",
+        "on_unasked_receipt",
+        "start",
+    ]
+    assert _checked(root, "callback_query", press, i18n) == [
+        "on_open",
+        "on_step",
+        "on_button_answer",
+        "stale_button",
+    ]
+
+
+def _traced_tree(root: Router, trace: list[str]) -> Router:
+    """A tree that exercises aiogram's propagation rules, every step written to the trace."""
+
+    async def tag_middleware(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        trace.append(f"inner middleware of {data['event_router'].name}")
+        data["tag"] = "tagged"
+        return await handler(event, data)
+
+    async def outer_middleware(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        trace.append("outer middleware of guarded")
+        return await handler(event, data)
+
+    def with_data(message: Message) -> dict[str, str]:
+        return {"found": (message.text or "").upper()}
+
+    def never(message: Message) -> bool:
+        return False
+
+    skipping, unhandling, guarded, parent, child, nested = (
+        Router(name=name) for name in ("skipping", "unhandling", "guarded", "parent", "child", "nested")
+    )
+
+    @skipping.message(Command("skip"), with_data)
+    async def skips(message: Message, found: str) -> None:
+        trace.append(f"skips sees {found}")
+        raise SkipHandler
+
+    @skipping.message(Command("skip", "leak"), with_data, never)
+    async def never_runs(message: Message) -> None:
+        trace.append("never runs")
+
+    @skipping.message(Command("skip", "leak"))
+    async def after_skip(message: Message, **data: Any) -> None:
+        trace.append(f"after skip sees found={data.get('found')} tag={data.get('tag')}")
+
+    skipping.message.middleware(tag_middleware)
+
+    @unhandling.message(Command("pass"))
+    async def declines(message: Message) -> Any:
+        trace.append("declines")
+        return UNHANDLED
+
+    @guarded.message(F.text == "guarded")
+    async def behind_outer(message: Message) -> None:
+        trace.append("behind the outer middleware")
+
+    guarded.message.outer_middleware(outer_middleware)
+
+    @child.message(Command("pass"))
+    async def in_child(message: Message, event_router: Router) -> None:
+        trace.append(f"child handler, router {event_router.name}")
+
+    @nested.message(Command("pass", "deep"))
+    async def in_nested(message: Message, event_router: Router) -> None:
+        trace.append(f"nested handler, router {event_router.name}")
+
+    @parent.message(F.photo)
+    async def photo(message: Message) -> None:
+        trace.append("photo")
+
+    # A handler that returns UNHANDLED hands the update on to its router's sub-routers.
+    unhandling.include_router(child)
+    parent.include_router(nested)
+    for router in (skipping, unhandling, guarded, parent):
+        root.include_router(router)
+    return root
+
+
+@pytest.mark.parametrize("text", ["/skip", "/leak", "/pass", "/deep", "guarded", "nobody"])
+async def test_the_indexed_root_runs_a_tree_exactly_as_aiogram_does(bot: MockedBot, text: str) -> None:
+    """Skipped handlers, filter data, inner and outer middlewares, UNHANDLED and sub-routers: as aiogram."""
+    traces: list[list[str]] = []
+    for root in (Router(name="root"), IndexedRouter(name="root")):
+        trace: list[str] = []
+        dispatcher = Dispatcher()
+
+        async def dispatcher_inner(
+            handler: Any, event: Any, data: dict[str, Any], trace: list[str] = trace
+        ) -> Any:
+            trace.append("dispatcher inner middleware")
+            return await handler(event, data)
+
+        dispatcher.message.middleware(dispatcher_inner)
+        dispatcher.include_router(_traced_tree(root, trace))
+        if isinstance(root, IndexedRouter):
+            root.index()
+        result = await dispatcher.feed_update(bot, message_update(1, text))
+        trace.append(f"result {'unhandled' if result is UNHANDLED else result}")
+        traces.append(trace)
+    aiogram_trace, indexed_trace = traces
+    assert indexed_trace == aiogram_trace
+    assert len(aiogram_trace) > 1
