@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
@@ -102,9 +103,16 @@ def parse_step_key(key: str) -> Step:
 
 def _button(text: str, step: Step, act: str, value: str = "") -> InlineKeyboardButton:
     """One wizard button."""
-    return InlineKeyboardButton(
-        text=text, callback_data=WizardAction(step=step_key(step), act=act, value=value).pack()
-    )
+    return _made_button(text, step_key(step), act, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _made_button(text: str, key: str, act: str, value: str) -> InlineKeyboardButton:
+    """A wizard button, built once: a step shows a dozen of them, each a pydantic model (issue 17).
+
+    Buttons are never changed once built, so one can sit in many keyboards.
+    """
+    return InlineKeyboardButton(text=text, callback_data=WizardAction(step=key, act=act, value=value).pack())
 
 
 def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
