@@ -8,7 +8,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher, Router, methods
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
@@ -19,7 +18,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.i18n import LanguageMiddleware
 from bot.middlewares import RolesMiddleware, UnitOfWorkFactory, UnitOfWorkMiddleware
-from bot.replies import install_reply_middlewares
+from bot.replies import ReplyingSession, install_reply_middlewares
 from handlers import all_commands, build_root_router
 from handlers.conversation import LeftoverMessages
 
@@ -37,7 +36,7 @@ def build_bot(
     """
     keep_response_models()
     if session is None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+        session = ReplyingSession(api=TelegramAPIServer.from_base(api_base))
     if reply_retry_seconds is not None:
         install_reply_middlewares(session, reply_retry_seconds)
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

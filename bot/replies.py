@@ -33,11 +33,13 @@ import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, cast
 
 import aiogram.methods
 from aiogram import Bot
 from aiogram.client.default import Default
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
@@ -147,6 +149,10 @@ _KEPT: ContextVar[list[Reply] | None] = ContextVar("kept_replies", default=None)
 _NOW: ContextVar[bool] = ContextVar("send_now", default=False)
 # Set while kept replies are sent after their transaction: flood control is waited out without a bound.
 _AFTER_COMMIT: ContextVar[bool] = ContextVar("after_commit", default=False)
+# Set while kept replies are sent: nobody reads what Telegram answers them (ReplyingSession).
+_RESULT_UNUSED: ContextVar[bool] = ContextVar("result_unused", default=False)
+# What a kept reply's request returns: Telegram said ok, and the result was not read.
+_NOT_READ: Response[Any] = Response[Any](ok=True, result=None)
 
 
 class DeferredReplies(BaseRequestMiddleware):
@@ -257,22 +263,54 @@ async def send_replies(replies: list[Reply], sleep: Sleep = asyncio.sleep) -> No
 
 async def _send_in_order(replies: list[Reply], sleep: Sleep) -> None:
     """Sends the replies one after the other."""
-    with send_now():
-        for bot, method in replies:
-            for _ in range(MAX_REPLY_FLOOD_WAITS):
-                try:
-                    await bot(method)
-                    break
-                except TelegramRetryAfter as error:
-                    logger.warning(
-                        "%s waits %s s for Telegram's flood control", method.__api_method__, error.retry_after
-                    )
-                    await sleep(error.retry_after)
-                except TelegramAPIError as error:
-                    logger.warning("%s was refused: %s", method.__api_method__, type(error).__name__)
-                    break
-            else:
-                logger.error("%s given up: Telegram kept refusing it (flood control)", method.__api_method__)
+    unused = _RESULT_UNUSED.set(True)
+    try:
+        with send_now():
+            await _send_each(replies, sleep)
+    finally:
+        _RESULT_UNUSED.reset(unused)
+
+
+async def _send_each(replies: list[Reply], sleep: Sleep) -> None:
+    """Sends the replies one after the other, each through flood control."""
+    for bot, method in replies:
+        for _ in range(MAX_REPLY_FLOOD_WAITS):
+            try:
+                await bot(method)
+                break
+            except TelegramRetryAfter as error:
+                logger.warning(
+                    "%s waits %s s for Telegram's flood control", method.__api_method__, error.retry_after
+                )
+                await sleep(error.retry_after)
+            except TelegramAPIError as error:
+                logger.warning("%s was refused: %s", method.__api_method__, type(error).__name__)
+                break
+        else:
+            logger.error("%s given up: Telegram kept refusing it (flood control)", method.__api_method__)
+
+
+class ReplyingSession(AiohttpSession):
+    """The session of the bot that answers updates: a kept reply's answer is checked, not read.
+
+    Telegram answers a sent message with the whole message, which aiogram reads into a Message
+    model; nobody reads what a kept reply returns (bot.replies sends them after the commit), so
+    only whether Telegram took it is checked (a tenth of a /start's time went on reading those
+    answers, issue 17). A refusal is read and raised as aiogram does.
+    """
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        """Checks Telegram's answer; reads its result unless it is a kept reply's."""
+        if _RESULT_UNUSED.get() and HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
+            try:
+                answer = self.json_loads(content)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and answer.get("ok") is True:
+                return cast(Response[TelegramType], _NOT_READ)
+        return super().check_response(bot, method, status_code, content)
 
 
 def install_reply_middlewares(session: BaseSession, max_wait: float, sleep: Sleep = asyncio.sleep) -> None:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+
 import pytest
 from aiogram import Dispatcher
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText
+from aiogram.exceptions import ClientDecodeError, TelegramBadRequest
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendChatAction,
+    SendMessage,
+)
 from aiogram.types import BufferedInputFile
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from bot.dispatcher import build_bot
-from bot.replies import collect_replies, install_reply_middlewares
+from bot.replies import ReplyingSession, collect_replies, install_reply_middlewares, send_replies
 from tests.bot.conftest import CUSTOMER_ID, callback_update, message_update
 from tests.fakes import FakeDatabase
 from tests.mocked_bot import MockedBot
@@ -141,3 +152,47 @@ async def test_a_request_sent_at_once_follows_the_replies_kept_before_it(
 
     assert [request.name for request in bot.requests] == ["sendMessage", "sendDocument"]
     assert [type(method).__name__ for _, method in kept] == ["SendMessage"]
+
+
+@pytest.fixture
+async def answering_api() -> AsyncIterator[tuple[str, list[str]]]:
+    """A loopback Bot API: messages answered ok with a result no model reads, chat actions refused."""
+    called: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        called.append(request.match_info["method"])
+        if request.match_info["method"] == "sendChatAction":
+            refusal = {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            return web.json_response(refusal, status=400)
+        return web.json_response({"ok": True, "result": {"not": "a message"}})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", answer)
+    async with TestServer(app) as server:
+        yield str(server.make_url("")).rstrip("/"), called
+
+
+async def test_a_kept_reply_is_checked_but_its_result_is_not_read(
+    answering_api: tuple[str, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the commit Telegram's ok is enough; a direct request still reads its result (issue 17)."""
+    base_url, called = answering_api
+    bot = build_bot("42:TEST", base_url, reply_retry_seconds=30)
+    assert isinstance(bot.session, ReplyingSession)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.replies"):
+            await send_replies(
+                [
+                    (bot, SendMessage(chat_id=CUSTOMER_ID, text="Kept")),
+                    (bot, SendChatAction(chat_id=1, action="typing")),
+                ]
+            )
+        # The message went and its unreadable result broke nothing; the refusal was still read as one.
+        assert called == ["sendMessage", "sendChatAction"]
+        assert [record.getMessage() for record in caplog.records] == [
+            "sendChatAction was refused: TelegramBadRequest"
+        ]
+        with pytest.raises(ClientDecodeError):
+            await bot(SendMessage(chat_id=CUSTOMER_ID, text="Direct"))
+    finally:
+        await bot.session.close()
