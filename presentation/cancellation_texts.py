@@ -8,6 +8,7 @@ checked against the database, and the cancellation is reloaded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
@@ -34,7 +35,7 @@ from domain.orders.requests import OrderRequestKind, requests_offered
 from domain.orders.status import ExceptionType, OrderStatus
 from presentation.callbacks import OrderRequest
 from presentation.conversation_texts import OTHER, WRITE_TO_PERSON, AskPerson
-from presentation.keyboards import N_
+from presentation.keyboards import N_, shared_button
 from presentation.labels import NOT_YOUR_ORDER
 from presentation.render import (
     CARD_LIMIT,
@@ -228,13 +229,19 @@ def keyboard(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
 def request_buttons(order: Order, t: Translate, *, with_id: bool = False) -> list[list[InlineKeyboardButton]]:
     """The request buttons the order's status offers now (the matrix), two per row."""
     buttons = [
-        InlineKeyboardButton(
-            text=(f"{t(REQUEST_LABELS[kind])} {order.display_id}" if with_id else t(REQUEST_LABELS[kind])),
-            callback_data=OrderRequest(order_id=order.id, kind=kind).pack(),
+        shared_button(
+            f"{t(REQUEST_LABELS[kind])} {order.display_id}" if with_id else t(REQUEST_LABELS[kind]),
+            _request_data(order.id, kind),
         )
         for kind in requests_offered(order.status)
     ]
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _request_data(order_id: str, kind: OrderRequestKind) -> str:
+    """The callback data of an order's request button, packed once (tracking shows them on every /track)."""
+    return OrderRequest(order_id=order_id, kind=kind).pack()
 
 
 def cancel_keyboard(orders: Sequence[Order], t: Translate) -> InlineKeyboardMarkup:

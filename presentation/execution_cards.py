@@ -6,6 +6,7 @@ database at that moment and the order is reloaded (handlers/execution.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -19,7 +20,7 @@ from domain.orders.model import Order
 from domain.orders.status import Action, Role, allowed_actions
 from domain.sla.clocks import running_clock
 from presentation.callbacks import MarkException, MarkStep
-from presentation.keyboards import N_
+from presentation.keyboards import N_, shared_button
 from presentation.labels import field, with_colon
 from presentation.render import (
     CARD_LIMIT,
@@ -123,12 +124,7 @@ def card_keyboard(order: Order, t: Translate) -> InlineKeyboardMarkup | None:
     mark = mark_exception_row(order, t)
     if not steps and not mark:
         return None
-    buttons = [
-        InlineKeyboardButton(
-            text=t(STEP_LABELS[step]), callback_data=ExecAction(order_id=order.id, step=step).pack()
-        )
-        for step in steps
-    ]
+    buttons = [shared_button(t(STEP_LABELS[step]), _step_data(order.id, step)) for step in steps]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return InlineKeyboardMarkup(inline_keyboard=[*rows, *([mark] if mark else [])])
 
@@ -210,8 +206,19 @@ def mark_exception_row(order: Order, t: Translate) -> list[InlineKeyboardButton]
     """The *Mark exception* button of a staff card, while the table lets the order go into exception."""
     if Action.RAISE_EXCEPTION not in allowed_actions(order.status, order.service):
         return []
-    data = MarkException(order_id=order.id, step=MarkStep.START).pack()
-    return [InlineKeyboardButton(text=t(MARK_EXCEPTION), callback_data=data)]
+    return [shared_button(t(MARK_EXCEPTION), _mark_data(order.id))]
+
+
+@functools.lru_cache(maxsize=4096)
+def _step_data(order_id: str, step: ExecStep) -> str:
+    """The callback data of a card's step button, packed once (a card is drawn on every press)."""
+    return ExecAction(order_id=order_id, step=step).pack()
+
+
+@functools.lru_cache(maxsize=4096)
+def _mark_data(order_id: str) -> str:
+    """The callback data of a card's Mark exception button, packed once."""
+    return MarkException(order_id=order_id, step=MarkStep.START).pack()
 
 
 MARK_EXCEPTION = N_("⚠️ Mark exception")

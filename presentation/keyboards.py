@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from weakref import WeakKeyDictionary
 
 from aiogram.filters import Filter
@@ -47,6 +48,16 @@ class MyOrdersPage(CallbackData, prefix="mo"):
     """The "older orders" button of /myorders: which page to show."""
 
     page: int
+
+
+@functools.lru_cache(maxsize=8192)
+def shared_button(text: str, callback_data: str) -> InlineKeyboardButton:
+    """An inline button, built once for its text and data and shared by every keyboard that shows it.
+
+    Keyboards are built again for every reply, each button a pydantic model (issue 17); aiogram
+    never changes a button once built, so one can sit in any number of keyboards.
+    """
+    return InlineKeyboardButton(text=text, callback_data=callback_data)
 
 
 class MenuButton(Filter):
