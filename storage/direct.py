@@ -17,9 +17,10 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Executable
+from sqlalchemy import BindParameter, Connection, Executable
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.database import inline_sqlite_of, run_inline
@@ -39,11 +40,14 @@ class DirectStatement:
         if compiled.post_compile_params:
             # An IN list is rendered per call (expanding parameters): not a statement to keep compiled.
             raise ValueError("a statement with expanding parameters cannot run directly")
-        self._compiled = compiled
+        if compiled.escaped_bind_names:
+            raise ValueError("a statement with escaped parameter names cannot run directly")
         self.sql: str = compiled.string
         processors: Mapping[str, Convert] = compiled._bind_processors
-        self._parameters: tuple[tuple[str, Convert | None], ...] = tuple(
-            (name, processors.get(name)) for name in compiled.positiontup or ()
+        binds: dict[str, BindParameter[Any]] = {name: bind for bind, name in compiled.bind_names.items()}
+        # Each positional parameter: the names a value may be given by, its conversion, its bind.
+        self._parameters: tuple[tuple[str, str, Convert | None, BindParameter[Any]], ...] = tuple(
+            (binds[name].key, name, processors.get(name), binds[name]) for name in compiled.positiontup or ()
         )
         columns = compiled._result_columns
         self._results: tuple[Convert | None, ...] = tuple(
@@ -53,11 +57,23 @@ class DirectStatement:
         self._row: Any = namedtuple("DirectRow", [column.keyname for column in columns], rename=True)  # type: ignore[misc]
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The statement's positional parameters for these values, converted as SQLAlchemy would."""
-        given = self._compiled.construct_params(values)
-        return tuple(
-            given[name] if convert is None else convert(given[name]) for name, convert in self._parameters
-        )
+        """The statement's positional parameters for these values, converted as SQLAlchemy would.
+
+        As SQLCompiler.construct_params picks them (a value by the parameter's key, else its
+        compiled name, else the statement's own), without building its dictionary of every one.
+        """
+        parameters = []
+        for key, name, convert, bind in self._parameters:
+            if key in values:
+                value = values[key]
+            elif name in values:
+                value = values[name]
+            elif bind.required:
+                raise InvalidRequestError(f"A value is required for bind parameter {key!r}")
+            else:
+                value = bind.effective_value if bind.callable else bind.value
+            parameters.append(value if convert is None else convert(value))
+        return tuple(parameters)
 
     def rows(self, cursor: sqlite3.Cursor) -> list[Any]:
         """The rows the cursor returns, each column converted as SQLAlchemy would."""

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.direct import DirectStatement, run_direct
@@ -118,3 +119,25 @@ async def test_after_a_commit_a_direct_statement_runs_in_the_sessions_next_trans
     async with session_factory() as session:
         keys = (await session.execute(select(DIALOGS.c.key))).scalars().all()
     assert keys == ["kept"]
+
+
+def test_parameters_are_picked_as_sqlalchemy_picks_them() -> None:
+    """By key, else compiled name, else the statement's own value (literal, callable); required ones asked."""
+    statement = (
+        select(DIALOGS.c.key)
+        .where(DIALOGS.c.key == bindparam("key"))
+        .where(DIALOGS.c.state == "Form:city")
+        .where(DIALOGS.c.updated_at < bindparam("until", callable_=lambda: AT))
+    )
+    direct = DirectStatement(statement)
+    compiled = statement.compile(dialect=SQLiteDialect_aiosqlite())
+    for values in ({"key": "k1"}, {"key": "k1", "until": datetime(2026, 1, 1, tzinfo=UTC)}):
+        expected = compiled.construct_params(values)
+        processors = compiled._bind_processors
+        assert direct.parameters(values) == tuple(
+            processors[name](expected[name]) if name in processors else expected[name]
+            for name in compiled.positiontup or ()
+        )
+    assert direct.parameters({"key": "k1"})[1] == "Form:city"
+    with pytest.raises(InvalidRequestError, match="'key'"):
+        direct.parameters({})
