@@ -1,13 +1,16 @@
-"""Updates per second of the real bot against a bare aiogram echo bot, on the same loopback fake Bot API.
+"""Updates per second of the real bot against a bare aiogram echo bot, in the same process, round by round.
 
-    .venv/bin/python -m bench.throughput                  # SQLite and PostgreSQL, 1,000 updates per scenario
-    .venv/bin/python -m bench.throughput --updates 300 --no-postgres
+    .venv/bin/python -m bench.throughput                  # SQLite and PostgreSQL, 5 rounds of 300 updates
+    .venv/bin/python -m bench.throughput --updates 200 --rounds 3 --no-postgres
 
 Four scenarios, each from 50 users (the wizard step from as many users as updates, one step each):
 `/start`, `/track <reference>` of the user's own order, the answer to a wizard question, and a staff
 member's press of an order card's button. The echo bot makes the same Bot API requests per update
 (one message; an answer and a message for a press), so the ratio measures what the bot adds: its
-database work, its middlewares and its handlers. Both take updates by long polling from the fake.
+database work, its middlewares and its handlers. Each bot long-polls a loopback fake Bot API of its
+own; both run throughout, and each round times the echo bot, then the real bot, on the same number of
+updates. This machine's speed swings by half within minutes, so a ratio is taken within a round, seconds
+apart, and the median of the rounds is printed with their range.
 Targets (issue 17): every ratio at least 0.6 on PostgreSQL, at least 0.4 on SQLite.
 """
 
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import statistics
 import tempfile
 import time
 import uuid
@@ -106,24 +110,42 @@ SCENARIOS = [
 ]
 
 
-async def _measure(api: LeanBotApi, scenario: Scenario, count: int) -> float:
-    """Sends `count` updates of the scenario (after its preparation) and returns the updates per second."""
+@dataclass(frozen=True)
+class Round:
+    """One round of a scenario: the echo bot's rate, then the real bot's, seconds apart."""
+
+    echo: float
+    real: float
+
+    @property
+    def ratio(self) -> float:
+        """The real bot's rate over the echo bot's."""
+        return self.real / self.echo
+
+
+async def _measure(api: LeanBotApi, scenario: Scenario, count: int, first: int = 0) -> float:
+    """Sends `count` updates of the scenario (after its preparation) and returns the updates per second.
+
+    first: the index of the round's first update (a wizard step needs users who have not answered yet).
+    """
+    indexes = range(first, first + count)
     if scenario.prepare is not None:
         base = api.counts[scenario.done_method]
-        api.queue(scenario.prepare(api, i) for i in range(count))
+        api.queue(scenario.prepare(api, i) for i in indexes)
         # Opening the wizard sends an intro and the first question.
         await api.wait_count(scenario.done_method, base + 2 * count, within=600)
         await asyncio.sleep(0.2)
     base = api.counts[scenario.done_method]
-    updates = [scenario.build(api, i) for i in range(count)]
+    updates = [scenario.build(api, i) for i in indexes]
     started = time.perf_counter()
     api.queue(updates)
     await api.wait_count(scenario.done_method, base + count, within=600)
     return count / (time.perf_counter() - started)
 
 
-async def run_echo(api: LeanBotApi, count: int) -> dict[str, float]:
-    """Measures the echo bot on every scenario."""
+@asynccontextmanager
+async def echo_bot(api: LeanBotApi) -> AsyncIterator[None]:
+    """Runs the bare aiogram echo bot, polling its own fake, while the block runs."""
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
     dispatcher = Dispatcher()
     dispatcher.include_router(echo_router())
@@ -132,11 +154,7 @@ async def run_echo(api: LeanBotApi, count: int) -> dict[str, float]:
     freeze_startup_heap()
     polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
     try:
-        rates = {}
-        for scenario in SCENARIOS:
-            done = scenario.done_method
-            rates[scenario.name] = await _measure(api, Scenario(scenario.name, scenario.build, done), count)
-        return rates
+        yield
     finally:
         await dispatcher.stop_polling()
         with contextlib.suppress(asyncio.CancelledError):
@@ -197,50 +215,69 @@ async def real_bot(api: LeanBotApi, url: str, admins: list[int]) -> AsyncIterato
         await engine.dispose()
 
 
-async def run_real(api: LeanBotApi, url: str, count: int) -> dict[str, float]:
-    """Measures the real bot on every scenario."""
+async def run_rounds(
+    echo_api: LeanBotApi, real_api: LeanBotApi, url: str, count: int, rounds: int
+) -> dict[str, list[Round]]:
+    """Measures every scenario round by round: the echo bot (already running), then the real bot."""
     await migrate(url)
     await seed(url, SystemClock().now())
-    async with real_bot(api, url, list(range(FIRST_USER, FIRST_USER + USERS))):
-        return {scenario.name: await _measure(api, scenario, count) for scenario in SCENARIOS}
+    results: dict[str, list[Round]] = {}
+    async with real_bot(real_api, url, list(range(FIRST_USER, FIRST_USER + USERS))):
+        for scenario in SCENARIOS:
+            # The echo bot has no wizard to open: it answers the step's message as it answers any.
+            echoed = Scenario(scenario.name, scenario.build, scenario.done_method)
+            results[scenario.name] = [
+                Round(
+                    echo=await _measure(echo_api, echoed, count, first=index * count),
+                    real=await _measure(real_api, scenario, count, first=index * count),
+                )
+                for index in range(rounds)
+            ]
+    return results
 
 
-def report(database: str, echo: dict[str, float], real: dict[str, float]) -> None:
-    """Prints each scenario's rate beside the echo bot's, its ratio and the target."""
+def report(database: str, results: dict[str, list[Round]]) -> None:
+    """Prints each scenario's median rates, the median ratio of its rounds and their range, and the target."""
     target = TARGETS[database]
-    for name, rate in real.items():
-        ratio = rate / echo[name]
+    for name, rounds in results.items():
+        ratios = [each.ratio for each in rounds]
+        ratio = statistics.median(ratios)
         verdict = "ok" if ratio >= target else "BELOW TARGET"
         print(
-            f"{database:10} {name:20} {rate:8.0f} updates/s   echo {echo[name]:6.0f}/s   "
-            f"ratio {ratio:4.2f} (target >= {target}) {verdict}"
+            f"{database:10} {name:20} {statistics.median(each.real for each in rounds):6.0f} updates/s   "
+            f"echo {statistics.median(each.echo for each in rounds):6.0f}/s   ratio {ratio:4.2f} "
+            f"(rounds {min(ratios):4.2f}-{max(ratios):4.2f}; target >= {target}) {verdict}"
         )
 
 
 async def main(args: argparse.Namespace) -> None:
-    """Runs the echo bot, then the real bot on each database, against one fake."""
+    """Runs the echo bot throughout, and the real bot on each database, each against its own fake."""
     logging.basicConfig(level=logging.WARNING)
-    api = LeanBotApi()
-    await api.start()
+    echo_api, real_api = LeanBotApi(), LeanBotApi()
+    await echo_api.start()
+    await real_api.start()
+    print(f"{args.rounds} rounds of {args.updates} updates a scenario; medians, and the range of the ratios")
     try:
-        echo = await run_echo(api, args.updates)
-        print("echo bot: " + ", ".join(f"{name} {rate:.0f}/s" for name, rate in echo.items()))
-        if not args.no_sqlite:
-            with tempfile.TemporaryDirectory() as folder:
-                url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
-                report("SQLite", echo, await run_real(api, url, args.updates))
-        if not args.no_postgres:
-            async with throwaway_postgres() as postgres_url:
-                if postgres_url is not None:
-                    report("PostgreSQL", echo, await run_real(api, postgres_url, args.updates))
+        async with echo_bot(echo_api):
+            if not args.no_sqlite:
+                with tempfile.TemporaryDirectory() as folder:
+                    url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
+                    report("SQLite", await run_rounds(echo_api, real_api, url, args.updates, args.rounds))
+            if not args.no_postgres:
+                async with throwaway_postgres() as postgres:
+                    if postgres is not None:
+                        rounds = await run_rounds(echo_api, real_api, postgres, args.updates, args.rounds)
+                        report("PostgreSQL", rounds)
     finally:
-        await api.close()
+        await echo_api.close()
+        await real_api.close()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """--updates per scenario, --no-sqlite, --no-postgres."""
+    """--updates per round and scenario, --rounds, --no-sqlite, --no-postgres."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--updates", type=int, default=1000)
+    parser.add_argument("--updates", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     return parser.parse_args(argv)
