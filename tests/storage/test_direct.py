@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import bindparam, insert, select
@@ -133,7 +135,7 @@ def test_parameters_are_picked_as_sqlalchemy_picks_them() -> None:
     compiled = statement.compile(dialect=SQLiteDialect_aiosqlite())
     for values in ({"key": "k1"}, {"key": "k1", "until": datetime(2026, 1, 1, tzinfo=UTC)}):
         expected = compiled.construct_params(values)
-        processors = compiled._bind_processors
+        processors = cast(Mapping[str, Callable[[Any], Any]], compiled._bind_processors)
         assert direct.parameters(values) == tuple(
             processors[name](expected[name]) if name in processors else expected[name]
             for name in compiled.positiontup or ()
