@@ -117,11 +117,6 @@ class Round:
     echo: float
     real: float
 
-    @property
-    def ratio(self) -> float:
-        """The real bot's rate over the echo bot's."""
-        return self.real / self.echo
-
 
 async def _measure(api: LeanBotApi, scenario: Scenario, count: int, first: int = 0) -> float:
     """Sends `count` updates of the scenario (after its preparation) and returns the updates per second.
@@ -240,7 +235,7 @@ def report(database: str, results: dict[str, list[Round]]) -> None:
     """Prints each scenario's median rates, the median ratio of its rounds and their range, and the target."""
     target = TARGETS[database]
     for name, rounds in results.items():
-        ratios = [each.ratio for each in rounds]
+        ratios = [each.real / each.echo for each in rounds]
         ratio = statistics.median(ratios)
         verdict = "ok" if ratio >= target else "BELOW TARGET"
         print(
