@@ -182,7 +182,7 @@ class DeferredReplies(BaseRequestMiddleware):
 
 def _has_numeric_chat(method: TelegramMethod[Any]) -> bool:
     """Whether the method's chat (if it has one) is a numeric id, so that a stand-in can name it."""
-    # Asked of a model without the field, getattr goes through pydantic's slow miss path (~20 us).
+    # Asked of a model without the field, getattr goes through pydantic's slow miss path (4 us, not 1).
     if "chat_id" not in type(method).model_fields:
         return True
     chat_id = getattr(method, "chat_id", None)
@@ -298,8 +298,8 @@ class ReplyingSession(AiohttpSession):
 
     Telegram answers a sent message with the whole message, which aiogram reads into a Message
     model; nobody reads what a kept reply returns (bot.replies sends them after the commit), so
-    only whether Telegram took it is checked (a tenth of a /start's time went on reading those
-    answers, issue 17). A refusal is read and raised as aiogram does.
+    only whether Telegram took it is checked (reading them was 4.5 % of a /start's processing in
+    a py-spy profile on PostgreSQL, issue 17). A refusal is read and raised as aiogram does.
     """
 
     def check_response(
