@@ -12,11 +12,11 @@ from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Document, Message, PhotoSize
 
 from bot.i18n import PoI18n
 from handlers import build_root_router
-from handlers.routing import IndexedRouter, Route, needs_of
+from handlers.routing import DataStartNeed, IndexedRouter, Route, need_of, needs_of
 from presentation.keyboards import MenuButton
 from tests.bot.conftest import callback_update, message_update
 from tests.mocked_bot import MockedBot
@@ -118,6 +118,7 @@ def _corpus(root: Router, i18n: PoI18n) -> list[tuple[Message | CallbackQuery, s
     commands: set[str] = set()
     states: set[str | None] = {None, "Elsewhere:step"}
     prefixes: set[str] = set()
+    starts: set[str] = set()
     labels: set[str] = set()
     for router in root.chain_tail:
         for handler in (*router.message.handlers, *router.callback_query.handlers):
@@ -139,6 +140,8 @@ def _corpus(root: Router, i18n: PoI18n) -> list[tuple[Message | CallbackQuery, s
                     prefixes.add(check.callback_data.__prefix__)
                 elif isinstance(check, MenuButton):
                     labels |= check.labels(i18n)
+                elif isinstance(need := need_of(each.magic), DataStartNeed):
+                    starts.add(need.start)
     texts = [
         *(f"/{name}" for name in commands),
         *(f"/{name.upper()} R-1" for name in commands),
@@ -158,7 +161,27 @@ def _corpus(root: Router, i18n: PoI18n) -> list[tuple[Message | CallbackQuery, s
             query = callback_update(index, f"{prefix}:o-1:1").callback_query
             assert query is not None
             events.append((query, state))
+        for index, start in enumerate(sorted(starts)):
+            query = callback_update(index, f"{start}o-1:ack").callback_query
+            assert query is not None
+            events.append((query, state))
+        events.extend((message, state) for message in _carrying_messages())
     return events
+
+
+def _carrying_messages() -> list[Message]:
+    """Messages that carry what attribute filters (F.photo, F.reply_to_message...) look for."""
+    private = message_update(1, "x").message
+    group = message_update(2, "Thanks, noted", chat_id=-500, chat_type="group").message
+    assert private is not None and group is not None
+    photo = [PhotoSize(file_id="f1", file_unique_id="u1", width=10, height=10)]
+    document = Document(file_id="d1", file_unique_id="v1", file_name="receipt.pdf")
+    return [
+        private.model_copy(update={"text": None, "photo": photo}),
+        private.model_copy(update={"text": None, "document": document, "caption": "receipt"}),
+        group.model_copy(update={"reply_to_message": private}),
+        private.model_copy(update={"reply_to_message": private}),
+    ]
 
 
 async def _aiogram_passes(
