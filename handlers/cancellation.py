@@ -52,7 +52,7 @@ from domain.orders.responsibilities import DESK
 from domain.orders.status import OrderStatus, Role
 from domain.sla.clocks import SlaContext
 from handlers.common import CommandSpec, order_or_none, staff_roles
-from handlers.dialogs import dialog_step
+from handlers.dialogs import dialog_step, move_dialog
 from presentation.callbacks import OrderRequest
 from presentation.cancellation_texts import (
     ALREADY_ASKED,
@@ -287,8 +287,7 @@ async def on_step(
         return
     if step in ASKS:
         asked, prompt = ASKS[step]
-        await state.set_state(asked)
-        await state.set_data({"order_id": order.id})
+        await move_dialog(state, asked, {"order_id": order.id})
         await query.answer()
         await message.answer(_(prompt).format(id=shown(order)))
         return

@@ -13,10 +13,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StateType
 from aiogram.types import ForceReply, Message, User
 from aiogram.utils.i18n import gettext as _
 
 from presentation.render import Translate
+
+
+async def move_dialog(state: FSMContext, dialog: StateType, data: dict[str, Any]) -> None:
+    """Sets a dialog's state and data, in one write where the storage offers one (issue 17).
+
+    aiogram's FSMContext writes them one after the other; the database storage's `set_dialog`
+    writes both in one upsert. A storage without it (Redis, memory) gets aiogram's two calls.
+    """
+    set_dialog = getattr(state.storage, "set_dialog", None)
+    if set_dialog is None:
+        await state.set_state(dialog)
+        await state.set_data(data)
+        return
+    await set_dialog(state.key, dialog, data)
 
 
 @dataclass(frozen=True)

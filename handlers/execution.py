@@ -31,6 +31,7 @@ from domain.sla.alerts import chat_for
 from handlers import execution_dialog
 from handlers.cards import order_of_card
 from handlers.common import own_chat_presser
+from handlers.dialogs import move_dialog
 from handlers.execution_dialog import FIELDS, FIRST_STATES, finish
 from presentation.cancellation_texts import on_hold
 from presentation.execution_cards import (
@@ -148,8 +149,7 @@ async def on_step(
             lambda actor: outbound_scan(uow, order.id, actor, name, setup),
         )
         return
-    await state.set_state(FIRST_STATES[step])
-    await state.set_data(base)
+    await move_dialog(state, FIRST_STATES[step], base)
     await query.answer()
     await _ask_first(message, order, step)
 

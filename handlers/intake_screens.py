@@ -24,6 +24,7 @@ from domain.clock import Clock, SystemClock
 from domain.intake.drafts import quote_for
 from domain.intake.errors import FieldError, InvalidInput
 from domain.sla.clocks import SlaContext
+from handlers.dialogs import move_dialog
 from handlers.intake_keyboards import (
     fields_keyboard,
     item_fields_keyboard,
@@ -108,8 +109,7 @@ def _current_answer(chat: WizardChat, data: dict[str, Any], step: Step) -> str |
 async def ask(chat: WizardChat, data: dict[str, Any], step: Step, notice: str | None = None) -> None:
     """Moves the wizard to a step, saves the answers and asks the step's question."""
     data["step"] = step_key(step)
-    await chat.state.set_state(state_of(step))
-    await chat.state.set_data(data)
+    await move_dialog(chat.state, state_of(step), data)
     text = prompt_text(
         step.name,
         step.line,
@@ -136,8 +136,7 @@ async def _open_preview(state: FSMContext, data: dict[str, Any]) -> None:
     """Moves the wizard to the preview with a fresh token, so an older preview's Confirm is refused."""
     data["step"] = "preview"
     data[PREVIEW_KEY] = secrets.token_urlsafe(6)
-    await state.set_state(OrderWizard.preview)
-    await state.set_data(data)
+    await move_dialog(state, OrderWizard.preview, data)
 
 
 async def show_preview(chat: WizardChat, data: dict[str, Any], notice: str | None = None) -> None:
@@ -179,8 +178,7 @@ async def return_to_field(chat: WizardChat, data: dict[str, Any], errors: list[F
 async def show_fields(chat: WizardChat, data: dict[str, Any], notice: str | None = None) -> None:
     """Lists the answered fields to pick the one to change."""
     data["step"] = "edit_fields"
-    await chat.state.set_state(OrderWizard.edit_fields)
-    await chat.state.set_data(data)
+    await move_dialog(chat.state, OrderWizard.edit_fields, data)
     text = _with_notice(_("Which field do you want to change?"), notice)
     await chat.message.answer(text, reply_markup=fields_keyboard(data, can_add_item=can_add_item(data)))
 
@@ -190,8 +188,7 @@ async def show_item_fields(
 ) -> None:
     """Lists the fields of one goods line."""
     data["step"] = step_key(Step("edit_item", index))
-    await chat.state.set_state(OrderWizard.edit_item)
-    await chat.state.set_data(data)
+    await move_dialog(chat.state, OrderWizard.edit_item, data)
     item = draft_of(data)["items"][index]
     text = _("What do you want to change about goods line {number} ({name})?").format(
         number=index + 1, name=esc(item.get("name", ""))

@@ -55,8 +55,7 @@ class SqlFsmStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         """Stores the dialog state of the key (None clears it)."""
-        value = state.state if isinstance(state, State) else state
-        await self._write(key, "state", value)
+        await self._write(key, {"state": _state_name(state)})
 
     async def get_state(self, key: StorageKey) -> str | None:
         """Returns the dialog state of the key (as the update's opening statement read it, if it did)."""
@@ -70,9 +69,11 @@ class SqlFsmStorage(BaseStorage):
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         """Replaces the dialog data of the key."""
-        if not isinstance(data, dict):
-            raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
-        await self._write(key, "data", dict(data))
+        await self._write(key, {"data": _checked_data(data)})
+
+    async def set_dialog(self, key: StorageKey, state: StateType, data: Mapping[str, Any]) -> None:
+        """Stores the key's dialog state and data in one write (a wizard step's two upserts were two)."""
+        await self._write(key, {"state": _state_name(state), "data": _checked_data(data)})
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """Returns a copy of the dialog data of the key."""
@@ -103,21 +104,34 @@ class SqlFsmStorage(BaseStorage):
             async with session.begin():
                 yield session
 
-    async def _write(self, key: StorageKey, column: str, value: Any) -> None:
-        """Writes the key's state or data column, and removes the row once it holds neither."""
+    async def _write(self, key: StorageKey, values: dict[str, Any]) -> None:
+        """Writes the key's state or data column (or both), and removes the row once it holds neither."""
         flat = storage_key(key)
         async with self._session(write=True) as session:
             # What the update's opening read holds until the storage writes (nothing else writes in it).
             session.info.get(PREFETCHED_STATES, {}).pop(flat, None)
             dialect = session.get_bind().dialect.name
-            params = {"key": flat, "value": value, "at": utcnow()}
+            columns = tuple(values)
+            params = {"key": flat, "at": utcnow(), **values}
             if dialect == "sqlite":
-                await run_direct(session, _direct_upsert_of(column), params)
+                await run_direct(session, _direct_upsert_of(columns), params)
             else:
-                await session.execute(_upsert_of(dialect, column), params)
-            if not value:
+                await session.execute(_upsert_of(dialect, columns), params)
+            if not all(values.values()):
                 # An idle conversation leaves no row behind; a state or data just written keeps it.
                 await run_direct(session, _REMOVE_IDLE_DIRECT, {"key": flat})
+
+
+def _state_name(state: StateType) -> str | None:
+    """The stored name of a dialog state (None clears it)."""
+    return state.state if isinstance(state, State) else state
+
+
+def _checked_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of dialog data to store, refused as aiogram refuses what is not a dict."""
+    if not isinstance(data, dict):
+        raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
+    return dict(data)
 
 
 _REMOVE_IDLE = delete(_FSM_TABLE).where(
@@ -129,23 +143,23 @@ _REMOVE_IDLE_DIRECT = DirectStatement(_REMOVE_IDLE)
 
 
 @functools.cache
-def _direct_upsert_of(column: str) -> DirectStatement:
-    """The write of one column on SQLite, to run straight on its connection (storage.direct)."""
-    return DirectStatement(_upsert_of("sqlite", column))
+def _direct_upsert_of(columns: tuple[str, ...]) -> DirectStatement:
+    """The write of some columns on SQLite, to run straight on its connection (storage.direct)."""
+    return DirectStatement(_upsert_of("sqlite", columns))
 
 
 @functools.cache
-def _upsert_of(dialect: str, column: str) -> Executable:
-    """The write of one column (state or data) of a key's row, built once per SQL dialect (issue 17)."""
+def _upsert_of(dialect: str, columns: tuple[str, ...]) -> Executable:
+    """The write of some columns (state, data) of a key's row, built once per SQL dialect (issue 17)."""
     table = _FSM_TABLE
     fresh: dict[str, Any] = {"state": None, "data": {}}
     stmt = upsert_in(dialect, table).values(
         key=bindparam("key"),
         updated_at=bindparam("at", type_=table.c.updated_at.type),
-        **{name: value for name, value in fresh.items() if name != column},
-        **{column: bindparam("value", type_=table.c[column].type)},
+        **{name: value for name, value in fresh.items() if name not in columns},
+        **{column: bindparam(column, type_=table.c[column].type) for column in columns},
     )
+    written = {column: stmt.excluded[column] for column in columns}
     return stmt.on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={column: stmt.excluded[column], "updated_at": stmt.excluded.updated_at},
+        index_elements=[table.c.key], set_={**written, "updated_at": stmt.excluded.updated_at}
     )

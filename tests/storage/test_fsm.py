@@ -7,10 +7,11 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.fsm import SqlFsmStorage
 from storage.models import FsmStateRow
+from tests.fixtures import statements_starting
 
 
 class PlaceOrder(StatesGroup):
@@ -83,3 +84,40 @@ async def test_a_row_goes_only_once_both_state_and_data_are_cleared(
 async def test_data_must_be_a_dict(session_factory: async_sessionmaker[AsyncSession]) -> None:
     with pytest.raises(DataNotDictLikeError):
         await SqlFsmStorage(session_factory).set_data(ALICE, [("a", 1)])  # type: ignore[arg-type]
+
+
+async def test_set_dialog_writes_state_and_data_in_one_statement(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A wizard step's state and data are one upsert, read back as two calls would leave them (issue 17)."""
+    storage = SqlFsmStorage(session_factory)
+    await storage.set_state(ALICE, PlaceOrder.address)
+    await storage.set_data(ALICE, {"step": 1, "city": "Berlin"})
+
+    with statements_starting(engine, "INSERT") as inserts:
+        await storage.set_dialog(ALICE, PlaceOrder.items, {"step": 2})
+        await storage.set_dialog(BOB, "PlaceOrder:address", {"step": 1})
+    assert len(inserts) == 2
+
+    fresh = SqlFsmStorage(session_factory)
+    assert await fresh.get_state(ALICE) == PlaceOrder.items.state
+    assert await fresh.get_data(ALICE) == {"step": 2}
+    assert await fresh.get_state(BOB) == "PlaceOrder:address"
+    assert await fresh.get_data(BOB) == {"step": 1}
+
+
+async def test_set_dialog_to_nothing_leaves_no_row(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    storage = SqlFsmStorage(session_factory)
+    await storage.set_dialog(ALICE, PlaceOrder.items, {"step": 2})
+    await storage.set_dialog(ALICE, None, {"step": 3})
+    assert await storage.get_data(ALICE) == {"step": 3}
+    assert await _rows(session_factory) == 1
+
+    await storage.set_dialog(ALICE, None, {})
+    assert await storage.get_state(ALICE) is None
+    assert await _rows(session_factory) == 0
+
+
+async def test_set_dialog_data_must_be_a_dict(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    with pytest.raises(DataNotDictLikeError):
+        await SqlFsmStorage(session_factory).set_dialog(ALICE, None, [("a", 1)])  # type: ignore[arg-type]
