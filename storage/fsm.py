@@ -72,7 +72,7 @@ class SqlFsmStorage(BaseStorage):
         await self._write(key, {"data": _checked_data(data)})
 
     async def set_dialog(self, key: StorageKey, state: StateType, data: Mapping[str, Any]) -> None:
-        """Stores the key's dialog state and data in one write (a wizard step's two upserts were two)."""
+        """Stores the key's dialog state and data in one upsert (aiogram's FSMContext writes them in two)."""
         await self._write(key, {"state": _state_name(state), "data": _checked_data(data)})
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
